@@ -1,0 +1,212 @@
+// JSON Schema of the proxy config file (the input form: optional fields take the documented defaults).
+// Published as docs/proxy-config.schema.json by `npm run gen:schema`; a test checks the published copy is current.
+
+const name = { type: 'string', minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9][A-Za-z0-9._:/-]*$' } as const;
+const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
+const positiveMs = { type: 'integer', minimum: 1, maximum: 86_400_000 } as const;
+const headerName = { type: 'string', minLength: 1, maxLength: 256, pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" } as const;
+const headerValue = { type: 'string', maxLength: 8192, pattern: '^[^\\r\\n\\u0000]*$' } as const;
+
+const headerMutation = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    set: { type: 'object', propertyNames: headerName, additionalProperties: headerValue },
+    add: { type: 'object', propertyNames: headerName, additionalProperties: headerValue },
+    remove: { type: 'array', items: headerName },
+  },
+} as const;
+
+export const proxyConfigSchema = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'https://skein.dev/schemas/proxy-config.json',
+  title: 'Skein proxy configuration',
+  type: 'object',
+  additionalProperties: false,
+  required: ['listeners'],
+  properties: {
+    version: { type: 'string', maxLength: 128 },
+    mode: { enum: ['sidecar', 'ingress'] },
+    node: { type: 'string', maxLength: 253 },
+    drainTimeoutMs: { type: 'integer', minimum: 0, maximum: 3_600_000 },
+    admin: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { address: { type: 'string', minLength: 1 }, port },
+    },
+    listeners: {
+      type: 'array',
+      maxItems: 64,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'port'],
+        properties: {
+          name,
+          address: { type: 'string', minLength: 1 },
+          port,
+          direction: { enum: ['inbound', 'outbound', 'ingress'] },
+          protocol: { enum: ['detect', 'http', 'tcp'] },
+          tcpCluster: name,
+          tls: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['certFile', 'keyFile'],
+            properties: {
+              certFile: { type: 'string', minLength: 1 },
+              keyFile: { type: 'string', minLength: 1 },
+              alpn: { type: 'array', items: { enum: ['h2', 'http/1.1'] }, minItems: 1, uniqueItems: true },
+            },
+          },
+          virtualHosts: {
+            type: 'array',
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['name', 'routes'],
+              properties: {
+                name,
+                domains: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 260 }, minItems: 1 },
+                routes: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    additionalProperties: false,
+                    required: ['name'],
+                    properties: {
+                      name,
+                      match: {
+                        type: 'object',
+                        additionalProperties: false,
+                        properties: {
+                          path: {
+                            type: 'object',
+                            additionalProperties: false,
+                            required: ['type', 'value'],
+                            properties: {
+                              type: { enum: ['exact', 'prefix', 'regex'] },
+                              value: { type: 'string', minLength: 1, maxLength: 1024 },
+                            },
+                          },
+                          methods: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z]{1,32}$' } },
+                          headers: {
+                            type: 'array',
+                            items: {
+                              type: 'object',
+                              additionalProperties: false,
+                              required: ['name'],
+                              properties: {
+                                name: headerName,
+                                type: { enum: ['exact', 'prefix', 'regex', 'present'] },
+                                value: { type: 'string', maxLength: 1024 },
+                                invert: { type: 'boolean' },
+                              },
+                            },
+                          },
+                          query: {
+                            type: 'array',
+                            items: {
+                              type: 'object',
+                              additionalProperties: false,
+                              required: ['name'],
+                              properties: {
+                                name: { type: 'string', minLength: 1, maxLength: 256 },
+                                type: { enum: ['exact', 'regex', 'present'] },
+                                value: { type: 'string', maxLength: 1024 },
+                              },
+                            },
+                          },
+                        },
+                      },
+                      backends: {
+                        type: 'array',
+                        items: {
+                          type: 'object',
+                          additionalProperties: false,
+                          required: ['cluster'],
+                          properties: { cluster: name, weight: { type: 'integer', minimum: 0, maximum: 1_000_000 } },
+                        },
+                      },
+                      directResponse: {
+                        type: 'object',
+                        additionalProperties: false,
+                        required: ['status'],
+                        properties: {
+                          status: { type: 'integer', minimum: 200, maximum: 599 },
+                          body: { type: 'string', maxLength: 65536 },
+                        },
+                      },
+                      requestHeaders: headerMutation,
+                      responseHeaders: headerMutation,
+                      timeoutMs: { type: 'integer', minimum: 0, maximum: 86_400_000 },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    clusters: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name'],
+        properties: {
+          name,
+          protocol: { enum: ['http1', 'http2'] },
+          loadBalancer: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              policy: { enum: ['p2c-ewma', 'round-robin', 'least-request', 'ring-hash'] },
+              hashOn: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['type'],
+                properties: {
+                  type: { enum: ['header', 'cookie', 'source-ip'] },
+                  name: { type: 'string', minLength: 1, maxLength: 256 },
+                },
+              },
+            },
+          },
+          connectTimeoutMs: positiveMs,
+          idleTimeoutMs: positiveMs,
+          maxConnectionsPerEndpoint: { type: 'integer', minimum: 1, maximum: 100_000 },
+          endpoints: {
+            type: 'array',
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['address', 'port'],
+              properties: {
+                address: { type: 'string', minLength: 1, maxLength: 253 },
+                port: { type: 'integer', minimum: 1, maximum: 65535 },
+                weight: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+              },
+            },
+          },
+        },
+      },
+    },
+    limits: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        maxRequestHeaderBytes: { type: 'integer', minimum: 1024, maximum: 1_048_576 },
+        maxHeaderCount: { type: 'integer', minimum: 8, maximum: 10_000 },
+        headersTimeoutMs: positiveMs,
+        requestIdleTimeoutMs: positiveMs,
+        connectionIdleTimeoutMs: positiveMs,
+        http2MaxConcurrentStreams: { type: 'integer', minimum: 1, maximum: 100_000 },
+        http2StreamWindowBytes: { type: 'integer', minimum: 65_535, maximum: 2_147_483_647 },
+        http2ConnectionWindowBytes: { type: 'integer', minimum: 65_535, maximum: 2_147_483_647 },
+        maxBufferedBytesPerConnection: { type: 'integer', minimum: 1024, maximum: 67_108_864 },
+        maxConnectionsPerListener: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+      },
+    },
+  },
+} as const;

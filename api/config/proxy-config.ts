@@ -1,0 +1,160 @@
+// The typed configuration model of one Skein proxy: what a static file holds and what the control plane streams.
+//
+// Every field here is fully resolved (defaults applied). The on-disk / on-the-wire form is the same shape with most
+// fields optional; `parseProxyConfig` turns it into this model or returns every problem at once.
+
+export type ProxyMode = 'sidecar' | 'ingress';
+export type ListenerDirection = 'inbound' | 'outbound' | 'ingress';
+/** `detect` sniffs each connection: HTTP/1.1, HTTP/2 prior knowledge, TLS (ALPN), otherwise opaque TCP. */
+export type ListenerProtocol = 'detect' | 'http' | 'tcp';
+export type UpstreamProtocol = 'http1' | 'http2';
+export type LoadBalancerPolicy = 'p2c-ewma' | 'round-robin' | 'least-request' | 'ring-hash';
+
+export interface ProxyConfig {
+  /** Opaque version string; reported by /config_dump and acknowledged to the control plane. */
+  readonly version: string;
+  readonly mode: ProxyMode;
+  /** Name of this proxy (pod name in Kubernetes); used in logs and telemetry. */
+  readonly node: string;
+  readonly admin: AdminConfig;
+  readonly listeners: readonly ListenerConfig[];
+  readonly clusters: readonly ClusterConfig[];
+  readonly limits: LimitsConfig;
+  /** How long SIGTERM waits for in-flight requests before exiting. */
+  readonly drainTimeoutMs: number;
+}
+
+export interface AdminConfig {
+  readonly address: string;
+  readonly port: number;
+}
+
+export interface ListenerConfig {
+  readonly name: string;
+  readonly address: string;
+  readonly port: number;
+  readonly direction: ListenerDirection;
+  readonly protocol: ListenerProtocol;
+  /** HTTP routing table, matched by Host / :authority. */
+  readonly virtualHosts: readonly VirtualHostConfig[];
+  /** Where opaque TCP (and TLS that this listener does not terminate) goes. Absent: such connections are refused. */
+  readonly tcpCluster: string | null;
+  /** TLS termination for this listener (ingress); null passes TLS through as opaque TCP. */
+  readonly tls: ListenerTlsConfig | null;
+}
+
+export interface ListenerTlsConfig {
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** ALPN protocols offered, in preference order. */
+  readonly alpn: readonly ('h2' | 'http/1.1')[];
+}
+
+export interface VirtualHostConfig {
+  readonly name: string;
+  /** Host names (lower case, optional :port); `*` matches anything, `*.example.com` a suffix. */
+  readonly domains: readonly string[];
+  readonly routes: readonly RouteConfig[];
+}
+
+export interface RouteConfig {
+  readonly name: string;
+  readonly match: RouteMatchConfig;
+  /** Weighted backends; weights are relative (90/10 is a canary split). */
+  readonly backends: readonly WeightedBackendConfig[];
+  /** Answer directly instead of forwarding (used when backends is empty). */
+  readonly directResponse: DirectResponseConfig | null;
+  readonly requestHeaders: HeaderMutationConfig;
+  readonly responseHeaders: HeaderMutationConfig;
+  /** Whole-request timeout; 0 means none (gRPC's grpc-timeout still applies). */
+  readonly timeoutMs: number;
+}
+
+export interface RouteMatchConfig {
+  readonly path: PathMatchConfig | null;
+  /** Upper-case methods; empty matches any. */
+  readonly methods: readonly string[];
+  readonly headers: readonly HeaderMatchConfig[];
+  readonly query: readonly QueryMatchConfig[];
+}
+
+export type PathMatchConfig =
+  | { readonly type: 'exact'; readonly value: string }
+  | { readonly type: 'prefix'; readonly value: string }
+  | { readonly type: 'regex'; readonly value: string };
+
+export interface HeaderMatchConfig {
+  /** Lower-case header name. */
+  readonly name: string;
+  readonly type: 'exact' | 'prefix' | 'regex' | 'present';
+  readonly value: string;
+  /** True: the route matches when this condition does NOT hold. */
+  readonly invert: boolean;
+}
+
+export interface QueryMatchConfig {
+  readonly name: string;
+  readonly type: 'exact' | 'regex' | 'present';
+  readonly value: string;
+}
+
+export interface WeightedBackendConfig {
+  readonly cluster: string;
+  readonly weight: number;
+}
+
+export interface DirectResponseConfig {
+  readonly status: number;
+  readonly body: string;
+}
+
+export interface HeaderMutationConfig {
+  /** Replace (or add) these headers. */
+  readonly set: Readonly<Record<string, string>>;
+  /** Append these headers, keeping existing values. */
+  readonly add: Readonly<Record<string, string>>;
+  /** Remove these headers (lower-case names). */
+  readonly remove: readonly string[];
+}
+
+export interface ClusterConfig {
+  readonly name: string;
+  readonly protocol: UpstreamProtocol;
+  readonly loadBalancer: LoadBalancerConfig;
+  readonly connectTimeoutMs: number;
+  /** Idle upstream connections are closed after this long. */
+  readonly idleTimeoutMs: number;
+  /** Cap on open HTTP/1.1 connections per endpoint (requests beyond it wait for a free connection). */
+  readonly maxConnectionsPerEndpoint: number;
+  readonly endpoints: readonly EndpointConfig[];
+}
+
+export interface LoadBalancerConfig {
+  readonly policy: LoadBalancerPolicy;
+  /** ring-hash only: what to hash. */
+  readonly hashOn: HashOnConfig | null;
+}
+
+export type HashOnConfig =
+  | { readonly type: 'header'; readonly name: string }
+  | { readonly type: 'cookie'; readonly name: string }
+  | { readonly type: 'source-ip' };
+
+export interface EndpointConfig {
+  readonly address: string;
+  readonly port: number;
+  readonly weight: number;
+}
+
+export interface LimitsConfig {
+  readonly maxRequestHeaderBytes: number;
+  readonly maxHeaderCount: number;
+  readonly headersTimeoutMs: number;
+  readonly requestIdleTimeoutMs: number;
+  readonly connectionIdleTimeoutMs: number;
+  readonly http2MaxConcurrentStreams: number;
+  readonly http2StreamWindowBytes: number;
+  readonly http2ConnectionWindowBytes: number;
+  readonly maxBufferedBytesPerConnection: number;
+  readonly maxConnectionsPerListener: number;
+}

@@ -1,0 +1,33 @@
+// Test projects: unit (pure logic), integration (real servers on loopback), e2e (the local Kubernetes cluster).
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['{api,proxy,control-plane,injector,cli,local-cluster,bench}/**/*.test.ts', 'test/unit/**/*.test.ts'],
+          testTimeout: 20_000,
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 3_600_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
