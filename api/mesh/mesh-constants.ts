@@ -1,0 +1,38 @@
+// Names, ports and identifiers shared by the injector, the proxy, the control plane and the local cluster.
+import { DEFAULT_ADMIN_PORT, DEFAULT_INBOUND_PORT, DEFAULT_OUTBOUND_PORT } from '../config/proxy-config-defaults.ts';
+
+/** The one container image of Skein; the local cluster's node agent maps it to this checkout's `bin/skein.mjs`. */
+export const SKEIN_IMAGE = 'skein.dev/skein:0.1.0';
+/** Example apps are `skein.dev/example-<name>:<tag>`; the node agent maps them to `examples/<name>/`. */
+export const EXAMPLE_IMAGE_PREFIX = 'skein.dev/example-';
+
+/** The sidecar proxy runs as this UID; the interception rules let its own traffic through untouched. */
+export const PROXY_UID = 2102;
+export const PROXY_ADMIN_PORT = DEFAULT_ADMIN_PORT; // 15000: /ready /live /metrics /config_dump (loopback)
+export const PROXY_OUTBOUND_PORT = DEFAULT_OUTBOUND_PORT; // 15001: app -> proxy (iptables REDIRECT of outbound TCP)
+export const PROXY_INBOUND_PORT = DEFAULT_INBOUND_PORT; // 15006: peer -> proxy (iptables REDIRECT of inbound TCP)
+/** Serves kubelet's rewritten probes: /app-health/<container>/{livez,readyz,startupz}, plus /ready for the proxy itself. */
+export const PROXY_HEALTH_PORT = 15020;
+
+export const MESH_NAMESPACE = 'skein-system';
+export const INJECT_LABEL = 'skein.dev/inject';
+export const SIDECAR_CONTAINER_NAME = 'skein-proxy';
+export const INIT_CONTAINER_NAME = 'skein-init';
+/** Audience of the projected ServiceAccount token the proxy presents to the control plane for its identity. */
+export const MESH_TOKEN_AUDIENCE = 'skein.dev/identity';
+export const MESH_TOKEN_PATH = '/var/run/secrets/skein.dev/token';
+
+/** Environment the injector gives the sidecar; the proxy's `--sidecar` bootstrap reads it. */
+export const SIDECAR_ENV = {
+  podName: 'SKEIN_POD_NAME',
+  podNamespace: 'SKEIN_POD_NAMESPACE',
+  podIp: 'SKEIN_POD_IP',
+  serviceAccount: 'SKEIN_SERVICE_ACCOUNT',
+  /** Comma-separated TCP ports the app listens on (from containerPorts); inbound traffic to them goes to 127.0.0.1:<port>. */
+  inboundPorts: 'SKEIN_INBOUND_PORTS',
+  /** JSON object: probe path on PROXY_HEALTH_PORT -> the app's original httpGet/tcpSocket probe. */
+  appProbes: 'SKEIN_APP_PROBES',
+  controlPlaneAddress: 'SKEIN_CONTROL_PLANE_ADDRESS',
+  logLevel: 'SKEIN_LOG_LEVEL',
+  accessLog: 'SKEIN_ACCESS_LOG',
+} as const;
