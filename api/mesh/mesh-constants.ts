@@ -35,4 +35,19 @@ export const SIDECAR_ENV = {
   controlPlaneAddress: 'SKEIN_CONTROL_PLANE_ADDRESS',
   logLevel: 'SKEIN_LOG_LEVEL',
   accessLog: 'SKEIN_ACCESS_LOG',
+  /** Comma-separated names of the app containers (regular-container mode), so the proxy knows whom it serves. */
+  appContainers: 'SKEIN_APP_CONTAINERS',
+  /** "true" when the pod runs to completion (a Job) in regular-container mode: the proxy exits once the app's processes are gone. */
+  exitOnAppExit: 'SKEIN_EXIT_ON_APP_EXIT',
 } as const;
+
+/** Label the injector puts on every pod it injected (value "true"). */
+export const INJECTED_LABEL = 'skein.dev/injected';
+/** Annotation recording what the injector added (JSON); its presence also marks the pod as already injected. */
+export const INJECTION_STATUS_ANNOTATION = 'skein.dev/status';
+/** The proxy's own readiness on PROXY_HEALTH_PORT (and on the admin port). */
+export const PROXY_READY_PATH = '/ready';
+/** Prefix of the rewritten kubelet probe paths on PROXY_HEALTH_PORT: /app-health/<container>/{readyz,livez,startupz}. */
+export const APP_HEALTH_PATH_PREFIX = '/app-health/';
+/** Admin endpoint (POST, loopback) that makes the proxy drain and exit: lets a Job's app end its sidecar explicitly. */
+export const PROXY_QUIT_PATH = '/quitquitquit';
