@@ -75,7 +75,7 @@ export function podResolvConf(namespace: string): string {
 }
 
 async function killNetnsProcesses(tools: HostTools, netns: string): Promise<void> {
-  let pids: number[] = [];
+  let pids: number[];
   try {
     const { stdout } = await run(tools.ip, ['netns', 'pids', netns]);
     pids = stdout.split('\n').filter(Boolean).map(Number).filter((n) => n > 1 && n !== process.pid);
