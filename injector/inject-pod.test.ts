@@ -1,0 +1,95 @@
+// Golden tests of the mutation: testdata/*.input.yaml -> *.golden.yaml (UPDATE_GOLDEN=1 rewrites them), plus its invariants.
+import { readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { INIT_CONTAINER_NAME, SIDECAR_CONTAINER_NAME } from '../api/mesh/mesh-constants.ts';
+import { injectPod, type InjectionOutcome, type NamespaceInfo } from './inject-pod.ts';
+import { generateIptablesScript } from './iptables-script.ts';
+import { applyJsonPatch } from './json-patch.ts';
+import { meshSettings, type MeshSettings } from './mesh-settings.ts';
+import type { Pod } from './pod-types.ts';
+
+const dir = join(import.meta.dirname, 'testdata');
+const update = process.env.UPDATE_GOLDEN === '1';
+
+interface Case {
+  namespace: NamespaceInfo;
+  settings?: Partial<MeshSettings>;
+  pod: unknown;
+}
+
+function goldenOf(outcome: InjectionOutcome): unknown {
+  switch (outcome.kind) {
+    case 'injected':
+      return {
+        outcome: 'injected',
+        status: outcome.status,
+        warnings: outcome.warnings,
+        patch: outcome.patch,
+        pod: outcome.pod,
+        iptablesScript: generateIptablesScript(outcome.rules),
+      };
+    case 'skipped':
+      return { outcome: 'skipped', reason: outcome.reason, warn: outcome.warn, message: outcome.message };
+    case 'invalid':
+      return { outcome: 'invalid', problems: outcome.problems };
+  }
+}
+
+const inputs = readdirSync(dir).filter((f) => f.endsWith('.input.yaml')).sort();
+
+describe('injectPod golden files', () => {
+  it('has test data', () => {
+    expect(inputs.length).toBeGreaterThan(15);
+  });
+  for (const file of inputs) {
+    it(file.replace('.input.yaml', ''), () => {
+      const c = parse(readFileSync(join(dir, file), 'utf8')) as Case;
+      const settings = meshSettings(c.settings);
+      const outcome = injectPod(c.pod, c.namespace, settings);
+      const golden = stringify(goldenOf(outcome), { lineWidth: 0, aliasDuplicateObjects: false });
+      const goldenPath = join(dir, file.replace('.input.yaml', '.golden.yaml'));
+      if (update || !existsSync(goldenPath)) writeFileSync(goldenPath, golden);
+      expect(golden).toBe(readFileSync(goldenPath, 'utf8'));
+
+      if (outcome.kind === 'injected') {
+        // The patch, applied by an RFC 6902 applier to the input, yields exactly the injected pod.
+        const applied = applyJsonPatch(c.pod, outcome.patch);
+        expect(applied.ok && applied.value).toEqual(outcome.pod);
+        // The input is never mutated.
+        expect(c.pod).toEqual((parse(readFileSync(join(dir, file), 'utf8')) as Case).pod);
+        // A second pass (webhook reinvocation, `skein inject` twice) adds nothing.
+        const again = injectPod(outcome.pod, c.namespace, settings);
+        expect(again.kind === 'skipped' && again.reason).toBe('already-injected');
+        const names = [...(outcome.pod.spec!.initContainers ?? []), ...outcome.pod.spec!.containers].map((x) => x.name);
+        expect(names.filter((n) => n === SIDECAR_CONTAINER_NAME)).toHaveLength(1);
+        expect(names.filter((n) => n === INIT_CONTAINER_NAME)).toHaveLength(1);
+      }
+    });
+  }
+});
+
+describe('injectPod modes', () => {
+  const pod = (): Pod => ({ metadata: { name: 'p' }, spec: { containers: [{ name: 'app', image: 'x' }] } });
+  it('native mode: skein-init then the proxy with restartPolicy Always as init containers', () => {
+    const o = injectPod(pod(), { name: 'ns' }, meshSettings({ nativeSidecars: true }));
+    if (o.kind !== 'injected') throw new Error(o.kind);
+    expect(o.pod.spec!.initContainers!.map((c) => [c.name, c.restartPolicy])).toEqual([[INIT_CONTAINER_NAME, undefined], [SIDECAR_CONTAINER_NAME, 'Always']]);
+    expect(o.pod.spec!.containers.map((c) => c.name)).toEqual(['app']);
+  });
+  it('regular mode: the proxy is the first container and has a postStart hold', () => {
+    const o = injectPod(pod(), { name: 'ns' }, meshSettings({ nativeSidecars: false }));
+    if (o.kind !== 'injected') throw new Error(o.kind);
+    expect(o.pod.spec!.containers.map((c) => c.name)).toEqual([SIDECAR_CONTAINER_NAME, 'app']);
+    expect(JSON.stringify(o.pod.spec!.containers[0]!.lifecycle)).toContain('wait-ready');
+  });
+  it('never throws on hostile shapes', () => {
+    const hostile: unknown[] = [null, 1, 'pod', [], {}, { spec: null }, { spec: { containers: 'x' } }, { spec: { containers: [null] } },
+      { metadata: { labels: { a: 1 } }, spec: { containers: [{ name: 'a' }] } }, { metadata: [], spec: { containers: [{ name: 'a' }] } },
+      { spec: { containers: [{ name: 'a', ports: 'x', readinessProbe: { httpGet: null } }] } },
+      { spec: { containers: [{ name: 'a', ports: [null, { containerPort: 'x' }], livenessProbe: { tcpSocket: { port: -1 } } }] } },
+      JSON.parse('{"metadata":{"annotations":{"__proto__":"x"}},"spec":{"containers":[{"name":"a"}]}}')];
+    for (const h of hostile) expect(() => injectPod(h, { name: 'ns' }, meshSettings())).not.toThrow();
+  });
+});
