@@ -1,6 +1,7 @@
 // The `skein` command line: one binary, a subcommand per role (proxy, control-plane, injector, ...) and user tools.
 import { Command, CommanderError } from 'commander';
 import { registerProxyCommand } from './commands/proxy.ts';
+import { registerClusterCommand } from './commands/cluster.ts';
 import { CliError } from './cli-error.ts';
 
 const program = new Command();
@@ -13,6 +14,7 @@ program
 
 // Each subcommand lives in cli/commands/<name>.ts and registers itself here.
 registerProxyCommand(program);
+registerClusterCommand(program);
 
 try {
   await program.parseAsync(process.argv);

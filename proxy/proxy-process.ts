@@ -1,6 +1,112 @@
-// Runs one proxy process: listeners, admin server, signal handling. (Being built; see issue 2.)
+// Starts a whole proxy (listeners + admin) from a config, and runs it as a process: signals, drain, exit codes.
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { ProxyConfig } from '../api/config/proxy-config.ts';
+import { startAdminServer } from './admin/admin-server.ts';
+import { ProxyListener } from './listener/proxy-listener.ts';
+import { log } from './log.ts';
+import { ProxyRuntime } from './proxy-runtime.ts';
+import { ProxyMetrics } from './telemetry/proxy-metrics.ts';
 
-export async function runProxyProcess(_config: ProxyConfig): Promise<void> {
-  throw new Error('the proxy data path is not built yet');
+export interface RunningProxy {
+  readonly runtime: ProxyRuntime;
+  /** Bound address of each listener by name (port 0 in the config becomes a real port here). */
+  readonly listeners: ReadonlyMap<string, AddressInfo>;
+  readonly admin: AddressInfo;
+  /** Stops accepting, lets in-flight requests finish (up to the drain timeout), then closes everything. */
+  drain(): Promise<'drained' | 'timeout'>;
+  /** Closes everything at once. */
+  close(): Promise<void>;
+  /** Resolves when a shutdown was requested through the admin endpoint. */
+  readonly shutdownRequested: Promise<void>;
+}
+
+export async function startProxy(config: ProxyConfig): Promise<RunningProxy> {
+  const metrics = new ProxyMetrics();
+  const runtime = new ProxyRuntime(config, metrics);
+  const listeners = config.listeners.map((l) => new ProxyListener(runtime.listenerContext(l)));
+  const bound = new Map<string, AddressInfo>();
+  try {
+    for (const l of listeners) bound.set(l.name, await l.listen());
+  } catch (e) {
+    for (const l of listeners) l.destroy();
+    throw e;
+  }
+  let requestShutdown!: () => void;
+  const shutdownRequested = new Promise<void>((r) => (requestShutdown = r));
+  let admin: { server: Server; address: AddressInfo };
+  try {
+    admin = await startAdminServer(
+      {
+        ready: () => !runtime.draining,
+        metricsText: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+        configDump: () => ({ version: runtime.config.version, config: runtime.config }),
+        requestShutdown,
+      },
+      config.admin.address,
+      config.admin.port,
+    );
+  } catch (e) {
+    for (const l of listeners) l.destroy();
+    throw e;
+  }
+  const closeAll = async (): Promise<void> => {
+    for (const l of listeners) l.destroy();
+    runtime.close();
+    admin.server.closeAllConnections();
+    await new Promise<void>((r) => admin.server.close(() => r()));
+  };
+  return {
+    runtime,
+    listeners: bound,
+    admin: admin.address,
+    shutdownRequested,
+    async drain() {
+      runtime.startDrain();
+      for (const l of listeners) l.startDrain();
+      const sweep = setInterval(() => {
+        for (const l of listeners) l.closeIdle();
+      }, 100);
+      let timer: NodeJS.Timeout | undefined;
+      const outcome = await Promise.race([
+        runtime.whenIdle().then(() => 'drained' as const),
+        new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), config.drainTimeoutMs))),
+      ]);
+      clearTimeout(timer);
+      clearInterval(sweep);
+      await closeAll();
+      return outcome;
+    },
+    close: closeAll,
+  };
+}
+
+/** Runs the proxy until SIGTERM/SIGINT (or POST /drain), then drains and exits 0. */
+export async function runProxyProcess(config: ProxyConfig): Promise<void> {
+  // A bug on one connection must not take every other connection down: log it, count it, keep serving.
+  process.on('uncaughtException', (e) => log('error', 'uncaught exception (connection dropped, proxy continues)', { error: String(e?.stack ?? e) }));
+  process.on('unhandledRejection', (e) => log('error', 'unhandled rejection', { error: String(e) }));
+  let proxy: RunningProxy;
+  try {
+    proxy = await startProxy(config);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    log('error', 'cannot start proxy', { error: err.code === 'EADDRINUSE' ? `address in use: ${err.message}` : err.message });
+    process.exit(1);
+  }
+  for (const [name, a] of proxy.listeners) log('info', 'listening', { listener: name, address: `${a.address}:${a.port}` });
+  log('info', 'admin listening', { address: `${proxy.admin.address}:${proxy.admin.port}`, version: config.version });
+  let stopping = false;
+  const stop = (why: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log('info', 'draining', { reason: why, inFlight: proxy.runtime.inFlight, timeoutMs: config.drainTimeoutMs });
+    void proxy.drain().then((outcome) => {
+      log('info', 'stopped', { outcome });
+      process.exit(0);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  void proxy.shutdownRequested.then(() => stop('admin'));
 }

@@ -33,6 +33,8 @@ for (const file of files) {
   const text = readFileSync(file, 'utf8');
   const deps: string[] = [];
   for (const m of text.matchAll(importRe)) {
+    // Type-only imports are erased at run time: they cannot form a load-order cycle.
+    if (/^\s*(?:import|export)\s+type\s/.test(m[0])) continue;
     const spec = m[1] ?? m[2];
     if (!spec || !spec.startsWith('.')) continue;
     const target = resolve(dirname(file), spec);

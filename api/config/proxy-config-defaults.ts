@@ -21,6 +21,7 @@ const common = {
   http2ConnectionWindowBytes: 1_048_576,
   maxBufferedBytesPerConnection: 32_768,
   maxConnectionsPerListener: 10_000,
+  protocolDetectTimeoutMs: 1_000,
 } as const;
 
 export const DEFAULT_LIMITS: Readonly<Record<ProxyMode, LimitsConfig>> = {

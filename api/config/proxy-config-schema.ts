@@ -206,6 +206,7 @@ export const proxyConfigSchema = {
         http2ConnectionWindowBytes: { type: 'integer', minimum: 65_535, maximum: 2_147_483_647 },
         maxBufferedBytesPerConnection: { type: 'integer', minimum: 1024, maximum: 67_108_864 },
         maxConnectionsPerListener: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+        protocolDetectTimeoutMs: positiveMs,
       },
     },
   },

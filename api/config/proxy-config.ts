@@ -157,4 +157,6 @@ export interface LimitsConfig {
   readonly http2ConnectionWindowBytes: number;
   readonly maxBufferedBytesPerConnection: number;
   readonly maxConnectionsPerListener: number;
+  /** `detect` listeners with a tcpCluster: a connection whose client sends nothing for this long is opaque TCP (server-first protocols). */
+  readonly protocolDetectTimeoutMs: number;
 }

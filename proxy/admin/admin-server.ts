@@ -1,0 +1,50 @@
+// The admin listener (loopback by default): readiness, liveness, Prometheus metrics, the running config, drain.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface AdminTarget {
+  ready(): boolean;
+  metricsText(): Promise<{ contentType: string; body: string }>;
+  configDump(): unknown;
+  /** POST /drain (and /quitquitquit): start a graceful shutdown, as SIGTERM does. */
+  requestShutdown(): void;
+}
+
+export function startAdminServer(target: AdminTarget, address: string, port: number): Promise<{ server: http.Server; address: AddressInfo }> {
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const send = (status: number, body: string, type = 'text/plain; charset=utf-8'): void => {
+      res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    };
+    switch (path) {
+      case '/ready':
+        return target.ready() ? send(200, 'ready\n') : send(503, 'not ready\n');
+      case '/live':
+        return send(200, 'live\n');
+      case '/metrics':
+        target.metricsText().then(
+          (m) => send(200, m.body, m.contentType),
+          () => send(500, 'metrics unavailable\n'),
+        );
+        return;
+      case '/config_dump':
+        return send(200, JSON.stringify(target.configDump(), null, 2) + '\n', 'application/json');
+      case '/drain':
+      case '/quitquitquit':
+        if (req.method !== 'POST') return send(405, 'use POST\n');
+        target.requestShutdown();
+        return send(202, 'draining\n');
+      default:
+        return send(404, 'not found: try /ready /live /metrics /config_dump\n');
+    }
+  });
+  server.on('clientError', (_e, socket) => socket.destroy());
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: address, port }, () => {
+      server.off('error', reject);
+      resolve({ server, address: server.address() as AddressInfo });
+    });
+  });
+}

@@ -1,0 +1,82 @@
+// The catalogue of data-plane failures: each has a stable code, the HTTP and gRPC answer, and a one-word cause for clients.
+export interface ProxyErrorSpec {
+  readonly code: string;
+  /** HTTP status sent to plain HTTP clients. */
+  readonly status: number;
+  /** gRPC status sent (in an HTTP 200) to gRPC clients. */
+  readonly grpcStatus: number;
+  /** The value of the x-skein-error response header: one word, no internals. */
+  readonly cause: string;
+  /** Whether the downstream connection is closed after answering (HTTP/1; HTTP/2 resets only the stream). */
+  readonly closeConnection: boolean;
+  readonly message: string;
+}
+
+// gRPC status codes used below (https://grpc.github.io/grpc/core/md_doc_statuscodes.html).
+export const GRPC = { OK: 0, CANCELLED: 1, UNKNOWN: 2, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14, UNAUTHENTICATED: 16 } as const;
+
+function spec(code: string, status: number, grpcStatus: number, cause: string, closeConnection: boolean, message: string): ProxyErrorSpec {
+  return { code, status, grpcStatus, cause, closeConnection, message };
+}
+
+export const ERRORS = {
+  badRequest: spec('SKEIN_ERR_BAD_REQUEST', 400, GRPC.INTERNAL, 'bad-request', true, 'malformed request'),
+  misdirected: spec('SKEIN_ERR_MISDIRECTED', 421, GRPC.UNAVAILABLE, 'misdirected', false, 'request not for this host'),
+  headersTooLarge: spec('SKEIN_ERR_HEADERS_TOO_LARGE', 431, GRPC.RESOURCE_EXHAUSTED, 'headers-too-large', true, 'request headers too large'),
+  noRoute: spec('SKEIN_ERR_NO_ROUTE', 404, GRPC.UNIMPLEMENTED, 'no-route', false, 'no route matches this request'),
+  noEndpoints: spec('SKEIN_ERR_NO_ENDPOINTS', 503, GRPC.UNAVAILABLE, 'no-endpoints', false, 'no endpoints available'),
+  connectFailed: spec('SKEIN_ERR_CONNECT_FAILED', 503, GRPC.UNAVAILABLE, 'connect-failed', false, 'upstream connection failed'),
+  connectTimeout: spec('SKEIN_ERR_CONNECT_TIMEOUT', 503, GRPC.UNAVAILABLE, 'connect-timeout', false, 'upstream connect timed out'),
+  upstreamReset: spec('SKEIN_ERR_UPSTREAM_RESET', 502, GRPC.UNAVAILABLE, 'upstream-reset', false, 'upstream reset the request'),
+  upstreamProtocol: spec('SKEIN_ERR_UPSTREAM_PROTOCOL', 502, GRPC.INTERNAL, 'upstream-protocol', false, 'upstream sent an invalid response'),
+  timeout: spec('SKEIN_ERR_TIMEOUT', 504, GRPC.DEADLINE_EXCEEDED, 'timeout', false, 'request timed out'),
+  upgradeRejected: spec('SKEIN_ERR_UPGRADE_REJECTED', 502, GRPC.INTERNAL, 'upgrade-rejected', false, 'upstream did not accept the upgrade'),
+  draining: spec('SKEIN_ERR_DRAINING', 503, GRPC.UNAVAILABLE, 'draining', true, 'proxy is shutting down'),
+  internal: spec('SKEIN_ERR_INTERNAL', 500, GRPC.INTERNAL, 'internal', true, 'internal proxy error'),
+} as const satisfies Record<string, ProxyErrorSpec>;
+
+/** A data-plane failure. Layers throw or reject with it; only the rescue layer turns it into a response. */
+export class ProxyError extends Error {
+  readonly spec: ProxyErrorSpec;
+  constructor(spec: ProxyErrorSpec, detail?: string, options?: { cause?: unknown }) {
+    super(detail ? `${spec.message}: ${detail}` : spec.message, options);
+    this.name = 'ProxyError';
+    this.spec = spec;
+  }
+  get code(): string {
+    return this.spec.code;
+  }
+}
+
+/** Maps a socket / stream error from Node to the catalogue. */
+export function classifyUpstreamError(e: unknown): ProxyError {
+  if (e instanceof ProxyError) return e;
+  const code = (e as NodeJS.ErrnoException | undefined)?.code ?? '';
+  switch (code) {
+    case 'ECONNREFUSED':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new ProxyError(ERRORS.connectFailed, code, { cause: e });
+    case 'ETIMEDOUT':
+      return new ProxyError(ERRORS.connectTimeout, code, { cause: e });
+    case 'HPE_INVALID_CONSTANT':
+    case 'HPE_INVALID_HEADER_TOKEN':
+    case 'HPE_INVALID_CONTENT_LENGTH':
+    case 'HPE_INVALID_CHUNK_SIZE':
+    case 'HPE_INVALID_STATUS':
+    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
+    case 'HPE_INVALID_TRANSFER_ENCODING':
+    case 'HPE_HEADER_OVERFLOW':
+    case 'ERR_HTTP2_INVALID_HEADER_VALUE':
+    case 'ERR_INVALID_HTTP_TOKEN':
+    case 'ERR_INVALID_CHAR':
+    case 'ERR_HTTP2_INVALID_INFO_STATUS':
+    case 'ERR_HTTP2_STATUS_INVALID':
+      return new ProxyError(ERRORS.upstreamProtocol, code, { cause: e });
+    default:
+      return new ProxyError(ERRORS.upstreamReset, code || undefined, { cause: e });
+  }
+}

@@ -1,0 +1,24 @@
+// What an HTTP listener's request handling needs from the running proxy; swapped as a whole when config changes.
+import type { ListenerConfig, LimitsConfig, ProxyMode } from '../../api/config/proxy-config.ts';
+import type { RouteTable } from '../routing/route-table.ts';
+import type { ProxyMetrics } from '../telemetry/proxy-metrics.ts';
+import type { UpstreamCluster } from '../upstream/upstream-cluster.ts';
+
+export interface ListenerSnapshot {
+  readonly mode: ProxyMode;
+  readonly listener: ListenerConfig;
+  readonly limits: LimitsConfig;
+  readonly routes: RouteTable;
+  readonly clusters: ReadonlyMap<string, UpstreamCluster>;
+}
+
+export interface ListenerContext {
+  /** The current snapshot; read once per request so a config swap never mixes two configs in one request. */
+  snapshot(): ListenerSnapshot;
+  readonly metrics: ProxyMetrics;
+  /** True once SIGTERM started draining: responses ask clients to close their connections. */
+  draining(): boolean;
+  /** Counts requests in flight so draining can wait for them. */
+  requestStarted(): void;
+  requestFinished(): void;
+}

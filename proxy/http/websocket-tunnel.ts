@@ -1,0 +1,118 @@
+// Tunnels an HTTP/1.1 Upgrade (WebSocket) only after the upstream answers 101; any other answer is relayed as a normal response.
+import http from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { ERRORS, ProxyError, classifyUpstreamError } from '../errors/proxy-error.ts';
+import { ERROR_HEADER } from './http-rescue.ts';
+import { requestTarget, routeRequest, upstreamRequestHeaders } from './http-forwarder.ts';
+import { applyHeaderMutation } from './hop-headers.ts';
+import type { ListenerContext } from './listener-context.ts';
+
+function writeRawResponse(socket: Duplex, status: number, headers: Record<string, string | string[] | number>, body: string): void {
+  let head = `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\n`;
+  for (const [k, v] of Object.entries(headers)) for (const one of Array.isArray(v) ? v : [v]) head += `${k}: ${one}\r\n`;
+  socket.end(`${head}\r\n${body}`);
+}
+
+function rejectUpgrade(socket: Duplex, e: ProxyError): void {
+  const body = `${e.spec.message}\n`;
+  writeRawResponse(socket, e.spec.status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body), connection: 'close', [ERROR_HEADER]: e.spec.cause }, body);
+}
+
+export function tunnelUpgrade(ctx: ListenerContext, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  socket.on('error', () => socket.destroy());
+  const snap = ctx.snapshot();
+  const target = requestTarget(req);
+  if (target instanceof ProxyError) return rejectUpgrade(socket, target);
+  const routed = routeRequest(snap, ctx, req, target[0], target[1]);
+  if (routed instanceof ProxyError) return rejectUpgrade(socket, routed);
+  if ('direct' in routed) return rejectUpgrade(socket, new ProxyError(ERRORS.upgradeRejected, 'route answers directly'));
+  const headers = upstreamRequestHeaders(snap, req, false);
+  applyHeaderMutation(headers, routed.route.config.requestHeaders);
+  headers.host = routed.authority;
+  headers.connection = 'Upgrade';
+  headers.upgrade = req.headers.upgrade ?? 'websocket';
+  const state = routed.endpoint.state;
+  state.active++;
+  ctx.requestStarted();
+  let finished = false;
+  const finish = (code: number): void => {
+    if (finished) return;
+    finished = true;
+    state.active--;
+    ctx.requestFinished();
+    routed.recorder.record(code, 0);
+  };
+  // A dedicated connection (agent: false): an upgraded connection must never go back to a pool.
+  const upReq = http.request({
+    host: state.address,
+    port: state.port,
+    method: req.method,
+    path: routed.path,
+    headers,
+    agent: false,
+    setHost: false,
+  });
+  const connectTimer = setTimeout(() => upReq.destroy(new ProxyError(ERRORS.connectTimeout)), routed.cluster.config.connectTimeoutMs);
+  upReq.once('socket', (s) => s.once('connect', () => clearTimeout(connectTimer)));
+  upReq.on('error', (e) => {
+    clearTimeout(connectTimer);
+    if (!socket.destroyed) rejectUpgrade(socket, classifyUpstreamError(e));
+    finish(502);
+  });
+  socket.once('close', () => {
+    if (!finished) upReq.destroy();
+  });
+  upReq.once('upgrade', (upRes, upSocket, upHead) => {
+    clearTimeout(connectTimer);
+    const out: Record<string, string | string[]> = Object.create(null);
+    for (const [k, v] of Object.entries(upRes.headers)) if (v !== undefined) out[k] = v;
+    applyHeaderMutation(out, routed.route.config.responseHeaders);
+    let headText = 'HTTP/1.1 101 Switching Protocols\r\n';
+    for (const [k, v] of Object.entries(out)) for (const one of Array.isArray(v) ? v : [v]) headText += `${k}: ${one}\r\n`;
+    socket.write(headText + '\r\n');
+    if (upHead.length > 0) socket.write(upHead);
+    if (head.length > 0) upSocket.write(head);
+    upSocket.on('error', () => socket.destroy());
+    const idle = snap.limits.requestIdleTimeoutMs;
+    upSocket.setTimeout(idle, () => upSocket.destroy());
+    upSocket.pipe(socket);
+    socket.pipe(upSocket);
+    upSocket.once('close', () => {
+      socket.destroy();
+      finish(101);
+    });
+    socket.once('close', () => upSocket.destroy());
+  });
+  upReq.once('response', (upRes) => {
+    // Not 101: relay as an ordinary response and close; the connection is not tunnelled.
+    clearTimeout(connectTimer);
+    const out: Record<string, string | string[]> = Object.create(null);
+    for (const [k, v] of Object.entries(upRes.headers)) {
+      if (v === undefined || k === 'connection' || k === 'transfer-encoding' || k === 'keep-alive' || k === 'upgrade') continue;
+      out[k] = v;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    upRes.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > 1_048_576) upRes.destroy();
+      else chunks.push(c);
+    });
+    upRes.once('end', () => {
+      const body = Buffer.concat(chunks);
+      out['content-length'] = String(body.length);
+      out.connection = 'close';
+      let headText = `HTTP/1.1 ${upRes.statusCode} ${http.STATUS_CODES[upRes.statusCode ?? 502] ?? ''}\r\n`;
+      for (const [k, v] of Object.entries(out)) for (const one of Array.isArray(v) ? v : [v]) headText += `${k}: ${one}\r\n`;
+      socket.write(headText + '\r\n');
+      socket.end(body);
+      finish(upRes.statusCode ?? 502);
+    });
+    upRes.on('error', () => {
+      socket.destroy();
+      finish(502);
+    });
+  });
+  upReq.end();
+}

@@ -1,0 +1,246 @@
+// One listening socket: accepts connections, detects their protocol and hands each to HTTP/1.1, HTTP/2, TLS or TCP handling.
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import http2 from 'node:http2';
+import net from 'node:net';
+import tls from 'node:tls';
+import type { Duplex } from 'node:stream';
+import { ERRORS } from '../errors/proxy-error.ts';
+import { forwardHttp } from '../http/http-forwarder.ts';
+import { ERROR_HEADER } from '../http/http-rescue.ts';
+import type { ListenerContext } from '../http/listener-context.ts';
+import { tunnelUpgrade } from '../http/websocket-tunnel.ts';
+import { forwardTcp } from '../tcp/tcp-forwarder.ts';
+import { detectProtocol, type DetectedProtocol } from './protocol-detect.ts';
+
+/** HTTP/2 rapid-reset defence (CVE-2023-44487): at most this many resets in a burst, refilled at the rate. */
+const STREAM_RESET_BURST = 200;
+const STREAM_RESET_RATE = 50;
+
+function clientErrorResponse(err: NodeJS.ErrnoException): string {
+  const code = err.code ?? '';
+  const [status, reason, cause] =
+    code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', ERRORS.headersTooLarge.cause]
+      : code === 'ERR_HTTP_REQUEST_TIMEOUT' || code === 'ERR_HTTP_HEADERS_TIMEOUT'
+        ? [408, 'Request Timeout', 'timeout']
+        : [400, 'Bad Request', ERRORS.badRequest.cause];
+  return `HTTP/1.1 ${status} ${reason}\r\ncontent-length: 0\r\nconnection: close\r\n${ERROR_HEADER}: ${cause}\r\n\r\n`;
+}
+
+export class ProxyListener {
+  readonly name: string;
+  readonly #ctx: ListenerContext;
+  readonly #server: net.Server;
+  readonly #h1: http.Server;
+  readonly #h2: http2.Http2Server;
+  readonly #sockets = new Set<net.Socket>();
+  readonly #sessions = new Set<http2.ServerHttp2Session>();
+  #secureContext: tls.SecureContext | null = null;
+  #draining = false;
+
+  constructor(ctx: ListenerContext) {
+    this.#ctx = ctx;
+    const snap = ctx.snapshot();
+    const { limits, listener } = snap;
+    this.name = listener.name;
+    if (listener.tls) this.reloadTls();
+
+    this.#h1 = http.createServer({
+      maxHeaderSize: limits.maxRequestHeaderBytes,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: 0,
+      keepAliveTimeout: Math.min(limits.connectionIdleTimeoutMs, 2_147_483_647),
+      connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+      requireHostHeader: false, // we answer a missing Host ourselves, with the cause header
+      joinDuplicateHeaders: false,
+      // Only WebSocket upgrades are tunnelled; h2c and other upgrades are served as plain HTTP/1.1 requests.
+      shouldUpgradeCallback: (req: http.IncomingMessage) => /^websocket$/i.test(String(req.headers.upgrade ?? '')),
+    } as http.ServerOptions);
+    // One more than the limit, so going over it is seen (and answered 431) rather than silently truncated.
+    this.#h1.maxHeadersCount = limits.maxHeaderCount + 1;
+    this.#h1.timeout = limits.requestIdleTimeoutMs;
+    this.#h1.on('request', (req, res) => forwardHttp(this.#ctx, req, res));
+    this.#h1.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => tunnelUpgrade(this.#ctx, req, socket, head));
+    this.#h1.on('connect', (_req: http.IncomingMessage, socket: Duplex) => {
+      socket.on('error', () => socket.destroy());
+      socket.end(`HTTP/1.1 405 Method Not Allowed\r\ncontent-length: 0\r\nconnection: close\r\n${ERROR_HEADER}: bad-request\r\n\r\n`);
+    });
+    this.#h1.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+      if (socket.writable && !(socket as net.Socket).writableEnded) socket.end(clientErrorResponse(err));
+      socket.destroy();
+    });
+
+    this.#h2 = http2.createServer({
+      maxSessionMemory: 16,
+      maxHeaderListPairs: limits.maxHeaderCount + 4,
+      maxSessionInvalidFrames: 100,
+      maxSessionRejectedStreams: 100,
+      streamResetBurst: STREAM_RESET_BURST,
+      streamResetRate: STREAM_RESET_RATE,
+      settings: {
+        maxConcurrentStreams: limits.http2MaxConcurrentStreams,
+        initialWindowSize: limits.http2StreamWindowBytes,
+        maxHeaderListSize: limits.maxRequestHeaderBytes,
+        enablePush: false,
+      },
+    } as http2.ServerOptions);
+    this.#h2.on('request', (req, res) => {
+      req.setTimeout(limits.requestIdleTimeoutMs, () => req.stream.close(http2.constants.NGHTTP2_CANCEL));
+      forwardHttp(this.#ctx, req, res);
+    });
+    this.#h2.on('session', (session: http2.ServerHttp2Session) => {
+      this.#sessions.add(session);
+      session.once('close', () => this.#sessions.delete(session));
+      session.on('error', () => session.destroy());
+      session.setTimeout(Math.min(limits.connectionIdleTimeoutMs, 2_147_483_647), () => session.close());
+      session.once('localSettings', () => {
+        try {
+          session.setLocalWindowSize(limits.http2ConnectionWindowBytes);
+        } catch {}
+      });
+      if (this.#draining) session.close();
+    });
+    this.#h2.on('sessionError', () => {});
+    this.#h2.on('streamError', () => {});
+
+    this.#server = net.createServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.#accept(socket));
+    this.#server.maxConnections = limits.maxConnectionsPerListener;
+    this.#server.on('error', () => {});
+  }
+
+  /** (Re)loads the TLS certificate and key from the files in the config. */
+  reloadTls(): void {
+    const t = this.#ctx.snapshot().listener.tls;
+    if (!t) return;
+    this.#secureContext = tls.createSecureContext({ cert: readFileSync(t.certFile), key: readFileSync(t.keyFile), minVersion: 'TLSv1.2' });
+  }
+
+  listen(): Promise<net.AddressInfo> {
+    const { address, port } = this.#ctx.snapshot().listener;
+    return new Promise((resolve, reject) => {
+      const onError = (e: Error): void => reject(e);
+      this.#server.once('error', onError);
+      this.#server.listen({ host: address, port }, () => {
+        this.#server.off('error', onError);
+        resolve(this.#server.address() as net.AddressInfo);
+      });
+    });
+  }
+
+  get address(): net.AddressInfo | null {
+    return this.#server.address() as net.AddressInfo | null;
+  }
+
+  #accept(socket: net.Socket): void {
+    socket.on('error', () => socket.destroy());
+    if (this.#draining) {
+      socket.destroy();
+      return;
+    }
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
+    const snap = this.#ctx.snapshot();
+    const mode = snap.listener.protocol;
+    if (mode === 'tcp') return this.#dispatch(socket, 'opaque');
+    if (mode === 'http') {
+      // Still tell HTTP/1 from HTTP/2 prior knowledge.
+    }
+    const limits = snap.limits;
+    const fallbackToTcp = mode === 'detect' && snap.listener.tcpCluster !== null;
+    let buffered: Buffer = Buffer.alloc(0);
+    const timer = setTimeout(
+      () => {
+        socket.off('data', onData);
+        if (buffered.length === 0 && fallbackToTcp) this.#dispatch(socket, 'opaque');
+        else socket.destroy();
+      },
+      fallbackToTcp ? limits.protocolDetectTimeoutMs : limits.headersTimeoutMs,
+    );
+    const onData = (chunk: Buffer): void => {
+      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+      let p = detectProtocol(buffered);
+      if (p === 'need-more' && buffered.length < 64) return;
+      if (p === 'need-more') p = 'opaque';
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.pause();
+      socket.unshift(buffered);
+      if (mode === 'http' && (p === 'opaque' || p === 'tls')) p = 'http1'; // let the HTTP/1 parser reject it properly
+      this.#dispatch(socket, p);
+    };
+    socket.on('data', onData);
+  }
+
+  #dispatch(socket: net.Socket, p: DetectedProtocol): void {
+    const snap = this.#ctx.snapshot();
+    const metrics = this.#ctx.metrics;
+    metrics.connectionOpened(this.name, p);
+    socket.once('close', () => metrics.connectionClosed(this.name, p));
+    switch (p) {
+      case 'http1':
+        this.#h1.emit('connection', socket);
+        socket.resume();
+        return;
+      case 'http2':
+        // http2 reads the unshifted preface itself on the next tick (do not resume: the bytes would be lost).
+        this.#h2.emit('connection', socket);
+        return;
+      case 'tls': {
+        if (this.#secureContext && snap.listener.tls) {
+          const tlsSocket = new tls.TLSSocket(socket, {
+            isServer: true,
+            secureContext: this.#secureContext,
+            ALPNProtocols: [...snap.listener.tls.alpn],
+          });
+          tlsSocket.on('error', () => tlsSocket.destroy());
+          const handshakeTimer = setTimeout(() => tlsSocket.destroy(), snap.limits.headersTimeoutMs);
+          tlsSocket.once('secure', () => {
+            clearTimeout(handshakeTimer);
+            if (tlsSocket.alpnProtocol === 'h2') this.#h2.emit('connection', tlsSocket);
+            else this.#h1.emit('connection', tlsSocket);
+          });
+          tlsSocket.once('close', () => clearTimeout(handshakeTimer));
+          return;
+        }
+        // Not terminated here: TLS passes through as opaque TCP.
+        this.#dispatch(socket, 'opaque');
+        return;
+      }
+      case 'opaque': {
+        const name = snap.listener.tcpCluster;
+        const cluster = name === null ? undefined : snap.clusters.get(name);
+        if (!cluster) {
+          socket.destroy();
+          return;
+        }
+        metrics.tcpConnection(this.name, cluster.name);
+        this.#ctx.requestStarted();
+        forwardTcp(socket, cluster, { idleTimeoutMs: snap.limits.connectionIdleTimeoutMs, onClose: () => this.#ctx.requestFinished() });
+        socket.resume();
+        return;
+      }
+    }
+  }
+
+  /** Stops accepting; idle HTTP/1 connections close, HTTP/2 sessions get GOAWAY; in-flight requests continue. */
+  startDrain(): void {
+    this.#draining = true;
+    this.#server.close();
+    this.#h1.closeIdleConnections();
+    for (const s of this.#sessions) s.close();
+  }
+
+  /** Called periodically while draining: closes HTTP/1 connections that became idle. */
+  closeIdle(): void {
+    this.#h1.closeIdleConnections();
+  }
+
+  /** Closes everything now. */
+  destroy(): void {
+    this.#server.close();
+    this.#h1.closeAllConnections();
+    for (const s of this.#sessions) s.destroy();
+    for (const s of this.#sockets) s.destroy();
+  }
+}

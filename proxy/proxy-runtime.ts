@@ -1,0 +1,99 @@
+// The running proxy's state built from one config: route tables and upstream clusters, replaced atomically on update.
+import type { ListenerConfig, ProxyConfig } from '../api/config/proxy-config.ts';
+import type { ListenerContext, ListenerSnapshot } from './http/listener-context.ts';
+import { RouteTable } from './routing/route-table.ts';
+import type { ProxyMetrics } from './telemetry/proxy-metrics.ts';
+import { UpstreamCluster } from './upstream/upstream-cluster.ts';
+
+export class ProxyRuntime {
+  readonly metrics: ProxyMetrics;
+  #config: ProxyConfig;
+  #clusters: Map<string, UpstreamCluster>;
+  #snapshots: Map<string, ListenerSnapshot>;
+  #inFlight = 0;
+  #draining = false;
+  #idleWaiters: (() => void)[] = [];
+
+  constructor(config: ProxyConfig, metrics: ProxyMetrics) {
+    this.metrics = metrics;
+    this.#config = config;
+    this.#clusters = new Map();
+    this.#snapshots = new Map();
+    this.#build(config);
+    metrics.configApplied(config.version);
+  }
+
+  #build(config: ProxyConfig): void {
+    const clusters = new Map<string, UpstreamCluster>();
+    for (const c of config.clusters) clusters.set(c.name, new UpstreamCluster(c, config.limits, this.#clusters.get(c.name) ?? null));
+    const snapshots = new Map<string, ListenerSnapshot>();
+    for (const l of config.listeners) {
+      snapshots.set(l.name, { mode: config.mode, listener: l, limits: config.limits, routes: new RouteTable(l.virtualHosts), clusters });
+    }
+    const old = this.#clusters;
+    this.#clusters = clusters;
+    this.#snapshots = snapshots;
+    for (const [name, c] of old) c.retire(clusters.get(name) ?? null);
+  }
+
+  get config(): ProxyConfig {
+    return this.#config;
+  }
+
+  /**
+   * Swaps in a new (already validated) config. Listener addresses are fixed at start: a config that adds, removes or
+   * moves a listener is refused with the reason, and the current config keeps serving.
+   */
+  apply(config: ProxyConfig): { ok: true } | { ok: false; reason: string } {
+    const current = new Map(this.#config.listeners.map((l) => [l.name, l]));
+    if (config.listeners.length !== current.size) return { ok: false, reason: 'listeners cannot be added or removed without a restart' };
+    for (const l of config.listeners) {
+      const c = current.get(l.name);
+      if (!c || c.address !== l.address || c.port !== l.port || c.protocol !== l.protocol) {
+        return { ok: false, reason: `listener ${l.name}: address, port and protocol cannot change without a restart` };
+      }
+    }
+    this.#build(config);
+    this.#config = config;
+    this.metrics.configApplied(config.version);
+    return { ok: true };
+  }
+
+  listenerContext(listener: ListenerConfig): ListenerContext {
+    const name = listener.name;
+    return {
+      snapshot: () => this.#snapshots.get(name)!,
+      metrics: this.metrics,
+      draining: () => this.#draining,
+      requestStarted: () => {
+        this.#inFlight++;
+      },
+      requestFinished: () => {
+        this.#inFlight--;
+        if (this.#inFlight === 0) for (const w of this.#idleWaiters.splice(0)) w();
+      },
+    };
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  startDrain(): void {
+    this.#draining = true;
+  }
+
+  /** Resolves when no request is in flight. */
+  whenIdle(): Promise<void> {
+    if (this.#inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  close(): void {
+    for (const c of this.#clusters.values()) c.retire(null);
+  }
+}

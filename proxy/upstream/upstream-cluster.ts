@@ -1,0 +1,73 @@
+// One upstream cluster at run time: its endpoints' state, the balancer over them and a connection pool per endpoint.
+import type { ClusterConfig, LimitsConfig } from '../../api/config/proxy-config.ts';
+import { EndpointState } from '../balance/endpoint-state.ts';
+import { createLoadBalancer, type LoadBalancer, type PickContext } from '../balance/load-balancer.ts';
+import { Http1Pool } from './http1-pool.ts';
+import { Http2Pool } from './http2-pool.ts';
+
+export interface EndpointHandle {
+  readonly state: EndpointState;
+  readonly http1: Http1Pool;
+  readonly http2: Http2Pool;
+}
+
+export class UpstreamCluster {
+  readonly name: string;
+  readonly config: ClusterConfig;
+  readonly #handles: ReadonlyMap<string, EndpointHandle>;
+  readonly #balancer: LoadBalancer;
+
+  /** Builds the cluster, reusing endpoint state and pools from `previous` for endpoints that did not change. */
+  constructor(config: ClusterConfig, limits: LimitsConfig, previous: UpstreamCluster | null) {
+    this.name = config.name;
+    this.config = config;
+    const handles = new Map<string, EndpointHandle>();
+    for (const ep of config.endpoints) {
+      const state = new EndpointState(ep);
+      const old = previous === null ? undefined : previous.#handles.get(state.key);
+      if (old && previous && old.state.weight === ep.weight && previous.config.connectTimeoutMs === config.connectTimeoutMs && previous.config.idleTimeoutMs === config.idleTimeoutMs && previous.config.maxConnectionsPerEndpoint === config.maxConnectionsPerEndpoint) {
+        handles.set(state.key, old);
+        continue;
+      }
+      handles.set(state.key, {
+        state,
+        http1: new Http1Pool({
+          host: ep.address,
+          port: ep.port,
+          maxConnections: config.maxConnectionsPerEndpoint,
+          idleTimeoutMs: config.idleTimeoutMs,
+          connectTimeoutMs: config.connectTimeoutMs,
+        }),
+        http2: new Http2Pool({
+          host: ep.address,
+          port: ep.port,
+          idleTimeoutMs: config.idleTimeoutMs,
+          connectTimeoutMs: config.connectTimeoutMs,
+          streamWindowBytes: limits.http2StreamWindowBytes,
+          connectionWindowBytes: limits.http2ConnectionWindowBytes,
+          maxSessions: 4,
+        }),
+      });
+    }
+    this.#handles = handles;
+    this.#balancer = createLoadBalancer([...handles.values()].map((h) => h.state), config.loadBalancer);
+  }
+
+  pick(ctx: PickContext): EndpointHandle | null {
+    const state = this.#balancer.pick(ctx);
+    return state ? this.#handles.get(state.key)! : null;
+  }
+
+  get endpoints(): readonly EndpointHandle[] {
+    return [...this.#handles.values()];
+  }
+
+  /** Closes the pools of endpoints that are not in `next` (or all of them when next is null). */
+  retire(next: UpstreamCluster | null): void {
+    for (const [key, h] of this.#handles) {
+      if (next && next.#handles.get(key) === h) continue;
+      h.http1.close();
+      h.http2.close();
+    }
+  }
+}
