@@ -1,0 +1,105 @@
+// Where the locally built etcd and Kubernetes binaries live, and building them (build-kubernetes.sh) when they are missing.
+import { spawn } from 'node:child_process';
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LocalClusterError } from './local-cluster-error.ts';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const buildScriptPath = join(here, 'build-kubernetes.sh');
+
+export interface ComponentVersions {
+  readonly kubernetes: string;
+  readonly etcd: string;
+}
+
+export interface ClusterBinaries {
+  readonly etcd: string;
+  readonly kubeApiserver: string;
+  readonly kubeControllerManager: string;
+  readonly kubeScheduler: string;
+}
+
+/** Versions from versions.env, overridable by the same environment variables the build script honours. */
+export function componentVersions(env: NodeJS.ProcessEnv = process.env): ComponentVersions {
+  const file: Record<string, string> = {};
+  for (const line of readFileSync(join(here, 'versions.env'), 'utf8').split('\n')) {
+    const m = /^([A-Z_]+)=(\S+)\s*$/.exec(line);
+    if (m) file[m[1]!] = m[2]!;
+  }
+  const kubernetes = env.KUBERNETES_VERSION || file.KUBERNETES_VERSION;
+  const etcd = env.ETCD_VERSION || file.ETCD_VERSION;
+  if (!kubernetes || !etcd) throw new LocalClusterError('SKEIN_ERR_LOCAL_CLUSTER_BUILD', 'versions.env lacks KUBERNETES_VERSION or ETCD_VERSION');
+  return { kubernetes, etcd };
+}
+
+/** The cache root shared with build-kubernetes.sh: $SKEIN_CACHE_DIR, else $XDG_CACHE_HOME/skein, else ~/.cache/skein. */
+export function skeinCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.SKEIN_CACHE_DIR) return env.SKEIN_CACHE_DIR;
+  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'skein');
+}
+
+export function clusterBinaryPaths(env: NodeJS.ProcessEnv = process.env): ClusterBinaries {
+  const v = componentVersions(env);
+  const cache = skeinCacheDir(env);
+  const k8s = join(cache, 'kubernetes', v.kubernetes, 'bin');
+  return {
+    etcd: join(cache, 'etcd', v.etcd, 'bin', 'etcd'),
+    kubeApiserver: join(k8s, 'kube-apiserver'),
+    kubeControllerManager: join(k8s, 'kube-controller-manager'),
+    kubeScheduler: join(k8s, 'kube-scheduler'),
+  };
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function missingBinaries(bins: ClusterBinaries = clusterBinaryPaths()): string[] {
+  return Object.values(bins).filter((p) => !isExecutable(p));
+}
+
+/**
+ * Returns the binaries, running the build script first when any is missing (a cold build takes a long time; its progress
+ * lines go to `log`). Cache hits return without spawning anything.
+ */
+export async function ensureClusterBinaries(log: (line: string) => void = () => {}): Promise<ClusterBinaries> {
+  const bins = clusterBinaryPaths();
+  const missing = missingBinaries(bins);
+  if (missing.length === 0) return bins;
+  log(`local cluster: building missing binaries (${missing.map((p) => p.split('/').pop()).join(', ')}) with ${buildScriptPath}`);
+  const tail: string[] = [];
+  const code = await new Promise<number>((resolve, reject) => {
+    const child = spawn('bash', [buildScriptPath], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: process.env.CI ?? '' } });
+    let partial = '';
+    const onData = (chunk: Buffer): void => {
+      const text = partial + chunk.toString('utf8');
+      const lines = text.split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        if (!line) continue;
+        log(line);
+        tail.push(line);
+        if (tail.length > 30) tail.shift();
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('error', reject);
+    child.on('close', (c) => resolve(c ?? 1));
+  });
+  const still = missingBinaries(bins);
+  if (code !== 0 || still.length > 0) {
+    throw new LocalClusterError(
+      'SKEIN_ERR_LOCAL_CLUSTER_BUILD',
+      `building the cluster binaries failed (exit ${code}); last output:\n${tail.join('\n')}`,
+    );
+  }
+  return bins;
+}

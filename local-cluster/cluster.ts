@@ -1,0 +1,439 @@
+// Starts a real local Kubernetes (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, our node agent) and tears it down.
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { createServer } from 'node:net';
+import { networkInterfaces, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureClusterBinaries } from './binaries.ts';
+import { createCertificateAuthority, generateRsaKeyPair, issueCertificate, type CertificatePem } from './certificates.ts';
+import { renderKubeconfig } from './kubeconfig.ts';
+import { LocalClusterError } from './local-cluster-error.ts';
+import { startManagedProcess, procStartTicks, type ManagedProcess } from './managed-process.ts';
+import { cleanupStaleClusters, clusterStateDir, writeClusterState } from './state-file.ts';
+
+export interface LocalClusterOptions {
+  /** Where certificates, kubeconfigs, etcd data and component logs go; a fresh temp dir (removed on stop) when omitted. */
+  workDir?: string;
+  log?: (line: string) => void;
+  /** Start the node agent (registers node 'skein-local' and runs pods); default true. */
+  withNodeAgent?: boolean;
+}
+
+export interface LocalCluster {
+  /** Admin kubeconfig (client certificate in group system:masters). */
+  readonly kubeconfigPath: string;
+  /** https://127.0.0.1:<port> */
+  readonly server: string;
+  readonly workDir: string;
+  stop(): Promise<void>;
+}
+
+/** Everything a caller may want beyond the LocalCluster contract (ports, PKI paths, the pod-reachable API address). */
+export interface LocalClusterDetails extends LocalCluster {
+  readonly apiserverPort: number;
+  /** The address the apiserver advertises in the `kubernetes` Service endpoints; pods on the bridge reach it there. */
+  readonly advertiseAddress: string;
+  readonly caCertPath: string;
+  readonly etcdUrl: string;
+  readonly logs: Readonly<Record<string, string>>;
+  /** The component processes (for tests that check teardown). */
+  readonly processes: readonly { readonly name: string; readonly pid: number }[];
+  readonly nodeName: string | undefined;
+}
+
+export const LOCAL_NODE_NAME = 'skein-local';
+export const LOCAL_POD_CIDR = '10.244.0.0/24';
+export const SERVICE_CIDR = '10.96.0.0/16';
+export const KUBERNETES_SERVICE_IP = '10.96.0.1';
+export const SERVICE_ACCOUNT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
+
+interface NodeAgentHandle {
+  stop(): Promise<void>;
+}
+type StartNodeAgent = (opts: {
+  kubeconfigPath: string;
+  nodeName: string;
+  podCidr: string;
+  workDir: string;
+  log?: (line: string) => void;
+}) => Promise<NodeAgentHandle>;
+
+async function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, host, () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Distinct free ports: each is held until all are picked so two components never get the same one. */
+async function freePorts(hosts: readonly string[]): Promise<number[]> {
+  const ports: number[] = [];
+  for (const h of hosts) {
+    let p = await freePort(h);
+    while (ports.includes(p)) p = await freePort(h);
+    ports.push(p);
+  }
+  return ports;
+}
+
+/** The IPv4 address of the default-route interface: what the apiserver advertises and pods on the bridge can reach. */
+function hostAddress(): string {
+  try {
+    const out = execFileSync('ip', ['-4', 'route', 'show', 'default'], { encoding: 'utf8' });
+    const dev = /\bdev (\S+)/.exec(out)?.[1];
+    const addr = dev ? networkInterfaces()[dev]?.find((a) => a.family === 'IPv4' && !a.internal)?.address : undefined;
+    if (addr) return addr;
+  } catch {}
+  for (const list of Object.values(networkInterfaces())) {
+    const a = list?.find((x) => x.family === 'IPv4' && !x.internal && !x.address.startsWith('10.244.'));
+    if (a) return a.address;
+  }
+  // No routable address: the apiserver still runs, but the `kubernetes` Service gets no endpoints (loopback is refused there).
+  return '127.0.0.1';
+}
+
+interface Probe {
+  url: string;
+  ca?: string;
+  client?: CertificatePem;
+}
+
+function probeOnce(p: Probe): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(p.url);
+    const opts = {
+      method: 'GET',
+      timeout: 3000,
+      ...(u.protocol === 'https:' ? { ca: p.ca, cert: p.client?.certPem, key: p.client?.keyPem, rejectUnauthorized: p.ca !== undefined } : {}),
+    };
+    const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(u, opts, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        if (body.length < 65536) body += c;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function logTail(path: string, lines = 25): string {
+  try {
+    return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** Polls `probe` until it answers 200 (and `accept` agrees), failing early if the component exits. */
+async function waitReady(
+  what: string,
+  proc: ManagedProcess | undefined,
+  probe: Probe,
+  timeoutMs: number,
+  accept: (body: string) => boolean = () => true,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer yet';
+  while (Date.now() < deadline) {
+    const st = proc?.exitStatus();
+    if (proc && st) {
+      throw new LocalClusterError(
+        'SKEIN_ERR_LOCAL_CLUSTER_START',
+        `${what} exited (code ${st.code}, signal ${st.signal}) before it was ready; log ${proc.logPath}:\n${logTail(proc.logPath)}`,
+      );
+    }
+    try {
+      const r = await probeOnce(probe);
+      if (r.status === 200 && accept(r.body)) return;
+      last = `HTTP ${r.status}: ${r.body.slice(0, 300)}`;
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new LocalClusterError(
+    'SKEIN_ERR_LOCAL_CLUSTER_NOT_READY',
+    `${what} was not ready within ${timeoutMs / 1000} s (${probe.url}: ${last})` + (proc ? `; log ${proc.logPath}:\n${logTail(proc.logPath)}` : ''),
+  );
+}
+
+// Every running cluster of this process, so exit and signal handlers can tear them all down.
+const running = new Set<{ stop(): Promise<void>; killNow(): void }>();
+let handlersInstalled = false;
+
+function installExitHandlers(): void {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  process.on('exit', () => {
+    for (const c of running) c.killNow();
+  });
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const onSignal = (): void => {
+      const all = [...running];
+      // A second signal while stopping falls through to the default action (immediate exit; 'exit' kills the rest).
+      process.removeListener(sig, onSignal);
+      void Promise.allSettled(all.map((c) => c.stop())).then(() => {
+        if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+      });
+    };
+    process.on(sig, onSignal);
+  }
+}
+
+export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise<LocalClusterDetails> {
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const withNodeAgent = opts.withNodeAgent ?? true;
+
+  const stateDir = clusterStateDir();
+  const stale = cleanupStaleClusters(stateDir, log);
+  if (stale > 0) log(`local cluster: cleaned up ${stale} stale process(es)`);
+
+  const bins = await ensureClusterBinaries(log);
+
+  const removeWorkDir = opts.workDir === undefined;
+  const workDir = opts.workDir ?? mkdtempSync(join(tmpdir(), 'skein-cluster-'));
+  // A fresh cluster every time: old etcd data would not match the new CA and service-account keys.
+  for (const sub of ['etcd', 'pki', 'logs', 'controller-manager', 'scheduler']) rmSync(join(workDir, sub), { recursive: true, force: true });
+  const pki = join(workDir, 'pki');
+  const logsDir = join(workDir, 'logs');
+  for (const d of [workDir, pki, logsDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
+
+  const statePath = join(stateDir, `${process.pid}-${randomBytes(4).toString('hex')}.json`);
+  const procs: ManagedProcess[] = [];
+  let nodeAgent: NodeAgentHandle | undefined;
+  let stopping: Promise<void> | undefined;
+  const saveState = (): void =>
+    writeClusterState(statePath, {
+      ownerPid: process.pid,
+      ownerStartTicks: procStartTicks(process.pid) ?? '',
+      workDir,
+      removeWorkDir,
+      processes: procs.map((p) => ({ name: p.name, pid: p.pid, exe: p.exe, startTicks: p.startTicks })),
+    });
+
+  const handle = {
+    killNow(): void {
+      for (const p of procs) p.killNow();
+      rmSync(statePath, { force: true });
+    },
+    stop(): Promise<void> {
+      stopping ??= (async () => {
+        log('local cluster: stopping');
+        if (nodeAgent) {
+          try {
+            await nodeAgent.stop();
+          } catch (e) {
+            log(`local cluster: node agent stop failed: ${(e as Error).message}`);
+          }
+        }
+        // Reverse start order: clients of the apiserver first, etcd last.
+        for (const p of [...procs].reverse()) await p.stop();
+        running.delete(handle);
+        rmSync(statePath, { force: true });
+        if (removeWorkDir) rmSync(workDir, { recursive: true, force: true });
+        log('local cluster: stopped');
+      })();
+      return stopping;
+    },
+  };
+  running.add(handle);
+  installExitHandlers();
+  saveState();
+
+  const start = (name: string, exe: string, args: string[]): ManagedProcess => {
+    const p = startManagedProcess({ name, exe, args, logPath: join(logsDir, `${name}.log`), cwd: workDir });
+    procs.push(p);
+    saveState();
+    log(`local cluster: started ${name} (pid ${p.pid}), log ${p.logPath}`);
+    return p;
+  };
+
+  try {
+    const t0 = Date.now();
+    const advertiseAddress = hostAddress();
+    const [etcdClientPort, etcdPeerPort, cmPort, schedPort] = (await freePorts(['127.0.0.1', '127.0.0.1', '127.0.0.1', '127.0.0.1'])) as [
+      number,
+      number,
+      number,
+      number,
+    ];
+    // The apiserver listens on all interfaces: pods in their network namespaces reach it at the advertised host address.
+    const apiPort = await freePort('0.0.0.0');
+    const server = `https://127.0.0.1:${apiPort}`;
+
+    // PKI: one CA signs the apiserver's serving certificate and every client certificate; a separate key pair signs SA tokens.
+    const ca = createCertificateAuthority('skein-local-cluster-ca');
+    const ips = ['127.0.0.1', KUBERNETES_SERVICE_IP, advertiseAddress, '10.244.0.1'];
+    const apiserverCert = issueCertificate(ca, {
+      commonName: 'kube-apiserver',
+      server: true,
+      dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'],
+      ipAddresses: [...new Set(ips)],
+    });
+    const admin = issueCertificate(ca, { commonName: 'skein-admin', organizations: ['system:masters'], client: true });
+    const cm = issueCertificate(ca, { commonName: 'system:kube-controller-manager', client: true });
+    const sched = issueCertificate(ca, { commonName: 'system:kube-scheduler', client: true });
+    const nodeCert = issueCertificate(ca, { commonName: `system:node:${LOCAL_NODE_NAME}`, organizations: ['system:nodes'], client: true });
+    const sa = generateRsaKeyPair();
+    const files: Record<string, string> = {
+      'ca.crt': ca.certPem,
+      'ca.key': ca.keyPem,
+      'apiserver.crt': apiserverCert.certPem,
+      'apiserver.key': apiserverCert.keyPem,
+      'sa.key': sa.keyPem,
+      'sa.pub': sa.publicKeyPem,
+    };
+    for (const [f, content] of Object.entries(files)) writeFileSync(join(pki, f), content, { mode: 0o600 });
+    const kubeconfigPath = join(workDir, 'admin.kubeconfig');
+    const kc = (user: string, client: CertificatePem, file: string): string => {
+      const path = join(workDir, file);
+      writeFileSync(path, renderKubeconfig({ server, caPem: ca.certPem, user, client }), { mode: 0o600 });
+      return path;
+    };
+    kc('skein-admin', admin, 'admin.kubeconfig');
+    const cmKubeconfig = kc('system:kube-controller-manager', cm, 'controller-manager.kubeconfig');
+    const schedKubeconfig = kc('system:kube-scheduler', sched, 'scheduler.kubeconfig');
+    kc(`system:node:${LOCAL_NODE_NAME}`, nodeCert, 'node.kubeconfig');
+    log(`local cluster: PKI and kubeconfigs written to ${workDir} (${Date.now() - t0} ms)`);
+
+    const etcdUrl = `http://127.0.0.1:${etcdClientPort}`;
+    const etcdPeer = `http://127.0.0.1:${etcdPeerPort}`;
+    const etcd = start('etcd', bins.etcd, [
+      '--name=skein',
+      `--data-dir=${join(workDir, 'etcd')}`,
+      `--listen-client-urls=${etcdUrl}`,
+      `--advertise-client-urls=${etcdUrl}`,
+      `--listen-peer-urls=${etcdPeer}`,
+      `--initial-advertise-peer-urls=${etcdPeer}`,
+      `--initial-cluster=skein=${etcdPeer}`,
+      '--initial-cluster-state=new',
+      // A throwaway single-member store: fsync buys nothing here and costs seconds on busy disks.
+      '--unsafe-no-fsync',
+      '--quota-backend-bytes=2147483648',
+      '--log-level=warn',
+    ]);
+    await waitReady('etcd', etcd, { url: `${etcdUrl}/health` }, 60_000, (b) => b.includes('"health":"true"'));
+
+    const apiserver = start('kube-apiserver', bins.kubeApiserver, [
+      `--etcd-servers=${etcdUrl}`,
+      '--bind-address=0.0.0.0',
+      `--secure-port=${apiPort}`,
+      `--advertise-address=${advertiseAddress}`,
+      `--tls-cert-file=${join(pki, 'apiserver.crt')}`,
+      `--tls-private-key-file=${join(pki, 'apiserver.key')}`,
+      `--client-ca-file=${join(pki, 'ca.crt')}`,
+      `--service-account-key-file=${join(pki, 'sa.pub')}`,
+      `--service-account-signing-key-file=${join(pki, 'sa.key')}`,
+      `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
+      `--api-audiences=${SERVICE_ACCOUNT_ISSUER}`,
+      '--authorization-mode=Node,RBAC',
+      // Added to the defaults (NamespaceLifecycle, ServiceAccount, MutatingAdmissionWebhook, ValidatingAdmissionWebhook, ...).
+      '--enable-admission-plugins=NodeRestriction',
+      `--service-cluster-ip-range=${SERVICE_CIDR}`,
+      '--allow-privileged=true',
+      `--cert-dir=${join(workDir, 'apiserver-certs')}`,
+      '--profiling=false',
+      '--v=1',
+    ]);
+    const adminProbe = (path: string): Probe => ({ url: `${server}${path}`, ca: ca.certPem, client: admin });
+    await waitReady('kube-apiserver', apiserver, adminProbe('/readyz'), 180_000, (b) => b.trim() === 'ok');
+    log(`local cluster: kube-apiserver ready at ${server} (${Date.now() - t0} ms)`);
+
+    const servingArgs = (port: number, kubeconfig: string, name: string): string[] => [
+      `--kubeconfig=${kubeconfig}`,
+      `--authentication-kubeconfig=${kubeconfig}`,
+      `--authorization-kubeconfig=${kubeconfig}`,
+      '--bind-address=127.0.0.1',
+      `--secure-port=${port}`,
+      `--cert-dir=${join(workDir, name)}`,
+      // One instance: skipping leader election saves the lease wait at every start.
+      '--leader-elect=false',
+      '--profiling=false',
+      '--v=1',
+    ];
+    const controllerManager = start('kube-controller-manager', bins.kubeControllerManager, [
+      ...servingArgs(cmPort, cmKubeconfig, 'controller-manager'),
+      `--service-account-private-key-file=${join(pki, 'sa.key')}`,
+      `--root-ca-file=${join(pki, 'ca.crt')}`,
+      '--use-service-account-credentials=true',
+      `--cluster-signing-cert-file=${join(pki, 'ca.crt')}`,
+      `--cluster-signing-key-file=${join(pki, 'ca.key')}`,
+      `--service-cluster-ip-range=${SERVICE_CIDR}`,
+      // The node agent brings its own pod CIDR; the IPAM controller stays off.
+      '--allocate-node-cidrs=false',
+    ]);
+    const scheduler = start('kube-scheduler', bins.kubeScheduler, servingArgs(schedPort, schedKubeconfig, 'scheduler'));
+    await waitReady('kube-controller-manager', controllerManager, { url: `https://127.0.0.1:${cmPort}/healthz` }, 120_000);
+    await waitReady('kube-scheduler', scheduler, { url: `https://127.0.0.1:${schedPort}/healthz` }, 120_000);
+    // Pods can only be created once the service-account controller made the namespace's default ServiceAccount.
+    await waitReady('the default ServiceAccount', controllerManager, adminProbe('/api/v1/namespaces/default/serviceaccounts/default'), 120_000);
+    log(`local cluster: control plane ready (${Date.now() - t0} ms)`);
+
+    let nodeName: string | undefined;
+    if (withNodeAgent) {
+      const modPath = new URL('./node-agent/node-agent.ts', import.meta.url);
+      if (!existsSync(modPath)) {
+        throw new LocalClusterError('SKEIN_ERR_LOCAL_CLUSTER_NODE_AGENT', `the node agent is missing (${modPath.pathname}); start with withNodeAgent: false`);
+      }
+      const mod = (await import(modPath.href)) as { startNodeAgent: StartNodeAgent };
+      const agentDir = join(workDir, 'node-agent');
+      mkdirSync(agentDir, { recursive: true });
+      try {
+        nodeAgent = await mod.startNodeAgent({
+          kubeconfigPath,
+          nodeName: LOCAL_NODE_NAME,
+          podCidr: LOCAL_POD_CIDR,
+          workDir: agentDir,
+          log: (line) => log(`node-agent: ${line}`),
+        });
+      } catch (e) {
+        throw new LocalClusterError('SKEIN_ERR_LOCAL_CLUSTER_NODE_AGENT', `the node agent failed to start: ${(e as Error).message}`, { cause: e });
+      }
+      nodeName = LOCAL_NODE_NAME;
+      log(`local cluster: node agent running node ${LOCAL_NODE_NAME} (${Date.now() - t0} ms)`);
+    }
+
+    const logs = Object.fromEntries(procs.map((p) => [p.name, p.logPath]));
+    return {
+      kubeconfigPath,
+      server,
+      workDir,
+      apiserverPort: apiPort,
+      advertiseAddress,
+      caCertPath: join(pki, 'ca.crt'),
+      etcdUrl,
+      logs,
+      processes: procs.map((p) => ({ name: p.name, pid: p.pid })),
+      nodeName,
+      stop: () => handle.stop(),
+    };
+  } catch (e) {
+    log(`local cluster: start failed: ${(e as Error).message}`);
+    log(`local cluster: component logs: ${procs.map((p) => p.logPath).join(', ') || '(none started)'}`);
+    // Keep the work dir (its logs explain the failure) but stop every process.
+    const keep = removeWorkDir;
+    if (keep) log(`local cluster: keeping ${workDir} for inspection`);
+    stopping ??= (async () => {
+      if (nodeAgent) await nodeAgent.stop().catch(() => {});
+      for (const p of [...procs].reverse()) await p.stop(5000);
+      running.delete(handle);
+      rmSync(statePath, { force: true });
+    })();
+    await stopping;
+    throw e;
+  }
+}
