@@ -51,7 +51,11 @@ export class ProxyError extends Error {
 /** Maps a socket / stream error from Node to the catalogue. */
 export function classifyUpstreamError(e: unknown): ProxyError {
   if (e instanceof ProxyError) return e;
-  const code = (e as NodeJS.ErrnoException | undefined)?.code ?? '';
+  let code = (e as NodeJS.ErrnoException | undefined)?.code ?? '';
+  // HTTP/2 streams fail with ERR_HTTP2_STREAM_CANCEL when their session failed; the cause says why.
+  const cause = (e as { cause?: unknown } | undefined)?.cause;
+  if (code === 'ERR_HTTP2_STREAM_CANCEL' && cause !== undefined) return classifyUpstreamError(cause);
+  if (code === '' && cause !== undefined) code = (cause as NodeJS.ErrnoException).code ?? '';
   switch (code) {
     case 'ECONNREFUSED':
     case 'EHOSTUNREACH':
