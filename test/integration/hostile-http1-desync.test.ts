@@ -1,0 +1,93 @@
+// RELIABILITY 1 — HTTP/1 desync: every ambiguous framing is answered 400 and closed, and the upstream never sees a smuggled request.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { http1Get, rawExchange } from '../support/raw-http.ts';
+import { startRawUpstream, type RawUpstream } from '../support/raw-upstream.ts';
+import { startHostileProxy, type HostileProxy } from '../support/start-proxy.ts';
+
+const SMUGGLED = 'GET /smuggled HTTP/1.1\r\nHost: example.test\r\n\r\n';
+
+/** Each case: the bytes of one hostile request followed by a second, smuggled one. */
+const CASES: readonly (readonly [string, string])[] = [
+  ['CL + TE', `POST /a HTTP/1.1\r\nHost: example.test\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${SMUGGLED}`],
+  ['TE + CL (TE first)', `POST /a HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding: chunked\r\nContent-Length: 50\r\n\r\n0\r\n\r\n${SMUGGLED}`],
+  ['TE.TE: chunked then identity', `POST /a HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n0\r\n\r\n${SMUGGLED}`],
+  ['TE: xchunked', `POST /a HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n${SMUGGLED}`],
+  ['TE: chunked, identity', `POST /a HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n${SMUGGLED}`],
+  ['TE with space before colon', `POST /a HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding : chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n${SMUGGLED}`],
+  ['TE with vertical tab', `POST /a HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding:\x0bchunked\r\n\r\n0\r\n\r\n${SMUGGLED}`],
+  ['TE in obs-fold', `POST /a HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding: identity\r\n chunked\r\n\r\n0\r\n\r\n${SMUGGLED}`],
+  ['obs-fold in an ordinary header', `GET /a HTTP/1.1\r\nHost: example.test\r\nX-Folded: one\r\n two\r\n\r\n${SMUGGLED}`],
+  ['bare CR inside a header line', `GET /a HTTP/1.1\r\nHost: example.test\r\nX-A: b\rX-B: c\r\n\r\n${SMUGGLED}`],
+  ['bare LF line endings', `GET /a HTTP/1.1\nHost: example.test\nX-A: b\n\n${SMUGGLED}`],
+  ['bare LF inside the header block', `GET /a HTTP/1.1\r\nHost: example.test\r\nX-A: b\nContent-Length: 5\r\n\r\n${SMUGGLED}`],
+  ['NUL in a header value', `GET /a HTTP/1.1\r\nHost: example.test\r\nX-A: b\x00c\r\n\r\n${SMUGGLED}`],
+  ['NUL in the request target', `GET /a\x00b HTTP/1.1\r\nHost: example.test\r\n\r\n${SMUGGLED}`],
+  ['two different Content-Lengths', `POST /a HTTP/1.1\r\nHost: example.test\r\nContent-Length: 5\r\nContent-Length: 46\r\n\r\nhello${SMUGGLED}`],
+  ['Content-Length list', `POST /a HTTP/1.1\r\nHost: example.test\r\nContent-Length: 5, 46\r\n\r\nhello${SMUGGLED}`],
+  ['Content-Length with a sign', `POST /a HTTP/1.1\r\nHost: example.test\r\nContent-Length: +5\r\n\r\nhello${SMUGGLED}`],
+  ['chunk-size junk', `POST /a HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding: chunked\r\n\r\n5x\r\nhello\r\n0\r\n\r\n${SMUGGLED}`],
+  ['chunk-size with 0x prefix', `POST /a HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n${SMUGGLED}`],
+  ['negative chunk size', `POST /a HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\n${SMUGGLED}`],
+  ['chunk size overflowing 64 bits', `POST /a HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding: chunked\r\n\r\n1ffffffffffffffff\r\nhello\r\n0\r\n\r\n${SMUGGLED}`],
+  ['chunk data longer than its size', `POST /a HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhello\r\n0\r\n\r\n${SMUGGLED}`],
+  ['huge chunk extension', `POST /a HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding: chunked\r\n\r\n5;${'x'.repeat(40_000)}\r\nhello\r\n0\r\n\r\n${SMUGGLED}`],
+  ['space inside the request line', `GET /a /b HTTP/1.1\r\nHost: example.test\r\n\r\n${SMUGGLED}`],
+  ['header name with a space', `GET /a HTTP/1.1\r\nHost: example.test\r\nX A: b\r\n\r\n${SMUGGLED}`],
+];
+
+describe('RELIABILITY 1: HTTP/1 desync', () => {
+  let upstream: RawUpstream;
+  let proxy: HostileProxy;
+
+  beforeAll(async () => {
+    upstream = await startRawUpstream();
+    proxy = await startHostileProxy({ upstreamPort: upstream.port });
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await upstream?.close();
+  });
+
+  it.each(CASES)('%s -> 400 bad-request, connection closed, nothing smuggled', async (_name, bytes) => {
+    const r = await rawExchange(proxy.port, bytes);
+    expect(r.closed).toBe(true);
+    expect(r.responses).toHaveLength(1);
+    expect(r.responses[0]!.status).toBe(400);
+    expect(r.responses[0]!.headers['x-skein-error']).toBe('bad-request');
+    expect(r.responses[0]!.headers.connection).toBe('close');
+    // The upstream never saw the smuggled request, not even as bytes inside a body.
+    expect(upstream.allText()).not.toContain('/smuggled');
+    expect(upstream.requests.filter((q) => q.path === '/smuggled')).toHaveLength(0);
+    // And the proxy still serves a normal request on a new connection.
+    const ok = await http1Get(proxy.port, '/after');
+    expect(ok.status).toBe(200);
+  });
+
+  it('framing toward the upstream is regenerated: a chunked request arrives with clean chunked framing and no extensions', async () => {
+    const before = upstream.requests.length;
+    const r = await rawExchange(
+      proxy.port,
+      'POST /regen HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nX-Trailer: t\r\n\r\n',
+    );
+    expect(r.responses[0]!.status).toBe(200);
+    const got = upstream.requests.slice(before).find((q) => q.path === '/regen')!;
+    expect(got.body.toString()).toBe('abcde');
+    expect(got.headers.filter(([n]) => n === 'transfer-encoding')).toEqual([['transfer-encoding', 'chunked']]);
+    expect(got.headers.find(([n]) => n === 'content-length')).toBeUndefined();
+    const wire = upstream.received[got.connection]!.toString('latin1');
+    expect(wire).not.toContain('ext=1');
+  });
+
+  it('a request with Content-Length is forwarded with exactly that Content-Length and body; pipelined followers are separate requests', async () => {
+    const before = upstream.requests.length;
+    const r = await rawExchange(
+      proxy.port,
+      'POST /one HTTP/1.1\r\nHost: example.test\r\nContent-Length: 5\r\n\r\nhelloGET /two HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n',
+    );
+    expect(r.responses.map((x) => x.status)).toEqual([200, 200]);
+    const seen = upstream.requests.slice(before);
+    expect(seen.map((q) => q.requestLine)).toEqual(['POST /one HTTP/1.1', 'GET /two HTTP/1.1']);
+    expect(seen[0]!.body.toString()).toBe('hello');
+    expect(seen[0]!.headers.find(([n]) => n === 'content-length')).toEqual(['content-length', '5']);
+  });
+});
