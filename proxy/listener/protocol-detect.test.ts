@@ -1,0 +1,19 @@
+import { describe, expect, it } from 'vitest';
+import { detectProtocol } from './protocol-detect.ts';
+
+describe('detectProtocol', () => {
+  it.each([
+    ['GET / HTTP/1.1\r\n', 'http1'],
+    ['POST /x HTTP/1.1\r\n', 'http1'],
+    ['PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'http2'],
+    ['PRI * HTTP/2.0\r\n', 'need-more'],
+    ['GE', 'need-more'],
+    [' GET', 'opaque'],
+    ['\x00\x01binary', 'opaque'],
+    ['\x16\x03\x01\x02\x00', 'tls'],
+    ['\x16\x01', 'opaque'],
+    ['A'.repeat(40), 'opaque'],
+  ])('%j -> %s', (input, expected) => {
+    expect(detectProtocol(Buffer.from(input, 'latin1'))).toBe(expected);
+  });
+});
