@@ -1,6 +1,6 @@
 // Builds and removes the node's pod network: one bridge with the pod CIDR's gateway address, and per pod a network namespace
 // joined to the bridge by a veth pair (eth0 inside, a `skein-` link outside), plus /etc/netns/<ns>/{hosts,resolv.conf}.
-import { mkdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HostStateData } from './host-state.ts';
 import type { HostTools } from './host-tools.ts';
@@ -100,8 +100,13 @@ export async function cleanupHostState(tools: HostTools, d: Pick<HostStateData, 
   for (const v of d.veths) if (await linkExists(tools, v)) await runQuiet(tools.ip, ['link', 'del', 'dev', v]);
   if (d.bridge && (await linkExists(tools, d.bridge))) await runQuiet(tools.ip, ['link', 'del', 'dev', d.bridge]);
   if (tools.iptables) for (const rule of d.iptables) await runQuiet(tools.iptables, ['-w', ...deleteForm(rule)]);
-  for (const dir of [...d.mountPoints].sort((a, b) => b.length - a.length)) {
-    try { rmdirSync(dir); } catch { /* not empty or gone: leave it */ }
+  // Longest first, so a created file or subdirectory goes before the directory that holds it; anything not empty stays.
+  for (const p of [...d.mountPoints].sort((a, b) => b.length - a.length)) {
+    try {
+      const st = statSync(p);
+      if (st.isDirectory()) rmdirSync(p);
+      else if (st.size === 0) unlinkSync(p);
+    } catch { /* not empty or gone: leave it */ }
   }
 }
 
