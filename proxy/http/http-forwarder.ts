@@ -150,6 +150,10 @@ export function forwardHttp(ctx: ListenerContext, req: DownstreamRequest, res: D
     done(res.headersSent ? res.statusCode : spec.status);
   };
   res.once('close', () => done(res.statusCode));
+  if (req.httpVersionMajor === 2 && (req as Http2ServerRequest).stream.closed) {
+    // Reset by the client before we got to it (rapid reset, CVE-2023-44487): no upstream work for a stream nobody awaits.
+    return done(499);
+  }
   if (ctx.draining() && req.httpVersionMajor !== 2) res.setHeader('connection', 'close');
 
   try {
