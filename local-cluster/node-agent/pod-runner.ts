@@ -166,10 +166,10 @@ export class PodRunner {
   async #finish(phase: 'Succeeded' | 'Failed', reason: string | undefined): Promise<void> {
     const grace = (this.#pod.spec?.terminationGracePeriodSeconds ?? 30) * 1000;
     for (const s of [...this.inits].reverse()) if (s.role === 'sidecar') await s.stop(grace);
+    await this.#teardown();
     this.#finalPhase = phase;
     this.#finalReason = reason;
     this.#deps.log(`pod ${key(this.#pod)}: ${phase}`);
-    await this.#teardown();
     this.#onChange();
   }
 

@@ -88,14 +88,22 @@ export class PodVolumes {
 
   #ensureTarget(target: string, isDir: boolean): void {
     try { statSync(target); return; } catch { /* create it */ }
-    if (isDir) {
-      const first = mkdirSync(target, { recursive: true });
-      if (first) this.#onMountPoint(first);
-    } else {
-      const first = mkdirSync(dirname(target), { recursive: true });
-      if (first) this.#onMountPoint(first);
+    this.#mkdirs(isDir ? target : dirname(target));
+    if (!isDir) {
       writeFileSync(target, '', { flag: 'a' });
       this.#onMountPoint(target);
+    }
+  }
+
+  /** mkdir -p that reports every directory it created (cleanup removes them deepest first). */
+  #mkdirs(dir: string): void {
+    const missing: string[] = [];
+    for (let d = dir; d !== dirname(d); d = dirname(d)) {
+      try { statSync(d); break; } catch { missing.push(d); }
+    }
+    for (const d of missing.reverse()) {
+      mkdirSync(d, { recursive: true, mode: 0o755 });
+      this.#onMountPoint(d);
     }
   }
 

@@ -1,0 +1,171 @@
+// Integration tests for the node agent's pod runner without an API server: real netns pods with init containers, a native
+// sidecar, an app with a readiness probe, Job-style completion, restarts per restartPolicy, and termination.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { V1Pod } from '@kubernetes/client-node';
+import { hostTools } from '../../local-cluster/node-agent/host-tools.ts';
+import { cleanupHostState, ensureBridge, linkExists, listNetns } from '../../local-cluster/node-agent/host-network.ts';
+import { HostStateFile } from '../../local-cluster/node-agent/host-state.ts';
+import { IpAllocator } from '../../local-cluster/node-agent/ip-allocator.ts';
+import { PodRunner, type PodRunnerDeps } from '../../local-cluster/node-agent/pod-runner.ts';
+import { RestartBackoff } from '../../local-cluster/node-agent/restart-backoff.ts';
+
+const tools = hostTools();
+const tag = Math.floor(Math.random() * 0xfffff).toString(16).padStart(5, '0');
+const bridge = `skein-t${tag}`;
+const octet = 200 + Math.floor(Math.random() * 50);
+const dir = mkdtempSync(join(tmpdir(), 'skein-runner-'));
+const state = new HostStateFile(`it-${tag}`, dir);
+const alloc = new IpAllocator(`10.${octet}.8.0/24`);
+const mountBase = `/tmp/skein-it-${tag}`;
+const logs: string[] = [];
+const deps: PodRunnerDeps = {
+  tools, bridge, alloc, hostIp: alloc.gateway, nodeName: 'it-node', podsDir: join(dir, 'pods'),
+  reader: {
+    configMap: async () => undefined, secret: async () => undefined,
+    requestToken: async () => { throw new Error('no API server in this test'); },
+  },
+  state, log: (l) => logs.push(l), hostsExtra: () => `10.96.0.10\tdemo-svc.default.svc.cluster.local demo-svc`,
+  baseEnv: { KUBERNETES_SERVICE_HOST: alloc.gateway },
+  backoff: () => new RestartBackoff({ initialMs: 50, maxMs: 200, resetAfterMs: 60_000 }),
+};
+
+let seq = 0;
+function pod(spec: V1Pod['spec']): V1Pod {
+  seq++;
+  return { metadata: { name: `pod-${seq}`, namespace: 'default', uid: `${tag}${String(seq).padStart(4, '0')}-0000-4000-8000-000000000000` }, spec };
+}
+
+async function waitFor<T>(what: string, fn: () => T | undefined | false, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; log:\n${logs.join('\n')}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function cond(status: Record<string, unknown>, type: string): string | undefined {
+  return (status.conditions as { type: string; status: string }[]).find((c) => c.type === type)?.status;
+}
+
+describe('pod runner', () => {
+  beforeAll(async () => { await ensureBridge(tools, bridge, alloc.gateway, 24); state.update((s) => { s.bridge = bridge; }); });
+  afterAll(async () => {
+    await cleanupHostState(tools, state.data);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs init containers in order, a native sidecar before the app, gates Ready on the readiness probe, and stops in order', async () => {
+    const work = { name: 'work', mountPath: `${mountBase}/work` };
+    const p = pod({
+      restartPolicy: 'Always',
+      terminationGracePeriodSeconds: 5,
+      volumes: [{ name: 'work', emptyDir: {} }],
+      initContainers: [
+        { name: 'first', image: 'busybox', command: ['sh', '-c', `echo first >> ${work.mountPath}/order; chmod 666 ${work.mountPath}/order`], volumeMounts: [work] },
+        { name: 'side', image: 'busybox', restartPolicy: 'Always', volumeMounts: [work],
+          command: ['sh', '-c', `trap 'echo side-term >> ${work.mountPath}/order; exit 0' TERM; echo side-start >> ${work.mountPath}/order; while true; do sleep 0.1; done`] },
+        { name: 'second', image: 'busybox', command: ['sh', '-c', `echo second-as-$(id -u)-on-$(hostname) >> ${work.mountPath}/order`], volumeMounts: [work], securityContext: { runAsUser: 2102 } },
+      ],
+      containers: [{
+        name: 'app', image: 'skein.dev/example-echo:1',
+        env: [{ name: 'PORT', value: '8080' }, { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
+        securityContext: { runAsUser: 2102, runAsGroup: 2102 },
+        readinessProbe: { httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 1 },
+        livenessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 },
+      }],
+    });
+    const r = new PodRunner(p, deps, () => {});
+    r.start();
+    const status = await waitFor('Ready', () => { const s = r.status(); return cond(s, 'Ready') === 'True' ? s : undefined; });
+    expect(status.phase).toBe('Running');
+    expect(status.podIP).toMatch(new RegExp(`^10\\.${octet}\\.8\\.\\d+$`));
+    expect(cond(status, 'Initialized')).toBe('True');
+    const inits = status.initContainerStatuses as { name: string; ready: boolean; state: Record<string, unknown> }[];
+    expect(inits.map((c) => [c.name, Object.keys(c.state)[0], c.ready])).toEqual([['first', 'terminated', true], ['side', 'running', true], ['second', 'terminated', true]]);
+    const order = readFileSync(join(r.logDir, 'volumes', 'work', 'order'), 'utf8').trim().split('\n');
+    expect(order).toEqual(['first', 'side-start', `second-as-2102-on-${p.metadata!.name}`]);
+
+    const res = await fetch(`http://${status.podIP as string}:8080/hello`);
+    const body = (await res.json()) as { pod: string };
+    expect(body.pod).toBe(p.metadata!.name);
+    const netns = r.netns!;
+    expect(await listNetns(tools)).toContain(netns);
+    expect(readFileSync(`/etc/netns/${netns}/hosts`, 'utf8')).toContain(`${status.podIP as string}\t${p.metadata!.name}`);
+
+    await r.terminate(5);
+    const after = r.snapshot();
+    expect(after.mains[0]!.state).toMatchObject({ kind: 'terminated', exitCode: 0 });
+    expect(readFileSync(join(r.logDir, 'volumes', 'work', 'order'), 'utf8').trim().split('\n').at(-1)).toBe('side-term');
+    expect(await listNetns(tools)).not.toContain(netns);
+    expect(existsSync(`/etc/netns/${netns}`)).toBe(false);
+    expect(alloc.inUse).toBe(0);
+  });
+
+  it('completes a Job-style pod: sidecar stopped once the app exits, phase Succeeded, OnFailure restarts a failed app', async () => {
+    const work = { name: 'w', mountPath: `${mountBase}/job` };
+    const p = pod({
+      restartPolicy: 'OnFailure',
+      volumes: [{ name: 'w', emptyDir: {} }],
+      initContainers: [{ name: 'side', image: 'busybox', restartPolicy: 'Always', command: ['sh', '-c', 'while true; do sleep 0.1; done'] }],
+      containers: [{ name: 'job', image: 'alpine:3', volumeMounts: [work], command: ['sh', '-c', `test -f ${work.mountPath}/again || { touch ${work.mountPath}/again; exit 3; }`] }],
+    });
+    const r = new PodRunner(p, deps, () => {});
+    r.start();
+    await waitFor('the pod to finish', () => r.finished);
+    const s = r.status();
+    expect(s.phase).toBe('Succeeded');
+    const main = (s.containerStatuses as { restartCount: number; state: { terminated?: { exitCode: number } }; lastState: { terminated?: { exitCode: number } } }[])[0]!;
+    expect(main.restartCount).toBe(1);
+    expect(main.lastState.terminated?.exitCode).toBe(3);
+    expect(main.state.terminated?.exitCode).toBe(0);
+    const side = (s.initContainerStatuses as { state: Record<string, unknown> }[])[0]!;
+    expect(Object.keys(side.state)).toEqual(['terminated']);
+    expect(cond(s, 'Ready')).toBe('False');
+    expect(await listNetns(tools)).not.toContain(r.netns);
+  });
+
+  it('fails a restartPolicy Never pod whose init container fails, without starting the app', async () => {
+    const p = pod({
+      restartPolicy: 'Never',
+      initContainers: [{ name: 'bad', image: 'busybox', command: ['sh', '-c', 'exit 7'] }],
+      containers: [{ name: 'app', image: 'busybox', command: ['sh', '-c', 'sleep 30'] }],
+    });
+    const r = new PodRunner(p, deps, () => {});
+    r.start();
+    const s = await waitFor('Failed', () => { const st = r.status(); return st.phase === 'Failed' ? st : undefined; });
+    expect((s.initContainerStatuses as { state: { terminated: { exitCode: number } } }[])[0]!.state.terminated.exitCode).toBe(7);
+    expect((s.containerStatuses as { state: Record<string, unknown> }[])[0]!.state).toEqual({ waiting: { reason: 'PodInitializing' } });
+  });
+
+  it('restarts a container whose liveness probe fails, and kills with SIGKILL after the grace period', async () => {
+    const p = pod({
+      restartPolicy: 'Always',
+      terminationGracePeriodSeconds: 1,
+      containers: [{
+        name: 'stubborn', image: 'busybox', command: ['sh', '-c', "trap '' TERM; echo armed; while true; do sleep 0.1; done"],
+        livenessProbe: { exec: { command: ['sh', '-c', 'exit 1'] }, periodSeconds: 1, failureThreshold: 1 },
+      }],
+    });
+    const r = new PodRunner(p, deps, () => {});
+    r.start();
+    await waitFor('a liveness restart', () => r.snapshot().mains[0]!.restartCount >= 1, 30_000);
+    // The restarted process ignores SIGTERM once it printed "armed" a second time.
+    await waitFor('the restarted container to arm its trap', () => readFileSync(join(r.logDir, 'stubborn.log'), 'utf8').split('armed').length > 2);
+    const t0 = Date.now();
+    await r.terminate(1);
+    expect(Date.now() - t0).toBeLessThan(4000);
+    expect(r.snapshot().mains[0]!.state).toMatchObject({ kind: 'terminated', exitCode: 137 });
+  });
+
+  it('leaves nothing behind', async () => {
+    await cleanupHostState(tools, state.data);
+    expect((await listNetns(tools)).filter((n) => state.data.netns.includes(n))).toEqual([]);
+    expect(await linkExists(tools, bridge)).toBe(false);
+    expect(existsSync(mountBase)).toBe(false);
+  });
+});
