@@ -64,6 +64,8 @@ export interface LatencyResult {
   readonly actualQps: number;
   readonly count: number;
   readonly errors: number;
+  /** ghz only: what the errors were. */
+  readonly errorKinds?: string;
   /** fortio only: percent of scheduled sends that were late (only printed by fortio above 5 %), else the count of late sends. */
   readonly behindSchedule?: string;
 }
@@ -81,7 +83,8 @@ export function fortio(
   group: ProcessGroup, fortioBin: string, url: string, qps: number, connections: number, durationS: number, jsonPath: string,
 ): ToolRun {
   const args = ['load', '-loglevel', 'Warning', '-qps', String(qps), '-c', String(connections), '-t', `${durationS}s`, '-uniform',
-    '-p', '50,90,99,99.9', '-json', jsonPath, '-a=false', url];
+    // -r: histogram resolution in seconds; fortio's default (1 ms) would blur the sub-millisecond figures we care about.
+    '-r', '0.00001', '-p', '50,90,99,99.9', '-json', jsonPath, '-a=false', url];
   return runTool(group, 'fortio', fortioBin, args, (durationS + 30) * 1000);
 }
 
@@ -129,6 +132,7 @@ interface GhzJson {
   latencyDistribution: { percentage: number; latency: number }[] | null;
   slowest: number;
   statusCodeDistribution: Record<string, number>;
+  errorDistribution?: Record<string, number> | null;
 }
 
 export function parseGhzJson(path: string): LatencyResult {
@@ -139,5 +143,6 @@ export function parseGhzJson(path: string): LatencyResult {
     return e.latency / 1e6; // nanoseconds -> ms
   };
   const ok = j.statusCodeDistribution['OK'] ?? 0;
-  return { p50: pct(50), p90: pct(90), p99: pct(99), max: j.slowest / 1e6, actualQps: j.rps, count: j.count, errors: j.count - ok };
+  const errorKinds = Object.entries(j.errorDistribution ?? {}).map(([k, v]) => `${v} x ${k.slice(0, 120)}`).join('; ');
+  return { p50: pct(50), p90: pct(90), p99: pct(99), max: j.slowest / 1e6, actualQps: j.rps, count: j.count, errors: j.count - ok, ...(errorKinds ? { errorKinds } : {}) };
 }

@@ -1,0 +1,340 @@
+// The Skein benchmark harness (`npm run bench`, `npm run bench -- --quick`): measures Skein next to direct and HAProxy
+// references in one run, following ../shared/BENCHMARKS.md; writes bench/results/<date>/<time>-<mode>/ and prints, as its
+// last line, one JSON object with the headline figures. Method and latest table: docs/benchmarks.md.
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { BENCH_PROTO, ECHO_CALL } from './grpc/grpc-server.ts';
+import { pairInboundConfig, pairOutboundConfig, singleProxyConfig, upstreamConfig, type PairPorts } from './lib/haproxy-config.ts';
+import { binDir, installTools, type Tools } from './lib/install-tools.ts';
+import {
+  fortio, ghz, h2load, parseFortioBehind, parseFortioJson, parseGhzJson, parseH2load, parseWrk, wrk,
+  type LatencyResult, type ToolRun,
+} from './lib/load-tools.ts';
+import { machineInfo } from './lib/machine-info.ts';
+import { plotLatency } from './lib/plot.ts';
+import { CpuWindow, rssMb } from './lib/proc-stats.ts';
+import { freePort, ProcessGroup, waitForPort, type Started } from './lib/process-group.ts';
+import { markdownTable, type TableRow } from './lib/report-table.ts';
+import { skeinProxyConfig } from './lib/skein-config.ts';
+import { httpStatus, REPO_DIR, startSkeinProxy } from './lib/skein-proxy.ts';
+import { median, round } from './lib/stats.ts';
+import { makeCerts } from './lib/tls-certs.ts';
+import { VmstatLog } from './lib/vmstat-log.ts';
+
+const QPS = 1000;
+const BODY_BYTES = 1024;
+const LATENCY_CONNS = [16, 4] as const;
+const THROUGHPUT_CONNS = 16;
+const H2_STREAMS = 10;
+const GRPC_CONNS = 4;
+/** A measurement window is flagged when processes that are not ours used more than this many cores on average. */
+const OTHER_LOAD_FLAG_CORES = 0.2;
+
+interface Options { quick: boolean; runs: number; install: boolean; keep: boolean }
+
+function parseOptions(argv: readonly string[]): Options {
+  const quick = argv.includes('--quick');
+  const i = argv.indexOf('--runs');
+  const runs = i >= 0 ? Number(argv[i + 1]) : quick ? 1 : 3;
+  if (!Number.isInteger(runs) || runs < 1 || runs > 20) throw new Error('--runs must be an integer 1..20');
+  return { quick, runs, install: !argv.includes('--no-install'), keep: argv.includes('--keep-temp') };
+}
+
+function log(msg: string): void { process.stderr.write(`bench: ${msg}\n`); }
+
+/** One bounded load window: what the tool measured plus who used the CPU meanwhile. */
+interface Window<T> {
+  readonly value: T;
+  readonly seconds: number;
+  /** CPU cores used by each watched proxy during the window. */
+  readonly proxyCores: Record<string, number>;
+  readonly rssMaxMb: Record<string, number>;
+  readonly otherLoadCores: number;
+  readonly vmstatBusyPct: number | null;
+  readonly flagged: boolean;
+}
+
+interface Proxies { readonly [name: string]: Started }
+
+async function main(): Promise<void> {
+  const opts = parseOptions(process.argv.slice(2));
+  const D = opts.quick ? { warm: 2, lat: 10, tput: 5, grpc: 10 } : { warm: 5, lat: 30, tput: 10, grpc: 20 };
+  const tools: Tools = opts.install ? installTools() : { fortio: join(binDir(), 'fortio'), ghz: join(binDir(), 'ghz') };
+  const started = new Date();
+  const stamp = started.toISOString();
+  const outDir = join(REPO_DIR, 'bench', 'results', stamp.slice(0, 10), `${stamp.slice(11, 19).replace(/:/g, '')}-${opts.quick ? 'quick' : 'full'}`);
+  mkdirSync(join(outDir, 'configs'), { recursive: true });
+  const work = mkdtempSync(join(tmpdir(), 'skein-bench-'));
+  const group = new ProcessGroup();
+  const notes: string[] = [];
+  try {
+    const vm = new VmstatLog(group, 3600);
+    const mine: Started[] = [];
+    const keep = (p: Started): Started => { mine.push(p); return p; };
+
+    // --- fixed parts: the upstream (HAProxy `http-request return`, h1 + h2c), the gRPC server, the HAProxy references.
+    const up = { h1: await freePort(), h2: await freePort(), grpc: await freePort() };
+    const cfg = (name: string, text: string): string => { const f = join(work, name); writeFileSync(f, text); writeFileSync(join(outDir, 'configs', name), text); return f; };
+    const upstream = keep(group.start('upstream', 'haproxy', ['-db', '-f', cfg('upstream.cfg', upstreamConfig(up.h1, up.h2, BODY_BYTES, 1))]));
+    const grpcServer = keep(group.start('grpc-server', process.execPath, [join(import.meta.dirname, 'grpc', 'grpc-server.ts'), String(up.grpc)]));
+    const certs = makeCerts(work);
+    const pair: PairPorts = { outH1: await freePort(), outGrpc: await freePort(), inTlsH1: await freePort(), inTlsGrpc: await freePort(), appH1: up.h1, appGrpc: up.grpc };
+    const hapIn = keep(group.start('haproxy-pair-in', 'haproxy', ['-db', '-f', cfg('haproxy-pair-in.cfg', pairInboundConfig(pair, certs.leafWithKeyPem, certs.caPem))]));
+    const hapOut = keep(group.start('haproxy-pair-out', 'haproxy', ['-db', '-f', cfg('haproxy-pair-out.cfg', pairOutboundConfig(pair, certs.leafWithKeyPem, certs.caPem))]));
+    const single = { h1: await freePort(), h2: await freePort() };
+    const hapSingle = keep(group.start('haproxy-single', 'haproxy', ['-db', '-f', cfg('haproxy-single.cfg', singleProxyConfig(single.h1, single.h2, up.h1, up.h2))]));
+    for (const [port, p] of [[up.h1, upstream], [up.grpc, grpcServer], [pair.inTlsH1, hapIn], [pair.outH1, hapOut], [single.h1, hapSingle]] as const) {
+      await waitForPort(port, 10_000, p);
+    }
+    if ((await httpStatus(`http://127.0.0.1:${pair.outH1}/`)) !== 200) throw new Error('the HAProxy pair does not answer 200');
+
+    // --- Skein: the sidecar pair (outbound -> inbound -> app) and one single proxy for throughput.
+    const sk = {
+      outH1: await freePort(), outGrpc: await freePort(), inH1: await freePort(), inGrpc: await freePort(),
+      singleH1: await freePort(), singleH2: await freePort(),
+      adminOut: await freePort(), adminIn: await freePort(), adminSingle: await freePort(),
+    };
+    const skeinConfigs = {
+      'skein-in': skeinProxyConfig('bench-inbound', sk.adminIn, [
+        { name: 'in-h1', port: sk.inH1, direction: 'inbound', upstreamPort: up.h1, upstreamProtocol: 'http1' },
+        { name: 'in-grpc', port: sk.inGrpc, direction: 'inbound', upstreamPort: up.grpc, upstreamProtocol: 'http2' },
+      ]),
+      'skein-out': skeinProxyConfig('bench-outbound', sk.adminOut, [
+        { name: 'out-h1', port: sk.outH1, direction: 'outbound', upstreamPort: sk.inH1, upstreamProtocol: 'http1' },
+        { name: 'out-grpc', port: sk.outGrpc, direction: 'outbound', upstreamPort: sk.inGrpc, upstreamProtocol: 'http2' },
+      ]),
+      'skein-single': skeinProxyConfig('bench-single', sk.adminSingle, [
+        { name: 'single-h1', port: sk.singleH1, direction: 'outbound', upstreamPort: up.h1, upstreamProtocol: 'http1' },
+        { name: 'single-h2', port: sk.singleH2, direction: 'outbound', upstreamPort: up.h2, upstreamProtocol: 'http2' },
+      ]),
+    };
+    for (const [n, c] of Object.entries(skeinConfigs)) writeFileSync(join(outDir, 'configs', `${n}.json`), JSON.stringify(c, null, 2));
+    const skein: Record<string, Started> = {};
+    let skeinReason: string | null = null;
+    for (const [n, c] of Object.entries(skeinConfigs)) {
+      const r = await startSkeinProxy(group, n, c, (c.admin as { port: number }).port, work);
+      if (!r.ok) { skeinReason = r.reason; break; }
+      skein[n] = keep(r.proc);
+    }
+    if (skeinReason === null) {
+      const code = await httpStatus(`http://127.0.0.1:${sk.outH1}/`);
+      if (code !== 200) skeinReason = `the Skein pair answered ${code ?? 'nothing'} instead of 200`;
+    }
+    if (skeinReason !== null) {
+      for (const p of Object.values(skein)) await group.stop(p);
+      for (const k of Object.keys(skein)) delete skein[k];
+      notes.push(`Skein figures are null: the proxy is not working yet (${skeinReason}).`);
+      log(`Skein not measured: ${skeinReason}`);
+    }
+    const skeinOk = skeinReason === null;
+
+    // Idle RSS, after start-up and before any traffic.
+    await new Promise((r) => setTimeout(r, 1000));
+    const rssIdle: Record<string, number | null> = {
+      'skein-out': skeinOk ? rssMb(skein['skein-out']!.pid) : null,
+      'skein-in': skeinOk ? rssMb(skein['skein-in']!.pid) : null,
+      'haproxy-pair-out': rssMb(hapOut.pid),
+      'haproxy-pair-in': rssMb(hapIn.pid),
+    };
+
+    /** Runs one bounded tool, watching CPU of everything we started and RSS of the given proxies. */
+    const windowed = async <T>(tool: ToolRun, proxies: Proxies, parse: (out: string) => T): Promise<Window<T>> => {
+      const t0 = Date.now();
+      const cpu = new CpuWindow([tool.proc.pid, process.pid, vm.pid, ...mine.map((p) => p.pid)]);
+      const rssMax: Record<string, number> = {};
+      const sample = (): void => { for (const [n, p] of Object.entries(proxies)) rssMax[n] = Math.max(rssMax[n] ?? 0, rssMb(p.pid) ?? 0); };
+      const timer = setInterval(sample, 1000);
+      let out: string;
+      try { out = await tool.done; } finally { clearInterval(timer); }
+      sample();
+      const c = cpu.end();
+      const proxyCores: Record<string, number> = {};
+      for (const [n, p] of Object.entries(proxies)) {
+        const idx = mine.indexOf(p);
+        proxyCores[n] = c.perPid[3 + idx]! / c.seconds;
+      }
+      const vms = vm.between(t0, Date.now());
+      const vmBusy = vms.length ? vms.reduce((a, s) => a + s.us + s.sy, 0) / vms.length : null;
+      return { value: parse(out), seconds: c.seconds, proxyCores, rssMaxMb: rssMax, otherLoadCores: c.otherCores, vmstatBusyPct: vmBusy, flagged: c.otherCores > OTHER_LOAD_FLAG_CORES };
+    };
+    const windows: { section: string; target: string; run: number; conns: number; otherLoadCores: number; vmstatBusyPct: number | null; flagged: boolean }[] = [];
+    const record = <T>(section: string, target: string, run: number, conns: number, w: Window<T>): Window<T> => {
+      windows.push({ section, target, run, conns, otherLoadCores: round(w.otherLoadCores, 3)!, vmstatBusyPct: round(w.vmstatBusyPct, 1), flagged: w.flagged });
+      log(`${section} ${target} c=${conns} run ${run}: ${JSON.stringify(w.value)} proxies ${JSON.stringify(w.proxyCores)} other load ${w.otherLoadCores.toFixed(2)} cores${w.flagged ? ' [FLAGGED]' : ''}`);
+      return w;
+    };
+
+    // --- 1 + 3: latency at a fixed 1000 req/s (fortio), and the proxies' cost meanwhile.
+    const latTargets = [
+      { key: 'direct', url: `http://127.0.0.1:${up.h1}/`, proxies: {} as Proxies },
+      { key: 'haproxy-pair', url: `http://127.0.0.1:${pair.outH1}/`, proxies: { 'haproxy-pair-out': hapOut, 'haproxy-pair-in': hapIn } as Proxies },
+      ...(skeinOk ? [{ key: 'skein-pair', url: `http://127.0.0.1:${sk.outH1}/`, proxies: { 'skein-out': skein['skein-out']!, 'skein-in': skein['skein-in']! } as Proxies }] : []),
+    ];
+    const lat: Record<string, Record<number, Window<LatencyResult>[]>> = {};
+    for (let run = 1; run <= opts.runs; run++) {
+      for (const conns of LATENCY_CONNS) {
+        for (const t of latTargets) {
+          const json = join(work, `fortio-${t.key}-${conns}-${run}.json`);
+          await fortio(group, tools.fortio, t.url, QPS, conns, D.warm, json).done; // warm-up, not recorded
+          const w = await windowed(fortio(group, tools.fortio, t.url, QPS, conns, D.lat, json), t.proxies, (out) => ({ ...parseFortioJson(json), behindSchedule: parseFortioBehind(out) }));
+          ((lat[t.key] ??= {})[conns] ??= []).push(record('latency', t.key, run, conns, w));
+        }
+      }
+    }
+    const pct = (key: string, conns: number, p: 'p50' | 'p90' | 'p99' | 'max'): number | null => median((lat[key]?.[conns] ?? []).map((w) => w.value[p]));
+    const added = (key: string, conns: number, p: 'p50' | 'p90' | 'p99' | 'max'): number | null => {
+      const a = pct(key, conns, p); const d = pct('direct', conns, p);
+      return a === null || d === null ? null : a - d;
+    };
+    // Cost: per proxy at 1000 req/s, from the 16-connection windows; the headline is the busier proxy of the pair.
+    const costOf = (key: string, names: readonly string[]): { vcpu: number | null; rss: number | null; perProxy: Record<string, unknown> } => {
+      const ws = lat[key]?.[16] ?? [];
+      const perProxy: Record<string, unknown> = {};
+      for (const n of names) {
+        perProxy[n] = {
+          vcpuPerKrps: round(median(ws.map((w) => (w.proxyCores[n] ?? NaN) / (w.value.actualQps / 1000))), 4),
+          rssLoadMb: round(median(ws.map((w) => w.rssMaxMb[n])), 1),
+          rssIdleMb: round(rssIdle[n], 1),
+        };
+      }
+      const vals = Object.values(perProxy) as { vcpuPerKrps: number | null; rssLoadMb: number | null }[];
+      const max = (xs: (number | null)[]): number | null => { const v = xs.filter((x): x is number => x !== null); return v.length ? Math.max(...v) : null; };
+      return { vcpu: max(vals.map((v) => v.vcpuPerKrps)), rss: max(vals.map((v) => v.rssLoadMb)), perProxy };
+    };
+    const skeinCost = costOf('skein-pair', ['skein-out', 'skein-in']);
+    const hapCost = costOf('haproxy-pair', ['haproxy-pair-out', 'haproxy-pair-in']);
+    const maxOf = (...xs: (number | null)[]): number | null => { const v = xs.filter((x): x is number => x !== null); return v.length ? Math.max(...v) : null; };
+
+    // --- 2: throughput of one proxy process, closed loop.
+    const tputTargets = [
+      { key: 'direct-h1', proto: 'h1', port: up.h1, proxies: {} as Proxies },
+      { key: 'haproxy-h1', proto: 'h1', port: single.h1, proxies: { 'haproxy-single': hapSingle } as Proxies },
+      ...(skeinOk ? [{ key: 'skein-h1', proto: 'h1', port: sk.singleH1, proxies: { 'skein-single': skein['skein-single']! } as Proxies }] : []),
+      { key: 'direct-h2', proto: 'h2', port: up.h2, proxies: {} as Proxies },
+      { key: 'haproxy-h2', proto: 'h2', port: single.h2, proxies: { 'haproxy-single': hapSingle } as Proxies },
+      ...(skeinOk ? [{ key: 'skein-h2', proto: 'h2', port: sk.singleH2, proxies: { 'skein-single': skein['skein-single']! } as Proxies }] : []),
+    ];
+    const tput: Record<string, Window<{ rps: number; errors: number }>[]> = {};
+    for (let run = 1; run <= opts.runs; run++) {
+      for (const t of tputTargets) {
+        const url = `http://127.0.0.1:${t.port}/`;
+        const load = (s: number): ToolRun => (t.proto === 'h1' ? wrk(group, url, THROUGHPUT_CONNS, s) : h2load(group, url, THROUGHPUT_CONNS, H2_STREAMS, s));
+        await load(2).done;
+        (tput[t.key] ??= []).push(record('throughput', t.key, run, THROUGHPUT_CONNS, await windowed(load(D.tput), t.proxies, t.proto === 'h1' ? parseWrk : parseH2load)));
+      }
+    }
+    const rps = (key: string): number | null => median((tput[key] ?? []).map((w) => w.value.rps));
+    const tputCpu = (key: string, proxy: string): number | null => median((tput[key] ?? []).map((w) => w.proxyCores[proxy]));
+
+    // --- 4: gRPC unary through the pair at a fixed rate (ghz --rps).
+    const grpcTargets = [
+      { key: 'direct', target: `127.0.0.1:${up.grpc}`, proxies: {} as Proxies },
+      { key: 'haproxy-pair', target: `127.0.0.1:${pair.outGrpc}`, proxies: { 'haproxy-pair-out': hapOut, 'haproxy-pair-in': hapIn } as Proxies },
+      ...(skeinOk ? [{ key: 'skein-pair', target: `127.0.0.1:${sk.outGrpc}`, proxies: { 'skein-out': skein['skein-out']!, 'skein-in': skein['skein-in']! } as Proxies }] : []),
+    ];
+    const grpcRes: Record<string, Window<LatencyResult>[]> = {};
+    for (let run = 1; run <= opts.runs; run++) {
+      for (const t of grpcTargets) {
+        const json = join(work, `ghz-${t.key}-${run}.json`);
+        await ghz(group, tools.ghz, t.target, BENCH_PROTO, ECHO_CALL, QPS, GRPC_CONNS, D.warm, json).done;
+        (grpcRes[t.key] ??= []).push(record('grpc', t.key, run, GRPC_CONNS, await windowed(ghz(group, tools.ghz, t.target, BENCH_PROTO, ECHO_CALL, QPS, GRPC_CONNS, D.grpc, json), t.proxies, () => parseGhzJson(json))));
+      }
+    }
+    const grpcP = (key: string, p: 'p50' | 'p99'): number | null => median((grpcRes[key] ?? []).map((w) => w.value[p]));
+
+    // --- 5: hooks for figures that other parts of Skein will provide.
+    let webhookP99: number | null = null;
+    const webhookFile = join(import.meta.dirname, 'webhook.ts');
+    if (existsSync(webhookFile)) {
+      try {
+        const mod = (await import(pathToFileURL(webhookFile).href)) as { measureWebhookP99?: () => Promise<number | null> | number | null };
+        webhookP99 = mod.measureWebhookP99 ? await mod.measureWebhookP99() : null;
+        if (!mod.measureWebhookP99) notes.push('bench/webhook.ts exists but exports no measureWebhookP99()');
+      } catch (e) {
+        notes.push(`webhook benchmark failed: ${(e as Error).message}`);
+      }
+    } else {
+      notes.push('webhook p99: bench/webhook.ts does not exist yet (injector).');
+    }
+    notes.push('certificate issuance and config push: not built yet (null).');
+    notes.push('Skein pair is plain HTTP between the proxies (no mTLS yet); the HAProxy pair uses mTLS (TLS 1.3, client certificates).');
+    notes.push('gRPC latency: ghz --rps schedules requests at a fixed rate but times them from the actual send (no coordinated-omission correction).');
+
+    // --- results
+    const summary = {
+      pair_added_p50_ms: round(added('skein-pair', 16, 'p50'), 3),
+      pair_added_p99_ms: round(added('skein-pair', 16, 'p99'), 3),
+      haproxy_pair_added_p99_ms: round(added('haproxy-pair', 16, 'p99'), 3),
+      proxy_rps: round(rps('skein-h1'), 0),
+      haproxy_rps: round(rps('haproxy-h1'), 0),
+      direct_rps: round(rps('direct-h1'), 0),
+      vcpu_per_krps: round(skeinCost.vcpu, 4),
+      rss_idle_mb: round(maxOf(rssIdle['skein-out'] ?? null, rssIdle['skein-in'] ?? null), 1),
+      rss_load_mb: round(skeinCost.rss, 1),
+      grpc_pair_p99_ms: round(grpcP('skein-pair', 'p99'), 3),
+      certs_per_s: null,
+      push_p99_ms_1000: null,
+      webhook_p99_ms: round(webhookP99, 3),
+    };
+    const hapAdded99 = added('haproxy-pair', 16, 'p99');
+    const rows: TableRow[] = [
+      { figure: 'sidecar pair added p50 @1000 req/s, 16 conns', skein: added('skein-pair', 16, 'p50'), reference: added('haproxy-pair', 16, 'p50'), referenceName: 'HAProxy pair, mTLS', unit: 'ms', target: 'report', met: null, note: 'Skein plain, no mTLS yet' },
+      { figure: 'sidecar pair added p99 @1000 req/s, 16 conns', skein: summary.pair_added_p99_ms, reference: hapAdded99, referenceName: 'HAProxy pair, mTLS', unit: 'ms', target: '<= 1.0 x HAProxy and <= 1 ms', met: summary.pair_added_p99_ms === null || hapAdded99 === null ? null : summary.pair_added_p99_ms <= Math.max(hapAdded99, 0) && summary.pair_added_p99_ms <= 1, note: 'Skein plain, no mTLS yet' },
+      { figure: 'sidecar pair added p99 @1000 req/s, 4 conns', skein: added('skein-pair', 4, 'p99'), reference: added('haproxy-pair', 4, 'p99'), referenceName: 'HAProxy pair, mTLS', unit: 'ms', target: '<= 1.0 x HAProxy and <= 1 ms', met: (() => { const s = added('skein-pair', 4, 'p99'); const h = added('haproxy-pair', 4, 'p99'); return s === null || h === null ? null : s <= Math.max(h, 0) && s <= 1; })(), note: 'Skein plain, no mTLS yet' },
+      { figure: 'one proxy, HTTP/1.1 keep-alive, 16 conns (wrk)', skein: summary.proxy_rps, reference: summary.haproxy_rps, referenceName: `HAProxy nbthread 1; direct ${summary.direct_rps}`, unit: 'req/s', target: '>= 0.6 x HAProxy', met: summary.proxy_rps === null || summary.haproxy_rps === null ? null : summary.proxy_rps >= 0.6 * summary.haproxy_rps },
+      { figure: `one proxy, HTTP/2, 16 conns x ${H2_STREAMS} streams (h2load)`, skein: rps('skein-h2'), reference: rps('haproxy-h2'), referenceName: `HAProxy nbthread 1; direct ${round(rps('direct-h2'), 0)}`, unit: 'req/s', target: 'report', met: null },
+      { figure: 'CPU per 1000 req/s (busier proxy of the pair)', skein: summary.vcpu_per_krps, reference: hapCost.vcpu, referenceName: 'HAProxy, mTLS', unit: 'vCPU', target: '<= 0.10 vCPU', met: summary.vcpu_per_krps === null ? null : summary.vcpu_per_krps <= 0.1 },
+      { figure: 'RSS idle', skein: summary.rss_idle_mb, reference: maxOf(rssIdle['haproxy-pair-out'] ?? null, rssIdle['haproxy-pair-in'] ?? null), referenceName: 'HAProxy', unit: 'MB', target: '<= 50 MB', met: summary.rss_idle_mb === null ? null : summary.rss_idle_mb <= 50 },
+      { figure: 'RSS at 1000 req/s', skein: summary.rss_load_mb, reference: hapCost.rss, referenceName: 'HAProxy', unit: 'MB', target: '<= 70 MB', met: summary.rss_load_mb === null ? null : summary.rss_load_mb <= 70 },
+      { figure: `gRPC unary through the pair p99 @${QPS} req/s (ghz)`, skein: summary.grpc_pair_p99_ms, reference: grpcP('haproxy-pair', 'p99'), referenceName: `HAProxy pair, mTLS; direct ${round(grpcP('direct', 'p99'), 3)}`, unit: 'ms', target: 'report', met: null },
+      { figure: 'certificate issuance', skein: null, reference: null, referenceName: '', unit: 'certs/s', target: '>= 500/s, p99 < 20 ms', met: null, note: 'not built yet' },
+      { figure: 'config push to 1000 proxies p99', skein: null, reference: null, referenceName: '', unit: 'ms', target: '<= 1000 ms', met: null, note: 'not built yet' },
+      { figure: 'injector webhook p99, 50 concurrent', skein: summary.webhook_p99_ms, reference: null, referenceName: '', unit: 'ms', target: '<= 10 ms', met: summary.webhook_p99_ms === null ? null : summary.webhook_p99_ms <= 10 },
+    ];
+    const latRows: string[] = ['| topology | conns | p50 ms | p90 ms | p99 ms | max ms | added p50 | added p99 | actual req/s | behind schedule (last run) |', '|---|---|---|---|---|---|---|---|---|---|'];
+    for (const conns of LATENCY_CONNS) {
+      for (const t of latTargets) {
+        const ws = lat[t.key]?.[conns] ?? [];
+        const f = (x: number | null): string => (x === null ? 'n/a' : x.toFixed(3));
+        latRows.push(`| ${t.key} | ${conns} | ${f(pct(t.key, conns, 'p50'))} | ${f(pct(t.key, conns, 'p90'))} | ${f(pct(t.key, conns, 'p99'))} | ${f(pct(t.key, conns, 'max'))} | ${t.key === 'direct' ? '-' : f(added(t.key, conns, 'p50'))} | ${t.key === 'direct' ? '-' : f(added(t.key, conns, 'p99'))} | ${round(median(ws.map((w) => w.value.actualQps)), 1)} | ${ws.at(-1)?.value.behindSchedule ?? ''} |`);
+      }
+    }
+    const flagged = windows.filter((w) => w.flagged);
+    const flagLine = `Load windows with other CPU load > ${OTHER_LOAD_FLAG_CORES} cores (shared machine): ${flagged.length} of ${windows.length}` +
+      (flagged.length ? ` (median other load ${round(median(flagged.map((w) => w.otherLoadCores)), 2)} cores).` : '.');
+    const plot = plotLatency(outDir, `Latency at ${QPS} req/s, 1 KiB (${stamp.slice(0, 16)}Z, ${opts.quick ? 'quick' : `median of ${opts.runs}`})`,
+      latTargets.flatMap((t) => LATENCY_CONNS.map((conns) => ({
+        label: `${t.key}, ${conns} conns`, dashed: conns === 4,
+        values: (['p50', 'p90', 'p99', 'max'] as const).map((p) => pct(t.key, conns, p)),
+      }))));
+    if (plot.error) notes.push(`plot failed: ${plot.error}`);
+    const table = markdownTable(rows);
+    const md = `# Skein benchmark ${stamp} (${opts.quick ? 'quick' : 'full'}, ${opts.runs} run(s), median)\n\n${table}\n\n## Latency at ${QPS} req/s (fortio, 1 KiB, HTTP/1.1)\n\n${latRows.join('\n')}\n\n` +
+      `## Throughput\n\n| target | req/s (median) | runs | proxy CPU (cores) |\n|---|---|---|---|\n` +
+      tputTargets.map((t) => `| ${t.key} | ${round(rps(t.key), 0)} | ${(tput[t.key] ?? []).map((w) => Math.round(w.value.rps)).join(' / ')} | ${Object.keys(t.proxies).map((n) => round(tputCpu(t.key, n), 2)).join(', ') || '-'} |`).join('\n') +
+      `\n\n## gRPC unary @${QPS} req/s (ghz, ${GRPC_CONNS} connections)\n\n| target | p50 ms | p99 ms |\n|---|---|---|\n` +
+      grpcTargets.map((t) => `| ${t.key} | ${round(grpcP(t.key, 'p50'), 3)} | ${round(grpcP(t.key, 'p99'), 3)} |`).join('\n') +
+      `\n\n## Notes\n\n- ${flagLine}\n${notes.map((n) => `- ${n}`).join('\n')}\n`;
+    writeFileSync(join(outDir, 'table.md'), md);
+    writeFileSync(join(outDir, 'vmstat.log'), vm.lines.join('\n') + '\n');
+    const results = {
+      date: stamp, mode: opts.quick ? 'quick' : 'full', runs: opts.runs, durations_s: D, qps: QPS, bodyBytes: BODY_BYTES,
+      machine: machineInfo(tools, REPO_DIR), summary,
+      latency: Object.fromEntries(Object.entries(lat).map(([k, byConns]) => [k, Object.fromEntries(Object.entries(byConns).map(([c, ws]) => [c, ws.map((w) => ({ ...w.value, proxyCores: w.proxyCores, rssMaxMb: w.rssMaxMb, otherLoadCores: w.otherLoadCores, flagged: w.flagged }))]))])),
+      throughput: Object.fromEntries(Object.entries(tput).map(([k, ws]) => [k, ws.map((w) => ({ ...w.value, proxyCores: w.proxyCores, otherLoadCores: w.otherLoadCores, flagged: w.flagged }))])),
+      grpc: Object.fromEntries(Object.entries(grpcRes).map(([k, ws]) => [k, ws.map((w) => ({ ...w.value, proxyCores: w.proxyCores, otherLoadCores: w.otherLoadCores, flagged: w.flagged }))])),
+      cost: { skein: skeinCost, haproxy: hapCost, rssIdle },
+      windows, notes, skeinAvailable: skeinOk,
+    };
+    writeFileSync(join(outDir, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+    process.stdout.write(`${md}\nresults: ${outDir}\n`);
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+  } finally {
+    group.dispose();
+    if (!opts.keep) rmSync(work, { recursive: true, force: true });
+  }
+}
+
+await main();
