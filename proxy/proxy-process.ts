@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ProxyConfig } from '../api/config/proxy-config.ts';
 import { startAdminServer } from './admin/admin-server.ts';
+import { startHealthServer, type AppProbe } from './admin/health-server.ts';
 import { ProxyListener } from './listener/proxy-listener.ts';
 import { log } from './log.ts';
 import { ProxyRuntime } from './proxy-runtime.ts';
@@ -21,7 +22,12 @@ export interface RunningProxy {
   readonly shutdownRequested: Promise<void>;
 }
 
-export async function startProxy(config: ProxyConfig): Promise<RunningProxy> {
+export interface ProxyProcessOptions {
+  /** The sidecar's health listener (kubelet probes): the proxy's /ready and the app's rewritten probes. */
+  readonly health?: { readonly address: string; readonly port: number; readonly probes: ReadonlyMap<string, AppProbe> };
+}
+
+export async function startProxy(config: ProxyConfig, options: ProxyProcessOptions = {}): Promise<RunningProxy> {
   const metrics = new ProxyMetrics();
   const runtime = new ProxyRuntime(config, metrics);
   const listeners = config.listeners.map((l) => new ProxyListener(runtime.listenerContext(l)));
@@ -50,9 +56,21 @@ export async function startProxy(config: ProxyConfig): Promise<RunningProxy> {
     for (const l of listeners) l.destroy();
     throw e;
   }
+  let health: Server | null = null;
+  if (options.health) {
+    try {
+      health = (await startHealthServer(() => !runtime.draining, options.health.probes, options.health.address, options.health.port)).server;
+    } catch (e) {
+      for (const l of listeners) l.destroy();
+      admin.server.close();
+      throw e;
+    }
+  }
   const closeAll = async (): Promise<void> => {
     for (const l of listeners) l.destroy();
     runtime.close();
+    health?.closeAllConnections();
+    health?.close();
     admin.server.closeAllConnections();
     await new Promise<void>((r) => admin.server.close(() => r()));
   };
@@ -82,13 +100,13 @@ export async function startProxy(config: ProxyConfig): Promise<RunningProxy> {
 }
 
 /** Runs the proxy until SIGTERM/SIGINT (or POST /drain), then drains and exits 0. */
-export async function runProxyProcess(config: ProxyConfig): Promise<void> {
+export async function runProxyProcess(config: ProxyConfig, options: ProxyProcessOptions = {}): Promise<void> {
   // A bug on one connection must not take every other connection down: log it, count it, keep serving.
   process.on('uncaughtException', (e) => log('error', 'uncaught exception (connection dropped, proxy continues)', { error: String(e?.stack ?? e) }));
   process.on('unhandledRejection', (e) => log('error', 'unhandled rejection', { error: String(e) }));
   let proxy: RunningProxy;
   try {
-    proxy = await startProxy(config);
+    proxy = await startProxy(config, options);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     log('error', 'cannot start proxy', { error: err.code === 'EADDRINUSE' ? `address in use: ${err.message}` : err.message });

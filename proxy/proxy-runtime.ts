@@ -27,8 +27,9 @@ export class ProxyRuntime {
     const clusters = new Map<string, UpstreamCluster>();
     for (const c of config.clusters) clusters.set(c.name, new UpstreamCluster(c, config.limits, this.#clusters.get(c.name) ?? null));
     const snapshots = new Map<string, ListenerSnapshot>();
+    const needsOriginalDst = config.clusters.some((c) => c.type === 'original-destination');
     for (const l of config.listeners) {
-      snapshots.set(l.name, { mode: config.mode, listener: l, limits: config.limits, routes: new RouteTable(l.virtualHosts), clusters });
+      snapshots.set(l.name, { mode: config.mode, listener: l, limits: config.limits, routes: new RouteTable(l.virtualHosts), clusters, needsOriginalDst });
     }
     const old = this.#clusters;
     this.#clusters = clusters;

@@ -203,6 +203,8 @@ export function parseProxyConfig(doc: unknown): Result<ProxyConfig, readonly Con
 
   const clusters: ClusterConfig[] = (input.clusters ?? []).map((c) => ({
     name: c.name!,
+    type: c.type ?? 'static',
+    originalDestinationAddress: c.originalDestinationAddress ?? null,
     protocol: c.protocol ?? 'http1',
     loadBalancer: {
       policy: c.loadBalancer?.policy ?? 'p2c-ewma',

@@ -156,6 +156,8 @@ export const proxyConfigSchema = {
         required: ['name'],
         properties: {
           name,
+          type: { enum: ['static', 'original-destination'] },
+          originalDestinationAddress: { type: 'string', minLength: 1, maxLength: 64 },
           protocol: { enum: ['http1', 'http2'] },
           loadBalancer: {
             type: 'object',

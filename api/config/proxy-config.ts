@@ -119,6 +119,13 @@ export interface HeaderMutationConfig {
 
 export interface ClusterConfig {
   readonly name: string;
+  /**
+   * `static`: the listed endpoints. `original-destination`: wherever the connection was headed before iptables
+   * redirected it to the proxy (SO_ORIGINAL_DST) — the sidecar's pass-through; `endpoints` is ignored.
+   */
+  readonly type: 'static' | 'original-destination';
+  /** original-destination only: connect to this address instead, keeping the port (127.0.0.1 for the inbound app). */
+  readonly originalDestinationAddress: string | null;
   readonly protocol: UpstreamProtocol;
   readonly loadBalancer: LoadBalancerConfig;
   readonly connectTimeoutMs: number;

@@ -9,6 +9,8 @@ import { RoundRobinBalancer } from './round-robin.ts';
 export interface PickContext {
   /** ring-hash: the value to hash (header, cookie or source IP); null picks at random. */
   readonly hashKey: string | null;
+  /** original-destination clusters: where the redirected connection was headed. */
+  readonly originalDst?: { readonly address: string; readonly port: number } | null;
 }
 
 /** Chooses an endpoint for each request. Built once per endpoint set (an immutable snapshot). */

@@ -10,7 +10,8 @@ import type { EndpointHandle, UpstreamCluster } from '../upstream/upstream-clust
 import { parseGrpcTimeout, MAX_TIMER_MS } from './grpc-timeout.ts';
 import { applyHeaderMutation, copyEndToEndHeaders, type HeaderBag } from './hop-headers.ts';
 import { ERROR_HEADER, isGrpcRequest, rescue, type DownstreamRequest, type DownstreamResponse } from './http-rescue.ts';
-import type { ListenerContext, ListenerSnapshot } from './listener-context.ts';
+import { ORIGINAL_DST, type ListenerContext, type ListenerSnapshot } from './listener-context.ts';
+import type { OriginalDestination } from '../native/original-destination.ts';
 
 const { NGHTTP2_CANCEL } = http2.constants;
 const NO_BODY_STATUS = (s: number): boolean => s === 204 || s === 304 || (s >= 100 && s < 200);
@@ -99,7 +100,8 @@ export function routeRequest(snap: ListenerSnapshot, ctx: ListenerContext, req: 
   const clusterName = route.pickBackend();
   const cluster = clusterName === null ? undefined : snap.clusters.get(clusterName);
   if (!cluster) return new ProxyError(ERRORS.noEndpoints, `cluster ${clusterName ?? '(none)'}`);
-  const endpoint = cluster.pick({ hashKey: hashKey(req, cluster) });
+  const originalDst = snap.needsOriginalDst ? ((req.socket as unknown as { [ORIGINAL_DST]?: OriginalDestination | null })?.[ORIGINAL_DST] ?? null) : null;
+  const endpoint = cluster.pick({ hashKey: hashKey(req, cluster), originalDst });
   if (!endpoint) return new ProxyError(ERRORS.noEndpoints, `cluster ${cluster.name}`);
   const recorder = ctx.metrics.recorder(snap.listener.name, snap.listener.direction, route.name, cluster.name);
   return { authority, path, route, cluster, endpoint, recorder };

@@ -4,12 +4,17 @@ import type { RouteTable } from '../routing/route-table.ts';
 import type { ProxyMetrics } from '../telemetry/proxy-metrics.ts';
 import type { UpstreamCluster } from '../upstream/upstream-cluster.ts';
 
+/** Where a redirected connection was headed, stored on the accepted socket (read by original-destination clusters). */
+export const ORIGINAL_DST: unique symbol = Symbol('skein.originalDst');
+
 export interface ListenerSnapshot {
   readonly mode: ProxyMode;
   readonly listener: ListenerConfig;
   readonly limits: LimitsConfig;
   readonly routes: RouteTable;
   readonly clusters: ReadonlyMap<string, UpstreamCluster>;
+  /** True when some cluster routes by original destination, so accepted sockets must record it. */
+  readonly needsOriginalDst: boolean;
 }
 
 export interface ListenerContext {

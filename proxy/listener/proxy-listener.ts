@@ -8,7 +8,8 @@ import type { Duplex } from 'node:stream';
 import { ERRORS } from '../errors/proxy-error.ts';
 import { forwardHttp } from '../http/http-forwarder.ts';
 import { ERROR_HEADER } from '../http/http-rescue.ts';
-import type { ListenerContext } from '../http/listener-context.ts';
+import { ORIGINAL_DST, type ListenerContext } from '../http/listener-context.ts';
+import { originalDestination } from '../native/original-destination.ts';
 import { tunnelUpgrade } from '../http/websocket-tunnel.ts';
 import { forwardTcp } from '../tcp/tcp-forwarder.ts';
 import { detectProtocol, type DetectedProtocol } from './protocol-detect.ts';
@@ -141,11 +142,9 @@ export class ProxyListener {
     this.#sockets.add(socket);
     socket.once('close', () => this.#sockets.delete(socket));
     const snap = this.#ctx.snapshot();
+    if (snap.needsOriginalDst) (socket as net.Socket & { [ORIGINAL_DST]?: unknown })[ORIGINAL_DST] = originalDestination(socket);
     const mode = snap.listener.protocol;
     if (mode === 'tcp') return this.#dispatch(socket, 'opaque');
-    if (mode === 'http') {
-      // Still tell HTTP/1 from HTTP/2 prior knowledge.
-    }
     const limits = snap.limits;
     const fallbackToTcp = mode === 'detect' && snap.listener.tcpCluster !== null;
     let buffered: Buffer = Buffer.alloc(0);

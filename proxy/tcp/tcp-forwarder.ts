@@ -1,5 +1,7 @@
 // Forwards an opaque TCP connection to an endpoint of a cluster, byte for byte, with connect and idle timeouts.
 import net from 'node:net';
+import { ORIGINAL_DST } from '../http/listener-context.ts';
+import type { OriginalDestination } from '../native/original-destination.ts';
 import type { UpstreamCluster } from '../upstream/upstream-cluster.ts';
 
 export interface TcpForwardOptions {
@@ -8,7 +10,8 @@ export interface TcpForwardOptions {
 }
 
 export function forwardTcp(downstream: net.Socket, cluster: UpstreamCluster, opts: TcpForwardOptions): void {
-  const endpoint = cluster.pick({ hashKey: downstream.remoteAddress ?? null });
+  const originalDst = (downstream as net.Socket & { [ORIGINAL_DST]?: OriginalDestination | null })[ORIGINAL_DST] ?? null;
+  const endpoint = cluster.pick({ hashKey: downstream.remoteAddress ?? null, originalDst });
   if (!endpoint) {
     downstream.destroy();
     return;

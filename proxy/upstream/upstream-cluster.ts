@@ -11,49 +11,77 @@ export interface EndpointHandle {
   readonly http2: Http2Pool;
 }
 
+/** original-destination clusters keep pools for at most this many distinct destinations (oldest evicted). */
+const MAX_DYNAMIC_ENDPOINTS = 1024;
+
 export class UpstreamCluster {
   readonly name: string;
   readonly config: ClusterConfig;
-  readonly #handles: ReadonlyMap<string, EndpointHandle>;
+  readonly #limits: LimitsConfig;
+  readonly #handles: Map<string, EndpointHandle>;
   readonly #balancer: LoadBalancer;
 
   /** Builds the cluster, reusing endpoint state and pools from `previous` for endpoints that did not change. */
   constructor(config: ClusterConfig, limits: LimitsConfig, previous: UpstreamCluster | null) {
     this.name = config.name;
     this.config = config;
+    this.#limits = limits;
     const handles = new Map<string, EndpointHandle>();
-    for (const ep of config.endpoints) {
+    for (const ep of config.type === 'static' ? config.endpoints : []) {
       const state = new EndpointState(ep);
       const old = previous === null ? undefined : previous.#handles.get(state.key);
-      if (old && previous && old.state.weight === ep.weight && previous.config.connectTimeoutMs === config.connectTimeoutMs && previous.config.idleTimeoutMs === config.idleTimeoutMs && previous.config.maxConnectionsPerEndpoint === config.maxConnectionsPerEndpoint) {
+      if (old && previous && previous.config.type === 'static' && old.state.weight === ep.weight && previous.config.connectTimeoutMs === config.connectTimeoutMs && previous.config.idleTimeoutMs === config.idleTimeoutMs && previous.config.maxConnectionsPerEndpoint === config.maxConnectionsPerEndpoint) {
         handles.set(state.key, old);
         continue;
       }
-      handles.set(state.key, {
-        state,
-        http1: new Http1Pool({
-          host: ep.address,
-          port: ep.port,
-          maxConnections: config.maxConnectionsPerEndpoint,
-          idleTimeoutMs: config.idleTimeoutMs,
-          connectTimeoutMs: config.connectTimeoutMs,
-        }),
-        http2: new Http2Pool({
-          host: ep.address,
-          port: ep.port,
-          idleTimeoutMs: config.idleTimeoutMs,
-          connectTimeoutMs: config.connectTimeoutMs,
-          streamWindowBytes: limits.http2StreamWindowBytes,
-          connectionWindowBytes: limits.http2ConnectionWindowBytes,
-          maxSessions: 4,
-        }),
-      });
+      handles.set(state.key, this.#newHandle(state));
     }
     this.#handles = handles;
     this.#balancer = createLoadBalancer([...handles.values()].map((h) => h.state), config.loadBalancer);
   }
 
+  #newHandle(state: EndpointState): EndpointHandle {
+    const config = this.config;
+    return {
+      state,
+      http1: new Http1Pool({
+        host: state.address,
+        port: state.port,
+        maxConnections: config.maxConnectionsPerEndpoint,
+        idleTimeoutMs: config.idleTimeoutMs,
+        connectTimeoutMs: config.connectTimeoutMs,
+      }),
+      http2: new Http2Pool({
+        host: state.address,
+        port: state.port,
+        idleTimeoutMs: config.idleTimeoutMs,
+        connectTimeoutMs: config.connectTimeoutMs,
+        streamWindowBytes: this.#limits.http2StreamWindowBytes,
+        connectionWindowBytes: this.#limits.http2ConnectionWindowBytes,
+        maxSessions: 4,
+      }),
+    };
+  }
+
   pick(ctx: PickContext): EndpointHandle | null {
+    if (this.config.type === 'original-destination') {
+      const dst = ctx.originalDst;
+      if (!dst) return null;
+      const address = this.config.originalDestinationAddress ?? dst.address;
+      const key = address.includes(':') ? `[${address}]:${dst.port}` : `${address}:${dst.port}`;
+      let h = this.#handles.get(key);
+      if (!h) {
+        if (this.#handles.size >= MAX_DYNAMIC_ENDPOINTS) {
+          const [oldestKey, oldest] = this.#handles.entries().next().value!;
+          this.#handles.delete(oldestKey);
+          oldest.http1.close();
+          oldest.http2.close();
+        }
+        h = this.#newHandle(new EndpointState({ address, port: dst.port, weight: 1 }));
+        this.#handles.set(key, h);
+      }
+      return h;
+    }
     const state = this.#balancer.pick(ctx);
     return state ? this.#handles.get(state.key)! : null;
   }

@@ -1,0 +1,52 @@
+// The config a sidecar starts with, derived from the environment the injector gives it (until the control plane pushes one).
+import {
+  PROXY_ADMIN_PORT,
+  PROXY_INBOUND_PORT,
+  PROXY_OUTBOUND_PORT,
+  SIDECAR_ENV,
+} from '../../api/mesh/mesh-constants.ts';
+
+/**
+ * Inbound (15006, all addresses): traffic iptables redirected to this pod goes to the app on 127.0.0.1 at the port it
+ * was sent to. Outbound (15001, loopback): the app's traffic goes where it was headed (original destination); HTTP is
+ * parsed, routed and measured on the way, anything else passes through as TCP.
+ */
+export function sidecarConfigDocument(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const pod = env[SIDECAR_ENV.podName] ?? 'unknown-pod';
+  const ns = env[SIDECAR_ENV.podNamespace] ?? 'default';
+  const passthrough = (name: string, direction: string) => ({
+    name: `${direction}-all`,
+    domains: ['*'],
+    routes: [{ name, backends: [{ cluster: name }] }],
+  });
+  return {
+    version: 'bootstrap',
+    mode: 'sidecar',
+    node: `${pod}.${ns}`,
+    admin: { address: '127.0.0.1', port: PROXY_ADMIN_PORT },
+    listeners: [
+      {
+        name: 'inbound',
+        address: '0.0.0.0',
+        port: PROXY_INBOUND_PORT,
+        direction: 'inbound',
+        protocol: 'detect',
+        tcpCluster: 'inbound-app',
+        virtualHosts: [passthrough('inbound-app', 'inbound')],
+      },
+      {
+        name: 'outbound',
+        address: '127.0.0.1',
+        port: PROXY_OUTBOUND_PORT,
+        direction: 'outbound',
+        protocol: 'detect',
+        tcpCluster: 'outbound-passthrough',
+        virtualHosts: [passthrough('outbound-passthrough', 'outbound')],
+      },
+    ],
+    clusters: [
+      { name: 'inbound-app', type: 'original-destination', originalDestinationAddress: '127.0.0.1', connectTimeoutMs: 300 },
+      { name: 'outbound-passthrough', type: 'original-destination' },
+    ],
+  };
+}
