@@ -1,6 +1,10 @@
 // The `skein` command line: one binary, a subcommand per role (proxy, control-plane, injector, ...) and user tools.
 import { Command, CommanderError } from 'commander';
 import { registerProxyCommand } from './commands/proxy.ts';
+import { registerInjectCommand } from './commands/inject.ts';
+import { registerInjectorCommand } from './commands/injector.ts';
+import { registerInitIptablesCommand } from './commands/init-iptables.ts';
+import { registerWaitReadyCommand } from './commands/wait-ready.ts';
 import { registerClusterCommand } from './commands/cluster.ts';
 import { CliError } from './cli-error.ts';
 
@@ -14,6 +18,10 @@ program
 
 // Each subcommand lives in cli/commands/<name>.ts and registers itself here.
 registerProxyCommand(program);
+registerInjectCommand(program);
+registerInjectorCommand(program);
+registerInitIptablesCommand(program);
+registerWaitReadyCommand(program);
 registerClusterCommand(program);
 
 try {
