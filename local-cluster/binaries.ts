@@ -12,6 +12,7 @@ export const buildScriptPath = join(here, 'build-kubernetes.sh');
 export interface ComponentVersions {
   readonly kubernetes: string;
   readonly etcd: string;
+  readonly jaeger: string;
 }
 
 export interface ClusterBinaries {
@@ -30,8 +31,11 @@ export function componentVersions(env: NodeJS.ProcessEnv = process.env): Compone
   }
   const kubernetes = env.KUBERNETES_VERSION || file.KUBERNETES_VERSION;
   const etcd = env.ETCD_VERSION || file.ETCD_VERSION;
-  if (!kubernetes || !etcd) throw new LocalClusterError('SKEIN_ERR_LOCAL_CLUSTER_BUILD', 'versions.env lacks KUBERNETES_VERSION or ETCD_VERSION');
-  return { kubernetes, etcd };
+  const jaeger = env.JAEGER_VERSION || file.JAEGER_VERSION;
+  if (!kubernetes || !etcd || !jaeger) {
+    throw new LocalClusterError('SKEIN_ERR_LOCAL_CLUSTER_BUILD', 'versions.env lacks KUBERNETES_VERSION, ETCD_VERSION or JAEGER_VERSION');
+  }
+  return { kubernetes, etcd, jaeger };
 }
 
 /** The cache root shared with build-kubernetes.sh: $SKEIN_CACHE_DIR, else $XDG_CACHE_HOME/skein, else ~/.cache/skein. */
@@ -74,13 +78,21 @@ export async function ensureClusterBinaries(log: (line: string) => void = () => 
   const missing = missingBinaries(bins);
   if (missing.length === 0) return bins;
   log(`local cluster: building missing binaries (${missing.map((p) => p.split('/').pop()).join(', ')}) with ${buildScriptPath}`);
+  await runBuildScript(buildScriptPath, log);
+  const still = missingBinaries(bins);
+  if (still.length > 0) throw new LocalClusterError('SKEIN_ERR_LOCAL_CLUSTER_BUILD', `the build did not produce ${still.join(', ')}`);
+  return bins;
+}
+
+/** Runs one of our build scripts, streaming its progress lines to `log`; rejects with the output's tail when it fails. */
+export async function runBuildScript(script: string, log: (line: string) => void): Promise<void> {
   const tail: string[] = [];
   const code = await new Promise<number>((resolve, reject) => {
-    const child = spawn('bash', [buildScriptPath], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: process.env.CI ?? '' } });
+    // No stdin: the build must never wait for a prompt (CI=true, no terminal).
+    const child = spawn('bash', [script], { stdio: ['ignore', 'pipe', 'pipe'] });
     let partial = '';
     const onData = (chunk: Buffer): void => {
-      const text = partial + chunk.toString('utf8');
-      const lines = text.split('\n');
+      const lines = (partial + chunk.toString('utf8')).split('\n');
       partial = lines.pop() ?? '';
       for (const line of lines) {
         if (!line) continue;
@@ -94,12 +106,7 @@ export async function ensureClusterBinaries(log: (line: string) => void = () => 
     child.on('error', reject);
     child.on('close', (c) => resolve(c ?? 1));
   });
-  const still = missingBinaries(bins);
-  if (code !== 0 || still.length > 0) {
-    throw new LocalClusterError(
-      'SKEIN_ERR_LOCAL_CLUSTER_BUILD',
-      `building the cluster binaries failed (exit ${code}); last output:\n${tail.join('\n')}`,
-    );
+  if (code !== 0) {
+    throw new LocalClusterError('SKEIN_ERR_LOCAL_CLUSTER_BUILD', `${script} failed (exit ${code}); last output:\n${tail.join('\n')}`);
   }
-  return bins;
 }

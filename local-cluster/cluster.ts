@@ -1,18 +1,18 @@
 // Starts a real local Kubernetes (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, our node agent) and tears it down.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import { createServer } from 'node:net';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureClusterBinaries } from './binaries.ts';
 import { createCertificateAuthority, generateRsaKeyPair, issueCertificate, type CertificatePem } from './certificates.ts';
 import { renderKubeconfig } from './kubeconfig.ts';
 import { LocalClusterError } from './local-cluster-error.ts';
+import { freePort, freePorts } from './free-port.ts';
 import { startManagedProcess, procStartTicks, type ManagedProcess } from './managed-process.ts';
+import { waitReady, type Probe } from './wait-ready.ts';
 import { cleanupStaleClusters, clusterStateDir, writeClusterState } from './state-file.ts';
+import { registerTeardown } from './teardown.ts';
 
 export interface LocalClusterOptions {
   /** Where certificates, kubeconfigs, etcd data and component logs go; a fresh temp dir (removed on stop) when omitted. */
@@ -61,30 +61,6 @@ type StartNodeAgent = (opts: {
   log?: (line: string) => void;
 }) => Promise<NodeAgentHandle>;
 
-async function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, host, () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** Distinct free ports: each is held until all are picked so two components never get the same one. */
-async function freePorts(hosts: readonly string[]): Promise<number[]> {
-  const ports: number[] = [];
-  for (const h of hosts) {
-    let p = await freePort(h);
-    while (ports.includes(p)) p = await freePort(h);
-    ports.push(p);
-  }
-  return ports;
-}
-
 /** The IPv4 address of the default-route interface: what the apiserver advertises and pods on the bridge can reach. */
 function hostAddress(): string {
   try {
@@ -99,99 +75,6 @@ function hostAddress(): string {
   }
   // No routable address: the apiserver still runs, but the `kubernetes` Service gets no endpoints (loopback is refused there).
   return '127.0.0.1';
-}
-
-interface Probe {
-  url: string;
-  ca?: string;
-  client?: CertificatePem;
-}
-
-function probeOnce(p: Probe): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const u = new URL(p.url);
-    const opts = {
-      method: 'GET',
-      timeout: 3000,
-      ...(u.protocol === 'https:' ? { ca: p.ca, cert: p.client?.certPem, key: p.client?.keyPem, rejectUnauthorized: p.ca !== undefined } : {}),
-    };
-    const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(u, opts, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        if (body.length < 65536) body += c;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-function logTail(path: string, lines = 25): string {
-  try {
-    return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
-  }
-}
-
-/** Polls `probe` until it answers 200 (and `accept` agrees), failing early if the component exits. */
-async function waitReady(
-  what: string,
-  proc: ManagedProcess | undefined,
-  probe: Probe,
-  timeoutMs: number,
-  accept: (body: string) => boolean = () => true,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = 'no answer yet';
-  while (Date.now() < deadline) {
-    const st = proc?.exitStatus();
-    if (proc && st) {
-      throw new LocalClusterError(
-        'SKEIN_ERR_LOCAL_CLUSTER_START',
-        `${what} exited (code ${st.code}, signal ${st.signal}) before it was ready; log ${proc.logPath}:\n${logTail(proc.logPath)}`,
-      );
-    }
-    try {
-      const r = await probeOnce(probe);
-      if (r.status === 200 && accept(r.body)) return;
-      last = `HTTP ${r.status}: ${r.body.slice(0, 300)}`;
-    } catch (e) {
-      last = (e as Error).message;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new LocalClusterError(
-    'SKEIN_ERR_LOCAL_CLUSTER_NOT_READY',
-    `${what} was not ready within ${timeoutMs / 1000} s (${probe.url}: ${last})` + (proc ? `; log ${proc.logPath}:\n${logTail(proc.logPath)}` : ''),
-  );
-}
-
-// Every running cluster of this process, so exit and signal handlers can tear them all down.
-const running = new Set<{ stop(): Promise<void>; killNow(): void }>();
-let handlersInstalled = false;
-
-function installExitHandlers(): void {
-  if (handlersInstalled) return;
-  handlersInstalled = true;
-  process.on('exit', () => {
-    for (const c of running) c.killNow();
-  });
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    const onSignal = (): void => {
-      const all = [...running];
-      // A second signal while stopping falls through to the default action (immediate exit; 'exit' kills the rest).
-      process.removeListener(sig, onSignal);
-      void Promise.allSettled(all.map((c) => c.stop())).then(() => {
-        if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
-      });
-    };
-    process.on(sig, onSignal);
-  }
 }
 
 export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise<LocalClusterDetails> {
@@ -225,6 +108,7 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
       processes: procs.map((p) => ({ name: p.name, pid: p.pid, exe: p.exe, startTicks: p.startTicks })),
     });
 
+  let unregister = (): void => {};
   const handle = {
     killNow(): void {
       for (const p of procs) p.killNow();
@@ -242,7 +126,7 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
         }
         // Reverse start order: clients of the apiserver first, etcd last.
         for (const p of [...procs].reverse()) await p.stop();
-        running.delete(handle);
+        unregister();
         rmSync(statePath, { force: true });
         if (removeWorkDir) rmSync(workDir, { recursive: true, force: true });
         log('local cluster: stopped');
@@ -250,8 +134,7 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
       return stopping;
     },
   };
-  running.add(handle);
-  installExitHandlers();
+  unregister = registerTeardown(handle);
   saveState();
 
   const start = (name: string, exe: string, args: string[]): ManagedProcess => {
@@ -430,7 +313,7 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
     stopping ??= (async () => {
       if (nodeAgent) await nodeAgent.stop().catch(() => {});
       for (const p of [...procs].reverse()) await p.stop(5000);
-      running.delete(handle);
+      unregister();
       rmSync(statePath, { force: true });
     })();
     await stopping;

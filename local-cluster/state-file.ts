@@ -2,7 +2,8 @@
 import { accessSync, constants, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { skeinCacheDir } from './binaries.ts';
-import { procStartTicks } from './managed-process.ts';
+import { randomBytes } from 'node:crypto';
+import { procStartTicks, type ManagedProcess } from './managed-process.ts';
 
 export interface ClusterState {
   readonly ownerPid: number;
@@ -73,4 +74,17 @@ export function cleanupStaleClusters(stateDir: string, log: (line: string) => vo
     rmSync(path, { force: true });
   }
   return cleaned;
+}
+
+/** Records processes (an addon's) in their own state file; returns the function that forgets them after an orderly stop. */
+export function recordOwnedProcesses(label: string, workDir: string, procs: readonly ManagedProcess[]): () => void {
+  const path = join(clusterStateDir(), `${process.pid}-${label}-${randomBytes(4).toString('hex')}.json`);
+  writeClusterState(path, {
+    ownerPid: process.pid,
+    ownerStartTicks: procStartTicks(process.pid) ?? '',
+    workDir,
+    removeWorkDir: false,
+    processes: procs.map((p) => ({ name: p.name, pid: p.pid, exe: p.exe, startTicks: p.startTicks })),
+  });
+  return () => rmSync(path, { force: true });
 }

@@ -1,0 +1,125 @@
+// e2e: the local control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler) really works, and stops cleanly.
+import * as k8s from '@kubernetes/client-node';
+import { existsSync, readdirSync } from 'node:fs';
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalCluster, type LocalClusterDetails } from '../../local-cluster/cluster.ts';
+import { clusterStateDir } from '../../local-cluster/state-file.ts';
+import { processAlive, waitFor } from './wait-for.ts';
+
+const NS = 'e2e-cluster';
+// A Node object with nobody behind it: enough for the scheduler to bind pods, independent of the node agent.
+const FAKE_NODE = 'e2e-fake-node';
+
+describe('local cluster control plane', () => {
+  let cluster: LocalClusterDetails;
+  let core: k8s.CoreV1Api;
+  let apps: k8s.AppsV1Api;
+  let authn: k8s.AuthenticationV1Api;
+  const lines: string[] = [];
+
+  beforeAll(async () => {
+    cluster = await startLocalCluster({ withNodeAgent: false, log: (l) => lines.push(l) });
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(cluster.kubeconfigPath);
+    core = kc.makeApiClient(k8s.CoreV1Api);
+    apps = kc.makeApiClient(k8s.AppsV1Api);
+    authn = kc.makeApiClient(k8s.AuthenticationV1Api);
+  });
+
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('starts all four components on loopback and serves the API with the admin kubeconfig', async () => {
+    expect(cluster.server).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    expect(cluster.processes.map((p) => p.name)).toEqual(['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler']);
+    await core.createNamespace({ body: { metadata: { name: NS } } });
+    await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'hello' }, data: { greeting: 'hi' } } });
+    const cm = await core.readNamespacedConfigMap({ name: 'hello', namespace: NS });
+    expect(cm.data).toEqual({ greeting: 'hi' });
+    // The controller-manager's root-CA publisher ran: every namespace gets the cluster CA.
+    const rootCa = await waitFor('kube-root-ca.crt', async () => core.readNamespacedConfigMap({ name: 'kube-root-ca.crt', namespace: NS }));
+    expect(rootCa.data?.['ca.crt']).toContain('BEGIN CERTIFICATE');
+  });
+
+  it('issues projected service-account tokens with a custom audience that TokenReview accepts', async () => {
+    await core.createNamespacedServiceAccount({ namespace: NS, body: { metadata: { name: 'e2e-sa' } } });
+    const tr = await core.createNamespacedServiceAccountToken({
+      name: 'e2e-sa',
+      namespace: NS,
+      body: { spec: { audiences: ['skein-e2e'], expirationSeconds: 600 } },
+    });
+    const token = tr.status?.token;
+    expect(token).toBeTruthy();
+    const review = await authn.createTokenReview({ body: { spec: { token: token!, audiences: ['skein-e2e'] } } });
+    expect(review.status?.authenticated).toBe(true);
+    expect(review.status?.user?.username).toBe(`system:serviceaccount:${NS}:e2e-sa`);
+    expect(review.status?.audiences).toEqual(['skein-e2e']);
+    // The same token presented for another audience is refused.
+    const wrong = await authn.createTokenReview({ body: { spec: { token: token!, audiences: ['someone-else'] } } });
+    expect(wrong.status?.authenticated).not.toBe(true);
+  });
+
+  it('runs the Deployment and ReplicaSet controllers and the scheduler binds the pods to a node', async () => {
+    await core.createNode({
+      body: {
+        metadata: { name: FAKE_NODE, labels: { 'kubernetes.io/hostname': FAKE_NODE } },
+        status: {
+          capacity: { cpu: '4', memory: '8Gi', pods: '110' },
+          allocatable: { cpu: '4', memory: '8Gi', pods: '110' },
+          conditions: [{ type: 'Ready', status: 'True', reason: 'E2E', message: 'fake node', lastHeartbeatTime: new Date(), lastTransitionTime: new Date() }],
+        },
+      },
+    });
+    await apps.createNamespacedDeployment({
+      namespace: NS,
+      body: {
+        metadata: { name: 'web' },
+        spec: {
+          replicas: 2,
+          selector: { matchLabels: { app: 'web' } },
+          template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'example/web:1' }] } },
+        },
+      },
+    });
+    const rs = await waitFor('a ReplicaSet of the Deployment', async () => {
+      const list = await apps.listNamespacedReplicaSet({ namespace: NS, labelSelector: 'app=web' });
+      return list.items[0];
+    });
+    expect(rs.metadata?.ownerReferences?.[0]?.name).toBe('web');
+    const pods = await waitFor('2 pods bound to the fake node', async () => {
+      const list = await core.listNamespacedPod({ namespace: NS, labelSelector: 'app=web' });
+      const bound = list.items.filter((p) => p.spec?.nodeName === FAKE_NODE);
+      return bound.length === 2 ? bound : undefined;
+    });
+    for (const p of pods) {
+      expect(p.metadata?.ownerReferences?.[0]?.name).toBe(rs.metadata?.name);
+      // The ServiceAccount admission plugin mounted a projected token volume.
+      expect(p.spec?.volumes?.some((v) => v.projected?.sources?.some((s) => s.serviceAccountToken))).toBe(true);
+    }
+  });
+
+  it('answers the kubernetes Service at its ClusterIP from the service range', async () => {
+    const svc = await core.readNamespacedService({ name: 'kubernetes', namespace: 'default' });
+    expect(svc.spec?.clusterIP).toBe('10.96.0.1');
+  });
+
+  it('stop() ends every component process, frees the API port and removes its state', async () => {
+    const pids = cluster.processes.map((p) => p.pid);
+    expect(pids.every(processAlive)).toBe(true);
+    await cluster.stop();
+    expect(pids.filter(processAlive)).toEqual([]);
+    expect(existsSync(cluster.workDir)).toBe(false);
+    expect(readdirSync(clusterStateDir()).filter((f) => f.startsWith(`${process.pid}-`))).toEqual([]);
+    const refused = await new Promise<boolean>((resolve) => {
+      const s = connect(cluster.apiserverPort, '127.0.0.1');
+      s.on('connect', () => {
+        s.destroy();
+        resolve(false);
+      });
+      s.on('error', () => resolve(true));
+    });
+    expect(refused).toBe(true);
+  });
+});
