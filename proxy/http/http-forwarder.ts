@@ -245,7 +245,8 @@ function sendUpstream(
     res.once('close', () => {
       if (timer) clearTimeout(timer);
       release();
-      if (!res.writableFinished) abort();
+      // writableEnded, not writableFinished: after a client RST_STREAM, Node reports an HTTP/2 response as finished.
+      if (!res.writableEnded) abort();
     });
     stream.once('response', (rh, flags) => {
       state.observeLatency(performance.now() - sentAt);
@@ -303,7 +304,7 @@ function sendUpstream(
     const onDownstreamClose = (): void => {
       if (timer) clearTimeout(timer);
       release();
-      if (!res.writableFinished) upReq.destroy();
+      if (!res.writableEnded) upReq.destroy();
     };
     res.once('close', onDownstreamClose);
     upReq.once('response', (upRes: IncomingMessage) => {
