@@ -8,7 +8,6 @@ import {
   errorCodeOf,
   headerBlock,
   headersFrame,
-  requestFields,
   responseStatus,
 } from '../support/h2-frames.ts';
 import { http1Get, http2Get } from '../support/raw-http.ts';

@@ -291,6 +291,12 @@ export class RawH2Connection {
     return c;
   }
 
+  /** Waits for the server's SETTINGS (which we ACK), so nothing of ours lands inside a header block the test sends next. */
+  async handshake(deadlineMs = 5_000): Promise<void> {
+    const f = await this.waitForFrame((x) => x.type === FRAME.SETTINGS && (x.flags & FLAG.ACK) === 0, deadlineMs);
+    if (!f) throw new Error('no SETTINGS from the server');
+  }
+
   get isClosed(): boolean {
     return this.#closed;
   }
