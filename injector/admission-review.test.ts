@@ -105,3 +105,18 @@ describe('reviewAdmission', () => {
     expect(a.body.response.uid).toBe('d-1');
   });
 });
+
+describe('OutcomeCache', () => {
+  it('identical pods (a Deployment scaling up) reuse the answer, each with its own uid', async () => {
+    const { OutcomeCache } = await import('./admission-review.ts');
+    const cache = new OutcomeCache();
+    const a = reviewAdmission(JSON.stringify(podAdmissionReview(samplePod(), {}, 'u-1')), settings, { cache });
+    const b = reviewAdmission(JSON.stringify(podAdmissionReview(samplePod(), {}, 'u-2')), settings, { cache });
+    expect(cache.hits).toBe(1);
+    expect(b.body.response.uid).toBe('u-2');
+    expect({ ...b.body.response, uid: 'u-1' }).toEqual(a.body.response);
+    // The namespace is part of the key: the same pod in kube-system is not injected.
+    const c = reviewAdmission(JSON.stringify(podAdmissionReview(samplePod(), { namespace: 'kube-system' }, 'u-3')), settings, { cache });
+    expect(c.body.response.patch).toBeUndefined();
+  });
+});

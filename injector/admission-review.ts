@@ -51,19 +51,57 @@ export interface ReviewLimits {
   readonly maxBytes?: number;
   /** The body's real size when `raw` is only its head (the server stops keeping bytes past the limit). */
   readonly totalBytes?: number;
+  /** Memo of recent outcomes; the mutation is pure, and a Deployment's new pods are identical at admission time. */
+  readonly cache?: OutcomeCache;
+}
+
+type CachedOutcome = { readonly result: AdmissionResult; readonly response: Omit<AdmissionResponse, 'uid'> };
+
+/** A small LRU of answers by (namespace, pod JSON). Entries hold no uid: each answer gets its request's own. */
+export class OutcomeCache {
+  readonly #max: number;
+  readonly #maxKeyLength: number;
+  readonly #map = new Map<string, CachedOutcome>();
+  hits = 0;
+  misses = 0;
+
+  constructor(max = 256, maxKeyLength = 64 * 1024) {
+    this.#max = max;
+    this.#maxKeyLength = maxKeyLength;
+  }
+
+  key(namespace: string, object: unknown): string | null {
+    const text = JSON.stringify(object) ?? '';
+    return text.length > this.#maxKeyLength ? null : `${namespace}\u0000${text}`;
+  }
+
+  get(key: string): CachedOutcome | undefined {
+    const v = this.#map.get(key);
+    if (v) {
+      this.#map.delete(key);
+      this.#map.set(key, v);
+      this.hits++;
+    } else this.misses++;
+    return v;
+  }
+
+  set(key: string, value: CachedOutcome): void {
+    this.#map.set(key, value);
+    if (this.#map.size > this.#max) this.#map.delete(this.#map.keys().next().value!);
+  }
 }
 
 export function reviewAdmission(raw: Buffer | string, settings: MeshSettings, limits: ReviewLimits = {}): AdmissionReviewAnswer {
   try {
     const size = limits.totalBytes ?? (typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length);
-    return reviewUnsafe(raw, size, settings, limits.maxBytes ?? DEFAULT_MAX_REVIEW_BYTES);
+    return reviewUnsafe(raw, size, settings, limits.maxBytes ?? DEFAULT_MAX_REVIEW_BYTES, limits.cache ?? null);
   } catch (e) {
     // Cannot happen by design; if it does, the pod is admitted unchanged and the operator sees why.
     return allowWithWarning(ADMISSION_V1, sniffUid(raw), `not injected: internal error: ${(e as Error)?.message ?? String(e)}`, 'error');
   }
 }
 
-function reviewUnsafe(raw: Buffer | string, size: number, settings: MeshSettings, maxBytes: number): AdmissionReviewAnswer {
+function reviewUnsafe(raw: Buffer | string, size: number, settings: MeshSettings, maxBytes: number, cache: OutcomeCache | null): AdmissionReviewAnswer {
   if (size > maxBytes) {
     return allowWithWarning(ADMISSION_V1, sniffUid(raw), `not injected: AdmissionReview of ${size} bytes exceeds the injector's limit of ${maxBytes} bytes`, 'error');
   }
@@ -97,6 +135,18 @@ function reviewUnsafe(raw: Buffer | string, size: number, settings: MeshSettings
   const podNamespace = isPlainObject(object) && isPlainObject(object.metadata) && typeof object.metadata.namespace === 'string' ? object.metadata.namespace : '';
   const namespace = typeof request.namespace === 'string' && request.namespace !== '' ? request.namespace : podNamespace;
 
+  const key = cache ? cache.key(namespace, object) : null;
+  const cached = key !== null ? cache!.get(key) : undefined;
+  if (cached) return answer(apiVersion, cached.result, { uid, ...cached.response });
+  const fresh = podAnswer(apiVersion, uid, object, namespace, settings);
+  if (key !== null) {
+    const { uid: _uid, ...response } = fresh.body.response;
+    cache!.set(key, { result: fresh.result, response });
+  }
+  return fresh;
+}
+
+function podAnswer(apiVersion: string, uid: string, object: unknown, namespace: string, settings: MeshSettings): AdmissionReviewAnswer {
   const outcome = injectPod(object, { name: namespace }, settings);
   switch (outcome.kind) {
     case 'injected': {

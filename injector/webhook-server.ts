@@ -4,7 +4,7 @@
 // AdmissionReview answer (the API server then shows its message) instead of a bare HTTP error.
 import type { Server as HttpsServer } from 'node:https';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { DEFAULT_MAX_REVIEW_BYTES, reviewAdmission } from './admission-review.ts';
+import { DEFAULT_MAX_REVIEW_BYTES, OutcomeCache, reviewAdmission } from './admission-review.ts';
 import { createInjectorMetrics, type InjectorMetrics } from './injector-metrics.ts';
 import type { MeshSettings } from './mesh-settings.ts';
 
@@ -42,6 +42,7 @@ export async function createWebhookServer(opts: WebhookServerOptions): Promise<W
   const metrics = opts.metrics ?? createInjectorMetrics();
   const log = opts.log ?? (() => {});
   const requestTimeout = opts.requestTimeoutMs ?? 10_000;
+  const cache = new OutcomeCache();
   const app = Fastify({
     // connectionsCheckingInterval: how often node enforces requestTimeout (its default, 30 s, is longer than the webhook timeout).
     https: { key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2', connectionsCheckingInterval: Math.min(1000, requestTimeout), headersTimeout: requestTimeout } as never,
@@ -102,7 +103,7 @@ export async function createWebhookServer(opts: WebhookServerOptions): Promise<W
   app.post(MUTATE_PATH, (request, reply) => {
     const started = process.hrtime.bigint();
     const body = request.body as ReadBody | undefined;
-    const answer = reviewAdmission(body?.head ?? Buffer.alloc(0), opts.settings, { maxBytes: maxReviewBytes, totalBytes: body?.size ?? 0 });
+    const answer = reviewAdmission(body?.head ?? Buffer.alloc(0), opts.settings, { maxBytes: maxReviewBytes, totalBytes: body?.size ?? 0, cache });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     metrics.observe(answer.result, seconds);
     if (answer.result === 'error' || answer.result === 'denied') {
