@@ -114,7 +114,11 @@ export function upstreamRequestHeaders(snap: ListenerSnapshot, req: DownstreamRe
   const headers = copyEndToEndHeaders(req.headers, direction === 'outbound' ? null : 'x-skein-');
   const client = req.socket?.remoteAddress ?? '';
   if (direction === 'ingress') {
-    // The edge trusts nothing the client says about the path so far.
+    // The edge trusts nothing the client says about the path so far: none of its forwarding headers survive.
+    for (const name in headers) {
+      const n = name.includes('_') ? name.replaceAll('_', '-') : name;
+      if (n.startsWith('x-forwarded-') || n === 'forwarded') delete headers[name];
+    }
     headers['x-forwarded-for'] = client;
     headers['x-forwarded-proto'] = encrypted ? 'https' : 'http';
     headers['x-request-id'] = randomUUID();
