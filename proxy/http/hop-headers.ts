@@ -33,7 +33,8 @@ export function copyEndToEndHeaders(src: Readonly<Record<string, string | string
     const v = src[name];
     if (v === undefined || name.charCodeAt(0) === 58 /* ':' */ || HOP_BY_HOP.has(name)) continue;
     if (listed !== null && listed.has(name)) continue;
-    if (dropPrefix !== null && name.startsWith(dropPrefix)) continue;
+    // Underscore variants too: some upstream stacks (CGI, some frameworks) read x_skein_foo as x-skein-foo.
+    if (dropPrefix !== null && (name.startsWith(dropPrefix) || (name.includes('_') && name.replaceAll('_', '-').startsWith(dropPrefix)))) continue;
     out[name] = v;
   }
   return out;
