@@ -1,7 +1,7 @@
 // Runs one container through its life: start, probes (startup, readiness, liveness), exit, restart per rule with backoff, stop
 // with SIGTERM then SIGKILL. Its fields are what the pod status reports for the container.
 import type { ChildProcess } from 'node:child_process';
-import type { V1Container, V1Probe } from '@kubernetes/client-node';
+import type { V1Container, V1LifecycleHandler, V1Probe } from '@kubernetes/client-node';
 import { signalGroup } from './container-process.ts';
 import { ProbeWorker, probeTiming } from './probe-worker.ts';
 import { RestartBackoff } from './restart-backoff.ts';
@@ -28,6 +28,8 @@ export interface ContainerHost {
   /** Starts the process (its own process group). Rejects with an Error whose message explains why it cannot start. */
   start(c: V1Container): Promise<ChildProcess>;
   probe(c: V1Container, p: V1Probe, timeoutMs: number): Promise<boolean>;
+  /** Runs a postStart/preStop handler (exec, httpGet, tcpSocket, sleep); resolves false on failure or timeout. */
+  hook(c: V1Container, h: V1LifecycleHandler, timeoutMs: number): Promise<boolean>;
   /** Grace for a kill the container did not ask for (liveness/startup failure). */
   readonly killGraceMs: number;
 }
@@ -47,6 +49,8 @@ export class ContainerSupervisor {
   restartCount = 0;
   started = false;
   ready = false;
+  /** The process runs and its postStart hook (if any) finished: the kubelet starts the next container only then. */
+  launched = false;
   containerId = '';
   readonly #host: ContainerHost;
   readonly #onChange: () => void;
@@ -58,6 +62,8 @@ export class ContainerSupervisor {
   #loop: Promise<void> | undefined;
   #probes: ProbeWorker[] = [];
   #cancelWait: (() => void) | undefined;
+  #hookFailure: string | undefined;
+  #attempted = false;
   #waiters: (() => void)[] = [];
 
   constructor(spec: V1Container, role: ContainerRole, host: ContainerHost, onChange: () => void, backoff = new RestartBackoff()) {
@@ -91,6 +97,11 @@ export class ContainerSupervisor {
     while (!this.started && !this.#done) await new Promise<void>((r) => this.#waiters.push(r));
   }
 
+  /** Resolves once the first start attempt is over: launched (postStart done), failed to start, or exited. */
+  async waitLaunched(): Promise<void> {
+    while (!this.#attempted && !this.#done) await new Promise<void>((r) => this.#waiters.push(r));
+  }
+
   async waitDone(): Promise<void> {
     while (!this.#done) await new Promise<void>((r) => this.#waiters.push(r));
   }
@@ -100,6 +111,14 @@ export class ContainerSupervisor {
     this.#stopping = true;
     this.#cancelWait?.();
     if (!this.#loop) { this.#markDone(); return; }
+    const preStop = this.spec.lifecycle?.preStop;
+    const child = this.#child;
+    if (preStop && this.state.kind === 'running' && child) {
+      // The preStop hook runs before SIGTERM and uses up part of the grace period, as in the kubelet.
+      const t0 = Date.now();
+      await Promise.race([this.#host.hook(this.spec, preStop, graceMs), this.#exited]);
+      graceMs = Math.max(0, graceMs - (Date.now() - t0));
+    }
     await this.#kill(graceMs);
     await this.#loop;
   }
@@ -136,6 +155,7 @@ export class ContainerSupervisor {
         child = await this.#host.start(this.spec);
       } catch (e) {
         this.state = { kind: 'waiting', reason: 'CreateContainerError', message: (e as Error).message };
+        this.#attempted = true;
         this.#changed();
         if (!(await this.#sleep(this.#backoff.nextDelay(0)))) break;
         continue;
@@ -151,18 +171,36 @@ export class ContainerSupervisor {
       });
       this.containerId = `skein://${child.pid ?? 0}`;
       this.state = { kind: 'running', startedAt };
-      this.started = !this.spec.startupProbe;
+      this.started = false;
       this.ready = false;
-      this.#startProbes();
+      this.launched = false;
       this.#changed();
+      const postStart = this.spec.lifecycle?.postStart;
+      if (postStart) {
+        const hookOk = await Promise.race([this.#host.hook(this.spec, postStart, 24 * 3600_000), exit.then(() => true)]);
+        if (!hookOk) {
+          this.#hookFailure = 'FailedPostStartHook';
+          void this.#kill(this.#host.killGraceMs);
+        }
+      }
+      if (this.state.kind === 'running' && child.exitCode === null && child.signalCode === null && !this.#hookFailure) {
+        this.launched = true;
+        this.#attempted = true;
+        this.started = !this.spec.startupProbe;
+        this.#startProbes();
+        this.#changed();
+      }
       const res = await exit;
+      this.launched = false;
       this.#stopProbes();
       signalGroup(child.pid, 'SIGKILL'); // like a container runtime: when the main process exits, its leftovers go too
       const term: TerminatedState = {
-        kind: 'terminated', exitCode: res.code, signal: res.signal, reason: res.code === 0 ? 'Completed' : 'Error',
+        kind: 'terminated', exitCode: res.code, signal: res.signal, reason: this.#hookFailure ?? (res.code === 0 ? 'Completed' : 'Error'),
         message: res.message, startedAt, finishedAt: nowIso(), containerId: this.containerId,
       };
+      this.#hookFailure = undefined;
       this.state = term;
+      this.#attempted = true;
       this.started = false;
       this.ready = false;
       this.#changed();

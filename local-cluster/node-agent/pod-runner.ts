@@ -155,7 +155,12 @@ export class PodRunner {
     this.#initialized = true;
     this.#onChange();
     const rule = policy as RestartRule;
-    for (const c of this.mains) c.run(rule);
+    // In order, each after the previous one's postStart hook: the injector's non-native sidecar mode relies on it.
+    for (const c of this.mains) {
+      if (this.#terminating) return;
+      c.run(rule);
+      await c.waitLaunched();
+    }
     await Promise.all(this.mains.map((c) => c.waitDone()));
     if (this.#terminating) return;
     const ok = this.mains.every((c) => c.state.kind === 'terminated' && c.state.exitCode === 0);
@@ -266,6 +271,14 @@ export class PodRunner {
       killGraceMs: (this.#pod.spec?.terminationGracePeriodSeconds ?? 30) * 1000,
       start: (c) => this.#spawn(c, c.command, c.args, `${c.name}.log`, `${c.name}.launch.sh`),
       probe: (c, p, timeoutMs) => this.#probe(c, p, timeoutMs),
+      hook: async (c, h, timeoutMs) => {
+        if (h.sleep) {
+          // Not #sleep: a preStop sleep runs while the pod is terminating and must really wait.
+          await new Promise((r) => setTimeout(r, Math.min(timeoutMs, h.sleep!.seconds * 1000)));
+          return true;
+        }
+        return this.#probe(c, h, timeoutMs);
+      },
     };
   }
 
@@ -276,7 +289,7 @@ export class PodRunner {
     return named?.containerPort ?? (c.ports ?? []).find((p) => p.name === port)?.containerPort ?? 0;
   }
 
-  async #probe(c: V1Container, p: V1Probe, timeoutMs: number): Promise<boolean> {
+  async #probe(c: V1Container, p: Pick<V1Probe, 'httpGet' | 'tcpSocket' | 'exec'>, timeoutMs: number): Promise<boolean> {
     const ip = this.#podIp;
     if (!ip) return false;
     if (p.httpGet) {
