@@ -122,3 +122,27 @@ describe('/proc readers', () => {
     expect(cpuSeconds(2 ** 22 + 12345)).toBeNull();
   });
 });
+
+describe('CPU profile summary', () => {
+  it('attributes sample intervals to self time per function and category', async () => {
+    const { selfTimes, category } = await import('../profile.ts');
+    const profile = {
+      startTime: 0, endTime: 40,
+      nodes: [
+        { id: 1, callFrame: { functionName: '(root)', url: '', lineNumber: -1 }, children: [2, 3] },
+        { id: 2, callFrame: { functionName: 'writev', url: '', lineNumber: -1 } },
+        { id: 3, callFrame: { functionName: 'forwardHttp', url: 'file:///work/main/proxy/http/http-forwarder.ts', lineNumber: 136 } },
+      ],
+      samples: [2, 3, 2, 3],
+      timeDeltas: [0, 10, 10, 20],
+    };
+    const s = selfTimes(profile);
+    expect(s.total).toBeCloseTo(0.04);
+    // Each sample owns the interval up to the next one: writev 10+20 us, forwardHttp 10 us (the last sample owns nothing).
+    expect(s.byFunction.map((c) => [c.fn, c.pct])).toEqual([['writev', 75], ['forwardHttp', 25]]);
+    expect(s.byFunction[1]!.where).toBe('proxy/http/http-forwarder.ts:137');
+    expect(s.byCategory[0]).toMatchObject({ where: 'socket writes (syscalls, incl. loopback TCP)', pct: 75 });
+    expect(category('writev', '(native/VM)')).toBe('socket writes (syscalls, incl. loopback TCP)');
+    expect(category('forwardHttp', 'proxy/http/http-forwarder.ts')).toBe('Skein proxy code');
+  });
+});

@@ -1,0 +1,108 @@
+// Profiles one Skein proxy under closed-loop load with `node --cpu-prof` and prints the biggest self-time costs by function.
+// Usage: node bench/profile.ts [--proto h1|h2] [--seconds 15] [--out DIR]   (prints a table; keeps the .cpuprofile in DIR)
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { upstreamConfig } from './lib/haproxy-config.ts';
+import { h2load, parseH2load, parseWrk, wrk } from './lib/load-tools.ts';
+import { freePort, ProcessGroup, waitForPort } from './lib/process-group.ts';
+import { skeinProxyConfig } from './lib/skein-config.ts';
+import { startSkeinProxy } from './lib/skein-proxy.ts';
+
+interface CpuProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
+interface CpuProfile { nodes: CpuProfileNode[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number }
+
+/** Coarse buckets that make a profile readable at a glance: where the proxy's CPU goes. */
+export function category(fn: string, file: string): string {
+  if (fn === '(idle)') return 'idle (waiting for I/O)';
+  if (fn === '(garbage collector)') return 'garbage collector';
+  if (fn === '(program)') return 'native (V8/libuv/nghttp2, unattributed)';
+  if (/^(write|writev|writeLatin1String|writeUtf8String|writeBuffer|writeAsciiString)$/.test(fn)) return 'socket writes (syscalls, incl. loopback TCP)';
+  if (file.startsWith('proxy/')) return 'Skein proxy code';
+  if (file.startsWith('node_modules/')) return `npm: ${file.split('/')[1]}`;
+  if (/^node:_http|^node:internal\/http/.test(file)) return 'node:http / node:http2 internals';
+  if (/^node:(events|internal\/streams|stream)/.test(file)) return 'events and streams';
+  if (/^node:internal\/(modules|process\/esm)|wasm:/.test(file)) return 'module loading / wasm';
+  if (file === '(native/VM)') return 'other native';
+  return 'other node internals';
+}
+
+export interface SelfCost { readonly fn: string; readonly where: string; readonly ms: number; readonly pct: number }
+
+/** Self time per function (summed over every node with the same name and location), largest first. */
+export function selfTimes(profile: CpuProfile): { total: number; byFunction: SelfCost[]; byFile: SelfCost[]; byCategory: SelfCost[] } {
+  const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
+  const perNode = new Map<number, number>();
+  for (let i = 0; i < profile.samples.length; i++) {
+    // timeDeltas[i] is the time since the previous sample; attribute the interval ending at sample i+1 to sample i.
+    const dt = profile.timeDeltas[i + 1] ?? 0;
+    perNode.set(profile.samples[i]!, (perNode.get(profile.samples[i]!) ?? 0) + dt);
+  }
+  const byFn = new Map<string, { fn: string; where: string; us: number }>();
+  const byFile = new Map<string, number>();
+  const byCat = new Map<string, number>();
+  let total = 0;
+  for (const [id, us] of perNode) {
+    const cf = nodes.get(id)!.callFrame;
+    const fn = cf.functionName || '(anonymous)';
+    const file = cf.url.replace(/^file:\/\/.*?\/work\/main\//, '').replace(/^file:\/\//, '') || '(native/VM)';
+    const where = cf.url ? `${file}:${cf.lineNumber + 1}` : file;
+    const key = `${fn} ${where}`;
+    const e = byFn.get(key) ?? { fn, where, us: 0 };
+    e.us += us;
+    byFn.set(key, e);
+    byFile.set(file, (byFile.get(file) ?? 0) + us);
+    const cat = category(fn, file);
+    byCat.set(cat, (byCat.get(cat) ?? 0) + us);
+    total += us;
+  }
+  const toCost = (fn: string, where: string, us: number): SelfCost => ({ fn, where, ms: us / 1000, pct: (100 * us) / total });
+  return {
+    total: total / 1000,
+    byFunction: [...byFn.values()].sort((a, b) => b.us - a.us).map((e) => toCost(e.fn, e.where, e.us)),
+    byFile: [...byFile.entries()].sort((a, b) => b[1] - a[1]).map(([f, us]) => toCost('', f, us)),
+    byCategory: [...byCat.entries()].sort((a, b) => b[1] - a[1]).map(([c, us]) => toCost('', c, us)),
+  };
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const arg = (n: string, d: string): string => { const i = argv.indexOf(n); return i >= 0 ? argv[i + 1]! : d; };
+  const proto = arg('--proto', 'h1');
+  const seconds = Number(arg('--seconds', '15'));
+  const out = arg('--out', mkdtempSync(join(tmpdir(), 'skein-profile-')));
+  mkdirSync(out, { recursive: true });
+  const work = mkdtempSync(join(tmpdir(), 'skein-profile-work-'));
+  const group = new ProcessGroup();
+  try {
+    const up = { h1: await freePort(), h2: await freePort() };
+    writeFileSync(join(work, 'upstream.cfg'), upstreamConfig(up.h1, up.h2, 1024, 1));
+    const upstream = group.start('upstream', 'haproxy', ['-db', '-f', join(work, 'upstream.cfg')]);
+    await waitForPort(up.h1, 5000, upstream);
+    const port = await freePort();
+    const admin = await freePort();
+    const cfg = skeinProxyConfig('bench-profile', admin, [
+      { name: 'prof', port, direction: 'outbound', upstreamPort: proto === 'h1' ? up.h1 : up.h2, upstreamProtocol: proto === 'h1' ? 'http1' : 'http2' },
+    ]);
+    const r = await startSkeinProxy(group, 'skein-profile', cfg, admin, work, ['--cpu-prof', '--cpu-prof-dir', out]);
+    if (!r.ok) throw new Error(r.reason);
+    const url = `http://127.0.0.1:${port}/`;
+    const load = proto === 'h1' ? wrk(group, url, 16, seconds) : h2load(group, url, 16, 10, seconds);
+    const res = (proto === 'h1' ? parseWrk : parseH2load)(await load.done);
+    await group.stop(r.proc); // SIGTERM: the proxy drains and exits, and Node writes the profile on exit
+    const file = readdirSync(out).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(out, f)).sort().at(-1);
+    if (!file) throw new Error(`no .cpuprofile in ${out} (did the proxy exit cleanly on SIGTERM?)`);
+    const s = selfTimes(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile);
+    const lines = [`# Skein proxy CPU profile: ${proto}, wrk/h2load 16 conns, ${seconds} s, ${Math.round(res.rps)} req/s while profiling`, '',
+      `profile: ${file} (total sampled ${s.total.toFixed(0)} ms)`, '', '| self % | category |', '|---|---|',
+      ...s.byCategory.map((c) => `| ${c.pct.toFixed(1)} | ${c.where} |`), '', '| self % | self ms | function | where |', '|---|---|---|---|',
+      ...s.byFunction.slice(0, 25).map((c) => `| ${c.pct.toFixed(1)} | ${c.ms.toFixed(0)} | ${c.fn} | ${c.where} |`), '',
+      '| self % | file |', '|---|---|', ...s.byFile.slice(0, 15).map((c) => `| ${c.pct.toFixed(1)} | ${c.where} |`)];
+    writeFileSync(join(out, `profile-${proto}.md`), lines.join('\n') + '\n');
+    process.stdout.write(lines.join('\n') + '\n');
+  } finally {
+    group.dispose();
+  }
+}
+
+if (process.argv[1] === import.meta.filename) await main();
