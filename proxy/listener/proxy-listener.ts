@@ -196,6 +196,8 @@ export class ProxyListener {
           const handshakeTimer = setTimeout(() => tlsSocket.destroy(), snap.limits.headersTimeoutMs);
           tlsSocket.once('secure', () => {
             clearTimeout(handshakeTimer);
+            // Only tls.Server clears this on a server socket; http2 waits for 'secureConnect' while it is set, and would hang.
+            (tlsSocket as { secureConnecting?: boolean }).secureConnecting = false;
             if (tlsSocket.alpnProtocol === 'h2') this.#h2.emit('connection', tlsSocket);
             else this.#h1.emit('connection', tlsSocket);
           });
