@@ -6,6 +6,7 @@ import { registerInjectorCommand } from './commands/injector.ts';
 import { registerInitIptablesCommand } from './commands/init-iptables.ts';
 import { registerWaitReadyCommand } from './commands/wait-ready.ts';
 import { registerClusterCommand } from './commands/cluster.ts';
+import { registerDemoCommand } from './commands/demo.ts';
 import { CliError } from './cli-error.ts';
 
 const program = new Command();
@@ -23,6 +24,7 @@ registerInjectorCommand(program);
 registerInitIptablesCommand(program);
 registerWaitReadyCommand(program);
 registerClusterCommand(program);
+registerDemoCommand(program);
 
 try {
   await program.parseAsync(process.argv);

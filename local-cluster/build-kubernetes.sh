@@ -63,9 +63,16 @@ build_kubernetes() {
   local start=$SECONDS work="$k8s_dir/work"
   rm -rf "$work" "$k8s_dir/bin.tmp"; mkdir -p "$work" "$k8s_dir/bin.tmp"
   say "kubernetes $KUBERNETES_VERSION: downloading k8s.io/kubernetes to read its go.mod"
-  local gomod
-  gomod="$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')"
+  local info gomod
+  info="$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION")"
+  field() { printf '%s\n' "$info" | sed -n "s/^[[:space:]]*\"$1\": \"\(.*\)\",\{0,1\}\$/\1/p"; }
+  gomod="$(field GoMod)"
   [ -f "$gomod" ] || { say "error: could not download k8s.io/kubernetes@$KUBERNETES_VERSION"; exit 1; }
+  # The release's go.sum pins its dependencies' hashes, so go verifies against it and asks the checksum database only for
+  # the staging modules' published copies (which the kubernetes repo itself never downloads).
+  cp "$(field Dir)/go.sum" "$work/go.sum"
+  printf 'k8s.io/kubernetes %s %s\nk8s.io/kubernetes %s/go.mod %s\n' \
+    "$KUBERNETES_VERSION" "$(field Sum)" "$KUBERNETES_VERSION" "$(field GoModSum)" >>"$work/go.sum"
 
   # The release's go.mod replaces each staging module with ./staging/src/k8s.io/<name>; those replaces only apply inside the
   # kubernetes repo, so the wrapper replaces each one with the published copy, v0.<minor>.<patch> for v1.<minor>.<patch>.

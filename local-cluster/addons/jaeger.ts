@@ -20,6 +20,7 @@ export interface JaegerAddon {
   /** Jaeger query API and UI on loopback, e.g. GET `${queryUrl}/api/traces?service=x`. */
   readonly queryUrl: string;
   readonly logPath: string;
+  readonly pid: number;
   stop(): Promise<void>;
 }
 
@@ -83,5 +84,5 @@ export async function startJaeger(opts: { workDir: string; log?: (line: string) 
     throw e;
   }
   log(`jaeger: OTLP gRPC :${grpcPort}, OTLP HTTP :${httpPort}, query ${queryUrl} (log ${proc.logPath})`);
-  return { otlpGrpcPort: grpcPort, otlpHttpPort: httpPort, queryUrl, logPath: proc.logPath, stop };
+  return { otlpGrpcPort: grpcPort, otlpHttpPort: httpPort, queryUrl, logPath: proc.logPath, pid: proc.pid, stop };
 }

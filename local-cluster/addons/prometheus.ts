@@ -16,6 +16,7 @@ export interface PrometheusAddon {
   /** HTTP API and UI on loopback, e.g. GET `${url}/api/v1/query?query=up`. */
   readonly url: string;
   readonly logPath: string;
+  readonly pid: number;
   stop(): Promise<void>;
 }
 
@@ -103,5 +104,5 @@ export async function startPrometheus(opts: { workDir: string; kubeconfigPath: s
     throw e;
   }
   log(`prometheus: ${url} (log ${proc.logPath})`);
-  return { url, logPath: proc.logPath, stop };
+  return { url, logPath: proc.logPath, pid: proc.pid, stop };
 }
