@@ -67,187 +67,205 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
   const alloc = new IpAllocator(opts.podCidr);
   const bridge = BRIDGE_NAME;
   state.update((s) => { s.bridge = bridge; });
-  await ensureBridge(tools, bridge, alloc.gateway, alloc.cidr.prefix);
-  const podsDir = join(opts.workDir, 'pods');
-  mkdirSync(podsDir, { recursive: true });
-
+  // Anything that fails from here on must not leave the bridge (or a half-registered node) behind.
   let forwarder: Forwarder | undefined;
-  const apiPort = Number(serverUrl.port || 443);
+  let registration: NodeRegistration | undefined;
+  const undoStart = async (): Promise<void> => {
+    await forwarder?.close();
+    await registration?.deregister();
+    await cleanupHostState(tools, state.data);
+    state.remove();
+  };
   try {
-    forwarder = await startForwarder(alloc.gateway, 443, serverUrl.hostname, apiPort);
+    return await startAgentOnBridge();
   } catch (e) {
-    log(`cannot relay ${alloc.gateway}:443 to the API server (${(e as Error).message}); pods use port ${apiPort} directly`);
+    await undoStart().catch(() => undefined);
+    throw e;
   }
-  const apiEnv = { KUBERNETES_SERVICE_HOST: alloc.gateway, KUBERNETES_SERVICE_PORT: String(forwarder?.port ?? apiPort), KUBERNETES_SERVICE_PORT_HTTPS: String(forwarder?.port ?? apiPort) };
 
-  let kubeletVersion = 'v0.0.0-skein';
-  try { kubeletVersion = (await kc.makeApiClient(VersionApi).getCode()).gitVersion; } catch { /* cosmetic */ }
-  const registration = new NodeRegistration(core, coord, {
-    nodeName: opts.nodeName, podCidr: opts.podCidr, internalIp: alloc.gateway, kubeletVersion,
-    maxPods: Math.min(110, cidrSize(alloc.cidr) - 3), log,
-  });
-  await registration.register();
-  log(`node ${opts.nodeName} registered (pod CIDR ${opts.podCidr}, bridge ${bridge} ${alloc.gateway})`);
+  async function startAgentOnBridge(): Promise<NodeAgent> {
+    await ensureBridge(tools, bridge, alloc.gateway, alloc.cidr.prefix);
+    const podsDir = join(opts.workDir, 'pods');
+    mkdirSync(podsDir, { recursive: true });
 
-  const toBuffers = (m: Record<string, string> | undefined, base64: boolean): Record<string, Buffer> =>
-    Object.fromEntries(Object.entries(m ?? {}).map(([k, v]) => [k, Buffer.from(v, base64 ? 'base64' : 'utf8')]));
-  const reader: ClusterReader = {
-    async configMap(namespace, name) {
-      try {
-        const cm = await core.readNamespacedConfigMap({ name, namespace });
-        return { ...toBuffers(cm.binaryData, true), ...toBuffers(cm.data, false) };
-      } catch (e) { if (code(e) === 404) return undefined; throw e; }
-    },
-    async secret(namespace, name) {
-      try {
-        const s = await core.readNamespacedSecret({ name, namespace });
-        return { ...toBuffers(s.data, true), ...toBuffers(s.stringData, false) };
-      } catch (e) { if (code(e) === 404) return undefined; throw e; }
-    },
-    async requestToken(r) {
-      const tr = await core.createNamespacedServiceAccountToken({
-        name: r.serviceAccount, namespace: r.namespace,
-        body: {
-          apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest',
-          spec: { audiences: r.audience ? [r.audience] : [], expirationSeconds: r.expirationSeconds, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: r.podName, uid: r.podUid } },
-        },
-      });
-      const exp = tr.status?.expirationTimestamp ? new Date(tr.status.expirationTimestamp).getTime() : Date.now() + r.expirationSeconds * 1000;
-      return { token: tr.status?.token ?? '', ttlSeconds: Math.max(60, (exp - Date.now()) / 1000) };
-    },
-  };
-
-  // Services: no cluster DNS, so each pod's hosts file lists the services (ClusterIP) and maps `kubernetes` to the API relay.
-  let services: readonly V1Service[] = [];
-  const hostsExtra = (ns: string): string => {
-    const lines = [`${alloc.gateway}\tkubernetes.default.svc.cluster.local kubernetes.default.svc kubernetes.default${ns === 'default' ? ' kubernetes' : ''}`];
-    for (const s of services) {
-      const ip = s.spec?.clusterIP;
-      const name = s.metadata?.name ?? '';
-      const sns = s.metadata?.namespace ?? '';
-      if (!ip || ip === 'None' || (name === 'kubernetes' && sns === 'default')) continue;
-      lines.push(`${ip}\t${name}.${sns}.svc.cluster.local ${name}.${sns}.svc ${name}.${sns}${sns === ns ? ` ${name}` : ''}`);
-    }
-    return lines.join('\n');
-  };
-
-  const runners = new Map<string, PodRunner>();
-  const latest = new Map<string, V1Pod>();
-  const written = new Map<string, string>();
-  let stopped = false;
-  const deps = {
-    tools, bridge, alloc, hostIp: alloc.gateway, nodeName: opts.nodeName, podsDir, reader, state, log, hostsExtra, baseEnv: apiEnv,
-  };
-
-  const sync = async (uid: string): Promise<void> => {
-    if (stopped) return;
-    const pod = latest.get(uid);
-    let runner = runners.get(uid);
-    if (!pod || pod.metadata?.deletionTimestamp) {
-      const ref = pod ?? runner?.pod;
-      if (runner) {
-        const grace = ref?.metadata?.deletionGracePeriodSeconds ?? ref?.spec?.terminationGracePeriodSeconds ?? 30;
-        log(`pod ${ref ? podKey(ref) : uid}: stopping (grace ${grace}s)`);
-        await runner.terminate(grace);
-        runners.delete(uid);
-      }
-      written.delete(uid);
-      if (pod) {
-        // Kubelet's last word: with the containers gone, delete the object for good so it disappears from the API.
-        await core.deleteNamespacedPod({
-          name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, gracePeriodSeconds: 0, body: { gracePeriodSeconds: 0, preconditions: { uid } },
-        }).catch((e: unknown) => { if (code(e) !== 404 && code(e) !== 409) throw e; });
-        log(`pod ${podKey(pod)}: deleted`);
-      }
-      return;
-    }
-    if (!runner) {
-      const phase = pod.status?.phase;
-      if (phase === 'Succeeded' || phase === 'Failed') return; // finished before this agent started
-      runner = new PodRunner(pod, deps, () => queue.kick(uid));
-      runners.set(uid, runner);
-      log(`pod ${podKey(pod)}: starting`);
-      runner.start();
-    }
-    runner.setPod(pod);
-    const status = runner.status();
-    const json = JSON.stringify(status);
-    if (json === written.get(uid)) return;
+    const apiPort = Number(serverUrl.port || 443);
     try {
-      await core.patchNamespacedPodStatus(
-        { name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, body: { status } },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-      );
-      written.set(uid, json);
+      forwarder = await startForwarder(alloc.gateway, 443, serverUrl.hostname, apiPort);
     } catch (e) {
-      if (code(e) === 404) return;
-      throw e;
+      log(`cannot relay ${alloc.gateway}:443 to the API server (${(e as Error).message}); pods use port ${apiPort} directly`);
     }
-  };
-  const queue: PodWorkQueue = new PodWorkQueue(sync, (uid, e) => {
-    log(`pod ${uid}: sync failed: ${(e as Error).message}`);
-    // Retry later (API hiccup); the next event would also do it.
-    const t = setTimeout(() => { if (!stopped) queue.kick(uid); }, 2000);
-    t.unref();
-  });
+    const apiEnv = { KUBERNETES_SERVICE_HOST: alloc.gateway, KUBERNETES_SERVICE_PORT: String(forwarder?.port ?? apiPort), KUBERNETES_SERVICE_PORT_HTTPS: String(forwarder?.port ?? apiPort) };
 
-  const fieldSelector = `spec.nodeName=${opts.nodeName}`;
-  const watch = new Watch(kc);
-  const pods = new ListWatch<V1Pod>('/api/v1/pods', watch, () => core.listPodForAllNamespaces({ fieldSelector }), false, undefined, fieldSelector);
-  const onPod = (p: V1Pod): void => {
-    const uid = p.metadata?.uid;
-    if (!uid) return;
-    // A pod recreated under the same name replaces the cached object; the old UID is gone.
-    for (const [other, q] of latest) {
-      if (other !== uid && podKey(q) === podKey(p)) { latest.delete(other); queue.kick(other); }
-    }
-    latest.set(uid, p);
-    queue.kick(uid);
-  };
-  pods.on('add', onPod);
-  pods.on('update', onPod);
-  pods.on('delete', (p) => {
-    const uid = p.metadata?.uid;
-    if (uid && latest.get(uid)) { latest.delete(uid); queue.kick(uid); }
-  });
+    let kubeletVersion = 'v0.0.0-skein';
+    try { kubeletVersion = (await kc.makeApiClient(VersionApi).getCode()).gitVersion; } catch { /* cosmetic */ }
+    registration = new NodeRegistration(core, coord, {
+      nodeName: opts.nodeName, podCidr: opts.podCidr, internalIp: alloc.gateway, kubeletVersion,
+      maxPods: Math.min(110, cidrSize(alloc.cidr) - 3), log,
+    });
+    const reg = registration;
+    await reg.register();
+    log(`node ${opts.nodeName} registered (pod CIDR ${opts.podCidr}, bridge ${bridge} ${alloc.gateway})`);
 
-  let hostsTimer: NodeJS.Timeout | undefined;
-  const svcs = new ListWatch<V1Service>('/api/v1/services', new Watch(kc), () => core.listServiceForAllNamespaces(), false);
-  const onServices = (): void => {
-    services = svcs.list();
-    if (hostsTimer) return;
-    hostsTimer = setTimeout(() => { hostsTimer = undefined; for (const r of runners.values()) r.refreshHosts(); }, 200);
-  };
-  svcs.on('add', onServices);
-  svcs.on('update', onServices);
-  svcs.on('delete', onServices);
+    const toBuffers = (m: Record<string, string> | undefined, base64: boolean): Record<string, Buffer> =>
+      Object.fromEntries(Object.entries(m ?? {}).map(([k, v]) => [k, Buffer.from(v, base64 ? 'base64' : 'utf8')]));
+    const reader: ClusterReader = {
+      async configMap(namespace, name) {
+        try {
+          const cm = await core.readNamespacedConfigMap({ name, namespace });
+          return { ...toBuffers(cm.binaryData, true), ...toBuffers(cm.data, false) };
+        } catch (e) { if (code(e) === 404) return undefined; throw e; }
+      },
+      async secret(namespace, name) {
+        try {
+          const s = await core.readNamespacedSecret({ name, namespace });
+          return { ...toBuffers(s.data, true), ...toBuffers(s.stringData, false) };
+        } catch (e) { if (code(e) === 404) return undefined; throw e; }
+      },
+      async requestToken(r) {
+        const tr = await core.createNamespacedServiceAccountToken({
+          name: r.serviceAccount, namespace: r.namespace,
+          body: {
+            apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest',
+            spec: { audiences: r.audience ? [r.audience] : [], expirationSeconds: r.expirationSeconds, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: r.podName, uid: r.podUid } },
+          },
+        });
+        const exp = tr.status?.expirationTimestamp ? new Date(tr.status.expirationTimestamp).getTime() : Date.now() + r.expirationSeconds * 1000;
+        return { token: tr.status?.token ?? '', ttlSeconds: Math.max(60, (exp - Date.now()) / 1000) };
+      },
+    };
 
-  const restartOnError = (name: string, lw: { start(): Promise<void> }) => (err: unknown): void => {
-    if (stopped) return;
-    log(`${name} watch failed (${(err as Error)?.message ?? String(err)}); restarting in 1 s`);
-    const t = setTimeout(() => { if (!stopped) lw.start().catch(() => undefined); }, 1000);
-    t.unref();
-  };
-  pods.on('error', restartOnError('pod', pods));
-  svcs.on('error', restartOnError('service', svcs));
-  await svcs.start();
-  await pods.start();
+    // Services: no cluster DNS, so each pod's hosts file lists the services (ClusterIP) and maps `kubernetes` to the API relay.
+    let services: readonly V1Service[] = [];
+    const hostsExtra = (ns: string): string => {
+      const lines = [`${alloc.gateway}\tkubernetes.default.svc.cluster.local kubernetes.default.svc kubernetes.default${ns === 'default' ? ' kubernetes' : ''}`];
+      for (const s of services) {
+        const ip = s.spec?.clusterIP;
+        const name = s.metadata?.name ?? '';
+        const sns = s.metadata?.namespace ?? '';
+        if (!ip || ip === 'None' || (name === 'kubernetes' && sns === 'default')) continue;
+        lines.push(`${ip}\t${name}.${sns}.svc.cluster.local ${name}.${sns}.svc ${name}.${sns}${sns === ns ? ` ${name}` : ''}`);
+      }
+      return lines.join('\n');
+    };
 
-  return {
-    async stop(): Promise<void> {
+    const runners = new Map<string, PodRunner>();
+    const latest = new Map<string, V1Pod>();
+    const written = new Map<string, string>();
+    let stopped = false;
+    const deps = {
+      tools, bridge, alloc, hostIp: alloc.gateway, nodeName: opts.nodeName, podsDir, reader, state, log, hostsExtra, baseEnv: apiEnv,
+    };
+
+    const sync = async (uid: string): Promise<void> => {
       if (stopped) return;
-      stopped = true;
-      if (hostsTimer) clearTimeout(hostsTimer);
-      await pods.stop();
-      await svcs.stop();
-      await queue.drain();
-      await Promise.all([...runners.values()].map((r) => r.terminate(Math.min(STOP_GRACE_SECONDS, r.pod.spec?.terminationGracePeriodSeconds ?? 30))));
-      runners.clear();
-      await forwarder?.close();
-      await registration.deregister();
-      await cleanupHostState(tools, state.data);
-      state.remove();
-      log(`node ${opts.nodeName} stopped; network removed`);
-    },
-  };
+      const pod = latest.get(uid);
+      let runner = runners.get(uid);
+      if (!pod || pod.metadata?.deletionTimestamp) {
+        const ref = pod ?? runner?.pod;
+        if (runner) {
+          const grace = ref?.metadata?.deletionGracePeriodSeconds ?? ref?.spec?.terminationGracePeriodSeconds ?? 30;
+          log(`pod ${ref ? podKey(ref) : uid}: stopping (grace ${grace}s)`);
+          await runner.terminate(grace);
+          runners.delete(uid);
+        }
+        written.delete(uid);
+        if (pod) {
+          // Kubelet's last word: with the containers gone, delete the object for good so it disappears from the API.
+          await core.deleteNamespacedPod({
+            name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, gracePeriodSeconds: 0, body: { gracePeriodSeconds: 0, preconditions: { uid } },
+          }).catch((e: unknown) => { if (code(e) !== 404 && code(e) !== 409) throw e; });
+          log(`pod ${podKey(pod)}: deleted`);
+        }
+        return;
+      }
+      if (!runner) {
+        const phase = pod.status?.phase;
+        if (phase === 'Succeeded' || phase === 'Failed') return; // finished before this agent started
+        runner = new PodRunner(pod, deps, () => queue.kick(uid));
+        runners.set(uid, runner);
+        log(`pod ${podKey(pod)}: starting`);
+        runner.start();
+      }
+      runner.setPod(pod);
+      const status = runner.status();
+      const json = JSON.stringify(status);
+      if (json === written.get(uid)) return;
+      try {
+        await core.patchNamespacedPodStatus(
+          { name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, body: { status } },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        );
+        written.set(uid, json);
+      } catch (e) {
+        if (code(e) === 404) return;
+        throw e;
+      }
+    };
+    const queue: PodWorkQueue = new PodWorkQueue(sync, (uid, e) => {
+      log(`pod ${uid}: sync failed: ${(e as Error).message}`);
+      // Retry later (API hiccup); the next event would also do it.
+      const t = setTimeout(() => { if (!stopped) queue.kick(uid); }, 2000);
+      t.unref();
+    });
+
+    const fieldSelector = `spec.nodeName=${opts.nodeName}`;
+    const watch = new Watch(kc);
+    const pods = new ListWatch<V1Pod>('/api/v1/pods', watch, () => core.listPodForAllNamespaces({ fieldSelector }), false, undefined, fieldSelector);
+    const onPod = (p: V1Pod): void => {
+      const uid = p.metadata?.uid;
+      if (!uid) return;
+      // A pod recreated under the same name replaces the cached object; the old UID is gone.
+      for (const [other, q] of latest) {
+        if (other !== uid && podKey(q) === podKey(p)) { latest.delete(other); queue.kick(other); }
+      }
+      latest.set(uid, p);
+      queue.kick(uid);
+    };
+    pods.on('add', onPod);
+    pods.on('update', onPod);
+    pods.on('delete', (p) => {
+      const uid = p.metadata?.uid;
+      if (uid && latest.get(uid)) { latest.delete(uid); queue.kick(uid); }
+    });
+
+    let hostsTimer: NodeJS.Timeout | undefined;
+    const svcs = new ListWatch<V1Service>('/api/v1/services', new Watch(kc), () => core.listServiceForAllNamespaces(), false);
+    const onServices = (): void => {
+      services = svcs.list();
+      if (hostsTimer) return;
+      hostsTimer = setTimeout(() => { hostsTimer = undefined; for (const r of runners.values()) r.refreshHosts(); }, 200);
+    };
+    svcs.on('add', onServices);
+    svcs.on('update', onServices);
+    svcs.on('delete', onServices);
+
+    const restartOnError = (name: string, lw: { start(): Promise<void> }) => (err: unknown): void => {
+      if (stopped) return;
+      log(`${name} watch failed (${(err as Error)?.message ?? String(err)}); restarting in 1 s`);
+      const t = setTimeout(() => { if (!stopped) lw.start().catch(() => undefined); }, 1000);
+      t.unref();
+    };
+    pods.on('error', restartOnError('pod', pods));
+    svcs.on('error', restartOnError('service', svcs));
+    await svcs.start();
+    await pods.start();
+
+    return {
+      async stop(): Promise<void> {
+        if (stopped) return;
+        stopped = true;
+        if (hostsTimer) clearTimeout(hostsTimer);
+        await pods.stop();
+        await svcs.stop();
+        await queue.drain();
+        await Promise.all([...runners.values()].map((r) => r.terminate(Math.min(STOP_GRACE_SECONDS, r.pod.spec?.terminationGracePeriodSeconds ?? 30))));
+        runners.clear();
+        await forwarder?.close();
+        await reg.deregister();
+        await cleanupHostState(tools, state.data);
+        state.remove();
+        log(`node ${opts.nodeName} stopped; network removed`);
+      },
+    };
+  }
 }

@@ -115,7 +115,9 @@ export class PodRunner {
     if (!this.#net || !this.#podIp || this.#tornDown) return;
     const ns = this.#pod.metadata?.namespace ?? 'default';
     try {
-      writeNetnsEtc(this.#net.netns, podHostsFile(this.#pod.metadata?.name ?? '', this.#podIp, this.#deps.hostsExtra(ns)), podResolvConf(ns));
+      const aliases = (this.#pod.spec?.hostAliases ?? []).map((a) => `${a.ip}\t${(a.hostnames ?? []).join(' ')}`).join('\n');
+      const extra = [aliases, this.#deps.hostsExtra(ns)].filter(Boolean).join('\n');
+      writeNetnsEtc(this.#net.netns, podHostsFile(this.#pod.metadata?.name ?? '', this.#podIp, extra), podResolvConf(ns));
     } catch { /* torn down meanwhile */ }
   }
 

@@ -162,6 +162,39 @@ describe('pod runner', () => {
     expect(r.snapshot().mains[0]!.state).toMatchObject({ kind: 'terminated', exitCode: 137 });
   });
 
+  it('runs an iptables init script in the pod netns: outbound TCP is redirected except for the exempt UID', async () => {
+    // The injector's interception in miniature: REDIRECT outbound TCP to a local port unless the sender runs as UID 2102.
+    const rules = [
+      'iptables -w -t nat -N SKEIN_OUT',
+      'iptables -w -t nat -A SKEIN_OUT -m owner --uid-owner 2102 -j RETURN',
+      'iptables -w -t nat -A SKEIN_OUT -p tcp -d 10.96.0.0/16 -j REDIRECT --to-ports 15001',
+      'iptables -w -t nat -A OUTPUT -p tcp -j SKEIN_OUT',
+    ].join(' && ');
+    const server = "require('http').createServer((q,s)=>s.end('intercepted '+q.headers.host)).listen(15001,'0.0.0.0')";
+    const client = (tag: string) => `fetch('http://10.96.0.10/',{signal:AbortSignal.timeout(2000)}).then(r=>r.text()).then(t=>console.log('${tag}:'+t),e=>console.log('${tag}:'+(e.cause?.code??e.name)))`;
+    const node = process.execPath;
+    const p = pod({
+      restartPolicy: 'Never',
+      hostAliases: [{ ip: '10.96.0.10', hostnames: ['fake-svc'] }],
+      initContainers: [
+        { name: 'skein-init', image: 'busybox', command: ['sh', '-c', rules], securityContext: { runAsUser: 0 } },
+        { name: 'proxy', image: 'busybox', restartPolicy: 'Always', command: [node, '-e', server], startupProbe: { tcpSocket: { port: 15001 }, periodSeconds: 1 } },
+      ],
+      containers: [
+        { name: 'app', image: 'busybox', command: [node, '-e', client('app')], securityContext: { runAsUser: 1000 } },
+        { name: 'exempt', image: 'busybox', command: [node, '-e', client('exempt')], securityContext: { runAsUser: 2102 } },
+      ],
+    });
+    const r = new PodRunner(p, deps, () => {});
+    r.start();
+    await waitFor('the pod to finish', () => r.finished, 30_000);
+    expect(readFileSync(join(r.logDir, 'app.log'), 'utf8')).toContain('app:intercepted 10.96.0.10');
+    // Nothing listens on 10.96.0.10 for the exempt UID: its connection is not redirected (times out or is refused).
+    expect(readFileSync(join(r.logDir, 'exempt.log'), 'utf8')).not.toContain('intercepted');
+    expect(readFileSync(join(r.logDir, 'skein-init.log'), 'utf8')).toBe('');
+    expect(r.status().phase).toBe('Succeeded');
+  });
+
   it('leaves nothing behind', async () => {
     await cleanupHostState(tools, state.data);
     expect((await listNetns(tools)).filter((n) => state.data.netns.includes(n))).toEqual([]);
