@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalCluster, type LocalClusterDetails } from '../../local-cluster/cluster.ts';
 import { PINNED_NODE } from '../../local-cluster/node-agent/image-table.ts';
+import { podNetworkNames } from '../../local-cluster/node-agent/host-network.ts';
 import { processAlive, waitFor } from './wait-for.ts';
 
 const NS = 'e2e-node-agent';
@@ -146,6 +147,14 @@ describe('node agent on the local cluster', () => {
     expect(body.upstreamStatus).toBe(200);
     const echoed = JSON.parse(body.upstreamBody) as { pod: string; url: string; namespace: string };
     expect(echoed).toMatchObject({ pod: target.metadata!.name, url: '/through', namespace: NS });
+    // No cluster DNS: the pod's hosts file names itself, the API relay and the Services (at their ClusterIPs).
+    const svc = await core.readNamespacedService({ name: 'echo', namespace: NS });
+    const netns = podNetworkNames(caller.metadata!.uid!).netns;
+    const resolve = (name: string) => execFileSync('ip', ['netns', 'exec', netns, 'getent', 'hosts', name], { encoding: 'utf8' }).split(/\s+/)[0];
+    expect(resolve('echo')).toBe(svc.spec!.clusterIP);
+    expect(resolve(`echo.${NS}.svc.cluster.local`)).toBe(svc.spec!.clusterIP);
+    expect(resolve('caller')).toBe(caller.status!.podIP);
+    expect(resolve('kubernetes.default.svc')).toBe('10.244.0.1');
   });
 
   it('completes a Job whose pod has a native sidecar and calls the API with its projected token', async () => {
