@@ -61,7 +61,18 @@ export function requestTarget(req: DownstreamRequest): ProxyError | readonly [st
   }
   if (!authority || authority.length > 255 || /[\s@/\\]/.test(authority)) return new ProxyError(ERRORS.badRequest, 'invalid authority');
   if (path.charCodeAt(0) !== 47) return new ProxyError(ERRORS.badRequest, 'invalid path');
+  // Where we terminated TLS, the request must be for the name the handshake was for (a coalesced HTTP/2 connection
+  // or a forged Host would otherwise reach another site with this site's TLS); 421 tells the client to reconnect.
+  const sni = (req.socket as { servername?: unknown } | undefined)?.servername;
+  if (typeof sni === 'string' && sni !== '' && hostWithoutPort(authority) !== sni.toLowerCase()) {
+    return new ProxyError(ERRORS.misdirected, 'Host differs from TLS SNI');
+  }
   return [authority, path] as const;
+}
+
+function hostWithoutPort(authority: string): string {
+  const end = authority.charCodeAt(0) === 91 /* '[' */ ? authority.indexOf(']') + 1 : authority.lastIndexOf(':');
+  return (end > 0 && end < authority.length ? authority.slice(0, end) : authority).toLowerCase();
 }
 
 function hashKey(req: DownstreamRequest, cluster: UpstreamCluster): string | null {
