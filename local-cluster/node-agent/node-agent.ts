@@ -12,6 +12,7 @@ import { HostStateFile } from './host-state.ts';
 import { hostTools, findBinary, type HostTools } from './host-tools.ts';
 import { BRIDGE_NAME, cleanupHostState, ensureBridge } from './host-network.ts';
 import { IpAllocator, cidrSize } from './ip-allocator.ts';
+import { KUBELET_PORT, startKubeletServer, type KubeletServer, type LogSource } from './kubelet-server.ts';
 import { NodeRegistration } from './node-registration.ts';
 import { PodRunner } from './pod-runner.ts';
 import type { ClusterReader } from './pod-volumes.ts';
@@ -70,8 +71,10 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
   // Anything that fails from here on must not leave the bridge (or a half-registered node) behind.
   let forwarder: Forwarder | undefined;
   let registration: NodeRegistration | undefined;
+  let kubelet: KubeletServer | undefined;
   const undoStart = async (): Promise<void> => {
     await forwarder?.close();
+    await kubelet?.close();
     await registration?.deregister();
     await cleanupHostState(tools, state.data);
     state.remove();
@@ -98,8 +101,23 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
 
     let kubeletVersion = 'v0.0.0-skein';
     try { kubeletVersion = (await kc.makeApiClient(VersionApi).getCode()).gitVersion; } catch { /* cosmetic */ }
+    const runners = new Map<string, PodRunner>();
+    const logSource: LogSource = {
+      logOf(namespace, name, container) {
+        const r = [...runners.values()].find((x) => x.pod.metadata?.namespace === namespace && x.pod.metadata?.name === name);
+        if (!r) return undefined;
+        const all = [...r.mains, ...r.inits];
+        const c = container ? all.find((x) => x.name === container) : r.mains.length === 1 ? r.mains[0] : undefined;
+        return c ? { path: join(r.logDir, `${c.name}.log`), running: () => c.running } : undefined;
+      },
+    };
+    try {
+      kubelet = await startKubeletServer(alloc.gateway, KUBELET_PORT, alloc.cidr, alloc.gateway, logSource);
+    } catch (e) {
+      log(`kubectl logs will not work: cannot serve the kubelet API on ${alloc.gateway}:${KUBELET_PORT} (${(e as Error).message})`);
+    }
     registration = new NodeRegistration(core, coord, {
-      nodeName: opts.nodeName, podCidr: opts.podCidr, internalIp: alloc.gateway, kubeletVersion,
+      nodeName: opts.nodeName, podCidr: opts.podCidr, internalIp: alloc.gateway, kubeletVersion, kubeletPort: kubelet?.port ?? 0,
       maxPods: Math.min(110, cidrSize(alloc.cidr) - 3), log,
     });
     const reg = registration;
@@ -148,7 +166,6 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
       return lines.join('\n');
     };
 
-    const runners = new Map<string, PodRunner>();
     const latest = new Map<string, V1Pod>();
     const written = new Map<string, string>();
     let stopped = false;
@@ -261,6 +278,7 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
         await Promise.all([...runners.values()].map((r) => r.terminate(Math.min(STOP_GRACE_SECONDS, r.pod.spec?.terminationGracePeriodSeconds ?? 30))));
         runners.clear();
         await forwarder?.close();
+        await kubelet?.close();
         await reg.deregister();
         await cleanupHostState(tools, state.data);
         state.remove();

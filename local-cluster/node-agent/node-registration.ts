@@ -10,6 +10,8 @@ export interface NodeRegistrationOptions {
   readonly internalIp: string;
   readonly kubeletVersion: string;
   readonly maxPods: number;
+  /** Where the API server reaches our kubelet-API sliver (container logs); 0 when it is not running. */
+  readonly kubeletPort: number;
   readonly log: (line: string) => void;
 }
 
@@ -61,8 +63,9 @@ export class NodeRegistration {
     };
     return {
       capacity, allocatable: capacity, conditions,
-      addresses: [{ type: 'InternalIP', address: this.#o.internalIp }, { type: 'Hostname', address: this.#o.nodeName }],
-      daemonEndpoints: { kubeletEndpoint: { Port: 0 } },
+      // No Hostname address: the API server prefers it for kubelet calls and the node name does not resolve.
+      addresses: [{ type: 'InternalIP', address: this.#o.internalIp }],
+      daemonEndpoints: { kubeletEndpoint: { Port: this.#o.kubeletPort } },
       nodeInfo: {
         machineID: '', systemUUID: '', bootID: '', kernelVersion: '', osImage: `Skein node agent on ${hostname()}`,
         containerRuntimeVersion: 'skein-node-agent://0.1.0', kubeletVersion: this.#o.kubeletVersion, kubeProxyVersion: '',

@@ -115,6 +115,10 @@ describe('node agent on the local cluster', () => {
       expect(new Date(init!.finishedAt!).getTime()).toBeLessThanOrEqual(new Date(app!.startedAt!).getTime());
       const logDir = join(cluster.workDir, 'node-agent', 'pods', `${NS}_${p.metadata!.name}_${p.metadata!.uid}`);
       expect(readFileSync(join(logDir, 'init.log'), 'utf8')).toBe(`init-ran-as-${p.metadata!.name}\n${NS}`);
+      // `kubectl logs` path: the API server asks the node agent's kubelet endpoint.
+      const appLog = await core.readNamespacedPodLog({ name: p.metadata!.name!, namespace: NS, container: 'echo' });
+      expect(appLog).toContain(`echo ${p.metadata!.name} listening on :8080`);
+      expect(await core.readNamespacedPodLog({ name: p.metadata!.name!, namespace: NS, container: 'init', tailLines: 1 })).toBe(NS);
     }
     const ips = echoPods.map((p) => p.status!.podIP!).sort();
     const sliceIps = await waitFor('EndpointSlices with both pod IPs', async () => {
