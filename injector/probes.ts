@@ -56,8 +56,12 @@ export function rewriteProbes(containers: readonly Container[]): ProbeRewriteRes
         continue;
       }
       const path = appHealthPath(c.name, kind);
-      const entry: Record<string, unknown> = { [check]: { ...original, port } };
-      if (typeof probe.timeoutSeconds === 'number') entry.timeoutSeconds = probe.timeoutSeconds;
+      // With the API server's defaults applied (what the webhook sees, after defaulting), so that `skein inject` on a
+      // manifest and the webhook on the created pod record the same thing.
+      const action = check === 'httpGet'
+        ? { ...original, path: typeof original.path === 'string' && original.path !== '' ? original.path : '/', scheme: typeof original.scheme === 'string' && original.scheme !== '' ? original.scheme : 'HTTP', port }
+        : { ...original, port };
+      const entry: Record<string, unknown> = { [check]: action, timeoutSeconds: typeof probe.timeoutSeconds === 'number' ? probe.timeoutSeconds : 1 };
       appProbes[path] = entry;
       const { httpGet: _h, tcpSocket: _t, ...rest } = probe;
       rewrites.push({ containerIndex, field, path, probe: { ...rest, httpGet: { path, port: PROXY_HEALTH_PORT, scheme: 'HTTP' } } });
