@@ -61,6 +61,9 @@ export class ProxyListener {
     // One more than the limit, so going over it is seen (and answered 431) rather than silently truncated.
     this.#h1.maxHeadersCount = limits.maxHeaderCount + 1;
     this.#h1.timeout = limits.requestIdleTimeoutMs;
+    // This server never listen()s (sockets are handed to it), and Node starts its connection tracking on 'listening':
+    // without it headersTimeout (slowloris) is never enforced and closeIdleConnections() finds nothing to close.
+    this.#h1.emit('listening');
     this.#h1.on('request', (req, res) => forwardHttp(this.#ctx, req, res));
     this.#h1.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => tunnelUpgrade(this.#ctx, req, socket, head));
     this.#h1.on('connect', (_req: http.IncomingMessage, socket: Duplex) => {
@@ -241,6 +244,7 @@ export class ProxyListener {
   destroy(): void {
     this.#server.close();
     this.#h1.closeAllConnections();
+    this.#h1.close(); // stops the connection-tracking timer
     for (const s of this.#sessions) s.destroy();
     for (const s of this.#sockets) s.destroy();
   }
