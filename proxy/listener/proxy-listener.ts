@@ -97,7 +97,11 @@ export class ProxyListener {
       this.#sessions.add(session);
       session.once('close', () => this.#sessions.delete(session));
       session.on('error', () => session.destroy());
-      session.setTimeout(Math.min(limits.connectionIdleTimeoutMs, 2_147_483_647), () => session.close());
+      session.setTimeout(Math.min(limits.connectionIdleTimeoutMs, 2_147_483_647), () => {
+        session.close();
+        // A peer that stopped inside a header block (HTTP/2 slowloris) never lets a graceful close finish: cut it after a grace.
+        setTimeout(() => session.destroy(), limits.headersTimeoutMs).unref();
+      });
       session.once('localSettings', () => {
         try {
           session.setLocalWindowSize(limits.http2ConnectionWindowBytes);
