@@ -48,9 +48,10 @@ export function launcherScript(spec: Omit<LaunchSpec, 'argv' | 'env' | 'launcher
   return lines.join('\n') + '\n';
 }
 
-/** The container environment: nothing from the agent's own environment leaks in, as in a real container. */
-export function baseEnv(hostname: string, env: Readonly<Record<string, string>>): Record<string, string> {
-  return { PATH: CONTAINER_PATH, HOME: '/root', HOSTNAME: hostname, ...env };
+/** The container environment: nothing from the agent's own environment leaks in, as in a real container. A user without a
+ * passwd entry in the image gets HOME=/ from container runtimes; so do all non-root users here. */
+export function baseEnv(hostname: string, uid: number | undefined, env: Readonly<Record<string, string>>): Record<string, string> {
+  return { PATH: CONTAINER_PATH, HOME: uid ? '/' : '/root', HOSTNAME: hostname, ...env };
 }
 
 /** Spawns the container as its own process group (so signals reach every process it started); stdout+stderr go to logPath. */
@@ -61,7 +62,7 @@ export function launchContainer(tools: HostTools, spec: LaunchSpec): ChildProces
     return spawn(tools.ip, ['netns', 'exec', spec.netns, tools.unshare, '--uts', '--', tools.sh, spec.launcherPath, ...spec.argv], {
       detached: true,
       stdio: ['ignore', fd, fd],
-      env: baseEnv(spec.hostname, spec.env),
+      env: baseEnv(spec.hostname, spec.uid, spec.env),
     });
   } finally {
     closeSync(fd);

@@ -3,6 +3,7 @@
 // | image                         | ENTRYPOINT (what `command` replaces)          | working dir      | command aliases |
 // |-------------------------------|-----------------------------------------------|------------------|-----------------|
 // | skein.dev/skein:<any tag>     | <node24> <repo>/bin/skein.mjs                 | <repo>           | skein, /usr/local/bin/skein, /skein |
+//   (ENV SKEIN_NATIVE_CACHE=/var/cache/skein/native: the proxy's native helper, built by the agent as root at start)
 // | skein.dev/example-<name>:<tag>| <node24> <repo>/examples/<name>/main.ts       | examples/<name>/ | <name>, /app/<name> |
 // | busybox, alpine, debian,      | (none; CMD is `sh`)                           | /                | -               |
 // | ubuntu, bash (any registry/tag)|                                              |                  |                 |
@@ -18,7 +19,12 @@ import { err, ok } from '../../api/result.ts';
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 export const PINNED_NODE = join(REPO_ROOT, 'node_modules', 'node', 'bin', 'node');
 
+/** The Skein image's prebuilt native helper (SO_ORIGINAL_DST addon) lives here, as it would in the image; see skein-image-prep.ts. */
+export const SKEIN_IMAGE_NATIVE_CACHE = '/var/cache/skein/native';
+
 export interface ImageEntry {
+  /** The image's ENV: under the pod's env, like a Dockerfile ENV. */
+  readonly env: Readonly<Record<string, string>>;
   readonly entrypoint: readonly string[];
   readonly cmd: readonly string[];
   readonly workingDir: string;
@@ -26,6 +32,7 @@ export interface ImageEntry {
 }
 
 export interface ResolvedProcess {
+  readonly env: Readonly<Record<string, string>>;
   readonly argv: readonly string[];
   readonly workingDir: string;
 }
@@ -52,16 +59,16 @@ export function lookupImage(image: string, opts: ImageTableOptions = {}): ImageE
   const node = opts.node ?? (opts.repoRoot ? join(root, 'node_modules', 'node', 'bin', 'node') : PINNED_NODE);
   const { repo, base } = splitImage(image);
   if (repo === 'skein.dev/skein') {
-    return { entrypoint: [node, join(root, 'bin', 'skein.mjs')], cmd: [], workingDir: root, aliases: ['skein', '/usr/local/bin/skein', '/skein'] };
+    return { env: { SKEIN_NATIVE_CACHE: SKEIN_IMAGE_NATIVE_CACHE }, entrypoint: [node, join(root, 'bin', 'skein.mjs')], cmd: [], workingDir: root, aliases: ['skein', '/usr/local/bin/skein', '/skein'] };
   }
   const examplePrefix = EXAMPLE_IMAGE_PREFIX; // 'skein.dev/example-'
   if (repo.startsWith(examplePrefix)) {
     const name = repo.slice(examplePrefix.length);
     if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) return undefined;
     const dir = join(root, 'examples', name);
-    return { entrypoint: [node, join(dir, 'main.ts')], cmd: [], workingDir: dir, aliases: [name, `/app/${name}`] };
+    return { env: {}, entrypoint: [node, join(dir, 'main.ts')], cmd: [], workingDir: dir, aliases: [name, `/app/${name}`] };
   }
-  if (SHELL_IMAGES.has(base)) return { entrypoint: [], cmd: ['sh'], workingDir: '/', aliases: [] };
+  if (SHELL_IMAGES.has(base)) return { env: {}, entrypoint: [], cmd: ['sh'], workingDir: '/', aliases: [] };
   return undefined;
 }
 
@@ -82,5 +89,5 @@ export function resolveProcess(
     argv = [...entry.entrypoint, ...(args && args.length > 0 ? args : entry.cmd)];
   }
   if (argv.length === 0) return err(`image ${image} has no entrypoint and the container sets no command`);
-  return ok({ argv, workingDir: entry.workingDir });
+  return ok({ env: entry.env, argv, workingDir: entry.workingDir });
 }

@@ -15,6 +15,7 @@ import { IpAllocator, cidrSize } from './ip-allocator.ts';
 import { KUBELET_PORT, startKubeletServer, type KubeletServer, type LogSource } from './kubelet-server.ts';
 import { NodeRegistration } from './node-registration.ts';
 import { PodRunner } from './pod-runner.ts';
+import { prepareSkeinImage } from './skein-image-prep.ts';
 import type { ClusterReader } from './pod-volumes.ts';
 import { PodWorkQueue } from './pod-work-queue.ts';
 
@@ -91,6 +92,8 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
     const podsDir = join(opts.workDir, 'pods');
     mkdirSync(podsDir, { recursive: true });
 
+    const why = prepareSkeinImage();
+    if (why) log(`the Skein image's native helper is unavailable (${why}); proxies run without original-destination routing`);
     const apiPort = Number(serverUrl.port || 443);
     try {
       forwarder = await startForwarder(alloc.gateway, 443, serverUrl.hostname, apiPort);

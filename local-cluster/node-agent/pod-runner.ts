@@ -262,7 +262,7 @@ export class PodRunner {
     if (!r.ok) throw new Error(r.error);
     const { uid, gid } = this.#user(c);
     return launchContainer(this.#deps.tools, {
-      netns: this.#net.netns, hostname: this.#pod.metadata?.name ?? 'pod', argv: r.value.argv, env,
+      netns: this.#net.netns, hostname: this.#pod.metadata?.name ?? 'pod', argv: r.value.argv, env: { ...r.value.env, ...env },
       workingDir: c.workingDir || r.value.workingDir, uid, gid, mounts: this.#volumes.mountsFor(c),
       launcherPath: join(this.#dir, launcherName), logPath: logName === '/dev/null' ? logName : join(this.#dir, logName),
     });
