@@ -4,8 +4,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  CoordinationV1Api, CoreV1Api, KubeConfig, ListWatch, PatchStrategy, VersionApi, Watch, setHeaderOptions,
-  type V1Pod, type V1Service,
+  CoordinationV1Api, CoreV1Api, DiscoveryV1Api, KubeConfig, ListWatch, PatchStrategy, VersionApi, Watch, setHeaderOptions,
+  type V1EndpointSlice, type V1Pod, type V1Service,
 } from '@kubernetes/client-node';
 import { startForwarder, type Forwarder } from './apiserver-forwarder.ts';
 import { HostStateFile } from './host-state.ts';
@@ -15,6 +15,7 @@ import { IpAllocator, cidrSize } from './ip-allocator.ts';
 import { KUBELET_PORT, startKubeletServer, type KubeletServer, type LogSource } from './kubelet-server.ts';
 import { NodeRegistration } from './node-registration.ts';
 import { PodRunner } from './pod-runner.ts';
+import { serviceHostsLines } from './service-hosts.ts';
 import { prepareSkeinImage } from './skein-image-prep.ts';
 import type { ClusterReader } from './pod-volumes.ts';
 import { PodWorkQueue } from './pod-work-queue.ts';
@@ -57,6 +58,7 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
   kc.loadFromFile(opts.kubeconfigPath);
   const core = kc.makeApiClient(CoreV1Api);
   const coord = kc.makeApiClient(CoordinationV1Api);
+  const discovery = kc.makeApiClient(DiscoveryV1Api);
   const serverUrl = new URL(kc.getCurrentCluster()?.server ?? 'https://127.0.0.1:6443');
 
   // A crashed previous run of this node leaves namespaces, veths, the bridge and processes: remove exactly those.
@@ -155,19 +157,10 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
       },
     };
 
-    // Services: no cluster DNS, so each pod's hosts file lists the services (ClusterIP) and maps `kubernetes` to the API relay.
+    // Services: no cluster DNS, so each pod's hosts file lists the services (see service-hosts.ts), rewritten on changes.
     let services: readonly V1Service[] = [];
-    const hostsExtra = (ns: string): string => {
-      const lines = [`${alloc.gateway}\tkubernetes.default.svc.cluster.local kubernetes.default.svc kubernetes.default${ns === 'default' ? ' kubernetes' : ''}`];
-      for (const s of services) {
-        const ip = s.spec?.clusterIP;
-        const name = s.metadata?.name ?? '';
-        const sns = s.metadata?.namespace ?? '';
-        if (!ip || ip === 'None' || (name === 'kubernetes' && sns === 'default')) continue;
-        lines.push(`${ip}\t${name}.${sns}.svc.cluster.local ${name}.${sns}.svc ${name}.${sns}${sns === ns ? ` ${name}` : ''}`);
-      }
-      return lines.join('\n');
-    };
+    let slices: readonly V1EndpointSlice[] = [];
+    const hostsExtra = (ns: string): string => serviceHostsLines({ services, slices, apiAddress: alloc.gateway }, ns);
 
     const latest = new Map<string, V1Pod>();
     const written = new Map<string, string>();
@@ -250,14 +243,18 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
 
     let hostsTimer: NodeJS.Timeout | undefined;
     const svcs = new ListWatch<V1Service>('/api/v1/services', new Watch(kc), () => core.listServiceForAllNamespaces(), false);
+    const eps = new ListWatch<V1EndpointSlice>('/apis/discovery.k8s.io/v1/endpointslices', new Watch(kc), () => discovery.listEndpointSliceForAllNamespaces(), false);
     const onServices = (): void => {
       services = svcs.list();
+      slices = eps.list();
       if (hostsTimer) return;
       hostsTimer = setTimeout(() => { hostsTimer = undefined; for (const r of runners.values()) r.refreshHosts(); }, 200);
     };
-    svcs.on('add', onServices);
-    svcs.on('update', onServices);
-    svcs.on('delete', onServices);
+    for (const lw of [svcs, eps] as { on(verb: 'add' | 'update' | 'delete', cb: () => void): void }[]) {
+      lw.on('add', onServices);
+      lw.on('update', onServices);
+      lw.on('delete', onServices);
+    }
 
     const restartOnError = (name: string, lw: { start(): Promise<void> }) => (err: unknown): void => {
       if (stopped) return;
@@ -267,7 +264,9 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
     };
     pods.on('error', restartOnError('pod', pods));
     svcs.on('error', restartOnError('service', svcs));
+    eps.on('error', restartOnError('endpointslice', eps));
     await svcs.start();
+    await eps.start();
     await pods.start();
 
     return {
@@ -277,6 +276,7 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
         if (hostsTimer) clearTimeout(hostsTimer);
         await pods.stop();
         await svcs.stop();
+        await eps.stop();
         await queue.drain();
         await Promise.all([...runners.values()].map((r) => r.terminate(Math.min(STOP_GRACE_SECONDS, r.pod.spec?.terminationGracePeriodSeconds ?? 30))));
         runners.clear();

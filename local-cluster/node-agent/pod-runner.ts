@@ -63,6 +63,7 @@ export class PodRunner {
   #lifecycle: Promise<void> | undefined;
   #tornDown = false;
   #probeSeq = 0;
+  #hostsWritten = '';
   readonly #dir: string;
 
   constructor(pod: V1Pod, deps: PodRunnerDeps, onChange: () => void) {
@@ -117,7 +118,10 @@ export class PodRunner {
     try {
       const aliases = (this.#pod.spec?.hostAliases ?? []).map((a) => `${a.ip}\t${(a.hostnames ?? []).join(' ')}`).join('\n');
       const extra = [aliases, this.#deps.hostsExtra(ns)].filter(Boolean).join('\n');
-      writeNetnsEtc(this.#net.netns, podHostsFile(this.#pod.metadata?.name ?? '', this.#podIp, extra), podResolvConf(ns));
+      const hosts = podHostsFile(this.#pod.metadata?.name ?? '', this.#podIp, extra);
+      if (hosts === this.#hostsWritten) return;
+      writeNetnsEtc(this.#net.netns, hosts, podResolvConf(ns));
+      this.#hostsWritten = hosts;
     } catch { /* torn down meanwhile */ }
   }
 

@@ -159,6 +159,15 @@ describe('node agent on the local cluster', () => {
     expect(resolve(`echo.${NS}.svc.cluster.local`)).toBe(svc.spec!.clusterIP);
     expect(resolve('caller')).toBe(caller.status!.podIP);
     expect(resolve('kubernetes.default.svc')).toBe('10.244.0.1');
+    // A headless Service resolves to its ready endpoints (pod IPs), which unmeshed pods can reach.
+    await core.createNamespacedService({ namespace: NS, body: { metadata: { name: 'echo-direct' }, spec: { clusterIP: 'None', selector: { app: 'echo' }, ports: [{ port: 8080 }] } } });
+    const podIps = echoPods.map((p) => p.status!.podIP!);
+    const direct = await waitFor('echo-direct in the hosts file', async () => {
+      const all = execFileSync('ip', ['netns', 'exec', netns, 'getent', 'ahostsv4', 'echo-direct'], { encoding: 'utf8' });
+      const ips = [...new Set(all.split('\n').map((l) => l.split(/\s+/)[0]).filter(Boolean))].sort();
+      return ips.length === 2 ? ips : undefined;
+    }, 30_000);
+    expect(direct).toEqual([...podIps].sort());
   });
 
   it('completes a Job whose pod has a native sidecar and calls the API with its projected token', async () => {
