@@ -1,6 +1,7 @@
-// Prometheus addon (the Debian package): scrapes itself and every pod that asks for it (prometheus.io/* annotations).
+// Prometheus addon (the Debian package): scrapes itself and every running pod that asks for it (prometheus.io/* annotations).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { LocalClusterError } from '../local-cluster-error.ts';
@@ -9,6 +10,7 @@ import { startManagedProcess } from '../managed-process.ts';
 import { recordOwnedProcesses } from '../state-file.ts';
 import { registerTeardown } from '../teardown.ts';
 import { waitReady } from '../wait-ready.ts';
+import { podScrapeTargets } from './pod-scrape-targets.ts';
 
 export const PROMETHEUS_BIN = '/usr/bin/prometheus';
 
@@ -42,33 +44,60 @@ export function ensurePrometheusBinary(log: (line: string) => void): string {
   return PROMETHEUS_BIN;
 }
 
-/** The scrape config: a 5 s interval (demo and tests want fresh numbers), pods discovered through the cluster's API. */
-export function prometheusConfig(opts: { selfAddress: string; kubeconfigPath: string }): string {
+/**
+ * The scrape config: a 5 s interval (the demo and tests want fresh numbers); Prometheus itself, and the pods listed in a
+ * file_sd file that `startPrometheus` keeps in sync with the cluster (Debian builds Prometheus without kubernetes_sd).
+ */
+export function prometheusConfig(opts: { selfAddress: string; podTargetsFile: string }): string {
   return stringify({
     global: { scrape_interval: '5s', evaluation_interval: '5s' },
     scrape_configs: [
       { job_name: 'prometheus', static_configs: [{ targets: [opts.selfAddress] }] },
-      {
-        job_name: 'kubernetes-pods',
-        kubernetes_sd_configs: [{ role: 'pod', kubeconfig_file: opts.kubeconfigPath }],
-        relabel_configs: [
-          { source_labels: ['__meta_kubernetes_pod_annotation_prometheus_io_scrape'], action: 'keep', regex: 'true' },
-          { source_labels: ['__meta_kubernetes_pod_phase'], action: 'keep', regex: 'Running' },
-          {
-            source_labels: ['__address__', '__meta_kubernetes_pod_annotation_prometheus_io_port'],
-            action: 'replace',
-            regex: '([^:]+)(?::\\d+)?;(\\d+)',
-            replacement: '$1:$2',
-            target_label: '__address__',
-          },
-          { source_labels: ['__meta_kubernetes_pod_annotation_prometheus_io_path'], action: 'replace', regex: '(.+)', target_label: '__metrics_path__' },
-          { source_labels: ['__meta_kubernetes_namespace'], target_label: 'namespace' },
-          { source_labels: ['__meta_kubernetes_pod_name'], target_label: 'pod' },
-          { source_labels: ['__meta_kubernetes_pod_label_app'], target_label: 'app' },
-        ],
-      },
+      { job_name: 'kubernetes-pods', file_sd_configs: [{ files: [opts.podTargetsFile], refresh_interval: '5s' }] },
     ],
   });
+}
+
+/** Rewrites the targets file whenever the scrape-able pods change; polling keeps it simple and survives apiserver restarts. */
+function syncPodTargets(kubeconfigPath: string, file: string, intervalMs: number, log: (line: string) => void): { stop(): void; synced: Promise<void> } {
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfigPath);
+  const core = kc.makeApiClient(CoreV1Api);
+  let last = '';
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let failing = false;
+  const once = async (): Promise<void> => {
+    try {
+      const pods = await core.listPodForAllNamespaces();
+      const text = JSON.stringify(podScrapeTargets(pods.items), null, 1);
+      if (text !== last) {
+        // Atomic replace: Prometheus never reads a half-written file.
+        writeFileSync(`${file}.tmp`, text);
+        renameSync(`${file}.tmp`, file);
+        last = text;
+      }
+      if (failing) log('prometheus: pod target sync recovered');
+      failing = false;
+    } catch (e) {
+      if (!failing) log(`prometheus: pod target sync failed (keeps the last targets): ${(e as Error).message}`);
+      failing = true;
+    }
+  };
+  const loop = (): void => {
+    if (stopped) return;
+    timer = setTimeout(() => void once().then(loop), intervalMs);
+    // The loop alone must not keep a process alive.
+    timer.unref();
+  };
+  const synced = once().then(loop);
+  return {
+    synced,
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
 }
 
 export async function startPrometheus(opts: { workDir: string; kubeconfigPath: string; log?: (line: string) => void }): Promise<PrometheusAddon> {
@@ -79,7 +108,11 @@ export async function startPrometheus(opts: { workDir: string; kubeconfigPath: s
   const port = await freePort('127.0.0.1');
   const address = `127.0.0.1:${port}`;
   const configPath = join(dir, 'prometheus.yml');
-  writeFileSync(configPath, prometheusConfig({ selfAddress: address, kubeconfigPath: opts.kubeconfigPath }));
+  const podTargetsFile = join(dir, 'pod-targets.json');
+  writeFileSync(podTargetsFile, '[]');
+  writeFileSync(configPath, prometheusConfig({ selfAddress: address, podTargetsFile }));
+  const sync = syncPodTargets(opts.kubeconfigPath, podTargetsFile, 3000, log);
+  await sync.synced;
   const proc = startManagedProcess({
     name: 'prometheus',
     exe: bin,
@@ -91,6 +124,7 @@ export async function startPrometheus(opts: { workDir: string; kubeconfigPath: s
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
+      sync.stop();
       await proc.stop();
       forget();
       unregister();

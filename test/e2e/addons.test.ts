@@ -1,5 +1,8 @@
 // e2e: the demo addons: Jaeger (OTLP in, query API out, memory storage) and Prometheus (scrapes itself, discovers pods via the API).
+import * as k8s from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,19 +61,52 @@ describe('demo addons', () => {
     expect(trace.spans.map((s) => s.operationName)).toEqual(['GET /hello']);
   });
 
-  it('Prometheus scrapes itself and runs Kubernetes pod discovery against the local cluster without errors', async () => {
-    const up = await waitFor('up{job="prometheus"} == 1', async () => {
-      const r = (await (await fetch(`${prom.url}/api/v1/query?query=${encodeURIComponent('up{job="prometheus"}')}`)).json()) as {
+  it('Prometheus scrapes itself and the annotated running pods it finds through the cluster API', async () => {
+    const query = async (q: string): Promise<string | undefined> => {
+      const r = (await (await fetch(`${prom.url}/api/v1/query?query=${encodeURIComponent(q)}`)).json()) as {
         data: { result: { value: [number, string] }[] };
       };
-      return r.data.result[0]?.value[1] === '1' ? true : undefined;
-    }, 60_000);
-    expect(up).toBe(true);
-    const metrics = await (await fetch(`${prom.url}/metrics`)).text();
-    // The pod discovery connected to our API server with the admin kubeconfig: it counts events, and no failures.
-    expect(metrics).toMatch(/prometheus_sd_kubernetes_events_total\{[^}]*role="pod"[^}]*\} /);
-    const failures = [...metrics.matchAll(/^prometheus_sd_kubernetes_failures_total (\d+)/gm)].map((m) => Number(m[1]));
-    expect(failures.every((n) => n === 0)).toBe(true);
+      return r.data.result[0]?.value[1];
+    };
+    expect(await waitFor('up{job="prometheus"} == 1', async () => ((await query('up{job="prometheus"}')) === '1' ? true : undefined), 60_000)).toBe(true);
+
+    // A "pod" whose metrics endpoint is this test's own server: the status says Running at 127.0.0.1 (no node agent here).
+    const metrics = createServer((req, res) => {
+      res.writeHead(req.url === '/custom-metrics' ? 200 : 404, { 'content-type': 'text/plain; version=0.0.4' });
+      res.end(req.url === '/custom-metrics' ? 'skein_e2e_answer 42\n' : '');
+    });
+    await new Promise<void>((r) => metrics.listen(0, '127.0.0.1', r));
+    try {
+      const port = (metrics.address() as AddressInfo).port;
+      const kc = new k8s.KubeConfig();
+      kc.loadFromFile(cluster.kubeconfigPath);
+      const core = kc.makeApiClient(k8s.CoreV1Api);
+      await waitFor('the default ServiceAccount', async () => core.readNamespacedServiceAccount({ name: 'default', namespace: 'default' }));
+      await core.createNamespacedPod({
+        namespace: 'default',
+        body: {
+          metadata: {
+            name: 'scrape-me',
+            labels: { app: 'scrape-me' },
+            annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(port), 'prometheus.io/path': '/custom-metrics' },
+          },
+          spec: { containers: [{ name: 'c', image: 'example/none:1' }] },
+        },
+      });
+      // The scheduler updates the pod's conditions meanwhile: retry on a conflict with the latest version.
+      await waitFor('the pod status written', async () => {
+        const latest = await core.readNamespacedPod({ name: 'scrape-me', namespace: 'default' });
+        return core.replaceNamespacedPodStatus({
+          name: 'scrape-me',
+          namespace: 'default',
+          body: { ...latest, status: { ...latest.status, phase: 'Running', podIP: '127.0.0.1', podIPs: [{ ip: '127.0.0.1' }] } },
+        });
+      }, 20_000);
+      const v = await waitFor('skein_e2e_answer scraped', async () => query('skein_e2e_answer{job="kubernetes-pods",pod="scrape-me",namespace="default",app="scrape-me"}'), 60_000);
+      expect(v).toBe('42');
+    } finally {
+      metrics.close();
+    }
   });
 
   it('stopping the addons ends their processes', async () => {
