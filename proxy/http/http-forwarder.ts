@@ -172,6 +172,9 @@ export function forwardHttp(ctx: ListenerContext, req: DownstreamRequest, res: D
     return done(499);
   }
   if (ctx.draining() && req.httpVersionMajor !== 2) res.setHeader('connection', 'close');
+  // An Upgrade we serve as plain HTTP/1.1 (h2c, anything but WebSocket) leaves Node's parser in upgrade mode: later
+  // requests on the connection would be silently ignored, so say so and close after this response.
+  else if (req.httpVersionMajor === 1 && req.headers.upgrade !== undefined) res.setHeader('connection', 'close');
 
   try {
     if (req.httpVersionMajor !== 2 && (req as IncomingMessage).rawHeaders.length / 2 > snap.limits.maxHeaderCount) {
