@@ -34,6 +34,8 @@ export class ServingCertManager {
   #ca: CertificateAuthority;
   #previousCa: CertificateAuthority | null = null;
   #leaf: ServingCertificate;
+  /** When the leaf was issued: its notBefore is backdated for clock skew and must not count as lifetime used. */
+  #leafIssuedAt = 0;
   #timer: NodeJS.Timeout | null = null;
   #rotating: Promise<void> | null = null;
 
@@ -56,6 +58,7 @@ export class ServingCertManager {
   }
 
   #issueLeaf(): ServingCertificate {
+    this.#leafIssuedAt = this.#now();
     return issueServingCertificate(this.#ca, {
       dnsNames: this.#opts.dnsNames,
       ipAddresses: this.#opts.ipAddresses ?? [],
@@ -74,7 +77,7 @@ export class ServingCertManager {
     const caStart = this.#ca.notAfter.getTime() - this.#opts.caValidityMs;
     // Roll the CA early enough that a full leaf lifetime fits before it expires.
     if (this.#due(caStart, this.#ca.notAfter.getTime()) || this.#ca.notAfter.getTime() - this.#now() < this.#opts.leafValidityMs * 1.5) return 'ca';
-    if (this.#due(this.#leaf.notBefore.getTime(), this.#leaf.notAfter.getTime())) return 'leaf';
+    if (this.#due(this.#leafIssuedAt, this.#leaf.notAfter.getTime())) return 'leaf';
     return 'none';
   }
 
