@@ -32,6 +32,7 @@ export interface ContainerHost {
   hook(c: V1Container, h: V1LifecycleHandler, timeoutMs: number): Promise<boolean>;
   /** Grace for a kill the container did not ask for (liveness/startup failure). */
   readonly killGraceMs: number;
+  readonly log?: (line: string) => void;
 }
 
 export function nowIso(): string {
@@ -155,6 +156,7 @@ export class ContainerSupervisor {
         child = await this.#host.start(this.spec);
       } catch (e) {
         this.state = { kind: 'waiting', reason: 'CreateContainerError', message: (e as Error).message };
+        this.#host.log?.(`container ${this.name}: cannot start: ${(e as Error).message}`);
         this.#attempted = true;
         this.#changed();
         if (!(await this.#sleep(this.#backoff.nextDelay(0)))) break;
@@ -210,7 +212,9 @@ export class ContainerSupervisor {
       this.lastTerminated = term;
       this.state = { kind: 'waiting', reason: 'CrashLoopBackOff', message: `back-off restarting failed container ${this.name}` };
       this.#changed();
-      if (!(await this.#sleep(this.#backoff.nextDelay(Date.now() - t0)))) break;
+      const delay = this.#backoff.nextDelay(Date.now() - t0);
+      this.#host.log?.(`container ${this.name}: exited ${res.code}, restarting in ${delay} ms`);
+      if (!(await this.#sleep(delay))) break;
       this.restartCount++;
     }
     this.#markDone();
@@ -238,7 +242,10 @@ export class ContainerSupervisor {
       }
       if (c.livenessProbe) {
         const w = new ProbeWorker('liveness', probeTiming(c.livenessProbe), check(c.livenessProbe), (s) => {
-          if (s === 'failure') void this.#kill(this.#graceFor(c.livenessProbe!));
+          if (s === 'failure') {
+            this.#host.log?.(`container ${this.name}: liveness probe failed, killing it`);
+            void this.#kill(this.#graceFor(c.livenessProbe!));
+          }
         });
         this.#probes.push(w);
         w.start();

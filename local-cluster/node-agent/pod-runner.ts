@@ -275,6 +275,7 @@ export class PodRunner {
   #containerHost(): ContainerHost {
     return {
       killGraceMs: (this.#pod.spec?.terminationGracePeriodSeconds ?? 30) * 1000,
+      log: (line) => this.#deps.log(`pod ${key(this.#pod)}: ${line}`),
       start: (c) => this.#spawn(c, c.command, c.args, `${c.name}.log`, `${c.name}.launch.sh`),
       probe: (c, p, timeoutMs) => this.#probe(c, p, timeoutMs),
       hook: async (c, h, timeoutMs) => {
