@@ -13,7 +13,7 @@ import { ERROR_HEADER, isGrpcRequest, rescue, type DownstreamRequest, type Downs
 import { ORIGINAL_DST, type ListenerContext, type ListenerSnapshot } from './listener-context.ts';
 import type { OriginalDestination } from '../native/original-destination.ts';
 
-const { NGHTTP2_CANCEL } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
 const NO_BODY_STATUS = (s: number): boolean => s === 204 || s === 304 || (s >= 100 && s < 200);
 
 /** Everything known about a request once it is validated and routed. */
@@ -282,9 +282,16 @@ function sendUpstream(
       }
       writeResponseHead(res, status, out);
       stream.on('trailers', (t) => res.addTrailers(copyEndToEndHeaders(t, null) as Record<string, string>));
-      stream.pipe(res as NodeJS.WritableStream);
+      stream.pipe(res as NodeJS.WritableStream, { end: false });
       stream.once('end', () => {
         if (timer) clearTimeout(timer);
+        // When the upstream connection dies, Node ends the stream's readable side with rstCode set and no 'error':
+        // that is a reset, and must not reach the client as a complete (truncated) response.
+        if (stream.rstCode !== undefined && stream.rstCode !== NGHTTP2_NO_ERROR) {
+          release();
+          return fail(new ProxyError(ERRORS.upstreamReset, `upstream stream closed with code ${stream.rstCode}`));
+        }
+        res.end();
       });
     });
     if (hasBody) pipeRequestBody(req, stream, abort);
