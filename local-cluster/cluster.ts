@@ -171,12 +171,19 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
     const cm = issueCertificate(ca, { commonName: 'system:kube-controller-manager', client: true });
     const sched = issueCertificate(ca, { commonName: 'system:kube-scheduler', client: true });
     const nodeCert = issueCertificate(ca, { commonName: `system:node:${LOCAL_NODE_NAME}`, organizations: ['system:nodes'], client: true });
+    // The aggregation layer's own CA and client (as kubeadm sets up): the apiserver proxies to extension API servers with it,
+    // and components stop complaining about a missing requestheader CA.
+    const frontProxyCa = createCertificateAuthority('skein-local-front-proxy-ca');
+    const frontProxyClient = issueCertificate(frontProxyCa, { commonName: 'front-proxy-client', client: true });
     const sa = generateRsaKeyPair();
     const files: Record<string, string> = {
       'ca.crt': ca.certPem,
       'ca.key': ca.keyPem,
       'apiserver.crt': apiserverCert.certPem,
       'apiserver.key': apiserverCert.keyPem,
+      'front-proxy-ca.crt': frontProxyCa.certPem,
+      'front-proxy-client.crt': frontProxyClient.certPem,
+      'front-proxy-client.key': frontProxyClient.keyPem,
       'sa.key': sa.keyPem,
       'sa.pub': sa.publicKeyPem,
     };
@@ -224,6 +231,13 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
       `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
       `--api-audiences=${SERVICE_ACCOUNT_ISSUER}`,
       '--authorization-mode=Node,RBAC',
+      `--requestheader-client-ca-file=${join(pki, 'front-proxy-ca.crt')}`,
+      '--requestheader-allowed-names=front-proxy-client',
+      '--requestheader-username-headers=X-Remote-User',
+      '--requestheader-group-headers=X-Remote-Group',
+      '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+      `--proxy-client-cert-file=${join(pki, 'front-proxy-client.crt')}`,
+      `--proxy-client-key-file=${join(pki, 'front-proxy-client.key')}`,
       // Added to the defaults (NamespaceLifecycle, ServiceAccount, MutatingAdmissionWebhook, ValidatingAdmissionWebhook, ...).
       '--enable-admission-plugins=NodeRestriction',
       `--service-cluster-ip-range=${SERVICE_CIDR}`,
