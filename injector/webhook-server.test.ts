@@ -123,6 +123,24 @@ describe('webhook server over real HTTPS', () => {
     expect(out === '' || /408|AdmissionReview/.test(out)).toBe(true);
     expect((await post(JSON.stringify(podAdmissionReview(samplePod())))).status).toBe(200);
   });
+  it('oversized bodies over a real socket: over the review limit answered with its uid, past the hard cap cut with 413; server keeps serving', async () => {
+    const pod = samplePod();
+    (pod.metadata as Record<string, unknown>).annotations = { filler: 'x'.repeat(600 * 1024) };
+    const big = await post(JSON.stringify(podAdmissionReview(pod, {}, 'big-1')));
+    expect(big.status).toBe(200);
+    expect(JSON.parse(big.body).response).toMatchObject({ uid: 'big-1', allowed: true });
+    const huge = await post(Buffer.alloc(3 * 1024 * 1024, 'a')).catch((e: Error) => ({ status: 0, body: e.message, serial: '' }));
+    // Either the 413 AdmissionReview arrives or the connection is cut while we are still sending: never a hang.
+    expect([0, 413]).toContain(huge.status);
+    expect((await post(JSON.stringify(podAdmissionReview(samplePod())))).status).toBe(200);
+  });
+  it('a "__proto__" key in the review does not pollute anything', async () => {
+    const body = JSON.stringify(podAdmissionReview(samplePod())).replace('"metadata":{', '"metadata":{"__proto__":{"polluted":true},');
+    const r = await post(body);
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.body).response.patchType).toBe('JSONPatch');
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
   it('50 concurrent reviews all answered', async () => {
     const agent = new Agent({ keepAlive: true, maxSockets: 50, ca: ca.certPem });
     const results = await Promise.all(Array.from({ length: 50 }, (_, i) => post(JSON.stringify(podAdmissionReview(samplePod(), {}, `uid-${i}`)), { agent })));
