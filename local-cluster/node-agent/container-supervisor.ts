@@ -32,7 +32,8 @@ export interface ContainerHost {
   hook(c: V1Container, h: V1LifecycleHandler, timeoutMs: number): Promise<boolean>;
   /** Grace for a kill the container did not ask for (liveness/startup failure). */
   readonly killGraceMs: number;
-  readonly log?: (line: string) => void;
+  /** A kubelet-style Event about this container (also the agent's log line); fire and forget. */
+  readonly event?: (c: V1Container, type: 'Normal' | 'Warning', reason: string, message: string) => void;
 }
 
 export function nowIso(): string {
@@ -156,7 +157,7 @@ export class ContainerSupervisor {
         child = await this.#host.start(this.spec);
       } catch (e) {
         this.state = { kind: 'waiting', reason: 'CreateContainerError', message: (e as Error).message };
-        this.#host.log?.(`container ${this.name}: cannot start: ${(e as Error).message}`);
+        this.#host.event?.(this.spec, 'Warning', 'Failed', `Error: ${(e as Error).message}`);
         this.#attempted = true;
         this.#changed();
         if (!(await this.#sleep(this.#backoff.nextDelay(0)))) break;
@@ -186,6 +187,7 @@ export class ContainerSupervisor {
         }
       }
       if (this.state.kind === 'running' && child.exitCode === null && child.signalCode === null && !this.#hookFailure) {
+        this.#host.event?.(this.spec, 'Normal', 'Started', `Started container ${this.name}`);
         this.launched = true;
         this.#attempted = true;
         this.started = !this.spec.startupProbe;
@@ -213,7 +215,7 @@ export class ContainerSupervisor {
       this.state = { kind: 'waiting', reason: 'CrashLoopBackOff', message: `back-off restarting failed container ${this.name}` };
       this.#changed();
       const delay = this.#backoff.nextDelay(Date.now() - t0);
-      this.#host.log?.(`container ${this.name}: exited ${res.code}, restarting in ${delay} ms`);
+      this.#host.event?.(this.spec, 'Warning', 'BackOff', `Back-off restarting failed container ${this.name} (exit ${res.code}, next start in ${delay} ms)`);
       if (!(await this.#sleep(delay))) break;
       this.restartCount++;
     }
@@ -234,7 +236,11 @@ export class ContainerSupervisor {
     const check = (p: V1Probe) => (timeoutMs: number) => this.#host.probe(c, p, timeoutMs);
     const afterStartup = (): void => {
       if (c.readinessProbe) {
-        const w = new ProbeWorker('readiness', probeTiming(c.readinessProbe), check(c.readinessProbe), (s) => { this.ready = s === 'success'; this.#changed(); });
+        const w = new ProbeWorker('readiness', probeTiming(c.readinessProbe), check(c.readinessProbe), (s) => {
+          this.ready = s === 'success';
+          if (!this.ready) this.#host.event?.(this.spec, 'Warning', 'Unhealthy', 'Readiness probe failed');
+          this.#changed();
+        });
         this.#probes.push(w);
         w.start();
       } else {
@@ -243,7 +249,7 @@ export class ContainerSupervisor {
       if (c.livenessProbe) {
         const w = new ProbeWorker('liveness', probeTiming(c.livenessProbe), check(c.livenessProbe), (s) => {
           if (s === 'failure') {
-            this.#host.log?.(`container ${this.name}: liveness probe failed, killing it`);
+            this.#host.event?.(this.spec, 'Normal', 'Killing', `Container ${this.name} failed liveness probe, will be restarted`);
             void this.#kill(this.#graceFor(c.livenessProbe!));
           }
         });
@@ -253,7 +259,10 @@ export class ContainerSupervisor {
     };
     if (c.startupProbe) {
       const w = new ProbeWorker('startup', probeTiming(c.startupProbe), check(c.startupProbe), (s, exhausted) => {
-        if (s === 'success') { this.started = true; afterStartup(); this.#changed(); } else if (exhausted) void this.#kill(this.#graceFor(c.startupProbe!));
+        if (s === 'success') { this.started = true; afterStartup(); this.#changed(); } else if (exhausted) {
+          this.#host.event?.(this.spec, 'Normal', 'Killing', `Container ${this.name} failed startup probe, will be restarted`);
+          void this.#kill(this.#graceFor(c.startupProbe!));
+        }
       });
       this.#probes.push(w);
       w.start();

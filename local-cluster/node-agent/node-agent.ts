@@ -165,8 +165,22 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
     const latest = new Map<string, V1Pod>();
     const written = new Map<string, string>();
     let stopped = false;
+    const postEvent = (pod: V1Pod, type: 'Normal' | 'Warning', reason: string, message: string, fieldPath: string | undefined): void => {
+      if (stopped) return;
+      const now = new Date();
+      const ns = pod.metadata?.namespace ?? 'default';
+      core.createNamespacedEvent({
+        namespace: ns,
+        body: {
+          metadata: { name: `${pod.metadata?.name}.${now.getTime().toString(16)}${Math.floor(Math.random() * 0xffff).toString(16)}`, namespace: ns },
+          involvedObject: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata?.name, namespace: ns, uid: pod.metadata?.uid, ...(fieldPath ? { fieldPath } : {}) },
+          reason, message: message.slice(0, 1024), type, count: 1, firstTimestamp: now, lastTimestamp: now,
+          source: { component: 'kubelet', host: opts.nodeName }, reportingComponent: 'kubelet', reportingInstance: opts.nodeName,
+        },
+      }).catch(() => undefined); // events are advisory: never let them fail a pod
+    };
     const deps = {
-      tools, bridge, alloc, hostIp: alloc.gateway, nodeName: opts.nodeName, podsDir, reader, state, log, hostsExtra, baseEnv: apiEnv,
+      tools, bridge, alloc, hostIp: alloc.gateway, nodeName: opts.nodeName, podsDir, reader, state, log, hostsExtra, baseEnv: apiEnv, postEvent,
     };
 
     const sync = async (uid: string): Promise<void> => {

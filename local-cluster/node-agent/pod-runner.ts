@@ -29,6 +29,8 @@ export interface PodRunnerDeps {
   readonly reader: ClusterReader;
   readonly state: HostStateFile;
   readonly log: (line: string) => void;
+  /** Posts a kubelet-style Event about the pod (best effort). */
+  readonly postEvent?: (pod: V1Pod, type: 'Normal' | 'Warning', reason: string, message: string, fieldPath: string | undefined) => void;
   /** Extra lines for the pod's hosts file (service names), recomputed when services change. */
   readonly hostsExtra: (namespace: string) => string;
   /** Environment every container gets before its own (KUBERNETES_SERVICE_HOST/PORT). */
@@ -130,11 +132,22 @@ export class PodRunner {
     this.#terminating = true;
     this.#abort.abort();
     const deadline = Date.now() + Math.max(0, graceSeconds) * 1000;
+    for (const c of [...this.mains, ...this.inits]) if (c.running) this.#event('Normal', 'Killing', `Stopping container ${c.name}`, this.#fieldPath(c.spec));
     const remaining = (): number => Math.max(0, deadline - Date.now());
     await Promise.all([...this.mains, ...this.inits.filter((c) => c.role === 'init')].map((c) => c.stop(remaining())));
     for (const s of [...this.inits].reverse()) if (s.role === 'sidecar') await s.stop(remaining());
     await this.#lifecycle;
     await this.#teardown();
+  }
+
+  #fieldPath(c: V1Container): string {
+    const i = (this.#pod.spec?.initContainers ?? []).findIndex((x) => x.name === c.name);
+    return i >= 0 ? `spec.initContainers{${c.name}}` : `spec.containers{${c.name}}`;
+  }
+
+  #event(type: 'Normal' | 'Warning', reason: string, message: string, fieldPath?: string): void {
+    this.#deps.log(`pod ${key(this.#pod)}: ${reason}: ${message}`);
+    this.#deps.postEvent?.(this.#pod, type, reason, message, fieldPath);
   }
 
   async #run(): Promise<void> {
@@ -211,7 +224,7 @@ export class PodRunner {
         return;
       } catch (e) {
         this.#sandboxError = (e as Error).message;
-        d.log(`pod ${key(this.#pod)}: sandbox not ready (attempt ${attempt + 1}): ${this.#sandboxError}`);
+        this.#event('Warning', this.#sandboxReady ? 'FailedMount' : 'FailedCreatePodSandBox', `${this.#sandboxError} (attempt ${attempt + 1})`);
         this.#onChange();
         await this.#sleep(backoff.nextDelay(0));
       }
@@ -275,7 +288,7 @@ export class PodRunner {
   #containerHost(): ContainerHost {
     return {
       killGraceMs: (this.#pod.spec?.terminationGracePeriodSeconds ?? 30) * 1000,
-      log: (line) => this.#deps.log(`pod ${key(this.#pod)}: ${line}`),
+      event: (c, type, reason, message) => this.#event(type, reason, message, this.#fieldPath(c)),
       start: (c) => this.#spawn(c, c.command, c.args, `${c.name}.log`, `${c.name}.launch.sh`),
       probe: (c, p, timeoutMs) => this.#probe(c, p, timeoutMs),
       hook: async (c, h, timeoutMs) => {

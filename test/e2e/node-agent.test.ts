@@ -120,6 +120,12 @@ describe('node agent on the local cluster', () => {
       expect(appLog).toContain(`echo ${p.metadata!.name} listening on :8080`);
       expect(await core.readNamespacedPodLog({ name: p.metadata!.name!, namespace: NS, container: 'init', tailLines: 1 })).toBe(NS);
     }
+    // `kubectl describe pod` shows the agent's Events.
+    const events = await waitFor('Started events', async () => {
+      const l = await core.listNamespacedEvent({ namespace: NS, fieldSelector: `involvedObject.name=${echoPods[0]!.metadata!.name}` });
+      return l.items.some((e) => e.reason === 'Started' && e.involvedObject.fieldPath === 'spec.containers{echo}') ? l.items : undefined;
+    });
+    expect(events.find((e) => e.reason === 'Started')?.source?.component).toBe('kubelet');
     const ips = echoPods.map((p) => p.status!.podIP!).sort();
     const sliceIps = await waitFor('EndpointSlices with both pod IPs', async () => {
       const l = await discovery.listNamespacedEndpointSlice({ namespace: NS, labelSelector: 'kubernetes.io/service-name=echo' });
