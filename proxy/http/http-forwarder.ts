@@ -316,8 +316,12 @@ function sendUpstream(
       return fail(classifyUpstreamError(e));
     }
     let gotResponse = false;
+    let upstreamResponse: IncomingMessage | null = null;
     if (timeoutMs > 0 && timer === null) timer = setTimeout(() => { upReq.destroy(new ProxyError(ERRORS.timeout)); }, timeoutMs);
     upReq.on('error', (e) => {
+      // Bytes after a complete response (a body on a HEAD or 204 answer): only that upstream connection is poisoned,
+      // and Node discards it; the client already has its whole response.
+      if (upstreamResponse?.complete) return;
       // A kept-alive connection the upstream closed while we reused it: safe to send once more if nothing was streamed.
       if (!gotResponse && !retried && !hasBody && upReq.reusedSocket && (e as NodeJS.ErrnoException).code === 'ECONNRESET') {
         return attempt(true);
@@ -334,6 +338,7 @@ function sendUpstream(
     res.once('close', onDownstreamClose);
     upReq.once('response', (upRes: IncomingMessage) => {
       gotResponse = true;
+      upstreamResponse = upRes;
       state.observeLatency(performance.now() - sentAt);
       const status = upRes.statusCode ?? 502;
       const out = copyEndToEndHeaders(upRes.headers as Record<string, string | string[]>, null);
