@@ -26,8 +26,9 @@ export interface RoutedRequest {
   readonly recorder: RequestRecorder;
 }
 
-function headerString(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
+function headerString(v: unknown): string | undefined {
+  // Node's HTTP/1 header object has a prototype: an absent "constructor" header reads as a function, not a string.
+  return Array.isArray(v) ? v[0] : typeof v === 'string' ? v : undefined;
 }
 
 /** Validates the request target and authority (RELIABILITY 7: host confusion), returning [authority, path] or an error. */

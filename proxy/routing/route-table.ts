@@ -30,7 +30,8 @@ export interface CompiledVirtualHost {
 
 function headerValue(headers: RouteInput['headers'], name: string): string | undefined {
   const v = headers[name];
-  return Array.isArray(v) ? v.join(',') : v;
+  // Only real values: on Node's HTTP/1 header object an absent "constructor" or "__proto__" header is inherited, not absent.
+  return Array.isArray(v) ? v.join(',') : typeof v === 'string' ? v : undefined;
 }
 
 function stringMatcher(type: 'exact' | 'prefix' | 'regex', value: string): (s: string) => boolean {
