@@ -100,6 +100,51 @@ describe('local cluster control plane', () => {
     }
   });
 
+  it('runs the EndpointSlice controller: a Service lists the ready pods the node reported', async () => {
+    await core.createNamespacedService({
+      namespace: NS,
+      body: { metadata: { name: 'web' }, spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } },
+    });
+    const pods = (await core.listNamespacedPod({ namespace: NS, labelSelector: 'app=web' })).items;
+    // Play the node's part: report each pod running and ready with an IP, as a kubelet (our node agent) does.
+    const ips: string[] = [];
+    for (const [i, p] of pods.entries()) {
+      const ip = `10.244.0.${100 + i}`;
+      ips.push(ip);
+      await waitFor(`status of ${p.metadata?.name}`, async () => {
+        const latest = await core.readNamespacedPod({ name: p.metadata!.name!, namespace: NS });
+        const now = new Date();
+        return core.replaceNamespacedPodStatus({
+          name: p.metadata!.name!,
+          namespace: NS,
+          body: {
+            ...latest,
+            status: {
+              ...latest.status,
+              phase: 'Running',
+              podIP: ip,
+              podIPs: [{ ip }],
+              conditions: [
+                { type: 'PodScheduled', status: 'True', lastTransitionTime: now },
+                { type: 'Ready', status: 'True', lastTransitionTime: now },
+                { type: 'ContainersReady', status: 'True', lastTransitionTime: now },
+              ],
+            },
+          },
+        });
+      }, 20_000);
+    }
+    const discovery = new k8s.KubeConfig();
+    discovery.loadFromFile(cluster.kubeconfigPath);
+    const dapi = discovery.makeApiClient(k8s.DiscoveryV1Api);
+    const listed = await waitFor('an EndpointSlice with both pod IPs ready', async () => {
+      const slices = await dapi.listNamespacedEndpointSlice({ namespace: NS, labelSelector: 'kubernetes.io/service-name=web' });
+      const ready = slices.items.flatMap((s) => (s.endpoints ?? []).filter((e) => e.conditions?.ready).flatMap((e) => e.addresses));
+      return ready.length === ips.length ? ready.sort() : undefined;
+    }, 60_000);
+    expect(listed).toEqual(ips.sort());
+  });
+
   it('answers the kubernetes Service at its ClusterIP from the service range', async () => {
     const svc = await core.readNamespacedService({ name: 'kubernetes', namespace: 'default' });
     expect(svc.spec?.clusterIP).toBe('10.96.0.1');
