@@ -72,9 +72,11 @@ describe('statistics and table', () => {
   it('prints ratio, target and verdict, n/a for missing figures', () => {
     const t = markdownTable([
       { figure: 'rps', skein: 9000, reference: 15000, referenceName: 'HAProxy', unit: 'req/s', target: '>= 0.6 x HAProxy', met: true },
+      { figure: 'p99', skein: 2, reference: -0.5, referenceName: 'HAProxy', unit: 'ms', target: '<= 1 ms', met: false },
       { figure: 'certs', skein: null, reference: null, referenceName: '', unit: 'certs/s', target: '>= 500/s', met: null, note: 'not built yet' },
     ]);
     expect(t).toContain('| rps | 9000 req/s | 15000 req/s (HAProxy) | 0.6 | >= 0.6 x HAProxy | yes |');
+    expect(t).toContain('| p99 | 2 ms | -0.5 ms (HAProxy) | n/a (ref <= 0) | <= 1 ms | NO |');
     expect(t).toContain('| certs (not built yet) | n/a | - | n/a | >= 500/s | n/a |');
   });
 });
@@ -144,5 +146,21 @@ describe('CPU profile summary', () => {
     expect(s.byCategory[0]).toMatchObject({ where: 'socket writes (syscalls, incl. loopback TCP)', pct: 75 });
     expect(category('writev', '(native/VM)')).toBe('socket writes (syscalls, incl. loopback TCP)');
     expect(category('forwardHttp', 'proxy/http/http-forwarder.ts')).toBe('Skein proxy code');
+  });
+});
+
+describe('starting a Skein proxy for the benchmark', () => {
+  it('reports why, instead of hanging, when the proxy exits at start-up', async () => {
+    const { ProcessGroup } = await import('./process-group.ts');
+    const { startSkeinProxy } = await import('./skein-proxy.ts');
+    const group = new ProcessGroup();
+    try {
+      // An invalid config: the CLI rejects it and exits 2 before any listener opens.
+      const r = await startSkeinProxy(group, 'skein-bad', { listeners: [{ name: 'x' }] }, 1, dir, [], 15_000);
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.reason).toMatch(/skein-bad exited \(2\).*invalid config/);
+    } finally {
+      group.dispose();
+    }
   });
 });

@@ -19,7 +19,8 @@ const fmt = (x: number | null, unit: string): string => (x === null ? 'n/a' : `$
 export function markdownTable(rows: readonly TableRow[]): string {
   const head = '| figure | Skein | reference | ratio (Skein / ref) | target | met? |\n|---|---|---|---|---|---|';
   const lines = rows.map((r) => {
-    const ratio = r.skein !== null && r.reference !== null && r.reference !== 0 ? `${round(r.skein / r.reference, 2)}` : 'n/a';
+    // A reference at or below zero (an added latency lost in noise) gives no meaningful ratio.
+    const ratio = r.skein === null || r.reference === null ? 'n/a' : r.reference <= 0 ? 'n/a (ref <= 0)' : `${round(r.skein / r.reference, 2)}`;
     const met = r.met === null ? 'n/a' : r.met ? 'yes' : 'NO';
     const ref = r.reference === null && r.referenceName === '' ? '-' : `${fmt(r.reference, r.unit)}${r.referenceName ? ` (${r.referenceName})` : ''}`;
     return `| ${r.figure}${r.note ? ` (${r.note})` : ''} | ${fmt(r.skein, r.unit)} | ${ref} | ${ratio} | ${r.target} | ${met} |`;
