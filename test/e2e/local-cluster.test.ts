@@ -1,8 +1,10 @@
 // e2e: the local control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler) really works, and stops cleanly.
 import * as k8s from '@kubernetes/client-node';
 import { existsSync, readdirSync } from 'node:fs';
-import { connect } from 'node:net';
+import { createServer as createHttpsServer } from 'node:https';
+import { connect, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCertificateAuthority, issueCertificate } from '../../local-cluster/certificates.ts';
 import { startLocalCluster, type LocalClusterDetails } from '../../local-cluster/cluster.ts';
 import { clusterStateDir } from '../../local-cluster/state-file.ts';
 import { processAlive, waitFor } from './wait-for.ts';
@@ -143,6 +145,64 @@ describe('local cluster control plane', () => {
       return ready.length === ips.length ? ready.sort() : undefined;
     }, 60_000);
     expect(listed).toEqual(ips.sort());
+  });
+
+  it('calls mutating admission webhooks (what the injector relies on)', async () => {
+    const ca = createCertificateAuthority('e2e-webhook-ca');
+    const serving = issueCertificate(ca, { commonName: '127.0.0.1', server: true, ipAddresses: ['127.0.0.1'] });
+    let calls = 0;
+    const server = createHttpsServer({ cert: serving.certPem, key: serving.keyPem }, (req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        calls++;
+        const review = JSON.parse(body) as { request: { uid: string } };
+        const patch = [{ op: 'add', path: '/metadata/labels', value: { 'skein.dev/mutated': 'yes' } }];
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({
+            apiVersion: 'admission.k8s.io/v1',
+            kind: 'AdmissionReview',
+            response: { uid: review.request.uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') },
+          }),
+        );
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const kc = new k8s.KubeConfig();
+      kc.loadFromFile(cluster.kubeconfigPath);
+      const admission = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
+      await admission.createMutatingWebhookConfiguration({
+        body: {
+          metadata: { name: 'e2e-mutator' },
+          webhooks: [
+            {
+              name: 'mutator.e2e.skein.dev',
+              admissionReviewVersions: ['v1'],
+              sideEffects: 'None',
+              failurePolicy: 'Fail',
+              clientConfig: { url: `https://127.0.0.1:${port}/mutate`, caBundle: Buffer.from(ca.certPem).toString('base64') },
+              namespaceSelector: { matchLabels: { 'e2e-webhook': 'on' } },
+              rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['configmaps'] }],
+            },
+          ],
+        },
+      });
+      await core.createNamespace({ body: { metadata: { name: 'e2e-webhook', labels: { 'e2e-webhook': 'on' } } } });
+      // The apiserver's webhook configuration cache catches up asynchronously: retry creating until the webhook has run.
+      const cm = await waitFor('the webhook to mutate a ConfigMap', async () => {
+        const name = `cm-${Date.now()}`;
+        const created = await core.createNamespacedConfigMap({ namespace: 'e2e-webhook', body: { metadata: { name }, data: { a: 'b' } } });
+        return created.metadata?.labels?.['skein.dev/mutated'] === 'yes' ? created : undefined;
+      }, 30_000);
+      expect(cm.metadata?.labels).toEqual({ 'skein.dev/mutated': 'yes' });
+      expect(calls).toBeGreaterThan(0);
+      await admission.deleteMutatingWebhookConfiguration({ name: 'e2e-mutator' });
+    } finally {
+      server.close();
+    }
   });
 
   it('answers the kubernetes Service at its ClusterIP from the service range', async () => {
