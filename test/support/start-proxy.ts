@@ -16,6 +16,8 @@ export interface HostileProxyOptions {
   readonly domains?: readonly string[];
   /** Extra routes placed before the catch-all. */
   readonly routes?: readonly Record<string, unknown>[];
+  /** The upstream cluster's load balancer (default round robin). */
+  readonly loadBalancer?: Record<string, unknown>;
 }
 
 /** The file form of the config (what `skein proxy --config` reads). */
@@ -46,7 +48,7 @@ export function hostileConfigDocument(o: HostileProxyOptions): Record<string, un
       {
         name: 'up',
         protocol: o.upstreamProtocol ?? 'http1',
-        loadBalancer: { policy: 'round-robin' },
+        loadBalancer: o.loadBalancer ?? { policy: 'round-robin' },
         endpoints: [{ address: '127.0.0.1', port: o.upstreamPort }],
       },
     ],
