@@ -1,12 +1,17 @@
 // Builds and removes the node's pod network: one bridge with the pod CIDR's gateway address, and per pod a network namespace
 // joined to the bridge by a veth pair (eth0 inside, a `skein-` link outside), plus /etc/netns/<ns>/{hosts,resolv.conf}.
 import { mkdirSync, rmSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { HostStateData } from './host-state.ts';
 import type { HostTools } from './host-tools.ts';
 import { run, runQuiet } from './host-tools.ts';
 
-export const BRIDGE_NAME = 'skein-br0';
+/** The bridge of node `skein-local` is `skein-br0`; other node names get their own, so two agents (two clusters) can coexist. */
+export function bridgeName(nodeName: string): string {
+  if (nodeName === 'skein-local') return 'skein-br0';
+  return `skein-b${createHash('sha256').update(nodeName).digest('hex').slice(0, 8)}`;
+}
 
 export interface PodNetwork {
   readonly netns: string;

@@ -10,7 +10,7 @@ import {
 import { startForwarder, type Forwarder } from './apiserver-forwarder.ts';
 import { HostStateFile } from './host-state.ts';
 import { hostTools, findBinary, type HostTools } from './host-tools.ts';
-import { BRIDGE_NAME, cleanupHostState, ensureBridge } from './host-network.ts';
+import { bridgeName, cleanupHostState, ensureBridge } from './host-network.ts';
 import { IpAllocator, cidrSize } from './ip-allocator.ts';
 import { KUBELET_PORT, startKubeletServer, type KubeletServer, type LogSource } from './kubelet-server.ts';
 import { NodeRegistration } from './node-registration.ts';
@@ -69,7 +69,7 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
     await cleanupHostState(tools, prev);
   }
   const alloc = new IpAllocator(opts.podCidr);
-  const bridge = BRIDGE_NAME;
+  const bridge = bridgeName(opts.nodeName);
   state.update((s) => { s.bridge = bridge; });
   // Anything that fails from here on must not leave the bridge (or a half-registered node) behind.
   let forwarder: Forwarder | undefined;

@@ -4,8 +4,9 @@
 import * as k8s from '@kubernetes/client-node';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MESH_TOKEN_AUDIENCE, MESH_TOKEN_PATH, PROXY_UID } from '../../api/mesh/mesh-constants.ts';
 import { startLocalCluster, type LocalClusterDetails } from '../../local-cluster/cluster.ts';
 import { PINNED_NODE } from '../../local-cluster/node-agent/image-table.ts';
 import { podNetworkNames } from '../../local-cluster/node-agent/host-network.ts';
@@ -34,6 +35,7 @@ describe('node agent on the local cluster', () => {
   let batch: k8s.BatchV1Api;
   let discovery: k8s.DiscoveryV1Api;
   let coord: k8s.CoordinationV1Api;
+  let authn: k8s.AuthenticationV1Api;
   let stopped = false;
   const lines: string[] = [];
   let echoPods: k8s.V1Pod[] = [];
@@ -47,6 +49,7 @@ describe('node agent on the local cluster', () => {
     batch = kc.makeApiClient(k8s.BatchV1Api);
     discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
     coord = kc.makeApiClient(k8s.CoordinationV1Api);
+    authn = kc.makeApiClient(k8s.AuthenticationV1Api);
     await core.createNamespace({ body: { metadata: { name: NS } } });
     await waitFor('the default ServiceAccount', async () => core.readNamespacedServiceAccount({ name: 'default', namespace: NS }));
   });
@@ -214,6 +217,47 @@ describe('node agent on the local cluster', () => {
     expect(p.status?.initContainerStatuses?.[0]?.state?.terminated).toBeDefined();
     const log = readFileSync(join(cluster.workDir, 'node-agent', 'pods', `${NS}_${p.metadata!.name}_${p.metadata!.uid}`, 'main.log'), 'utf8');
     expect(log.trim()).toBe(`system:serviceaccount:${NS}:default`);
+  });
+
+  it('mounts a projected token with the mesh audience, a ConfigMap and a Secret at their mountPaths', async () => {
+    await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'cfg' }, data: { greeting: 'hello' } } });
+    await core.createNamespacedSecret({ namespace: NS, body: { metadata: { name: 'sec' }, stringData: { pw: 's3cret' } } });
+    await core.createNamespacedPod({
+      namespace: NS,
+      body: {
+        metadata: { name: 'volumes' },
+        spec: {
+          restartPolicy: 'Never',
+          volumes: [
+            { name: 'mesh-token', projected: { sources: [{ serviceAccountToken: { audience: MESH_TOKEN_AUDIENCE, expirationSeconds: 3600, path: 'token' } }] } },
+            { name: 'cfg', configMap: { name: 'cfg' } },
+            { name: 'sec', secret: { secretName: 'sec' } },
+          ],
+          containers: [{
+            name: 'main', image: 'busybox', securityContext: { runAsUser: PROXY_UID },
+            command: ['sh', '-c', `cat /etc/skein-e2e/cfg/greeting; echo; cat /etc/skein-e2e/sec/pw; echo; cat ${MESH_TOKEN_PATH}`],
+            volumeMounts: [
+              { name: 'mesh-token', mountPath: dirname(MESH_TOKEN_PATH), readOnly: true },
+              { name: 'cfg', mountPath: '/etc/skein-e2e/cfg' },
+              { name: 'sec', mountPath: '/etc/skein-e2e/sec', readOnly: true },
+            ],
+          }],
+        },
+      },
+    });
+    const pod = await waitFor('volumes pod Succeeded', async () => {
+      const p = await core.readNamespacedPod({ name: 'volumes', namespace: NS });
+      if (p.status?.phase === 'Failed') throw new Error('the pod failed');
+      return p.status?.phase === 'Succeeded' ? p : undefined;
+    }, 60_000);
+    const [greeting, pw, token] = (await core.readNamespacedPodLog({ name: 'volumes', namespace: NS, container: 'main' })).split('\n');
+    expect([greeting, pw]).toEqual(['hello', 's3cret']);
+    const review = await authn.createTokenReview({ body: { spec: { token: token!, audiences: [MESH_TOKEN_AUDIENCE] } } });
+    expect(review.status?.authenticated).toBe(true);
+    expect(review.status?.user?.username).toBe(`system:serviceaccount:${NS}:default`);
+    expect(review.status?.user?.extra?.['authentication.kubernetes.io/pod-uid']).toEqual([pod.metadata!.uid]);
+    // The mounts were private to the container: the host sees no token at the mountPath.
+    expect(existsSync(MESH_TOKEN_PATH)).toBe(false);
   });
 
   it('deleting the Deployment stops its processes and removes the pods and their network namespaces', async () => {
