@@ -305,6 +305,38 @@ describe('sidecar injection on the local cluster', () => {
     expect(p!.status?.phase).toBe('Succeeded');
   });
 
+  it('a Job in regular-container mode completes once the app ends the proxy through /quitquitquit', async (ctx) => {
+    if (unavailable) return ctx.skip(unavailable);
+    await batch.createNamespacedJob({
+      namespace: MESHED,
+      body: {
+        metadata: { name: 'once-regular' },
+        spec: {
+          backoffLimit: 0,
+          template: {
+            metadata: { annotations: { 'skein.dev/native-sidecar': 'false' } },
+            spec: {
+              restartPolicy: 'Never',
+              terminationGracePeriodSeconds: 5,
+              containers: [{ name: 'main', image: 'busybox', command: ['sh', '-c', 'echo job-done; curl -s -X POST http://127.0.0.1:15000/quitquitquit'] }],
+            },
+          },
+        },
+      },
+    });
+    const job = await waitFor('regular-mode Job complete', async () => {
+      const j = await batch.readNamespacedJob({ name: 'once-regular', namespace: MESHED });
+      if (j.status?.failed) throw new Error('the Job failed');
+      return j.status?.succeeded === 1 ? j : undefined;
+    }, 180_000);
+    expect(job.status?.succeeded).toBe(1);
+    const [p] = (await core.listNamespacedPod({ namespace: MESHED, labelSelector: 'job-name=once-regular' })).items;
+    expect(p!.spec!.containers.map((c) => c.name)).toEqual(['skein-proxy', 'main']);
+    expect(p!.spec!.shareProcessNamespace).toBe(true);
+    expect(p!.spec!.containers[0]!.env!.find((e) => e.name === 'SKEIN_EXIT_ON_APP_EXIT')?.value).toBe('true');
+    expect(p!.status?.containerStatuses?.find((c) => c.name === 'skein-proxy')?.state?.terminated?.exitCode).toBe(0);
+  });
+
   it('regular-container mode (annotation): the proxy is container 0, the app is held until it is ready', async (ctx) => {
     if (unavailable) return ctx.skip(unavailable);
     const t = echoTemplate({ 'skein.dev/native-sidecar': 'false' });
