@@ -242,6 +242,9 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
       '--enable-admission-plugins=NodeRestriction',
       `--service-cluster-ip-range=${SERVICE_CIDR}`,
       '--allow-privileged=true',
+      // Webhooks and aggregated APIs addressed by Service are dialled at an endpoint (pod IP) rather than the ClusterIP:
+      // there is no kube-proxy, but the host routes to pod IPs over the bridge. The injector depends on this.
+      '--enable-aggregator-routing=true',
       `--cert-dir=${join(workDir, 'apiserver-certs')}`,
       '--profiling=false',
       '--v=1',

@@ -33,7 +33,7 @@ describe('local cluster control plane', () => {
     await cluster?.stop();
   });
 
-  it('starts all four components on loopback and serves the API with the admin kubeconfig', async () => {
+  it('starts all four components and serves the API at 127.0.0.1 with the admin kubeconfig', async () => {
     expect(cluster.server).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     expect(cluster.processes.map((p) => p.name)).toEqual(['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler']);
     await core.createNamespace({ body: { metadata: { name: NS } } });
@@ -147,9 +147,10 @@ describe('local cluster control plane', () => {
     expect(listed).toEqual(ips.sort());
   });
 
-  it('calls mutating admission webhooks (what the injector relies on)', async () => {
+  it('calls a mutating admission webhook addressed by Service at its endpoint, as the injector is', async () => {
     const ca = createCertificateAuthority('e2e-webhook-ca');
-    const serving = issueCertificate(ca, { commonName: '127.0.0.1', server: true, ipAddresses: ['127.0.0.1'] });
+    // The apiserver checks the certificate against <service>.<namespace>.svc, whatever address it dials.
+    const serving = issueCertificate(ca, { commonName: 'e2e-hook.e2e-webhook.svc', server: true, dnsNames: ['e2e-hook.e2e-webhook.svc'] });
     let calls = 0;
     const server = createHttpsServer({ cert: serving.certPem, key: serving.keyPem }, (req, res) => {
       let body = '';
@@ -168,12 +169,26 @@ describe('local cluster control plane', () => {
         );
       });
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    // Endpoint addresses may not be loopback, so the webhook listens on the host address (where pod IPs would be).
+    await new Promise<void>((r) => server.listen(0, cluster.advertiseAddress, r));
     try {
       const port = (server.address() as AddressInfo).port;
       const kc = new k8s.KubeConfig();
       kc.loadFromFile(cluster.kubeconfigPath);
       const admission = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
+      const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
+      await core.createNamespace({ body: { metadata: { name: 'e2e-webhook', labels: { 'e2e-webhook': 'on' } } } });
+      // A selector-less Service whose EndpointSlice we write ourselves, standing in for the injector's pods.
+      await core.createNamespacedService({ namespace: 'e2e-webhook', body: { metadata: { name: 'e2e-hook' }, spec: { ports: [{ name: 'https', port: 443, targetPort: port }] } } });
+      await discovery.createNamespacedEndpointSlice({
+        namespace: 'e2e-webhook',
+        body: {
+          metadata: { name: 'e2e-hook-1', labels: { 'kubernetes.io/service-name': 'e2e-hook', 'endpointslice.kubernetes.io/managed-by': 'e2e.skein.dev' } },
+          addressType: 'IPv4',
+          endpoints: [{ addresses: [cluster.advertiseAddress], conditions: { ready: true } }],
+          ports: [{ name: 'https', port, protocol: 'TCP' }],
+        },
+      });
       await admission.createMutatingWebhookConfiguration({
         body: {
           metadata: { name: 'e2e-mutator' },
@@ -183,14 +198,13 @@ describe('local cluster control plane', () => {
               admissionReviewVersions: ['v1'],
               sideEffects: 'None',
               failurePolicy: 'Fail',
-              clientConfig: { url: `https://127.0.0.1:${port}/mutate`, caBundle: Buffer.from(ca.certPem).toString('base64') },
+              clientConfig: { service: { namespace: 'e2e-webhook', name: 'e2e-hook', path: '/mutate', port: 443 }, caBundle: Buffer.from(ca.certPem).toString('base64') },
               namespaceSelector: { matchLabels: { 'e2e-webhook': 'on' } },
               rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['configmaps'] }],
             },
           ],
         },
       });
-      await core.createNamespace({ body: { metadata: { name: 'e2e-webhook', labels: { 'e2e-webhook': 'on' } } } });
       // The apiserver's webhook configuration cache catches up asynchronously: retry creating until the webhook has run.
       const cm = await waitFor('the webhook to mutate a ConfigMap', async () => {
         const name = `cm-${Date.now()}`;
