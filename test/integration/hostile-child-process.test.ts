@@ -39,7 +39,7 @@ describe('the proxy as a child process survives every hostile group', () => {
   let upstream: RawUpstream;
   let dir: string;
   let child: ChildProcess;
-  let logs: LogLine[] = [];
+  const logs: LogLine[] = [];
   let exit: Promise<number | null>;
   let port = 0;
   let adminPort = 0;
