@@ -13,6 +13,12 @@ function tryRun(cmd: string, args: readonly string[]): string | null {
   }
 }
 
+/** The module version a `go install`ed binary was built from (its own --version may say just "dev"). */
+function goModuleVersion(bin: string): string | null {
+  const m = /\bmod\s+(\S+)\s+(\S+)/.exec(tryRun('go', ['version', '-m', bin]) ?? '');
+  return m ? `${m[1]} ${m[2]}` : null;
+}
+
 export function machineInfo(tools: { fortio: string; ghz: string }, repoDir: string): Record<string, unknown> {
   const first = (s: string | null): string | null => (s === null ? null : s.split('\n')[0]!.trim());
   return {
@@ -27,8 +33,8 @@ export function machineInfo(tools: { fortio: string; ghz: string }, repoDir: str
     haproxy: first(tryRun('haproxy', ['-v'])),
     wrk: first(tryRun('wrk', ['-v'])),
     h2load: first(tryRun('h2load', ['--version'])),
-    fortio: first(tryRun(tools.fortio, ['version'])),
-    ghz: first(tryRun(tools.ghz, ['--version'])),
+    fortio: goModuleVersion(tools.fortio) ?? first(tryRun(tools.fortio, ['version'])),
+    ghz: goModuleVersion(tools.ghz) ?? first(tryRun(tools.ghz, ['--version'])),
     gnuplot: first(tryRun('gnuplot', ['--version'])),
   };
 }
