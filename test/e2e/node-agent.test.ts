@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MESH_TOKEN_AUDIENCE, MESH_TOKEN_PATH, PROXY_UID } from '../../api/mesh/mesh-constants.ts';
 import { startLocalCluster, type LocalClusterDetails } from '../../local-cluster/cluster.ts';
-import { PINNED_NODE } from '../../local-cluster/node-agent/image-table.ts';
+import { PINNED_NODE, REPO_ROOT } from '../../local-cluster/node-agent/image-table.ts';
 import { podNetworkNames } from '../../local-cluster/node-agent/host-network.ts';
 import { processAlive, waitFor } from './wait-for.ts';
 
@@ -177,6 +177,22 @@ describe('node agent on the local cluster', () => {
       return ips.length === 2 ? ips : undefined;
     }, 30_000);
     expect(direct).toEqual([...podIps].sort());
+  });
+
+  it('runs the gRPC example, answering over HTTP/2 at its pod IP', async () => {
+    await core.createNamespacedPod({
+      namespace: NS,
+      body: {
+        metadata: { name: 'grpc-echo' },
+        spec: { containers: [{
+          name: 'grpc', image: 'skein.dev/example-grpc-echo:e2e', env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
+          readinessProbe: { tcpSocket: { port: 9090 }, periodSeconds: 1 },
+        }] },
+      },
+    });
+    const pod = await waitFor('grpc-echo Ready', async () => { const p = await core.readNamespacedPod({ name: 'grpc-echo', namespace: NS }); return ready(p) ? p : undefined; }, 60_000);
+    const out = execFileSync(PINNED_NODE, [join(REPO_ROOT, 'examples', 'grpc-echo', 'client.ts'), `${pod.status!.podIP}:9090`, 'ping'], { encoding: 'utf8' });
+    expect(JSON.parse(out)).toEqual({ message: 'ping', pod: 'grpc-echo' });
   });
 
   it('completes a Job whose pod has a native sidecar and calls the API with its projected token', async () => {
