@@ -71,7 +71,10 @@ export class ProxyListener {
       socket.end(`HTTP/1.1 405 Method Not Allowed\r\ncontent-length: 0\r\nconnection: close\r\n${ERROR_HEADER}: bad-request\r\n\r\n`);
     });
     this.#h1.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-      if (socket.writable && !(socket as net.Socket).writableEnded) socket.end(clientErrorResponse(err));
+      // Never write an error into a response already on the wire (it would read as body bytes, or as the answer to the
+      // next request behind a connection-sharing intermediary): just close. Node's own handler checks the same field.
+      const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+      if (socket.writable && !(socket as net.Socket).writableEnded && inFlight?.headersSent !== true) socket.end(clientErrorResponse(err));
       socket.destroy();
     });
 
