@@ -1,6 +1,8 @@
 // RELIABILITY 1 — HTTP/1 desync: every ambiguous framing is answered 400 and closed, and the upstream never sees a smuggled request.
+import http from 'node:http';
+import type net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { http1Get, rawExchange } from '../support/raw-http.ts';
+import { http1Get, rawExchange, rawSession } from '../support/raw-http.ts';
 import { startRawUpstream, type RawUpstream } from '../support/raw-upstream.ts';
 import { startHostileProxy, type HostileProxy } from '../support/start-proxy.ts';
 
@@ -89,5 +91,33 @@ describe('RELIABILITY 1: HTTP/1 desync', () => {
     expect(seen.map((q) => q.requestLine)).toEqual(['POST /one HTTP/1.1', 'GET /two HTTP/1.1']);
     expect(seen[0]!.body.toString()).toBe('hello');
     expect(seen[0]!.headers.find(([n]) => n === 'content-length')).toEqual(['content-length', '5']);
+  });
+
+  it('a framing error after the response started: no 400 is written into the middle of that response, the connection just closes', async () => {
+    // An upstream that answers before it has read the request body.
+    const early = http.createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-length': '100' });
+      res.write('part-of-the-body');
+    });
+    await new Promise<void>((r) => early.listen(0, '127.0.0.1', r));
+    const p = await startHostileProxy({ upstreamPort: (early.address() as net.AddressInfo).port });
+    try {
+      const s = await rawSession(p.port);
+      let text = '';
+      s.socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+      s.write('POST /early HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n');
+      const end = Date.now() + 10_000;
+      while (!text.includes('part-of-the-body') && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+      s.write(`zz\r\njunk\r\n0\r\n\r\n${SMUGGLED}`);
+      const r = await s.result();
+      expect(r.closed).toBe(true);
+      expect(r.raw.toString('latin1').startsWith('HTTP/1.1 200 OK')).toBe(true);
+      expect(r.raw.toString('latin1')).not.toContain('HTTP/1.1 400');
+    } finally {
+      await p.close();
+      early.closeAllConnections();
+      await new Promise<void>((r) => early.close(() => r()));
+    }
   });
 });
