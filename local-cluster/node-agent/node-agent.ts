@@ -14,10 +14,11 @@ import { bridgeName, cleanupHostState, ensureBridge } from './host-network.ts';
 import { IpAllocator, cidrSize } from './ip-allocator.ts';
 import { KUBELET_PORT, startKubeletServer, type KubeletServer, type LogSource } from './kubelet-server.ts';
 import { NodeRegistration } from './node-registration.ts';
-import { PodRunner } from './pod-runner.ts';
+import { clusterReader } from './cluster-reader.ts';
+import { podEventPoster } from './pod-events.ts';
+import { PodRunner, type PodRunnerDeps } from './pod-runner.ts';
 import { serviceHostsLines } from './service-hosts.ts';
 import { prepareSkeinImage } from './skein-image-prep.ts';
-import type { ClusterReader } from './pod-volumes.ts';
 import { PodWorkQueue } from './pod-work-queue.ts';
 
 export interface NodeAgentOptions {
@@ -129,33 +130,7 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
     await reg.register();
     log(`node ${opts.nodeName} registered (pod CIDR ${opts.podCidr}, bridge ${bridge} ${alloc.gateway})`);
 
-    const toBuffers = (m: Record<string, string> | undefined, base64: boolean): Record<string, Buffer> =>
-      Object.fromEntries(Object.entries(m ?? {}).map(([k, v]) => [k, Buffer.from(v, base64 ? 'base64' : 'utf8')]));
-    const reader: ClusterReader = {
-      async configMap(namespace, name) {
-        try {
-          const cm = await core.readNamespacedConfigMap({ name, namespace });
-          return { ...toBuffers(cm.binaryData, true), ...toBuffers(cm.data, false) };
-        } catch (e) { if (code(e) === 404) return undefined; throw e; }
-      },
-      async secret(namespace, name) {
-        try {
-          const s = await core.readNamespacedSecret({ name, namespace });
-          return { ...toBuffers(s.data, true), ...toBuffers(s.stringData, false) };
-        } catch (e) { if (code(e) === 404) return undefined; throw e; }
-      },
-      async requestToken(r) {
-        const tr = await core.createNamespacedServiceAccountToken({
-          name: r.serviceAccount, namespace: r.namespace,
-          body: {
-            apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest',
-            spec: { audiences: r.audience ? [r.audience] : [], expirationSeconds: r.expirationSeconds, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: r.podName, uid: r.podUid } },
-          },
-        });
-        const exp = tr.status?.expirationTimestamp ? new Date(tr.status.expirationTimestamp).getTime() : Date.now() + r.expirationSeconds * 1000;
-        return { token: tr.status?.token ?? '', ttlSeconds: Math.max(60, (exp - Date.now()) / 1000) };
-      },
-    };
+    const reader = clusterReader(core);
 
     // Services: no cluster DNS, so each pod's hosts file lists the services (see service-hosts.ts), rewritten on changes.
     let services: readonly V1Service[] = [];
@@ -165,20 +140,8 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
     const latest = new Map<string, V1Pod>();
     const written = new Map<string, string>();
     let stopped = false;
-    const postEvent = (pod: V1Pod, type: 'Normal' | 'Warning', reason: string, message: string, fieldPath: string | undefined): void => {
-      if (stopped) return;
-      const now = new Date();
-      const ns = pod.metadata?.namespace ?? 'default';
-      core.createNamespacedEvent({
-        namespace: ns,
-        body: {
-          metadata: { name: `${pod.metadata?.name}.${now.getTime().toString(16)}${Math.floor(Math.random() * 0xffff).toString(16)}`, namespace: ns },
-          involvedObject: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata?.name, namespace: ns, uid: pod.metadata?.uid, ...(fieldPath ? { fieldPath } : {}) },
-          reason, message: message.slice(0, 1024), type, count: 1, firstTimestamp: now, lastTimestamp: now,
-          source: { component: 'kubelet', host: opts.nodeName }, reportingComponent: 'kubelet', reportingInstance: opts.nodeName,
-        },
-      }).catch(() => undefined); // events are advisory: never let them fail a pod
-    };
+    const events = podEventPoster(core, opts.nodeName);
+    const postEvent: PodRunnerDeps['postEvent'] = (...args) => { if (!stopped) events(...args); };
     const deps = {
       tools, bridge, alloc, hostIp: alloc.gateway, nodeName: opts.nodeName, podsDir, reader, state, log, hostsExtra, baseEnv: apiEnv, postEvent,
     };
@@ -252,7 +215,11 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
     pods.on('update', onPod);
     pods.on('delete', (p) => {
       const uid = p.metadata?.uid;
-      if (uid && latest.get(uid)) { latest.delete(uid); queue.kick(uid); }
+      if (!uid || !latest.get(uid)) return;
+      // The final object carries the deletion grace period (0 for a forced delete): the sync uses it to stop the pod.
+      runners.get(uid)?.setPod(p);
+      latest.delete(uid);
+      queue.kick(uid);
     });
 
     let hostsTimer: NodeJS.Timeout | undefined;
