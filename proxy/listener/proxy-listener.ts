@@ -12,11 +12,14 @@ import { ORIGINAL_DST, type ListenerContext } from '../http/listener-context.ts'
 import { originalDestination } from '../native/original-destination.ts';
 import { tunnelUpgrade } from '../http/websocket-tunnel.ts';
 import { forwardTcp } from '../tcp/tcp-forwarder.ts';
+import { servePipelined } from './http1-pipeline.ts';
 import { detectProtocol, type DetectedProtocol } from './protocol-detect.ts';
 
 /** HTTP/2 rapid-reset defence (CVE-2023-44487): at most this many resets in a burst, refilled at the rate. */
 const STREAM_RESET_BURST = 200;
 const STREAM_RESET_RATE = 50;
+/** Pipelined HTTP/1.1 requests allowed to wait behind the one being answered; more closes the connection. */
+const MAX_PIPELINED_WAITING = 100;
 
 function clientErrorResponse(err: NodeJS.ErrnoException): string {
   const code = err.code ?? '';
@@ -64,7 +67,9 @@ export class ProxyListener {
     // This server never listen()s (sockets are handed to it), and Node starts its connection tracking on 'listening':
     // without it headersTimeout (slowloris) is never enforced and closeIdleConnections() finds nothing to close.
     this.#h1.emit('listening');
-    this.#h1.on('request', (req, res) => forwardHttp(this.#ctx, req, res));
+    this.#h1.on('request', (req, res) => {
+      if (!servePipelined(req, res, MAX_PIPELINED_WAITING, () => forwardHttp(this.#ctx, req, res))) req.socket.destroy();
+    });
     this.#h1.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => tunnelUpgrade(this.#ctx, req, socket, head));
     this.#h1.on('connect', (_req: http.IncomingMessage, socket: Duplex) => {
       socket.on('error', () => socket.destroy());
