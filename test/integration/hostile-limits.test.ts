@@ -205,4 +205,47 @@ describe('RELIABILITY 10: limits', () => {
     }
     expect((await http1Get(proxy.port)).status).toBe(200);
   });
+
+  describe('HTTP/1.1 pipelining floods', () => {
+    it('thousands of pipelined requests in one packet: the connection is closed, the upstream sees at most the first', async () => {
+      const before = upstream.requests.length;
+      const flood = Array.from({ length: 5_000 }, (_, i) => `GET /pipelined-${i} HTTP/1.1\r\nHost: example.test\r\n\r\n`).join('');
+      const r = await rawExchange(proxy.port, flood);
+      expect(r.closed).toBe(true);
+      expect(upstream.requests.length - before).toBeLessThanOrEqual(1);
+      expect(await until(() => proxy.proxy.runtime.inFlight === 0)).toBe(true);
+      expect((await http1Get(proxy.port)).status).toBe(200);
+    });
+
+    it('pipelined requests are forwarded one at a time per connection and answered in order', async () => {
+      let outstanding = 0;
+      let maxOutstanding = 0;
+      const slow = await startRawUpstream((req, socket) => {
+        outstanding++;
+        maxOutstanding = Math.max(maxOutstanding, outstanding);
+        setTimeout(() => {
+          outstanding--;
+          const body = `answer ${req.path}`;
+          socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+        }, 5);
+      });
+      const p = await startHostileProxy({ upstreamPort: slow.port });
+      try {
+        const n = 20;
+        const batch = Array.from({ length: n }, (_, i) => `GET /in-order-${i} HTTP/1.1\r\nHost: example.test\r\n\r\n`).join('');
+        const r = await rawExchange(p.port, batch, { responses: n, deadlineMs: 15_000 });
+        expect(r.responses.map((x) => x.body.toString())).toEqual(Array.from({ length: n }, (_, i) => `answer /in-order-${i}`));
+        expect(maxOutstanding).toBe(1);
+      } finally {
+        await p.close();
+        await slow.close();
+      }
+    });
+  });
 });
+
+async function until(cond: () => boolean, deadlineMs = 10_000): Promise<boolean> {
+  const end = Date.now() + deadlineMs;
+  while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+  return cond();
+}
