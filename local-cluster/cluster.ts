@@ -8,7 +8,7 @@ import { ensureClusterBinaries } from './binaries.ts';
 import { createCertificateAuthority, generateRsaKeyPair, issueCertificate, type CertificatePem } from './certificates.ts';
 import { renderKubeconfig } from './kubeconfig.ts';
 import { LocalClusterError } from './local-cluster-error.ts';
-import { freePort, freePorts } from './free-port.ts';
+import { freePorts } from './free-port.ts';
 import { startManagedProcess, procStartTicks, type ManagedProcess } from './managed-process.ts';
 import { waitReady, type Probe } from './wait-ready.ts';
 import { cleanupStaleClusters, clusterStateDir, writeClusterState } from './state-file.ts';
@@ -148,14 +148,9 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
   try {
     const t0 = Date.now();
     const advertiseAddress = hostAddress();
-    const [etcdClientPort, etcdPeerPort, cmPort, schedPort] = (await freePorts(['127.0.0.1', '127.0.0.1', '127.0.0.1', '127.0.0.1'])) as [
-      number,
-      number,
-      number,
-      number,
-    ];
     // The apiserver listens on all interfaces: pods in their network namespaces reach it at the advertised host address.
-    const apiPort = await freePort('0.0.0.0');
+    const ports = await freePorts(['127.0.0.1', '127.0.0.1', '127.0.0.1', '127.0.0.1', '0.0.0.0']);
+    const [etcdClientPort, etcdPeerPort, cmPort, schedPort, apiPort] = ports as [number, number, number, number, number];
     const server = `https://127.0.0.1:${apiPort}`;
 
     // PKI: one CA signs the apiserver's serving certificate and every client certificate; a separate key pair signs SA tokens.
