@@ -7,7 +7,7 @@ import {
   CoordinationV1Api, CoreV1Api, DiscoveryV1Api, KubeConfig, ListWatch, PatchStrategy, VersionApi, Watch, setHeaderOptions,
   type V1EndpointSlice, type V1Pod, type V1Service,
 } from '@kubernetes/client-node';
-import { startForwarder, type Forwarder } from './apiserver-forwarder.ts';
+import { startForwarder, type Forwarder } from './tcp-relay.ts';
 import { HostStateFile } from './host-state.ts';
 import { hostTools, findBinary, type HostTools } from './host-tools.ts';
 import { bridgeName, cleanupHostState, ensureBridge } from './host-network.ts';

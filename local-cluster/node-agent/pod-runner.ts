@@ -7,6 +7,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import type { V1Container, V1Pod, V1Probe } from '@kubernetes/client-node';
+import { startForwarder, type Forwarder } from './tcp-relay.ts';
 import { expandVars, resolveContainerEnv } from './container-env.ts';
 import { launchContainer, signalGroup } from './container-process.ts';
 import { ContainerSupervisor, nowIso, type ContainerHost, type RestartRule } from './container-supervisor.ts';
@@ -66,6 +67,7 @@ export class PodRunner {
   #tornDown = false;
   #probeSeq = 0;
   #hostsWritten = '';
+  #hostPorts: Forwarder[] = [];
   readonly #dir: string;
 
   constructor(pod: V1Pod, deps: PodRunnerDeps, onChange: () => void) {
@@ -212,6 +214,7 @@ export class PodRunner {
           await deletePodNetwork(d.tools, names.netns, names.hostVeth); // a half-built one from a failed attempt
           await createPodNetwork(d.tools, d.bridge, { ...names, ip: this.#podIp, prefix: d.alloc.cidr.prefix, gateway: d.alloc.gateway });
           this.#sandboxReady = true;
+          await this.#openHostPorts();
           this.refreshHosts();
         }
         this.#volumes?.close();
@@ -239,9 +242,26 @@ export class PodRunner {
     });
   }
 
+  /** containerPorts with a hostPort: a TCP relay on the host (hostIP, default all addresses) to the pod IP, like a CNI portmap. */
+  async #openHostPorts(): Promise<void> {
+    for (const c of [...(this.#pod.spec?.initContainers ?? []), ...(this.#pod.spec?.containers ?? [])]) {
+      for (const p of c.ports ?? []) {
+        if (!p.hostPort || (p.protocol ?? 'TCP') !== 'TCP' || !this.#podIp) continue;
+        const listen = p.hostIP || '0.0.0.0';
+        try {
+          this.#hostPorts.push(await startForwarder(listen, p.hostPort, this.#podIp, p.containerPort));
+        } catch (e) {
+          this.#event('Warning', 'FailedHostPort', `cannot listen on ${listen}:${p.hostPort} for ${c.name}: ${(e as Error).message}`);
+        }
+      }
+    }
+  }
+
   async #teardown(): Promise<void> {
     if (this.#tornDown) return;
     this.#tornDown = true;
+    await Promise.all(this.#hostPorts.map((f) => f.close()));
+    this.#hostPorts = [];
     this.#volumes?.close();
     const d = this.#deps;
     if (this.#net) {

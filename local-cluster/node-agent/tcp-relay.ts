@@ -1,5 +1,5 @@
-// A TCP relay on the bridge gateway, port 443, to the API server: pods reach the API as `kubernetes.default.svc:443` (mapped
-// to the gateway in their hosts file) and through KUBERNETES_SERVICE_HOST/PORT, with no kube-proxy for the Service's ClusterIP.
+// A TCP relay from a host address to a pod or host target: the API relay on the bridge gateway (pods reach the API as
+// `kubernetes.default.svc:443`, with no kube-proxy for its ClusterIP) and containers' hostPorts.
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
 export interface Forwarder {

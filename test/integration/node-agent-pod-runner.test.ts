@@ -61,6 +61,7 @@ describe('pod runner', () => {
 
   it('runs init containers in order, a native sidecar before the app, gates Ready on the readiness probe, and stops in order', async () => {
     const work = { name: 'work', mountPath: `${mountBase}/work` };
+    const hostPort = 20000 + Math.floor(Math.random() * 10000);
     const p = pod({
       restartPolicy: 'Always',
       terminationGracePeriodSeconds: 5,
@@ -73,6 +74,7 @@ describe('pod runner', () => {
       ],
       containers: [{
         name: 'app', image: 'skein.dev/example-echo:1',
+        ports: [{ containerPort: 8080, hostPort, hostIP: '127.0.0.1' }],
         env: [{ name: 'PORT', value: '8080' }, { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
         securityContext: { runAsUser: 2102, runAsGroup: 2102 },
         readinessProbe: { httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 1 },
@@ -93,6 +95,9 @@ describe('pod runner', () => {
     const res = await fetch(`http://${status.podIP as string}:8080/hello`);
     const body = (await res.json()) as { pod: string };
     expect(body.pod).toBe(p.metadata!.name);
+    // The hostPort relays from the host address to the pod.
+    const viaHostPort = (await (await fetch(`http://127.0.0.1:${hostPort}/x`)).json()) as { pod: string; url: string };
+    expect(viaHostPort).toMatchObject({ pod: p.metadata!.name, url: '/x' });
     const netns = r.netns!;
     expect(await listNetns(tools)).toContain(netns);
     expect(readFileSync(`/etc/netns/${netns}/hosts`, 'utf8')).toContain(`${status.podIP as string}\t${p.metadata!.name}`);
@@ -104,6 +109,7 @@ describe('pod runner', () => {
     expect(await listNetns(tools)).not.toContain(netns);
     expect(existsSync(`/etc/netns/${netns}`)).toBe(false);
     expect(alloc.inUse).toBe(0);
+    await expect(fetch(`http://127.0.0.1:${hostPort}/x`)).rejects.toThrow();
   });
 
   it('completes a Job-style pod: sidecar stopped once the app exits, phase Succeeded, OnFailure restarts a failed app', async () => {
