@@ -39,6 +39,7 @@ interface InjectorOptions {
   leafValidity: string;
   caValidity: string;
   caOut?: string;
+  shutdownDelay: string;
 }
 
 export function registerInjectorCommand(program: Command): void {
@@ -61,6 +62,7 @@ export function registerInjectorCommand(program: Command): void {
     .option('--leaf-validity <duration>', 'serving certificate lifetime (rotated at 2/3)', '24h')
     .option('--ca-validity <duration>', 'CA lifetime (rolled at 2/3 with an overlap)', '8760h')
     .option('--ca-out <file>', 'also write the CA certificate (PEM) to this file')
+    .option('--shutdown-delay <duration>', 'on SIGTERM keep answering this long before closing (endpoints catch up)', '5s')
     .action(async (opts: InjectorOptions) => {
       await runInjector(opts);
     });
@@ -75,6 +77,7 @@ async function runInjector(opts: InjectorOptions): Promise<void> {
   const leafValidityMs = parseDuration(opts.leafValidity, '--leaf-validity') || DEFAULT_LEAF_VALIDITY_MS;
   const caValidityMs = parseDuration(opts.caValidity, '--ca-validity') || DEFAULT_CA_VALIDITY_MS;
   if (caValidityMs < 2 * leafValidityMs) throw new CliError('--ca-validity must be at least twice --leaf-validity', 2);
+  const shutdownDelayMs = parseDuration(opts.shutdownDelay, '--shutdown-delay');
 
   let kubeConfig: import('@kubernetes/client-node').KubeConfig | null = null;
   if (opts.kube) {
@@ -147,11 +150,21 @@ async function runInjector(opts: InjectorOptions): Promise<void> {
   });
 
   await new Promise<void>((resolve) => {
+    let closing = false;
+    const close = () => {
+      if (closing) return;
+      closing = true;
+      ws.app.close().then(() => resolve(), () => resolve());
+    };
     const stop = (signal: string) => {
-      log(`injector: ${signal}, closing`);
       published = true;
       certs.stop();
-      ws.app.close().then(() => resolve(), () => resolve());
+      // With failurePolicy Fail, a review routed to us after SIGTERM (endpoints lag behind) must still be answered:
+      // keep serving a little, then close (in-flight reviews finish). A second signal closes at once.
+      log(`injector: ${signal}, closing in ${shutdownDelayMs} ms`);
+      process.once('SIGTERM', close);
+      process.once('SIGINT', close);
+      setTimeout(close, shutdownDelayMs);
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));

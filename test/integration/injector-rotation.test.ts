@@ -1,4 +1,4 @@
-// `skein injector` rotates its serving certificate on its own, while reviews keep flowing: zero failed admissions.
+// `skein injector` rotates its serving certificate on its own while reviews keep flowing, and keeps answering briefly after SIGTERM.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
@@ -17,7 +17,7 @@ let log = '';
 
 beforeAll(async () => {
   child = spawn(process.execPath, [join(REPO, 'bin/skein.mjs'), 'injector', '--no-kube', '--host', '127.0.0.1', '--port', '0', '--dns-name', 'localhost',
-    '--leaf-validity', '6s', '--ca-validity', '1h', '--ca-out', caFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    '--leaf-validity', '6s', '--ca-validity', '1h', '--shutdown-delay', '1500ms', '--ca-out', caFile], { stdio: ['ignore', 'ignore', 'pipe'] });
   child.stderr!.on('data', (d) => (log += d));
   port = await new Promise<number>((resolve, reject) => {
     const deadline = setTimeout(() => reject(new Error(`injector did not start: ${log}`)), 30_000);
@@ -83,4 +83,16 @@ it('serves new certificates from the same CA as they come due, without a failed 
   expect(serials.size).toBeGreaterThanOrEqual(2);
   expect(readFileSync(caFile, 'utf8')).toBe(ca);
   expect(log.match(/now serving certificate/g)?.length ?? 0).toBeGreaterThanOrEqual(1);
+}, 30_000);
+
+it('after SIGTERM it keeps answering for the shutdown delay, then exits 0', async () => {
+  const ca = readFileSync(caFile, 'utf8');
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const t0 = Date.now();
+  child.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 300));
+  expect((await review(ca)).allowed).toBe(true);
+  expect(await exited).toBe(0);
+  expect(Date.now() - t0).toBeGreaterThanOrEqual(1400);
+  expect(log).toContain('SIGTERM, closing in 1500 ms');
 }, 30_000);
