@@ -20,6 +20,7 @@ const STREAM_RESET_BURST = 200;
 const STREAM_RESET_RATE = 50;
 /** Pipelined HTTP/1.1 requests allowed to wait behind the one being answered; more closes the connection. */
 const MAX_PIPELINED_WAITING = 100;
+const BAD_VERSION_HEADERS = { 'content-length': 0, connection: 'close', [ERROR_HEADER]: ERRORS.badRequest.cause } as const;
 
 function clientErrorResponse(err: NodeJS.ErrnoException): string {
   const code = err.code ?? '';
@@ -68,9 +69,18 @@ export class ProxyListener {
     // without it headersTimeout (slowloris) is never enforced and closeIdleConnections() finds nothing to close.
     this.#h1.emit('listening');
     this.#h1.on('request', (req, res) => {
+      // The HTTP/1 parser also accepts "HTTP/2.0" in a request line, and request handling keys its HTTP/2 paths on
+      // httpVersionMajor: such a request must not get past here (it used to throw in the forwarder).
+      if (req.httpVersionMajor !== 1) return void res.writeHead(400, BAD_VERSION_HEADERS).end();
       if (!servePipelined(req, res, MAX_PIPELINED_WAITING, () => forwardHttp(this.#ctx, req, res))) req.socket.destroy();
     });
-    this.#h1.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => tunnelUpgrade(this.#ctx, req, socket, head));
+    this.#h1.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (req.httpVersionMajor !== 1) {
+        socket.on('error', () => socket.destroy());
+        return void socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n${ERROR_HEADER}: ${ERRORS.badRequest.cause}\r\n\r\n`);
+      }
+      tunnelUpgrade(this.#ctx, req, socket, head);
+    });
     this.#h1.on('connect', (_req: http.IncomingMessage, socket: Duplex) => {
       socket.on('error', () => socket.destroy());
       socket.end(`HTTP/1.1 405 Method Not Allowed\r\ncontent-length: 0\r\nconnection: close\r\n${ERROR_HEADER}: bad-request\r\n\r\n`);
