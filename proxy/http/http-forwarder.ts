@@ -181,6 +181,10 @@ export function forwardHttp(ctx: ListenerContext, req: DownstreamRequest, res: D
     if (req.httpVersionMajor !== 2 && (req as IncomingMessage).rawHeaders.length / 2 > snap.limits.maxHeaderCount) {
       return fail(new ProxyError(ERRORS.headersTooLarge, 'too many headers'));
     }
+    // Framing toward the upstream is regenerated as plain chunked, so any other transfer-coding (gzip, chunked) would be
+    // silently lost: refuse it (RELIABILITY 1, TE variants) rather than forward a body the upstream cannot decode.
+    const te = req.httpVersionMajor !== 2 ? req.headers['transfer-encoding'] : undefined;
+    if (te !== undefined && te.trim().toLowerCase() !== 'chunked') return fail(new ProxyError(ERRORS.badRequest, 'unsupported transfer-coding'));
     const target = requestTarget(req);
     if (target instanceof ProxyError) return fail(target);
     const routed = routeRequest(snap, ctx, req, target[0], target[1]);
