@@ -34,6 +34,13 @@ export function servePipelined(req: IncomingMessage, res: ServerResponse, maxWai
     p.busy = true;
     res.once('close', () => {
       p.busy = false;
+      // An answer that closes the connection (a request refused for its framing, draining) ends the pipeline: what the
+      // parser read behind it must not be served, since its framing is exactly what was not trusted.
+      // (Node ends the socket before 'close' when the response said `connection: close`.)
+      if (!res.shouldKeepAlive || socket.destroyed || socket.writableEnded) {
+        p.waiting.length = 0;
+        return;
+      }
       p.waiting.shift()?.();
     });
     serve();
