@@ -35,6 +35,21 @@ const CASES: readonly (readonly [string, string])[] = [
   ['huge chunk extension', `POST /a HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding: chunked\r\n\r\n5;${'x'.repeat(40_000)}\r\nhello\r\n0\r\n\r\n${SMUGGLED}`],
   ['space inside the request line', `GET /a /b HTTP/1.1\r\nHost: example.test\r\n\r\n${SMUGGLED}`],
   ['header name with a space', `GET /a HTTP/1.1\r\nHost: example.test\r\nX A: b\r\n\r\n${SMUGGLED}`],
+  ['TE in HTTP/1.0', `POST /a HTTP/1.0\r\nHost: example.test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${SMUGGLED}`],
+  ['TE chunked twice', `POST /a HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${SMUGGLED}`],
+  ['TE: gzip, chunked (a coding the proxy would drop)', `POST /a HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n${SMUGGLED}`],
+  ['TE + CL 0 on GET', `GET /a HTTP/1.1\r\nHost: example.test\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${SMUGGLED}`],
+  ['the same Content-Length twice', `POST /a HTTP/1.1\r\nHost: example.test\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello${SMUGGLED}`],
+  ['hex Content-Length', `POST /a HTTP/1.1\r\nHost: example.test\r\nContent-Length: 0x5\r\n\r\nhello${SMUGGLED}`],
+  ['quoted CRLF in a chunk extension', `POST /a HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding: chunked\r\n\r\n5;a="b\r\nc"\r\nhello\r\n0\r\n\r\n${SMUGGLED}`],
+  ['a request line hidden in the trailers', `POST /a HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: y\r\nGET /smuggled HTTP/1.1\r\n\r\n`],
+  ['bare LF after a chunk size', `POST /a HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n${SMUGGLED}`],
+  ['whitespace before the first header', `GET /a HTTP/1.1\r\n Host: example.test\r\n\r\n${SMUGGLED}`],
+  ['an extra token after the version', `GET /a HTTP/1.1 x\r\nHost: example.test\r\n\r\n${SMUGGLED}`],
+  ['HTTP/1.2', `GET /a HTTP/1.2\r\nHost: example.test\r\n\r\n${SMUGGLED}`],
+  ['HTTP/2.0 in an HTTP/1 request line', `GET /a HTTP/2.0\r\nHost: example.test\r\n\r\n${SMUGGLED}`],
+  ['HTTP/3.0 in an HTTP/1 request line', `POST /a HTTP/3.0\r\nHost: example.test\r\nContent-Length: 5\r\n\r\nhello${SMUGGLED}`],
+  ['HTTP/2.0 request line asking for a WebSocket upgrade', `GET /a HTTP/2.0\r\nHost: example.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n${SMUGGLED}`],
 ];
 
 describe('RELIABILITY 1: HTTP/1 desync', () => {
