@@ -1,6 +1,7 @@
 // Forwards one HTTP request (HTTP/1.1 or HTTP/2 downstream) to the chosen endpoint (HTTP/1.1 or HTTP/2 upstream), streaming both ways.
 import { randomUUID } from 'node:crypto';
 import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import http2 from 'node:http2';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { ERRORS, ProxyError, classifyUpstreamError } from '../errors/proxy-error.ts';
@@ -341,11 +342,26 @@ function sendUpstream(
       if (!res.writableEnded) upReq.destroy();
     };
     res.once('close', onDownstreamClose);
+    // A 101 to a request that asked for no upgrade: Node emits neither 'response' nor 'error' (the request would hang).
+    upReq.once('upgrade', (_r: IncomingMessage, upSocket: Duplex) => {
+      upSocket.destroy();
+      if (timer) clearTimeout(timer);
+      release();
+      fail(new ProxyError(ERRORS.upstreamProtocol, 'unsolicited 101'));
+    });
     upReq.once('response', (upRes: IncomingMessage) => {
       gotResponse = true;
       upstreamResponse = upRes;
       state.observeLatency(performance.now() - sentAt);
       const status = upRes.statusCode ?? 502;
+      // Framing toward the client is regenerated: a transfer-coding other than chunked (gzip, chunked) would be lost.
+      const upTe = upRes.headers['transfer-encoding'];
+      if (upTe !== undefined && upTe.trim().toLowerCase() !== 'chunked') {
+        upRes.destroy();
+        if (timer) clearTimeout(timer);
+        release();
+        return fail(new ProxyError(ERRORS.upstreamProtocol, 'unsupported transfer-coding'));
+      }
       const out = copyEndToEndHeaders(upRes.headers as Record<string, string | string[]>, null);
       applyHeaderMutation(out, responseHeaderMutation);
       writeResponseHead(res, status, out);
