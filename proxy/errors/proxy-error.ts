@@ -81,6 +81,8 @@ export function classifyUpstreamError(e: unknown): ProxyError {
     case 'ERR_HTTP2_STATUS_INVALID':
       return new ProxyError(ERRORS.upstreamProtocol, code, { cause: e });
     default:
+      // Any other llhttp parse error is still the upstream speaking invalid HTTP, not a reset.
+      if (code.startsWith('HPE_')) return new ProxyError(ERRORS.upstreamProtocol, code, { cause: e });
       return new ProxyError(ERRORS.upstreamReset, code || undefined, { cause: e });
   }
 }
