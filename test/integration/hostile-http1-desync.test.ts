@@ -136,3 +136,55 @@ describe('RELIABILITY 1: HTTP/1 desync', () => {
     }
   });
 });
+
+/** Each: what a hostile or broken HTTP/1 upstream answers. */
+const UPSTREAM_ANSWERS: Readonly<Record<string, string>> = {
+  'CL + TE': 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled',
+  'two Content-Lengths': 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 13\r\n\r\nhellosmuggled',
+  'obs-fold': 'HTTP/1.1 200 OK\r\nX-A: b\r\n smuggled: 1\r\nContent-Length: 2\r\n\r\nok',
+  'bare CR in a header value': 'HTTP/1.1 200 OK\r\nX-A: b\rSet-Cookie: smuggled=1\r\nContent-Length: 2\r\n\r\nok',
+  'NUL in a header value': 'HTTP/1.1 200 OK\r\nX-A: b\x00smuggled\r\nContent-Length: 2\r\n\r\nok',
+  'bare LF line endings': 'HTTP/1.1 200 OK\nX-Smuggled: b\nContent-Length: 2\n\nok',
+  'TE: gzip, chunked (a coding the proxy would drop)': 'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n8\r\nsmuggled\r\n0\r\n\r\n',
+  'an unsolicited 101': 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nsmuggled raw bytes',
+};
+
+describe('RELIABILITY 1, toward the client: framing from a broken upstream never reaches the client', () => {
+  let upstream: RawUpstream;
+  let proxy: HostileProxy;
+  const names = Object.keys(UPSTREAM_ANSWERS);
+
+  beforeAll(async () => {
+    upstream = await startRawUpstream((req, socket) => {
+      const answer = UPSTREAM_ANSWERS[names[Number(req.path.slice(1))] ?? ''];
+      socket.write(answer ?? 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    });
+    proxy = await startHostileProxy({ upstreamPort: upstream.port });
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await upstream?.close();
+  });
+
+  it.each(names.map((n, i) => [n, i] as const))('%s -> 502 upstream-protocol, nothing of it relayed', async (_name, i) => {
+    const r = await rawExchange(proxy.port, `GET /${i} HTTP/1.1\r\nHost: example.test\r\n\r\nGET /healthy HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n`);
+    expect(r.responses[0]?.status).toBe(502);
+    expect(r.responses[0]?.headers['x-skein-error']).toBe('upstream-protocol');
+    expect(r.raw.toString('latin1').toLowerCase()).not.toContain('smuggled');
+    // The same client connection goes on: its next request is answered normally.
+    expect(r.responses[1]?.status).toBe(200);
+  });
+
+  it('2000 informational 100s before the answer: the client gets just the final response', async () => {
+    const p = await startRawUpstream((_req, socket) => socket.write(`${'HTTP/1.1 100 Continue\r\n\r\n'.repeat(2000)}HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok`));
+    const px = await startHostileProxy({ upstreamPort: p.port });
+    try {
+      const r = await rawExchange(px.port, 'GET / HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n');
+      expect(r.responses.map((x) => x.status)).toEqual([200]);
+      expect(r.responses[0]!.body.toString()).toBe('ok');
+    } finally {
+      await px.close();
+      await p.close();
+    }
+  });
+});
