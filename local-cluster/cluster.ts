@@ -11,7 +11,7 @@ import { LocalClusterError } from './local-cluster-error.ts';
 import { freePorts } from './free-port.ts';
 import { startManagedProcess, procStartTicks, type ManagedProcess } from './managed-process.ts';
 import { waitReady, type Probe } from './wait-ready.ts';
-import { cleanupStaleClusters, clusterStateDir, writeClusterState } from './state-file.ts';
+import { cleanupStaleClusters, clusterStateDir, liveNodeAgentOwner, writeClusterState } from './state-file.ts';
 import { registerTeardown } from './teardown.ts';
 
 export interface LocalClusterOptions {
@@ -20,6 +20,11 @@ export interface LocalClusterOptions {
   log?: (line: string) => void;
   /** Start the node agent (registers node 'skein-local' and runs pods); default true. */
   withNodeAgent?: boolean;
+  /**
+   * How long to wait for another cluster on this machine that runs the node agent to stop (one node per machine);
+   * default 15 minutes, then the start fails.
+   */
+  nodeAgentWaitMs?: number;
 }
 
 export interface LocalCluster {
@@ -87,6 +92,22 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
 
   const bins = await ensureClusterBinaries(log);
 
+  if (withNodeAgent) {
+    // Another test run or demo holds the node: queue behind it rather than fail on the node agent's lock.
+    const deadline = Date.now() + (opts.nodeAgentWaitMs ?? 15 * 60_000);
+    // Our own process holding it would wait for itself: no wait, the node agent reports the clash.
+    const other = (): number | undefined => {
+      const o = liveNodeAgentOwner(stateDir);
+      return o === process.pid ? undefined : o;
+    };
+    let owner = other();
+    if (owner !== undefined) log(`local cluster: waiting for the cluster of process ${owner} to stop (it runs node ${LOCAL_NODE_NAME})`);
+    while (owner !== undefined && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 1000));
+      owner = other();
+    }
+  }
+
   const removeWorkDir = opts.workDir === undefined;
   const workDir = opts.workDir ?? mkdtempSync(join(tmpdir(), 'skein-cluster-'));
   // A fresh cluster every time: old etcd data would not match the new CA and service-account keys.
@@ -105,6 +126,7 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
       ownerStartTicks: procStartTicks(process.pid) ?? '',
       workDir,
       removeWorkDir,
+      nodeAgent: withNodeAgent,
       processes: procs.map((p) => ({ name: p.name, pid: p.pid, exe: p.exe, startTicks: p.startTicks })),
     });
 
