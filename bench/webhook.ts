@@ -36,6 +36,8 @@ export interface WebhookBenchResult {
   readonly serverCpuUsPerReview: number | null;
   /** Closed loop, `concurrency` always in flight: throughput, and latency that is mostly queueing. */
   readonly saturation: { readonly reviewsPerSecond: number; readonly p50Ms: number; readonly p99Ms: number } | null;
+  /** Upper bound of the histogram bucket holding the injector's own p99 (body received -> answer ready), whole run. */
+  readonly handlerP99MsAtMost: number | null;
   /** 1-minute load average before and after: on a 2-core machine anything above ~2 means others competed for the CPU. */
   readonly loadAverage: readonly [number, number];
 }
@@ -141,6 +143,28 @@ async function fixedRate(agent: Agent, port: number, concurrency: number, rate: 
   return latencies;
 }
 
+function metricsText(agent: Agent, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    request({ host: '127.0.0.1', port, path: '/metrics', agent, servername: 'skein-injector.skein-system.svc' }, (res) => {
+      let b = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (b += d));
+      res.on('end', () => resolve(b));
+    }).on('error', reject).end();
+  });
+}
+
+/** The smallest histogram bucket bound holding 99 % of the injected reviews. */
+function handlerP99(text: string): number | null {
+  const buckets = [...text.matchAll(/^skein_injector_admission_duration_seconds_bucket\{([^}]*)\} (\d+)/gm)]
+    .filter((m) => m[1]!.includes('result="injected"'))
+    .map((m) => [Number(/le="([^"]+)"/.exec(m[1]!)?.[1] === '+Inf' ? Infinity : /le="([^"]+)"/.exec(m[1]!)?.[1]), Number(m[2])] as const);
+  const total = buckets.find(([le]) => le === Infinity)?.[1] ?? 0;
+  if (total === 0) return null;
+  const hit = buckets.find(([, n]) => n >= 0.99 * total);
+  return hit ? hit[0] * 1000 : null;
+}
+
 export async function measureWebhookP99(opts: WebhookBenchOptions = {}): Promise<WebhookBenchResult> {
   const concurrency = opts.concurrency ?? 50;
   const rate = Math.min(opts.ratePerSecond ?? 200, 5000);
@@ -158,6 +182,7 @@ export async function measureWebhookP99(opts: WebhookBenchOptions = {}): Promise
     const cpu0 = cpuSeconds(injector.pid);
     const latencies = await fixedRate(agent, injector.port, concurrency, rate, requests, body);
     const cpu1 = cpuSeconds(injector.pid);
+    const handlerP99MsAtMost = handlerP99(await metricsText(agent, injector.port));
     latencies.sort((a, b) => a - b);
     let saturation: WebhookBenchResult['saturation'] = null;
     if (saturationRequests > 0) {
@@ -176,6 +201,7 @@ export async function measureWebhookP99(opts: WebhookBenchOptions = {}): Promise
       concurrency,
       serverCpuUsPerReview: cpu0 !== null && cpu1 !== null ? Math.round(((cpu1 - cpu0) / latencies.length) * 1e6) : null,
       saturation,
+      handlerP99MsAtMost,
       loadAverage: [Math.round(loadBefore * 100) / 100, Math.round(loadavg()[0]! * 100) / 100],
     };
   } finally {
