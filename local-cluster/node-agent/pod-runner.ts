@@ -202,15 +202,24 @@ export class PodRunner {
   async #setupSandbox(): Promise<void> {
     const d = this.#deps;
     mkdirSync(this.#dir, { recursive: true, mode: 0o755 });
-    const prior = this.#pod.status?.podIP;
-    this.#podIp = prior && d.alloc.reserve(prior, this.uid) ? prior : d.alloc.allocate(this.uid);
-    const names = podNetworkNames(this.uid);
-    d.state.update((s) => { s.netns.push(names.netns); s.veths.push(names.hostVeth); });
-    this.#net = names;
+    const hostNetwork = this.#pod.spec?.hostNetwork === true;
+    let names: { netns: string; hostVeth: string } | undefined;
+    if (hostNetwork) {
+      // The host's network, hosts file and hostname; only the mount namespace is the container's own (for volumes).
+      this.#podIp = d.hostIp;
+      this.#sandboxReady = true;
+    } else {
+      const prior = this.#pod.status?.podIP;
+      this.#podIp = prior && d.alloc.reserve(prior, this.uid) ? prior : d.alloc.allocate(this.uid);
+      names = podNetworkNames(this.uid);
+      const n = names;
+      d.state.update((s) => { s.netns.push(n.netns); s.veths.push(n.hostVeth); });
+      this.#net = names;
+    }
     const backoff = new RestartBackoff();
     for (let attempt = 0; !this.#terminating; attempt++) {
       try {
-        if (!this.#sandboxReady) {
+        if (!this.#sandboxReady && names) {
           await deletePodNetwork(d.tools, names.netns, names.hostVeth); // a half-built one from a failed attempt
           await createPodNetwork(d.tools, d.bridge, { ...names, ip: this.#podIp, prefix: d.alloc.cidr.prefix, gateway: d.alloc.gateway });
           this.#sandboxReady = true;
@@ -269,7 +278,7 @@ export class PodRunner {
       await deletePodNetwork(d.tools, n.netns, n.hostVeth);
       d.state.update((s) => { s.netns = s.netns.filter((x) => x !== n.netns); s.veths = s.veths.filter((x) => x !== n.hostVeth); });
     }
-    if (this.#podIp) d.alloc.release(this.#podIp);
+    if (this.#podIp && this.#net) d.alloc.release(this.#podIp);
     this.#sandboxReady = false;
   }
 
@@ -292,14 +301,14 @@ export class PodRunner {
   }
 
   async #spawn(c: V1Container, command: string[] | undefined, args: string[] | undefined, logName: string, launcherName: string): Promise<ChildProcess> {
-    if (!this.#net || !this.#volumes) throw new Error('pod sandbox is not ready');
+    if (!this.#volumes || (!this.#net && this.#pod.spec?.hostNetwork !== true)) throw new Error('pod sandbox is not ready');
     const env = this.#env.get(c.name) ?? (await this.#containerEnv(c));
     this.#env.set(c.name, env);
     const r = resolveProcess(c.image ?? '', command?.map((s) => expandVars(s, env)), args?.map((s) => expandVars(s, env)));
     if (!r.ok) throw new Error(r.error);
     const { uid, gid } = this.#user(c);
     return launchContainer(this.#deps.tools, {
-      netns: this.#net.netns, hostname: this.#pod.metadata?.name ?? 'pod', argv: r.value.argv, env: { ...r.value.env, ...env },
+      netns: this.#net?.netns, hostname: this.#net ? (this.#pod.metadata?.name ?? 'pod') : undefined, argv: r.value.argv, env: { ...r.value.env, ...env },
       workingDir: c.workingDir || r.value.workingDir, uid, gid, mounts: this.#volumes.mountsFor(c),
       launcherPath: join(this.#dir, launcherName), logPath: logName === '/dev/null' ? logName : join(this.#dir, logName),
     });

@@ -1,7 +1,7 @@
 // Integration tests for the node agent's pod runner without an API server: real netns pods with init containers, a native
 // sidecar, an app with a readiness probe, Job-style completion, restarts per restartPolicy, and termination.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { V1Pod } from '@kubernetes/client-node';
@@ -199,6 +199,25 @@ describe('pod runner', () => {
     expect(readFileSync(join(r.logDir, 'exempt.log'), 'utf8')).not.toContain('intercepted');
     expect(readFileSync(join(r.logDir, 'skein-init.log'), 'utf8')).toBe('');
     expect(r.status().phase).toBe('Succeeded');
+  });
+
+  it('runs a hostNetwork pod in the host network namespace with its volumes mounted privately', async () => {
+    const mount = `${mountBase}/hostnet`;
+    const p = pod({
+      restartPolicy: 'Never',
+      hostNetwork: true,
+      volumes: [{ name: 'v', emptyDir: {} }],
+      containers: [{ name: 'main', image: 'busybox', volumeMounts: [{ name: 'v', mountPath: mount }],
+        command: ['sh', '-c', `ip link show dev ${bridge} >/dev/null && echo host-net > ${mount}/where && hostname`] }],
+    });
+    const r = new PodRunner(p, deps, () => {});
+    r.start();
+    await waitFor('the pod to finish', () => r.finished, 20_000);
+    expect(r.status()).toMatchObject({ phase: 'Succeeded', podIP: alloc.gateway });
+    expect(readFileSync(join(r.logDir, 'volumes', 'v', 'where'), 'utf8')).toBe('host-net\n');
+    expect(readFileSync(join(r.logDir, 'main.log'), 'utf8').trim()).toBe(hostname());
+    expect(existsSync(`${mount}/where`)).toBe(false); // the bind mount was private to the container
+    expect(r.netns).toBeUndefined();
   });
 
   it('leaves nothing behind', async () => {
