@@ -4,11 +4,20 @@ import {
   FRAME,
   H2_ERROR,
   RawH2Connection,
+  SETTING,
   dataFrame,
   errorCodeOf,
+  frame,
   headerBlock,
   headersFrame,
+  hpackIndexed,
+  hpackInt,
+  pingFrame,
+  requestFields,
   responseStatus,
+  rstStreamFrame,
+  settingsFrame,
+  windowUpdateFrame,
 } from '../support/h2-frames.ts';
 import { http1Get, http2Get } from '../support/raw-http.ts';
 import { startRawUpstream, type RawUpstream } from '../support/raw-upstream.ts';
@@ -172,5 +181,56 @@ describe('RELIABILITY 2: HTTP/2 -> HTTP/1 injection', () => {
     const got = upstream.requests.find((q) => q.path === path)!;
     expect(got.body.toString('latin1')).toBe(smuggled);
     expect(upstream.requests.filter((q) => q.path === '/smuggled')).toHaveLength(0);
+  });
+
+  describe('HTTP/2 framing violations end the connection with the RFC 9113 error code', () => {
+    const req = (id: number, path: string): Buffer => headersFrame(id, headerBlock(requestFields(path)), { endStream: true });
+    const CASES: readonly (readonly [string, number, () => Buffer[]])[] = [
+      ['HEADERS on an even (server) stream id', H2_ERROR.PROTOCOL_ERROR, () => [req(2, '/v-even')]],
+      ['PUSH_PROMISE from a client', H2_ERROR.PROTOCOL_ERROR, () => [req(1, '/v-pp'), frame(FRAME.PUSH_PROMISE, 4, 1, Buffer.concat([Buffer.from([0, 0, 0, 2]), headerBlock(requestFields('/v-push'))]))]],
+      ['DATA on stream 0', H2_ERROR.PROTOCOL_ERROR, () => [dataFrame(0, 'x')]],
+      ['HEADERS on stream 0', H2_ERROR.PROTOCOL_ERROR, () => [req(0, '/v-zero')]],
+      ['SETTINGS whose length is not a multiple of 6', H2_ERROR.FRAME_SIZE_ERROR, () => [frame(FRAME.SETTINGS, 0, 0, Buffer.alloc(5))]],
+      ['SETTINGS_ENABLE_PUSH = 2', H2_ERROR.PROTOCOL_ERROR, () => [settingsFrame([[SETTING.ENABLE_PUSH, 2]])]],
+      ['SETTINGS_INITIAL_WINDOW_SIZE = 2^31', H2_ERROR.FLOW_CONTROL_ERROR, () => [settingsFrame([[SETTING.INITIAL_WINDOW_SIZE, 0x80000000]])]],
+      ['SETTINGS_MAX_FRAME_SIZE = 1', H2_ERROR.PROTOCOL_ERROR, () => [settingsFrame([[SETTING.MAX_FRAME_SIZE, 1]])]],
+      ['PING of 7 bytes', H2_ERROR.FRAME_SIZE_ERROR, () => [frame(FRAME.PING, 0, 0, Buffer.alloc(7))]],
+      ['a frame header announcing 16 MiB', H2_ERROR.FRAME_SIZE_ERROR, () => [frame(FRAME.DATA, 0, 1, Buffer.alloc(10), 0xffffff)]],
+      ['a frame over the 16 KiB max frame size', H2_ERROR.FRAME_SIZE_ERROR, () => [frame(FRAME.HEADERS, 5, 1, Buffer.alloc(20_000))]],
+      ['RST_STREAM on an idle stream', H2_ERROR.PROTOCOL_ERROR, () => [rstStreamFrame(7, H2_ERROR.CANCEL)]],
+      ['WINDOW_UPDATE on an idle stream', H2_ERROR.PROTOCOL_ERROR, () => [windowUpdateFrame(9, 100)]],
+      ['DATA after END_STREAM', H2_ERROR.STREAM_CLOSED, () => [req(1, '/v-closed'), dataFrame(1, 'late')]],
+      ['HPACK index beyond both tables', H2_ERROR.COMPRESSION_ERROR, () => [headersFrame(1, Buffer.concat([headerBlock(requestFields('/v-idx')), hpackIndexed(5000)]), { endStream: true })]],
+      ['HPACK table size update above the advertised size', H2_ERROR.COMPRESSION_ERROR, () => [headersFrame(1, Buffer.concat([hpackInt(1 << 20, 5, 0x20), headerBlock(requestFields('/v-tsu'))]), { endStream: true })]],
+      ['padding longer than the frame', H2_ERROR.PROTOCOL_ERROR, () => [frame(FRAME.HEADERS, 0x4 | 0x8 | 0x1, 1, Buffer.concat([Buffer.from([200]), headerBlock(requestFields('/v-pad'))]))]],
+      ['PING after a bad-length PING ACK', H2_ERROR.FRAME_SIZE_ERROR, () => [frame(FRAME.PING, 1, 0, Buffer.alloc(9)), pingFrame()]],
+    ];
+
+    it.each(CASES)('%s -> GOAWAY(%i), closed, nothing forwarded', async (_name, code, build) => {
+      const before = upstream.requests.length;
+      const c = await RawH2Connection.open(proxy.port);
+      await c.handshake();
+      c.send(...build());
+      const g = await c.waitForFrame((f) => f.type === FRAME.GOAWAY);
+      expect(g && errorCodeOf(g)).toBe(code);
+      expect(await c.waitClosed()).toBe(true);
+      expect(upstream.requests.slice(before).filter((q) => q.path.startsWith('/v-') && q.path !== '/v-closed' && q.path !== '/v-pp')).toHaveLength(0);
+      await stillServes();
+    });
+
+    it('a stream id lower than one already used is never forwarded', async () => {
+      const c = await RawH2Connection.open(proxy.port);
+      try {
+        await c.handshake();
+        c.send(req(5, '/v-five'), req(3, '/v-three'));
+        const h = await c.waitForFrame((f) => f.type === FRAME.HEADERS && f.streamId === 5);
+        expect(responseStatus(h!.payload)).toBe(200);
+        c.send(req(7, '/v-seven'));
+        await c.waitForFrame((f) => f.type === FRAME.HEADERS && f.streamId === 7);
+      } finally {
+        c.destroy();
+      }
+      expect(upstream.requests.filter((q) => q.path === '/v-three')).toHaveLength(0);
+    });
   });
 });
