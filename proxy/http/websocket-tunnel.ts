@@ -38,6 +38,7 @@ export function tunnelUpgrade(ctx: ListenerContext, req: IncomingMessage, socket
   let finished = false;
   const finish = (code: number): void => {
     if (finished) return;
+    clearTimeout(answerTimer);
     finished = true;
     state.active--;
     ctx.requestFinished();
@@ -54,6 +55,9 @@ export function tunnelUpgrade(ctx: ListenerContext, req: IncomingMessage, socket
     setHost: false,
   });
   const connectTimer = setTimeout(() => upReq.destroy(new ProxyError(ERRORS.connectTimeout)), routed.cluster.config.connectTimeoutMs);
+  // Until the upstream has answered nothing else bounds this exchange: the client socket has left the HTTP server (no
+  // server timeouts) and the request has a dedicated connection. An upstream that never answers would hold both forever.
+  const answerTimer = setTimeout(() => upReq.destroy(new ProxyError(ERRORS.timeout, 'no answer to the upgrade')), snap.limits.requestIdleTimeoutMs);
   upReq.once('socket', (s) => s.once('connect', () => clearTimeout(connectTimer)));
   upReq.on('error', (e) => {
     clearTimeout(connectTimer);
@@ -65,6 +69,7 @@ export function tunnelUpgrade(ctx: ListenerContext, req: IncomingMessage, socket
   });
   upReq.once('upgrade', (upRes, upSocket, upHead) => {
     clearTimeout(connectTimer);
+    clearTimeout(answerTimer);
     const out: Record<string, string | string[]> = Object.create(null);
     for (const [k, v] of Object.entries(upRes.headers)) if (v !== undefined) out[k] = v;
     applyHeaderMutation(out, routed.route.config.responseHeaders);
