@@ -220,4 +220,27 @@ describe('RELIABILITY 11: upgrades', () => {
     }
     expect(upstream.seen.filter((x) => x.requestLine.includes('CONNECT'))).toHaveLength(0);
   });
+
+  it('an upstream that never answers an upgrade: 504 timeout at the request idle timeout, nothing left in flight', async () => {
+    const held = new Set<net.Socket>();
+    const silent = net.createServer((x) => {
+      held.add(x);
+      x.resume();
+      x.on('error', () => {});
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const p = await startHostileProxy({ upstreamPort: (silent.address() as net.AddressInfo).port, limits: { requestIdleTimeoutMs: 1_000 } });
+    try {
+      const r = await rawExchange(p.port, `GET /ws-silent HTTP/1.1\r\nHost: example.test\r\n${WS_HEADERS}\r\n`, { deadlineMs: 15_000 });
+      expect(r.responses[0]?.status).toBe(504);
+      expect(r.responses[0]?.headers['x-skein-error']).toBe('timeout');
+      expect(r.closed).toBe(true);
+      expect(await until(() => p.proxy.runtime.inFlight === 0)).toBe(true);
+      expect(await until(() => [...held].every((x) => x.destroyed || x.readableEnded))).toBe(true);
+    } finally {
+      await p.close();
+      for (const x of held) x.destroy();
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
+  });
 });
