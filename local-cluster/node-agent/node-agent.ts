@@ -76,8 +76,10 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
   let forwarder: Forwarder | undefined;
   let registration: NodeRegistration | undefined;
   let kubelet: KubeletServer | undefined;
+  let kubeletStarting: Promise<void> | undefined;
   const undoStart = async (): Promise<void> => {
     await forwarder?.close();
+    await kubeletStarting;
     await kubelet?.close();
     await registration?.deregister();
     await cleanupHostState(tools, state.data);
@@ -95,7 +97,11 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
     const podsDir = join(opts.workDir, 'pods');
     mkdirSync(podsDir, { recursive: true });
 
+    const tStart = Date.now();
+    const phases: string[] = [];
+    const phase = (name: string, since: number): number => { const now = Date.now(); phases.push(`${name} ${now - since} ms`); return now; };
     const why = prepareSkeinImage();
+    let t = phase('image prep', tStart);
     if (why) log(`the Skein image's native helper is unavailable (${why}); proxies run without original-destination routing`);
     const apiPort = Number(serverUrl.port || 443);
     try {
@@ -117,17 +123,19 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
         return c ? { path: join(r.logDir, `${c.name}.log`), running: () => c.running } : undefined;
       },
     };
-    try {
-      kubelet = await startKubeletServer(alloc.gateway, KUBELET_PORT, alloc.cidr, alloc.gateway, logSource);
-    } catch (e) {
-      log(`kubectl logs will not work: cannot serve the kubelet API on ${alloc.gateway}:${KUBELET_PORT} (${(e as Error).message})`);
-    }
+    // Off the start path: its certificate takes a few hundred ms to make, and only `kubectl logs` needs it.
+    kubeletStarting = startKubeletServer(alloc.gateway, KUBELET_PORT, alloc.cidr, alloc.gateway, logSource).then(
+      (k) => { kubelet = k; },
+      (e: unknown) => log(`kubectl logs will not work: cannot serve the kubelet API on ${alloc.gateway}:${KUBELET_PORT} (${(e as Error).message})`),
+    );
     registration = new NodeRegistration(core, coord, {
-      nodeName: opts.nodeName, podCidr: opts.podCidr, internalIp: alloc.gateway, kubeletVersion, kubeletPort: kubelet?.port ?? 0,
+      nodeName: opts.nodeName, podCidr: opts.podCidr, internalIp: alloc.gateway, kubeletVersion, kubeletPort: KUBELET_PORT,
       maxPods: Math.min(110, cidrSize(alloc.cidr) - 3), log,
     });
     const reg = registration;
+    t = phase('setup', t);
     await reg.register();
+    t = phase('node registration', t);
     log(`node ${opts.nodeName} registered (pod CIDR ${opts.podCidr}, bridge ${bridge} ${alloc.gateway})`);
 
     const reader = clusterReader(core);
@@ -246,9 +254,12 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
     pods.on('error', restartOnError('pod', pods));
     svcs.on('error', restartOnError('service', svcs));
     eps.on('error', restartOnError('endpointslice', eps));
+    t = phase('wiring', t);
     await svcs.start();
     await eps.start();
     await pods.start();
+    phase('informers', t);
+    log(`node agent started in ${Date.now() - tStart} ms (${phases.join(', ')})`);
 
     return {
       async stop(): Promise<void> {
@@ -262,6 +273,7 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
         await Promise.all([...runners.values()].map((r) => r.terminate(Math.min(STOP_GRACE_SECONDS, r.pod.spec?.terminationGracePeriodSeconds ?? 30))));
         runners.clear();
         await forwarder?.close();
+        await kubeletStarting;
         await kubelet?.close();
         await reg.deregister();
         await cleanupHostState(tools, state.data);
