@@ -95,7 +95,7 @@ async function main(): Promise<void> {
     const s = selfTimes(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile);
     const lines = [`# Skein proxy CPU profile: ${proto}, wrk/h2load 16 conns, ${seconds} s, ${Math.round(res.rps)} req/s while profiling`, '',
       `profile: ${file} (total sampled ${s.total.toFixed(0)} ms)`, '', '| self % | category |', '|---|---|',
-      ...s.byCategory.map((c) => `| ${c.pct.toFixed(1)} | ${c.where} |`), '', '| self % | self ms | function | where |', '|---|---|---|---|',
+      ...s.byCategory.filter((c) => c.pct >= 0.05).map((c) => `| ${c.pct.toFixed(1)} | ${c.where} |`), '', '| self % | self ms | function | where |', '|---|---|---|---|',
       ...s.byFunction.slice(0, 25).map((c) => `| ${c.pct.toFixed(1)} | ${c.ms.toFixed(0)} | ${c.fn} | ${c.where} |`), '',
       '| self % | file |', '|---|---|', ...s.byFile.slice(0, 15).map((c) => `| ${c.pct.toFixed(1)} | ${c.where} |`)];
     writeFileSync(join(out, `profile-${proto}.md`), lines.join('\n') + '\n');
