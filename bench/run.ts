@@ -69,6 +69,7 @@ async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'skein-bench-'));
   const group = new ProcessGroup();
   const notes: string[] = [];
+  let completed = false;
   try {
     const vm = new VmstatLog(group, 3600);
     const mine: Started[] = [];
@@ -340,11 +341,19 @@ async function main(): Promise<void> {
     };
     writeFileSync(join(outDir, 'results.json'), JSON.stringify(results, null, 2) + '\n');
     process.stdout.write(`${md}\nresults: ${outDir}\n`);
+    completed = true;
     process.stdout.write(`${JSON.stringify(summary)}\n`);
   } finally {
     group.dispose();
+    // A failed run leaves no half-filled results directory behind.
+    if (!completed) rmSync(outDir, { recursive: true, force: true });
     if (!opts.keep) rmSync(work, { recursive: true, force: true });
   }
 }
 
-await main();
+try {
+  await main();
+} catch (e) {
+  process.stderr.write(`bench: failed: ${(e as Error).message}\n`);
+  process.exitCode = 1;
+}
