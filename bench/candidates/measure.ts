@@ -8,6 +8,8 @@ import { upstreamConfig, singleProxyConfig } from '../lib/haproxy-config.ts';
 import { h2load, parseH2load, parseWrk, wrk, type ToolRun } from '../lib/load-tools.ts';
 import { CpuWindow } from '../lib/proc-stats.ts';
 import { freePort, ProcessGroup, waitForPort, type Started } from '../lib/process-group.ts';
+import { skeinProxyConfig } from '../lib/skein-config.ts';
+import { startSkeinProxy } from '../lib/skein-proxy.ts';
 import { median, round } from '../lib/stats.ts';
 
 const argv = process.argv.slice(2);
@@ -60,6 +62,20 @@ async function main(): Promise<void> {
     rows.push(await measure(name, 'h1', port, p, upstream));
     await group.stop(p);
   }
+  // The Skein proxy as built today, for comparison (skipped with a note if it does not start).
+  const [sk1, sk2, skAdmin] = [await freePort(), await freePort(), await freePort()];
+  const skCfg = skeinProxyConfig('candidates', skAdmin, [
+    { name: 'h1', port: sk1, direction: 'outbound', upstreamPort: upH1, upstreamProtocol: 'http1' },
+    { name: 'h2', port: sk2, direction: 'outbound', upstreamPort: upH2, upstreamProtocol: 'http2' },
+  ]);
+  const sk = await startSkeinProxy(group, 'skein', skCfg, skAdmin, dir);
+  if (sk.ok) {
+    rows.push(await measure('(e) Skein proxy as built', 'h1', sk1, sk.proc, upstream));
+    rows.push(await measure('(e) Skein proxy as built, h2c', 'h2', sk2, sk.proc, upstream));
+    await group.stop(sk.proc);
+  } else {
+    process.stderr.write(`Skein proxy not measured: ${sk.reason}\n`);
+  }
   const [hp1, hp2] = [await freePort(), await freePort()];
   writeFileSync(join(dir, 'proxy.cfg'), singleProxyConfig(hp1, hp2, upH1, upH2));
   const hap = group.start('haproxy', 'haproxy', ['-db', '-f', join(dir, 'proxy.cfg')]);
@@ -76,10 +92,10 @@ async function main(): Promise<void> {
 
   const direct = (proto: string): number => rows.find((r) => r.proto === proto && r.name.startsWith('direct'))!.rps ?? NaN;
   const hapRps = (proto: string): number => rows.find((r) => r.proto === proto && r.name.includes('HAProxy'))!.rps ?? NaN;
-  console.log('| proxy | proto | req/s (median of ' + RUNS + ' x ' + SECONDS + ' s) | runs | vs direct | vs HAProxy | proxy CPU (cores) | other load (cores) |');
-  console.log('|---|---|---|---|---|---|---|---|');
+  console.log('| proxy | proto | req/s (median of ' + RUNS + ' x ' + SECONDS + ' s) | runs | vs direct | vs HAProxy | proxy CPU (cores) | req/s per proxy CPU-s | other load (cores) |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
-    console.log(`| ${r.name} | ${r.proto} | ${r.rps?.toFixed(0)} | ${r.runs.map((x) => x.toFixed(0)).join(' / ')} | ${round((r.rps ?? 0) / direct(r.proto), 2)} | ${round((r.rps ?? 0) / hapRps(r.proto), 2)} | ${r.proxyCpu === null ? '-' : r.proxyCpu.toFixed(2)} | ${r.otherCores?.toFixed(2)} |${r.errors ? ` errors ${r.errors}` : ''}`);
+    console.log(`| ${r.name} | ${r.proto} | ${r.rps?.toFixed(0)} | ${r.runs.map((x) => x.toFixed(0)).join(' / ')} | ${round((r.rps ?? 0) / direct(r.proto), 2)} | ${round((r.rps ?? 0) / hapRps(r.proto), 2)} | ${r.proxyCpu === null ? '-' : r.proxyCpu.toFixed(2)} | ${r.proxyCpu && r.rps ? Math.round(r.rps / r.proxyCpu) : '-'} | ${r.otherCores?.toFixed(2)} |${r.errors ? ` errors ${r.errors}` : ''}`);
   }
   console.log(JSON.stringify({ date: new Date().toISOString(), node: process.version, rows }));
 }
