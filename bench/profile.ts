@@ -1,5 +1,8 @@
 // Profiles one Skein proxy under closed-loop load with `node --cpu-prof` and prints the biggest self-time costs by function.
-// Usage: node bench/profile.ts [--proto h1|h2] [--seconds 15] [--out DIR]   (prints a table; keeps the .cpuprofile in DIR)
+// Usage: node bench/profile.ts [--proto h1|h2] [--seconds 15] [--out DIR] [--no-pin]   (prints a table; keeps the .cpuprofile in DIR)
+// By default the proxy is pinned to CPU 0 and the upstream and load generator to CPU 1 (taskset), so the profile shows the
+// proxy's own costs rather than time it spent preempted by its peers.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,6 +68,16 @@ export function selfTimes(profile: CpuProfile): { total: number; byFunction: Sel
   };
 }
 
+/** Pins every thread of a process to one CPU; false if taskset is missing or fails. */
+function pin(pid: number, cpu: number): boolean {
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const arg = (n: string, d: string): string => { const i = argv.indexOf(n); return i >= 0 ? argv[i + 1]! : d; };
@@ -86,14 +99,17 @@ async function main(): Promise<void> {
     ]);
     const r = await startSkeinProxy(group, 'skein-profile', cfg, admin, work, ['--cpu-prof', '--cpu-prof-dir', out]);
     if (!r.ok) throw new Error(r.reason);
+    const pinned = !argv.includes('--no-pin') && pin(r.proc.pid, 0) && pin(upstream.pid, 1);
     const url = `http://127.0.0.1:${port}/`;
     const load = proto === 'h1' ? wrk(group, url, 16, seconds) : h2load(group, url, 16, 10, seconds);
+    if (pinned) pin(load.proc.pid, 1);
     const res = (proto === 'h1' ? parseWrk : parseH2load)(await load.done);
     await group.stop(r.proc); // SIGTERM: the proxy drains and exits, and Node writes the profile on exit
     const file = readdirSync(out).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(out, f)).sort().at(-1);
     if (!file) throw new Error(`no .cpuprofile in ${out} (did the proxy exit cleanly on SIGTERM?)`);
     const s = selfTimes(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile);
-    const lines = [`# Skein proxy CPU profile: ${proto}, wrk/h2load 16 conns, ${seconds} s, ${Math.round(res.rps)} req/s while profiling`, '',
+    const lines = [`# Skein proxy CPU profile: ${proto}, wrk/h2load 16 conns, ${seconds} s, ${Math.round(res.rps)} req/s while profiling` +
+      (pinned ? ' (proxy pinned to CPU 0, upstream and load generator to CPU 1)' : ' (not pinned)'), '',
       `profile: ${file} (total sampled ${s.total.toFixed(0)} ms)`, '', '| self % | category |', '|---|---|',
       ...s.byCategory.filter((c) => c.pct >= 0.05).map((c) => `| ${c.pct.toFixed(1)} | ${c.where} |`), '', '| self % | self ms | function | where |', '|---|---|---|---|',
       ...s.byFunction.slice(0, 25).map((c) => `| ${c.pct.toFixed(1)} | ${c.ms.toFixed(0)} | ${c.fn} | ${c.where} |`), '',

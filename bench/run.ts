@@ -52,6 +52,8 @@ interface Window<T> {
   readonly proxyCores: Record<string, number>;
   readonly rssMaxMb: Record<string, number>;
   readonly otherLoadCores: number;
+  /** Kernel threads (ksoftirqd doing our loopback traffic, mostly); not counted as other load. */
+  readonly kernelThreadCores: number;
   readonly vmstatBusyPct: number | null;
   readonly flagged: boolean;
 }
@@ -158,11 +160,11 @@ async function main(): Promise<void> {
       }
       const vms = vm.between(t0, Date.now());
       const vmBusy = vms.length ? vms.reduce((a, s) => a + s.us + s.sy, 0) / vms.length : null;
-      return { value: parse(out), seconds: c.seconds, proxyCores, rssMaxMb: rssMax, otherLoadCores: c.otherCores, vmstatBusyPct: vmBusy, flagged: c.otherCores > OTHER_LOAD_FLAG_CORES };
+      return { value: parse(out), seconds: c.seconds, proxyCores, rssMaxMb: rssMax, otherLoadCores: c.otherCores, kernelThreadCores: c.kernelThreadCores, vmstatBusyPct: vmBusy, flagged: c.otherCores > OTHER_LOAD_FLAG_CORES };
     };
-    const windows: { section: string; target: string; run: number; conns: number; otherLoadCores: number; vmstatBusyPct: number | null; flagged: boolean }[] = [];
+    const windows: { section: string; target: string; run: number; conns: number; otherLoadCores: number; kernelThreadCores: number; vmstatBusyPct: number | null; flagged: boolean }[] = [];
     const record = <T>(section: string, target: string, run: number, conns: number, w: Window<T>): Window<T> => {
-      windows.push({ section, target, run, conns, otherLoadCores: round(w.otherLoadCores, 3)!, vmstatBusyPct: round(w.vmstatBusyPct, 1), flagged: w.flagged });
+      windows.push({ section, target, run, conns, otherLoadCores: round(w.otherLoadCores, 3)!, kernelThreadCores: round(w.kernelThreadCores, 3)!, vmstatBusyPct: round(w.vmstatBusyPct, 1), flagged: w.flagged });
       log(`${section} ${target} c=${conns} run ${run}: ${JSON.stringify(w.value)} proxies ${JSON.stringify(w.proxyCores)} other load ${w.otherLoadCores.toFixed(2)} cores${w.flagged ? ' [FLAGGED]' : ''}`);
       return w;
     };

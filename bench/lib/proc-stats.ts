@@ -1,5 +1,5 @@
 // Reads CPU time and memory of processes and of the whole machine from /proc (Linux only).
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** USER_HZ; 100 on every Linux we run on (checked with `getconf CLK_TCK`). */
 const CLK_TCK = 100;
@@ -39,6 +39,23 @@ export function machineJiffies(): { busy: number; total: number } {
 }
 
 /**
+ * CPU seconds of all kernel threads (children of kthreadd, pid 2). Under heavy loopback traffic, ksoftirqd does network
+ * work on behalf of our own load; it must not count as somebody else's.
+ */
+export function kernelThreadsCpuSeconds(): number {
+  let total = 0;
+  for (const name of readdirSync('/proc')) {
+    if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) continue;
+    try {
+      const s = readFileSync(`/proc/${name}/stat`, 'latin1');
+      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+      if (f[1] === '2' || name === '2') total += (Number(f[11]) + Number(f[12])) / CLK_TCK;
+    } catch {}
+  }
+  return total;
+}
+
+/**
  * Measures a window: CPU seconds of each watched pid, and the machine's busy CPU seconds that none of them account for
  * ("other load": other people's work on this shared machine).
  */
@@ -46,6 +63,7 @@ export class CpuWindow {
   readonly #pids: readonly number[];
   readonly #start: number[];
   readonly #m0 = machineJiffies();
+  readonly #k0 = kernelThreadsCpuSeconds();
   readonly #t0 = process.hrtime.bigint();
 
   constructor(pids: readonly number[]) {
@@ -53,12 +71,16 @@ export class CpuWindow {
     this.#start = pids.map((p) => cpuSeconds(p) ?? 0);
   }
 
-  end(): { seconds: number; perPid: number[]; otherCores: number; machineCores: number } {
+  end(): { seconds: number; perPid: number[]; otherCores: number; machineCores: number; kernelThreadCores: number } {
     const seconds = Number(process.hrtime.bigint() - this.#t0) / 1e9;
     const perPid = this.#pids.map((p, i) => (cpuSeconds(p) ?? this.#start[i]!) - this.#start[i]!);
     const m1 = machineJiffies();
     const machineBusy = (m1.busy - this.#m0.busy) / CLK_TCK;
+    const kernel = Math.max(0, kernelThreadsCpuSeconds() - this.#k0);
     const ours = perPid.reduce((a, b) => a + b, 0);
-    return { seconds, perPid, otherCores: Math.max(0, machineBusy - ours) / seconds, machineCores: machineBusy / seconds };
+    return {
+      seconds, perPid, otherCores: Math.max(0, machineBusy - ours - kernel) / seconds, machineCores: machineBusy / seconds,
+      kernelThreadCores: kernel / seconds,
+    };
   }
 }
