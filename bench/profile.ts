@@ -3,7 +3,7 @@
 // By default the proxy is pinned to CPU 0 and the upstream and load generator to CPU 1 (taskset), so the profile shows the
 // proxy's own costs rather than time it spent preempted by its peers.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { upstreamConfig } from './lib/haproxy-config.ts';
@@ -118,6 +118,7 @@ async function main(): Promise<void> {
     process.stdout.write(lines.join('\n') + '\n');
   } finally {
     group.dispose();
+    rmSync(work, { recursive: true, force: true });
   }
 }
 

@@ -1,7 +1,7 @@
 // Measures the HTTP stack candidates for the proxy side by side (docs/http-stack-candidates.md): wrk/h2load closed loop,
 // 1 KiB responses, 16 connections, 3 x 10 s per candidate, median; req/s and CPU of the proxy process.
 // Usage: node bench/candidates/measure.ts [--runs N] [--seconds S]
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { upstreamConfig, singleProxyConfig } from '../lib/haproxy-config.ts';
@@ -104,4 +104,5 @@ try {
   await main();
 } finally {
   group.dispose();
+  rmSync(dir, { recursive: true, force: true });
 }
