@@ -10,12 +10,11 @@ import type { RequestRecorder } from '../telemetry/proxy-metrics.ts';
 import type { EndpointHandle, UpstreamCluster } from '../upstream/upstream-cluster.ts';
 import { parseGrpcTimeout, MAX_TIMER_MS } from './grpc-timeout.ts';
 import { applyHeaderMutation, copyEndToEndHeaders, type HeaderBag } from './hop-headers.ts';
-import { ERROR_HEADER, isGrpcRequest, rescue, type DownstreamRequest, type DownstreamResponse } from './http-rescue.ts';
+import { isGrpcRequest, rescue, type DownstreamRequest, type DownstreamResponse } from './http-rescue.ts';
 import { ORIGINAL_DST, type ListenerContext, type ListenerSnapshot } from './listener-context.ts';
 import type { OriginalDestination } from '../native/original-destination.ts';
 
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
-const NO_BODY_STATUS = (s: number): boolean => s === 204 || s === 304 || (s >= 100 && s < 200);
 
 /** Everything known about a request once it is validated and routed. */
 export interface RoutedRequest {
@@ -385,15 +384,8 @@ function sendUpstream(
 }
 
 function writeResponseHead(res: DownstreamResponse, status: number, headers: HeaderBag): void {
-  if (res.headersSent) return;
-  if (res instanceof http2.Http2ServerResponse) {
-    res.writeHead(status, headers as Record<string, string | string[]>);
-  } else {
-    (res as ServerResponse).writeHead(status, headers as Record<string, string | string[]>);
-  }
-  if (NO_BODY_STATUS(status)) {
-    // Node refuses bodies on these; the upstream's (none) ends immediately anyway.
-  }
+  // Both response classes take the same arguments; the cast only joins their overloads.
+  if (!res.headersSent) (res as ServerResponse).writeHead(status, headers as Record<string, string | string[]>);
 }
 
 function pipeRequestBody(req: DownstreamRequest, dst: NodeJS.WritableStream, abort: () => void): void {
@@ -401,4 +393,3 @@ function pipeRequestBody(req: DownstreamRequest, dst: NodeJS.WritableStream, abo
   (req as NodeJS.ReadableStream).pipe(dst);
 }
 
-export { ERROR_HEADER };

@@ -8,10 +8,15 @@ import { requestTarget, routeRequest, upstreamRequestHeaders } from './http-forw
 import { applyHeaderMutation } from './hop-headers.ts';
 import type { ListenerContext } from './listener-context.ts';
 
-function writeRawResponse(socket: Duplex, status: number, headers: Record<string, string | string[] | number>, body: string): void {
+/** Serializes an HTTP/1.1 response head (the socket is raw once Node hands over an upgrade). */
+function responseHead(status: number, headers: Readonly<Record<string, string | string[] | number>>): string {
   let head = `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\n`;
   for (const [k, v] of Object.entries(headers)) for (const one of Array.isArray(v) ? v : [v]) head += `${k}: ${one}\r\n`;
-  socket.end(`${head}\r\n${body}`);
+  return `${head}\r\n`;
+}
+
+function writeRawResponse(socket: Duplex, status: number, headers: Record<string, string | string[] | number>, body: string): void {
+  socket.end(responseHead(status, headers) + body);
 }
 
 function rejectUpgrade(socket: Duplex, e: ProxyError): void {
@@ -73,9 +78,7 @@ export function tunnelUpgrade(ctx: ListenerContext, req: IncomingMessage, socket
     const out: Record<string, string | string[]> = Object.create(null);
     for (const [k, v] of Object.entries(upRes.headers)) if (v !== undefined) out[k] = v;
     applyHeaderMutation(out, routed.route.config.responseHeaders);
-    let headText = 'HTTP/1.1 101 Switching Protocols\r\n';
-    for (const [k, v] of Object.entries(out)) for (const one of Array.isArray(v) ? v : [v]) headText += `${k}: ${one}\r\n`;
-    socket.write(headText + '\r\n');
+    socket.write(responseHead(101, out));
     if (upHead.length > 0) socket.write(upHead);
     if (head.length > 0) upSocket.write(head);
     upSocket.on('error', () => socket.destroy());
@@ -108,9 +111,7 @@ export function tunnelUpgrade(ctx: ListenerContext, req: IncomingMessage, socket
       const body = Buffer.concat(chunks);
       out['content-length'] = String(body.length);
       out.connection = 'close';
-      let headText = `HTTP/1.1 ${upRes.statusCode} ${http.STATUS_CODES[upRes.statusCode ?? 502] ?? ''}\r\n`;
-      for (const [k, v] of Object.entries(out)) for (const one of Array.isArray(v) ? v : [v]) headText += `${k}: ${one}\r\n`;
-      socket.write(headText + '\r\n');
+      socket.write(responseHead(upRes.statusCode ?? 502, out));
       socket.end(body);
       finish(upRes.statusCode ?? 502);
     });
