@@ -84,6 +84,17 @@ describe('injectPod modes', () => {
     expect(o.pod.spec!.containers.map((c) => c.name)).toEqual([SIDECAR_CONTAINER_NAME, 'app']);
     expect(JSON.stringify(o.pod.spec!.containers[0]!.lifecycle)).toContain('wait-ready');
   });
+  it('adds the Prometheus scrape annotations for the proxy metrics on the health port, unless the pod has its own', () => {
+    const o = injectPod(pod(), { name: 'ns' }, meshSettings());
+    if (o.kind !== 'injected') throw new Error(o.kind);
+    expect(o.pod.metadata!.annotations).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '15020', 'prometheus.io/path': '/stats/prometheus' });
+    const own = pod();
+    own.metadata!.annotations = { 'prometheus.io/port': '9100' };
+    const kept = injectPod(own, { name: 'ns' }, meshSettings());
+    if (kept.kind !== 'injected') throw new Error(kept.kind);
+    const promKeys = Object.entries(kept.pod.metadata!.annotations!).filter(([k]) => k.startsWith('prometheus.io/'));
+    expect(promKeys).toEqual([['prometheus.io/port', '9100']]);
+  });
   it('never throws on hostile shapes', () => {
     const hostile: unknown[] = [null, 1, 'pod', [], {}, { spec: null }, { spec: { containers: 'x' } }, { spec: { containers: [null] } },
       { metadata: { labels: { a: 1 } }, spec: { containers: [{ name: 'a' }] } }, { metadata: [], spec: { containers: [{ name: 'a' }] } },

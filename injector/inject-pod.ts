@@ -3,7 +3,7 @@
 import { posix } from 'node:path';
 import {
   INIT_CONTAINER_NAME, INJECT_LABEL, INJECTED_LABEL, INJECTION_STATUS_ANNOTATION, MESH_TOKEN_AUDIENCE, MESH_TOKEN_PATH,
-  PROXY_HEALTH_PORT, PROXY_READY_PATH, PROXY_UID, SIDECAR_CONTAINER_NAME, SIDECAR_ENV,
+  PROXY_HEALTH_PORT, PROXY_PROMETHEUS_PATH, PROXY_READY_PATH, PROXY_UID, SIDECAR_CONTAINER_NAME, SIDECAR_ENV,
 } from '../api/mesh/mesh-constants.ts';
 import { parseInjectionOptions, readInjectMark, type PodInjectionOptions } from './annotations.ts';
 import type { InjectionProblem } from './injection-problem.ts';
@@ -179,6 +179,16 @@ function tokenVolume(settings: MeshSettings): unknown {
   };
 }
 
+/**
+ * The usual Prometheus discovery annotations, pointing at the proxy's metrics on the health port (the admin port is
+ * loopback-only). A pod that already carries any prometheus.io/* annotation keeps its own, untouched: the app's metrics
+ * win, and the proxy's stay reachable at :15020/stats/prometheus for a scrape config that asks for them.
+ */
+function scrapeAnnotations(existing: Readonly<Record<string, string>>): Record<string, string> {
+  if (Object.keys(existing).some((k) => k.startsWith('prometheus.io/'))) return {};
+  return { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(PROXY_HEALTH_PORT), 'prometheus.io/path': PROXY_PROMETHEUS_PATH };
+}
+
 function mapPatch(parent: string, existing: Record<string, string> | undefined | null, add: Record<string, string>): JsonPatchOp[] {
   if (!existing) return [{ op: 'add', path: parent, value: add }];
   return Object.entries(add).map(([k, v]) => ({ op: 'add', path: `${parent}/${escapePointerToken(k)}`, value: v }));
@@ -271,7 +281,7 @@ export function injectPod(input: unknown, namespace: NamespaceInfo, settings: Me
     exitOnAppExit,
   };
   const newLabels = { [INJECTED_LABEL]: 'true' };
-  const newAnnotations = { [INJECTION_STATUS_ANNOTATION]: JSON.stringify(status) };
+  const newAnnotations: Record<string, string> = { [INJECTION_STATUS_ANNOTATION]: JSON.stringify(status), ...scrapeAnnotations(annotations) };
   if (!pod.metadata) ops.push({ op: 'add', path: '/metadata', value: { labels: newLabels, annotations: newAnnotations } });
   else {
     ops.push(...mapPatch('/metadata/labels', pod.metadata.labels, newLabels));

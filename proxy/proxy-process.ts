@@ -59,7 +59,8 @@ export async function startProxy(config: ProxyConfig, options: ProxyProcessOptio
   let health: Server | null = null;
   if (options.health) {
     try {
-      health = (await startHealthServer(() => !runtime.draining, options.health.probes, options.health.address, options.health.port)).server;
+      const metricsText = async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() });
+      health = (await startHealthServer(() => !runtime.draining, options.health.probes, options.health.address, options.health.port, metricsText)).server;
     } catch (e) {
       for (const l of listeners) l.destroy();
       admin.server.close();

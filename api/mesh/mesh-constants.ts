@@ -47,6 +47,8 @@ export const INJECTED_LABEL = 'skein.dev/injected';
 export const INJECTION_STATUS_ANNOTATION = 'skein.dev/status';
 /** The proxy's own readiness on PROXY_HEALTH_PORT (and on the admin port). */
 export const PROXY_READY_PATH = '/ready';
+/** The proxy's metrics (Prometheus text) on PROXY_HEALTH_PORT, for scrapers outside the pod; the injector's prometheus.io/path. */
+export const PROXY_PROMETHEUS_PATH = '/stats/prometheus';
 /** Prefix of the rewritten kubelet probe paths on PROXY_HEALTH_PORT: /app-health/<container>/{readyz,livez,startupz}. */
 export const APP_HEALTH_PATH_PREFIX = '/app-health/';
 /** Admin endpoint (POST, loopback) that makes the proxy drain and exit: lets a Job's app end its sidecar explicitly. */

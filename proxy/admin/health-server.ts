@@ -1,8 +1,12 @@
-// The health listener (all addresses, port 15020): the proxy's /ready and kubelet's rewritten app probes, run against the app on loopback.
+// The health listener (all addresses, port 15020): the proxy's /ready, kubelet's rewritten app probes, run against the app on
+// loopback, and the proxy's metrics for Prometheus (/stats/prometheus) — nothing else of the admin listener.
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { APP_HEALTH_PATH_PREFIX, PROXY_READY_PATH } from '../../api/mesh/mesh-constants.ts';
+import { APP_HEALTH_PATH_PREFIX, PROXY_PROMETHEUS_PATH, PROXY_READY_PATH } from '../../api/mesh/mesh-constants.ts';
+
+/** The Prometheus text the admin listener serves at /metrics (content type included). */
+export type MetricsSource = () => Promise<{ readonly contentType: string; readonly body: string }>;
 
 export interface AppProbe {
   readonly httpGet?: { readonly path?: string; readonly port: number; readonly scheme?: string; readonly httpHeaders?: readonly { name: string; value: string }[] };
@@ -56,14 +60,40 @@ function runProbe(p: AppProbe): Promise<{ ok: boolean; detail: string }> {
   });
 }
 
-export function startHealthServer(ready: () => boolean, probes: ReadonlyMap<string, AppProbe>, address: string, port: number): Promise<{ server: http.Server; address: AddressInfo }> {
+/**
+ * `metrics` serves PROXY_PROMETHEUS_PATH (GET/HEAD only): the admin port stays on loopback (it can drain the proxy and
+ * dump its config), so this read-only copy of /metrics is how a scraper outside the pod reaches the proxy's metrics,
+ * as Istio's 15020/stats/prometheus does.
+ */
+export function startHealthServer(
+  ready: () => boolean,
+  probes: ReadonlyMap<string, AppProbe>,
+  address: string,
+  port: number,
+  metrics?: MetricsSource,
+): Promise<{ server: http.Server; address: AddressInfo }> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
-    const send = (status: number, body: string): void => {
-      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+    const send = (status: number, body: string, type = 'text/plain; charset=utf-8'): void => {
+      res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
       res.end(body);
     };
     if (path === PROXY_READY_PATH) return ready() ? send(200, 'ready\n') : send(503, 'not ready\n');
+    if (path === PROXY_PROMETHEUS_PATH && metrics) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'use GET\n');
+      // A failing collector must cost a scrape, never the health listener that kubelet's probes depend on.
+      let pending: ReturnType<MetricsSource>;
+      try {
+        pending = metrics();
+      } catch {
+        return send(500, 'metrics unavailable\n');
+      }
+      pending.then(
+        (m) => send(200, m.body, m.contentType),
+        () => send(500, 'metrics unavailable\n'),
+      );
+      return;
+    }
     const probe = probes.get(path);
     if (!probe) return send(404, 'unknown probe\n');
     runProbe(probe).then(
