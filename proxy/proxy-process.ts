@@ -6,6 +6,7 @@ import { startAdminServer } from './admin/admin-server.ts';
 import { startHealthServer, type AppProbe } from './admin/health-server.ts';
 import { ProxyListener } from './listener/proxy-listener.ts';
 import { log } from './log.ts';
+import { watchAppExit } from './sidecar/app-exit-watcher.ts';
 import { ProxyRuntime } from './proxy-runtime.ts';
 import { ProxyMetrics } from './telemetry/proxy-metrics.ts';
 
@@ -25,6 +26,8 @@ export interface RunningProxy {
 export interface ProxyProcessOptions {
   /** The sidecar's health listener (kubelet probes): the proxy's /ready and the app's rewritten probes. */
   readonly health?: { readonly address: string; readonly port: number; readonly probes: ReadonlyMap<string, AppProbe> };
+  /** A run-to-completion pod in regular-container mode: drain and exit 0 once the app's processes are gone (runProxyProcess). */
+  readonly exitOnAppExit?: { readonly procRoot?: string };
 }
 
 export async function startProxy(config: ProxyConfig, options: ProxyProcessOptions = {}): Promise<RunningProxy> {
@@ -128,4 +131,17 @@ export async function runProxyProcess(config: ProxyConfig, options: ProxyProcess
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   void proxy.shutdownRequested.then(() => stop('admin'));
+  if (options.exitOnAppExit) {
+    const proxyUid = process.getuid?.() ?? -1;
+    watchAppExit({
+      procRoot: options.exitOnAppExit.procRoot,
+      proxyUid,
+      onAppStart: (apps) => log('info', 'the app is running', { processes: apps.map((p) => `${p.pid}:${p.name}`).join(',') }),
+      onAppExit: (last) => {
+        log('info', 'the app exited', { lastProcesses: last.map((p) => `${p.pid}:${p.name}`).join(',') });
+        stop('app exited');
+      },
+    });
+    log('info', 'exiting when the app exits', { proxyUid });
+  }
 }

@@ -40,6 +40,9 @@ export function registerProxyCommand(program: Command): void {
       if (probes.error) log('warn', 'SKEIN_APP_PROBES is not valid JSON; app probes answer 404', { error: probes.error });
       const odst = originalDestinationUnavailable();
       if (odst) log('warn', 'original destination unavailable: redirected connections cannot be forwarded', { reason: odst });
-      await runProxyProcess(parsed.value, { health: { address: '0.0.0.0', port: PROXY_HEALTH_PORT, probes: probes.probes } });
+      await runProxyProcess(parsed.value, {
+        health: { address: '0.0.0.0', port: PROXY_HEALTH_PORT, probes: probes.probes },
+        ...(process.env[SIDECAR_ENV.exitOnAppExit] === 'true' ? { exitOnAppExit: {} } : {}),
+      });
     });
 }
