@@ -1,13 +1,15 @@
 // Forwards one HTTP request (HTTP/1.1 or HTTP/2 downstream) to the chosen endpoint (HTTP/1.1 or HTTP/2 upstream), streaming both ways.
 import { randomUUID } from 'node:crypto';
-import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
 import http2 from 'node:http2';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { ERRORS, ProxyError, classifyUpstreamError } from '../errors/proxy-error.ts';
 import type { CompiledRoute } from '../routing/route-table.ts';
 import type { RequestRecorder } from '../telemetry/proxy-metrics.ts';
 import type { EndpointHandle, UpstreamCluster } from '../upstream/upstream-cluster.ts';
+import type { ExchangeHandler, Http1ClientConnection } from '../http1/client-connection.ts';
+import type { ResponseHead } from '../http1/head-parser.ts';
+import { fieldLines } from '../http1/head-writer.ts';
+import type { BodySink, Http1Request, Http1Response } from '../http1/server-connection.ts';
 import { parseGrpcTimeout, MAX_TIMER_MS } from './grpc-timeout.ts';
 import { applyHeaderMutation, copyEndToEndHeaders, type HeaderBag } from './hop-headers.ts';
 import { isGrpcRequest, rescue, type DownstreamRequest, type DownstreamResponse } from './http-rescue.ts';
@@ -43,7 +45,7 @@ export function requestTarget(req: DownstreamRequest): ProxyError | readonly [st
     }
     authority = a ?? host;
   } else {
-    const raw = (req as IncomingMessage).rawHeaders;
+    const raw = (req as Http1Request).rawHeaders;
     let hosts = 0;
     for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') hosts++;
     if (hosts > 1) return new ProxyError(ERRORS.badRequest, 'duplicate Host');
@@ -145,8 +147,7 @@ export function upstreamRequestHeaders(snap: ListenerSnapshot, req: DownstreamRe
 
 function hasRequestBody(req: DownstreamRequest): boolean {
   if (req.httpVersionMajor === 2) return !(req as Http2ServerRequest).stream.endAfterHeaders;
-  const cl = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
+  return (req as Http1Request).hasBody;
 }
 
 /** Handles one request end to end. Never throws: every failure goes through `rescue`. */
@@ -178,13 +179,13 @@ export function forwardHttp(ctx: ListenerContext, req: DownstreamRequest, res: D
   else if (req.httpVersionMajor === 1 && req.headers.upgrade !== undefined) res.setHeader('connection', 'close');
 
   try {
-    if (req.httpVersionMajor !== 2 && (req as IncomingMessage).rawHeaders.length / 2 > snap.limits.maxHeaderCount) {
+    if (req.httpVersionMajor !== 2 && (req as Http1Request).rawHeaders.length / 2 > snap.limits.maxHeaderCount) {
       return fail(new ProxyError(ERRORS.headersTooLarge, 'too many headers'));
     }
     // Framing toward the upstream is regenerated as plain chunked, so any other transfer-coding (gzip, chunked) would be
     // silently lost: refuse it (RELIABILITY 1, TE variants) rather than forward a body the upstream cannot decode.
     const te = req.httpVersionMajor !== 2 ? req.headers['transfer-encoding'] : undefined;
-    if (te !== undefined && te.trim().toLowerCase() !== 'chunked') return fail(new ProxyError(ERRORS.badRequest, 'unsupported transfer-coding'));
+    if (te !== undefined && String(te).trim().toLowerCase() !== 'chunked') return fail(new ProxyError(ERRORS.badRequest, 'unsupported transfer-coding'));
     const target = requestTarget(req);
     if (target instanceof ProxyError) return fail(target);
     const routed = routeRequest(snap, ctx, req, target[0], target[1]);
@@ -195,7 +196,7 @@ export function forwardHttp(ctx: ListenerContext, req: DownstreamRequest, res: D
       const headers: HeaderBag = Object.create(null);
       applyHeaderMutation(headers, routed.direct.config.responseHeaders);
       headers['content-length'] = String(Buffer.byteLength(d.body));
-      (res as ServerResponse).writeHead(d.status, headers);
+      (res as Http1Response).writeHead(d.status, headers);
       res.end(d.body);
       return;
     }
@@ -287,7 +288,7 @@ function sendUpstream(
       }
       writeResponseHead(res, status, out);
       stream.on('trailers', (t) => res.addTrailers(copyEndToEndHeaders(t, null) as Record<string, string>));
-      stream.pipe(res as NodeJS.WritableStream, { end: false });
+      pumpResponse(stream, res);
       stream.once('end', () => {
         if (timer) clearTimeout(timer);
         // When the upstream connection dies, Node ends the stream's readable side with rstCode set and no 'error':
@@ -299,97 +300,142 @@ function sendUpstream(
         res.end();
       });
     });
-    if (hasBody) pipeRequestBody(req, stream, abort);
+    if (hasBody) {
+      const write = (chunk: Buffer): boolean => stream.write(chunk);
+      const end = (): void => void stream.end();
+      if (req.httpVersionMajor === 2) {
+        const src = req as Http2ServerRequest;
+        stream.on('drain', () => src.resume());
+        pumpBody(src, write, end, abort);
+      } else {
+        const src = req as Http1Request;
+        stream.on('drain', () => src.resume());
+        const first = src.attachBody({ data: write, end, error: abort });
+        if (first !== null) write(first);
+        if (src.complete) end();
+      }
+    }
     return;
   }
 
   // HTTP/1.1 upstream: we regenerate framing ourselves (RELIABILITY 1): Content-Length when known, else chunked.
   headers.host = routed.authority;
-  const cl = req.headers['content-length'];
-  if (hasBody) {
-    if (req.httpVersionMajor !== 2 && req.headers['transfer-encoding'] !== undefined) headers['transfer-encoding'] = 'chunked';
-    else if (cl !== undefined) headers['content-length'] = cl;
-    else headers['transfer-encoding'] = 'chunked';
-  }
   if (req.httpVersionMajor === 2) delete headers.te;
-  const attempt = (retried: boolean): void => {
-    let upReq: ClientRequest;
-    try {
-      upReq = endpoint.http1.request(req.method ?? 'GET', routed.path, headers as OutgoingHttpHeaders);
-    } catch (e) {
+  const method = req.method ?? 'GET';
+  const chunked = hasBody && headers['content-length'] === undefined;
+  const head = `${method} ${routed.path} HTTP/1.1\r\n${fieldLines(headers)}${chunked ? 'transfer-encoding: chunked\r\n' : ''}\r\n`;
+  const h1req = req.httpVersionMajor === 2 ? null : (req as Http1Request);
+  let conn: Http1ClientConnection | null = null;
+  let gotResponse = false;
+  let aborted = false;
+  const stopTimer = (): void => {
+    if (timer) clearTimeout(timer);
+  };
+  if (timeoutMs > 0) {
+    timer = setTimeout(() => {
+      aborted = true;
+      conn?.abort();
       release();
-      return fail(classifyUpstreamError(e));
+      fail(new ProxyError(ERRORS.timeout));
+    }, timeoutMs);
+  }
+  res.once('close', () => {
+    stopTimer();
+    release();
+    if (!res.writableEnded) {
+      aborted = true;
+      conn?.abort();
     }
-    let gotResponse = false;
-    let upstreamResponse: IncomingMessage | null = null;
-    if (timeoutMs > 0 && timer === null) timer = setTimeout(() => { upReq.destroy(new ProxyError(ERRORS.timeout)); }, timeoutMs);
-    upReq.on('error', (e) => {
-      // Bytes after a complete response (a body on a HEAD or 204 answer): only that upstream connection is poisoned,
-      // and Node discards it; the client already has its whole response.
-      if (upstreamResponse?.complete) return;
+  });
+  const onResponseDrain = (): void => conn?.resume();
+  const handler: ExchangeHandler = {
+    onResponse(rh: ResponseHead): void {
+      gotResponse = true;
+      state.observeLatency(performance.now() - sentAt);
+      const out = copyEndToEndHeaders(rh.headers, null);
+      applyHeaderMutation(out, responseHeaderMutation);
+      writeResponseHead(res, rh.status, out);
+    },
+    onData(chunk: Buffer): boolean {
+      if (res.write(chunk)) return true;
+      res.once('drain', onResponseDrain);
+      return false;
+    },
+    onEnd(trailers): void {
+      stopTimer();
+      if (trailers !== null) res.addTrailers(copyEndToEndHeaders(trailers, null) as Record<string, string>);
+      res.end();
+    },
+    onError(e: Error, retryable: boolean): void {
+      if (aborted) return;
       // A kept-alive connection the upstream closed while we reused it: safe to send once more if nothing was streamed.
-      if (!gotResponse && !retried && !hasBody && upReq.reusedSocket && (e as NodeJS.ErrnoException).code === 'ECONNRESET') {
-        return attempt(true);
+      if (retryable && !gotResponse && !retried && !hasBody) {
+        retried = true;
+        return attempt();
       }
-      if (timer) clearTimeout(timer);
+      stopTimer();
       release();
       fail(classifyUpstreamError(e));
-    });
-    const onDownstreamClose = (): void => {
-      if (timer) clearTimeout(timer);
-      release();
-      if (!res.writableEnded) upReq.destroy();
-    };
-    res.once('close', onDownstreamClose);
-    // A 101 to a request that asked for no upgrade: Node emits neither 'response' nor 'error' (the request would hang).
-    upReq.once('upgrade', (_r: IncomingMessage, upSocket: Duplex) => {
-      upSocket.destroy();
-      if (timer) clearTimeout(timer);
-      release();
-      fail(new ProxyError(ERRORS.upstreamProtocol, 'unsolicited 101'));
-    });
-    upReq.once('response', (upRes: IncomingMessage) => {
-      gotResponse = true;
-      upstreamResponse = upRes;
-      state.observeLatency(performance.now() - sentAt);
-      const status = upRes.statusCode ?? 502;
-      // Framing toward the client is regenerated: a transfer-coding other than chunked (gzip, chunked) would be lost.
-      const upTe = upRes.headers['transfer-encoding'];
-      if (upTe !== undefined && upTe.trim().toLowerCase() !== 'chunked') {
-        upRes.destroy();
-        if (timer) clearTimeout(timer);
-        release();
-        return fail(new ProxyError(ERRORS.upstreamProtocol, 'unsupported transfer-coding'));
+    },
+    onDrain(): void {
+      if (h1req !== null) h1req.resume();
+      else (req as Http2ServerRequest).resume();
+    },
+  };
+  let retried = false;
+  const attempt = (): void => {
+    endpoint.http1.acquire((c) => {
+      if (aborted) return endpoint.http1.release(c);
+      conn = c;
+      if (!hasBody) return c.send(handler, head, false, null, true, method === 'HEAD');
+      if (h1req !== null) {
+        const sink: BodySink = {
+          data: (chunk) => c.write(chunk),
+          end: () => c.end(),
+          error: (e) => {
+            if (aborted) return;
+            aborted = true;
+            c.abort();
+            stopTimer();
+            release();
+            fail(e instanceof ProxyError ? e : new ProxyError(ERRORS.badRequest, e.message));
+          },
+        };
+        const first = h1req.attachBody(sink);
+        c.send(handler, head, chunked, first, h1req.complete, method === 'HEAD');
+        return;
       }
-      const out = copyEndToEndHeaders(upRes.headers as Record<string, string | string[]>, null);
-      applyHeaderMutation(out, responseHeaderMutation);
-      writeResponseHead(res, status, out);
-      upRes.on('error', (e) => fail(classifyUpstreamError(e)));
-      upRes.on('aborted', () => fail(new ProxyError(ERRORS.upstreamReset, 'response body cut short')));
-      upRes.pipe(res as NodeJS.WritableStream, { end: false });
-      upRes.once('end', () => {
-        if (timer) clearTimeout(timer);
-        const t = upRes.trailers;
-        for (const _ in t) {
-          res.addTrailers(copyEndToEndHeaders(t as Record<string, string>, null) as Record<string, string>);
-          break;
-        }
-        res.end();
+      c.send(handler, head, chunked, null, false, method === 'HEAD');
+      pumpBody(req as Http2ServerRequest, (chunk) => c.write(chunk), () => c.end(), () => {
+        aborted = true;
+        c.abort();
       });
     });
-    if (hasBody) pipeRequestBody(req, upReq, () => upReq.destroy());
-    else upReq.end();
   };
-  attempt(false);
+  attempt();
 }
 
 function writeResponseHead(res: DownstreamResponse, status: number, headers: HeaderBag): void {
   // Both response classes take the same arguments; the cast only joins their overloads.
-  if (!res.headersSent) (res as ServerResponse).writeHead(status, headers as Record<string, string | string[]>);
+  if (!res.headersSent) (res as Http1Response).writeHead(status, headers);
 }
 
-function pipeRequestBody(req: DownstreamRequest, dst: NodeJS.WritableStream, abort: () => void): void {
-  req.on('error', abort);
-  (req as NodeJS.ReadableStream).pipe(dst);
+/** Streams a readable request body (HTTP/2 downstream) with back-pressure; `write` returning false pauses it until drain. */
+function pumpBody(src: Http2ServerRequest, write: (chunk: Buffer) => boolean, end: () => void, abort: () => void): void {
+  src.on('data', (chunk: Buffer) => {
+    if (!write(chunk)) src.pause();
+  });
+  src.once('end', end);
+  src.on('error', abort);
 }
 
+/** Streams an HTTP/2 upstream response body into the downstream response, pausing it while the client is slow. */
+function pumpResponse(src: http2.ClientHttp2Stream, res: DownstreamResponse): void {
+  const resume = (): void => void src.resume();
+  src.on('data', (chunk: Buffer) => {
+    if (!(res as Http1Response).write(chunk)) {
+      src.pause();
+      res.once('drain', resume);
+    }
+  });
+}

@@ -1,10 +1,10 @@
 // The one place that turns any data-plane failure into the answer a client sees.
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { ERRORS, ProxyError, type ProxyErrorSpec } from '../errors/proxy-error.ts';
+import type { Http1Request, Http1Response } from '../http1/server-connection.ts';
 
-export type DownstreamRequest = IncomingMessage | Http2ServerRequest;
-export type DownstreamResponse = ServerResponse | Http2ServerResponse;
+export type DownstreamRequest = Http1Request | Http2ServerRequest;
+export type DownstreamResponse = Http1Response | Http2ServerResponse;
 
 export const ERROR_HEADER = 'x-skein-error';
 
@@ -48,7 +48,7 @@ export function rescue(req: DownstreamRequest, res: DownstreamResponse, error: u
           return spec;
         }
       }
-      (res as ServerResponse).writeHead(200, headers);
+      (res as Http1Response).writeHead(200, headers);
       res.end();
       return spec;
     }
@@ -59,9 +59,9 @@ export function rescue(req: DownstreamRequest, res: DownstreamResponse, error: u
       [ERROR_HEADER]: spec.cause,
     };
     if (spec.closeConnection && !h2) headers.connection = 'close';
-    (res as ServerResponse).writeHead(spec.status, headers);
+    (res as Http1Response).writeHead(spec.status, headers);
     if (req.method === 'HEAD') res.end();
-    else (res as ServerResponse).end(body);
+    else (res as Http1Response).end(body);
     return spec;
   }
   if (grpc && req.httpVersionMajor === 2) {

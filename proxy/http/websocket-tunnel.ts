@@ -1,12 +1,12 @@
 // Tunnels an HTTP/1.1 Upgrade (WebSocket) only after the upstream answers 101; any other answer is relayed as a normal response.
 import http from 'node:http';
-import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ERRORS, ProxyError, classifyUpstreamError } from '../errors/proxy-error.ts';
 import { ERROR_HEADER } from './http-rescue.ts';
 import { requestTarget, routeRequest, upstreamRequestHeaders } from './http-forwarder.ts';
 import { applyHeaderMutation } from './hop-headers.ts';
 import type { ListenerContext } from './listener-context.ts';
+import type { Http1Request } from '../http1/server-connection.ts';
 
 /** Serializes an HTTP/1.1 response head (the socket is raw once Node hands over an upgrade). */
 function responseHead(status: number, headers: Readonly<Record<string, string | string[] | number>>): string {
@@ -24,7 +24,7 @@ function rejectUpgrade(socket: Duplex, e: ProxyError): void {
   writeRawResponse(socket, e.spec.status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body), connection: 'close', [ERROR_HEADER]: e.spec.cause }, body);
 }
 
-export function tunnelUpgrade(ctx: ListenerContext, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+export function tunnelUpgrade(ctx: ListenerContext, req: Http1Request, socket: Duplex, head: Buffer): void {
   socket.on('error', () => socket.destroy());
   const snap = ctx.snapshot();
   const target = requestTarget(req);

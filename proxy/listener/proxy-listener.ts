@@ -1,43 +1,27 @@
 // One listening socket: accepts connections, detects their protocol and hands each to HTTP/1.1, HTTP/2, TLS or TCP handling.
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
-import type { Duplex } from 'node:stream';
-import { ERRORS } from '../errors/proxy-error.ts';
 import { forwardHttp } from '../http/http-forwarder.ts';
-import { ERROR_HEADER } from '../http/http-rescue.ts';
 import { ORIGINAL_DST, type ListenerContext } from '../http/listener-context.ts';
-import { originalDestination } from '../native/original-destination.ts';
 import { tunnelUpgrade } from '../http/websocket-tunnel.ts';
+import { Http1ServerConnection, type Http1ServerHooks } from '../http1/server-connection.ts';
+import { originalDestination } from '../native/original-destination.ts';
 import { forwardTcp } from '../tcp/tcp-forwarder.ts';
-import { servePipelined } from './http1-pipeline.ts';
 import { detectProtocol, type DetectedProtocol } from './protocol-detect.ts';
 
 /** HTTP/2 rapid-reset defence (CVE-2023-44487): at most this many resets in a burst, refilled at the rate. */
 const STREAM_RESET_BURST = 200;
 const STREAM_RESET_RATE = 50;
-/** Pipelined HTTP/1.1 requests allowed to wait behind the one being answered; more closes the connection. */
-const MAX_PIPELINED_WAITING = 100;
-const BAD_VERSION_HEADERS = { 'content-length': 0, connection: 'close', [ERROR_HEADER]: ERRORS.badRequest.cause } as const;
-
-function clientErrorResponse(err: NodeJS.ErrnoException): string {
-  const code = err.code ?? '';
-  const [status, reason, cause] =
-    code === 'HPE_HEADER_OVERFLOW'
-      ? [431, 'Request Header Fields Too Large', ERRORS.headersTooLarge.cause]
-      : code === 'ERR_HTTP_REQUEST_TIMEOUT' || code === 'ERR_HTTP_HEADERS_TIMEOUT'
-        ? [408, 'Request Timeout', 'timeout']
-        : [400, 'Bad Request', ERRORS.badRequest.cause];
-  return `HTTP/1.1 ${status} ${reason}\r\ncontent-length: 0\r\nconnection: close\r\n${ERROR_HEADER}: ${cause}\r\n\r\n`;
-}
 
 export class ProxyListener {
   readonly name: string;
   readonly #ctx: ListenerContext;
   readonly #server: net.Server;
-  readonly #h1: http.Server;
+  readonly #h1 = new Set<Http1ServerConnection>();
+  readonly #h1Hooks: Http1ServerHooks;
+  readonly #sweepTimer: NodeJS.Timeout;
   readonly #h2: http2.Http2Server;
   readonly #sockets = new Set<net.Socket>();
   readonly #sessions = new Set<http2.ServerHttp2Session>();
@@ -51,47 +35,17 @@ export class ProxyListener {
     this.name = listener.name;
     if (listener.tls) this.reloadTls();
 
-    this.#h1 = http.createServer({
-      maxHeaderSize: limits.maxRequestHeaderBytes,
-      headersTimeout: limits.headersTimeoutMs,
-      requestTimeout: 0,
-      keepAliveTimeout: Math.min(limits.connectionIdleTimeoutMs, 2_147_483_647),
-      connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
-      requireHostHeader: false, // we answer a missing Host ourselves, with the cause header
-      joinDuplicateHeaders: false,
-      // Only WebSocket upgrades are tunnelled; h2c and other upgrades are served as plain HTTP/1.1 requests.
-      shouldUpgradeCallback: (req: http.IncomingMessage) => /^websocket$/i.test(String(req.headers.upgrade ?? '')),
-    } as http.ServerOptions);
-    // One more than the limit, so going over it is seen (and answered 431) rather than silently truncated.
-    this.#h1.maxHeadersCount = limits.maxHeaderCount + 1;
-    this.#h1.timeout = limits.requestIdleTimeoutMs;
-    // This server never listen()s (sockets are handed to it), and Node starts its connection tracking on 'listening':
-    // without it headersTimeout (slowloris) is never enforced and closeIdleConnections() finds nothing to close.
-    this.#h1.emit('listening');
-    this.#h1.on('request', (req, res) => {
-      // The HTTP/1 parser also accepts "HTTP/2.0" in a request line, and request handling keys its HTTP/2 paths on
-      // httpVersionMajor: such a request must not get past here (it used to throw in the forwarder).
-      if (req.httpVersionMajor !== 1) return void res.writeHead(400, BAD_VERSION_HEADERS).end();
-      if (!servePipelined(req, res, MAX_PIPELINED_WAITING, () => forwardHttp(this.#ctx, req, res))) req.socket.destroy();
-    });
-    this.#h1.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-      if (req.httpVersionMajor !== 1) {
-        socket.on('error', () => socket.destroy());
-        return void socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n${ERROR_HEADER}: ${ERRORS.badRequest.cause}\r\n\r\n`);
-      }
-      tunnelUpgrade(this.#ctx, req, socket, head);
-    });
-    this.#h1.on('connect', (_req: http.IncomingMessage, socket: Duplex) => {
-      socket.on('error', () => socket.destroy());
-      socket.end(`HTTP/1.1 405 Method Not Allowed\r\ncontent-length: 0\r\nconnection: close\r\n${ERROR_HEADER}: bad-request\r\n\r\n`);
-    });
-    this.#h1.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-      // Never write an error into a response already on the wire (it would read as body bytes, or as the answer to the
-      // next request behind a connection-sharing intermediary): just close. Node's own handler checks the same field.
-      const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-      if (socket.writable && !(socket as net.Socket).writableEnded && inFlight?.headersSent !== true) socket.end(clientErrorResponse(err));
-      socket.destroy();
-    });
+    // HTTP/1.1 is served by our own codec on the raw socket (proxy/http1/); one timer per listener applies the
+    // headers timeout (slowloris), the request idle timeout and the keep-alive idle timeout to every connection.
+    this.#h1Hooks = {
+      onRequest: (req, res) => forwardHttp(this.#ctx, req, res),
+      onUpgrade: (req, socket, head) => tunnelUpgrade(this.#ctx, req, socket, head),
+    };
+    this.#sweepTimer = setInterval(() => {
+      const now = Date.now();
+      for (const c of this.#h1) c.sweep(now);
+    }, Math.max(10, Math.min(1_000, limits.headersTimeoutMs)));
+    this.#sweepTimer.unref();
 
     this.#h2 = http2.createServer({
       maxSessionMemory: 16,
@@ -196,6 +150,12 @@ export class ProxyListener {
     socket.on('data', onData);
   }
 
+  #serveHttp1(socket: net.Socket): void {
+    const conn = new Http1ServerConnection(socket, this.#ctx.snapshot().limits, this.#h1Hooks);
+    this.#h1.add(conn);
+    socket.once('close', () => this.#h1.delete(conn));
+  }
+
   #dispatch(socket: net.Socket, p: DetectedProtocol): void {
     const snap = this.#ctx.snapshot();
     const metrics = this.#ctx.metrics;
@@ -203,7 +163,7 @@ export class ProxyListener {
     socket.once('close', () => metrics.connectionClosed(this.name, p));
     switch (p) {
       case 'http1':
-        this.#h1.emit('connection', socket);
+        this.#serveHttp1(socket);
         socket.resume();
         return;
       case 'http2':
@@ -224,7 +184,7 @@ export class ProxyListener {
             // Only tls.Server clears this on a server socket; http2 waits for 'secureConnect' while it is set, and would hang.
             (tlsSocket as { secureConnecting?: boolean }).secureConnecting = false;
             if (tlsSocket.alpnProtocol === 'h2') this.#h2.emit('connection', tlsSocket);
-            else this.#h1.emit('connection', tlsSocket);
+            else this.#serveHttp1(tlsSocket);
           });
           tlsSocket.once('close', () => clearTimeout(handshakeTimer));
           return;
@@ -253,20 +213,20 @@ export class ProxyListener {
   startDrain(): void {
     this.#draining = true;
     this.#server.close();
-    this.#h1.closeIdleConnections();
+    this.closeIdle();
     for (const s of this.#sessions) s.close();
   }
 
   /** Called periodically while draining: closes HTTP/1 connections that became idle. */
   closeIdle(): void {
-    this.#h1.closeIdleConnections();
+    for (const c of this.#h1) c.closeIfIdle();
   }
 
   /** Closes everything now. */
   destroy(): void {
     this.#server.close();
-    this.#h1.closeAllConnections();
-    this.#h1.close(); // stops the connection-tracking timer
+    clearInterval(this.#sweepTimer);
+    for (const c of this.#h1) c.socket.destroy();
     for (const s of this.#sessions) s.destroy();
     for (const s of this.#sockets) s.destroy();
   }

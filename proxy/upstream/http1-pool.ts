@@ -1,7 +1,7 @@
-// HTTP/1.1 connections to one endpoint: keep-alive, a cap on open connections, idle eviction, connect timeout.
-import http from 'node:http';
-import type { Socket } from 'node:net';
+// HTTP/1.1 connections to one endpoint: raw keep-alive sockets (no http.Agent), a cap on open connections, idle eviction, connect timeout.
+import net from 'node:net';
 import { ERRORS, ProxyError } from '../errors/proxy-error.ts';
+import { Http1ClientConnection, type ConnectionOwner } from '../http1/client-connection.ts';
 
 export interface Http1PoolOptions {
   readonly host: string;
@@ -11,55 +11,75 @@ export interface Http1PoolOptions {
   readonly connectTimeoutMs: number;
 }
 
-export class Http1Pool {
-  readonly #agent: http.Agent;
+export class Http1Pool implements ConnectionOwner {
   readonly #opts: Http1PoolOptions;
+  readonly #all = new Set<Http1ClientConnection>();
+  /** Most recently used last (LIFO reuse keeps few connections warm). */
+  readonly #idle: Http1ClientConnection[] = [];
+  /** Requests waiting for a connection while maxConnections are busy, oldest first. */
+  readonly #waiting: ((conn: Http1ClientConnection) => void)[] = [];
+  #closed = false;
 
   constructor(opts: Http1PoolOptions) {
     this.#opts = opts;
-    this.#agent = new http.Agent({
-      keepAlive: true,
-      maxSockets: opts.maxConnections,
-      maxFreeSockets: Math.min(256, opts.maxConnections),
-      // Applies to idle (free) sockets: they are closed after this long.
-      timeout: opts.idleTimeoutMs,
-      scheduling: 'lifo',
-    });
   }
 
-  /** Starts a request; the caller streams the body and listens for 'response' / 'error'. */
-  request(method: string, path: string, headers: http.OutgoingHttpHeaders): http.ClientRequest {
-    const req = http.request({
-      agent: this.#agent,
-      host: this.#opts.host,
-      port: this.#opts.port,
-      method,
-      path,
-      headers,
-      setHost: false,
-      // Don't let Node add its own framing headers except the ones we pass.
-      joinDuplicateHeaders: false,
+  /**
+   * Calls `use` with a connection: an idle one (synchronously), a new one (still connecting: what is written waits
+   * for the connect), or the next one released once maxConnections are busy. `use` must start an exchange or
+   * hand the connection back with `release`.
+   */
+  acquire(use: (conn: Http1ClientConnection) => void): void {
+    const idle = this.#idle;
+    while (idle.length > 0) {
+      const c = idle.pop()!;
+      if (!c.socket.destroyed) return use(c);
+    }
+    if (this.#all.size < this.#opts.maxConnections || this.#closed) return use(this.#connect());
+    this.#waiting.push(use);
+  }
+
+  #connect(): Http1ClientConnection {
+    const { host, port, connectTimeoutMs, idleTimeoutMs } = this.#opts;
+    const socket = net.connect({ host, port, noDelay: true });
+    const conn = new Http1ClientConnection(socket, this);
+    this.#all.add(conn);
+    if (this.#closed) socket.destroy();
+    const timer = setTimeout(() => socket.destroy(new ProxyError(ERRORS.connectTimeout, `${host}:${port}`)), connectTimeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.setTimeout(idleTimeoutMs);
     });
-    const connectTimeoutMs = this.#opts.connectTimeoutMs;
-    req.once('socket', (socket: Socket) => {
-      if (!socket.connecting) return;
-      const timer = setTimeout(() => {
-        req.destroy(new ProxyError(ERRORS.connectTimeout, `${this.#opts.host}:${this.#opts.port}`));
-      }, connectTimeoutMs);
-      socket.once('connect', () => clearTimeout(timer));
-      socket.once('close', () => clearTimeout(timer));
-    });
-    return req;
+    socket.once('close', () => clearTimeout(timer));
+    return conn;
+  }
+
+  release(conn: Http1ClientConnection): void {
+    if (this.#closed || conn.socket.destroyed) {
+      conn.socket.destroy();
+      return;
+    }
+    const next = this.#waiting.shift();
+    if (next !== undefined) return next(conn);
+    this.#idle.push(conn);
+  }
+
+  removed(conn: Http1ClientConnection): void {
+    if (!this.#all.delete(conn)) return;
+    const i = this.#idle.indexOf(conn);
+    if (i >= 0) this.#idle.splice(i, 1);
+    // A slot freed up: the oldest waiting request gets a new connection.
+    const next = this.#waiting.shift();
+    if (next !== undefined) next(this.#connect());
   }
 
   get openConnections(): number {
-    let n = 0;
-    for (const list of Object.values(this.#agent.sockets)) n += list?.length ?? 0;
-    for (const list of Object.values(this.#agent.freeSockets)) n += list?.length ?? 0;
-    return n;
+    return this.#all.size;
   }
 
   close(): void {
-    this.#agent.destroy();
+    this.#closed = true;
+    for (const c of [...this.#all]) c.socket.destroy();
+    this.#idle.length = 0;
   }
 }
