@@ -21,6 +21,8 @@ export interface RunningProxy {
   close(): Promise<void>;
   /** Resolves when a shutdown was requested through the admin endpoint. */
   readonly shutdownRequested: Promise<void>;
+  /** Called on POST /app-handoff (set by runProxyProcess when it watches for the app's exit). */
+  onAppHandoff: (() => void) | undefined;
 }
 
 export interface ProxyProcessOptions {
@@ -44,6 +46,7 @@ export async function startProxy(config: ProxyConfig, options: ProxyProcessOptio
   let requestShutdown!: () => void;
   const shutdownRequested = new Promise<void>((r) => (requestShutdown = r));
   let admin: { server: Server; address: AddressInfo };
+  let onAppHandoff: (() => void) | undefined;
   try {
     admin = await startAdminServer(
       {
@@ -51,6 +54,7 @@ export async function startProxy(config: ProxyConfig, options: ProxyProcessOptio
         metricsText: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
         configDump: () => ({ version: runtime.config.version, config: runtime.config }),
         requestShutdown,
+        appHandoff: () => onAppHandoff?.(),
       },
       config.admin.address,
       config.admin.port,
@@ -83,6 +87,12 @@ export async function startProxy(config: ProxyConfig, options: ProxyProcessOptio
     listeners: bound,
     admin: admin.address,
     shutdownRequested,
+    get onAppHandoff() {
+      return onAppHandoff;
+    },
+    set onAppHandoff(f) {
+      onAppHandoff = f;
+    },
     async drain() {
       runtime.startDrain();
       for (const l of listeners) l.startDrain();
@@ -133,7 +143,7 @@ export async function runProxyProcess(config: ProxyConfig, options: ProxyProcess
   void proxy.shutdownRequested.then(() => stop('admin'));
   if (options.exitOnAppExit) {
     const proxyUid = process.getuid?.() ?? -1;
-    watchAppExit({
+    const watcher = watchAppExit({
       procRoot: options.exitOnAppExit.procRoot,
       proxyUid,
       onAppStart: (apps) => log('info', 'the app is running', { processes: apps.map((p) => `${p.pid}:${p.name}`).join(',') }),
@@ -142,6 +152,10 @@ export async function runProxyProcess(config: ProxyConfig, options: ProxyProcess
         stop('app exited');
       },
     });
+    proxy.onAppHandoff = () => {
+      log('info', 'the app is starting (postStart hook done)');
+      watcher.handoff();
+    };
     log('info', 'exiting when the app exits', { proxyUid });
   }
 }

@@ -2,8 +2,10 @@
 // pods: `unshare --mount --propagation slave -- sh <launcher> argv...`), where the
 // generated launcher sets the hostname, bind-mounts the pod's volumes over their mountPaths (private to this process tree:
 // `ip netns exec` runs it in its own mount namespace), changes directory and drops to runAsUser/runAsGroup with setpriv.
+// A pod with shareProcessNamespace gets one PID namespace (its pid 1 a pause process, as in a real pod) that every
+// container joins with nsenter instead of `ip netns exec`.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { HostTools } from './host-tools.ts';
 import { CONTAINER_PATH } from './host-tools.ts';
@@ -27,6 +29,8 @@ export interface LaunchSpec {
   readonly mounts: readonly VolumeMountPlan[];
   readonly launcherPath: string;
   readonly logPath: string;
+  /** Host pid of the pod's shared PID namespace's pid 1 (shareProcessNamespace); its network and mounts are the pod's. */
+  readonly sharedPidNamespaceOf?: number | undefined;
 }
 
 export function shellQuote(s: string): string {
@@ -58,8 +62,13 @@ export function baseEnv(hostname: string, uid: number | undefined, env: Readonly
   return { PATH: CONTAINER_PATH, HOME: uid ? '/' : '/root', HOSTNAME: hostname, ...env };
 }
 
-function command(tools: HostTools, spec: LaunchSpec): [string, string[]] {
+export function launchCommand(tools: Pick<HostTools, 'ip' | 'unshare' | 'nsenter' | 'sh'>, spec: Pick<LaunchSpec, 'netns' | 'launcherPath' | 'argv' | 'sharedPidNamespaceOf'>): [string, string[]] {
   const inner = [tools.sh, spec.launcherPath, ...spec.argv];
+  if (spec.sharedPidNamespaceOf !== undefined) {
+    // Join the pause process's network, PID and mount namespaces (the last has the pod's /etc files and its own /proc),
+    // then take a private copy of the mounts for this container's volumes.
+    return [tools.nsenter, ['--target', String(spec.sharedPidNamespaceOf), '--net', '--pid', '--mount', '--', tools.unshare, '--uts', '--mount', '--', ...inner]];
+  }
   if (spec.netns === undefined) return [tools.unshare, ['--mount', '--propagation', 'slave', '--', ...inner]];
   return [tools.ip, ['netns', 'exec', spec.netns, tools.unshare, '--uts', '--', ...inner]];
 }
@@ -69,7 +78,7 @@ export function launchContainer(tools: HostTools, spec: LaunchSpec): ChildProces
   writeFileSync(spec.launcherPath, launcherScript(spec, tools), { mode: 0o700 });
   const fd = openSync(spec.logPath, 'a');
   try {
-    const [file, args] = command(tools, spec);
+    const [file, args] = launchCommand(tools, spec);
     return spawn(file, args, { detached: true, stdio: ['ignore', fd, fd], env: baseEnv(spec.hostname ?? hostname(), spec.uid, spec.env) });
   } finally {
     closeSync(fd);
@@ -79,4 +88,39 @@ export function launchContainer(tools: HostTools, spec: LaunchSpec): ChildProces
 export function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
   if (!pid) return;
   try { process.kill(-pid, signal); } catch { /* group already gone */ }
+}
+
+export interface PidNamespaceHolder {
+  readonly process: ChildProcess;
+  /** Host pid of the namespace's pid 1. */
+  readonly initPid: number;
+}
+
+/**
+ * Starts the pause process of a pod that shares its process namespace: pid 1 of a new PID namespace inside the pod's
+ * network namespace, with a /proc of its own. Killing it (or its process group) ends every process in the namespace.
+ */
+export async function startPidNamespaceHolder(tools: Pick<HostTools, 'ip' | 'unshare'>, netns: string, timeoutMs = 10_000): Promise<PidNamespaceHolder> {
+  const child = spawn(tools.ip, ['netns', 'exec', netns, tools.unshare, '--pid', '--fork', '--mount-proc', '--kill-child', '--', 'sleep', 'infinity'], {
+    detached: true,
+    stdio: 'ignore',
+    env: { PATH: CONTAINER_PATH },
+  });
+  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`the pod's PID namespace holder exited (${code})`))));
+  exited.catch(() => {});
+  const deadline = Date.now() + timeoutMs;
+  // `ip netns exec` execs unshare (same pid), which forks the namespace's pid 1: read it from the kernel's children list.
+  while (Date.now() < deadline) {
+    const pid = child.pid;
+    if (pid !== undefined) {
+      try {
+        const first = Number(readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim().split(/\s+/)[0]);
+        // Once it runs `sleep`, unshare has mounted the namespace's /proc: containers that join now see the pod's processes.
+        if (Number.isInteger(first) && first > 0 && readFileSync(`/proc/${first}/comm`, 'latin1').trim() === 'sleep') return { process: child, initPid: first };
+      } catch { /* not there yet */ }
+    }
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 20))]);
+  }
+  signalGroup(child.pid, 'SIGKILL');
+  throw new Error(`the pod's PID namespace did not appear within ${timeoutMs} ms`);
 }

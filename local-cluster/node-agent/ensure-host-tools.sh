@@ -5,6 +5,7 @@ missing=""
 command -v ip >/dev/null 2>&1 || missing="$missing iproute2"
 command -v unshare >/dev/null 2>&1 || missing="$missing util-linux"
 command -v setpriv >/dev/null 2>&1 || missing="$missing util-linux"
+command -v nsenter >/dev/null 2>&1 || missing="$missing util-linux"
 command -v iptables >/dev/null 2>&1 || missing="$missing iptables"
 if [ -n "$missing" ]; then
   echo "skein: installing host tools:$missing" >&2

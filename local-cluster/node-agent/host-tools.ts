@@ -1,4 +1,4 @@
-// Finds the host binaries the node agent drives (ip, unshare, setpriv, mount, sh, iptables) and runs them with typed errors.
+// Finds the host binaries the node agent drives (ip, unshare, nsenter, setpriv, mount, sh, iptables) and runs them with typed errors.
 import { execFile } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +18,7 @@ export function findBinary(name: string): string | undefined {
 export interface HostTools {
   readonly ip: string;
   readonly unshare: string;
+  readonly nsenter: string;
   readonly setpriv: string;
   readonly mount: string;
   readonly sh: string;
@@ -30,7 +31,7 @@ export function hostTools(): HostTools {
     if (!p) throw new NodeAgentError('SKEIN_ERR_NODE_TOOL_MISSING', `the node agent needs \`${n}\` on the host (run local-cluster/node-agent/ensure-host-tools.sh)`);
     return p;
   };
-  return { ip: need('ip'), unshare: need('unshare'), setpriv: need('setpriv'), mount: need('mount'), sh: need('sh'), iptables: findBinary('iptables') };
+  return { ip: need('ip'), unshare: need('unshare'), nsenter: need('nsenter'), setpriv: need('setpriv'), mount: need('mount'), sh: need('sh'), iptables: findBinary('iptables') };
 }
 
 export interface RunResult { readonly stdout: string; readonly stderr: string }

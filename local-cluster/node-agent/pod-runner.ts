@@ -9,7 +9,7 @@ import type { ChildProcess } from 'node:child_process';
 import type { V1Container, V1Pod, V1Probe } from '@kubernetes/client-node';
 import { startForwarder, type Forwarder } from './tcp-relay.ts';
 import { expandVars, resolveContainerEnv } from './container-env.ts';
-import { launchContainer, signalGroup } from './container-process.ts';
+import { launchContainer, signalGroup, startPidNamespaceHolder, type PidNamespaceHolder } from './container-process.ts';
 import { ContainerSupervisor, nowIso, type ContainerHost, type RestartRule } from './container-supervisor.ts';
 import type { HostStateFile } from './host-state.ts';
 import type { HostTools } from './host-tools.ts';
@@ -59,6 +59,8 @@ export class PodRunner {
   #finalPhase: 'Succeeded' | 'Failed' | undefined;
   #finalReason: string | undefined;
   #net: { netns: string; hostVeth: string } | undefined;
+  /** spec.shareProcessNamespace: the pause process whose PID namespace every container joins. */
+  #pidHolder: PidNamespaceHolder | undefined;
   #volumes: PodVolumes | undefined;
   #env = new Map<string, Record<string, string>>();
   #terminating = false;
@@ -117,7 +119,8 @@ export class PodRunner {
 
   /** Rewrites the pod's hosts file in place (running processes see it through their bind mount). */
   refreshHosts(): void {
-    if (!this.#net || !this.#podIp || this.#tornDown) return;
+    // Not before the sandbox exists: creating it first removes any half-built /etc/netns/<ns> (and a file written now with it).
+    if (!this.#net || !this.#podIp || this.#tornDown || !this.#sandboxReady) return;
     const ns = this.#pod.metadata?.namespace ?? 'default';
     try {
       const aliases = (this.#pod.spec?.hostAliases ?? []).map((a) => `${a.ip}\t${(a.hostnames ?? []).join(' ')}`).join('\n');
@@ -222,8 +225,11 @@ export class PodRunner {
         if (!this.#sandboxReady && names) {
           await deletePodNetwork(d.tools, names.netns, names.hostVeth); // a half-built one from a failed attempt
           await createPodNetwork(d.tools, d.bridge, { ...names, ip: this.#podIp, prefix: d.alloc.cidr.prefix, gateway: d.alloc.gateway });
+          if (this.#pod.spec?.shareProcessNamespace === true) this.#pidHolder = await startPidNamespaceHolder(d.tools, names.netns);
           this.#sandboxReady = true;
           await this.#openHostPorts();
+          // The new sandbox has no /etc/netns files yet, whatever an earlier attempt wrote: write them before any container starts.
+          this.#hostsWritten = '';
           this.refreshHosts();
         }
         this.#volumes?.close();
@@ -272,6 +278,8 @@ export class PodRunner {
     await Promise.all(this.#hostPorts.map((f) => f.close()));
     this.#hostPorts = [];
     this.#volumes?.close();
+    signalGroup(this.#pidHolder?.process.pid, 'SIGKILL'); // ends whatever is left in the pod's PID namespace
+    this.#pidHolder = undefined;
     const d = this.#deps;
     if (this.#net) {
       const n = this.#net;
@@ -311,6 +319,7 @@ export class PodRunner {
       netns: this.#net?.netns, hostname: this.#net ? (this.#pod.metadata?.name ?? 'pod') : undefined, argv: r.value.argv, env: { ...r.value.env, ...env },
       workingDir: c.workingDir || r.value.workingDir, uid, gid, mounts: this.#volumes.mountsFor(c),
       launcherPath: join(this.#dir, launcherName), logPath: logName === '/dev/null' ? logName : join(this.#dir, logName),
+      sharedPidNamespaceOf: this.#pidHolder?.initPid,
     });
   }
 

@@ -8,6 +8,8 @@ export interface AdminTarget {
   configDump(): unknown;
   /** POST /drain (and /quitquitquit): start a graceful shutdown, as SIGTERM does. */
   requestShutdown(): void;
+  /** POST /app-handoff: the sidecar's postStart hook is done and the kubelet starts the app next (app-exit-watcher.ts). */
+  appHandoff?(): void;
 }
 
 export function startAdminServer(target: AdminTarget, address: string, port: number): Promise<{ server: http.Server; address: AddressInfo }> {
@@ -35,6 +37,10 @@ export function startAdminServer(target: AdminTarget, address: string, port: num
         if (req.method !== 'POST') return send(405, 'use POST\n');
         target.requestShutdown();
         return send(202, 'draining\n');
+      case '/app-handoff':
+        if (req.method !== 'POST') return send(405, 'use POST\n');
+        target.appHandoff?.();
+        return send(204, '');
       default:
         return send(404, 'not found: try /ready /live /metrics /config_dump\n');
     }

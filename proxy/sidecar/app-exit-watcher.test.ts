@@ -3,16 +3,18 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { listAppProcesses, watchAppExit, type AppProcess } from './app-exit-watcher.ts';
+import { lastAllocatedPid, listAppProcesses, watchAppExit, type AppProcess } from './app-exit-watcher.ts';
 
 const PROXY_UID = 2102;
 let proc: string;
 
-function addProcess(pid: number, uid: number, name: string, state = 'S (sleeping)', extra = ''): void {
-  mkdirSync(join(proc, String(pid)), { recursive: true });
+function addProcess(pid: number, uid: number, name: string, state = 'S (sleeping)', extra = '', threads: number[] = []): void {
+  mkdirSync(join(proc, String(pid), 'task', String(pid)), { recursive: true });
+  for (const t of threads) mkdirSync(join(proc, String(pid), 'task', String(t)), { recursive: true });
   writeFileSync(join(proc, String(pid), 'status'), `Name:\t${name}\nState:\t${state}\nTgid:\t${pid}\nUid:\t${uid}\t${uid}\t${uid}\t${uid}\n${extra}`);
 }
 const removeProcess = (pid: number): void => rmSync(join(proc, String(pid)), { recursive: true });
+const setLastPid = (pid: number): void => writeFileSync(join(proc, 'loadavg'), `0.10 0.20 0.30 1/80 ${pid}\n`);
 
 beforeEach(() => {
   proc = mkdtempSync(join(tmpdir(), 'skein-proc-'));
@@ -67,6 +69,53 @@ describe('watchAppExit', () => {
       w.scan();
       expect(exits).toHaveLength(1);
       expect(starts).toHaveLength(1);
+    } finally {
+      w.stop();
+    }
+  });
+});
+
+describe('watchAppExit with the postStart handoff', () => {
+  it('reads the namespace PID counter', () => {
+    setLastPid(4242);
+    expect(lastAllocatedPid(proc)).toBe(4242);
+    expect(lastAllocatedPid(join(proc, 'absent'))).toBeUndefined();
+  });
+
+  it('after the handoff, a PID handed out to anyone but the proxy means the app ran, even if no scan saw it', () => {
+    const exits: (readonly AppProcess[])[] = [];
+    addProcess(1, 65535, 'pause');
+    addProcess(7, PROXY_UID, 'node', 'S (sleeping)', '', [8, 9]);
+    setLastPid(20);
+    const w = watchAppExit({ procRoot: proc, proxyUid: PROXY_UID, intervalMs: 3_600_000, confirmScans: 2, onAppExit: (last) => exits.push(last) });
+    try {
+      setLastPid(25); // before the handoff: the hook and init steps come and go; none of it is the app
+      w.scan();
+      expect(w.state).toBe('waiting');
+      w.handoff();
+      addProcess(7, PROXY_UID, 'node', 'S (sleeping)', '', [8, 9, 26]); // a new thread of the proxy's own
+      setLastPid(26);
+      w.scan();
+      expect(w.state).toBe('waiting');
+      setLastPid(28); // the app: pids 27 and 28, both over before this scan
+      w.scan();
+      expect(w.state).toBe('running');
+      w.scan();
+      expect(w.state).toBe('exited');
+      expect(exits).toEqual([[{ pid: 27, uid: -1, name: '(ended before a scan saw it)' }]]);
+    } finally {
+      w.stop();
+    }
+  });
+
+  it('without a handoff, PIDs handed out meanwhile do not count as the app', () => {
+    addProcess(7, PROXY_UID, 'node');
+    setLastPid(10);
+    const w = watchAppExit({ procRoot: proc, proxyUid: PROXY_UID, intervalMs: 3_600_000, onAppExit: () => {} });
+    try {
+      setLastPid(50);
+      for (let i = 0; i < 5; i++) w.scan();
+      expect(w.state).toBe('waiting');
     } finally {
       w.stop();
     }

@@ -135,6 +135,32 @@ describe('pod runner', () => {
     expect(await listNetns(tools)).not.toContain(r.netns);
   });
 
+  it('shareProcessNamespace: containers see each other in one PID namespace whose pid 1 is the pause process', async () => {
+    const work = { name: 'w', mountPath: `${mountBase}/pidns` };
+    const p = pod({
+      restartPolicy: 'Never',
+      shareProcessNamespace: true,
+      volumes: [{ name: 'w', hostPath: { path: join(dir, 'pidns-seen'), type: 'DirectoryOrCreate' } }],
+      containers: [
+        // A long-lived neighbour with a recognisable command line, then a container that lists what it can see.
+        { name: 'neighbour', image: 'busybox', command: ['sh', '-c', 'sleep 3600; exit 0'] },
+        { name: 'look', image: 'busybox', volumeMounts: [work], command: ['sh', '-c',
+          `until grep -q 3600 /proc/[0-9]*/cmdline 2>/dev/null; do sleep 0.05; done; for d in /proc/[0-9]*; do echo "\${d#/proc/} $(cat $d/comm)"; done > ${work.mountPath}/seen; pkill -x sleep; exit 0`] },
+      ],
+    });
+    const r = new PodRunner(p, deps, () => {});
+    r.start();
+    await waitFor('the pod to finish', () => r.finished);
+    const containerLogs = ['neighbour', 'look'].map((c) => `${c}: ${readFileSync(join(r.logDir, `${c}.log`), 'utf8')}`).join('\n');
+    expect(r.status().phase, `${containerLogs}\n${logs.join('\n')}`).toBe('Succeeded');
+    const seen = readFileSync(join(dir, 'pidns-seen', 'seen'), 'utf8');
+    const byPid = new Map(seen.trim().split('\n').map((l) => l.split(' ') as [string, string]));
+    expect(byPid.get('1')).toBe('sleep'); // the pause process, not a host process
+    expect([...byPid.entries()].filter(([pid, comm]) => pid !== '1' && comm === 'sleep')).toHaveLength(1); // the neighbour container's
+    expect(byPid.size).toBeLessThan(20); // only the pod's processes, not the host's
+    expect(await listNetns(tools)).not.toContain(r.netns);
+  });
+
   it('fails a restartPolicy Never pod whose init container fails, without starting the app', async () => {
     const p = pod({
       restartPolicy: 'Never',
