@@ -4,6 +4,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { INJECT_LABEL, INIT_CONTAINER_NAME, SIDECAR_CONTAINER_NAME } from '../api/mesh/mesh-constants.ts';
 import { readManifests } from './apply-manifests.ts';
+import { DEMO_NAMESPACE } from './demo-journey.ts';
+import { poll } from './poll.ts';
 import type { SmokeResult } from './smoke-summary.ts';
 
 export interface MeshPart {
@@ -28,18 +30,6 @@ export function meshPartManifests(manifestsDir: string, p: MeshPart): Kubernetes
   return undefined;
 }
 
-async function poll<T>(check: () => Promise<T | undefined>, timeoutMs: number): Promise<T | undefined> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  return undefined;
-}
-
 /** Waits until every Deployment among `objects` has all its replicas available; returns the ones that did not. */
 export async function unavailableDeployments(kc: KubeConfig, objects: readonly KubernetesObject[], timeoutMs: number): Promise<string[]> {
   const apps = kc.makeApiClient(AppsV1Api);
@@ -57,8 +47,6 @@ export async function unavailableDeployments(kc: KubeConfig, objects: readonly K
   }
   return missing;
 }
-
-const DEMO_NAMESPACE = 'skein-demo';
 
 /** The injector works when a pod created in a namespace labelled for injection comes back with the init container and sidecar, and runs. */
 export async function checkInjector(kc: KubeConfig, timeoutMs: number): Promise<SmokeResult> {
@@ -85,6 +73,8 @@ export async function checkInjector(kc: KubeConfig, timeoutMs: number): Promise<
       return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? p : undefined;
     }, timeoutMs);
     if (!ready) return { part: 'injector', status: 'fail', detail: `injected pod ${DEMO_NAMESPACE}/${name} did not become Ready` };
+    // It proved its point; on 2 cores its two processes are better spent on the demo's own services.
+    await core.deleteNamespacedPod({ name, namespace: DEMO_NAMESPACE, gracePeriodSeconds: 1 }).catch(() => {});
     return { part: 'injector', status: 'pass', detail: `pod ${DEMO_NAMESPACE}/${name} injected (${INIT_CONTAINER_NAME}, ${SIDECAR_CONTAINER_NAME}) and Ready` };
   } catch (e) {
     return { part: 'injector', status: 'fail', detail: (e as Error).message.split('\n')[0] ?? 'error' };
