@@ -112,6 +112,24 @@ describe('pod runner', () => {
     await expect(fetch(`http://127.0.0.1:${hostPort}/x`)).rejects.toThrow();
   });
 
+  it('gives containers the pod hosts file even when a Service change lands while the sandbox is being built', async () => {
+    // The demo applies Services and Deployments together: a hosts refresh raced the sandbox creation, which removed the
+    // just-written /etc/netns files and then skipped rewriting identical content, so the pod ran on the host's /etc/hosts.
+    const p = pod({
+      restartPolicy: 'Always',
+      terminationGracePeriodSeconds: 1,
+      containers: [{ name: 'app', image: 'busybox', command: ['sh', '-c', 'cat /etc/hosts; echo END; while true; do sleep 0.1; done'] }],
+    });
+    const r = new PodRunner(p, deps, () => {});
+    r.start();
+    r.refreshHosts(); // what the agent does on any Service or EndpointSlice event
+    await waitFor('the container to print its hosts file', () => existsSync(join(r.logDir, 'app.log')) && readFileSync(join(r.logDir, 'app.log'), 'utf8').includes('END'));
+    const seen = readFileSync(join(r.logDir, 'app.log'), 'utf8');
+    expect(seen).toContain('demo-svc.default.svc.cluster.local demo-svc');
+    expect(seen).toContain(`\t${p.metadata!.name}`);
+    await r.terminate(1);
+  });
+
   it('completes a Job-style pod: sidecar stopped once the app exits, phase Succeeded, OnFailure restarts a failed app', async () => {
     const work = { name: 'w', mountPath: `${mountBase}/job` };
     const p = pod({
