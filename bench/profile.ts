@@ -1,5 +1,6 @@
 // Profiles one Skein proxy under closed-loop load with `node --cpu-prof` and prints the biggest self-time costs by function.
-// Usage: node bench/profile.ts [--proto h1|h2] [--seconds 15] [--out DIR] [--no-pin]   (prints a table; keeps the .cpuprofile in DIR)
+// Usage: node bench/profile.ts [--proto h1|h2] [--seconds 15] [--qps N] [--out DIR] [--no-pin]   (prints a table; keeps the .cpuprofile in DIR)
+// --qps N (h1 only): fixed rate with fortio over 16 connections instead of closed loop; also prints the proxy's vCPU per 1000 req/s.
 // By default the proxy is pinned to CPU 0 and the upstream and load generator to CPU 1 (taskset), so the profile shows the
 // proxy's own costs rather than time it spent preempted by its peers.
 import { execFileSync } from 'node:child_process';
@@ -7,7 +8,9 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { upstreamConfig } from './lib/haproxy-config.ts';
-import { h2load, parseH2load, parseWrk, wrk } from './lib/load-tools.ts';
+import { fortio, h2load, parseFortioJson, parseH2load, parseWrk, wrk } from './lib/load-tools.ts';
+import { binDir } from './lib/install-tools.ts';
+import { cpuSeconds } from './lib/proc-stats.ts';
 import { freePort, ProcessGroup, waitForPort } from './lib/process-group.ts';
 import { skeinProxyConfig } from './lib/skein-config.ts';
 import { startSkeinProxy } from './lib/skein-proxy.ts';
@@ -101,15 +104,22 @@ async function main(): Promise<void> {
     if (!r.ok) throw new Error(r.reason);
     const pinned = !argv.includes('--no-pin') && pin(r.proc.pid, 0) && pin(upstream.pid, 1);
     const url = `http://127.0.0.1:${port}/`;
-    const load = proto === 'h1' ? wrk(group, url, 16, seconds) : h2load(group, url, 16, 10, seconds);
+    const qps = Number(arg('--qps', '0'));
+    const cpuBefore = cpuSeconds(r.proc.pid) ?? 0;
+    const t0 = performance.now();
+    const json = join(work, 'fortio.json');
+    const load = qps > 0 ? fortio(group, join(binDir(), 'fortio'), url, qps, 16, seconds, json) : proto === 'h1' ? wrk(group, url, 16, seconds) : h2load(group, url, 16, 10, seconds);
     if (pinned) pin(load.proc.pid, 1);
-    const res = (proto === 'h1' ? parseWrk : parseH2load)(await load.done);
+    const loadOut = await load.done;
+    const res = qps > 0 ? { rps: parseFortioJson(json).actualQps } : (proto === 'h1' ? parseWrk : parseH2load)(loadOut);
+    const cpu = ((cpuSeconds(r.proc.pid) ?? 0) - cpuBefore) / ((performance.now() - t0) / 1000);
     await group.stop(r.proc); // SIGTERM: the proxy drains and exits, and Node writes the profile on exit
     const file = readdirSync(out).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(out, f)).sort().at(-1);
     if (!file) throw new Error(`no .cpuprofile in ${out} (did the proxy exit cleanly on SIGTERM?)`);
     const s = selfTimes(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile);
-    const lines = [`# Skein proxy CPU profile: ${proto}, wrk/h2load 16 conns, ${seconds} s, ${Math.round(res.rps)} req/s while profiling` +
+    const lines = [`# Skein proxy CPU profile: ${proto}, ${qps > 0 ? `fortio -qps ${qps}` : 'wrk/h2load'} 16 conns, ${seconds} s, ${Math.round(res.rps)} req/s while profiling` +
       (pinned ? ' (proxy pinned to CPU 0, upstream and load generator to CPU 1)' : ' (not pinned)'), '',
+      `proxy CPU ${cpu.toFixed(3)} cores (from /proc, profiler overhead included): ${Math.round(res.rps / cpu)} req per CPU-second, ${((1000 * cpu) / res.rps).toFixed(3)} vCPU per 1000 req/s`, '',
       `profile: ${file} (total sampled ${s.total.toFixed(0)} ms)`, '', '| self % | category |', '|---|---|',
       ...s.byCategory.filter((c) => c.pct >= 0.05).map((c) => `| ${c.pct.toFixed(1)} | ${c.where} |`), '', '| self % | self ms | function | where |', '|---|---|---|---|',
       ...s.byFunction.slice(0, 25).map((c) => `| ${c.pct.toFixed(1)} | ${c.ms.toFixed(0)} | ${c.fn} | ${c.where} |`), '',

@@ -33,6 +33,8 @@ export class Http1ClientConnection {
   readonly socket: Socket;
   /** True once it has served an exchange (a failure before any byte may then be the upstream's idle close). */
   reused = false;
+  /** When it last went back to the pool (the pool's idle eviction reads it). */
+  idleSince = 0;
   readonly #owner: ConnectionOwner;
   #handler: ExchangeHandler | null = null;
   #headOnly = false;
@@ -56,10 +58,6 @@ export class Http1ClientConnection {
       this.#error ??= e;
     });
     socket.once('close', this.#onClose);
-    socket.on('timeout', () => {
-      // The idle timeout: only a connection waiting in the pool is closed by it.
-      if (this.#handler === null) socket.destroy();
-    });
   }
 
   /** Starts an exchange: writes the head (and the body bytes known so far) in one write. */

@@ -180,20 +180,25 @@ export class Http1Response extends EventEmitter {
   }
 
   addTrailers(t: Readonly<Record<string, unknown>>): void {
-    this.#trailers = (this.#trailers ?? '') + fieldLines(t);
+    try {
+      this.#trailers = (this.#trailers ?? '') + fieldLines(t);
+    } catch {
+      // A trailer that cannot be written safely (cannot happen with parsed input): the response is cut, never forged.
+      this.destroy();
+    }
   }
 
   write(chunk: Buffer | string): boolean {
     if (this.writableEnded || this.destroyed) return false;
     const data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    if (!this.#started) this.#start(-1);
+    if (!this.#started && !this.#safeStart(-1)) return false;
     return this.#send(data, false);
   }
 
   end(chunk?: Buffer | string): this {
     if (this.writableEnded || this.destroyed) return this;
     const data = chunk === undefined ? null : typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    if (!this.#started) this.#start(data === null ? 0 : data.length);
+    if (!this.#started && !this.#safeStart(data === null ? 0 : data.length)) return this;
     this.writableEnded = true;
     this.#send(data, true);
     this.#conn.responseFinished(this);
@@ -226,6 +231,17 @@ export class Http1Response extends EventEmitter {
     if (this.#closed) return;
     this.#closed = true;
     this.emit('close');
+  }
+
+  /** #start, but a head that cannot be serialized safely closes the connection instead of throwing into a socket callback. */
+  #safeStart(endLength: number): boolean {
+    try {
+      this.#start(endLength);
+      return true;
+    } catch {
+      this.destroy();
+      return false;
+    }
   }
 
   /** Decides framing and serializes the head; `endLength` is the whole body's length when end() comes first, else -1. */
@@ -263,7 +279,7 @@ export class Http1Response extends EventEmitter {
   #send(data: Buffer | null, last: boolean): boolean {
     const conn = this.#conn;
     if (conn.socket.destroyed) return false;
-    conn.lastActivity = Date.now();
+    conn.active = true;
     let head = this.#head ?? '';
     this.#head = null;
     let body = data;
@@ -287,8 +303,10 @@ export class Http1Response extends EventEmitter {
 export class Http1ServerConnection {
   readonly socket: Socket;
   readonly maxBuffered: number;
-  /** Last time bytes moved (read, or written by us): drives the idle timeouts. */
-  lastActivity = Date.now();
+  /** Set whenever bytes move (read, or written by us); the sweep turns it into `#lastActivity` (no clock read per event). */
+  active = false;
+  /** When the sweep last saw bytes move: drives the idle timeouts (to within one sweep interval). */
+  #lastActivity = Date.now();
   /** When the current request head started arriving; 0 when no head is in progress. */
   #headStartedAt = 0;
   /** No further request will be read (an error was answered, or the response said close). */
@@ -325,11 +343,15 @@ export class Http1ServerConnection {
   sweep(now: number): void {
     if (this.socket.destroyed) return;
     const limits = this.#limits;
+    if (this.active) {
+      this.active = false;
+      this.#lastActivity = now;
+    }
     if (this.#headStartedAt > 0 && this.#res === null && now - this.#headStartedAt > limits.headersTimeoutMs) {
       this.#reject(TIMEOUT);
     } else if (this.busy) {
-      if (now - this.lastActivity > limits.requestIdleTimeoutMs) this.socket.destroy();
-    } else if (this.#headStartedAt === 0 && now - this.lastActivity > limits.connectionIdleTimeoutMs) {
+      if (now - this.#lastActivity > limits.requestIdleTimeoutMs) this.socket.destroy();
+    } else if (this.#headStartedAt === 0 && now - this.#lastActivity > limits.connectionIdleTimeoutMs) {
       this.socket.destroy();
     }
   }
@@ -359,7 +381,7 @@ export class Http1ServerConnection {
   responseFinished(res: Http1Response): void {
     if (this.#res !== res) return;
     this.#res = null;
-    this.lastActivity = Date.now();
+    this.active = true;
     const req = this.#req!;
     if (!res.shouldKeepAlive) {
       this.closing = true;
@@ -391,7 +413,7 @@ export class Http1ServerConnection {
   };
 
   readonly #onData = (chunk: Buffer): void => {
-    this.lastActivity = Date.now();
+    this.active = true;
     const req = this.#req;
     if (req !== null && !req.complete) {
       const end = req.feedBody(chunk, 0);
@@ -497,7 +519,7 @@ export class Http1ServerConnection {
   }
 
   readonly #onDrain = (): void => {
-    this.lastActivity = Date.now();
+    this.active = true;
     this.#res?.drained();
   };
 

@@ -19,6 +19,8 @@ export class Http1Pool implements ConnectionOwner {
   /** Requests waiting for a connection while maxConnections are busy, oldest first. */
   readonly #waiting: ((conn: Http1ClientConnection) => void)[] = [];
   #closed = false;
+  /** One timer per pool (not per request) closes connections idle for longer than idleTimeoutMs. */
+  #evictTimer: NodeJS.Timeout | null = null;
 
   constructor(opts: Http1PoolOptions) {
     this.#opts = opts;
@@ -40,16 +42,13 @@ export class Http1Pool implements ConnectionOwner {
   }
 
   #connect(): Http1ClientConnection {
-    const { host, port, connectTimeoutMs, idleTimeoutMs } = this.#opts;
+    const { host, port, connectTimeoutMs } = this.#opts;
     const socket = net.connect({ host, port, noDelay: true });
     const conn = new Http1ClientConnection(socket, this);
     this.#all.add(conn);
     if (this.#closed) socket.destroy();
     const timer = setTimeout(() => socket.destroy(new ProxyError(ERRORS.connectTimeout, `${host}:${port}`)), connectTimeoutMs);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.setTimeout(idleTimeoutMs);
-    });
+    socket.once('connect', () => clearTimeout(timer));
     socket.once('close', () => clearTimeout(timer));
     return conn;
   }
@@ -61,7 +60,21 @@ export class Http1Pool implements ConnectionOwner {
     }
     const next = this.#waiting.shift();
     if (next !== undefined) return next(conn);
+    conn.idleSince = Date.now();
     this.#idle.push(conn);
+    if (this.#evictTimer === null) this.#scheduleEviction(this.#opts.idleTimeoutMs);
+  }
+
+  #scheduleEviction(ms: number): void {
+    this.#evictTimer = setTimeout(() => {
+      this.#evictTimer = null;
+      const now = Date.now();
+      const limit = this.#opts.idleTimeoutMs;
+      // Oldest first: the list is in release order.
+      while (this.#idle.length > 0 && now - this.#idle[0]!.idleSince >= limit) this.#idle.shift()!.socket.destroy();
+      if (this.#idle.length > 0) this.#scheduleEviction(Math.max(1, limit - (now - this.#idle[0]!.idleSince)));
+    }, ms);
+    this.#evictTimer.unref();
   }
 
   removed(conn: Http1ClientConnection): void {
@@ -79,6 +92,7 @@ export class Http1Pool implements ConnectionOwner {
 
   close(): void {
     this.#closed = true;
+    if (this.#evictTimer !== null) clearTimeout(this.#evictTimer);
     for (const c of [...this.#all]) c.socket.destroy();
     this.#idle.length = 0;
   }
