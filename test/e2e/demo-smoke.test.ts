@@ -1,4 +1,5 @@
-// e2e: `skein demo --smoke` as a user runs it: every part that exists passes, unbuilt parts say so, and nothing is left running.
+// e2e: `skein demo [--smoke]` as a user runs it: every part that exists passes, unbuilt parts say so, the demo keeps traffic
+// flowing through web -> api -> echo until Ctrl-C, and nothing is left running.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,7 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { clusterStateDir } from '../../local-cluster/state-file.ts';
-import { processAlive } from './wait-for.ts';
+import { journeyHops, requestCountsByDirection } from '../../local-cluster/demo-journey.ts';
+import { processAlive, waitFor } from './wait-for.ts';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 const skein = join(repo, 'bin', 'skein.mjs');
@@ -62,5 +64,41 @@ describe('skein demo --smoke', () => {
     expect(readdirSync(clusterStateDir()).filter((f) => f.startsWith(`${demoPid}-`))).toEqual([]);
     const netns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith('skein-'));
     expect(netns).toEqual([]);
+  });
+
+  it('skein demo prints where web, Prometheus, Jaeger and the kubeconfig are, keeps traffic flowing, and stops on Ctrl-C', async () => {
+    const demoDir = mkdtempSync(join(tmpdir(), 'skein-demo-run-'));
+    const child = spawn(process.execPath, [skein, 'demo', '--work-dir', demoDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
+    try {
+      await waitFor('the demo to print where everything is', async () => (stdout.includes('Traffic keeps flowing until you press Ctrl-C.') ? true : undefined), 300_000, 500);
+      expect(stderr).not.toMatch(/: fail \(/);
+      const web = /web:\s+http:\/\/(10\.244\.\d+\.\d+):8080\//.exec(stdout)?.[1];
+      expect(web, stdout).toBeDefined();
+      expect(stdout).toMatch(/Prometheus:\s+http:\/\/127\.0\.0\.1:\d+\/graph\?g0\.expr=/);
+      expect(stdout).toMatch(/Jaeger UI:\s+http:\/\/127\.0\.0\.1:\d+/);
+      expect(stdout).toContain(`kubeconfig:  export KUBECONFIG=${join(demoDir, 'cluster', 'admin.kubeconfig')}`);
+      // What the printout promises: web answers from this machine through api and echo.
+      const hops = journeyHops(await (await fetch(`http://${web}:8080/from-the-test`)).text());
+      expect(hops.map((h) => h.pod.replace(/-[^-]+-[^-]+$/, ''))).toEqual(['web', 'api', 'echo']);
+      // The traffic generator keeps web's sidecar busy without us: its inbound counter climbs on its own.
+      const inbound = async (): Promise<number> => requestCountsByDirection(await (await fetch(`http://${web}:15020/stats/prometheus`)).text()).inbound ?? 0;
+      const start = await inbound();
+      await waitFor('loadgen traffic through web\'s sidecar', async () => ((await inbound()) >= start + 4 ? true : undefined), 30_000, 500);
+    } finally {
+      child.kill('SIGINT');
+      const end = await exited;
+      // Ctrl-C: everything stops, then the signal is re-raised (the shell sees an interrupted command).
+      expect(end.signal ?? end.code, stderr.slice(-2000)).toBe('SIGINT');
+      rmSync(demoDir, { recursive: true, force: true });
+    }
+    const pids = [...stderr.matchAll(/\(pid (\d+)\)/g)].map((m) => Number(m[1]));
+    expect(pids.filter(processAlive)).toEqual([]);
+    expect(readdirSync(clusterStateDir()).filter((f) => f.startsWith(`${child.pid}-`))).toEqual([]);
+    expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith('skein-'))).toEqual([]);
   });
 });
