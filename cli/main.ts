@@ -1,12 +1,5 @@
 // The `skein` command line: one binary, a subcommand per role (proxy, control-plane, injector, ...) and user tools.
 import { Command, CommanderError } from 'commander';
-import { registerProxyCommand } from './commands/proxy.ts';
-import { registerInjectCommand } from './commands/inject.ts';
-import { registerInjectorCommand } from './commands/injector.ts';
-import { registerInitIptablesCommand } from './commands/init-iptables.ts';
-import { registerWaitReadyCommand } from './commands/wait-ready.ts';
-import { registerClusterCommand } from './commands/cluster.ts';
-import { registerDemoCommand } from './commands/demo.ts';
 import { CliError } from './cli-error.ts';
 
 const program = new Command();
@@ -17,14 +10,26 @@ program
   .exitOverride()
   .showHelpAfterError();
 
-// Each subcommand lives in cli/commands/<name>.ts and registers itself here.
-registerProxyCommand(program);
-registerInjectCommand(program);
-registerInjectorCommand(program);
-registerInitIptablesCommand(program);
-registerWaitReadyCommand(program);
-registerClusterCommand(program);
-registerDemoCommand(program);
+type Register = (program: Command) => void;
+
+// Each subcommand lives in cli/commands/<name>.ts and is listed here, in `skein --help` order. Modules load lazily:
+// `skein proxy` runs in every meshed pod, and importing every subcommand (fastify, node-forge, yaml...) cost it ~6 MB RSS.
+const COMMANDS: Record<string, () => Promise<Register>> = {
+  proxy: async () => (await import('./commands/proxy.ts')).registerProxyCommand,
+  inject: async () => (await import('./commands/inject.ts')).registerInjectCommand,
+  injector: async () => (await import('./commands/injector.ts')).registerInjectorCommand,
+  'init-iptables': async () => (await import('./commands/init-iptables.ts')).registerInitIptablesCommand,
+  'wait-ready': async () => (await import('./commands/wait-ready.ts')).registerWaitReadyCommand,
+  cluster: async () => (await import('./commands/cluster.ts')).registerClusterCommand,
+  demo: async () => (await import('./commands/demo.ts')).registerDemoCommand,
+};
+
+// A known subcommand first registers just that one; anything else (help, --version, a typo that needs suggestions)
+// registers them all, so commander's help and errors are exactly what they were with eager imports.
+const first = process.argv[2];
+const names = first !== undefined && Object.hasOwn(COMMANDS, first) ? [first] : Object.keys(COMMANDS);
+const registers = await Promise.all(names.map((n) => COMMANDS[n]!()));
+for (const register of registers) register(program);
 
 try {
   await program.parseAsync(process.argv);

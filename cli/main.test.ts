@@ -1,0 +1,53 @@
+// The `skein` entry point: every subcommand is listed and runs, and `skein proxy` loads only the proxy's own modules.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const bin = join(import.meta.dirname, '../bin/skein.mjs');
+const dir = mkdtempSync(join(tmpdir(), 'skein-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const skein = (args: readonly string[], nodeArgs: readonly string[] = [], env: NodeJS.ProcessEnv = {}) =>
+  spawnSync(process.execPath, [...nodeArgs, bin, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 20_000 });
+
+describe('skein', () => {
+  it('--help lists every subcommand', () => {
+    const r = skein(['--help']);
+    expect(r.status).toBe(0);
+    for (const name of ['proxy', 'inject', 'injector', 'init-iptables', 'wait-ready', 'cluster', 'demo']) {
+      expect(r.stdout).toMatch(new RegExp(`^  ${name} `, 'm'));
+    }
+  });
+
+  it('runs a subcommand, shows its help, and suggests the right name for a typo', () => {
+    expect(skein(['proxy', '--help']).stdout).toContain('Usage: skein proxy [options]');
+    expect(skein(['help', 'cluster']).stdout).toContain('Usage: skein cluster [options] [command]');
+    const typo = skein(['injecter']);
+    expect(typo.status).toBe(1);
+    expect(typo.stderr).toContain("unknown command 'injecter'");
+    expect(typo.stderr).toContain('Did you mean injector?');
+  });
+
+  it('`skein proxy` loads neither the other subcommands nor their libraries', () => {
+    // A loader hook in the child records every module it loads.
+    const hook = join(dir, 'record-modules.mjs');
+    const list = join(dir, 'modules.txt');
+    writeFileSync(hook, [
+      "import { registerHooks } from 'node:module';",
+      "import { appendFileSync } from 'node:fs';",
+      `registerHooks({ load(url, ctx, next) { appendFileSync(${JSON.stringify(list)}, url + '\\n'); return next(url, ctx); } });`,
+    ].join('\n'));
+    const config = join(dir, 'proxy.json');
+    writeFileSync(config, JSON.stringify({ listeners: [], clusters: [] }));
+    const r = skein(['proxy', '--check', '--config', config], ['--import', hook]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain('valid');
+    const loaded = readFileSync(list, 'utf8');
+    expect(loaded).toMatch(/cli\/commands\/proxy\.(ts|js)\n/);
+    for (const other of ['commands/inject.', 'commands/injector.', 'commands/demo.', 'commands/cluster.', '/injector/', '/fastify/', '/node-forge/']) {
+      expect(loaded).not.toContain(other);
+    }
+  });
+});
