@@ -2,7 +2,7 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { INJECT_LABEL } from '../api/mesh/mesh-constants.ts';
-import { DEMO_NAMESPACE, demoManifests, journeyHops, requestCountsByDirection } from './demo-journey.ts';
+import { DEMO_NAMESPACE, demoManifests, journeyHops, requestCountsByDirection, trafficRate } from './demo-journey.ts';
 
 const repoRoot = fileURLToPath(new URL('../', import.meta.url));
 
@@ -31,6 +31,8 @@ describe('demoManifests', () => {
     expect(env('web', 'UPSTREAM_URL')).toBe('http://api:8080');
     expect(env('api', 'UPSTREAM_URL')).toBe('http://echo:8080');
     expect(env('loadgen', 'TARGET_URL')).toBe('http://web:8080');
+    // Light and bounded: the demo promises 2 requests per second.
+    expect(trafficRate(traffic)).toBe(2);
   });
 });
 

@@ -22,6 +22,14 @@ export function demoManifests(repoRoot: string): { services: KubernetesObject[];
   return { services: all.filter((o) => !isTraffic(o)), traffic: all.filter(isTraffic) };
 }
 
+/** The traffic generator's request rate as its manifest sets it (RATE; the app's default is 2). */
+export function trafficRate(traffic: readonly KubernetesObject[]): number {
+  type WithEnv = { spec?: { template?: { spec?: { containers?: { env?: { name: string; value?: string }[] }[] } } } };
+  const env = traffic.flatMap((o) => (o as WithEnv).spec?.template?.spec?.containers?.flatMap((c) => c.env ?? []) ?? []);
+  const rate = Number(env.find((e) => e.name === 'RATE')?.value ?? 2);
+  return Number.isFinite(rate) && rate > 0 ? rate : 2;
+}
+
 /** Requests counted by a sidecar, by direction (`skein_requests_total` summed over listener, route, cluster and code). */
 export function requestCountsByDirection(prometheusText: string): Record<string, number> {
   const counts: Record<string, number> = {};

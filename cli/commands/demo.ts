@@ -40,7 +40,7 @@ export function registerDemoCommand(program: Command): void {
       const { startJaeger } = await import('../../local-cluster/addons/jaeger.ts');
       const { applyManifests } = await import('../../local-cluster/apply-manifests.ts');
       const { MESH_PARTS, meshPartManifests, unavailableDeployments, checkInjector } = await import('../../local-cluster/demo-mesh-parts.ts');
-      const { DEMO_CHAIN, DEMO_APP_PORT, DEMO_NAMESPACE, demoManifests, demoPods, checkRequestJourney, checkMetricsInPrometheus } = await import(
+      const { DEMO_CHAIN, DEMO_APP_PORT, DEMO_NAMESPACE, demoManifests, demoPods, trafficRate, checkRequestJourney, checkMetricsInPrometheus } = await import(
         '../../local-cluster/demo-journey.ts'
       );
       const { formatSmokeSummary, smokeExitCode } = await import('../../local-cluster/smoke-summary.ts');
@@ -146,14 +146,15 @@ export function registerDemoCommand(program: Command): void {
           // After the request check, which must see its own request alone in the sidecars' counters.
           const trafficProblem = await deploy(demo.traffic);
           trafficFlowing = trafficProblem === null;
-          record('traffic generator', trafficFlowing ? 'pass' : 'fail', trafficProblem ?? `loadgen sends 2 req/s to http://web:${DEMO_APP_PORT} through its sidecar`);
+          record('traffic generator', trafficFlowing ? 'pass' : 'fail', trafficProblem ?? `loadgen sends ${trafficRate(demo.traffic)} req/s to http://web:${DEMO_APP_PORT} through its sidecar`);
           if (!prom) record('metrics in Prometheus', 'fail', 'prometheus is not running');
           else {
             const m = await checkMetricsInPrometheus(prom.url, { inbound: DEMO_CHAIN, outbound: ['web', 'api', ...(trafficFlowing ? ['loadgen'] : [])] }, 120_000);
             record(m.part, m.status, m.detail);
           }
         }
-        const has = { controlPlane: meshPartManifests(manifestsDir, MESH_PARTS[0]!) !== undefined, ingress: meshPartManifests(manifestsDir, MESH_PARTS[2]!) !== undefined };
+        const shipped = (dir: string): boolean => MESH_PARTS.some((p) => p.dir === dir && meshPartManifests(manifestsDir, p) !== undefined);
+        const has = { controlPlane: shipped('control-plane'), ingress: shipped('ingress') };
         for (const j of notBuiltJourney(has)) record(j.part, 'not built yet', j.reason);
 
         const web = await demoPods(kc, ['web']).then((m) => m.get('web')?.status?.podIP, () => undefined);
@@ -163,7 +164,7 @@ export function registerDemoCommand(program: Command): void {
             '',
             'Skein demo',
             `  web:         ${web ? `http://${web}:${DEMO_APP_PORT}/  (from this machine; web -> api -> echo, each through its sidecar)` : '(not running)'}`,
-            `  traffic:     ${trafficFlowing ? `loadgen, 2 req/s to web (namespace ${DEMO_NAMESPACE})` : '(not running)'}`,
+            `  traffic:     ${trafficFlowing ? `loadgen, ${trafficRate(demo.traffic)} req/s to web (namespace ${DEMO_NAMESPACE})` : '(not running)'}`,
             `  Prometheus:  ${prom ? `${prom.url}/graph?g0.expr=${encodeURIComponent(query)}` : '(not running)'}`,
             `  Jaeger UI:   ${jaeger ? `${jaeger.queryUrl}  (no traces yet: tracing in the proxy is not built yet)` : '(not running)'}`,
             '  ingress:     not built yet',
