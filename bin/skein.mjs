@@ -1,9 +1,11 @@
 #!/usr/bin/env node
-// Entry point of the `skein` command: makes sure it runs on Node 24 (the project's pinned runtime), then starts the CLI.
+// Entry point of the `skein` command: makes sure it runs on Node 24 (the project's pinned runtime), then starts the CLI,
+// from the plain-JS copy (scripts/build-js.ts) for the long-running pod commands, else from the TypeScript sources.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const major = Number(process.versions.node.split('.')[0]);
@@ -17,4 +19,70 @@ if (major < 24) {
   const r = spawnSync(pinned, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
   process.exit(r.status ?? (r.signal ? 128 : 1));
 }
-await import('../cli/main.ts');
+
+// Must match scripts/build-js.ts (JS_COMMANDS, JS_CACHE_DIR, MANIFEST, the manifest format).
+const JS_COMMANDS = new Set(['proxy', 'injector']);
+const cache = join(root, '.cache', 'js');
+const debug = (msg) => { if (process.env.SKEIN_DEBUG) process.stderr.write(`skein: ${msg}\n`); };
+
+/**
+ * The built cli/main.js if the manifest's copy exists and every input (sources, assets, the build script) still has the
+ * recorded sha256; otherwise null. Content hashes, not mtimes: a copy that disagrees with the sources never runs.
+ */
+function freshJsEntry() {
+  let manifest;
+  try {
+    manifest = JSON.parse(readFileSync(join(cache, 'current.json'), 'utf8'));
+  } catch {
+    return null;
+  }
+  if (manifest?.format !== 1 || typeof manifest.dir !== 'string' || typeof manifest.files !== 'object') return null;
+  for (const [rel, sha] of Object.entries(manifest.files)) {
+    let data;
+    try {
+      data = readFileSync(join(root, rel));
+    } catch {
+      return null;
+    }
+    if (createHash('sha256').update(data).digest('hex') !== sha) {
+      debug(`plain-JS copy is stale (${rel} changed)`);
+      return null;
+    }
+  }
+  const entry = join(cache, manifest.dir, 'cli', 'main.js');
+  return existsSync(entry) ? entry : null;
+}
+
+/**
+ * Rebuilds the copy in a child process (the stripper's memory stays there) and returns the fresh entry, or null when
+ * another process is building right now or the build fails (read-only checkout, no TypeScript): the sources run instead.
+ */
+function rebuiltJsEntry() {
+  const lock = join(cache, '.build-lock');
+  try {
+    mkdirSync(cache, { recursive: true });
+    try {
+      mkdirSync(lock);
+    } catch (e) {
+      // A lock left by a build that died is taken over after two minutes; a live one means: run the sources this time.
+      if (e.code !== 'EEXIST' || Date.now() - statSync(lock).mtimeMs < 120_000) return null;
+      rmdirSync(lock);
+      mkdirSync(lock);
+    }
+  } catch (e) {
+    debug(`cannot build the plain-JS copy: ${e.message}`);
+    return null;
+  }
+  try {
+    const r = spawnSync(process.execPath, [join(root, 'scripts', 'build-js.ts')], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000, encoding: 'utf8' });
+    if (r.status !== 0) debug(`plain-JS build failed: ${r.error?.message ?? r.stderr}`);
+  } finally {
+    try { rmdirSync(lock); } catch {}
+  }
+  return freshJsEntry();
+}
+
+// SKEIN_JS=0 runs the TypeScript sources even for the pod commands (to debug the build, or to compare).
+let entry = null;
+if (JS_COMMANDS.has(process.argv[2]) && process.env.SKEIN_JS !== '0') entry = freshJsEntry() ?? rebuiltJsEntry();
+await import(entry ? pathToFileURL(entry).href : '../cli/main.ts');

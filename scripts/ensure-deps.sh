@@ -6,3 +6,5 @@ if [ ! -x node_modules/.bin/node ] || [ ! -f node_modules/.package-lock.json ] |
   echo "skein: installing npm dependencies (npm ci)..." >&2
   npm ci --no-audit --no-fund >&2
 fi
+# The plain-JS copy that `skein proxy` and `skein injector` run from (bin/skein.mjs rebuilds it when stale; best effort).
+node_modules/.bin/node scripts/build-js.ts >/dev/null 2>&1 || echo "skein: build:js failed; the pod commands will run from the TypeScript sources" >&2

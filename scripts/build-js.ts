@@ -1,0 +1,138 @@
+// Writes a plain-JS copy of the long-running commands' module graph (`skein proxy`, `skein injector`) to .cache/js/, so
+// those processes start without Node's in-process TypeScript stripper (~17 MB RSS). `npm run build:js`; bin/skein.mjs
+// also runs it when the copy is stale, and uses the copy only while every source still hashes as recorded.
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { stripTypeScriptTypes } from 'node:module';
+import { dirname, join, posix, relative, resolve, sep } from 'node:path';
+import ts from 'typescript';
+
+export const REPO_ROOT = resolve(import.meta.dirname, '..');
+/** Must match bin/skein.mjs: the folder, the manifest name and the manifest format version. */
+export const JS_CACHE_DIR = '.cache/js';
+export const MANIFEST = 'current.json';
+const FORMAT = 1;
+
+/** The commands whose processes run for the life of a pod; their graphs (and only theirs) are built. */
+export const JS_COMMANDS = ['proxy', 'injector'] as const;
+const ENTRY = 'cli/main.ts';
+/** A build folder other than the current one is deleted once older than this (processes import their graph at start-up). */
+const KEEP_OLD_MS = 60 * 60 * 1000;
+
+export interface JsManifest {
+  readonly format: number;
+  /** Folder under .cache/js holding this build (named by the hash of its inputs). */
+  readonly dir: string;
+  /** sha256 of every input file (repo-relative, `/` separated): the sources, copied assets and this script. */
+  readonly files: Readonly<Record<string, string>>;
+}
+
+export interface BuildResult {
+  readonly manifest: JsManifest;
+  /** Absolute path of the built cli/main.js. */
+  readonly entry: string;
+}
+
+const sha256 = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex');
+const toPosix = (p: string): string => p.split(sep).join('/');
+
+/** Relative module specifiers in JS source, with the offset of each specifier's text (after the opening quote). */
+function relativeSpecifiers(js: string, file: string): { spec: string; at: number; dynamic: boolean }[] {
+  const out: { spec: string; at: number; dynamic: boolean }[] = [];
+  // TypeScript's pre-processor finds import/export declarations and literal import() calls, skipping strings and comments.
+  for (const ref of ts.preProcessFile(js, true, true).importedFiles) {
+    if (!ref.fileName.startsWith('./') && !ref.fileName.startsWith('../')) continue;
+    const at = ref.pos + 1;
+    if (!`'"`.includes(js[ref.pos] ?? '') || js.slice(at, at + ref.fileName.length) !== ref.fileName) {
+      throw new Error(`${file}: cannot locate the specifier ${ref.fileName} at offset ${ref.pos}`);
+    }
+    out.push({ spec: ref.fileName, at, dynamic: js.slice(Math.max(0, ref.pos - 8), ref.pos).replace(/\s/g, '').endsWith('import(') });
+  }
+  return out;
+}
+
+/**
+ * Walks the graph from cli/main.ts: static imports always, dynamic imports too except main's lazy imports of commands
+ * that do not run from the copy. Returns the stripped JS of each module (`.ts` specifiers rewritten to `.js`) and the
+ * non-TS files next to modules that locate files through import.meta (the proxy's native addon source, for one).
+ */
+function collect(root: string): { modules: Map<string, string>; assets: Set<string> } {
+  const modules = new Map<string, string>();
+  const assets = new Set<string>();
+  const wanted = new Set(JS_COMMANDS.map((c) => `cli/commands/${c}.ts`));
+  const queue = [ENTRY];
+  while (queue.length > 0) {
+    const rel = queue.shift()!;
+    if (modules.has(rel)) continue;
+    const source = readFileSync(join(root, rel), 'utf8');
+    let js = stripTypeScriptTypes(source, { mode: 'strip' });
+    for (const { spec, at, dynamic } of relativeSpecifiers(js, rel)) {
+      const target = posix.normalize(posix.join(posix.dirname(rel), spec));
+      if (target.startsWith('../')) throw new Error(`${rel}: ${spec} is outside the repository`);
+      if (spec.endsWith('.ts')) js = `${js.slice(0, at + spec.length - 3)}.js${js.slice(at + spec.length)}`;
+      if (rel === ENTRY && dynamic && !wanted.has(target)) continue;
+      if (spec.endsWith('.ts')) queue.push(target);
+      else assets.add(target);
+    }
+    if (/\bimport\.meta\.(?:dirname|url|filename)\b/.test(js)) {
+      const dir = posix.dirname(rel);
+      for (const name of readdirSync(join(root, dir))) {
+        if (!name.endsWith('.ts') && statSync(join(root, dir, name)).isFile()) assets.add(posix.join(dir, name));
+      }
+    }
+    modules.set(rel, js);
+  }
+  return { modules, assets };
+}
+
+/** Builds the copy (if this exact one is not there yet), points the manifest at it and prunes old copies. */
+export function buildJs(root = REPO_ROOT): BuildResult {
+  const cache = join(root, JS_CACHE_DIR);
+  const { modules, assets } = collect(root);
+  const files: Record<string, string> = {};
+  const inputs = [...modules.keys(), ...assets, toPosix(relative(root, import.meta.filename))].sort();
+  for (const rel of inputs) files[rel] = sha256(readFileSync(join(root, rel)));
+  const dir = sha256(JSON.stringify({ FORMAT, files, node: process.version })).slice(0, 16);
+  const out = join(cache, dir);
+  if (!existsSync(out)) {
+    // Written aside and renamed in place, so a concurrent build or a starting process never sees half a copy.
+    const tmp = join(cache, `${dir}.tmp-${process.pid}`);
+    rmSync(tmp, { recursive: true, force: true });
+    for (const [rel, js] of modules) {
+      const file = join(tmp, rel.replace(/\.ts$/, '.js'));
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, js);
+    }
+    for (const rel of assets) {
+      mkdirSync(dirname(join(tmp, rel)), { recursive: true });
+      copyFileSync(join(root, rel), join(tmp, rel));
+    }
+    try {
+      renameSync(tmp, out);
+    } catch (e) {
+      rmSync(tmp, { recursive: true, force: true });
+      if (!existsSync(out)) throw e;
+    }
+  }
+  const manifest: JsManifest = { format: FORMAT, dir, files };
+  const tmpManifest = join(cache, `${MANIFEST}.tmp-${process.pid}`);
+  writeFileSync(tmpManifest, `${JSON.stringify(manifest, null, 1)}\n`);
+  renameSync(tmpManifest, join(cache, MANIFEST));
+  prune(cache, dir);
+  return { manifest, entry: join(out, 'cli', 'main.js') };
+}
+
+function prune(cache: string, current: string): void {
+  const now = Date.now();
+  for (const name of readdirSync(cache)) {
+    if (name === current || name === MANIFEST || name.startsWith('.')) continue;
+    try {
+      if (now - statSync(join(cache, name)).mtimeMs > KEEP_OLD_MS) rmSync(join(cache, name), { recursive: true, force: true });
+    } catch {}
+  }
+}
+
+if (process.argv[1] === import.meta.filename) {
+  const { manifest, entry } = buildJs();
+  process.stdout.write(`build:js: ${Object.keys(manifest.files).length} inputs -> ${relative(REPO_ROOT, dirname(dirname(entry)))}\n`);
+}
