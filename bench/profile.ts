@@ -51,7 +51,9 @@ export function selfTimes(profile: CpuProfile): { total: number; byFunction: Sel
   for (const [id, us] of perNode) {
     const cf = nodes.get(id)!.callFrame;
     const fn = cf.functionName || '(anonymous)';
-    const file = cf.url.replace(/^file:\/\/.*?\/work\/main\//, '').replace(/^file:\/\//, '') || '(native/VM)';
+    // The proxy may run from the plain-JS build (.cache/js/<hash>/, bin/skein.mjs): name its files like the sources.
+    const rel = cf.url.replace(/^file:\/\/.*?\/work\/main\//, '').replace(/^file:\/\//, '');
+    const file = (/^\.cache\/js\/[0-9a-f]+\//.test(rel) ? rel.replace(/^\.cache\/js\/[0-9a-f]+\//, '').replace(/\.js$/, '.ts') : rel) || '(native/VM)';
     const where = cf.url ? `${file}:${cf.lineNumber + 1}` : file;
     const key = `${fn} ${where}`;
     const e = byFn.get(key) ?? { fn, where, us: 0 };

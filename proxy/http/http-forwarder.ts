@@ -174,8 +174,8 @@ export function forwardHttp(ctx: ListenerContext, req: DownstreamRequest, res: D
     return done(499);
   }
   if (ctx.draining() && req.httpVersionMajor !== 2) res.setHeader('connection', 'close');
-  // An Upgrade we serve as plain HTTP/1.1 (h2c, anything but WebSocket) leaves Node's parser in upgrade mode: later
-  // requests on the connection would be silently ignored, so say so and close after this response.
+  // An Upgrade we serve as plain HTTP/1.1 (h2c, anything but WebSocket): the client may send bytes of the protocol it
+  // asked for right behind its request; close after this response so that they are never read as a request.
   else if (req.httpVersionMajor === 1 && req.headers.upgrade !== undefined) res.setHeader('connection', 'close');
 
   try {
@@ -324,95 +324,157 @@ function sendUpstream(
   const method = req.method ?? 'GET';
   const chunked = hasBody && headers['content-length'] === undefined;
   const head = `${method} ${routed.path} HTTP/1.1\r\n${fieldLines(headers)}${chunked ? 'transfer-encoding: chunked\r\n' : ''}\r\n`;
-  const h1req = req.httpVersionMajor === 2 ? null : (req as Http1Request);
-  let conn: Http1ClientConnection | null = null;
-  let gotResponse = false;
-  let aborted = false;
-  const stopTimer = (): void => {
-    if (timer) clearTimeout(timer);
-  };
-  if (timeoutMs > 0) {
-    timer = setTimeout(() => {
-      aborted = true;
-      conn?.abort();
-      release();
-      fail(new ProxyError(ERRORS.timeout));
-    }, timeoutMs);
+  const x = new Http1UpstreamExchange(req, res, endpoint, head, method, hasBody, chunked, responseHeaderMutation, sentAt, release, fail);
+  if (timeoutMs > 0) x.timer = setTimeout(x.onTimeout, timeoutMs);
+  res.once('close', x.onDownstreamClose);
+  x.attempt();
+}
+
+/**
+ * One request to an HTTP/1.1 upstream: the exchange's callbacks as methods of one object (no closures per request).
+ * Body bytes flow with back-pressure both ways: the client's into `write`, the upstream's into the response.
+ */
+class Http1UpstreamExchange implements ExchangeHandler, BodySink {
+  timer: NodeJS.Timeout | null = null;
+  readonly #req: DownstreamRequest;
+  readonly #res: DownstreamResponse;
+  readonly #endpoint: EndpointHandle;
+  readonly #head: string;
+  readonly #method: string;
+  readonly #hasBody: boolean;
+  readonly #chunked: boolean;
+  readonly #mutation: CompiledRoute['config']['responseHeaders'];
+  readonly #sentAt: number;
+  readonly #release: () => void;
+  readonly #fail: (e: unknown) => void;
+  #conn: Http1ClientConnection | null = null;
+  #gotResponse = false;
+  #aborted = false;
+  #retried = false;
+
+  constructor(
+    req: DownstreamRequest,
+    res: DownstreamResponse,
+    endpoint: EndpointHandle,
+    head: string,
+    method: string,
+    hasBody: boolean,
+    chunked: boolean,
+    mutation: CompiledRoute['config']['responseHeaders'],
+    sentAt: number,
+    release: () => void,
+    fail: (e: unknown) => void,
+  ) {
+    this.#req = req;
+    this.#res = res;
+    this.#endpoint = endpoint;
+    this.#head = head;
+    this.#method = method;
+    this.#hasBody = hasBody;
+    this.#chunked = chunked;
+    this.#mutation = mutation;
+    this.#sentAt = sentAt;
+    this.#release = release;
+    this.#fail = fail;
   }
-  res.once('close', () => {
-    stopTimer();
-    release();
-    if (!res.writableEnded) {
-      aborted = true;
-      conn?.abort();
+
+  attempt(): void {
+    this.#endpoint.http1.acquire(this.#start);
+  }
+
+  readonly #start = (c: Http1ClientConnection): void => {
+    if (this.#aborted) return this.#endpoint.http1.release(c);
+    this.#conn = c;
+    const headOnly = this.#method === 'HEAD';
+    if (!this.#hasBody) return c.send(this, this.#head, false, null, true, headOnly);
+    if (this.#req.httpVersionMajor !== 2) {
+      const h1 = this.#req as Http1Request;
+      const first = h1.attachBody(this);
+      c.send(this, this.#head, this.#chunked, first, h1.complete, headOnly);
+      return;
     }
-  });
-  const onResponseDrain = (): void => conn?.resume();
-  const handler: ExchangeHandler = {
-    onResponse(rh: ResponseHead): void {
-      gotResponse = true;
-      state.observeLatency(performance.now() - sentAt);
-      const out = copyEndToEndHeaders(rh.headers, null);
-      applyHeaderMutation(out, responseHeaderMutation);
-      writeResponseHead(res, rh.status, out);
-    },
-    onData(chunk: Buffer): boolean {
-      if (res.write(chunk)) return true;
-      res.once('drain', onResponseDrain);
-      return false;
-    },
-    onEnd(trailers): void {
-      stopTimer();
-      if (trailers !== null) res.addTrailers(copyEndToEndHeaders(trailers, null) as Record<string, string>);
-      res.end();
-    },
-    onError(e: Error, retryable: boolean): void {
-      if (aborted) return;
-      // A kept-alive connection the upstream closed while we reused it: safe to send once more if nothing was streamed.
-      if (retryable && !gotResponse && !retried && !hasBody) {
-        retried = true;
-        return attempt();
-      }
-      stopTimer();
-      release();
-      fail(classifyUpstreamError(e));
-    },
-    onDrain(): void {
-      if (h1req !== null) h1req.resume();
-      else (req as Http2ServerRequest).resume();
-    },
+    c.send(this, this.#head, this.#chunked, null, false, headOnly);
+    pumpBody(this.#req as Http2ServerRequest, (chunk) => c.write(chunk), () => c.end(), () => this.#abort());
   };
-  let retried = false;
-  const attempt = (): void => {
-    endpoint.http1.acquire((c) => {
-      if (aborted) return endpoint.http1.release(c);
-      conn = c;
-      if (!hasBody) return c.send(handler, head, false, null, true, method === 'HEAD');
-      if (h1req !== null) {
-        const sink: BodySink = {
-          data: (chunk) => c.write(chunk),
-          end: () => c.end(),
-          error: (e) => {
-            if (aborted) return;
-            aborted = true;
-            c.abort();
-            stopTimer();
-            release();
-            fail(e instanceof ProxyError ? e : new ProxyError(ERRORS.badRequest, e.message));
-          },
-        };
-        const first = h1req.attachBody(sink);
-        c.send(handler, head, chunked, first, h1req.complete, method === 'HEAD');
-        return;
-      }
-      c.send(handler, head, chunked, null, false, method === 'HEAD');
-      pumpBody(req as Http2ServerRequest, (chunk) => c.write(chunk), () => c.end(), () => {
-        aborted = true;
-        c.abort();
-      });
-    });
+
+  #stopTimer(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+  }
+
+  #abort(): void {
+    this.#aborted = true;
+    this.#conn?.abort();
+  }
+
+  readonly onTimeout = (): void => {
+    this.#abort();
+    this.#release();
+    this.#fail(new ProxyError(ERRORS.timeout));
   };
-  attempt();
+
+  readonly onDownstreamClose = (): void => {
+    this.#stopTimer();
+    this.#release();
+    if (!this.#res.writableEnded) this.#abort();
+  };
+
+  readonly #onResponseDrain = (): void => this.#conn?.resume();
+
+  // ExchangeHandler: the upstream's answer.
+  onResponse(rh: ResponseHead): void {
+    this.#gotResponse = true;
+    this.#endpoint.state.observeLatency(performance.now() - this.#sentAt);
+    const out = copyEndToEndHeaders(rh.headers, null);
+    applyHeaderMutation(out, this.#mutation);
+    writeResponseHead(this.#res, rh.status, out);
+  }
+
+  onData(chunk: Buffer): boolean {
+    if ((this.#res as Http1Response).write(chunk)) return true;
+    this.#res.once('drain', this.#onResponseDrain);
+    return false;
+  }
+
+  onEnd(trailers: HeaderBag | null): void {
+    this.#stopTimer();
+    if (trailers !== null) this.#res.addTrailers(copyEndToEndHeaders(trailers, null) as Record<string, string>);
+    this.#res.end();
+  }
+
+  onError(e: Error, retryable: boolean): void {
+    if (this.#aborted) return;
+    // A kept-alive connection the upstream closed while we reused it: safe to send once more if nothing was streamed.
+    if (retryable && !this.#gotResponse && !this.#retried && !this.#hasBody) {
+      this.#retried = true;
+      return this.attempt();
+    }
+    this.#stopTimer();
+    this.#release();
+    this.#fail(classifyUpstreamError(e));
+  }
+
+  onDrain(): void {
+    (this.#req as Http1Request).resume();
+  }
+
+  // BodySink: the HTTP/1.1 client's request body.
+  data(chunk: Buffer): boolean {
+    return this.#conn!.write(chunk);
+  }
+
+  end(): void {
+    this.#conn!.end();
+  }
+
+  error(e: Error): void {
+    if (this.#aborted) return;
+    this.#abort();
+    // The client went away: nobody to answer. A framing error: 400 if nothing was sent yet (rescue decides).
+    if (this.#res.destroyed) return;
+    this.#stopTimer();
+    this.#release();
+    this.#fail(e instanceof ProxyError ? e : new ProxyError(ERRORS.badRequest, e.message));
+  }
 }
 
 function writeResponseHead(res: DownstreamResponse, status: number, headers: HeaderBag): void {

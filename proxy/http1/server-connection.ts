@@ -1,5 +1,4 @@
 // One downstream HTTP/1.1 connection on a raw socket: parses requests one at a time, frames responses, enforces the limits.
-import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type { LimitsConfig } from '../../api/config/proxy-config.ts';
 import { ERRORS, ProxyError } from '../errors/proxy-error.ts';
@@ -140,8 +139,12 @@ const FRAMING_LENGTH = 1;
 const FRAMING_CHUNKED = 2;
 const FRAMING_CLOSE = 3;
 
-/** The response to one Http1Request: node:http ServerResponse's surface as the forwarder and rescue use it. */
-export class Http1Response extends EventEmitter {
+/**
+ * The response to one Http1Request: node:http ServerResponse's surface as the forwarder and rescue use it. Its only
+ * events are 'close' (finished or the connection died) and 'drain', kept in plain arrays: an EventEmitter per request
+ * cost more than the rest of the response object.
+ */
+export class Http1Response {
   statusCode = 200;
   headersSent = false;
   writableEnded = false;
@@ -158,12 +161,22 @@ export class Http1Response extends EventEmitter {
   #started = false;
   #closed = false;
   #waitingDrain = false;
+  #onClose: (() => void)[] | null = null;
+  #onDrain: (() => void)[] | null = null;
 
   constructor(conn: Http1ServerConnection, req: Http1Request) {
-    super();
     this.#conn = conn;
     this.#req = req;
     this.shouldKeepAlive = !req.close;
+  }
+
+  /** Runs `fn` once, at the next 'close' or 'drain'. */
+  once(event: 'close' | 'drain', fn: () => void): this {
+    if (event === 'close') {
+      if (this.#closed) queueMicrotask(fn);
+      else (this.#onClose ??= []).push(fn);
+    } else (this.#onDrain ??= []).push(fn);
+    return this;
   }
 
   setHeader(name: string, value: string): this {
@@ -223,14 +236,19 @@ export class Http1Response extends EventEmitter {
   drained(): void {
     if (this.#waitingDrain) {
       this.#waitingDrain = false;
-      this.emit('drain');
+      const fns = this.#onDrain;
+      this.#onDrain = null;
+      if (fns !== null) for (const fn of fns) fn();
     }
   }
 
   #close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.emit('close');
+    const fns = this.#onClose;
+    this.#onClose = null;
+    this.#onDrain = null;
+    if (fns !== null) for (const fn of fns) fn();
   }
 
   /** #start, but a head that cannot be serialized safely closes the connection instead of throwing into a socket callback. */
@@ -532,10 +550,11 @@ export class Http1ServerConnection {
   readonly #onClose = (): void => {
     this.closing = true;
     this.#buf = null;
-    const req = this.#req;
-    if (req !== null && !req.complete) req.fail(new Error('client connection closed'));
+    // The response first: whoever forwards the body sees a destroyed response and just aborts.
     this.#res?.socketClosed();
     this.#res = null;
+    const req = this.#req;
+    if (req !== null && !req.complete) req.fail(new Error('client connection closed'));
   };
 }
 
