@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // Entry point of the `skein` command: makes sure it runs on Node 24 (the project's pinned runtime), then starts the CLI,
 // from the plain-JS copy (scripts/build-js.ts) for the long-running pod commands, else from the TypeScript sources.
-import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+// Builtins through getBuiltinModule, not `import`: an ESM import of a builtin reads every export, and the lazy ones
+// (fs.promises, crypto.webcrypto...) then load modules this process never uses (RSS).
+const { spawnSync } = process.getBuiltinModule('node:child_process');
+const { createHash } = process.getBuiltinModule('node:crypto');
+const { existsSync, mkdirSync, readFileSync, rmdirSync, statSync } = process.getBuiltinModule('node:fs');
+const { dirname, join } = process.getBuiltinModule('node:path');
+const { fileURLToPath, pathToFileURL } = process.getBuiltinModule('node:url');
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const major = Number(process.versions.node.split('.')[0]);

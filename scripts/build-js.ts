@@ -3,7 +3,7 @@
 // also runs it when the copy is stale, and uses the copy only while every source still hashes as recorded.
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { stripTypeScriptTypes } from 'node:module';
+import { isBuiltin, stripTypeScriptTypes } from 'node:module';
 import { dirname, join, posix, relative, resolve, sep } from 'node:path';
 import ts from 'typescript';
 
@@ -52,6 +52,37 @@ function relativeSpecifiers(js: string, file: string): { spec: string; at: numbe
 }
 
 /**
+ * `import x from 'node:http'` becomes `const x = process.getBuiltinModule('node:http')` (named imports a destructuring).
+ * The same object either way, but an ESM import of a builtin builds its module namespace by reading every export, and
+ * node:http's lazy `WebSocket` getter then loads undici, zlib and worker_threads: ~13 MB RSS for nothing. Line breaks
+ * are kept, so positions in stack traces still match the sources. Namespace and bare imports are left as they are.
+ */
+export function builtinImportsToGetBuiltin(js: string, file: string): string {
+  const sf = ts.createSourceFile(file, js, ts.ScriptTarget.Latest, false, ts.ScriptKind.JS);
+  let out = '';
+  let from = 0;
+  for (const st of sf.statements) {
+    if (!ts.isImportDeclaration(st) || !ts.isStringLiteral(st.moduleSpecifier) || !isBuiltin(st.moduleSpecifier.text)) continue;
+    const clause = st.importClause;
+    if (!clause || clause.isTypeOnly || st.attributes) continue;
+    const named = clause.namedBindings;
+    if (named && !ts.isNamedImports(named)) continue;
+    const load = `process.getBuiltinModule(${JSON.stringify(st.moduleSpecifier.text)})`;
+    const names = named?.elements.map((e) => (e.propertyName ? `${e.propertyName.getText(sf)}: ${e.name.text}` : e.name.text));
+    const pattern = names ? (names.length > 0 ? `{ ${names.join(', ')} }` : '{}') : null;
+    let decl: string;
+    if (clause.name && pattern) decl = `const ${clause.name.text} = ${load}, ${pattern} = ${clause.name.text};`;
+    else if (clause.name) decl = `const ${clause.name.text} = ${load};`;
+    else decl = `const ${pattern ?? '{}'} = ${load};`;
+    const start = st.getStart(sf);
+    const text = js.slice(start, st.end);
+    out += js.slice(from, start) + decl + '\n'.repeat(text.split('\n').length - 1);
+    from = st.end;
+  }
+  return out + js.slice(from);
+}
+
+/**
  * Walks the graph from cli/main.ts: static imports always, dynamic imports too except main's lazy imports of commands
  * that do not run from the copy. Returns the stripped JS of each module (`.ts` specifiers rewritten to `.js`) and the
  * non-TS files next to modules that locate files through import.meta (the proxy's native addon source, for one).
@@ -65,7 +96,7 @@ function collect(root: string): { modules: Map<string, string>; assets: Set<stri
     const rel = queue.shift()!;
     if (modules.has(rel)) continue;
     const source = readFileSync(join(root, rel), 'utf8');
-    let js = stripTypeScriptTypes(source, { mode: 'strip' });
+    let js = builtinImportsToGetBuiltin(stripTypeScriptTypes(source, { mode: 'strip' }), rel);
     for (const { spec, at, dynamic } of relativeSpecifiers(js, rel)) {
       const target = posix.normalize(posix.join(posix.dirname(rel), spec));
       if (target.startsWith('../')) throw new Error(`${rel}: ${spec} is outside the repository`);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, posix, relative } from 'node:path';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JS_CACHE_DIR, MANIFEST, type JsManifest } from '../../scripts/build-js.ts';
+import { JS_CACHE_DIR, MANIFEST, builtinImportsToGetBuiltin, type JsManifest } from '../../scripts/build-js.ts';
 
 const repo = join(import.meta.dirname, '..', '..');
 let root: string;
@@ -43,6 +43,38 @@ function skein(args: readonly string[], env: NodeJS.ProcessEnv = {}): { status: 
 const manifest = (): JsManifest => JSON.parse(readFileSync(join(root, JS_CACHE_DIR, MANIFEST), 'utf8')) as JsManifest;
 const fromCopy = (modules: readonly string[]): boolean => modules.length > 0 && modules.filter((m) => m !== 'bin/skein.mjs').every((m) => m.startsWith(`${JS_CACHE_DIR}/`) && m.endsWith('.js'));
 
+describe('builtin imports in the copy', () => {
+  it('become process.getBuiltinModule with the same bindings and line count; other imports stay', () => {
+    const js = [
+      "import http from 'node:http';",
+      "import net, { isIP as ip, Socket } from 'node:net';",
+      'import {',
+      '  readFileSync,',
+      "} from 'fs';",
+      "import {        } from 'node:tls';",
+      "import * as os from 'node:os';",
+      "import 'node:dns';",
+      "import { x } from './x.js';",
+      "import yaml from 'yaml';",
+      'const s = "import a from \'node:zlib\'";',
+    ].join('\n');
+    const out = builtinImportsToGetBuiltin(js, 'f.js');
+    expect(out.split('\n')).toEqual([
+      'const http = process.getBuiltinModule("node:http");',
+      'const net = process.getBuiltinModule("node:net"), { isIP: ip, Socket } = net;',
+      'const { readFileSync } = process.getBuiltinModule("fs");',
+      '',
+      '',
+      'const {} = process.getBuiltinModule("node:tls");',
+      "import * as os from 'node:os';",
+      "import 'node:dns';",
+      "import { x } from './x.js';",
+      "import yaml from 'yaml';",
+      'const s = "import a from \'node:zlib\'";',
+    ]);
+  });
+});
+
 describe('plain-JS copy of the pod commands', () => {
   it('is built on first use and then used: no .ts module loads', () => {
     const r = skein(['proxy', '--check', '--config', config]);
@@ -59,8 +91,10 @@ describe('plain-JS copy of the pod commands', () => {
     expect(built.length).toBeGreaterThan(30);
     for (const file of built) {
       const js = readFileSync(file, 'utf8');
-      expect(js).not.toMatch(/^\s*import\s+type\s/m);
       const rel = posix.normalize(relative(dir, file));
+      expect(js).not.toMatch(/^\s*import\s+type\s/m);
+      // Builtins come from process.getBuiltinModule (an ESM import of node:http alone loads undici: ~13 MB).
+      expect(js, rel).not.toMatch(/^\s*import\s[^*'"]*from\s*['"]node:/m);
       for (const ref of ts.preProcessFile(js, true, true).importedFiles) {
         if (!ref.fileName.startsWith('.')) continue;
         expect(ref.fileName, rel).not.toMatch(/\.ts$/);
@@ -69,6 +103,10 @@ describe('plain-JS copy of the pod commands', () => {
         expect(statSync(join(dirname(file), ref.fileName)).isFile(), `${rel} -> ${ref.fileName}`).toBe(true);
       }
     }
+    const headWriter = readFileSync(join(dir, 'proxy', 'http1', 'head-writer.js'), 'utf8');
+    expect(headWriter).toMatch(/const \{ STATUS_CODES \} = process\.getBuiltinModule\("node:http"\);/);
+    // Same line count as the source: stack traces point at the right lines.
+    expect(headWriter.split('\n').length).toBe(readFileSync(join(root, 'proxy', 'http1', 'head-writer.ts'), 'utf8').split('\n').length);
     // The native addon's C source sits next to the module that compiles it.
     expect(statSync(join(dir, 'proxy', 'native', 'original-dst.c')).isFile()).toBe(true);
   });
