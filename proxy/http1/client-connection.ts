@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { ERRORS, ProxyError } from '../errors/proxy-error.ts';
 import type { HeaderBag } from '../http/hop-headers.ts';
 import { BODY_ERROR, BodyDecoder } from './body-decoder.ts';
+import { ByteAccumulator } from './byte-accumulator.ts';
 import { findHeadEnd, parseResponseHead, type ResponseHead } from './head-parser.ts';
 import { writeMessage } from './head-writer.ts';
 
@@ -42,7 +43,10 @@ export class Http1ClientConnection {
   #requestDone = false;
   #gotBytes = false;
   #keepAlive = true;
+  /** An incomplete response head, and how much of it was already searched for its end. */
   #buf: Buffer | null = null;
+  #scanned = 0;
+  #acc: ByteAccumulator | null = null;
   #decoder: BodyDecoder | null = null;
   #error: Error | null = null;
   #paused = false;
@@ -69,6 +73,7 @@ export class Http1ClientConnection {
     this.#gotBytes = false;
     this.#keepAlive = true;
     this.#buf = null;
+    this.#scanned = 0;
     this.#decoder = null;
     if (this.socket.destroyed) {
       // Destroyed while waiting in the pool between its last exchange and this one.
@@ -152,13 +157,15 @@ export class Http1ClientConnection {
     }
     this.#gotBytes = true;
     if (this.#decoder === null) {
-      let buf = this.#buf === null ? chunk : Buffer.concat([this.#buf, chunk]);
+      let buf = (this.#acc ??= new ByteAccumulator(2 * MAX_RESPONSE_HEAD_BYTES)).append(this.#buf, chunk);
       for (;;) {
-        const end = findHeadEnd(buf, 0, MAX_RESPONSE_HEAD_BYTES);
+        const end = findHeadEnd(buf, 0, MAX_RESPONSE_HEAD_BYTES, this.#scanned);
         if (end === -1) {
           this.#buf = buf;
+          this.#scanned = buf.length;
           return;
         }
+        this.#scanned = 0;
         if (end < -1) return this.#fail(new ProxyError(ERRORS.upstreamProtocol, 'malformed response head'), false);
         const head = parseResponseHead(buf, 0, end, MAX_RESPONSE_FIELDS);
         if (typeof head === 'number') return this.#fail(new ProxyError(ERRORS.upstreamProtocol, 'malformed response head'), false);

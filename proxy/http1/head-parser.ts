@@ -48,10 +48,11 @@ export function isTchar(c: number): boolean {
  * -HEAD_BAD / -HEAD_TOO_LARGE - 1 (i.e. -2 / -3) when it can already be refused: a bare LF (no CR before it) is refused
  * at once rather than waited on, and so is a head that has outgrown `maxBytes`.
  */
-export function findHeadEnd(buf: Buffer, start: number, maxBytes: number): number {
-  const end = buf.indexOf(CRLF2, start);
+export function findHeadEnd(buf: Buffer, start: number, maxBytes: number, scanned = 0): number {
+  // `scanned`: bytes from `start` already searched by an earlier call, so a head arriving in many reads costs O(n).
+  const end = buf.indexOf(CRLF2, Math.max(start, start + scanned - 3));
   if (end >= 0) return end + 4 - start > maxBytes ? -1 - HEAD_TOO_LARGE : end + 4;
-  for (let lf = buf.indexOf(10, start); lf >= 0; lf = buf.indexOf(10, lf + 1)) {
+  for (let lf = buf.indexOf(10, start + scanned); lf >= 0; lf = buf.indexOf(10, lf + 1)) {
     if (lf === start || buf[lf - 1] !== 13) return -1 - HEAD_BAD;
   }
   return buf.length - start > maxBytes ? -1 - HEAD_TOO_LARGE : -1;

@@ -1,6 +1,7 @@
 // Unit tests for the HTTP/1.1 codec: head parsing, framing decisions, body decoding and head serialization.
 import { describe, expect, it } from 'vitest';
 import { BODY_ERROR, BodyDecoder } from './body-decoder.ts';
+import { ByteAccumulator } from './byte-accumulator.ts';
 import { HEAD_BAD, HEAD_TOO_LARGE, findHeadEnd, parseRequestHead, parseResponseHead, type RequestHead } from './head-parser.ts';
 import { UnsafeHeaderError, fieldLines } from './head-writer.ts';
 
@@ -80,6 +81,36 @@ describe('request heads', () => {
     const two = 'GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\n\r\n';
     expect(typeof req(two, 2)).toBe('object');
     expect(req(two, 1)).toBe(HEAD_TOO_LARGE);
+  });
+});
+
+describe('a head arriving one byte at a time', () => {
+  /** Feeds `text` a byte per read the way the connections do; returns findHeadEnd's first non-(-1) answer. */
+  function trickle(text: string): { end: number; stores: number } {
+    const acc = new ByteAccumulator(65_536);
+    const stores = new Set<ArrayBufferLike>();
+    let held: Buffer | null = null;
+    let scanned = 0;
+    for (const ch of Buffer.from(text, 'latin1')) {
+      held = acc.append(held, Buffer.from([ch]));
+      stores.add(held.buffer);
+      const end = findHeadEnd(held, 0, 65_536, scanned);
+      if (end !== -1) return { end, stores: stores.size };
+      scanned = held.length;
+    }
+    return { end: -1, stores: stores.size };
+  }
+
+  it('finds the same end as a single read, copying into a few growing buffers rather than one per byte', () => {
+    const text = `GET / HTTP/1.1\r\nHost: x\r\n${'X-Pad: 0123456789\r\n'.repeat(200)}\r\nBODY`;
+    const r = trickle(text);
+    expect(r.end).toBe(text.indexOf('\r\n\r\n') + 4);
+    expect(r.stores).toBeLessThan(20);
+  });
+
+  it('still refuses a bare LF, and finds a blank line whose bytes came in separate reads', () => {
+    expect(trickle('GET / HTTP/1.1\r\nHost: x\nY: z\r\n\r\n').end).toBe(-1 - HEAD_BAD);
+    expect(trickle('GET / HTTP/1.1\r\nHost: x\r\n\r\n').end).toBe(27);
   });
 });
 

@@ -5,6 +5,7 @@ import { ERRORS, ProxyError } from '../errors/proxy-error.ts';
 import { ERROR_HEADER } from '../http/http-rescue.ts';
 import type { HeaderBag } from '../http/hop-headers.ts';
 import { BODY_ERROR, BodyDecoder } from './body-decoder.ts';
+import { ByteAccumulator } from './byte-accumulator.ts';
 import { HEAD_TOO_LARGE, findHeadEnd, leadingEmptyLines, parseRequestHead, type RequestHead } from './head-parser.ts';
 import { fieldLines, statusLine, writeMessage } from './head-writer.ts';
 
@@ -332,7 +333,11 @@ export class Http1ServerConnection {
   readonly #hooks: Http1ServerHooks;
   readonly #limits: LimitsConfig;
   readonly #maxPending: number;
+  /** Bytes read but not parsed yet: an incomplete head, or requests pipelined behind the one being answered. */
   #buf: Buffer | null = null;
+  /** How much of `#buf` was already searched for the end of a head. */
+  #scanned = 0;
+  readonly #acc: ByteAccumulator;
   #req: Http1Request | null = null;
   #res: Http1Response | null = null;
   #paused = false;
@@ -346,6 +351,7 @@ export class Http1ServerConnection {
     // Requests pipelined behind the one being answered wait here unparsed; past this the connection is closed rather
     // than letting one client queue unbounded work (it can only be answered in order anyway).
     this.#maxPending = limits.maxRequestHeaderBytes + limits.maxBufferedBytesPerConnection;
+    this.#acc = new ByteAccumulator(this.#maxPending + 65_536);
     socket.on('data', this.#onData);
     socket.on('drain', this.#onDrain);
     socket.once('close', this.#onClose);
@@ -450,7 +456,7 @@ export class Http1ServerConnection {
   };
 
   #append(chunk: Buffer): void {
-    this.#buf = this.#buf === null ? chunk : Buffer.concat([this.#buf, chunk]);
+    this.#buf = this.#acc.append(this.#buf, chunk);
   }
 
   #parse(): void {
@@ -462,11 +468,16 @@ export class Http1ServerConnection {
     if (skip > 0) {
       buf = skip * 2 === buf.length ? null : buf.subarray(skip * 2);
       this.#buf = buf;
+      this.#scanned = 0;
       if (buf === null) return;
     }
     if (this.#headStartedAt === 0) this.#headStartedAt = Date.now();
-    const end = findHeadEnd(buf, 0, limits.maxRequestHeaderBytes);
-    if (end === -1) return;
+    const end = findHeadEnd(buf, 0, limits.maxRequestHeaderBytes, this.#scanned);
+    if (end === -1) {
+      this.#scanned = buf.length;
+      return;
+    }
+    this.#scanned = 0;
     if (end < -1) return this.#reject(end === -1 - HEAD_TOO_LARGE ? TOO_LARGE : BAD_REQUEST);
     const head = parseRequestHead(buf, 0, end, limits.maxHeaderCount);
     if (typeof head === 'number') return this.#reject(head === HEAD_TOO_LARGE ? TOO_LARGE : BAD_REQUEST);
