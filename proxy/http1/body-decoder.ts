@@ -24,8 +24,9 @@ const STATE = {
 } as const;
 
 /**
- * One message body. `feed` hands decoded bytes to `onData` (as views of the input, never copies) and returns the
- * index just past the body's last byte once it is complete, `buf.length` when it needs more, or BODY_ERROR.
+ * One message body. `feed` hands decoded bytes to `onData` (views of the input; the pieces of a chunked body are joined
+ * once per read) and returns the index just past the body's last byte once it is complete, `buf.length` when it needs
+ * more, or BODY_ERROR (then nothing of that read is handed out).
  */
 export class BodyDecoder {
   /** 'length' (Content-Length), 'chunked', or 'close' (a response delimited by the connection closing). */
@@ -63,7 +64,12 @@ export class BodyDecoder {
       if (this.#remaining === 0) this.done = true;
       return off + n;
     }
-    return this.#chunked(buf, off, onData);
+    // All the chunk data of one read goes out as one piece: a body of a thousand 1-byte chunks must not become a
+    // thousand writes (and syscalls) toward the other side.
+    const parts: Buffer[] = [];
+    const end = this.#chunked(buf, off, parts);
+    if (end !== BODY_ERROR && parts.length > 0) onData(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+    return end;
   }
 
   /** The connection closed: true when that legitimately ends this body. */
@@ -72,7 +78,7 @@ export class BodyDecoder {
     return this.done;
   }
 
-  #chunked(buf: Buffer, i: number, onData: (chunk: Buffer) => void): number {
+  #chunked(buf: Buffer, i: number, parts: Buffer[]): number {
     const S = STATE;
     const len = buf.length;
     while (i < len) {
@@ -110,7 +116,7 @@ export class BodyDecoder {
         }
         case S.DATA: {
           const n = Math.min(this.#remaining, len - i);
-          onData(buf.subarray(i, i + n));
+          if (n > 0) parts.push(buf.subarray(i, i + n));
           i += n;
           this.#remaining -= n;
           if (this.#remaining === 0) this.#state = S.DATA_CR;

@@ -144,6 +144,14 @@ describe('bodies', () => {
     expect(r).toMatchObject({ body: 'abcde', done: true, trailers: { 'x-t': '1' } });
     expect(r.end).toBe('\nde\r\n0\r\nX-T: 1\r\n\r\n'.length);
   });
+  it('chunked: a read of many tiny chunks is handed out as one piece', () => {
+    const d = new BodyDecoder('chunked', 0, 1024);
+    const pieces: string[] = [];
+    const text = `${'1\r\na\r\n'.repeat(1000)}0\r\n\r\n`;
+    expect(d.feed(Buffer.from(text), 0, (c) => pieces.push(c.toString()))).toBe(text.length);
+    expect(pieces).toEqual(['a'.repeat(1000)]);
+  });
+
   it.each([
     ['junk after size', '5x\r\nhello\r\n0\r\n\r\n'],
     ['0x prefix', '0x5\r\nhello\r\n0\r\n\r\n'],
