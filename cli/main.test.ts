@@ -30,6 +30,32 @@ describe('skein', () => {
     expect(typo.stderr).toContain('Did you mean injector?');
   });
 
+  it('`skein proxy` re-executes itself, same pid, with its V8 flags (SKEIN_PROXY_V8_FLAGS=0: without)', () => {
+    const hook = join(dir, 'record-start.mjs');
+    const starts = join(dir, 'starts.txt');
+    writeFileSync(hook, `import { appendFileSync } from 'node:fs'; appendFileSync(${JSON.stringify(starts)}, JSON.stringify([process.pid, process.execArgv]) + '\\n');`);
+    const config = join(dir, 'proxy.json');
+    writeFileSync(config, JSON.stringify({ listeners: [], clusters: [] }));
+    const run = (env: NodeJS.ProcessEnv): [number, string[]][] => {
+      writeFileSync(starts, '');
+      const r = skein(['proxy', '--check', '--config', config], ['--import', hook], env);
+      expect(r.stdout).toContain('valid');
+      return readFileSync(starts, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as [number, string[]]);
+    };
+    const withFlags = run({});
+    expect(withFlags).toHaveLength(2);
+    expect(withFlags[1]![0]).toBe(withFlags[0]![0]);
+    expect(withFlags[0]![1]).not.toContain('--max-semi-space-size=1');
+    expect(withFlags[1]![1]).toContain('--max-semi-space-size=1');
+    const without = run({ SKEIN_PROXY_V8_FLAGS: '0' });
+    expect(without).toHaveLength(1);
+    expect(without[0]![1]).not.toContain('--max-semi-space-size=1');
+    // Other commands start once, as they are.
+    writeFileSync(starts, '');
+    skein(['--version'], ['--import', hook]);
+    expect(readFileSync(starts, 'utf8').trim().split('\n')).toHaveLength(1);
+  });
+
   it('`skein proxy` loads neither the other subcommands nor their libraries', () => {
     // A loader hook in the child records every module it loads.
     const hook = join(dir, 'record-modules.mjs');
