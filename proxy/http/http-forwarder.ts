@@ -454,6 +454,7 @@ class Http1UpstreamExchange implements ExchangeHandler, BodySink {
   }
 
   onDrain(): void {
+    // Http1Request.resume() resumes reading the client socket; on HTTP/2 it is the stream's Readable.resume().
     (this.#req as Http1Request).resume();
   }
 
