@@ -99,6 +99,9 @@ function hashKey(req: DownstreamRequest, cluster: UpstreamCluster): string | nul
   }
 }
 
+/** Metrics recorders by route and cluster name (a route belongs to one listener's snapshot). */
+const recorders = new WeakMap<CompiledRoute, Map<string, RequestRecorder>>();
+
 /** Routes a request: virtual host, route, weighted backend, endpoint. */
 export function routeRequest(snap: ListenerSnapshot, ctx: ListenerContext, req: DownstreamRequest, authority: string, path: string): ProxyError | RoutedRequest | { direct: CompiledRoute } {
   const q = path.indexOf('?');
@@ -117,7 +120,13 @@ export function routeRequest(snap: ListenerSnapshot, ctx: ListenerContext, req: 
   const originalDst = snap.needsOriginalDst ? ((req.socket as unknown as { [ORIGINAL_DST]?: OriginalDestination | null })?.[ORIGINAL_DST] ?? null) : null;
   const endpoint = cluster.pick({ hashKey: hashKey(req, cluster), originalDst });
   if (!endpoint) return new ProxyError(ERRORS.noEndpoints, `cluster ${cluster.name}`);
-  const recorder = ctx.metrics.recorder(snap.listener.name, snap.listener.direction, route.name, cluster.name);
+  let byCluster = recorders.get(route);
+  if (byCluster === undefined) recorders.set(route, (byCluster = new Map()));
+  let recorder = byCluster.get(cluster.name);
+  if (recorder === undefined) {
+    recorder = ctx.metrics.recorder(snap.listener.name, snap.listener.direction, route.name, cluster.name);
+    byCluster.set(cluster.name, recorder);
+  }
   return { authority, path, route, cluster, endpoint, recorder };
 }
 
