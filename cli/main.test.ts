@@ -72,7 +72,7 @@ describe('skein', () => {
     expect(r.stdout).toContain('valid');
     const loaded = readFileSync(list, 'utf8');
     expect(loaded).toMatch(/cli\/commands\/proxy\.(ts|js)\n/);
-    for (const other of ['commands/inject.', 'commands/injector.', 'commands/demo.', 'commands/cluster.', '/injector/', '/fastify/', '/node-forge/', '/node_modules/yaml/', '/node_modules/ajv/dist/compile/', '/@opentelemetry/']) {
+    for (const other of ['commands/inject.', 'commands/injector.', 'commands/demo.', 'commands/cluster.', '/injector/', '/fastify/', '/node-forge/', '/node_modules/yaml/', '/node_modules/ajv/dist/compile/', '/@opentelemetry/', '/node_modules/commander/']) {
       expect(loaded).not.toContain(other);
     }
   });

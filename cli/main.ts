@@ -1,14 +1,7 @@
 // The `skein` command line: one binary, a subcommand per role (proxy, control-plane, injector, ...) and user tools.
-import { Command, CommanderError } from 'commander';
+import type { Command } from 'commander';
 import { CliError } from './cli-error.ts';
-
-const program = new Command();
-program
-  .name('skein')
-  .description('Skein: a service mesh for Kubernetes')
-  .version('0.1.0')
-  .exitOverride()
-  .showHelpAfterError();
+import { plainProxyOptions } from './proxy-fast-path.ts';
 
 type Register = (program: Command) => void;
 
@@ -24,19 +17,39 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   demo: async () => (await import('./commands/demo.ts')).registerDemoCommand,
 };
 
-// A known subcommand first registers just that one; anything else (help, --version, a typo that needs suggestions)
-// registers them all, so commander's help and errors are exactly what they were with eager imports.
-const first = process.argv[2];
-const names = first !== undefined && Object.hasOwn(COMMANDS, first) ? [first] : Object.keys(COMMANDS);
-const registers = await Promise.all(names.map((n) => COMMANDS[n]!()));
-for (const register of registers) register(program);
+/** Everything but the plain `skein proxy` forms: commander parses, with its help, suggestions and errors. */
+async function runWithCommander(first: string | undefined): Promise<void> {
+  const { Command, CommanderError } = await import('commander');
+  const program = new Command();
+  program
+    .name('skein')
+    .description('Skein: a service mesh for Kubernetes')
+    .version('0.1.0')
+    .exitOverride()
+    .showHelpAfterError();
+  // A known subcommand first registers just that one; anything else (help, --version, a typo that needs suggestions)
+  // registers them all, so commander's help and errors are exactly what they were with eager imports.
+  const names = first !== undefined && Object.hasOwn(COMMANDS, first) ? [first] : Object.keys(COMMANDS);
+  const registers = await Promise.all(names.map((n) => COMMANDS[n]!()));
+  for (const register of registers) register(program);
+  try {
+    await program.parseAsync(process.argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      process.exitCode = e.exitCode;
+      return;
+    }
+    throw e;
+  }
+}
 
+const first = process.argv[2];
+const plainProxy = first === 'proxy' ? plainProxyOptions(process.argv.slice(3)) : null;
 try {
-  await program.parseAsync(process.argv);
+  if (plainProxy) await (await import('./commands/proxy.ts')).runProxyCommand(plainProxy);
+  else await runWithCommander(first);
 } catch (e) {
-  if (e instanceof CommanderError) {
-    process.exitCode = e.exitCode;
-  } else if (e instanceof CliError) {
+  if (e instanceof CliError) {
     process.stderr.write(`skein: ${e.message}\n`);
     process.exitCode = e.exitCode;
   } else {

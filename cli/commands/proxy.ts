@@ -5,6 +5,14 @@ import { PROXY_HEALTH_PORT, SIDECAR_ENV } from '../../api/mesh/mesh-constants.ts
 import { CliError } from '../cli-error.ts';
 import { loadConfigDocument } from '../load-config-file.ts';
 
+/** The options of `skein proxy` as commander parses them (cli/proxy-fast-path.ts parses the common forms the same way). */
+export interface ProxyCommandOptions {
+  readonly config?: string;
+  readonly sidecar?: boolean;
+  readonly mode?: string;
+  readonly check?: boolean;
+}
+
 export function registerProxyCommand(program: Command): void {
   program
     .command('proxy')
@@ -13,36 +21,39 @@ export function registerProxyCommand(program: Command): void {
     .option('--sidecar', 'run as an injected sidecar: config from the SKEIN_* environment the injector sets (docs/injection.md)')
     .option('--mode <mode>', 'override the mode in the config: sidecar | ingress')
     .option('--check', 'validate the config and exit')
-    .action(async (opts: { config?: string; sidecar?: boolean; mode?: string; check?: boolean }) => {
-      if (opts.sidecar && opts.config) throw new CliError('use either --config or --sidecar, not both', 2);
-      if (!opts.sidecar && !opts.config) throw new CliError('--config <file> is required (or --sidecar inside a meshed pod)', 2);
-      const source = opts.config ?? 'sidecar environment';
-      const { sidecarConfigDocument } = await import('../../proxy/sidecar/sidecar-bootstrap.ts');
-      const doc = opts.config ? await loadConfigDocument(opts.config) : sidecarConfigDocument(process.env);
-      if (opts.mode !== undefined) {
-        if (opts.mode !== 'sidecar' && opts.mode !== 'ingress') throw new CliError(`--mode must be sidecar or ingress, not "${opts.mode}"`, 2);
-        if (doc && typeof doc === 'object') (doc as Record<string, unknown>).mode = opts.mode;
-      }
-      const parsed = parseProxyConfig(doc);
-      if (!parsed.ok) {
-        throw new CliError(`invalid config ${source}:\n${formatConfigProblems(parsed.error)}`, 2);
-      }
-      if (opts.check) {
-        process.stdout.write(`${source}: valid\n`);
-        return;
-      }
-      const { runProxyProcess } = await import('../../proxy/proxy-process.ts');
-      if (!opts.sidecar) return runProxyProcess(parsed.value);
-      const { parseAppProbes } = await import('../../proxy/admin/health-server.ts');
-      const { originalDestinationUnavailable } = await import('../../proxy/native/original-destination.ts');
-      const { log } = await import('../../proxy/log.ts');
-      const probes = parseAppProbes(process.env[SIDECAR_ENV.appProbes]);
-      if (probes.error) log('warn', 'SKEIN_APP_PROBES is not valid JSON; app probes answer 404', { error: probes.error });
-      const odst = originalDestinationUnavailable();
-      if (odst) log('warn', 'original destination unavailable: redirected connections cannot be forwarded', { reason: odst });
-      await runProxyProcess(parsed.value, {
-        health: { address: '0.0.0.0', port: PROXY_HEALTH_PORT, probes: probes.probes },
-        ...(process.env[SIDECAR_ENV.exitOnAppExit] === 'true' ? { exitOnAppExit: {} } : {}),
-      });
-    });
+    .action((opts: ProxyCommandOptions) => runProxyCommand(opts));
+}
+
+/** `skein proxy` itself, once its options are parsed. */
+export async function runProxyCommand(opts: ProxyCommandOptions): Promise<void> {
+  if (opts.sidecar && opts.config) throw new CliError('use either --config or --sidecar, not both', 2);
+  if (!opts.sidecar && !opts.config) throw new CliError('--config <file> is required (or --sidecar inside a meshed pod)', 2);
+  const source = opts.config ?? 'sidecar environment';
+  const { sidecarConfigDocument } = await import('../../proxy/sidecar/sidecar-bootstrap.ts');
+  const doc = opts.config ? await loadConfigDocument(opts.config) : sidecarConfigDocument(process.env);
+  if (opts.mode !== undefined) {
+    if (opts.mode !== 'sidecar' && opts.mode !== 'ingress') throw new CliError(`--mode must be sidecar or ingress, not "${opts.mode}"`, 2);
+    if (doc && typeof doc === 'object') (doc as Record<string, unknown>).mode = opts.mode;
+  }
+  const parsed = parseProxyConfig(doc);
+  if (!parsed.ok) {
+    throw new CliError(`invalid config ${source}:\n${formatConfigProblems(parsed.error)}`, 2);
+  }
+  if (opts.check) {
+    process.stdout.write(`${source}: valid\n`);
+    return;
+  }
+  const { runProxyProcess } = await import('../../proxy/proxy-process.ts');
+  if (!opts.sidecar) return runProxyProcess(parsed.value);
+  const { parseAppProbes } = await import('../../proxy/admin/health-server.ts');
+  const { originalDestinationUnavailable } = await import('../../proxy/native/original-destination.ts');
+  const { log } = await import('../../proxy/log.ts');
+  const probes = parseAppProbes(process.env[SIDECAR_ENV.appProbes]);
+  if (probes.error) log('warn', 'SKEIN_APP_PROBES is not valid JSON; app probes answer 404', { error: probes.error });
+  const odst = originalDestinationUnavailable();
+  if (odst) log('warn', 'original destination unavailable: redirected connections cannot be forwarded', { reason: odst });
+  await runProxyProcess(parsed.value, {
+    health: { address: '0.0.0.0', port: PROXY_HEALTH_PORT, probes: probes.probes },
+    ...(process.env[SIDECAR_ENV.exitOnAppExit] === 'true' ? { exitOnAppExit: {} } : {}),
+  });
 }
