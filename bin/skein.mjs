@@ -23,8 +23,8 @@ if (major < 24) {
 }
 
 // V8 flags of the proxy process. Semi-spaces capped at 1 MB (V8 grows them to 16 MB): -2 MB RSS idle, -4 MB at 1000
-// req/s, -110 MB under saturating HTTP/2; costs ~2 % of closed-loop HTTP/1.1 and ~5 % of HTTP/2 throughput, no CPU at
-// 1000 req/s (docs/benchmarks.md). Applied here, by re-executing this process with them (same pid, so the kubelet, the
+// req/s, -110 MB under saturating HTTP/2; costs ~2 % of closed-loop HTTP/1.1 and ~5 % of HTTP/2 throughput, and at
+// 1000 req/s 0.095 instead of 0.091 vCPU (inside the run-to-run spread; docs/benchmarks.md). Applied here, by re-executing this process with them (same pid, so the kubelet, the
 // bench and the tests keep watching the right process), so that every way of launching `skein proxy` gets them.
 // SKEIN_PROXY_V8_FLAGS=0 runs without.
 const PROXY_V8_FLAGS = ['--max-semi-space-size=1'];
