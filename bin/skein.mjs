@@ -2,12 +2,13 @@
 // Entry point of the `skein` command: makes sure it runs on Node 24 (the project's pinned runtime), then starts the CLI,
 // from the plain-JS copy (scripts/build-js.ts) for the long-running pod commands, else from the TypeScript sources.
 // Builtins through getBuiltinModule, not `import`: an ESM import of a builtin reads every export, and the lazy ones
-// (fs.promises, crypto.webcrypto...) then load modules this process never uses (RSS).
-const { spawnSync } = process.getBuiltinModule('node:child_process');
-const { createHash } = process.getBuiltinModule('node:crypto');
-const { existsSync, mkdirSync, readFileSync, rmdirSync, statSync } = process.getBuiltinModule('node:fs');
-const { dirname, join } = process.getBuiltinModule('node:path');
-const { fileURLToPath, pathToFileURL } = process.getBuiltinModule('node:url');
+// (fs.promises, crypto.webcrypto...) then load modules this process never uses (RSS). import() on a Node too old to have it.
+const builtin = (id) => process.getBuiltinModule?.(id) ?? import(id);
+const { spawnSync } = await builtin('node:child_process');
+const { createHash } = await builtin('node:crypto');
+const { existsSync, mkdirSync, readFileSync, rmdirSync, statSync } = await builtin('node:fs');
+const { dirname, join } = await builtin('node:path');
+const { fileURLToPath, pathToFileURL } = await builtin('node:url');
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const major = Number(process.versions.node.split('.')[0]);
@@ -24,9 +25,9 @@ if (major < 24) {
 
 // V8 flags of the proxy process. Semi-spaces capped at 1 MB (V8 grows them to 16 MB): -2 MB RSS idle, -4 MB at 1000
 // req/s, -110 MB under saturating HTTP/2; costs ~2 % of closed-loop HTTP/1.1 and ~5 % of HTTP/2 throughput, and at
-// 1000 req/s 0.095 instead of 0.091 vCPU (inside the run-to-run spread; docs/benchmarks.md). Applied here, by re-executing this process with them (same pid, so the kubelet, the
-// bench and the tests keep watching the right process), so that every way of launching `skein proxy` gets them.
-// SKEIN_PROXY_V8_FLAGS=0 runs without.
+// 1000 req/s 0.095 instead of 0.091 vCPU (inside the run-to-run spread; docs/benchmarks.md). Applied here, by
+// re-executing this process with them (same pid, so the kubelet, the bench and the tests keep watching the right
+// process), so that every way of launching `skein proxy` gets them. SKEIN_PROXY_V8_FLAGS=0 runs without.
 const PROXY_V8_FLAGS = ['--max-semi-space-size=1'];
 if (process.argv[2] === 'proxy' && process.env.SKEIN_PROXY_V8_FLAGS !== '0' && typeof process.execve === 'function' &&
     PROXY_V8_FLAGS.some((f) => !process.execArgv.includes(f))) {
