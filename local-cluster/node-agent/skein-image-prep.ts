@@ -1,5 +1,7 @@
 // Gives the "Skein image" what a real image build would: the proxy's native helper (the SO_ORIGINAL_DST addon) compiled once,
-// as root, into a world-readable directory, so a proxy running as its unprivileged UID finds it instead of trying to build it.
+// as root, into a world-readable directory, so a proxy running as its unprivileged UID finds it instead of trying to build it;
+// and the plain-JS copy of the proxy (scripts/build-js.ts) made current, which that UID cannot write either (without it the
+// sidecars still run, from the TypeScript sources, with ~25 MB more RSS each).
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,8 +9,9 @@ import { pathToFileURL } from 'node:url';
 import { CONTAINER_PATH } from './host-tools.ts';
 import { PINNED_NODE, REPO_ROOT, SKEIN_IMAGE_NATIVE_CACHE } from './image-table.ts';
 
-/** Best effort: returns why it failed (the proxy then logs its degraded mode), or null. */
+/** Best effort: returns why the native helper is unavailable (the proxy then logs its degraded mode), or null. */
 export function prepareSkeinImage(): string | null {
+  spawnSync(PINNED_NODE, ['--disable-warning=ExperimentalWarning', join(REPO_ROOT, 'scripts', 'build-js.ts')], { stdio: 'ignore', timeout: 120_000 });
   const helper = join(REPO_ROOT, 'proxy', 'native', 'original-destination.ts');
   try {
     mkdirSync(SKEIN_IMAGE_NATIVE_CACHE, { recursive: true });
