@@ -1,7 +1,6 @@
 // Forwards one HTTP request (HTTP/1.1 or HTTP/2 downstream) to the chosen endpoint (HTTP/1.1 or HTTP/2 upstream), streaming both ways.
 import { randomUUID } from 'node:crypto';
 import http2 from 'node:http2';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { ERRORS, ProxyError, classifyUpstreamError } from '../errors/proxy-error.ts';
 import type { CompiledRoute } from '../routing/route-table.ts';
 import type { RequestRecorder } from '../telemetry/proxy-metrics.ts';
@@ -10,6 +9,7 @@ import type { ExchangeHandler, Http1ClientConnection } from '../http1/client-con
 import type { ResponseHead } from '../http1/head-parser.ts';
 import { fieldLines } from '../http1/head-writer.ts';
 import type { BodySink, Http1Request, Http1Response } from '../http1/server-connection.ts';
+import type { H2Request } from '../http2/h2-downstream.ts';
 import { parseGrpcTimeout, MAX_TIMER_MS } from './grpc-timeout.ts';
 import { applyHeaderMutation, copyEndToEndHeaders, type HeaderBag } from './hop-headers.ts';
 import { isGrpcRequest, rescue, type DownstreamRequest, type DownstreamResponse } from './http-rescue.ts';
@@ -155,8 +155,7 @@ export function upstreamRequestHeaders(snap: ListenerSnapshot, req: DownstreamRe
 }
 
 function hasRequestBody(req: DownstreamRequest): boolean {
-  if (req.httpVersionMajor === 2) return !(req as Http2ServerRequest).stream.endAfterHeaders;
-  return (req as Http1Request).hasBody;
+  return req.hasBody;
 }
 
 /** Handles one request end to end. Never throws: every failure goes through `rescue`. */
@@ -178,7 +177,7 @@ export function forwardHttp(ctx: ListenerContext, req: DownstreamRequest, res: D
     done(res.headersSent ? res.statusCode : spec.status);
   };
   res.once('close', () => done(res.statusCode));
-  if (req.httpVersionMajor === 2 && (req as Http2ServerRequest).stream.closed) {
+  if (req.httpVersionMajor === 2 && (req as H2Request).stream.closed) {
     // Reset by the client before we got to it (rapid reset, CVE-2023-44487): no upstream work for a stream nobody awaits.
     return done(499);
   }
@@ -287,12 +286,13 @@ function sendUpstream(
       const out = copyEndToEndHeaders(rh, null);
       applyHeaderMutation(out, responseHeaderMutation);
       const endStream = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
-      if (endStream && req.httpVersionMajor === 2 && !res.headersSent) {
-        // Trailers-only (e.g. a gRPC error): keep it a single HEADERS frame downstream.
-        const ds = (res as Http2ServerResponse).stream;
-        if (!ds.destroyed) ds.respond({ ...out, ':status': status }, { endStream: true });
+      if (endStream) {
+        // Trailers-only (e.g. a gRPC error): on HTTP/2 downstream, a response ended before any body is a single HEADERS frame.
         if (timer) clearTimeout(timer);
         release();
+        stream.resume(); // let its (empty) readable side end, so that Node destroys the stream
+        writeResponseHead(res, status, out);
+        res.end();
         return;
       }
       writeResponseHead(res, status, out);
@@ -312,17 +312,12 @@ function sendUpstream(
     if (hasBody) {
       const write = (chunk: Buffer): boolean => stream.write(chunk);
       const end = (): void => void stream.end();
-      if (req.httpVersionMajor === 2) {
-        const src = req as Http2ServerRequest;
-        stream.on('drain', () => src.resume());
-        pumpBody(src, write, end, abort);
-      } else {
-        const src = req as Http1Request;
-        stream.on('drain', () => src.resume());
-        const first = src.attachBody({ data: write, end, error: abort });
-        if (first !== null) write(first);
-        if (src.complete) end();
-      }
+      // Both downstream request types forward their body the same way (a sink, with back-pressure through resume()).
+      const src = req as Http1Request;
+      stream.on('drain', () => src.resume());
+      const first = src.attachBody({ data: write, end, error: abort });
+      if (first !== null) write(first);
+      if (src.complete) end();
     }
     return;
   }
@@ -396,14 +391,10 @@ class Http1UpstreamExchange implements ExchangeHandler, BodySink {
     this.#conn = c;
     const headOnly = this.#method === 'HEAD';
     if (!this.#hasBody) return c.send(this, this.#head, false, null, true, headOnly);
-    if (this.#req.httpVersionMajor !== 2) {
-      const h1 = this.#req as Http1Request;
-      const first = h1.attachBody(this);
-      c.send(this, this.#head, this.#chunked, first, h1.complete, headOnly);
-      return;
-    }
-    c.send(this, this.#head, this.#chunked, null, false, headOnly);
-    pumpBody(this.#req as Http2ServerRequest, (chunk) => c.write(chunk), () => c.end(), () => this.#abort());
+    // Both downstream request types: bytes already held go out with the head; the rest arrive through this BodySink.
+    const src = this.#req as Http1Request;
+    const first = src.attachBody(this);
+    c.send(this, this.#head, this.#chunked, first, src.complete, headOnly);
   };
 
   #stopTimer(): void {
@@ -463,8 +454,8 @@ class Http1UpstreamExchange implements ExchangeHandler, BodySink {
   }
 
   onDrain(): void {
-    // Http1Request.resume() resumes reading the client socket; on HTTP/2 it is the stream's Readable.resume().
-    (this.#req as Http1Request).resume();
+    // Http1Request.resume() resumes reading the client socket; H2Request.resume() resumes the HTTP/2 stream.
+    this.#req.resume();
   }
 
   // BodySink: the HTTP/1.1 client's request body.
@@ -490,15 +481,6 @@ class Http1UpstreamExchange implements ExchangeHandler, BodySink {
 function writeResponseHead(res: DownstreamResponse, status: number, headers: HeaderBag): void {
   // Both response classes take the same arguments; the cast only joins their overloads.
   if (!res.headersSent) (res as Http1Response).writeHead(status, headers);
-}
-
-/** Streams a readable request body (HTTP/2 downstream) with back-pressure; `write` returning false pauses it until drain. */
-function pumpBody(src: Http2ServerRequest, write: (chunk: Buffer) => boolean, end: () => void, abort: () => void): void {
-  src.on('data', (chunk: Buffer) => {
-    if (!write(chunk)) src.pause();
-  });
-  src.once('end', end);
-  src.on('error', abort);
 }
 
 /** Streams an HTTP/2 upstream response body into the downstream response, pausing it while the client is slow. */

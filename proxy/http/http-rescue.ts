@@ -1,10 +1,10 @@
 // The one place that turns any data-plane failure into the answer a client sees.
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { ERRORS, ProxyError, type ProxyErrorSpec } from '../errors/proxy-error.ts';
 import type { Http1Request, Http1Response } from '../http1/server-connection.ts';
+import type { H2Request, H2Response } from '../http2/h2-downstream.ts';
 
-export type DownstreamRequest = Http1Request | Http2ServerRequest;
-export type DownstreamResponse = Http1Response | Http2ServerResponse;
+export type DownstreamRequest = Http1Request | H2Request;
+export type DownstreamResponse = Http1Response | H2Response;
 
 export const ERROR_HEADER = 'x-skein-error';
 
@@ -40,14 +40,7 @@ export function rescue(req: DownstreamRequest, res: DownstreamResponse, error: u
         'grpc-message': percentEncodeGrpcMessage(spec.message),
         [ERROR_HEADER]: spec.cause,
       };
-      if (h2) {
-        // Trailers-only response: one HEADERS frame with END_STREAM, as gRPC expects.
-        const stream = (res as Http2ServerResponse).stream;
-        if (!stream.destroyed && !stream.headersSent) {
-          stream.respond({ ':status': 200, ...headers }, { endStream: true });
-          return spec;
-        }
-      }
+      // On HTTP/2 a response ended with no body is one HEADERS frame with END_STREAM: gRPC's trailers-only form.
       (res as Http1Response).writeHead(200, headers);
       res.end();
       return spec;

@@ -4,9 +4,11 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import { forwardHttp } from '../http/http-forwarder.ts';
+import type { HeaderBag } from '../http/hop-headers.ts';
 import { ORIGINAL_DST, type ListenerContext } from '../http/listener-context.ts';
 import { tunnelUpgrade } from '../http/websocket-tunnel.ts';
 import { Http1ServerConnection, type Http1ServerHooks } from '../http1/server-connection.ts';
+import { h2Exchange } from '../http2/h2-downstream.ts';
 import { originalDestination } from '../native/original-destination.ts';
 import { forwardTcp } from '../tcp/tcp-forwarder.ts';
 import { detectProtocol, type DetectedProtocol } from './protocol-detect.ts';
@@ -61,11 +63,14 @@ export class ProxyListener {
         enablePush: false,
       },
     } as http2.ServerOptions);
-    this.#h2.on('request', (req, res) => {
-      req.setTimeout(limits.requestIdleTimeoutMs, () => req.stream.close(http2.constants.NGHTTP2_CANCEL));
-      forwardHttp(this.#ctx, req, res);
-    });
+    // HTTP/2 is served from the core stream API with our own small request/response pair (proxy/http2/): the compat
+    // layer's per-request Readable and Writable cost more than the forwarding itself.
     this.#h2.on('session', (session: http2.ServerHttp2Session) => {
+      // A stream reset before we see it has no session any more: take the socket from the session once, here.
+      const socket = session.socket as net.Socket;
+      session.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number) =>
+        this.#serveStream(stream, headers, flags, socket),
+      );
       this.#sessions.add(session);
       session.once('close', () => this.#sessions.delete(session));
       session.on('error', () => session.destroy());
@@ -148,6 +153,26 @@ export class ProxyListener {
       this.#dispatch(socket, p);
     };
     socket.on('data', onData);
+  }
+
+  #serveStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, socket: net.Socket): void {
+    const res = h2Exchange(stream, headers as HeaderBag, flags, socket, this.#ctx.snapshot().limits.requestIdleTimeoutMs);
+    const req = res.request;
+    const method = req.method;
+    if (method === 'CONNECT') {
+      // As node:http2's compatibility layer answered: no CONNECT tunnels.
+      res.writeHead(405).end();
+      return;
+    }
+    const expect = headers.expect;
+    if (expect !== undefined) {
+      if (expect !== '100-continue') {
+        res.writeHead(417).end();
+        return;
+      }
+      res.writeContinue();
+    }
+    forwardHttp(this.#ctx, req, res);
   }
 
   #serveHttp1(socket: net.Socket): void {
