@@ -247,7 +247,6 @@ function sendUpstream(
     }
   };
   const timeoutMs = requestTimeoutMs(req, route);
-  let timer: NodeJS.Timeout | null = null;
   const responseHeaderMutation = route.config.responseHeaders;
   const hasBody = hasRequestBody(req);
   const grpc = isGrpcRequest(req);
@@ -265,59 +264,16 @@ function sendUpstream(
       release();
       return fail(classifyUpstreamError(e));
     }
-    const abort = (): void => {
-      if (!stream.destroyed) stream.close(NGHTTP2_CANCEL);
-    };
-    if (timeoutMs > 0) timer = setTimeout(() => { stream.destroy(new ProxyError(ERRORS.timeout)); }, timeoutMs);
-    stream.on('error', (e) => {
-      if (timer) clearTimeout(timer);
-      release();
-      fail(classifyUpstreamError(e));
-    });
-    res.once('close', () => {
-      if (timer) clearTimeout(timer);
-      release();
-      // writableEnded, not writableFinished: after a client RST_STREAM, Node reports an HTTP/2 response as finished.
-      if (!res.writableEnded) abort();
-    });
-    stream.once('response', (rh, flags) => {
-      state.observeLatency(performance.now() - sentAt);
-      const status = Number(rh[':status']);
-      const out = copyEndToEndHeaders(rh, null);
-      applyHeaderMutation(out, responseHeaderMutation);
-      const endStream = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
-      if (endStream) {
-        // Trailers-only (e.g. a gRPC error): on HTTP/2 downstream, a response ended before any body is a single HEADERS frame.
-        if (timer) clearTimeout(timer);
-        release();
-        stream.resume(); // let its (empty) readable side end, so that Node destroys the stream
-        writeResponseHead(res, status, out);
-        res.end();
-        return;
-      }
-      writeResponseHead(res, status, out);
-      stream.on('trailers', (t) => res.addTrailers(copyEndToEndHeaders(t, null) as Record<string, string>));
-      pumpResponse(stream, res);
-      stream.once('end', () => {
-        if (timer) clearTimeout(timer);
-        // When the upstream connection dies, Node ends the stream's readable side with rstCode set and no 'error':
-        // that is a reset, and must not reach the client as a complete (truncated) response.
-        if (stream.rstCode !== undefined && stream.rstCode !== NGHTTP2_NO_ERROR) {
-          release();
-          return fail(new ProxyError(ERRORS.upstreamReset, `upstream stream closed with code ${stream.rstCode}`));
-        }
-        res.end();
-      });
-    });
+    const x = new Http2UpstreamExchange(stream, req, res, endpoint, responseHeaderMutation, sentAt, release, fail);
+    if (timeoutMs > 0) x.timer = setTimeout(onUpstreamTimeout, timeoutMs, stream);
+    res.once('close', x.onDownstreamClose);
     if (hasBody) {
-      const write = (chunk: Buffer): boolean => stream.write(chunk);
-      const end = (): void => void stream.end();
       // Both downstream request types forward their body the same way (a sink, with back-pressure through resume()).
       const src = req as Http1Request;
-      stream.on('drain', () => src.resume());
-      const first = src.attachBody({ data: write, end, error: abort });
-      if (first !== null) write(first);
-      if (src.complete) end();
+      stream.on('drain', onUpstreamDrain);
+      const first = src.attachBody(x);
+      if (first !== null) x.data(first);
+      if (src.complete) x.end();
     }
     return;
   }
@@ -332,6 +288,154 @@ function sendUpstream(
   if (timeoutMs > 0) x.timer = setTimeout(x.onTimeout, timeoutMs);
   res.once('close', x.onDownstreamClose);
   x.attempt();
+}
+
+/** The exchange is stored on its upstream stream so that the stream's listeners are shared functions, not closures. */
+const UPSTREAM: unique symbol = Symbol('skein.h2Upstream');
+type UpstreamStream = http2.ClientHttp2Stream & { [UPSTREAM]: Http2UpstreamExchange };
+
+function onUpstreamError(this: UpstreamStream, e: Error): void {
+  this[UPSTREAM].onError(e);
+}
+function onUpstreamResponse(this: UpstreamStream, rh: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader, flags: number): void {
+  this[UPSTREAM].onResponse(rh, flags);
+}
+function onUpstreamTrailers(this: UpstreamStream, t: http2.IncomingHttpHeaders): void {
+  this[UPSTREAM].onTrailers(t);
+}
+function onUpstreamData(this: UpstreamStream, chunk: Buffer): void {
+  this[UPSTREAM].onData(chunk);
+}
+function onUpstreamEnd(this: UpstreamStream): void {
+  this[UPSTREAM].onEnd();
+}
+function onUpstreamDrain(this: UpstreamStream): void {
+  this[UPSTREAM].onDrain();
+}
+function onUpstreamTimeout(stream: http2.ClientHttp2Stream): void {
+  stream.destroy(new ProxyError(ERRORS.timeout));
+}
+
+/**
+ * One request to an HTTP/2 upstream: the stream's callbacks as methods of one object. Body bytes flow with
+ * back-pressure both ways: the client's into `data` (a BodySink), the upstream's into the response.
+ */
+class Http2UpstreamExchange implements BodySink {
+  timer: NodeJS.Timeout | null = null;
+  readonly #stream: http2.ClientHttp2Stream;
+  readonly #req: DownstreamRequest;
+  readonly #res: DownstreamResponse;
+  readonly #endpoint: EndpointHandle;
+  readonly #mutation: CompiledRoute['config']['responseHeaders'];
+  readonly #sentAt: number;
+  readonly #release: () => void;
+  readonly #fail: (e: unknown) => void;
+  #resumeUpstream: (() => void) | null = null;
+
+  constructor(
+    stream: http2.ClientHttp2Stream,
+    req: DownstreamRequest,
+    res: DownstreamResponse,
+    endpoint: EndpointHandle,
+    mutation: CompiledRoute['config']['responseHeaders'],
+    sentAt: number,
+    release: () => void,
+    fail: (e: unknown) => void,
+  ) {
+    this.#stream = stream;
+    this.#req = req;
+    this.#res = res;
+    this.#endpoint = endpoint;
+    this.#mutation = mutation;
+    this.#sentAt = sentAt;
+    this.#release = release;
+    this.#fail = fail;
+    (stream as UpstreamStream)[UPSTREAM] = this;
+    stream.on('error', onUpstreamError);
+    stream.once('response', onUpstreamResponse);
+  }
+
+  #stopTimer(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+  }
+
+  #abort(): void {
+    if (!this.#stream.destroyed) this.#stream.close(NGHTTP2_CANCEL);
+  }
+
+  readonly onDownstreamClose = (): void => {
+    this.#stopTimer();
+    this.#release();
+    if (!this.#res.writableEnded) this.#abort();
+  };
+
+  onError(e: Error): void {
+    this.#stopTimer();
+    this.#release();
+    this.#fail(classifyUpstreamError(e));
+  }
+
+  onResponse(rh: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader, flags: number): void {
+    const stream = this.#stream;
+    const res = this.#res;
+    this.#endpoint.state.observeLatency(performance.now() - this.#sentAt);
+    const status = Number(rh[':status']);
+    const out = copyEndToEndHeaders(rh, null);
+    applyHeaderMutation(out, this.#mutation);
+    if ((flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0) {
+      // Trailers-only (e.g. a gRPC error): on HTTP/2 downstream, a response ended before any body is a single HEADERS frame.
+      this.#stopTimer();
+      this.#release();
+      stream.resume(); // let its (empty) readable side end, so that Node destroys the stream
+      writeResponseHead(res, status, out);
+      res.end();
+      return;
+    }
+    writeResponseHead(res, status, out);
+    stream.on('trailers', onUpstreamTrailers);
+    stream.on('data', onUpstreamData);
+    stream.once('end', onUpstreamEnd);
+  }
+
+  onTrailers(t: http2.IncomingHttpHeaders): void {
+    this.#res.addTrailers(copyEndToEndHeaders(t, null) as Record<string, string>);
+  }
+
+  onData(chunk: Buffer): void {
+    if ((this.#res as Http1Response).write(chunk)) return;
+    const stream = this.#stream;
+    stream.pause();
+    this.#res.once('drain', (this.#resumeUpstream ??= () => void stream.resume()));
+  }
+
+  onEnd(): void {
+    this.#stopTimer();
+    const code = this.#stream.rstCode;
+    // When the upstream connection dies, Node ends the stream's readable side with rstCode set and no 'error':
+    // that is a reset, and must not reach the client as a complete (truncated) response.
+    if (code !== undefined && code !== NGHTTP2_NO_ERROR) {
+      this.#release();
+      return this.#fail(new ProxyError(ERRORS.upstreamReset, `upstream stream closed with code ${code}`));
+    }
+    this.#res.end();
+  }
+
+  onDrain(): void {
+    (this.#req as Http1Request).resume();
+  }
+
+  // BodySink: the client's request body.
+  data(chunk: Buffer): boolean {
+    return this.#stream.write(chunk);
+  }
+
+  end(): void {
+    this.#stream.end();
+  }
+
+  error(): void {
+    this.#abort();
+  }
 }
 
 /**
@@ -481,15 +585,4 @@ class Http1UpstreamExchange implements ExchangeHandler, BodySink {
 function writeResponseHead(res: DownstreamResponse, status: number, headers: HeaderBag): void {
   // Both response classes take the same arguments; the cast only joins their overloads.
   if (!res.headersSent) (res as Http1Response).writeHead(status, headers);
-}
-
-/** Streams an HTTP/2 upstream response body into the downstream response, pausing it while the client is slow. */
-function pumpResponse(src: http2.ClientHttp2Stream, res: DownstreamResponse): void {
-  const resume = (): void => void src.resume();
-  src.on('data', (chunk: Buffer) => {
-    if (!(res as Http1Response).write(chunk)) {
-      src.pause();
-      res.once('drain', resume);
-    }
-  });
 }
