@@ -30,7 +30,8 @@ function rsaKeyPair(): { publicKey: forge.pki.PublicKey; privateKey: forge.pki.P
 
 function serialHex(): string {
   const b = randomBytes(16);
-  b[0]! &= 0x7f; // positive INTEGER
+  // A positive INTEGER whose first byte is not zero: DER keeps it as written, so the serial a client reads back is this one.
+  b[0] = (b[0]! % 0x7f) + 1;
   return b.toString('hex');
 }
 
