@@ -23,9 +23,10 @@ export function generateRsaKeyPair(bits = 2048): KeyPairPem {
 }
 
 function serial(): string {
-  // Positive 16-byte serial (top bit clear), as RFC 5280 requires.
+  // Positive 16-byte serial (top bit clear), as RFC 5280 requires, whose first byte is not zero: a leading zero byte
+  // would be a non-minimal DER INTEGER, which Go's parser (the Kubernetes components) refuses.
   const b = randomBytes(16);
-  b[0] = b[0]! & 0x7f;
+  b[0] = (b[0]! % 0x7f) + 1;
   return b.toString('hex');
 }
 
