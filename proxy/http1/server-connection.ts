@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import type { LimitsConfig } from '../../api/config/proxy-config.ts';
 import { ERRORS, ProxyError } from '../errors/proxy-error.ts';
 import { ERROR_HEADER } from '../http/http-rescue.ts';
+import { DownstreamResponseBase } from '../http/downstream-response-base.ts';
 import type { HeaderBag } from '../http/hop-headers.ts';
 import { BODY_ERROR, BodyDecoder } from './body-decoder.ts';
 import { ByteAccumulator } from './byte-accumulator.ts';
@@ -145,52 +146,22 @@ const FRAMING_CLOSE = 3;
  * events are 'close' (finished or the connection died) and 'drain', kept in plain arrays: an EventEmitter per request
  * cost more than the rest of the response object.
  */
-export class Http1Response {
-  statusCode = 200;
-  headersSent = false;
-  writableEnded = false;
-  destroyed = false;
+export class Http1Response extends DownstreamResponseBase {
   /** Whether the connection stays open after this response (false once it will close). */
   shouldKeepAlive: boolean;
   readonly #conn: Http1ServerConnection;
   readonly #req: Http1Request;
-  #preset: HeaderBag | null = null;
-  #headers: Readonly<Record<string, unknown>> | null = null;
   #head: string | null = null; // serialized, not yet written
   #framing = FRAMING_NONE;
   #trailers: string | null = null;
   #started = false;
-  #closed = false;
   #waitingDrain = false;
-  #onClose: (() => void)[] | null = null;
-  #onDrain: (() => void)[] | null = null;
 
   constructor(conn: Http1ServerConnection, req: Http1Request) {
+    super();
     this.#conn = conn;
     this.#req = req;
     this.shouldKeepAlive = !req.close;
-  }
-
-  /** Runs `fn` once, at the next 'close' or 'drain'. */
-  once(event: 'close' | 'drain', fn: () => void): this {
-    if (event === 'close') {
-      if (this.#closed) queueMicrotask(fn);
-      else (this.#onClose ??= []).push(fn);
-    } else (this.#onDrain ??= []).push(fn);
-    return this;
-  }
-
-  setHeader(name: string, value: string): this {
-    (this.#preset ??= Object.create(null) as HeaderBag)[name.toLowerCase()] = value;
-    return this;
-  }
-
-  writeHead(status: number, headers?: Readonly<Record<string, unknown>>): this {
-    if (this.headersSent) return this;
-    this.statusCode = status;
-    this.#headers = headers ?? null;
-    this.headersSent = true;
-    return this;
   }
 
   addTrailers(t: Readonly<Record<string, unknown>>): void {
@@ -216,7 +187,7 @@ export class Http1Response {
     this.writableEnded = true;
     this.#send(data, true);
     this.#conn.responseFinished(this);
-    this.#close();
+    this.emitClose();
     return this;
   }
 
@@ -230,26 +201,15 @@ export class Http1Response {
   socketClosed(): void {
     if (this.writableEnded) return;
     this.destroyed = true;
-    this.#close();
+    this.emitClose();
   }
 
   /** @internal */
   drained(): void {
     if (this.#waitingDrain) {
       this.#waitingDrain = false;
-      const fns = this.#onDrain;
-      this.#onDrain = null;
-      if (fns !== null) for (const fn of fns) fn();
+      this.emitDrain();
     }
-  }
-
-  #close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    const fns = this.#onClose;
-    this.#onClose = null;
-    this.#onDrain = null;
-    if (fns !== null) for (const fn of fns) fn();
   }
 
   /** #start, but a head that cannot be serialized safely closes the connection instead of throwing into a socket callback. */
@@ -269,9 +229,7 @@ export class Http1Response {
     this.headersSent = true;
     const req = this.#req;
     const status = this.statusCode;
-    let headers = this.#headers;
-    const preset = this.#preset;
-    if (preset !== null) headers = headers === null ? preset : { ...preset, ...headers };
+    const headers = this.responseHeaders();
     let close = !this.shouldKeepAlive || this.#conn.closing;
     const conn = headers?.connection;
     if (typeof conn === 'string' && conn.toLowerCase() === 'close') close = true;

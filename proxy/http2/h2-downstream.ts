@@ -2,6 +2,7 @@
 import http2 from 'node:http2';
 import type { ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
+import { DownstreamResponseBase } from '../http/downstream-response-base.ts';
 import type { HeaderBag } from '../http/hop-headers.ts';
 
 const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM } = http2.constants;
@@ -110,25 +111,17 @@ export class H2Request {
  * addTrailers, 'close'/'drain'). The HEADERS frame goes out with the first write or end, or at the end of writeHead's tick
  * at the latest; so a response ended right away (a gRPC error, a 204) is one HEADERS frame with END_STREAM.
  */
-export class H2Response {
-  statusCode = 200;
-  headersSent = false;
-  writableEnded = false;
-  destroyed = false;
+export class H2Response extends DownstreamResponseBase {
   readonly request: H2Request;
   readonly stream: ServerHttp2Stream;
-  #headers: Readonly<Record<string, unknown>> | null = null;
-  #preset: HeaderBag | null = null;
   #trailers: Record<string, unknown> | null = null;
   #started = false;
   #noBody = false;
   #waitTrailers = false;
-  #closed = false;
   #waitingDrain = false;
-  #onClose: (() => void)[] | null = null;
-  #onDrain: (() => void)[] | null = null;
 
   constructor(stream: ServerHttp2Stream, request: H2Request) {
+    super();
     this.stream = stream;
     this.request = request;
     (stream as ExchangeStream)[EXCHANGE] = this;
@@ -141,27 +134,9 @@ export class H2Response {
     this.stream.setTimeout(ms, onStreamTimeout);
   }
 
-  /** Runs `fn` once, at the next 'close' or 'drain'. */
-  once(event: 'close' | 'drain', fn: () => void): this {
-    if (event === 'close') {
-      if (this.#closed) queueMicrotask(fn);
-      else (this.#onClose ??= []).push(fn);
-    } else (this.#onDrain ??= []).push(fn);
-    return this;
-  }
-
-  setHeader(name: string, value: string): this {
-    (this.#preset ??= Object.create(null) as HeaderBag)[name.toLowerCase()] = value;
-    return this;
-  }
-
-  writeHead(status: number, headers?: Readonly<Record<string, unknown>>): this {
-    if (this.headersSent) return this;
-    this.statusCode = status;
-    this.#headers = headers ?? null;
-    this.headersSent = true;
+  /** The head goes out with the first write or end, or at the end of this tick at the latest (flushHeads). */
+  protected override headWritten(): void {
     if (pendingHeads.push(this) === 1) queueMicrotask(flushHeads);
-    return this;
   }
 
   /** @internal Sends a head still held at the end of the tick in which writeHead ran (the client awaits it). */
@@ -229,20 +204,14 @@ export class H2Response {
   /** @internal */
   drained(): void {
     this.#waitingDrain = false;
-    const fns = this.#onDrain;
-    this.#onDrain = null;
-    if (fns !== null) for (const fn of fns) fn();
+    this.emitDrain();
   }
 
   /** @internal */
   streamClosed(): void {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.closed) return;
     if (!this.writableEnded) this.destroyed = true;
-    const fns = this.#onClose;
-    this.#onClose = null;
-    this.#onDrain = null;
-    if (fns !== null) for (const fn of fns) fn();
+    this.emitClose();
   }
 
   /**
@@ -257,9 +226,7 @@ export class H2Response {
     const status = this.statusCode;
     const req = this.request;
     this.#noBody = req.method === 'HEAD' || status === 204 || status === 205 || status === 304;
-    let headers = this.#headers;
-    const preset = this.#preset;
-    if (preset !== null) headers = headers === null ? preset : { ...preset, ...headers };
+    const headers = this.responseHeaders();
     const out: Record<string, unknown> = { ...headers, ':status': status };
     delete out.connection;
     let wait: boolean;
