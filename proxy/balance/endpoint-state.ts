@@ -14,6 +14,11 @@ export class EndpointState {
   readonly key: string;
   /** Requests sent and not yet completed. */
   active = 0;
+  /**
+   * Until when (performance.now() ms) outlier detection ejected this endpoint; 0 when not ejected. Set by the policy
+   * layers (proxy/policy/); the balance stage skips ejected endpoints while others remain.
+   */
+  ejectedUntil = 0;
   #ewmaMs = DEFAULT_RTT_MS;
   #lastObservedAt = 0;
   readonly #now: () => number;

@@ -22,6 +22,10 @@ function spec(code: string, status: number, grpcStatus: number, cause: string, c
 export const ERRORS = {
   badRequest: spec('SKEIN_ERR_BAD_REQUEST', 400, GRPC.INTERNAL, 'bad-request', true, 'malformed request'),
   misdirected: spec('SKEIN_ERR_MISDIRECTED', 421, GRPC.UNAVAILABLE, 'misdirected', false, 'request not for this host'),
+  headersTimeout: spec('SKEIN_ERR_HEADERS_TIMEOUT', 408, GRPC.DEADLINE_EXCEEDED, 'timeout', true, 'request head not received in time'),
+  methodNotAllowed: spec('SKEIN_ERR_METHOD_NOT_ALLOWED', 405, GRPC.UNIMPLEMENTED, 'method-not-allowed', true, 'method not supported by the proxy'),
+  expectationFailed: spec('SKEIN_ERR_EXPECTATION_FAILED', 417, GRPC.INVALID_ARGUMENT, 'expectation-failed', false, 'unsupported Expect'),
+  forbidden: spec('SKEIN_ERR_FORBIDDEN', 403, GRPC.PERMISSION_DENIED, 'forbidden', false, 'request not authorized'),
   headersTooLarge: spec('SKEIN_ERR_HEADERS_TOO_LARGE', 431, GRPC.RESOURCE_EXHAUSTED, 'headers-too-large', true, 'request headers too large'),
   noRoute: spec('SKEIN_ERR_NO_ROUTE', 404, GRPC.UNIMPLEMENTED, 'no-route', false, 'no route matches this request'),
   noEndpoints: spec('SKEIN_ERR_NO_ENDPOINTS', 503, GRPC.UNAVAILABLE, 'no-endpoints', false, 'no endpoints available'),
@@ -31,6 +35,7 @@ export const ERRORS = {
   upstreamProtocol: spec('SKEIN_ERR_UPSTREAM_PROTOCOL', 502, GRPC.INTERNAL, 'upstream-protocol', false, 'upstream sent an invalid response'),
   timeout: spec('SKEIN_ERR_TIMEOUT', 504, GRPC.DEADLINE_EXCEEDED, 'timeout', false, 'request timed out'),
   upgradeRejected: spec('SKEIN_ERR_UPGRADE_REJECTED', 502, GRPC.INTERNAL, 'upgrade-rejected', false, 'upstream did not accept the upgrade'),
+  clientCancelled: spec('SKEIN_ERR_CLIENT_CANCELLED', 499, GRPC.CANCELLED, 'client-cancelled', true, 'client went away'),
   draining: spec('SKEIN_ERR_DRAINING', 503, GRPC.UNAVAILABLE, 'draining', true, 'proxy is shutting down'),
   internal: spec('SKEIN_ERR_INTERNAL', 500, GRPC.INTERNAL, 'internal', true, 'internal proxy error'),
 } as const satisfies Record<string, ProxyErrorSpec>;

@@ -1,0 +1,116 @@
+// A request body as the stack sees it: streamed into one sink at a time with back-pressure, replayable from a bounded buffer.
+import type { BodySink } from '../http1/server-connection.ts';
+
+/** The downstream side of a body (Http1Request and H2Request both implement it). */
+export interface BodySource {
+  attachBody(sink: BodySink): Buffer | null;
+  resume(): void;
+  readonly complete: boolean;
+}
+
+/**
+ * The body of one ProxyRequest. By default it is forwarded once, unbuffered. A retry or mirror layer calls `retain(limit)`
+ * before the first `open`: the bytes are then also kept until `limit` is exceeded, and while they all fit, `open` can be
+ * called again for another attempt (the kept bytes are handed out first, then live bytes follow).
+ */
+export class RequestBody implements BodySink {
+  /** Declared length (Content-Length), or -1 when unknown (chunked, HTTP/2 without content-length). */
+  readonly length: number;
+  readonly #source: BodySource;
+  #sink: BodySink | null = null;
+  #opened = false;
+  #limit = 0;
+  #kept: Buffer[] | null = null;
+  #keptBytes = 0;
+  #overflowed = false;
+  #ended = false;
+  #error: Error | null = null;
+
+  constructor(source: BodySource, length: number) {
+    this.#source = source;
+    this.length = length;
+  }
+
+  /** Keeps up to `limit` bytes for replay (only before the first open; a declared length over the limit never fits). */
+  retain(limit: number): void {
+    if (this.#opened || limit <= 0) return;
+    if (this.length > limit) {
+      this.#overflowed = true;
+      return;
+    }
+    this.#limit = Math.max(this.#limit, limit);
+    this.#kept ??= [];
+  }
+
+  /** Whether `open` may be called again: every byte received so far is still kept. */
+  get replayable(): boolean {
+    return !this.#opened || (this.#kept !== null && !this.#overflowed);
+  }
+
+  /** Every byte has arrived from the client. */
+  get complete(): boolean {
+    return this.#ended;
+  }
+
+  /**
+   * Starts delivery into `sink` (replacing any previous sink). Returns the bytes available now (to send with the head) or
+   * null; later bytes go to `sink.data`, then `sink.end()` unless `complete` is already true on return.
+   * Throws if the body is not replayable: callers check `replayable` first.
+   */
+  open(sink: BodySink): Buffer | null {
+    if (!this.#opened) {
+      this.#opened = true;
+      this.#sink = sink;
+      const first = this.#source.attachBody(this);
+      if (this.#source.complete) this.#ended = true;
+      if (first !== null) this.#keep(first);
+      return first;
+    }
+    if (!this.replayable) throw new Error('request body is not replayable');
+    this.#sink = sink;
+    const kept = this.#kept!;
+    if (this.#error !== null) queueMicrotask(() => sink.error(this.#error!));
+    return kept.length === 0 ? null : kept.length === 1 ? kept[0]! : Buffer.concat(kept);
+  }
+
+  /** The current sink goes away (its attempt was abandoned); bytes keep being kept for the next one. */
+  detach(): void {
+    this.#sink = null;
+    // Whoever comes next must not wait on a paused client.
+    this.#source.resume();
+  }
+
+  /** The sink drained: read from the client again. */
+  resume(): void {
+    this.#source.resume();
+  }
+
+  #keep(chunk: Buffer): void {
+    const kept = this.#kept;
+    if (kept === null || this.#overflowed) return;
+    this.#keptBytes += chunk.length;
+    if (this.#keptBytes > this.#limit) {
+      this.#overflowed = true;
+      this.#kept = null;
+      return;
+    }
+    kept.push(chunk);
+  }
+
+  // BodySink, fed by the downstream request.
+  data(chunk: Buffer): boolean {
+    this.#keep(chunk);
+    const sink = this.#sink;
+    return sink === null ? true : sink.data(chunk);
+  }
+
+  end(): void {
+    this.#ended = true;
+    this.#sink?.end();
+  }
+
+  error(e: Error): void {
+    this.#error = e;
+    this.#sink?.error(e);
+  }
+}
