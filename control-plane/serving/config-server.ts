@@ -1,0 +1,301 @@
+// The config-discovery gRPC service: one stream per proxy, debounced pushes of only what changed, ACK/NACK tracking,
+// and a stream that stops taking bytes (or answering) is cut rather than waited on.
+import * as grpc from '@grpc/grpc-js';
+import { randomBytes } from 'node:crypto';
+import {
+  loadConfigDiscovery,
+  MAX_PROXY_MESSAGE_BYTES,
+  type Hello,
+  type ProxyMessage,
+  type Push,
+} from '../../api/proto/config-discovery.ts';
+import { ControlPlaneError } from '../control-plane-error.ts';
+import { Debouncer } from './debouncer.ts';
+import { ProxyState, type ProxyStatusView } from './proxy-state.ts';
+import { resourceDelta } from './resource-diff.ts';
+import type { ProxyIdentity, SnapshotSource } from './snapshot-source.ts';
+
+export type ServingLog = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+
+export interface ConfigServerOptions {
+  readonly source: SnapshotSource;
+  /** Name of this replica (pod name), shown per proxy in proxy-status. */
+  readonly replica?: string;
+  /** A burst of changes is pushed this long after its last change... */
+  readonly debounceQuietMs?: number;
+  /** ...and never later than this after its first. */
+  readonly debounceMaxMs?: number;
+  /**
+   * A push not answered (ACK or NACK) within this long: the stream is cut and the proxy reconnects for a delta. This is
+   * the slow-stream rule: grpc-js hands a message to HTTP/2 at once whether or not the peer reads, so the only honest
+   * signal that a proxy is not keeping up is that it does not answer. Nobody else waits meanwhile: at most one push per
+   * proxy is in flight, later changes are folded into the next one.
+   */
+  readonly ackTimeoutMs?: number;
+  /** A stream that sends no Hello within this long is refused. */
+  readonly helloTimeoutMs?: number;
+  readonly log?: ServingLog;
+  /** Observers for metrics and benchmarks (must not throw; errors are swallowed). */
+  readonly events?: {
+    onPush?(proxyId: string, push: Push): void;
+    onAck?(proxyId: string, version: string, latencyMs: number): void;
+    onNack?(proxyId: string, version: string): void;
+    onCut?(proxyId: string, code: string): void;
+  };
+}
+
+interface Connection {
+  readonly state: ProxyState;
+  readonly call: grpc.ServerDuplexStream<unknown, unknown>;
+  ackTimer: ReturnType<typeof setTimeout> | undefined;
+}
+
+const NAME_RE = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+/** Checks the fields every later step relies on; a bad Hello is refused with every problem named. */
+export function validateHello(h: Hello): { ok: true; identity: ProxyIdentity; known: Map<string, string> } | { ok: false; message: string } {
+  const problems: string[] = [];
+  if (!NAME_RE.test(h.podName ?? '')) problems.push('pod_name must be a Kubernetes name');
+  if (!NAME_RE.test(h.podNamespace ?? '')) problems.push('pod_namespace must be a Kubernetes name');
+  const known = new Map<string, string>();
+  for (const [k, v] of Object.entries(h.knownVersions ?? {})) {
+    if (k.length > 512 || typeof v !== 'string' || v.length > 128) {
+      problems.push(`known_versions entry "${k.slice(0, 64)}" is too long`);
+      break;
+    }
+    known.set(k, v);
+  }
+  if (problems.length > 0) return { ok: false, message: problems.join('; ') };
+  const id = h.proxyId || `${h.podName}.${h.podNamespace}`;
+  return {
+    ok: true,
+    identity: { id, podName: h.podName, namespace: h.podNamespace, podIp: h.podIp ?? '', serviceAccount: h.serviceAccount || 'default', mode: h.mode || 'sidecar' },
+    known,
+  };
+}
+
+export class ConfigServer {
+  readonly #opts: Required<Omit<ConfigServerOptions, 'events' | 'log'>> & Pick<ConfigServerOptions, 'events'> & { log: ServingLog };
+  readonly #connections = new Map<string, Connection>();
+  readonly #debouncer: Debouncer<string>;
+  #server: grpc.Server | null = null;
+  #closing = false;
+
+  constructor(opts: ConfigServerOptions) {
+    this.#opts = {
+      replica: 'control-plane',
+      debounceQuietMs: 100,
+      debounceMaxMs: 1000,
+      ackTimeoutMs: 10_000,
+      helloTimeoutMs: 10_000,
+      log: () => {},
+      ...opts,
+    };
+    this.#debouncer = new Debouncer({ quietMs: this.#opts.debounceQuietMs, maxDelayMs: this.#opts.debounceMaxMs }, (keys) => this.#flush(keys));
+  }
+
+  /** Translation calls this when inputs changed: only the named proxies (or all) are looked at, after the debounce. */
+  changed(affected: Iterable<string> | 'all'): void {
+    this.#debouncer.add(affected);
+  }
+
+  /** Every connected proxy's state (for the debug endpoint). */
+  proxies(): ProxyStatusView[] {
+    return [...this.#connections.values()].map((c) => c.state.view(this.#opts.replica)).sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  get connectedCount(): number {
+    return this.#connections.size;
+  }
+
+  /** Registers the service on an existing server (the identity service shares the port). */
+  addTo(server: grpc.Server): void {
+    const { service } = loadConfigDiscovery();
+    server.addService(service, { subscribe: (call: grpc.ServerDuplexStream<unknown, unknown>) => this.#subscribe(call) });
+  }
+
+  async listen(address: string, port: number, credentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
+    const server = new grpc.Server({
+      'grpc.max_receive_message_length': MAX_PROXY_MESSAGE_BYTES,
+      // Finds proxies that vanished without closing (node gone, netns deleted).
+      'grpc.keepalive_time_ms': 30_000,
+      'grpc.keepalive_timeout_ms': 10_000,
+      'grpc.keepalive_permit_without_calls': 1,
+      'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+    });
+    this.addTo(server);
+    const bound = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(`${address.includes(':') ? `[${address}]` : address}:${port}`, credentials, (e, p) => (e ? reject(e) : resolve(p))),
+    );
+    this.#server = server;
+    return bound;
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    this.#debouncer.close();
+    for (const c of [...this.#connections.values()]) this.#cut(c, grpc.status.UNAVAILABLE, new ControlPlaneError('SKEIN_ERR_CP_SHUTTING_DOWN', 'control plane shutting down'));
+    const server = this.#server;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        server.forceShutdown();
+        resolve();
+      }, 2000);
+      server.tryShutdown(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
+  #subscribe(call: grpc.ServerDuplexStream<unknown, unknown>): void {
+    if (this.#closing) {
+      call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'control plane shutting down' });
+      return;
+    }
+    let conn: Connection | null = null;
+    const helloTimer = setTimeout(() => {
+      if (!conn) call.emit('error', { code: grpc.status.DEADLINE_EXCEEDED, details: 'SKEIN_ERR_CP_NO_HELLO: no Hello within the timeout' });
+    }, this.#opts.helloTimeoutMs);
+    call.on('data', (raw: unknown) => {
+      const msg = raw as ProxyMessage;
+      if (!conn) {
+        clearTimeout(helloTimer);
+        if (msg.kind !== 'hello') {
+          call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: 'SKEIN_ERR_CP_NO_HELLO: the first message must be a Hello' });
+          return;
+        }
+        const v = validateHello(msg.hello);
+        if (!v.ok) {
+          call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: `SKEIN_ERR_CP_BAD_HELLO: ${v.message}` });
+          return;
+        }
+        const previous = this.#connections.get(v.identity.id);
+        // A proxy that reconnects before its old stream was noticed dead: the new stream wins.
+        if (previous) this.#cut(previous, grpc.status.ABORTED, new ControlPlaneError('SKEIN_ERR_CP_UNKNOWN_PROXY', 'replaced by a newer stream of the same proxy'));
+        conn = { state: new ProxyState(v.identity, v.known, Date.now()), call, ackTimer: undefined };
+        this.#connections.set(v.identity.id, conn);
+        this.#opts.log('info', 'proxy connected', { proxy: v.identity.id, known: v.known.size });
+        this.#pushTo(conn);
+        return;
+      }
+      conn.state.lastContactAt = Date.now();
+      if (msg.kind === 'ack') this.#onAck(conn, msg.ack.nonce);
+      else if (msg.kind === 'nack') this.#onNack(conn, msg.nack.nonce, msg.nack.reasons ?? []);
+    });
+    const gone = (): void => {
+      clearTimeout(helloTimer);
+      if (conn) this.#forget(conn);
+    };
+    call.on('end', () => {
+      gone();
+      call.end();
+    });
+    call.on('cancelled', gone);
+    call.on('error', gone);
+    call.on('close', gone);
+  }
+
+  #flush(keys: ReadonlySet<string> | 'all'): void {
+    if (keys === 'all') for (const c of this.#connections.values()) this.#pushTo(c);
+    else for (const k of keys) {
+      const c = this.#connections.get(k);
+      if (c) this.#pushTo(c);
+    }
+  }
+
+  /** Sends the proxy what it lacks, unless a push is in flight (then once it is answered). */
+  #pushTo(conn: Connection): void {
+    const s = conn.state;
+    if (s.closed) return;
+    if (s.inFlight) {
+      s.dirty = true;
+      return;
+    }
+    s.dirty = false;
+    const snap = this.#opts.source.snapshotFor(s.identity);
+    if (!snap.ok) {
+      this.#opts.log('error', 'cannot build config for proxy (it keeps its last config)', { proxy: s.identity.id, error: snap.error.message });
+      return;
+    }
+    const snapshot = snap.value;
+    s.latestVersion = snapshot.version;
+    // The proxy rejected exactly this set already: sending it again would only be rejected again.
+    if (s.nackedVersion === snapshot.version) return;
+    const delta = resourceDelta(s.acked, snapshot);
+    if (delta.changed.length === 0 && delta.removed.length === 0) {
+      s.ackedVersion = snapshot.version;
+      return;
+    }
+    const nonce = randomBytes(8).toString('hex');
+    const versions = new Map<string, string>();
+    for (const [k, r] of snapshot.resources) versions.set(k, r.version);
+    s.inFlight = { nonce, version: snapshot.version, versions, sentAt: Date.now() };
+    s.pushes++;
+    const push: Push = { nonce, version: snapshot.version, resources: delta.changed, removed: delta.removed };
+    safe(() => this.#opts.events?.onPush?.(s.identity.id, push));
+    conn.ackTimer = setTimeout(
+      () => this.#cut(conn, grpc.status.DEADLINE_EXCEEDED, new ControlPlaneError('SKEIN_ERR_CP_ACK_TIMEOUT', `the proxy did not take or answer a push within ${this.#opts.ackTimeoutMs} ms`)),
+      this.#opts.ackTimeoutMs,
+    );
+    // Never awaited: the ACK timer is what watches this proxy.
+    conn.call.write(push);
+  }
+
+  #onAck(conn: Connection, nonce: string): void {
+    const s = conn.state;
+    const f = s.inFlight;
+    if (!f || f.nonce !== nonce) return; // an answer to a push that was superseded or never sent
+    clearTimeout(conn.ackTimer);
+    s.inFlight = null;
+    s.acked = new Map(f.versions);
+    s.ackedVersion = f.version;
+    s.nackedVersion = '';
+    s.nackReasons = [];
+    s.acks++;
+    safe(() => this.#opts.events?.onAck?.(s.identity.id, f.version, Date.now() - f.sentAt));
+    if (s.dirty) this.#pushTo(conn);
+  }
+
+  #onNack(conn: Connection, nonce: string, reasons: ProxyMessageReasons): void {
+    const s = conn.state;
+    const f = s.inFlight;
+    if (!f || f.nonce !== nonce) return;
+    clearTimeout(conn.ackTimer);
+    s.inFlight = null;
+    s.nackedVersion = f.version;
+    s.nackReasons = reasons.slice(0, 100).map((r) => ({ type: r.type ?? '', name: r.name ?? '', path: r.path ?? '', message: (r.message ?? '').slice(0, 1000) }));
+    s.nacks++;
+    this.#opts.log('warn', 'proxy rejected config (it keeps its last good config)', { proxy: s.identity.id, version: f.version, reasons: s.nackReasons.map((r) => `${r.type}/${r.name}: ${r.message}`).join('; ') });
+    safe(() => this.#opts.events?.onNack?.(s.identity.id, f.version));
+    if (s.dirty) this.#pushTo(conn);
+  }
+
+  #cut(conn: Connection, code: grpc.status, error: ControlPlaneError): void {
+    if (conn.state.closed) return;
+    this.#opts.log('warn', 'cutting proxy stream', { proxy: conn.state.identity.id, code: error.code, reason: error.message });
+    safe(() => this.#opts.events?.onCut?.(conn.state.identity.id, error.code));
+    this.#forget(conn);
+    // Ends with a status once queued bytes drain; nothing here waits for it.
+    conn.call.emit('error', { code, details: `${error.code}: ${error.message}` });
+  }
+
+  #forget(conn: Connection): void {
+    const s = conn.state;
+    if (s.closed) return;
+    s.closed = true;
+    clearTimeout(conn.ackTimer);
+    if (this.#connections.get(s.identity.id) === conn) this.#connections.delete(s.identity.id);
+  }
+}
+
+type ProxyMessageReasons = readonly { type?: string; name?: string; path?: string; message?: string }[];
+
+function safe(f: () => void): void {
+  try {
+    f();
+  } catch {
+    // Observers (metrics, benchmarks) must never break serving.
+  }
+}

@@ -1,0 +1,183 @@
+// The proxy's side of config discovery: subscribes with its identity, hands each push to the proxy's one apply entry
+// point, answers ACK or NACK, reconnects with backoff and jitter, and keeps serving its last config while away.
+import type * as grpcTypes from '@grpc/grpc-js';
+import { createRequire } from 'node:module';
+import {
+  loadConfigDiscovery,
+  MAX_PUSH_BYTES,
+  resourceKey,
+  type Hello,
+  type NackReason,
+  type Push,
+  type ResourceRef,
+} from '../../api/proto/config-discovery.ts';
+import { DEFAULT_BACKOFF, reconnectDelayMs, type BackoffOptions } from './reconnect-backoff.ts';
+
+/** One resource of a push, its JSON body parsed (the proxy's schema validates it). */
+export interface ResourceUpdate {
+  readonly type: string;
+  readonly name: string;
+  readonly version: string;
+  readonly body: unknown;
+}
+
+export interface ChangeSet {
+  readonly version: string;
+  readonly upserts: readonly ResourceUpdate[];
+  readonly removals: readonly ResourceRef[];
+}
+
+/** The proxy's one entry point for config changes: applied whole, or refused whole with every reason. */
+export type ApplyChangeSet = (changes: ChangeSet) => { readonly ok: true } | { readonly ok: false; readonly reasons: readonly NackReason[] };
+
+/**
+ * `pass-through`: no config from the control plane since start (the bootstrap config serves: traffic goes where it was headed).
+ * `synced`: serving the control plane's config. `away`: lost the control plane after having config (the last config keeps serving).
+ */
+export type ControlState = 'pass-through' | 'synced' | 'away';
+
+export interface ControlStatus {
+  readonly state: ControlState;
+  readonly address: string;
+  readonly version: string;
+  readonly lastError: string;
+  readonly lastRejection: { readonly version: string; readonly reasons: readonly NackReason[] } | null;
+  readonly reconnects: number;
+}
+
+export interface ControlPlaneClientOptions {
+  readonly address: string;
+  readonly hello: Omit<Hello, 'knownVersions'>;
+  readonly apply: ApplyChangeSet;
+  readonly backoff?: BackoffOptions;
+  readonly random?: () => number;
+  readonly credentials?: grpcTypes.ChannelCredentials;
+  readonly log?: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+  /** Called on every state change (readiness details, metrics). */
+  readonly onStatus?: (s: ControlStatus) => void;
+}
+
+type Call = grpcTypes.ClientDuplexStream<unknown, unknown>;
+
+export class ControlPlaneClient {
+  readonly #opts: ControlPlaneClientOptions;
+  readonly #grpc: typeof grpcTypes;
+  #client: grpcTypes.Client | null = null;
+  #call: Call | null = null;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #attempt = 0;
+  #stopped = false;
+  /** key -> version of what the proxy serves: sent in Hello so a reconnect gets only the difference. */
+  #known = new Map<string, string>();
+  #status: ControlStatus;
+
+  constructor(opts: ControlPlaneClientOptions) {
+    this.#opts = opts;
+    this.#grpc = createRequire(import.meta.url)('@grpc/grpc-js') as typeof grpcTypes;
+    this.#status = { state: 'pass-through', address: opts.address, version: '', lastError: '', lastRejection: null, reconnects: 0 };
+  }
+
+  get status(): ControlStatus {
+    return this.#status;
+  }
+
+  /** What /ready's details say about the control plane. */
+  readinessDetail(): string {
+    const s = this.#status;
+    switch (s.state) {
+      case 'pass-through':
+        return `control plane ${s.address} not reached since start: serving pass-through${s.lastError ? ` (${s.lastError})` : ''}`;
+      case 'away':
+        return `control plane ${s.address} away: serving last config ${s.version}${s.lastError ? ` (${s.lastError})` : ''}`;
+      case 'synced':
+        return `control plane ${s.address}: config ${s.version}`;
+    }
+  }
+
+  start(): void {
+    const { Client } = loadConfigDiscovery();
+    this.#client = new Client(this.#opts.address, this.#opts.credentials ?? this.#grpc.credentials.createInsecure(), {
+      'grpc.max_receive_message_length': MAX_PUSH_BYTES,
+      'grpc.keepalive_time_ms': 30_000,
+      'grpc.keepalive_timeout_ms': 10_000,
+      // Our own backoff (with jitter, visible in status) decides when to try again.
+      'grpc.initial_reconnect_backoff_ms': 200,
+    });
+    this.#connect();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#call?.cancel();
+    this.#call = null;
+    this.#client?.close();
+  }
+
+  #setStatus(patch: Partial<ControlStatus>): void {
+    this.#status = { ...this.#status, ...patch };
+    try {
+      this.#opts.onStatus?.(this.#status);
+    } catch {
+      // readiness/metrics observers never break config handling
+    }
+  }
+
+  #connect(): void {
+    if (this.#stopped || !this.#client) return;
+    const call = (this.#client as unknown as { subscribe(): Call }).subscribe();
+    this.#call = call;
+    let ended = false;
+    const end = (why: string): void => {
+      if (ended) return;
+      ended = true;
+      if (this.#call === call) this.#call = null;
+      if (this.#stopped) return;
+      const state: ControlState = this.#status.version === '' ? 'pass-through' : 'away';
+      this.#setStatus({ state, lastError: why, reconnects: this.#status.reconnects + 1 });
+      const delay = reconnectDelayMs(this.#attempt++, this.#opts.random ?? Math.random, this.#opts.backoff ?? DEFAULT_BACKOFF);
+      this.#opts.log?.('warn', 'control plane stream ended; reconnecting', { reason: why, inMs: delay, state });
+      this.#timer = setTimeout(() => this.#connect(), delay);
+    };
+    call.on('data', (push: unknown) => {
+      // A stream that delivered config is healthy: the next loss starts the backoff from the bottom again.
+      this.#attempt = 0;
+      this.#onPush(call, push as Push);
+    });
+    call.on('error', (e: grpcTypes.ServiceError) => end(`${this.#grpc.status[e.code] ?? e.code}: ${e.details || e.message}`));
+    call.on('end', () => end('stream closed by the control plane'));
+    call.write({ hello: { ...this.#opts.hello, knownVersions: Object.fromEntries(this.#known) } });
+  }
+
+  #onPush(call: Call, push: Push): void {
+    const reasons: NackReason[] = [];
+    const upserts: ResourceUpdate[] = [];
+    for (const r of push.resources) {
+      try {
+        upserts.push({ type: r.type, name: r.name, version: r.version, body: JSON.parse(Buffer.from(r.body).toString('utf8')) });
+      } catch (e) {
+        reasons.push({ type: r.type, name: r.name, path: '', message: `body is not JSON: ${(e as Error).message}` });
+      }
+    }
+    let outcome: ReturnType<ApplyChangeSet>;
+    if (reasons.length > 0) outcome = { ok: false, reasons };
+    else {
+      try {
+        outcome = this.#opts.apply({ version: push.version, upserts, removals: push.removed });
+      } catch (e) {
+        // The apply entry point must not throw; if it does, the change is refused, never half taken.
+        outcome = { ok: false, reasons: [{ type: '', name: '', path: '', message: `apply failed: ${(e as Error).message}` }] };
+      }
+    }
+    if (outcome.ok) {
+      for (const r of push.removed) this.#known.delete(resourceKey(r));
+      for (const r of upserts) this.#known.set(resourceKey(r), r.version);
+      this.#setStatus({ state: 'synced', version: push.version, lastError: '' });
+      call.write({ ack: { nonce: push.nonce, version: push.version } });
+    } else {
+      this.#opts.log?.('warn', 'config push rejected (keeping the last good config)', { version: push.version, reasons: outcome.reasons.map((r) => `${r.type}/${r.name}: ${r.message}`).join('; ') });
+      this.#setStatus({ lastRejection: { version: push.version, reasons: outcome.reasons } });
+      call.write({ nack: { nonce: push.nonce, version: push.version, reasons: outcome.reasons } });
+    }
+  }
+}
