@@ -11,6 +11,7 @@ import {
   DEFAULT_OUTBOUND_CONNECT_TIMEOUT_MS,
   DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS,
 } from './proxy-config-defaults.ts';
+import { parseCircuitBreaker, parseLocalRateLimit, parseOutlierDetection, parseRoutePolicies } from './parse-policy-config.ts';
 import { validateProxyConfigDocument } from './proxy-config-validator.generated.ts';
 import type {
   ClusterConfig,
@@ -185,6 +186,7 @@ export function parseProxyConfig(doc: unknown): Result<ProxyConfig, readonly Con
           requestHeaders: mutation(r.requestHeaders),
           responseHeaders: mutation(r.responseHeaders),
           timeoutMs: r.timeoutMs ?? 0,
+          ...parseRoutePolicies(r, rat, clusterNames, problems),
         };
       });
       return { name: vh.name!, domains: (vh.domains ?? ['*']).map((d) => d.toLowerCase()), routes };
@@ -198,10 +200,11 @@ export function parseProxyConfig(doc: unknown): Result<ProxyConfig, readonly Con
       virtualHosts,
       tcpCluster: l.tcpCluster ?? null,
       tls: l.tls ? { certFile: l.tls.certFile!, keyFile: l.tls.keyFile!, alpn: l.tls.alpn ?? ['h2', 'http/1.1'] } : null,
+      rateLimit: parseLocalRateLimit(l.rateLimit),
     };
   });
 
-  const clusters: ClusterConfig[] = (input.clusters ?? []).map((c) => ({
+  const clusters: ClusterConfig[] = (input.clusters ?? []).map((c, ci) => ({
     name: c.name!,
     type: c.type ?? 'static',
     originalDestinationAddress: c.originalDestinationAddress ?? null,
@@ -215,6 +218,8 @@ export function parseProxyConfig(doc: unknown): Result<ProxyConfig, readonly Con
     idleTimeoutMs: c.idleTimeoutMs ?? DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS,
     maxConnectionsPerEndpoint: c.maxConnectionsPerEndpoint ?? DEFAULT_MAX_CONNECTIONS_PER_ENDPOINT,
     endpoints: (c.endpoints ?? []).map((e) => ({ address: e.address!, port: e.port!, weight: e.weight ?? 1 })),
+    circuitBreaker: parseCircuitBreaker(c.circuitBreaker),
+    outlierDetection: parseOutlierDetection(c.outlierDetection, `clusters[${ci}].outlierDetection`, problems),
   }));
 
   if (problems.length > 0) return err(problems);

@@ -1,5 +1,8 @@
 // JSON Schema of the proxy config file (the input form: optional fields take the documented defaults).
+// The policy fragments live in policy-config-schema.ts.
 // Published as docs/proxy-config.schema.json by `npm run gen:schema`; a test checks the published copy is current.
+
+import { circuitBreakerSchema, localRateLimitSchema, outlierDetectionSchema, routePolicyProperties } from './policy-config-schema.ts';
 
 const name = { type: 'string', minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9][A-Za-z0-9._:/-]*$' } as const;
 const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
@@ -48,6 +51,7 @@ export const proxyConfigSchema = {
           direction: { enum: ['inbound', 'outbound', 'ingress'] },
           protocol: { enum: ['detect', 'http', 'tcp'] },
           tcpCluster: name,
+          rateLimit: localRateLimitSchema,
           tls: {
             type: 'object',
             additionalProperties: false,
@@ -139,6 +143,7 @@ export const proxyConfigSchema = {
                       requestHeaders: headerMutation,
                       responseHeaders: headerMutation,
                       timeoutMs: { type: 'integer', minimum: 0, maximum: 86_400_000 },
+                      ...routePolicyProperties,
                     },
                   },
                 },
@@ -178,6 +183,8 @@ export const proxyConfigSchema = {
           connectTimeoutMs: positiveMs,
           idleTimeoutMs: positiveMs,
           maxConnectionsPerEndpoint: { type: 'integer', minimum: 1, maximum: 100_000 },
+          circuitBreaker: circuitBreakerSchema,
+          outlierDetection: outlierDetectionSchema,
           endpoints: {
             type: 'array',
             items: {

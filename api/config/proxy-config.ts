@@ -3,6 +3,8 @@
 // Every field here is fully resolved (defaults applied). The on-disk / on-the-wire form is the same shape with most
 // fields optional; `parseProxyConfig` turns it into this model or returns every problem at once.
 
+import type { CircuitBreakerConfig, LocalRateLimitConfig, OutlierDetectionConfig, RoutePolicyConfig } from './policy-config.ts';
+
 export type ProxyMode = 'sidecar' | 'ingress';
 export type ListenerDirection = 'inbound' | 'outbound' | 'ingress';
 /** `detect` sniffs each connection: HTTP/1.1, HTTP/2 prior knowledge, TLS (ALPN), otherwise opaque TCP. */
@@ -41,6 +43,8 @@ export interface ListenerConfig {
   readonly tcpCluster: string | null;
   /** TLS termination for this listener (ingress); null passes TLS through as opaque TCP. */
   readonly tls: ListenerTlsConfig | null;
+  /** A token bucket over every HTTP request this listener serves (before routing); null: none. */
+  readonly rateLimit: LocalRateLimitConfig | null;
 }
 
 export interface ListenerTlsConfig {
@@ -57,7 +61,8 @@ export interface VirtualHostConfig {
   readonly routes: readonly RouteConfig[];
 }
 
-export interface RouteConfig {
+/** A route; its traffic policies (retries, rate limit, fault, mirrors, stream idle timeout) come from RoutePolicyConfig. */
+export interface RouteConfig extends RoutePolicyConfig {
   readonly name: string;
   readonly match: RouteMatchConfig;
   /** Weighted backends; weights are relative (90/10 is a canary split). */
@@ -134,6 +139,10 @@ export interface ClusterConfig {
   /** Cap on open HTTP/1.1 connections per endpoint (requests beyond it wait for a free connection). */
   readonly maxConnectionsPerEndpoint: number;
   readonly endpoints: readonly EndpointConfig[];
+  /** Limits on connections, pending and in-flight requests and retries; null: none. */
+  readonly circuitBreaker: CircuitBreakerConfig | null;
+  /** Ejects endpoints that keep failing; null: none. */
+  readonly outlierDetection: OutlierDetectionConfig | null;
 }
 
 export interface LoadBalancerConfig {
