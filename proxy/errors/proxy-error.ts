@@ -37,6 +37,14 @@ export const ERRORS = {
   upgradeRejected: spec('SKEIN_ERR_UPGRADE_REJECTED', 502, GRPC.INTERNAL, 'upgrade-rejected', false, 'upstream did not accept the upgrade'),
   clientCancelled: spec('SKEIN_ERR_CLIENT_CANCELLED', 499, GRPC.CANCELLED, 'client-cancelled', true, 'client went away'),
   draining: spec('SKEIN_ERR_DRAINING', 503, GRPC.UNAVAILABLE, 'draining', true, 'proxy is shutting down'),
+  circuitMaxConnections: spec('SKEIN_ERR_CIRCUIT_MAX_CONNECTIONS', 503, GRPC.UNAVAILABLE, 'max-connections', false, 'cluster connection limit reached'),
+  circuitMaxPending: spec('SKEIN_ERR_CIRCUIT_MAX_PENDING', 503, GRPC.UNAVAILABLE, 'max-pending', false, 'cluster pending-request limit reached'),
+  circuitMaxRequests: spec('SKEIN_ERR_CIRCUIT_MAX_REQUESTS', 503, GRPC.UNAVAILABLE, 'max-requests', false, 'cluster request limit reached'),
+  pendingTimeout: spec('SKEIN_ERR_PENDING_TIMEOUT', 503, GRPC.UNAVAILABLE, 'pending-timeout', false, 'request waited too long for the cluster'),
+  perTryTimeout: spec('SKEIN_ERR_PER_TRY_TIMEOUT', 504, GRPC.DEADLINE_EXCEEDED, 'per-try-timeout', false, 'upstream try timed out'),
+  streamIdleTimeout: spec('SKEIN_ERR_STREAM_IDLE_TIMEOUT', 504, GRPC.DEADLINE_EXCEEDED, 'idle-timeout', false, 'request idle for too long'),
+  rateLimited: spec('SKEIN_ERR_RATE_LIMITED', 429, GRPC.RESOURCE_EXHAUSTED, 'rate-limited', false, 'local rate limit exceeded'),
+  faultAbort: spec('SKEIN_ERR_FAULT_ABORT', 503, GRPC.UNAVAILABLE, 'fault-abort', false, 'fault injected'),
   internal: spec('SKEIN_ERR_INTERNAL', 500, GRPC.INTERNAL, 'internal', true, 'internal proxy error'),
 } as const satisfies Record<string, ProxyErrorSpec>;
 
