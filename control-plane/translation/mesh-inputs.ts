@@ -1,0 +1,26 @@
+// Everything translation reads: the Kubernetes objects ingestion keeps, as plain readonly data.
+import type { V1EndpointSlice, V1Namespace, V1Service } from '@kubernetes/client-node';
+
+export interface MeshInputs {
+  readonly services: readonly V1Service[];
+  readonly endpointSlices: readonly V1EndpointSlice[];
+  readonly namespaces: readonly V1Namespace[];
+}
+
+/** The proxy a snapshot is for, and how its workload narrowed what it may call. */
+export interface ProxyScope {
+  readonly namespace: string;
+  /** From the pod annotation skein.dev/outbound-namespaces; null: every namespace the Services export to. */
+  readonly outboundNamespaces: readonly string[] | null;
+}
+
+/** Service annotation: comma-separated namespaces that may call it (`.` its own, `*` all; default `*`). */
+export const EXPORT_TO_ANNOTATION = 'skein.dev/export-to';
+/** Pod annotation: comma-separated namespaces whose Services this workload calls (`.` its own); narrows, never widens. */
+export const OUTBOUND_NAMESPACES_ANNOTATION = 'skein.dev/outbound-namespaces';
+export const CLUSTER_DOMAIN = 'cluster.local';
+
+export function parseNamespaceList(value: string | undefined, own: string): readonly string[] | null {
+  if (value === undefined || value.trim() === '' || value.trim() === '*') return null;
+  return [...new Set(value.split(',').map((s) => s.trim()).filter((s) => s !== '').map((s) => (s === '.' ? own : s)))];
+}

@@ -1,0 +1,52 @@
+// Translation served to the gRPC layer: snapshots cached by a key over every input (the inputs' generation and the
+// proxy's scope), so a thousand proxies of one namespace cost one translation per change.
+import { ok, type Result } from '../../api/result.ts';
+import type { ControlPlaneError } from '../control-plane-error.ts';
+import { makeSnapshot } from '../serving/proxy-snapshot.ts';
+import type { ProxyIdentity, ProxySnapshot, SnapshotSource } from '../serving/snapshot-source.ts';
+import type { MeshInputs, ProxyScope } from './mesh-inputs.ts';
+import { translateProxy, type TranslationProblem } from './translate-proxy.ts';
+
+export class MeshTranslator implements SnapshotSource {
+  #inputs: MeshInputs = { services: [], endpointSlices: [], namespaces: [] };
+  #generation = 0;
+  readonly #cache = new Map<string, { generation: number; snapshot: ProxySnapshot; problems: readonly TranslationProblem[] }>();
+  readonly #scopeOf: (proxy: ProxyIdentity) => ProxyScope;
+  translations = 0;
+
+  /** `scopeOf` reads the proxy's pod (annotations) from ingestion's store; it must be a pure lookup. */
+  constructor(scopeOf: (proxy: ProxyIdentity) => ProxyScope) {
+    this.#scopeOf = scopeOf;
+  }
+
+  /** New inputs: every cached snapshot is stale (its key names the old generation). */
+  setInputs(inputs: MeshInputs): void {
+    this.#inputs = inputs;
+    this.#generation++;
+    // Entries of older generations can never be hit again.
+    this.#cache.clear();
+  }
+
+  get generation(): number {
+    return this.#generation;
+  }
+
+  snapshotFor(proxy: ProxyIdentity): Result<ProxySnapshot, ControlPlaneError> {
+    const scope = this.#scopeOf(proxy);
+    const key = `${scope.namespace}|${scope.outboundNamespaces === null ? '*' : [...scope.outboundNamespaces].sort().join(',')}`;
+    const hit = this.#cache.get(key);
+    if (hit && hit.generation === this.#generation) return ok(hit.snapshot);
+    const t = translateProxy(this.#inputs, scope);
+    this.translations++;
+    const snapshot = makeSnapshot(t.resources);
+    this.#cache.set(key, { generation: this.#generation, snapshot, problems: t.problems });
+    return ok(snapshot);
+  }
+
+  /** Problems found in the inputs by the translations of this generation (for logs and the debug endpoint). */
+  problems(): TranslationProblem[] {
+    const seen = new Map<string, TranslationProblem>();
+    for (const e of this.#cache.values()) for (const p of e.problems) seen.set(`${p.object}|${p.message}`, p);
+    return [...seen.values()];
+  }
+}

@@ -1,0 +1,139 @@
+// Translation: Kubernetes objects in, one proxy's resources out: ClusterIP routing, Host forms, ready endpoints,
+// headless and ExternalName Services, scoping (export-to, outbound namespaces), invalid objects, purity.
+import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import type { ClusterConfig, VirtualHostConfig } from '../../api/config/proxy-config.ts';
+import type { MeshInputs } from './mesh-inputs.ts';
+import { parseNamespaceList } from './mesh-inputs.ts';
+import { MeshTranslator } from './mesh-translator.ts';
+import { clusterName, translateProxy, type OutboundVip } from './translate-proxy.ts';
+
+function service(ns: string, name: string, ports: { port: number; name?: string; appProtocol?: string; protocol?: string }[], extra: Partial<V1Service['spec']> = {}, annotations?: Record<string, string>): V1Service {
+  return { metadata: { namespace: ns, name, annotations }, spec: { clusterIP: '10.96.0.10', ports, ...extra } };
+}
+function slice(ns: string, svc: string, name: string, ports: { name?: string; port: number }[], endpoints: { ip: string; ready?: boolean }[], addressType = 'IPv4'): V1EndpointSlice {
+  return {
+    metadata: { namespace: ns, name, labels: { 'kubernetes.io/service-name': svc } },
+    addressType,
+    ports: ports.map((p) => ({ ...p, protocol: 'TCP' })),
+    endpoints: endpoints.map((e) => ({ addresses: [e.ip], conditions: e.ready === undefined ? {} : { ready: e.ready } })),
+  };
+}
+const inputs = (services: V1Service[], endpointSlices: V1EndpointSlice[] = []): MeshInputs => ({ services, endpointSlices, namespaces: [] });
+const everywhere = (ns: string) => ({ namespace: ns, outboundNamespaces: null });
+
+function outputs(t: ReturnType<typeof translateProxy>) {
+  const clusters = t.resources.filter((r) => r.type === 'cluster').map((r) => r.body as ClusterConfig);
+  const table = t.resources.find((r) => r.type === 'route-table')!.body as { virtualHosts: VirtualHostConfig[] };
+  const vips = (t.resources.find((r) => r.type === 'outbound-vips')!.body as { vips: OutboundVip[] }).vips;
+  return { clusters, vhosts: table.virtualHosts, vips };
+}
+
+describe('translateProxy', () => {
+  const echo = service('demo', 'echo', [{ port: 80, name: 'http' }, { port: 9090, name: 'grpc' }]);
+  const echoSlice = slice('demo', 'echo', 'echo-abc', [{ name: 'http', port: 8080 }, { name: 'grpc', port: 9000 }], [{ ip: '10.244.0.5' }, { ip: '10.244.0.4', ready: true }, { ip: '10.244.0.9', ready: false }]);
+
+  it('routes a Service port by its ClusterIP:port and every Host form, to its ready endpoints', () => {
+    const { clusters, vhosts, vips } = outputs(translateProxy(inputs([echo], [echoSlice]), everywhere('demo')));
+    const http = clusters.find((c) => c.name === clusterName('demo', 'echo', 80))!;
+    expect(http.endpoints).toEqual([
+      { address: '10.244.0.4', port: 8080, weight: 1 },
+      { address: '10.244.0.5', port: 8080, weight: 1 },
+    ]);
+    expect(http.protocol).toBe('http1');
+    expect(clusters.find((c) => c.name === clusterName('demo', 'echo', 9090))!.protocol).toBe('http2');
+    const vh = vhosts.find((v) => v.name === http.name)!;
+    expect(vh.domains).toEqual([
+      'echo', 'echo:80', 'echo.demo', 'echo.demo:80', 'echo.demo.svc', 'echo.demo.svc:80',
+      'echo.demo.svc.cluster.local', 'echo.demo.svc.cluster.local:80', '10.96.0.10:80', '10.96.0.10',
+    ]);
+    expect(vhosts.find((v) => v.name === clusterName('demo', 'echo', 9090))!.domains).toEqual([
+      'echo:9090', 'echo.demo:9090', 'echo.demo.svc:9090', 'echo.demo.svc.cluster.local:9090', '10.96.0.10:9090',
+    ]);
+    expect(vh.routes[0]!.backends).toEqual([{ cluster: http.name, weight: 1 }]);
+    expect(vips).toEqual([
+      { address: '10.96.0.10', port: 80, virtualHost: http.name },
+      { address: '10.96.0.10', port: 9090, virtualHost: clusterName('demo', 'echo', 9090) },
+    ]);
+    // Everything else passes through, last.
+    expect(vhosts.at(-1)!.domains).toEqual(['*']);
+  });
+
+  it('gives the bare name only to proxies of the Service namespace', () => {
+    const { vhosts } = outputs(translateProxy(inputs([echo], [echoSlice]), everywhere('other')));
+    const domains = vhosts.find((v) => v.name === clusterName('demo', 'echo', 80))!.domains;
+    expect(domains).not.toContain('echo');
+    expect(domains).not.toContain('echo:80');
+    expect(domains).toContain('echo.demo');
+  });
+
+  it('leaves headless and ExternalName Services to pass-through, and skips UDP ports', () => {
+    const headless = service('demo', 'db', [{ port: 5432 }], { clusterIP: 'None' });
+    const ext = service('demo', 'ext', [{ port: 443 }], { type: 'ExternalName', externalName: 'example.com', clusterIP: undefined });
+    const dns = service('demo', 'dns', [{ port: 53, protocol: 'UDP' }, { port: 53, name: 'tcp', protocol: 'TCP' }]);
+    const { clusters, vips } = outputs(translateProxy(inputs([headless, ext, dns]), everywhere('demo')));
+    expect(clusters.map((c) => c.name)).toEqual([clusterName('demo', 'dns', 53)]);
+    expect(vips).toHaveLength(1);
+  });
+
+  it('joins several EndpointSlices of one Service and drops duplicates and FQDN slices', () => {
+    const s2 = slice('demo', 'echo', 'echo-def', [{ name: 'http', port: 8080 }], [{ ip: '10.244.0.5' }, { ip: '10.244.0.6' }]);
+    const fqdn = slice('demo', 'echo', 'echo-fqdn', [{ name: 'http', port: 8080 }], [{ ip: 'echo.example.com' }], 'FQDN');
+    const { clusters } = outputs(translateProxy(inputs([echo], [echoSlice, s2, fqdn]), everywhere('demo')));
+    expect(clusters.find((c) => c.name === clusterName('demo', 'echo', 80))!.endpoints.map((e) => e.address)).toEqual(['10.244.0.4', '10.244.0.5', '10.244.0.6']);
+  });
+
+  it('scopes by export-to and by the workload narrowing its outbound namespaces', () => {
+    const privateSvc = service('team-a', 'internal', [{ port: 80 }], {}, { 'skein.dev/export-to': '.' });
+    const shared = service('team-b', 'api', [{ port: 80 }], {}, { 'skein.dev/export-to': 'team-a, team-c' });
+    const open = service('team-c', 'web', [{ port: 80 }]);
+    const names = (ns: string, outbound: readonly string[] | null) =>
+      outputs(translateProxy(inputs([privateSvc, shared, open]), { namespace: ns, outboundNamespaces: outbound })).clusters.map((c) => c.name.split('|')[2]);
+    expect(names('team-a', null)).toEqual(['internal.team-a.svc.cluster.local', 'api.team-b.svc.cluster.local', 'web.team-c.svc.cluster.local']);
+    expect(names('team-b', null)).toEqual(['web.team-c.svc.cluster.local']);
+    expect(names('team-a', parseNamespaceList('., team-c', 'team-a'))).toEqual(['internal.team-a.svc.cluster.local', 'web.team-c.svc.cluster.local']);
+    // narrowing never widens: team-b may not call team-a's private Service even when it lists team-a
+    expect(names('team-b', ['team-a'])).toEqual([]);
+  });
+
+  it('reports invalid objects and keeps translating the rest', () => {
+    const bad = service('demo', 'Bad_Name', [{ port: 80 }]);
+    const badPort = service('demo', 'big', [{ port: 70000, name: 'x' }, { port: 81, name: 'ok' }]);
+    const badSlice = slice('demo', 'echo', 'echo-bad', [{ name: 'http', port: 8080 }], [{ ip: '999.1.1.1' }, { ip: '10.244.0.7' }]);
+    const t = translateProxy(inputs([bad, badPort, echo], [badSlice]), everywhere('demo'));
+    expect(t.problems).toEqual([
+      { object: 'Service demo/Bad_Name', message: 'namespace and name must be DNS labels' },
+      { object: 'Service demo/big', message: 'port x is out of range' },
+      { object: 'EndpointSlice demo/echo-bad', message: 'address "999.1.1.1" is not an IPv4 address' },
+    ]);
+    const { clusters } = outputs(t);
+    expect(clusters.map((c) => c.name)).toEqual([clusterName('demo', 'big', 81), clusterName('demo', 'echo', 80), clusterName('demo', 'echo', 9090)]);
+    expect(clusters.find((c) => c.name === clusterName('demo', 'echo', 80))!.endpoints).toEqual([{ address: '10.244.0.7', port: 8080, weight: 1 }]);
+  });
+
+  it('is pure: the same inputs give the same output, and the inputs are untouched', () => {
+    const ins = inputs([echo], [echoSlice]);
+    const before = JSON.stringify(ins);
+    const a = JSON.stringify(translateProxy(ins, everywhere('demo')));
+    const b = JSON.stringify(translateProxy(inputs([echo], [echoSlice]), everywhere('demo')));
+    expect(a).toBe(b);
+    expect(JSON.stringify(ins)).toBe(before);
+  });
+});
+
+describe('MeshTranslator', () => {
+  it('translates once per scope and generation, and again after the inputs change', () => {
+    const t = new MeshTranslator((p) => ({ namespace: p.namespace, outboundNamespaces: null }));
+    const proxy = (pod: string, ns: string) => ({ id: `${pod}.${ns}`, podName: pod, namespace: ns, podIp: '', serviceAccount: 'default', mode: 'sidecar' });
+    t.setInputs(inputs([service('demo', 'echo', [{ port: 80 }])]));
+    const a = t.snapshotFor(proxy('a', 'demo'));
+    const b = t.snapshotFor(proxy('b', 'demo'));
+    t.snapshotFor(proxy('c', 'other'));
+    expect(t.translations).toBe(2);
+    expect(a.ok && b.ok && a.value.version === b.value.version).toBe(true);
+    t.setInputs(inputs([service('demo', 'echo', [{ port: 80 }, { port: 81 }])]));
+    const c = t.snapshotFor(proxy('a', 'demo'));
+    expect(t.translations).toBe(3);
+    expect(c.ok && a.ok && c.value.version !== a.value.version).toBe(true);
+  });
+});

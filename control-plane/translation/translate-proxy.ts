@@ -1,0 +1,202 @@
+// Translation, a pure function: the mesh's Kubernetes objects and one proxy's scope in, that proxy's outbound
+// resources out (clusters with ready endpoints, the outbound route table by Host, the ClusterIP:port table), plus every
+// problem found in the inputs. No clock, no environment, no I/O; the inputs are never modified.
+import type { V1EndpointSlice, V1Service, V1ServicePort } from '@kubernetes/client-node';
+import type { ClusterConfig, EndpointConfig, VirtualHostConfig } from '../../api/config/proxy-config.ts';
+import { DEFAULT_MAX_CONNECTIONS_PER_ENDPOINT, DEFAULT_OUTBOUND_CONNECT_TIMEOUT_MS, DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS } from '../../api/config/proxy-config-defaults.ts';
+import type { ResourceBody } from '../serving/proxy-snapshot.ts';
+import { CLUSTER_DOMAIN, EXPORT_TO_ANNOTATION, parseNamespaceList, type MeshInputs, type ProxyScope } from './mesh-inputs.ts';
+
+/** The resource kinds translation produces (the proxy's live-config kinds). */
+export const RESOURCE_TYPES = { cluster: 'cluster', routeTable: 'route-table', outboundVips: 'outbound-vips' } as const;
+export const OUTBOUND_ROUTE_TABLE = 'outbound';
+export const PASSTHROUGH_CLUSTER = 'outbound-passthrough';
+
+export interface TranslationProblem {
+  /** "Service ns/name", "EndpointSlice ns/name". */
+  readonly object: string;
+  readonly message: string;
+}
+
+/** One entry of the ClusterIP table: a connection to address:port is that Service port, whatever its Host says. */
+export interface OutboundVip {
+  readonly address: string;
+  readonly port: number;
+  readonly virtualHost: string;
+}
+
+export interface ProxyTranslation {
+  readonly resources: readonly ResourceBody[];
+  readonly problems: readonly TranslationProblem[];
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const IPV6 = /^[0-9a-f:]+$/i;
+
+export function clusterName(ns: string, name: string, port: number): string {
+  return `outbound|${port}|${name}.${ns}.svc.${CLUSTER_DOMAIN}`;
+}
+
+/**
+ * The Host forms that name a Service port. From the Service's own namespace the bare name works too (the DNS search path
+ * of pods there); `:port` forms always, and the port-less forms only for port 80 (what a client sends for it).
+ */
+export function hostForms(ns: string, name: string, port: number, sameNamespace: boolean): string[] {
+  const names = [`${name}.${ns}`, `${name}.${ns}.svc`, `${name}.${ns}.svc.${CLUSTER_DOMAIN}`];
+  if (sameNamespace) names.unshift(name);
+  const out: string[] = [];
+  for (const n of names) {
+    if (port === 80) out.push(n);
+    out.push(`${n}:${port}`);
+  }
+  return out;
+}
+
+function visibleTo(svc: V1Service, scope: ProxyScope): boolean {
+  const ns = svc.metadata!.namespace!;
+  const exportTo = parseNamespaceList(svc.metadata?.annotations?.[EXPORT_TO_ANNOTATION], ns);
+  if (exportTo !== null && !exportTo.includes(scope.namespace)) return false;
+  if (scope.outboundNamespaces !== null && !scope.outboundNamespaces.includes(ns)) return false;
+  return true;
+}
+
+function upstreamProtocol(p: V1ServicePort): 'http1' | 'http2' {
+  const app = (p.appProtocol ?? '').toLowerCase();
+  if (app === 'kubernetes.io/h2c' || app === 'grpc' || app === 'http2') return 'http2';
+  const name = (p.name ?? '').toLowerCase();
+  return name === 'grpc' || name.startsWith('grpc-') || name === 'http2' || name.startsWith('http2-') ? 'http2' : 'http1';
+}
+
+/** Ready endpoints of a Service port, from every EndpointSlice of the Service, deduplicated and in a stable order. */
+function readyEndpoints(slices: readonly V1EndpointSlice[], port: V1ServicePort, problems: TranslationProblem[]): EndpointConfig[] {
+  const seen = new Map<string, EndpointConfig>();
+  for (const slice of slices) {
+    const where = `EndpointSlice ${slice.metadata?.namespace}/${slice.metadata?.name}`;
+    if (slice.addressType !== 'IPv4' && slice.addressType !== 'IPv6') continue; // FQDN slices: not ours to resolve
+    const sp = (slice.ports ?? []).find((x) => (x.name ?? '') === (port.name ?? '') && (x.protocol ?? 'TCP') === 'TCP');
+    if (!sp) continue;
+    const targetPort = sp.port;
+    if (typeof targetPort !== 'number' || !Number.isInteger(targetPort) || targetPort < 1 || targetPort > 65535) {
+      problems.push({ object: where, message: `port ${sp.name ?? '(unnamed)'} has no valid number` });
+      continue;
+    }
+    for (const ep of slice.endpoints ?? []) {
+      // ready unset means ready (the API's own rule); terminating endpoints take no new requests.
+      if (ep.conditions?.ready === false) continue;
+      for (const address of ep.addresses ?? []) {
+        const valid = slice.addressType === 'IPv4' ? IPV4.test(address) : IPV6.test(address) && address.includes(':');
+        if (!valid) {
+          problems.push({ object: where, message: `address "${address}" is not an ${slice.addressType} address` });
+          continue;
+        }
+        const key = `${address}|${targetPort}`;
+        if (!seen.has(key)) seen.set(key, { address, port: targetPort, weight: 1 });
+      }
+    }
+  }
+  return [...seen.values()].sort((a, b) => (a.address === b.address ? a.port - b.port : a.address < b.address ? -1 : 1));
+}
+
+function validService(svc: V1Service, problems: TranslationProblem[]): boolean {
+  const ns = svc.metadata?.namespace ?? '';
+  const name = svc.metadata?.name ?? '';
+  if (!DNS_LABEL.test(ns) || !DNS_LABEL.test(name)) {
+    problems.push({ object: `Service ${ns}/${name}`, message: 'namespace and name must be DNS labels' });
+    return false;
+  }
+  return true;
+}
+
+export function translateProxy(inputs: MeshInputs, scope: ProxyScope): ProxyTranslation {
+  const problems: TranslationProblem[] = [];
+  const slicesByService = new Map<string, V1EndpointSlice[]>();
+  for (const s of inputs.endpointSlices) {
+    const svc = s.metadata?.labels?.['kubernetes.io/service-name'];
+    if (!svc || !s.metadata?.namespace) continue;
+    const key = `${s.metadata.namespace}/${svc}`;
+    let list = slicesByService.get(key);
+    if (!list) slicesByService.set(key, (list = []));
+    list.push(s);
+  }
+  const clusters: ClusterConfig[] = [];
+  const virtualHosts: VirtualHostConfig[] = [];
+  const vips: OutboundVip[] = [];
+  const services = [...inputs.services].sort((a, b) => `${a.metadata?.namespace}/${a.metadata?.name}`.localeCompare(`${b.metadata?.namespace}/${b.metadata?.name}`));
+  for (const svc of services) {
+    if (!validService(svc, problems) || !visibleTo(svc, scope)) continue;
+    const ns = svc.metadata!.namespace!;
+    const name = svc.metadata!.name!;
+    const where = `Service ${ns}/${name}`;
+    const spec = svc.spec ?? {};
+    // ExternalName is DNS only; headless Services are reached at pod IPs the client chose: pass-through keeps them working.
+    if (spec.type === 'ExternalName' || spec.clusterIP === 'None') continue;
+    const slices = slicesByService.get(`${ns}/${name}`) ?? [];
+    const clusterIps = (spec.clusterIPs?.length ? spec.clusterIPs : spec.clusterIP ? [spec.clusterIP] : []).filter((ip) => IPV4.test(ip) || (IPV6.test(ip) && ip.includes(':')));
+    for (const p of spec.ports ?? []) {
+      if ((p.protocol ?? 'TCP') !== 'TCP') continue;
+      if (!Number.isInteger(p.port) || p.port < 1 || p.port > 65535) {
+        problems.push({ object: where, message: `port ${p.name ?? p.port} is out of range` });
+        continue;
+      }
+      const cluster = clusterName(ns, name, p.port);
+      clusters.push({
+        name: cluster,
+        type: 'static',
+        originalDestinationAddress: null,
+        protocol: upstreamProtocol(p),
+        loadBalancer: { policy: 'p2c-ewma', hashOn: null },
+        connectTimeoutMs: DEFAULT_OUTBOUND_CONNECT_TIMEOUT_MS,
+        idleTimeoutMs: DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS,
+        maxConnectionsPerEndpoint: DEFAULT_MAX_CONNECTIONS_PER_ENDPOINT,
+        endpoints: readyEndpoints(slices, p, problems),
+      });
+      // Host forms cannot collide: every form but the bare name carries the namespace, and the bare name is only
+      // given to proxies of the Service's own namespace, where names are unique.
+      const domains = hostForms(ns, name, p.port, ns === scope.namespace);
+      for (const ip of clusterIps) {
+        const hostIp = ip.includes(':') ? `[${ip}]` : ip;
+        domains.push(`${hostIp}:${p.port}`);
+        if (p.port === 80) domains.push(hostIp);
+        vips.push({ address: ip, port: p.port, virtualHost: cluster });
+      }
+      virtualHosts.push({
+        name: cluster,
+        domains,
+        routes: [
+          {
+            name: 'default',
+            match: { path: { type: 'prefix', value: '/' }, methods: [], headers: [], query: [] },
+            backends: [{ cluster, weight: 1 }],
+            directResponse: null,
+            requestHeaders: { set: {}, add: {}, remove: [] },
+            responseHeaders: { set: {}, add: {}, remove: [] },
+            timeoutMs: 0,
+          },
+        ],
+      });
+    }
+  }
+  // Anything else (headless Services, destinations outside the mesh) goes where it was headed.
+  virtualHosts.push({
+    name: PASSTHROUGH_CLUSTER,
+    domains: ['*'],
+    routes: [
+      {
+        name: 'passthrough',
+        match: { path: { type: 'prefix', value: '/' }, methods: [], headers: [], query: [] },
+        backends: [{ cluster: PASSTHROUGH_CLUSTER, weight: 1 }],
+        directResponse: null,
+        requestHeaders: { set: {}, add: {}, remove: [] },
+        responseHeaders: { set: {}, add: {}, remove: [] },
+        timeoutMs: 0,
+      },
+    ],
+  });
+  const resources: ResourceBody[] = [
+    ...clusters.map((c) => ({ type: RESOURCE_TYPES.cluster, name: c.name, body: c })),
+    { type: RESOURCE_TYPES.routeTable, name: OUTBOUND_ROUTE_TABLE, body: { name: OUTBOUND_ROUTE_TABLE, virtualHosts } },
+    { type: RESOURCE_TYPES.outboundVips, name: OUTBOUND_ROUTE_TABLE, body: { routeTable: OUTBOUND_ROUTE_TABLE, vips } },
+  ];
+  return { resources, problems };
+}
