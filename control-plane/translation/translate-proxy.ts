@@ -2,6 +2,7 @@
 // resources out (clusters with ready endpoints, the outbound route table by Host, the ClusterIP:port table), plus every
 // problem found in the inputs. No clock, no environment, no I/O; the inputs are never modified.
 import type { V1EndpointSlice, V1Service, V1ServicePort } from '@kubernetes/client-node';
+import type { RoutePolicyConfig } from '../../api/config/policy-config.ts';
 import type { ClusterConfig, EndpointConfig, VirtualHostConfig } from '../../api/config/proxy-config.ts';
 import { DEFAULT_MAX_CONNECTIONS_PER_ENDPOINT, DEFAULT_OUTBOUND_CONNECT_TIMEOUT_MS, DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS } from '../../api/config/proxy-config-defaults.ts';
 import type { ResourceBody } from '../serving/proxy-snapshot.ts';
@@ -29,6 +30,9 @@ export interface ProxyTranslation {
   readonly resources: readonly ResourceBody[];
   readonly problems: readonly TranslationProblem[];
 }
+
+/** A route without a TrafficPolicy: no retries, rate limit, fault or mirror. */
+const NO_ROUTE_POLICY: RoutePolicyConfig = { retries: null, streamIdleTimeoutMs: 0, rateLimit: null, fault: null, mirrors: [] };
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
@@ -150,6 +154,9 @@ export function translateProxy(inputs: MeshInputs, scope: ProxyScope): ProxyTran
         idleTimeoutMs: DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS,
         maxConnectionsPerEndpoint: DEFAULT_MAX_CONNECTIONS_PER_ENDPOINT,
         endpoints: readyEndpoints(slices, p, problems),
+        // TrafficPolicy fills these; without one a Service gets none (the proxy's own defaults).
+        circuitBreaker: null,
+        outlierDetection: null,
       });
       // Host forms cannot collide: every form but the bare name carries the namespace, and the bare name is only
       // given to proxies of the Service's own namespace, where names are unique.
@@ -172,6 +179,7 @@ export function translateProxy(inputs: MeshInputs, scope: ProxyScope): ProxyTran
             requestHeaders: { set: {}, add: {}, remove: [] },
             responseHeaders: { set: {}, add: {}, remove: [] },
             timeoutMs: 0,
+            ...NO_ROUTE_POLICY,
           },
         ],
       });
@@ -190,6 +198,7 @@ export function translateProxy(inputs: MeshInputs, scope: ProxyScope): ProxyTran
         requestHeaders: { set: {}, add: {}, remove: [] },
         responseHeaders: { set: {}, add: {}, remove: [] },
         timeoutMs: 0,
+        ...NO_ROUTE_POLICY,
       },
     ],
   });
