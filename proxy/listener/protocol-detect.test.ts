@@ -13,6 +13,11 @@ describe('detectProtocol', () => {
     ['\x16\x03\x01\x02\x00', 'tls'],
     ['\x16\x01', 'opaque'],
     ['A'.repeat(40), 'opaque'],
+    ['GET /a-long-path-still-arriving', 'http1'],
+    ['GET / HTTP/1.0\n', 'http1'],
+    // h2spec 3.5/2: an invalid HTTP/2 preface is a dropped connection, not an HTTP/1 400.
+    ['INVALID CONNECTION PREFACE\r\n\r\n', 'opaque'],
+    ['GET /\r\n', 'opaque'],
   ])('%j -> %s', (input, expected) => {
     expect(detectProtocol(Buffer.from(input, 'latin1'))).toBe(expected);
   });

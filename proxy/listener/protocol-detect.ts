@@ -4,6 +4,19 @@ export type DetectedProtocol = 'http1' | 'http2' | 'tls' | 'opaque';
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 const MAX_METHOD = 24;
 
+const HTTP_VERSION = /^HTTP\/\d\.\d\r?$/;
+
+/**
+ * After a method token: HTTP/1 unless the first line is already complete and does not end in an HTTP version. Such a line
+ * (h2spec's "INVALID CONNECTION PREFACE", a client's broken attempt at HTTP/2) is not HTTP/1 and must not get an HTTP/1 400.
+ */
+function requestLine(buf: Buffer, space: number): 'http1' | 'opaque' {
+  const lf = buf.indexOf(0x0a, space);
+  if (lf < 0) return 'http1';
+  const sp = buf.lastIndexOf(0x20, lf);
+  return sp > space && HTTP_VERSION.test(buf.toString('latin1', sp + 1, lf)) ? 'http1' : 'opaque';
+}
+
 /** Returns the protocol, or 'need-more' when the bytes so far are a prefix of more than one answer. */
 export function detectProtocol(buf: Buffer): DetectedProtocol | 'need-more' {
   if (buf.length === 0) return 'need-more';
@@ -18,7 +31,7 @@ export function detectProtocol(buf: Buffer): DetectedProtocol | 'need-more' {
   // HTTP/1: a method token (tchar) followed by a space.
   for (let i = 0; i < buf.length && i <= MAX_METHOD; i++) {
     const c = buf[i]!;
-    if (c === 0x20) return i > 0 ? 'http1' : 'opaque';
+    if (c === 0x20) return i > 0 ? requestLine(buf, i) : 'opaque';
     const tchar = (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x5f || c === 0x2e || c === 0x21 || c === 0x7e || c === 0x2a || c === 0x2b || c === 0x27 || c === 0x23 || c === 0x24 || c === 0x25 || c === 0x26 || c === 0x5e || c === 0x60 || c === 0x7c;
     if (!tchar) return 'opaque';
   }

@@ -1,0 +1,164 @@
+// HPACK header block encoder (RFC 7541): static-table matches, a dynamic table for repeated fields, Huffman when shorter.
+import { huffmanEncode, huffmanLength } from './huffman.ts';
+import { STATIC_TABLE } from './hpack-tables.ts';
+
+/** Static entries by "name\0value" and first index by name. */
+const STATIC_FIELD = new Map<string, number>();
+const STATIC_NAME = new Map<string, number>();
+for (let i = STATIC_TABLE.length - 1; i >= 1; i--) {
+  const [n, v] = STATIC_TABLE[i]!;
+  STATIC_FIELD.set(`${n}\0${v}`, i);
+  STATIC_NAME.set(n, i);
+}
+
+/** Fields never put in a table (RFC 7541 7.1: credentials), and ones whose values change with every message. */
+const NEVER_INDEX = new Set(['authorization', 'proxy-authorization', 'set-cookie']);
+const NOT_INDEXED = new Set([':path', 'content-length', 'x-request-id', 'date', 'etag', 'last-modified', 'grpc-timeout', 'traceparent']);
+/** Values longer than this are sent as literals without indexing: they rarely repeat and would evict ones that do. */
+const MAX_INDEXED_VALUE = 256;
+
+/**
+ * One connection's encoding context. Header blocks must reach the peer in the order they were encoded; the table size
+ * follows the peer's SETTINGS_HEADER_TABLE_SIZE (`setMaxTableSize`, announced at the start of the next block).
+ */
+export class HpackEncoder {
+  #maxSize = 4096;
+  #pendingSizeUpdate = -1;
+  #size = 0;
+  /** Insertion number of each live entry, by "name\0value"; index = inserted - number + 62. */
+  readonly #byField = new Map<string, number>();
+  readonly #byName = new Map<string, number>();
+  /** Live entries oldest first, as keys and sizes; `#head` past the evicted ones. */
+  #keys: string[] = [];
+  #names: string[] = [];
+  #sizes: number[] = [];
+  #head = 0;
+  #inserted = 0;
+  #buf = Buffer.allocUnsafe(4096);
+  #pos = 0;
+
+  /** The peer's limit changed: the next block starts with a size update (and the table shrinks now). */
+  setMaxTableSize(size: number): void {
+    const s = Math.min(size, 4096);
+    if (s === this.#maxSize && this.#pendingSizeUpdate < 0) return;
+    this.#maxSize = s;
+    this.#pendingSizeUpdate = this.#pendingSizeUpdate < 0 ? s : Math.min(this.#pendingSizeUpdate, s);
+    this.#evict(0);
+  }
+
+  /** Starts a block. */
+  begin(): void {
+    this.#pos = 0;
+    if (this.#pendingSizeUpdate >= 0) {
+      this.#int(this.#pendingSizeUpdate, 5, 0x20);
+      this.#pendingSizeUpdate = -1;
+    }
+  }
+
+  /** Adds one field (lower-case name, latin1 value). */
+  field(name: string, value: string): void {
+    const key = `${name}\0${value}`;
+    const st = STATIC_FIELD.get(key);
+    if (st !== undefined) return this.#int(st, 7, 0x80);
+    const dyn = this.#byField.get(key);
+    if (dyn !== undefined) return this.#int(this.#inserted - dyn + 62, 7, 0x80);
+    const nameIdx = STATIC_NAME.get(name) ?? this.#dynamicName(name);
+    if (NEVER_INDEX.has(name)) {
+      this.#literal(nameIdx, name, 4, 0x10);
+    } else if (NOT_INDEXED.has(name) || value.length > MAX_INDEXED_VALUE || name.length + value.length + 32 > this.#maxSize) {
+      this.#literal(nameIdx, name, 4, 0x00);
+    } else {
+      this.#literal(nameIdx, name, 6, 0x40);
+      this.#add(key, name, name.length + value.length + 32);
+    }
+    this.#string(value);
+  }
+
+  /** The block so far (a view into a reused buffer: copy or write it out before the next `begin`). */
+  end(): Buffer {
+    return this.#buf.subarray(0, this.#pos);
+  }
+
+  /** Convenience: one whole block, copied. */
+  encode(fields: readonly (readonly [string, string])[]): Buffer {
+    this.begin();
+    for (const [n, v] of fields) this.field(n, v);
+    return Buffer.from(this.end());
+  }
+
+  #dynamicName(name: string): number {
+    const n = this.#byName.get(name);
+    return n === undefined ? 0 : this.#inserted - n + 62;
+  }
+
+  #literal(nameIdx: number, name: string, bits: number, pattern: number): void {
+    this.#int(nameIdx, bits, pattern);
+    if (nameIdx === 0) this.#string(name);
+  }
+
+  #add(key: string, name: string, size: number): void {
+    this.#evict(size);
+    this.#inserted++;
+    this.#keys.push(key);
+    this.#names.push(name);
+    this.#sizes.push(size);
+    this.#byField.set(key, this.#inserted);
+    this.#byName.set(name, this.#inserted);
+    this.#size += size;
+  }
+
+  #evict(room: number): void {
+    while (this.#size + room > this.#maxSize && this.#head < this.#keys.length) {
+      const h = this.#head++;
+      const number = this.#inserted - (this.#keys.length - 1 - h);
+      this.#size -= this.#sizes[h]!;
+      const key = this.#keys[h]!;
+      if (this.#byField.get(key) === number) this.#byField.delete(key);
+      const name = this.#names[h]!;
+      if (this.#byName.get(name) === number) this.#byName.delete(name);
+    }
+    if (this.#head > 64 && this.#head * 2 > this.#keys.length) {
+      this.#keys.splice(0, this.#head);
+      this.#names.splice(0, this.#head);
+      this.#sizes.splice(0, this.#head);
+      this.#head = 0;
+    }
+  }
+
+  #room(n: number): void {
+    if (this.#pos + n <= this.#buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, this.#pos + n));
+    this.#buf.copy(next, 0, 0, this.#pos);
+    this.#buf = next;
+  }
+
+  #int(v: number, bits: number, pattern: number): void {
+    this.#room(6);
+    const buf = this.#buf;
+    const max = (1 << bits) - 1;
+    if (v < max) {
+      buf[this.#pos++] = pattern | v;
+      return;
+    }
+    buf[this.#pos++] = pattern | max;
+    v -= max;
+    while (v >= 0x80) {
+      buf[this.#pos++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    buf[this.#pos++] = v;
+  }
+
+  #string(s: string): void {
+    const h = huffmanLength(s);
+    if (h < s.length) {
+      this.#int(h, 7, 0x80);
+      this.#room(h);
+      this.#pos = huffmanEncode(s, this.#buf, this.#pos);
+    } else {
+      this.#int(s.length, 7, 0);
+      this.#room(s.length);
+      this.#pos += this.#buf.write(s, this.#pos, 'latin1');
+    }
+  }
+}
