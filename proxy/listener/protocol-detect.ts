@@ -4,17 +4,18 @@ export type DetectedProtocol = 'http1' | 'http2' | 'tls' | 'opaque';
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 const MAX_METHOD = 24;
 
-const HTTP_VERSION = /^HTTP\/\d\.\d\r?$/;
+const HTTP_MARK = Buffer.from(' HTTP/', 'latin1');
 
 /**
- * After a method token: HTTP/1 unless the first line is already complete and does not end in an HTTP version. Such a line
- * (h2spec's "INVALID CONNECTION PREFACE", a client's broken attempt at HTTP/2) is not HTTP/1 and must not get an HTTP/1 400.
+ * After a method token: HTTP/1 unless the first line is already complete and names no HTTP version at all. Such a line
+ * (h2spec's "INVALID CONNECTION PREFACE", a client's broken attempt at HTTP/2) is not HTTP/1 and must not get an HTTP/1 400;
+ * a line that is HTTP/1 but malformed ("GET / HTTP/1.1 junk") still goes to the HTTP/1 parser, which answers 400.
  */
 function requestLine(buf: Buffer, space: number): 'http1' | 'opaque' {
   const lf = buf.indexOf(0x0a, space);
   if (lf < 0) return 'http1';
-  const sp = buf.lastIndexOf(0x20, lf);
-  return sp > space && HTTP_VERSION.test(buf.toString('latin1', sp + 1, lf)) ? 'http1' : 'opaque';
+  const mark = buf.indexOf(HTTP_MARK, space);
+  return mark >= 0 && mark < lf ? 'http1' : 'opaque';
 }
 
 /** Returns the protocol, or 'need-more' when the bytes so far are a prefix of more than one answer. */
