@@ -1,0 +1,47 @@
+// Ingestion: informers over Services, EndpointSlices, Namespaces and Pods; their callbacks only enqueue a change
+// notice, and translation reads a consistent snapshot of the caches when it runs.
+import * as k8s from '@kubernetes/client-node';
+import type { MeshInputs } from '../translation/mesh-inputs.ts';
+import { RestartingInformer, type RestartingInformerOptions } from './restarting-informer.ts';
+
+export interface ClusterWatcherOptions {
+  /** Called on any change (never awaited; debounce downstream). */
+  readonly onChange: (resource: string) => void;
+  readonly log?: RestartingInformerOptions['log'];
+}
+
+export class ClusterWatcher {
+  readonly services: RestartingInformer<k8s.V1Service>;
+  readonly endpointSlices: RestartingInformer<k8s.V1EndpointSlice>;
+  readonly namespaces: RestartingInformer<k8s.V1Namespace>;
+  readonly pods: RestartingInformer<k8s.V1Pod>;
+
+  constructor(kc: k8s.KubeConfig, opts: ClusterWatcherOptions) {
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
+    const wrap = <T extends k8s.KubernetesObject>(name: string, informer: k8s.Informer<T> & k8s.ObjectCache<T>) =>
+      new RestartingInformer(informer, { name, onChange: () => opts.onChange(name), log: opts.log });
+    this.services = wrap('services', k8s.makeInformer(kc, '/api/v1/services', () => core.listServiceForAllNamespaces()));
+    this.endpointSlices = wrap('endpointslices', k8s.makeInformer(kc, '/apis/discovery.k8s.io/v1/endpointslices', () => discovery.listEndpointSliceForAllNamespaces()));
+    this.namespaces = wrap('namespaces', k8s.makeInformer(kc, '/api/v1/namespaces', () => core.listNamespace()));
+    this.pods = wrap('pods', k8s.makeInformer(kc, '/api/v1/pods', () => core.listPodForAllNamespaces()));
+  }
+
+  /** Resolves once every informer listed once. */
+  async start(): Promise<void> {
+    await Promise.all([this.services.start(), this.endpointSlices.start(), this.namespaces.start(), this.pods.start()]);
+  }
+
+  /** What translation reads: the caches as they are now. */
+  inputs(): MeshInputs {
+    return { services: this.services.list(), endpointSlices: this.endpointSlices.list(), namespaces: this.namespaces.list() };
+  }
+
+  pod(namespace: string, name: string): k8s.V1Pod | undefined {
+    return this.pods.get(name, namespace);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.services.stop(), this.endpointSlices.stop(), this.namespaces.stop(), this.pods.stop()]);
+  }
+}

@@ -1,0 +1,93 @@
+// Ingestion against a real API server (the local cluster without a node): informers list and watch Services,
+// EndpointSlices, Namespaces and Pods; translation of their caches gives a proxy the Service's ready endpoints; an
+// informer restarted after a failure picks up what changed meanwhile.
+import * as k8s from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClusterConfig } from '../../api/config/proxy-config.ts';
+import { ClusterWatcher } from '../../control-plane/ingestion/cluster-watcher.ts';
+import { clusterName, translateProxy } from '../../control-plane/translation/translate-proxy.ts';
+import { startLocalCluster, type LocalClusterDetails } from '../../local-cluster/cluster.ts';
+
+const NS = 'cp-ingestion';
+
+async function until<T>(what: string, f: () => T | undefined | false, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = f();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('control-plane ingestion on a real API server', () => {
+  let cluster: LocalClusterDetails;
+  let kc: k8s.KubeConfig;
+  let core: k8s.CoreV1Api;
+  let discovery: k8s.DiscoveryV1Api;
+  let watcher: ClusterWatcher;
+  const changes: string[] = [];
+
+  beforeAll(async () => {
+    cluster = await startLocalCluster({ withNodeAgent: false, log: () => {} });
+    kc = new k8s.KubeConfig();
+    kc.loadFromFile(cluster.kubeconfigPath);
+    core = kc.makeApiClient(k8s.CoreV1Api);
+    discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
+    await core.createNamespace({ body: { metadata: { name: NS } } });
+    watcher = new ClusterWatcher(kc, { onChange: (r) => changes.push(r) });
+    await watcher.start();
+  }, 300_000);
+
+  afterAll(async () => {
+    await watcher?.stop();
+    await cluster?.stop();
+  });
+
+  const endpointsOf = (port: number): ClusterConfig | undefined =>
+    translateProxy(watcher.inputs(), { namespace: NS, outboundNamespaces: null })
+      .resources.map((r) => r.body as ClusterConfig)
+      .find((c) => c.name === clusterName(NS, 'echo', port));
+
+  it('sees a Service and its EndpointSlice, and translation routes to its ready endpoints', async () => {
+    expect(watcher.namespaces.list().some((n) => n.metadata?.name === NS)).toBe(true);
+    await core.createNamespacedService({ namespace: NS, body: { metadata: { name: 'echo' }, spec: { ports: [{ name: 'http', port: 80, targetPort: 8080 }] } } });
+    await discovery.createNamespacedEndpointSlice({
+      namespace: NS,
+      body: {
+        metadata: { name: 'echo-1', labels: { 'kubernetes.io/service-name': 'echo' } },
+        addressType: 'IPv4',
+        ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+        endpoints: [{ addresses: ['10.244.0.20'], conditions: { ready: true } }, { addresses: ['10.244.0.21'], conditions: { ready: false } }],
+      },
+    });
+    const c = await until('the endpoint in the translation', () => endpointsOf(80)?.endpoints.length === 1 && endpointsOf(80));
+    expect(c.endpoints).toEqual([{ address: '10.244.0.20', port: 8080, weight: 1 }]);
+    expect(changes).toContain('services');
+    expect(changes).toContain('endpointslices');
+  });
+
+  it('follows updates and deletes', async () => {
+    await discovery.replaceNamespacedEndpointSlice({
+      name: 'echo-1',
+      namespace: NS,
+      body: {
+        metadata: { name: 'echo-1', labels: { 'kubernetes.io/service-name': 'echo' } },
+        addressType: 'IPv4',
+        ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+        endpoints: [{ addresses: ['10.244.0.20'], conditions: { ready: true } }, { addresses: ['10.244.0.21'], conditions: { ready: true } }],
+      },
+    });
+    await until('two endpoints', () => endpointsOf(80)?.endpoints.length === 2);
+    await core.deleteNamespacedService({ name: 'echo', namespace: NS });
+    await until('the Service gone', () => endpointsOf(80) === undefined);
+  });
+
+  it('an informer stopped and started again (as after an API failure) resumes and catches up', async () => {
+    await watcher.services.stop();
+    await core.createNamespacedService({ namespace: NS, body: { metadata: { name: 'later' }, spec: { ports: [{ port: 81 }] } } });
+    const restarted = watcher.services.start();
+    await restarted;
+    await until('the Service created while stopped', () => watcher.services.list().some((s) => s.metadata?.name === 'later'));
+  });
+});
