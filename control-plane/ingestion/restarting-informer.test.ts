@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RestartingInformer } from './restarting-informer.ts';
 
 /** Implements the part of client-node's informer interface the keeper uses; start() fails while `failing` > 0. */
-class FakeInformer implements Pick<Informer<KubernetesObject>, 'on' | 'off' | 'start' | 'stop'>, ObjectCache<KubernetesObject> {
+class FakeInformer {
   failing = 0;
   starts = 0;
   items: KubernetesObject[] = [];
