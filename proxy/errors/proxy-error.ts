@@ -51,10 +51,13 @@ export const ERRORS = {
 /** A data-plane failure. Layers throw or reject with it; only the rescue layer turns it into a response. */
 export class ProxyError extends Error {
   readonly spec: ProxyErrorSpec;
-  constructor(spec: ProxyErrorSpec, detail?: string, options?: { cause?: unknown }) {
+  /** Extra response headers of the answer (the rate limit's retry-after), or null. */
+  readonly headers: Readonly<Record<string, string>> | null;
+  constructor(spec: ProxyErrorSpec, detail?: string, options?: { cause?: unknown; headers?: Readonly<Record<string, string>> }) {
     super(detail ? `${spec.message}: ${detail}` : spec.message, options);
     this.name = 'ProxyError';
     this.spec = spec;
+    this.headers = options?.headers ?? null;
   }
   get code(): string {
     return this.spec.code;

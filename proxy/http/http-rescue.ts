@@ -40,6 +40,7 @@ export function rescue(req: DownstreamRequest, res: DownstreamResponse, error: u
         'grpc-message': percentEncodeGrpcMessage(spec.message),
         [ERROR_HEADER]: spec.cause,
       };
+      if (error instanceof ProxyError && error.headers !== null) Object.assign(headers, error.headers);
       // On HTTP/2 a response ended with no body is one HEADERS frame with END_STREAM: gRPC's trailers-only form.
       (res as Http1Response).writeHead(200, headers);
       res.end();
@@ -52,6 +53,7 @@ export function rescue(req: DownstreamRequest, res: DownstreamResponse, error: u
       [ERROR_HEADER]: spec.cause,
     };
     if (spec.closeConnection && !h2) headers.connection = 'close';
+    if (error instanceof ProxyError && error.headers !== null) Object.assign(headers, error.headers);
     (res as Http1Response).writeHead(spec.status, headers);
     if (req.method === 'HEAD') res.end();
     else (res as Http1Response).end(body);

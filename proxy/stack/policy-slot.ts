@@ -29,7 +29,7 @@ export interface ClusterTarget {
 /**
  * The policy layers, built at config time. Each returns its layers outermost first; a policy whose config is off
  * contributes no layer. Stack order (docs/proxy-design.md):
- *   serve -> authorize -> route -> route(...) [timeout, retry, rate limit, fault, mirror] -> balance
+ *   serve -> authorize -> route -> route(...) [rate limit, fault, mirror, retry] -> balance
  *     -> cluster(...) [circuit breaker, outlier observation] -> endpoint -> http1-client | http2-client
  * Route layers see `req.route` and `req.cluster` set and call their inner service once per attempt; `req.endpoint` is
  * set by balance, so cluster layers see the endpoint of this attempt.

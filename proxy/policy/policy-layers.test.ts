@@ -1,0 +1,250 @@
+// Unit tests of the policy layers driven with fake inner services, fake timers and seeded random (no sockets).
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { parseRetryPolicy } from '../../api/config/parse-policy-config.ts';
+import { ERRORS, ProxyError } from '../errors/proxy-error.ts';
+import type { BodySink } from '../http1/server-connection.ts';
+import type { PolicyDeps } from '../stack/policy-slot.ts';
+import { ProxyRequest, type DownstreamInfo } from '../stack/proxy-request.ts';
+import { ProxyResponse, type ResponseBody, type ResponseSink } from '../stack/proxy-response.ts';
+import { RequestBody, type BodySource } from '../stack/request-body.ts';
+import type { Service } from '../stack/service.ts';
+import type { ProxyMetrics } from '../telemetry/proxy-metrics.ts';
+import { CircuitBreaker } from './circuit-breaker.ts';
+import { circuitBreakerLayer } from './circuit-breaker-layer.ts';
+import { FaultDecision } from './fault-decision.ts';
+import { faultInjectionLayer } from './fault-injection.ts';
+import { localRateLimitLayer } from './local-rate-limit.ts';
+import { requestMirrorLayer } from './request-mirror.ts';
+import { ATTEMPT_HEADER, retryLayer, type RetryCounters } from './retry.ts';
+import { RetryBudget } from './retry-budget.ts';
+import { RetryPolicy } from './retry-policy.ts';
+import { TokenBucket } from './token-bucket.ts';
+import { formatGrpcTimeout } from './timeout.ts';
+
+function seeded(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+}
+
+const downstream: DownstreamInfo = { listener: 'l', direction: 'outbound', clientAddress: '127.0.0.1', clientPort: 1, tls: false, sni: null, peerIdentity: null, originalDst: null };
+
+class Source implements BodySource {
+  complete = true;
+  readonly bytes: Buffer;
+  constructor(bytes: Buffer) {
+    this.bytes = bytes;
+  }
+  attachBody(_sink: BodySink): Buffer | null {
+    return this.bytes;
+  }
+  resume(): void {}
+}
+
+function request(method = 'GET', body: Buffer | null = null, headers: Record<string, string> = {}): ProxyRequest {
+  const b = body === null ? null : new RequestBody(new Source(body), body.length);
+  return new ProxyRequest(method, 'svc', '/', { ...headers }, b, downstream, false, performance.now());
+}
+
+class FakeBody implements ResponseBody {
+  cancelled = false;
+  start(sink: ResponseSink): void {
+    sink.end(null);
+  }
+  resume(): void {}
+  cancel(): void {
+    this.cancelled = true;
+  }
+}
+
+let now = 0;
+const deps = (random = seeded(1)): PolicyDeps => ({ now: () => now, random, metrics: {} as ProxyMetrics, clusterService: () => null });
+const counters = (): RetryCounters => ({ retries: 0, budgetExhausted: 0, bodyTooLarge: 0, breakerOverflow: 0 });
+
+/** An upstream answering the given statuses in turn (then 200), recording what each try saw. */
+function upstream(statuses: (number | ProxyError)[]) {
+  const seen: { attempt: string; body: string | null }[] = [];
+  const bodies: FakeBody[] = [];
+  const svc: Service = async (req) => {
+    let got: string | null = null;
+    if (req.body !== null) got = req.body.open({ data: () => true, end: () => {}, error: () => {} })?.toString() ?? '';
+    seen.push({ attempt: String(req.headers[ATTEMPT_HEADER]), body: got });
+    const s = statuses.shift() ?? 200;
+    if (s instanceof ProxyError) throw s;
+    const body = new FakeBody();
+    bodies.push(body);
+    return new ProxyResponse(s, {}, body);
+  };
+  return { svc, seen, bodies };
+}
+
+function retrying(inner: Service, over: object = {}, c = counters()): Service {
+  const cfg = parseRetryPolicy({ retryOn: ['5xx'], ...over }, 'r', [])!;
+  return retryLayer(new RetryPolicy(cfg), new RetryBudget(cfg.budget, now), deps(), () => null, c)(inner);
+}
+
+describe('retry layer', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+    now = 0;
+  });
+  afterEach(() => vi.useRealTimers());
+
+  it('retries a 503 and a reset, numbering the tries, cancelling the dropped answers, replaying the body', async () => {
+    const up = upstream([503, new ProxyError(ERRORS.upstreamReset)]);
+    const p = retrying(up.svc, { retryNonIdempotent: true })(request('POST', Buffer.alloc(10 * 1024, 'x')));
+    await vi.runAllTimersAsync();
+    const res = await p;
+    expect(res.status).toBe(200);
+    expect(up.seen.map((s) => s.attempt)).toEqual(['1', '2', '3']);
+    expect(up.seen.every((s) => s.body!.length === 10 * 1024)).toBe(true);
+    expect(up.bodies[0]!.cancelled).toBe(true);
+    expect(up.bodies[1]!.cancelled).toBe(false);
+  });
+
+  it('does not retry a body larger than the buffer (1 MiB), nor POST unless allowed, nor beyond attempts', async () => {
+    const c = counters();
+    const big = upstream([503]);
+    const r1 = retrying(big.svc, { retryNonIdempotent: true }, c)(request('POST', Buffer.alloc(1 << 20)));
+    await vi.runAllTimersAsync();
+    expect((await r1).status).toBe(503);
+    expect(big.seen.length).toBe(1);
+    expect(c.bodyTooLarge).toBe(1);
+    const post = upstream([503]);
+    const r2 = retrying(post.svc)(request('POST', Buffer.from('x')));
+    await vi.runAllTimersAsync();
+    expect((await r2).status).toBe(503);
+    expect(post.seen.length).toBe(1);
+    const many = upstream([503, 503, 503, 503]);
+    const r3 = retrying(many.svc, { attempts: 2 })(request());
+    await vi.runAllTimersAsync();
+    expect((await r3).status).toBe(503);
+    expect(many.seen.length).toBe(3);
+  });
+
+  it('stays within the budget under 100 % failure', async () => {
+    const c = counters();
+    const svc: Service = async () => new ProxyResponse(503, {}, null);
+    let tries = 0;
+    const counting: Service = (req) => {
+      tries++;
+      return svc(req);
+    };
+    const s2 = retrying(counting, { attempts: 3, budget: { retryRatio: 0.2, minRetriesPerSecond: 1, ttlMs: 10_000 } }, c);
+    for (let i = 0; i < 200; i++) {
+      const p = s2(request());
+      await vi.runAllTimersAsync();
+      await p;
+    }
+    // 200 requests; retries at most 10 (reserve) + 0.2 x 200.
+    expect(tries - 200).toBeLessThanOrEqual(50);
+    expect(tries - 200).toBeGreaterThanOrEqual(49);
+    expect(c.budgetExhausted).toBeGreaterThan(0);
+  });
+
+  it('a try cut by the per-try deadline is retried; the deadline and grpc-timeout are per try', async () => {
+    const deadlines: number[] = [];
+    const timeouts: string[] = [];
+    let first = true;
+    const svc: Service = async (req) => {
+      deadlines.push(req.deadline);
+      timeouts.push(String(req.headers['grpc-timeout']));
+      if (first) {
+        first = false;
+        throw new ProxyError(ERRORS.timeout); // what the client stage answers when req.deadline passes
+      }
+      return new ProxyResponse(200, {}, null);
+    };
+    const req = request('GET', null, { 'content-type': 'application/grpc' });
+    (req as { grpc: boolean }).grpc = true;
+    req.deadline = 1000;
+    const p = retrying(svc, { perTryTimeoutMs: 100, retryOn: ['reset'] })(req);
+    await vi.runAllTimersAsync();
+    expect((await p).status).toBe(200);
+    expect(deadlines).toEqual([100, 100]);
+    expect(timeouts).toEqual(['100m', '100m']);
+    expect(req.deadline).toBe(1000);
+    // Without per-try the request's own timeout is final, not retried.
+    const once: Service = async () => {
+      throw new ProxyError(ERRORS.timeout);
+    };
+    const p2 = retrying(once, { perTryTimeoutMs: 0, retryOn: ['reset'] })(request()).catch((e: ProxyError) => e);
+    await vi.runAllTimersAsync();
+    expect(((await p2) as ProxyError).spec).toBe(ERRORS.timeout);
+  });
+
+  it('formats grpc-timeout within 8 digits', () => {
+    expect(formatGrpcTimeout(0.2)).toBe('1m');
+    expect(formatGrpcTimeout(99_999_999)).toBe('99999999m');
+    expect(formatGrpcTimeout(100_000_000)).toBe('100000S');
+  });
+});
+
+describe('circuit breaker layer', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('refuses pending requests beyond the limit at once and frees the slot when the body ends', async () => {
+    vi.useFakeTimers();
+    const breaker = new CircuitBreaker({ maxConnections: 10, maxPendingRequests: 1, pendingTimeoutMs: 1000, maxRequests: 1, maxActiveRetries: 1 });
+    let answer!: (r: ProxyResponse) => void;
+    const hung: Service = () => new Promise((r) => (answer = r));
+    const s = circuitBreakerLayer(breaker)(hung);
+    const a = s(request());
+    const b = s(request());
+    const c = await s(request()).catch((e: ProxyError) => e);
+    expect((c as ProxyError).spec).toBe(ERRORS.circuitMaxPending);
+    answer(new ProxyResponse(200, {}, new FakeBody()));
+    const ra = await a;
+    expect(breaker.active).toBe(1); // the slot is still held until the body ends...
+    await vi.advanceTimersByTimeAsync(0);
+    ra.body!.start({ data: () => true, end: () => {}, error: () => {} });
+    // ...then goes to the waiting request.
+    await vi.advanceTimersByTimeAsync(0);
+    expect(breaker.pending).toBe(0);
+    answer(new ProxyResponse(204, {}, null));
+    expect((await b).status).toBe(204);
+    expect(breaker.active).toBe(0);
+  });
+});
+
+describe('rate limit, fault and mirror layers', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('answers 429 with retry-after beyond the bucket', async () => {
+    now = 0;
+    const ok: Service = async () => new ProxyResponse(200, {}, null);
+    const s = localRateLimitLayer(new TokenBucket({ requestsPerSecond: 0.5, burst: 1 }, now), () => now)(ok);
+    expect((await s(request())).status).toBe(200);
+    const e = (await s(request()).catch((x: ProxyError) => x)) as ProxyError;
+    expect(e.spec).toBe(ERRORS.rateLimited);
+    expect(e.headers).toEqual({ 'retry-after': '2' });
+  });
+
+  it('aborts 20 % of 2000 requests within +/-3 points, and only with the header when one is named', async () => {
+    const ok: Service = async () => new ProxyResponse(200, {}, null);
+    const f = new FaultDecision({ delay: null, abort: { httpStatus: 503, grpcStatus: 14, percent: 20 }, header: null });
+    const s = faultInjectionLayer(f, deps(seeded(9)))(ok);
+    let aborted = 0;
+    for (let i = 0; i < 2000; i++) await s(request()).catch(() => aborted++);
+    expect(Math.abs(aborted / 2000 - 0.2)).toBeLessThan(0.03);
+    const h = faultInjectionLayer(new FaultDecision({ delay: null, abort: { httpStatus: 500, grpcStatus: 2, percent: 100 }, header: 'x-chaos' }), deps())(ok);
+    expect((await h(request())).status).toBe(200);
+    expect(await h(request('GET', null, { 'x-chaos': '1' })).catch((e: ProxyError) => e.spec.status)).toBe(500);
+  });
+
+  it('a hung mirror neither delays nor changes the primary answer', async () => {
+    vi.useFakeTimers();
+    const copies: ProxyRequest[] = [];
+    const hung: Service = (req) => {
+      copies.push(req);
+      return new Promise(() => {});
+    };
+    const c = { sent: 0, skippedBody: 0, failed: 0 };
+    const s = requestMirrorLayer({ cluster: 'shadow', percent: 100, maxBodyBytes: 65536 }, hung, deps(), c)(async () => new ProxyResponse(201, {}, null));
+    for (let i = 0; i < 10; i++) expect((await s(request('GET', null, { 'x-a': String(i) }))).status).toBe(201);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(copies.length).toBe(10);
+    expect(copies[3]!.authority).toBe('svc-shadow');
+    expect(copies[3]!.headers['x-a']).toBe('3');
+    expect(c.sent).toBe(10);
+  });
+});
