@@ -135,7 +135,7 @@ export interface RequestMirrorConfig {
 /** The policies of one route (the ListenerConfig / ClusterConfig ones live on those). */
 export interface RoutePolicyConfig {
   readonly retries: RetryPolicyConfig | null;
-  /** Cut the request when no byte moved either way for this long; 0 = none. */
+  /** Cut the response when no body byte arrived from the upstream for this long; 0 = none. */
   readonly streamIdleTimeoutMs: number;
   readonly rateLimit: LocalRateLimitConfig | null;
   readonly fault: FaultInjectionConfig | null;

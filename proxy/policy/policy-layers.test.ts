@@ -19,7 +19,7 @@ import { ATTEMPT_HEADER, retryLayer, type RetryCounters } from './retry.ts';
 import { RetryBudget } from './retry-budget.ts';
 import { RetryPolicy } from './retry-policy.ts';
 import { TokenBucket } from './token-bucket.ts';
-import { formatGrpcTimeout } from './timeout.ts';
+import { formatGrpcTimeout, streamIdleLayer } from './timeout.ts';
 
 function seeded(seed: number): () => number {
   let s = seed >>> 0;
@@ -246,5 +246,29 @@ describe('rate limit, fault and mirror layers', () => {
     expect(copies[3]!.authority).toBe('svc-shadow');
     expect(copies[3]!.headers['x-a']).toBe('3');
     expect(c.sent).toBe(10);
+  });
+});
+
+describe('stream idle timeout', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('cuts a response body that goes quiet, not one that keeps moving', async () => {
+    vi.useFakeTimers();
+    let upstreamSink!: ResponseSink;
+    let cancelled = false;
+    const body: ResponseBody = { start: (s) => (upstreamSink = s), resume: () => {}, cancel: () => (cancelled = true) };
+    const s = streamIdleLayer(100)(async () => new ProxyResponse(200, {}, body));
+    const res = await s(request());
+    const got: { data: number; error: ProxyError | null } = { data: 0, error: null };
+    res.body!.start({ data: () => (got.data++, true), end: () => {}, error: (e) => (got.error = e) });
+    for (let i = 0; i < 5; i++) {
+      await vi.advanceTimersByTimeAsync(90);
+      upstreamSink.data(Buffer.from('x'));
+    }
+    expect(got.error).toBeNull();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(got.error!.spec).toBe(ERRORS.streamIdleTimeout);
+    expect(cancelled).toBe(true);
+    expect(got.data).toBe(5);
   });
 });

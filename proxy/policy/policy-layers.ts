@@ -16,10 +16,11 @@ import { requestMirrorLayer, type MirrorCounters } from './request-mirror.ts';
 import { retryLayer, type RetryCounters } from './retry.ts';
 import { RetryBudget } from './retry-budget.ts';
 import { RetryPolicy } from './retry-policy.ts';
+import { streamIdleLayer } from './timeout.ts';
 import { TokenBucket } from './token-bucket.ts';
 
 /**
- * Route layers, outermost first: listener rate limit -> route rate limit -> fault -> mirror -> retry. Limits and faults
+ * Route layers, outermost first: listener rate limit -> route rate limit -> fault -> mirror -> retry -> stream idle. Limits and faults
  * sit outside retry so that a refused or aborted request is answered once, never retried (as Envoy's filters before its
  * router). Cluster layers: circuit breaker -> outlier observation.
  */
@@ -50,10 +51,12 @@ export class SkeinPolicyLayers implements PolicyLayers {
       const shadow = deps.clusterService(m.cluster);
       if (shadow !== null) layers.push(requestMirrorLayer(m, shadow, deps, this.mirrorCounters));
     }
+    // Inside the retry: each try's body gets its own idle timer.
     if (cfg.retries !== null) {
       const policy = new RetryPolicy(cfg.retries);
       layers.push(retryLayer(policy, new RetryBudget(cfg.retries.budget, deps.now()), deps, this.#breakerOf, this.retryCounters));
     }
+    if (cfg.streamIdleTimeoutMs > 0) layers.push(streamIdleLayer(cfg.streamIdleTimeoutMs));
     return layers;
   }
 
