@@ -11,6 +11,8 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   proxy: async () => (await import('./commands/proxy.ts')).registerProxyCommand,
   inject: async () => (await import('./commands/inject.ts')).registerInjectCommand,
   injector: async () => (await import('./commands/injector.ts')).registerInjectorCommand,
+  'control-plane': async () => (await import('./commands/control-plane.ts')).registerControlPlaneCommand,
+  'proxy-status': async () => (await import('./commands/proxy-status.ts')).registerProxyStatusCommand,
   'init-iptables': async () => (await import('./commands/init-iptables.ts')).registerInitIptablesCommand,
   'wait-ready': async () => (await import('./commands/wait-ready.ts')).registerWaitReadyCommand,
   cluster: async () => (await import('./commands/cluster.ts')).registerClusterCommand,

@@ -14,9 +14,23 @@ export class MeshTranslator implements SnapshotSource {
   readonly #scopeOf: (proxy: ProxyIdentity) => ProxyScope;
   translations = 0;
 
-  /** `scopeOf` reads the proxy's pod (annotations) from ingestion's store; it must be a pure lookup. */
-  constructor(scopeOf: (proxy: ProxyIdentity) => ProxyScope) {
+  readonly #source: (() => MeshInputs) | null;
+  #stale = false;
+
+  /**
+   * `scopeOf` reads the proxy's pod (annotations) from ingestion's store; it must be a pure lookup. `source`, when given,
+   * is read lazily after invalidate(): an informer callback only bumps the generation, the read happens at push time.
+   */
+  constructor(scopeOf: (proxy: ProxyIdentity) => ProxyScope, source: (() => MeshInputs) | null = null) {
     this.#scopeOf = scopeOf;
+    this.#source = source;
+  }
+
+  /** Something in the inputs changed (cheap: called from informer callbacks). */
+  invalidate(): void {
+    this.#stale = true;
+    this.#generation++;
+    this.#cache.clear();
   }
 
   /** New inputs: every cached snapshot is stale (its key names the old generation). */
@@ -32,6 +46,10 @@ export class MeshTranslator implements SnapshotSource {
   }
 
   snapshotFor(proxy: ProxyIdentity): Result<ProxySnapshot, ControlPlaneError> {
+    if (this.#stale && this.#source) {
+      this.#inputs = this.#source();
+      this.#stale = false;
+    }
     const scope = this.#scopeOf(proxy);
     const key = `${scope.namespace}|${scope.outboundNamespaces === null ? '*' : [...scope.outboundNamespaces].sort().join(',')}`;
     const hit = this.#cache.get(key);

@@ -7,6 +7,9 @@ import type { ClusterConfig } from '../../api/config/proxy-config.ts';
 import { ClusterWatcher } from '../../control-plane/ingestion/cluster-watcher.ts';
 import { clusterName, translateProxy } from '../../control-plane/translation/translate-proxy.ts';
 import { startLocalCluster, type LocalClusterDetails } from '../../local-cluster/cluster.ts';
+import { startControlPlane } from '../../control-plane/control-plane-runtime.ts';
+import { ControlPlaneClient } from '../../proxy/control/control-plane-client.ts';
+import { formatProxyStatus, type ProxyStatusRow } from '../../cli/commands/proxy-status.ts';
 
 const NS = 'cp-ingestion';
 
@@ -89,5 +92,46 @@ describe('control-plane ingestion on a real API server', () => {
     const restarted = watcher.services.start();
     await restarted;
     await until('the Service created while stopped', () => watcher.services.list().some((s) => s.metadata?.name === 'later'));
+  });
+
+  it('the whole control plane: a Service created in the API reaches a subscribed proxy, and proxy-status shows it SYNCED', async () => {
+    const cp = await startControlPlane({ kubeConfig: kc, replica: 'cp-test', grpcAddress: '127.0.0.1', grpcPort: 0, debugAddress: '127.0.0.1', debugPort: 0, log: () => {} });
+    const held = new Map<string, unknown>();
+    const client = new ControlPlaneClient({
+      address: `127.0.0.1:${cp.grpcPort}`,
+      hello: { proxyId: '', podName: 'web-1', podNamespace: NS, podIp: '10.244.0.30', serviceAccount: 'default', token: '', mode: 'sidecar', proxyVersion: 'test' },
+      apply: (c) => {
+        for (const r of c.removals) held.delete(`${r.type}/${r.name}`);
+        for (const r of c.upserts) held.set(`${r.type}/${r.name}`, r.body);
+        return { ok: true };
+      },
+    });
+    client.start();
+    try {
+      await core.createNamespacedService({ namespace: NS, body: { metadata: { name: 'api' }, spec: { ports: [{ name: 'http', port: 8080 }] } } });
+      await discovery.createNamespacedEndpointSlice({
+        namespace: NS,
+        body: {
+          metadata: { name: 'api-1', labels: { 'kubernetes.io/service-name': 'api' } },
+          addressType: 'IPv4',
+          ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+          endpoints: [{ addresses: ['10.244.0.40'] }],
+        },
+      });
+      const key = `cluster/${clusterName(NS, 'api', 8080)}`;
+      const c = await until('the proxy holds the api cluster with its endpoint', () => (held.get(key) as ClusterConfig | undefined)?.endpoints.length === 1 && (held.get(key) as ClusterConfig));
+      expect(c.endpoints[0]!.address).toBe('10.244.0.40');
+      const doc = await until('SYNCED in /debug/proxies', () => {
+        const rows = cp.server.proxies();
+        return rows.length === 1 && rows[0]!.status === 'SYNCED' && rows[0]!.ackedVersion === client.status.version && rows;
+      });
+      const res = await fetch(`http://127.0.0.1:${cp.debug.port}/debug/proxies`);
+      const body = (await res.json()) as { replica: string; proxies: ProxyStatusRow[] };
+      expect(body.replica).toBe('cp-test');
+      expect(formatProxyStatus(body.proxies, Date.now())).toMatch(new RegExp(`^web-1\\s+${NS}\\s+SYNCED\\s+${doc[0]!.ackedVersion}`, 'm'));
+    } finally {
+      client.stop();
+      await cp.stop();
+    }
   });
 });
