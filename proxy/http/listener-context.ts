@@ -1,6 +1,8 @@
 // What an HTTP listener's request handling needs from the running proxy; swapped as a whole when config changes.
 import type { ListenerConfig, LimitsConfig, ProxyMode } from '../../api/config/proxy-config.ts';
 import type { RouteTable } from '../routing/route-table.ts';
+import type { PolicyLayers } from '../stack/policy-slot.ts';
+import type { StackHooks } from '../stack/stack-hooks.ts';
 import type { ProxyMetrics } from '../telemetry/proxy-metrics.ts';
 import type { UpstreamCluster } from '../upstream/upstream-cluster.ts';
 
@@ -26,4 +28,8 @@ export interface ListenerContext {
   /** Counts requests in flight so draining can wait for them. */
   requestStarted(): void;
   requestFinished(): void;
+  /** The policy layers (proxy/policy/) for this listener's stacks; absent: none. Read when a snapshot's stack is built. */
+  readonly policy?: PolicyLayers;
+  /** Authorization and span hooks; absent or null members: no layer. */
+  readonly hooks?: StackHooks;
 }

@@ -46,6 +46,8 @@ export class Http1Request {
   /** Content-Length > 0 or chunked. */
   readonly hasBody: boolean;
   readonly chunked: boolean;
+  /** The parsed Content-Length, or -1 when absent (upstream framing is regenerated from it, never copied). */
+  readonly contentLength: number;
   /** The client asked to close after this exchange (Connection: close, or HTTP/1.0 without keep-alive). */
   readonly close: boolean;
   complete: boolean;
@@ -66,6 +68,7 @@ export class Http1Request {
     this.rawHeaders = head.rawHeaders;
     this.close = head.close;
     this.chunked = head.chunked;
+    this.contentLength = head.contentLength;
     this.hasBody = head.chunked || head.contentLength > 0;
     this.complete = !this.hasBody;
     this.#decoder = head.chunked ? new BodyDecoder('chunked', 0, maxTrailerBytes) : this.hasBody ? new BodyDecoder('length', head.contentLength, 0) : null;
@@ -255,7 +258,8 @@ export class Http1Response extends DownstreamResponseBase {
 
   #send(data: Buffer | null, last: boolean): boolean {
     const conn = this.#conn;
-    if (conn.socket.destroyed) return false;
+    // writableEnded: the codec already answered this connection itself (a body framing error) and is closing it.
+    if (conn.socket.destroyed || conn.socket.writableEnded) return false;
     conn.active = true;
     let head = this.#head ?? '';
     this.#head = null;

@@ -3,13 +3,13 @@ import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
-import { forwardHttp } from '../http/http-forwarder.ts';
 import type { HeaderBag } from '../http/hop-headers.ts';
 import { ORIGINAL_DST, type ListenerContext } from '../http/listener-context.ts';
 import { tunnelUpgrade } from '../http/websocket-tunnel.ts';
 import { Http1ServerConnection, type Http1ServerHooks } from '../http1/server-connection.ts';
 import { h2Exchange } from '../http2/h2-downstream.ts';
 import { originalDestination } from '../native/original-destination.ts';
+import { serveHttp } from '../stack/serve.ts';
 import { forwardTcp } from '../tcp/tcp-forwarder.ts';
 import { detectProtocol, type DetectedProtocol } from './protocol-detect.ts';
 
@@ -40,7 +40,7 @@ export class ProxyListener {
     // HTTP/1.1 is served by our own codec on the raw socket (proxy/http1/); one timer per listener applies the
     // headers timeout (slowloris), the request idle timeout and the keep-alive idle timeout to every connection.
     this.#h1Hooks = {
-      onRequest: (req, res) => forwardHttp(this.#ctx, req, res),
+      onRequest: (req, res) => serveHttp(this.#ctx, req, res),
       onUpgrade: (req, socket, head) => tunnelUpgrade(this.#ctx, req, socket, head),
     };
     this.#sweepTimer = setInterval(() => {
@@ -172,7 +172,7 @@ export class ProxyListener {
       }
       res.writeContinue();
     }
-    forwardHttp(this.#ctx, req, res);
+    serveHttp(this.#ctx, req, res);
   }
 
   #serveHttp1(socket: net.Socket): void {

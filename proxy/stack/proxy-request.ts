@@ -3,6 +3,7 @@ import type { ListenerDirection } from '../../api/config/proxy-config.ts';
 import type { HeaderBag } from '../http/hop-headers.ts';
 import type { OriginalDestination } from '../native/original-destination.ts';
 import type { CompiledRoute } from '../routing/route-table.ts';
+import type { RequestRecorder } from '../telemetry/proxy-metrics.ts';
 import type { EndpointHandle, UpstreamCluster } from '../upstream/upstream-cluster.ts';
 import type { RequestBody } from './request-body.ts';
 
@@ -37,6 +38,8 @@ export class ProxyRequest {
   path: string;
   /** End-to-end request headers (no pseudo-headers, no hop-by-hop, no framing headers): the upstream framing is ours. */
   readonly headers: HeaderBag;
+  /** The headers exactly as the client sent them (pseudo-headers included): what route matching and hashing read. */
+  readonly clientHeaders: Readonly<Record<string, string | string[] | undefined>>;
   /** The body, or null when the request has none. */
   readonly body: RequestBody | null;
   readonly downstream: DownstreamInfo;
@@ -54,15 +57,18 @@ export class ProxyRequest {
   cluster: UpstreamCluster | null = null;
   /** Set by the balance stage, per attempt. */
   endpoint: EndpointHandle | null = null;
+  /** Set by the route stage: where serve records the finished request. */
+  recorder: RequestRecorder | null = null;
   /** True once the client went away (reset, closed): nothing more should be started for it. */
   cancelled = false;
   #onCancel: CancelHandler | null = null;
 
-  constructor(method: string, authority: string, path: string, headers: HeaderBag, body: RequestBody | null, downstream: DownstreamInfo, grpc: boolean, startedAt: number) {
+  constructor(method: string, authority: string, path: string, headers: HeaderBag, clientHeaders: ProxyRequest['clientHeaders'], body: RequestBody | null, downstream: DownstreamInfo, grpc: boolean, startedAt: number) {
     this.method = method;
     this.authority = authority;
     this.path = path;
     this.headers = headers;
+    this.clientHeaders = clientHeaders;
     this.body = body;
     this.downstream = downstream;
     this.grpc = grpc;

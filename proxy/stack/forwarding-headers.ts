@@ -1,0 +1,27 @@
+// The headers a request carries upstream: end-to-end headers plus x-forwarded-*, x-request-id, trust by direction.
+import { randomUUID } from 'node:crypto';
+import type { ListenerDirection } from '../../api/config/proxy-config.ts';
+import { copyEndToEndHeaders, type HeaderBag } from '../http/hop-headers.ts';
+
+/** Builds the upstream request headers: end-to-end headers, forwarding headers, request id, the route's changes. */
+export function upstreamRequestHeaders(direction: ListenerDirection, clientHeaders: Readonly<Record<string, string | string[] | undefined>>, client: string, encrypted: boolean): HeaderBag {
+  // Our own x-skein-* headers can't be trusted from outside the mesh: drop them at inbound and ingress.
+  const headers = copyEndToEndHeaders(clientHeaders, direction === 'outbound' ? null : 'x-skein-');
+  if (direction === 'ingress') {
+    // The edge trusts nothing the client says about the path so far: none of its forwarding headers survive.
+    for (const name in headers) {
+      const n = name.includes('_') ? name.replaceAll('_', '-') : name;
+      if (n.startsWith('x-forwarded-') || n === 'forwarded') delete headers[name];
+    }
+    headers['x-forwarded-for'] = client;
+    headers['x-forwarded-proto'] = encrypted ? 'https' : 'http';
+    headers['x-request-id'] = randomUUID();
+  } else {
+    const xff = headers['x-forwarded-for'];
+    headers['x-forwarded-for'] = xff === undefined ? client : `${Array.isArray(xff) ? xff.join(', ') : xff}, ${client}`;
+    if (headers['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = encrypted ? 'https' : 'http';
+    if (headers['x-request-id'] === undefined) headers['x-request-id'] = randomUUID();
+  }
+  return headers;
+}
+

@@ -1,0 +1,98 @@
+// The route stage: picks the route and its weighted backend for a request, sets the deadline, and hands it to that route's stack.
+import { ERRORS, ProxyError } from '../errors/proxy-error.ts';
+import { MAX_TIMER_MS, parseGrpcTimeout } from '../http/grpc-timeout.ts';
+import { applyHeaderMutation, type HeaderBag } from '../http/hop-headers.ts';
+import type { ListenerContext, ListenerSnapshot } from '../http/listener-context.ts';
+import type { CompiledRoute } from '../routing/route-table.ts';
+import type { RequestRecorder } from '../telemetry/proxy-metrics.ts';
+import type { UpstreamCluster } from '../upstream/upstream-cluster.ts';
+import { clusterService } from './cluster-stack.ts';
+import { FixedBody } from './fixed-body.ts';
+import { NO_POLICY, type PolicyDeps } from './policy-slot.ts';
+import type { ProxyRequest } from './proxy-request.ts';
+import { ProxyResponse } from './proxy-response.ts';
+import { stack, type Service } from './service.ts';
+
+/** Per route: its stack (policy layers over the cluster dispatch) and a metrics recorder per cluster. */
+interface RouteEntry {
+  readonly service: Service;
+  readonly recorders: Map<string, RequestRecorder>;
+}
+const routeEntries = new WeakMap<CompiledRoute, RouteEntry>();
+
+function routeEntry(snap: ListenerSnapshot, ctx: ListenerContext, route: CompiledRoute, deps: PolicyDeps): RouteEntry {
+  let e = routeEntries.get(route);
+  if (e === undefined) {
+    const policy = ctx.policy ?? NO_POLICY;
+    const layers = policy.route({ listener: snap.listener, route }, deps);
+    const span = ctx.hooks?.span ?? null;
+    // The innermost step of every route stack: the cluster part of the stack for the backend this request was given.
+    const toCluster: Service = (req) => clusterService(req.cluster!, policy, span, deps)(req);
+    e = { service: stack(layers, toCluster), recorders: new Map() };
+    routeEntries.set(route, e);
+  }
+  return e;
+}
+
+function recorderFor(e: RouteEntry, snap: ListenerSnapshot, ctx: ListenerContext, route: CompiledRoute, cluster: string): RequestRecorder {
+  let r = e.recorders.get(cluster);
+  if (r === undefined) {
+    r = ctx.metrics.recorder(snap.listener.name, snap.listener.direction, route.name, cluster);
+    e.recorders.set(cluster, r);
+  }
+  return r;
+}
+
+function timeoutMs(req: ProxyRequest, route: CompiledRoute): number {
+  const grpc = parseGrpcTimeout(req.clientHeaders['grpc-timeout']);
+  const routeMs = route.config.timeoutMs;
+  if (grpc !== null && routeMs > 0) return Math.min(grpc, routeMs);
+  return grpc ?? (routeMs > 0 ? Math.min(routeMs, MAX_TIMER_MS) : 0);
+}
+
+/** Finds the route (Host-based routes of the listener) and its cluster; null with an error when none. */
+export function pickRoute(snap: ListenerSnapshot, req: ProxyRequest): ProxyError | CompiledRoute {
+  const path = req.path;
+  const q = path.indexOf('?');
+  const route = snap.routes.route({
+    authority: req.authority,
+    method: req.method,
+    path: q < 0 ? path : path.slice(0, q),
+    query: q < 0 ? '' : path.slice(q + 1),
+    headers: req.clientHeaders,
+  });
+  return route ?? new ProxyError(ERRORS.noRoute);
+}
+
+/** Picks the weighted backend of a forwarding route; sets `req.cluster`. */
+export function pickCluster(snap: ListenerSnapshot, route: CompiledRoute): ProxyError | UpstreamCluster {
+  const name = route.pickBackend();
+  const cluster = name === null ? undefined : snap.clusters.get(name);
+  return cluster ?? new ProxyError(ERRORS.noEndpoints, `cluster ${name ?? '(none)'}`);
+}
+
+/** The route stage of one listener snapshot: route -> (direct answer | that route's stack). */
+export function routeStage(snap: ListenerSnapshot, ctx: ListenerContext, deps: PolicyDeps): Service {
+  return (req) => {
+    const route = pickRoute(snap, req);
+    if (route instanceof ProxyError) return Promise.reject(route);
+    req.route = route;
+    const e = routeEntry(snap, ctx, route, deps);
+    const direct = route.config.directResponse;
+    if (direct !== null && route.config.backends.length === 0) {
+      req.recorder = recorderFor(e, snap, ctx, route, '');
+      const body = Buffer.from(direct.body);
+      const headers: HeaderBag = Object.create(null);
+      headers['content-length'] = String(body.length);
+      return Promise.resolve(new ProxyResponse(direct.status, headers, body.length > 0 ? new FixedBody(body) : null));
+    }
+    const cluster = pickCluster(snap, route);
+    if (cluster instanceof ProxyError) return Promise.reject(cluster);
+    req.cluster = cluster;
+    req.recorder = recorderFor(e, snap, ctx, route, cluster.name);
+    applyHeaderMutation(req.headers, route.config.requestHeaders);
+    const ms = timeoutMs(req, route);
+    if (ms > 0) req.deadline = req.startedAt + ms;
+    return e.service(req);
+  };
+}

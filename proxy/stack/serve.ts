@@ -1,0 +1,157 @@
+// The serve stage: the only writer to the client. Validates, builds the ProxyRequest, runs the listener's stack, writes the
+// response value, and sends every failure through the one rescue (HTTP status or gRPC status, x-skein-error, metric).
+import { ERRORS, ProxyError } from '../errors/proxy-error.ts';
+import { applyHeaderMutation } from '../http/hop-headers.ts';
+import { isGrpcRequest, rescue, type DownstreamRequest, type DownstreamResponse } from '../http/http-rescue.ts';
+import type { ListenerContext, ListenerSnapshot } from '../http/listener-context.ts';
+import type { Http1Request, Http1Response } from '../http1/server-connection.ts';
+import type { H2Request } from '../http2/h2-downstream.ts';
+import { downstreamInfo } from './downstream-info.ts';
+import { upstreamRequestHeaders } from './forwarding-headers.ts';
+import { listenerStack } from './listener-stack.ts';
+import { ProxyRequest } from './proxy-request.ts';
+import type { ProxyResponse, ResponseBody, ResponseSink } from './proxy-response.ts';
+import { RequestBody } from './request-body.ts';
+import { requestTarget } from './request-target.ts';
+
+const DIGITS = /^[0-9]{1,15}$/;
+
+/** Handles one HTTP request end to end. Never throws: every failure goes through the rescue. */
+export function serveHttp(ctx: ListenerContext, req: DownstreamRequest, res: DownstreamResponse): void {
+  new Serve(ctx, req, res).run();
+}
+
+class Serve implements ResponseSink {
+  readonly #ctx: ListenerContext;
+  readonly #snap: ListenerSnapshot;
+  readonly #req: DownstreamRequest;
+  readonly #res: DownstreamResponse;
+  readonly #startedAt: number;
+  #preq: ProxyRequest | null = null;
+  #body: ResponseBody | null = null;
+  #finished = false;
+
+  constructor(ctx: ListenerContext, req: DownstreamRequest, res: DownstreamResponse) {
+    this.#startedAt = performance.now();
+    this.#ctx = ctx;
+    this.#snap = ctx.snapshot();
+    this.#req = req;
+    this.#res = res;
+    ctx.requestStarted();
+    res.once('close', this.#onClose);
+  }
+
+  run(): void {
+    const req = this.#req;
+    const res = this.#res;
+    const snap = this.#snap;
+    const h2 = req.httpVersionMajor === 2;
+    if (h2 && (req as H2Request).stream.closed) {
+      // Reset by the client before we got to it (rapid reset, CVE-2023-44487): no upstream work for a stream nobody awaits.
+      return this.#done(499);
+    }
+    if (this.#ctx.draining() && !h2) res.setHeader('connection', 'close');
+    // An Upgrade we serve as plain HTTP/1.1 (h2c, anything but WebSocket): the client may send bytes of the protocol it
+    // asked for right behind its request; close after this response so that they are never read as a request.
+    else if (!h2 && req.headers.upgrade !== undefined) res.setHeader('connection', 'close');
+    try {
+      if (!h2 && (req as Http1Request).rawHeaders.length / 2 > snap.limits.maxHeaderCount) {
+        return this.#fail(new ProxyError(ERRORS.headersTooLarge, 'too many headers'));
+      }
+      // Framing toward the upstream is regenerated as plain chunked, so any other transfer-coding (gzip, chunked) would be
+      // silently lost: refuse it (RELIABILITY 1, TE variants) rather than forward a body the upstream cannot decode.
+      const te = h2 ? undefined : req.headers['transfer-encoding'];
+      if (te !== undefined && String(te).trim().toLowerCase() !== 'chunked') return this.#fail(new ProxyError(ERRORS.badRequest, 'unsupported transfer-coding'));
+      const target = requestTarget(req);
+      if (target instanceof ProxyError) return this.#fail(target);
+      const preq = this.#build(target[0], target[1]);
+      this.#preq = preq;
+      listenerStack(snap, this.#ctx)(preq).then(this.#onResponse, this.#onError);
+    } catch (e) {
+      // Cannot happen in a correct proxy; answered as 500 rather than crashing the process.
+      this.#fail(e);
+    }
+  }
+
+  #build(authority: string, path: string): ProxyRequest {
+    const req = this.#req;
+    const downstream = downstreamInfo(req.socket, this.#snap);
+    const headers = upstreamRequestHeaders(downstream.direction, req.headers, downstream.clientAddress, downstream.tls);
+    // Our own framing toward the upstream: a Content-Length is regenerated from its parsed value (never `00043` verbatim).
+    let length = -1;
+    if (req.httpVersionMajor === 1) {
+      const h1 = req as Http1Request;
+      if (!h1.chunked && h1.contentLength >= 0) {
+        length = h1.contentLength;
+        headers['content-length'] = String(length);
+      }
+    } else {
+      const cl = headers['content-length'];
+      if (typeof cl === 'string' && DIGITS.test(cl)) headers['content-length'] = String((length = Number(cl)));
+      else if (cl !== undefined) delete headers['content-length'];
+    }
+    const body = req.hasBody ? new RequestBody(req as Http1Request, length) : null;
+    return new ProxyRequest(req.method ?? 'GET', authority, path, headers, req.headers, body, downstream, isGrpcRequest(req), this.#startedAt);
+  }
+
+  readonly #onResponse = (r: ProxyResponse): void => {
+    const res = this.#res;
+    if (res.destroyed || res.writableEnded) {
+      r.body?.cancel();
+      return;
+    }
+    const route = this.#preq!.route;
+    if (route !== null) applyHeaderMutation(r.headers, route.config.responseHeaders);
+    if (!res.headersSent) (res as Http1Response).writeHead(r.status, r.headers);
+    const body = r.body;
+    if (body === null) {
+      if (r.trailers !== null) res.addTrailers(r.trailers as Record<string, string>);
+      res.end();
+      return;
+    }
+    this.#body = body;
+    body.start(this);
+  };
+
+  readonly #onError = (e: unknown): void => this.#fail(e);
+
+  readonly #onDrain = (): void => this.#body?.resume();
+
+  readonly #onClose = (): void => {
+    // The client went away before the answer was complete: cancel whatever is still running for it.
+    if (!this.#res.writableEnded) this.#preq?.cancel();
+    this.#done(this.#res.statusCode);
+  };
+
+  // ResponseSink: the response body, written to the client with back-pressure.
+  data(chunk: Buffer): boolean {
+    const res = this.#res as Http1Response;
+    if (res.write(chunk)) return true;
+    res.once('drain', this.#onDrain);
+    return false;
+  }
+
+  end(trailers: Readonly<Record<string, string | string[]>> | null): void {
+    if (trailers !== null) this.#res.addTrailers(trailers);
+    this.#res.end();
+  }
+
+  error(e: ProxyError): void {
+    this.#fail(e);
+  }
+
+  #fail(e: unknown): void {
+    const res = this.#res;
+    const spec = rescue(this.#req, res, e);
+    // A client that went away is not an upstream failure: not counted as one.
+    if (spec !== ERRORS.clientCancelled) this.#ctx.metrics.proxyError(this.#snap.listener.name, spec.cause);
+    this.#done(res.headersSent ? res.statusCode : spec.status);
+  }
+
+  #done(code: number): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#ctx.requestFinished();
+    this.#preq?.recorder?.record(code, (performance.now() - this.#startedAt) / 1000);
+  }
+}
