@@ -23,7 +23,7 @@ export const ERRORS = {
   badRequest: spec('SKEIN_ERR_BAD_REQUEST', 400, GRPC.INTERNAL, 'bad-request', true, 'malformed request'),
   misdirected: spec('SKEIN_ERR_MISDIRECTED', 421, GRPC.UNAVAILABLE, 'misdirected', false, 'request not for this host'),
   headersTimeout: spec('SKEIN_ERR_HEADERS_TIMEOUT', 408, GRPC.DEADLINE_EXCEEDED, 'timeout', true, 'request head not received in time'),
-  methodNotAllowed: spec('SKEIN_ERR_METHOD_NOT_ALLOWED', 405, GRPC.UNIMPLEMENTED, 'method-not-allowed', true, 'method not supported by the proxy'),
+  methodNotAllowed: spec('SKEIN_ERR_METHOD_NOT_ALLOWED', 405, GRPC.UNIMPLEMENTED, 'bad-request', true, 'method not supported by the proxy'),
   expectationFailed: spec('SKEIN_ERR_EXPECTATION_FAILED', 417, GRPC.INVALID_ARGUMENT, 'expectation-failed', false, 'unsupported Expect'),
   forbidden: spec('SKEIN_ERR_FORBIDDEN', 403, GRPC.PERMISSION_DENIED, 'forbidden', false, 'request not authorized'),
   headersTooLarge: spec('SKEIN_ERR_HEADERS_TOO_LARGE', 431, GRPC.RESOURCE_EXHAUSTED, 'headers-too-large', true, 'request headers too large'),

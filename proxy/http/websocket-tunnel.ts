@@ -24,7 +24,8 @@ function writeRawResponse(socket: Duplex, status: number, headers: Record<string
   socket.end(responseHead(status, headers) + body);
 }
 
-function rejectUpgrade(socket: Duplex, e: ProxyError): void {
+function rejectUpgrade(ctx: ListenerContext, socket: Duplex, e: ProxyError): void {
+  ctx.metrics.proxyError(ctx.snapshot().listener.name, e.spec.cause);
   const body = `${e.spec.message}\n`;
   writeRawResponse(socket, e.spec.status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body), connection: 'close', [ERROR_HEADER]: e.spec.cause }, body);
 }
@@ -33,18 +34,18 @@ export function tunnelUpgrade(ctx: ListenerContext, req: Http1Request, socket: D
   socket.on('error', () => socket.destroy());
   const snap = ctx.snapshot();
   const target = requestTarget(req);
-  if (target instanceof ProxyError) return rejectUpgrade(socket, target);
+  if (target instanceof ProxyError) return rejectUpgrade(ctx, socket, target);
   const downstream = downstreamInfo(req.socket, snap);
   const headers = upstreamRequestHeaders(downstream.direction, req.headers, downstream.clientAddress, false);
   // The same route and balance stages as every request (a ProxyRequest without a body: the tunnel carries the bytes).
   const preq = new ProxyRequest(req.method, target[0], target[1], headers, req.headers, null, downstream, false, performance.now());
   const route = pickRoute(snap, preq);
-  if (route instanceof ProxyError) return rejectUpgrade(socket, route);
-  if (route.config.directResponse && route.config.backends.length === 0) return rejectUpgrade(socket, new ProxyError(ERRORS.upgradeRejected, 'route answers directly'));
+  if (route instanceof ProxyError) return rejectUpgrade(ctx, socket, route);
+  if (route.config.directResponse && route.config.backends.length === 0) return rejectUpgrade(ctx, socket, new ProxyError(ERRORS.upgradeRejected, 'route answers directly'));
   const cluster = pickCluster(snap, route);
-  if (cluster instanceof ProxyError) return rejectUpgrade(socket, cluster);
+  if (cluster instanceof ProxyError) return rejectUpgrade(ctx, socket, cluster);
   const endpoint = cluster.pick({ hashKey: hashKey(preq, cluster), originalDst: downstream.originalDst });
-  if (!endpoint) return rejectUpgrade(socket, new ProxyError(ERRORS.noEndpoints, `cluster ${cluster.name}`));
+  if (!endpoint) return rejectUpgrade(ctx, socket, new ProxyError(ERRORS.noEndpoints, `cluster ${cluster.name}`));
   const routed = { authority: target[0], path: target[1], route, cluster, endpoint, recorder: ctx.metrics.recorder(snap.listener.name, snap.listener.direction, route.name, cluster.name) };
   applyHeaderMutation(headers, routed.route.config.requestHeaders);
   headers.host = routed.authority;
@@ -79,7 +80,7 @@ export function tunnelUpgrade(ctx: ListenerContext, req: Http1Request, socket: D
   upReq.once('socket', (s) => s.once('connect', () => clearTimeout(connectTimer)));
   upReq.on('error', (e) => {
     clearTimeout(connectTimer);
-    if (!socket.destroyed) rejectUpgrade(socket, classifyUpstreamError(e));
+    if (!socket.destroyed) rejectUpgrade(ctx, socket, classifyUpstreamError(e));
     finish(502);
   });
   socket.once('close', () => {

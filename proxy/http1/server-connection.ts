@@ -1,7 +1,7 @@
 // One downstream HTTP/1.1 connection on a raw socket: parses requests one at a time, frames responses, enforces the limits.
 import type { Socket } from 'node:net';
 import type { LimitsConfig } from '../../api/config/proxy-config.ts';
-import { ERRORS, ProxyError } from '../errors/proxy-error.ts';
+import { ERRORS, ProxyError, type ProxyErrorSpec } from '../errors/proxy-error.ts';
 import { ERROR_HEADER } from '../http/http-rescue.ts';
 import { DownstreamResponseBase } from '../http/downstream-response-base.ts';
 import type { HeaderBag } from '../http/hop-headers.ts';
@@ -21,17 +21,24 @@ export interface Http1ServerHooks {
   onRequest(req: Http1Request, res: Http1Response): void;
   /** A WebSocket upgrade: the socket now belongs to the callee; `head` is what the client sent after the request head. */
   onUpgrade(req: Http1Request, socket: Socket, head: Buffer): void;
+  /** The codec answered a request itself (400, 431, 408, 405): counted like every answer the proxy originates. */
+  onRejected(spec: ProxyErrorSpec): void;
 }
 
 const EMPTY = Buffer.alloc(0);
 
-function errorResponse(status: number, reason: string, cause: string): string {
-  return `HTTP/1.1 ${status} ${reason}\r\ncontent-length: 0\r\nconnection: close\r\n${ERROR_HEADER}: ${cause}\r\n\r\n`;
+/** The codec's own answers, serialized once from the error catalogue. */
+interface Rejection {
+  readonly spec: ProxyErrorSpec;
+  readonly bytes: string;
 }
-const BAD_REQUEST = errorResponse(400, 'Bad Request', ERRORS.badRequest.cause);
-const TOO_LARGE = errorResponse(431, 'Request Header Fields Too Large', ERRORS.headersTooLarge.cause);
-const TIMEOUT = errorResponse(408, 'Request Timeout', 'timeout');
-const CONNECT_REFUSED = errorResponse(405, 'Method Not Allowed', ERRORS.badRequest.cause);
+function errorResponse(spec: ProxyErrorSpec, reason: string): Rejection {
+  return { spec, bytes: `HTTP/1.1 ${spec.status} ${reason}\r\ncontent-length: 0\r\nconnection: close\r\n${ERROR_HEADER}: ${spec.cause}\r\n\r\n` };
+}
+const BAD_REQUEST = errorResponse(ERRORS.badRequest, 'Bad Request');
+const TOO_LARGE = errorResponse(ERRORS.headersTooLarge, 'Request Header Fields Too Large');
+const TIMEOUT = errorResponse(ERRORS.headersTimeout, 'Request Timeout');
+const CONNECT_REFUSED = errorResponse(ERRORS.methodNotAllowed, 'Method Not Allowed');
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 
 /** A parsed request. The fields mirror node:http's IncomingMessage so routing and rescue read both alike. */
@@ -478,11 +485,14 @@ export class Http1ServerConnection {
   }
 
   /** Answers a request we refuse before any response started, and closes. */
-  #reject(answer: string): void {
+  #reject(answer: Rejection): void {
     this.closing = true;
     this.#buf = null;
     this.#headStartedAt = 0;
-    if (this.socket.writable && !this.socket.writableEnded) this.socket.end(answer, 'latin1');
+    if (this.socket.writable && !this.socket.writableEnded) {
+      this.socket.end(answer.bytes, 'latin1');
+      this.#hooks.onRejected(answer.spec);
+    }
     this.socket.destroySoon();
   }
 

@@ -7,7 +7,9 @@ import type { HeaderBag } from '../http/hop-headers.ts';
 import { ORIGINAL_DST, type ListenerContext } from '../http/listener-context.ts';
 import { tunnelUpgrade } from '../http/websocket-tunnel.ts';
 import { Http1ServerConnection, type Http1ServerHooks } from '../http1/server-connection.ts';
-import { h2Exchange } from '../http2/h2-downstream.ts';
+import { h2Exchange, type H2Request, type H2Response } from '../http2/h2-downstream.ts';
+import { ERRORS, ProxyError, type ProxyErrorSpec } from '../errors/proxy-error.ts';
+import { rescue } from '../http/http-rescue.ts';
 import { originalDestination } from '../native/original-destination.ts';
 import { serveHttp } from '../stack/serve.ts';
 import { forwardTcp } from '../tcp/tcp-forwarder.ts';
@@ -42,6 +44,7 @@ export class ProxyListener {
     this.#h1Hooks = {
       onRequest: (req, res) => serveHttp(this.#ctx, req, res),
       onUpgrade: (req, socket, head) => tunnelUpgrade(this.#ctx, req, socket, head),
+      onRejected: (spec) => this.#ctx.metrics.proxyError(this.name, spec.cause),
     };
     this.#sweepTimer = setInterval(() => {
       const now = Date.now();
@@ -161,18 +164,20 @@ export class ProxyListener {
     const method = req.method;
     if (method === 'CONNECT') {
       // As node:http2's compatibility layer answered: no CONNECT tunnels.
-      res.writeHead(405).end();
-      return;
+      return this.#refuse(req, res, ERRORS.methodNotAllowed);
     }
     const expect = headers.expect;
     if (expect !== undefined) {
-      if (expect !== '100-continue') {
-        res.writeHead(417).end();
-        return;
-      }
+      if (expect !== '100-continue') return this.#refuse(req, res, ERRORS.expectationFailed);
       res.writeContinue();
     }
     serveHttp(this.#ctx, req, res);
+  }
+
+  /** An answer of the listener's own (HTTP/2 CONNECT, an unknown Expect): through the rescue, counted. */
+  #refuse(req: H2Request, res: H2Response, spec: ProxyErrorSpec): void {
+    rescue(req, res, new ProxyError(spec));
+    this.#ctx.metrics.proxyError(this.name, spec.cause);
   }
 
   #serveHttp1(socket: net.Socket): void {
