@@ -38,7 +38,7 @@ export function tunnelUpgrade(ctx: ListenerContext, req: Http1Request, socket: D
   const downstream = downstreamInfo(req.socket, snap);
   const headers = upstreamRequestHeaders(downstream.direction, req.headers, downstream.clientAddress, false);
   // The same route and balance stages as every request (a ProxyRequest without a body: the tunnel carries the bytes).
-  const preq = new ProxyRequest(req.method, target[0], target[1], headers, req.headers, null, downstream, false, performance.now());
+  const preq = new ProxyRequest(req.method, target[0], target[1], headers, null, downstream, false, performance.now(), req.headers);
   const route = pickRoute(snap, preq);
   if (route instanceof ProxyError) return rejectUpgrade(ctx, socket, route);
   if (route.config.directResponse && route.config.backends.length === 0) return rejectUpgrade(ctx, socket, new ProxyError(ERRORS.upgradeRejected, 'route answers directly'));

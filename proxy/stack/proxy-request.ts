@@ -63,7 +63,7 @@ export class ProxyRequest {
   cancelled = false;
   #onCancel: CancelHandler | null = null;
 
-  constructor(method: string, authority: string, path: string, headers: HeaderBag, clientHeaders: ProxyRequest['clientHeaders'], body: RequestBody | null, downstream: DownstreamInfo, grpc: boolean, startedAt: number) {
+  constructor(method: string, authority: string, path: string, headers: HeaderBag, body: RequestBody | null, downstream: DownstreamInfo, grpc: boolean, startedAt: number, clientHeaders: ProxyRequest['clientHeaders'] = headers) {
     this.method = method;
     this.authority = authority;
     this.path = path;

@@ -91,7 +91,7 @@ class Serve implements ResponseSink {
       else if (cl !== undefined) delete headers['content-length'];
     }
     const body = req.hasBody ? new RequestBody(req as Http1Request, length) : null;
-    return new ProxyRequest(req.method ?? 'GET', authority, path, headers, req.headers, body, downstream, isGrpcRequest(req), this.#startedAt);
+    return new ProxyRequest(req.method ?? 'GET', authority, path, headers, body, downstream, isGrpcRequest(req), this.#startedAt, req.headers);
   }
 
   readonly #onResponse = (r: ProxyResponse): void => {
