@@ -172,6 +172,35 @@ describe('retry layer', () => {
     expect(((await p2) as ProxyError).spec).toBe(ERRORS.timeout);
   });
 
+  it('gRPC: retries UNAVAILABLE from trailers after an empty body, and hands out a real answer intact', async () => {
+    const answers = [
+      { trailers: { 'grpc-status': '14' }, data: null },
+      { trailers: { 'grpc-status': '0' }, data: 'msg' },
+    ];
+    let tries = 0;
+    const svc: Service = async () => {
+      const a = answers[tries++]!;
+      const body: ResponseBody = {
+        start: (sink) => {
+          if (a.data !== null) sink.data(Buffer.from(a.data));
+          sink.end(a.trailers);
+        },
+        resume: () => {},
+        cancel: () => {},
+      };
+      return new ProxyResponse(200, { 'content-type': 'application/grpc' }, body);
+    };
+    const req = request('POST', null, { 'content-type': 'application/grpc' });
+    (req as { grpc: boolean }).grpc = true;
+    const p = retrying(svc, { retryOn: ['unavailable'] })(req);
+    await vi.runAllTimersAsync();
+    const res = await p;
+    expect(tries).toBe(2);
+    const got: { data: string; trailers: unknown } = { data: '', trailers: null };
+    res.body!.start({ data: (c) => ((got.data += c.toString()), true), end: (t) => (got.trailers = t), error: () => {} });
+    expect(got).toEqual({ data: 'msg', trailers: { 'grpc-status': '0' } });
+  });
+
   it('formats grpc-timeout within 8 digits', () => {
     expect(formatGrpcTimeout(0.2)).toBe('1m');
     expect(formatGrpcTimeout(99_999_999)).toBe('99999999m');

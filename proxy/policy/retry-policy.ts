@@ -15,6 +15,8 @@ export class RetryPolicy {
   readonly #status = new Uint8Array(600);
   /** Bit n set: gRPC status n is retryable. */
   readonly #grpc: number;
+  /** Some gRPC status is retryable (the retry layer then reads trailers of empty answers). */
+  readonly retriesGrpc: boolean;
   readonly #connectFailure: boolean;
   readonly #reset: boolean;
   readonly #refusedStream: boolean;
@@ -29,6 +31,7 @@ export class RetryPolicy {
     let grpc = 0;
     for (const [name, code] of Object.entries(GRPC_CODE)) if (on.has(name as never)) grpc |= 1 << code;
     this.#grpc = grpc;
+    this.retriesGrpc = grpc !== 0;
     this.#connectFailure = on.has('connect-failure') || on.has('5xx') || on.has('gateway-error');
     this.#reset = on.has('reset') || on.has('5xx') || on.has('gateway-error');
     // A refused stream never reached the application: always safe, so any reset-like condition covers it too.

@@ -6,6 +6,7 @@ import type { ProxyResponse } from '../stack/proxy-response.ts';
 import type { Layer, Service } from '../stack/service.ts';
 import type { UpstreamCluster } from '../upstream/upstream-cluster.ts';
 import { backoffMs } from './backoff.ts';
+import { peekGrpcStatus } from './grpc-status-peek.ts';
 import type { CircuitBreaker } from './circuit-breaker.ts';
 import type { RetryBudget } from './retry-budget.ts';
 import type { RetryPolicy } from './retry-policy.ts';
@@ -53,7 +54,8 @@ class RetryService {
     const deps = this.#deps;
     const policy = this.#policy;
     this.#budget.deposit(deps.now());
-    const retryable = policy.methodRetryable(req.method);
+    // gRPC calls are all POST: for them the status decides (as in gRPC's own retry policy and Istio).
+    const retryable = req.grpc || policy.methodRetryable(req.method);
     if (retryable) req.body?.retain(policy.config.maxBufferedBodyBytes);
     const overall = req.deadline;
     const perTryMs = policy.config.perTryTimeoutMs;
@@ -71,7 +73,14 @@ class RetryService {
       }
       req.deadline = overall;
       if (!retryable || req.attempt >= policy.maxTries || req.cancelled) return settle(res, error);
-      if (res !== null ? !policy.responseRetryable(res.status, grpcStatusOf(res)) : !policy.errorRetryable(error!)) return settle(res, error);
+      let grpcStatus = res === null ? undefined : grpcStatusOf(res);
+      if (res !== null && grpcStatus === undefined && req.grpc && res.body !== null && policy.retriesGrpc) {
+        // grpc-status may come in trailers after an empty body: look before deciding.
+        const peeked = await peekGrpcStatus(res);
+        res = peeked.res;
+        grpcStatus = peeked.grpcStatus;
+      }
+      if (res !== null ? !policy.responseRetryable(res.status, grpcStatus) : !policy.errorRetryable(error!)) return settle(res, error);
       if (req.body !== null && !req.body.replayable) {
         this.counters.bodyTooLarge++;
         return settle(res, error);
