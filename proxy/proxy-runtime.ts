@@ -1,11 +1,14 @@
 // The running proxy's state built from one config: route tables and upstream clusters, replaced atomically on update.
 import type { ListenerConfig, ProxyConfig } from '../api/config/proxy-config.ts';
+import { SkeinPolicyLayers } from './policy/policy-layers.ts';
 import type { ListenerContext, ListenerSnapshot } from './http/listener-context.ts';
 import { RouteTable } from './routing/route-table.ts';
 import type { ProxyMetrics } from './telemetry/proxy-metrics.ts';
 import { UpstreamCluster } from './upstream/upstream-cluster.ts';
 
 export class ProxyRuntime {
+  /** The policy layers; one instance, so breakers, detectors and buckets outlive config versions. */
+  readonly #policy = new SkeinPolicyLayers();
   readonly metrics: ProxyMetrics;
   #config: ProxyConfig;
   #clusters: Map<string, UpstreamCluster>;
@@ -65,6 +68,7 @@ export class ProxyRuntime {
     return {
       snapshot: () => this.#snapshots.get(name)!,
       metrics: this.metrics,
+      policy: this.#policy,
       draining: () => this.#draining,
       requestStarted: () => {
         this.#inFlight++;
