@@ -11,6 +11,7 @@ import { requestTarget } from '../stack/request-target.ts';
 import { pickCluster, pickRoute } from '../stack/route.ts';
 import { applyHeaderMutation } from './hop-headers.ts';
 import type { ListenerContext } from './listener-context.ts';
+import { connect, PLAIN } from '../upstream/connector.ts';
 import type { Http1Request } from '../http1/server-connection.ts';
 
 /** Serializes an HTTP/1.1 response head (the socket is raw once Node hands over an upgrade). */
@@ -72,6 +73,8 @@ export function tunnelUpgrade(ctx: ListenerContext, req: Http1Request, socket: D
     headers,
     agent: false,
     setHost: false,
+    // The one connector every upstream connection goes through (a dedicated socket: never pooled).
+    createConnection: () => connect(state, PLAIN, routed.cluster.config.connectTimeoutMs),
   });
   const connectTimer = setTimeout(() => upReq.destroy(new ProxyError(ERRORS.connectTimeout)), routed.cluster.config.connectTimeoutMs);
   // Until the upstream has answered nothing else bounds this exchange: the client socket has left the HTTP server (no

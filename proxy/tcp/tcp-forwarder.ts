@@ -2,6 +2,7 @@
 import net from 'node:net';
 import { ORIGINAL_DST } from '../http/listener-context.ts';
 import type { OriginalDestination } from '../native/original-destination.ts';
+import { connect, PLAIN } from '../upstream/connector.ts';
 import type { UpstreamCluster } from '../upstream/upstream-cluster.ts';
 
 export interface TcpForwardOptions {
@@ -18,20 +19,17 @@ export function forwardTcp(downstream: net.Socket, cluster: UpstreamCluster, opt
   }
   const state = endpoint.state;
   state.active++;
-  const upstream = net.connect({ host: state.address, port: state.port, noDelay: true });
-  const connectTimer = setTimeout(() => upstream.destroy(), cluster.config.connectTimeoutMs);
+  const upstream = connect(state, PLAIN, cluster.config.connectTimeoutMs);
   let closed = false;
   const close = (): void => {
     if (closed) return;
     closed = true;
-    clearTimeout(connectTimer);
     state.active--;
     downstream.destroy();
     upstream.destroy();
     opts.onClose?.();
   };
   upstream.once('connect', () => {
-    clearTimeout(connectTimer);
     upstream.setTimeout(opts.idleTimeoutMs, close);
     downstream.setTimeout(opts.idleTimeoutMs, close);
   });

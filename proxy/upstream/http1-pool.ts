@@ -1,7 +1,6 @@
 // HTTP/1.1 connections to one endpoint: raw keep-alive sockets (no http.Agent), a cap on open connections, idle eviction, connect timeout.
-import net from 'node:net';
-import { ERRORS, ProxyError } from '../errors/proxy-error.ts';
 import { Http1ClientConnection, type ConnectionOwner } from '../http1/client-connection.ts';
+import { connect, PLAIN, type Transport } from './connector.ts';
 
 export interface Http1PoolOptions {
   readonly host: string;
@@ -9,6 +8,8 @@ export interface Http1PoolOptions {
   readonly maxConnections: number;
   readonly idleTimeoutMs: number;
   readonly connectTimeoutMs: number;
+  /** Default plain TCP. */
+  readonly transport?: Transport;
 }
 
 export class Http1Pool implements ConnectionOwner {
@@ -43,13 +44,10 @@ export class Http1Pool implements ConnectionOwner {
 
   #connect(): Http1ClientConnection {
     const { host, port, connectTimeoutMs } = this.#opts;
-    const socket = net.connect({ host, port, noDelay: true });
+    const socket = connect({ address: host, port }, this.#opts.transport ?? PLAIN, connectTimeoutMs);
     const conn = new Http1ClientConnection(socket, this);
     this.#all.add(conn);
     if (this.#closed) socket.destroy();
-    const timer = setTimeout(() => socket.destroy(new ProxyError(ERRORS.connectTimeout, `${host}:${port}`)), connectTimeoutMs);
-    socket.once('connect', () => clearTimeout(timer));
-    socket.once('close', () => clearTimeout(timer));
     return conn;
   }
 

@@ -1,7 +1,6 @@
 // HTTP/2 connections to one endpoint: streams multiplexed on a session, another session opened when one is full.
 import http2 from 'node:http2';
-import net from 'node:net';
-import { ERRORS, ProxyError } from '../errors/proxy-error.ts';
+import { connect, PLAIN, type Transport } from './connector.ts';
 
 export interface Http2PoolOptions {
   readonly host: string;
@@ -11,6 +10,8 @@ export interface Http2PoolOptions {
   readonly streamWindowBytes: number;
   readonly connectionWindowBytes: number;
   readonly maxSessions: number;
+  /** Default plain TCP (h2c prior knowledge). */
+  readonly transport?: Transport;
 }
 
 interface PooledSession {
@@ -33,13 +34,7 @@ export class Http2Pool {
     const { host, port, connectTimeoutMs } = this.#opts;
     const session = http2.connect(this.#authority, {
       settings: { initialWindowSize: this.#opts.streamWindowBytes, enablePush: false },
-      createConnection: () => {
-        const socket = net.connect({ host, port, noDelay: true });
-        const timer = setTimeout(() => socket.destroy(new ProxyError(ERRORS.connectTimeout, `${host}:${port}`)), connectTimeoutMs);
-        socket.once('connect', () => clearTimeout(timer));
-        socket.once('close', () => clearTimeout(timer));
-        return socket;
-      },
+      createConnection: () => connect({ address: host, port }, this.#opts.transport ?? PLAIN, connectTimeoutMs),
     });
     const pooled: PooledSession = { session, active: 0, connected: false };
     session.once('connect', () => {

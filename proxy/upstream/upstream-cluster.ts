@@ -2,11 +2,14 @@
 import type { ClusterConfig, LimitsConfig } from '../../api/config/proxy-config.ts';
 import { EndpointState } from '../balance/endpoint-state.ts';
 import { createLoadBalancer, type LoadBalancer, type PickContext } from '../balance/load-balancer.ts';
+import { PLAIN, poolKey } from './connector.ts';
 import { Http1Pool } from './http1-pool.ts';
 import { Http2Pool } from './http2-pool.ts';
 
 export interface EndpointHandle {
   readonly state: EndpointState;
+  /** Every input of its pools (connector key plus pool limits): a handle is reused only when this is unchanged. */
+  readonly poolKey: string;
   readonly http1: Http1Pool;
   readonly http2: Http2Pool;
 }
@@ -30,7 +33,7 @@ export class UpstreamCluster {
     for (const ep of config.type === 'static' ? config.endpoints : []) {
       const state = new EndpointState(ep);
       const old = previous === null ? undefined : previous.#handles.get(state.key);
-      if (old && previous && previous.config.type === 'static' && old.state.weight === ep.weight && previous.config.connectTimeoutMs === config.connectTimeoutMs && previous.config.idleTimeoutMs === config.idleTimeoutMs && previous.config.maxConnectionsPerEndpoint === config.maxConnectionsPerEndpoint) {
+      if (old && previous && previous.config.type === 'static' && old.state.weight === ep.weight && old.poolKey === this.#poolKey(state)) {
         handles.set(state.key, old);
         continue;
       }
@@ -40,10 +43,17 @@ export class UpstreamCluster {
     this.#balancer = createLoadBalancer([...handles.values()].map((h) => h.state), config.loadBalancer);
   }
 
+  #poolKey(state: EndpointState): string {
+    const c = this.config;
+    const l = this.#limits;
+    return `${poolKey(state, PLAIN, c.connectTimeoutMs)}|${c.idleTimeoutMs}|${c.maxConnectionsPerEndpoint}|${l.http2StreamWindowBytes}|${l.http2ConnectionWindowBytes}`;
+  }
+
   #newHandle(state: EndpointState): EndpointHandle {
     const config = this.config;
     return {
       state,
+      poolKey: this.#poolKey(state),
       http1: new Http1Pool({
         host: state.address,
         port: state.port,
