@@ -10,6 +10,9 @@ import { startLocalCluster, type LocalClusterDetails } from '../../local-cluster
 import { startControlPlane } from '../../control-plane/control-plane-runtime.ts';
 import { ControlPlaneClient } from '../../proxy/control/control-plane-client.ts';
 import { formatProxyStatus, type ProxyStatusRow } from '../../cli/commands/proxy-status.ts';
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
+import { join } from 'node:path';
 
 const NS = 'cp-ingestion';
 
@@ -133,5 +136,69 @@ describe('control-plane ingestion on a real API server', () => {
       client.stop();
       await cp.stop();
     }
+  });
+
+  it('the TrafficPolicy CRD as shipped: a valid policy is stored, bad values are refused by the API server with a message', async () => {
+    // Server-side apply of the file's own YAML: client-node's typed serializer (and so local-cluster's applyManifests)
+    // drops x-kubernetes-validations, which would silently remove every CEL rule.
+    const yamlText = readFileSync(join(import.meta.dirname, '../../manifests/control-plane/crd-trafficpolicies.yaml'), 'utf8');
+    const opts: https.RequestOptions = {};
+    await kc.applyToHTTPSOptions(opts);
+    const server = new URL(kc.getCurrentCluster()!.server);
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = https.request(
+        {
+          ...opts,
+          hostname: server.hostname,
+          port: server.port,
+          method: 'PATCH',
+          path: '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/trafficpolicies.skein.dev?fieldManager=skein-test&force=true',
+          headers: { ...opts.headers, 'content-type': 'application/apply-patch+yaml' },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
+      req.on('error', reject);
+      req.end(yamlText);
+    });
+    expect([200, 201]).toContain(status);
+    const ext = kc.makeApiClient(k8s.ApiextensionsV1Api);
+    for (let i = 0; i < 200; i++) {
+      const crd = await ext.readCustomResourceDefinition({ name: 'trafficpolicies.skein.dev' });
+      if (crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+    const create = (name: string, spec: Record<string, unknown>) =>
+      custom.createNamespacedCustomObject({ group: 'skein.dev', version: 'v1alpha1', namespace: NS, plural: 'trafficpolicies', body: { apiVersion: 'skein.dev/v1alpha1', kind: 'TrafficPolicy', metadata: { name }, spec } });
+    const refusal = async (spec: Record<string, unknown>): Promise<string> => {
+      try {
+        await create(`bad-${Math.random().toString(36).slice(2, 8)}`, spec);
+      } catch (e) {
+        return String((e as { body?: unknown }).body ?? (e as Error).message);
+      }
+      throw new Error('the API server accepted an invalid TrafficPolicy');
+    };
+    const target = { kind: 'Service', name: 'echo' };
+    await create('good', {
+      targetRef: { ...target, port: 80 },
+      retries: { attempts: 3, perTryTimeout: '500ms', retryOn: ['5xx', 'retriable-status-codes'], retriableStatusCodes: [503], budget: { retryRatio: 0.2 } },
+      timeouts: { request: '2s' },
+      loadBalancer: { algorithm: 'ring-hash', hashKey: { header: 'x-user' } },
+      fault: { abort: { httpStatus: 503, percent: 10 } },
+      rateLimit: { requestsPerSecond: 100 },
+      tracing: { samplingPercent: 1 },
+    });
+    expect(await refusal({ targetRef: { kind: 'Deployment', name: 'echo' } })).toMatch(/targetRef must name a core Service/);
+    expect(await refusal({ targetRef: target, loadBalancer: { algorithm: 'ring-hash' } })).toMatch(/hashKey is required with ring-hash and only with ring-hash/);
+    expect(await refusal({ targetRef: target, loadBalancer: { algorithm: 'ring-hash', hashKey: { header: 'a', cookie: 'b' } } })).toMatch(/hashKey takes exactly one of header, cookie, sourceIP/);
+    expect(await refusal({ targetRef: target, fault: { abort: { httpStatus: 503, grpcStatus: 'UNAVAILABLE', percent: 1 } } })).toMatch(/abort takes exactly one of httpStatus and grpcStatus/);
+    expect(await refusal({ targetRef: target, fault: {} })).toMatch(/fault needs a delay or an abort/);
+    expect(await refusal({ targetRef: target, retries: { perTryTimeout: '5s' }, timeouts: { request: '1s' } })).toMatch(/perTryTimeout must not exceed timeouts.request/);
+    expect(await refusal({ targetRef: target, retries: { retriableStatusCodes: [503] } })).toMatch(/retriableStatusCodes needs retryOn/);
+    expect(await refusal({ targetRef: target, retries: { attempts: 11 } })).toMatch(/attempts/);
+    expect(await refusal({ targetRef: target, timeouts: { request: 'soon' } })).toMatch(/timeouts.request/);
   });
 });
