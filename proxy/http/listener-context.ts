@@ -1,6 +1,7 @@
 // What an HTTP listener's request handling needs from the running proxy; swapped as a whole when config changes.
 import type { ListenerConfig, LimitsConfig, ProxyMode } from '../../api/config/proxy-config.ts';
 import type { RouteTable } from '../routing/route-table.ts';
+import type { ServiceRouteTable } from '../routing/service-route-table.ts';
 import type { PolicyLayers } from '../stack/policy-slot.ts';
 import type { StackHooks } from '../stack/stack-hooks.ts';
 import type { ProxyMetrics } from '../telemetry/proxy-metrics.ts';
@@ -13,7 +14,13 @@ export interface ListenerSnapshot {
   readonly mode: ProxyMode;
   readonly listener: ListenerConfig;
   readonly limits: LimitsConfig;
+  /** Host-based routes (the listener's virtual hosts). */
   readonly routes: RouteTable;
+  /**
+   * Outbound: routes by the connection's original destination (service VIP:port), tried before the Host-based routes.
+   * Absent or null: Host-based routing only (no lookup cost).
+   */
+  readonly serviceRoutes?: ServiceRouteTable | null;
   readonly clusters: ReadonlyMap<string, UpstreamCluster>;
   /** True when some cluster routes by original destination, so accepted sockets must record it. */
   readonly needsOriginalDst: boolean;

@@ -50,18 +50,27 @@ function timeoutMs(req: ProxyRequest, route: CompiledRoute): number {
   return grpc ?? (routeMs > 0 ? Math.min(routeMs, MAX_TIMER_MS) : 0);
 }
 
-/** Finds the route (Host-based routes of the listener) and its cluster; null with an error when none. */
+/**
+ * Finds the route. Outbound with a service table: the original destination's service (VIP:port) and its routes first; then
+ * the listener's Host-based routes (whose catch-all is the pass-through when configured).
+ */
 export function pickRoute(snap: ListenerSnapshot, req: ProxyRequest): ProxyError | CompiledRoute {
   const path = req.path;
   const q = path.indexOf('?');
-  const route = snap.routes.route({
+  const input = {
     authority: req.authority,
     method: req.method,
     path: q < 0 ? path : path.slice(0, q),
     query: q < 0 ? '' : path.slice(q + 1),
     headers: req.clientHeaders,
-  });
-  return route ?? new ProxyError(ERRORS.noRoute);
+  };
+  const services = snap.serviceRoutes;
+  const dst = req.downstream.originalDst;
+  if (services != null && dst !== null) {
+    const route = services.lookup(dst)?.routes.route(input);
+    if (route != null) return route;
+  }
+  return snap.routes.route(input) ?? new ProxyError(ERRORS.noRoute);
 }
 
 /** Picks the weighted backend of a forwarding route; sets `req.cluster`. */
