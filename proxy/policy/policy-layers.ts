@@ -11,6 +11,7 @@ import { FaultDecision } from './fault-decision.ts';
 import { faultInjectionLayer } from './fault-injection.ts';
 import { localRateLimitLayer } from './local-rate-limit.ts';
 import { OutlierDetector } from './outlier-detector.ts';
+import { registerPolicyMetrics, type PolicyEvent } from './policy-metrics.ts';
 import { outlierLayer } from './outlier-layer.ts';
 import { requestMirrorLayer, type MirrorCounters } from './request-mirror.ts';
 import { retryLayer, type RetryCounters } from './retry.ts';
@@ -28,12 +29,74 @@ export class SkeinPolicyLayers implements PolicyLayers {
   readonly #breakers = new Map<string, { config: ClusterConfig['circuitBreaker']; breaker: CircuitBreaker }>();
   readonly #detectors = new Map<string, { config: ClusterConfig['outlierDetection']; detector: OutlierDetector }>();
   readonly #listenerBuckets = new Map<string, { config: unknown; bucket: TokenBucket }>();
-  readonly retryCounters: RetryCounters = { retries: 0, budgetExhausted: 0, bodyTooLarge: 0, breakerOverflow: 0 };
-  readonly mirrorCounters: MirrorCounters = { sent: 0, skippedBody: 0, failed: 0 };
+  /** Per route name: kept across config versions, so that the exported totals never go down. */
+  readonly #retryCounters = new Map<string, RetryCounters>();
+  readonly #mirrorCounters = new Map<string, MirrorCounters>();
+  /** Breaker refusals and ejections of clusters that were replaced, so that totals survive a limit change. */
+  readonly #retired = new Map<string, number>();
+
+  #retryCountersOf(route: string): RetryCounters {
+    let c = this.#retryCounters.get(route);
+    if (c === undefined) this.#retryCounters.set(route, (c = { retries: 0, budgetExhausted: 0, bodyTooLarge: 0, breakerOverflow: 0 }));
+    return c;
+  }
+
+  #mirrorCountersOf(route: string): MirrorCounters {
+    let c = this.#mirrorCounters.get(route);
+    if (c === undefined) this.#mirrorCounters.set(route, (c = { sent: 0, skippedBody: 0, failed: 0 }));
+    return c;
+  }
+
+  #retire(key: string, value: number): void {
+    if (value > 0) this.#retired.set(key, (this.#retired.get(key) ?? 0) + value);
+  }
+
+  /** Every figure for skein_policy_events_total. */
+  *events(): Iterable<PolicyEvent> {
+    for (const [route, c] of this.#retryCounters) {
+      yield [`route:${route}`, 'retry', c.retries];
+      yield [`route:${route}`, 'retry_budget_exhausted', c.budgetExhausted];
+      yield [`route:${route}`, 'retry_body_too_large', c.bodyTooLarge];
+      yield [`route:${route}`, 'retry_overflow', c.breakerOverflow];
+    }
+    for (const [route, c] of this.#mirrorCounters) {
+      yield [`route:${route}`, 'mirror_sent', c.sent];
+      yield [`route:${route}`, 'mirror_failed', c.failed];
+      yield [`route:${route}`, 'mirror_skipped_body', c.skippedBody];
+    }
+    const totals = new Map(this.#retired);
+    const add = (key: string, v: number): void => void totals.set(key, (totals.get(key) ?? 0) + v);
+    for (const [name, { breaker }] of this.#breakers) {
+      const o = breaker.overflows;
+      add(`cluster:${name}\u0000max_pending`, o.pending);
+      add(`cluster:${name}\u0000pending_timeout`, o.pendingTimeout);
+      add(`cluster:${name}\u0000max_connections`, o.connections);
+    }
+    for (const [name, { detector }] of this.#detectors) {
+      add(`cluster:${name}\u0000outlier_ejection`, detector.ejectionsTotal);
+      add(`cluster:${name}\u0000outlier_ejection_skipped`, detector.ejectionsSkipped);
+    }
+    for (const [key, v] of totals) {
+      const [target, event] = key.split('\u0000') as [string, string];
+      yield [target, event, v];
+    }
+  }
+
+  #retireBreaker(name: string, b: CircuitBreaker): void {
+    this.#retire(`cluster:${name}\u0000max_pending`, b.overflows.pending);
+    this.#retire(`cluster:${name}\u0000pending_timeout`, b.overflows.pendingTimeout);
+    this.#retire(`cluster:${name}\u0000max_connections`, b.overflows.connections);
+  }
+
+  #retireDetector(name: string, d: OutlierDetector): void {
+    this.#retire(`cluster:${name}\u0000outlier_ejection`, d.ejectionsTotal);
+    this.#retire(`cluster:${name}\u0000outlier_ejection_skipped`, d.ejectionsSkipped);
+  }
 
   readonly #breakerOf = (c: UpstreamCluster | null): CircuitBreaker | null => (c === null ? null : (this.#breakers.get(c.name)?.breaker ?? null));
 
   route(target: RouteTarget, deps: PolicyDeps): readonly Layer[] {
+    registerPolicyMetrics(deps.metrics.registry, () => this.events());
     const layers: Layer[] = [];
     const cfg = target.route.config;
     const lrl = target.listener.rateLimit;
@@ -49,18 +112,19 @@ export class SkeinPolicyLayers implements PolicyLayers {
     if (cfg.fault !== null) layers.push(faultInjectionLayer(new FaultDecision(cfg.fault), deps));
     for (const m of cfg.mirrors) {
       const shadow = deps.clusterService(m.cluster);
-      if (shadow !== null) layers.push(requestMirrorLayer(m, shadow, deps, this.mirrorCounters));
+      if (shadow !== null) layers.push(requestMirrorLayer(m, shadow, deps, this.#mirrorCountersOf(cfg.name)));
     }
     // Inside the retry: each try's body gets its own idle timer.
     if (cfg.retries !== null) {
       const policy = new RetryPolicy(cfg.retries);
-      layers.push(retryLayer(policy, new RetryBudget(cfg.retries.budget, deps.now()), deps, this.#breakerOf, this.retryCounters));
+      layers.push(retryLayer(policy, new RetryBudget(cfg.retries.budget, deps.now()), deps, this.#breakerOf, this.#retryCountersOf(cfg.name)));
     }
     if (cfg.streamIdleTimeoutMs > 0) layers.push(streamIdleLayer(cfg.streamIdleTimeoutMs));
     return layers;
   }
 
   cluster(target: ClusterTarget, deps: PolicyDeps): readonly Layer[] {
+    registerPolicyMetrics(deps.metrics.registry, () => this.events());
     const layers: Layer[] = [];
     const c = target.cluster;
     const cb = c.config.circuitBreaker;
@@ -68,15 +132,21 @@ export class SkeinPolicyLayers implements PolicyLayers {
       // Kept across config versions while the limits are the same: in-flight counts must not reset on an unrelated change.
       let b = this.#breakers.get(c.name);
       if (b === undefined || JSON.stringify(b.config) !== JSON.stringify(cb)) {
+        if (b !== undefined) this.#retireBreaker(c.name, b.breaker);
         b = { config: cb, breaker: new CircuitBreaker(cb) };
         this.#breakers.set(c.name, b);
       }
       layers.push(circuitBreakerLayer(b.breaker));
-    } else this.#breakers.delete(c.name);
+    } else {
+      const old = this.#breakers.get(c.name);
+      if (old !== undefined) this.#retireBreaker(c.name, old.breaker);
+      this.#breakers.delete(c.name);
+    }
     const od = c.config.outlierDetection;
     if (od !== null) {
       let d = this.#detectors.get(c.name);
       if (d === undefined || JSON.stringify(d.config) !== JSON.stringify(od)) {
+        if (d !== undefined) this.#retireDetector(c.name, d.detector);
         const name = c.name;
         d = {
           config: od,
@@ -88,7 +158,11 @@ export class SkeinPolicyLayers implements PolicyLayers {
       }
       const states: readonly EndpointState[] = c.endpoints.map((h) => h.state);
       layers.push(outlierLayer(d.detector, () => states));
-    } else this.#detectors.delete(c.name);
+    } else {
+      const old = this.#detectors.get(c.name);
+      if (old !== undefined) this.#retireDetector(c.name, old.detector);
+      this.#detectors.delete(c.name);
+    }
     return layers;
   }
 }

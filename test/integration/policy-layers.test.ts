@@ -103,6 +103,9 @@ describe.each(pairs)('retries: client %s -> upstream %s', (down, up) => {
     // 100 first tries; retries at most 0.2 x 100 + 1/s x 10 s.
     expect(u.count - 100).toBeLessThanOrEqual(30);
     expect(u.count - 100).toBeGreaterThanOrEqual(20);
+    const metrics = await (await fetch(`${p.adminUrl}/metrics`)).text();
+    expect(metrics).toMatch(/skein_policy_events_total\{target="route:r",event="retry_budget_exhausted"\} [1-9]/);
+    expect(metrics).toMatch(new RegExp(`skein_policy_events_total\\{target="route:r",event="retry"\\} ${u.count - 100}\n`));
   });
 
   it('a 10 KiB POST is retried (body replayed) and a 1 MiB one is not', async () => {
@@ -184,6 +187,8 @@ describe('cluster policies over HTTP/1.1', () => {
     }
     expect(eps[1]!.count).toBeGreaterThan(3);
     expect(performance.now() - ejectedAt).toBeGreaterThanOrEqual(250);
+    const metrics = await (await fetch(`${p.adminUrl}/metrics`)).text();
+    expect(metrics).toContain('skein_policy_events_total{target="cluster:up",event="outlier_ejection"} 1\n');
   });
 
   it('pending requests beyond the limit get an immediate 503 naming the cause', async () => {
