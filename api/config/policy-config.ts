@@ -10,6 +10,7 @@
  * What makes a try retryable. HTTP: `5xx` (any 5xx response, and resets / connect failures), `gateway-error` (502, 503,
  * 504, and connect failures), `reset` (the upstream reset or closed before answering; also a per-try timeout),
  * `connect-failure`, `refused-stream` (HTTP/2 REFUSED_STREAM: the upstream never saw the request). gRPC: the status names.
+ * `retriable-status-codes` is accepted as Istio writes it; retriableStatusCodes applies whether or not it is listed.
  */
 export type RetryOn =
   | '5xx'
@@ -17,6 +18,7 @@ export type RetryOn =
   | 'reset'
   | 'connect-failure'
   | 'refused-stream'
+  | 'retriable-status-codes'
   | 'cancelled'
   | 'deadline-exceeded'
   | 'internal'
@@ -29,6 +31,7 @@ export const RETRY_ON_VALUES: readonly RetryOn[] = [
   'reset',
   'connect-failure',
   'refused-stream',
+  'retriable-status-codes',
   'cancelled',
   'deadline-exceeded',
   'internal',

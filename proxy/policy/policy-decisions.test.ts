@@ -44,6 +44,8 @@ describe('retry decisions', () => {
     expect(five.errorRetryable(new ProxyError(ERRORS.perTryTimeout))).toBe(true);
     const gw = retry({ retryOn: ['gateway-error'], retriableStatusCodes: [429] });
     expect([500, 502, 503, 504, 429, 501].map((s) => gw.responseRetryable(s, undefined))).toEqual([false, true, true, true, true, false]);
+    const istio = retry({ retryOn: ['retriable-status-codes'], retriableStatusCodes: [409] });
+    expect([409, 503].map((s) => istio.responseRetryable(s, undefined))).toEqual([true, false]);
     const none = retry({ retryOn: [], retriableStatusCodes: [] });
     expect(none.responseRetryable(503, '14')).toBe(false);
     expect(none.errorRetryable(new ProxyError(ERRORS.connectFailed))).toBe(false);
