@@ -23,8 +23,10 @@ export interface DownstreamInfo {
   readonly originalDst: OriginalDestination | null;
 }
 
-/** Called when the client goes away before the answer is complete (one per request; set by whoever holds resources). */
-export type CancelHandler = (req: ProxyRequest) => void;
+/** Told when the client goes away before the answer is complete (an object, not a closure: none per request). */
+export interface CancelHandler {
+  clientCancelled(req: ProxyRequest): void;
+}
 
 /**
  * One request as the layers see it. Built once by serve; layers may rewrite `headers`, and route/balance fill in `route`,
@@ -81,7 +83,7 @@ export class ProxyRequest {
    */
   onCancel(fn: CancelHandler | null): void {
     this.#onCancel = fn;
-    if (fn !== null && this.cancelled) fn(this);
+    if (fn !== null && this.cancelled) fn.clientCancelled(this);
   }
 
   /** @internal serve: the client went away. A cancel is the client's doing, never counted as an upstream reset. */
@@ -90,7 +92,7 @@ export class ProxyRequest {
     this.cancelled = true;
     const fn = this.#onCancel;
     this.#onCancel = null;
-    fn?.(this);
+    fn?.clientCancelled(this);
   }
 
   /** Milliseconds left before the deadline (Infinity when none; <= 0 when passed). */

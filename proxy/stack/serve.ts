@@ -115,7 +115,8 @@ class Serve implements ResponseSink {
 
   readonly #onError = (e: unknown): void => this.#fail(e);
 
-  readonly #onDrain = (): void => this.#body?.resume();
+  /** Made only when the client pushes back (most responses never need it). */
+  #onDrain: (() => void) | null = null;
 
   readonly #onClose = (): void => {
     // The client went away before the answer was complete: cancel whatever is still running for it.
@@ -127,7 +128,7 @@ class Serve implements ResponseSink {
   data(chunk: Buffer): boolean {
     const res = this.#res as Http1Response;
     if (res.write(chunk)) return true;
-    res.once('drain', this.#onDrain);
+    res.once('drain', (this.#onDrain ??= () => this.#body?.resume()));
     return false;
   }
 

@@ -3,13 +3,17 @@
 import { ERRORS, ProxyError } from '../errors/proxy-error.ts';
 import type { HeaderBag } from '../http/hop-headers.ts';
 import type { EndpointHandle } from '../upstream/upstream-cluster.ts';
-import type { ProxyRequest } from './proxy-request.ts';
+import type { CancelHandler, ProxyRequest } from './proxy-request.ts';
 import type { ProxyResponse, ResponseSink } from './proxy-response.ts';
 
 /** Body bytes held for a response whose consumer has not started yet before the upstream is paused. */
 const MAX_PENDING_BYTES = 65_536;
 
-export abstract class UpstreamAttempt {
+function onAttemptTimeout(a: UpstreamAttempt): void {
+  a.timedOut();
+}
+
+export abstract class UpstreamAttempt implements CancelHandler {
   readonly req: ProxyRequest;
   readonly endpoint: EndpointHandle;
   readonly promise: Promise<ProxyResponse>;
@@ -38,8 +42,8 @@ export abstract class UpstreamAttempt {
       this.#reject = reject;
     });
     const ms = req.deadline === 0 ? 0 : req.deadline - this.#sentAt;
-    if (req.deadline !== 0) this.#timer = setTimeout(this.#onTimeout, Math.max(1, ms));
-    req.onCancel(this.#onCancel);
+    if (req.deadline !== 0) this.#timer = setTimeout(onAttemptTimeout, Math.max(1, ms), this);
+    req.onCancel(this);
   }
 
   /** Closes or cancels the upstream side (connection or stream); no more callbacks are wanted. */
@@ -129,16 +133,17 @@ export abstract class UpstreamAttempt {
     }
   }
 
-  readonly #onTimeout = (): void => {
+  /** @internal The deadline passed. */
+  timedOut(): void {
     this.#timer = null;
     this.abort();
     this.fail(new ProxyError(ERRORS.timeout));
-  };
+  }
 
-  /** The client went away: stop the upstream; a pending promise settles so nothing waits on it. */
-  readonly #onCancel = (): void => {
+  /** CancelHandler: the client went away: stop the upstream; a pending promise settles so nothing waits on it. */
+  clientCancelled(): void {
     if (this.#ended) return;
     this.abort();
     this.fail(new ProxyError(ERRORS.clientCancelled));
-  };
+  }
 }
