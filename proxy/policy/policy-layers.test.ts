@@ -301,3 +301,21 @@ describe('stream idle timeout', () => {
     expect(got.data).toBe(5);
   });
 });
+
+describe('SkeinPolicyLayers', () => {
+  it('keeps a route bucket across config versions (an edit does not hand out a fresh burst)', async () => {
+    const { SkeinPolicyLayers } = await import('./policy-layers.ts');
+    const { Registry } = await import('prom-client');
+    const layers = new SkeinPolicyLayers();
+    const d: PolicyDeps = { ...deps(), metrics: { registry: new Registry() } as unknown as ProxyMetrics };
+    const routeCfg = { name: 'r', rateLimit: { requestsPerSecond: 1, burst: 1 }, retries: null, fault: null, mirrors: [], streamIdleTimeoutMs: 0 };
+    const target = { listener: { name: 'l', rateLimit: null }, route: { config: routeCfg } } as never;
+    const ok: Service = async () => new ProxyResponse(200, {}, null);
+    const v1 = layers.route(target, d).reduceRight((s, l) => l(s), ok);
+    expect((await v1(request())).status).toBe(200);
+    // Version 2 of the config: same route, same limit, new objects.
+    const target2 = { listener: { name: 'l', rateLimit: null }, route: { config: { ...routeCfg, rateLimit: { requestsPerSecond: 1, burst: 1 } } } } as never;
+    const v2 = layers.route(target2, d).reduceRight((s, l) => l(s), ok);
+    expect(((await v2(request()).catch((e: ProxyError) => e)) as ProxyError).spec).toBe(ERRORS.rateLimited);
+  });
+});

@@ -93,6 +93,19 @@ export class SkeinPolicyLayers implements PolicyLayers {
     this.#retire(`cluster:${name}\u0000outlier_ejection_skipped`, d.ejectionsSkipped);
   }
 
+  // Buckets and budgets by listener and route name: a config change rebuilds every route's stack, and a bucket made
+  // anew each time would hand out a fresh burst on every edit (a push storm would lift the limit).
+  readonly #routeBuckets = new Map<string, { config: unknown; value: TokenBucket }>();
+  readonly #budgets = new Map<string, { config: unknown; value: RetryBudget }>();
+
+  #kept<T>(map: Map<string, { config: unknown; value: T }>, key: string, config: unknown, make: () => T): T {
+    const k = map.get(key);
+    if (k !== undefined && JSON.stringify(k.config) === JSON.stringify(config)) return k.value;
+    const value = make();
+    map.set(key, { config, value });
+    return value;
+  }
+
   readonly #breakerOf = (c: UpstreamCluster | null): CircuitBreaker | null => (c === null ? null : (this.#breakers.get(c.name)?.breaker ?? null));
 
   route(target: RouteTarget, deps: PolicyDeps): readonly Layer[] {
@@ -108,7 +121,8 @@ export class SkeinPolicyLayers implements PolicyLayers {
       }
       layers.push(localRateLimitLayer(b.bucket, deps.now));
     }
-    if (cfg.rateLimit !== null) layers.push(localRateLimitLayer(new TokenBucket(cfg.rateLimit, deps.now()), deps.now));
+    const key = `${target.listener.name}\u0000${cfg.name}`;
+    if (cfg.rateLimit !== null) layers.push(localRateLimitLayer(this.#kept(this.#routeBuckets, key, cfg.rateLimit, () => new TokenBucket(cfg.rateLimit!, deps.now())), deps.now));
     if (cfg.fault !== null) layers.push(faultInjectionLayer(new FaultDecision(cfg.fault), deps));
     for (const m of cfg.mirrors) {
       const shadow = deps.clusterService(m.cluster);
@@ -117,7 +131,8 @@ export class SkeinPolicyLayers implements PolicyLayers {
     // Inside the retry: each try's body gets its own idle timer.
     if (cfg.retries !== null) {
       const policy = new RetryPolicy(cfg.retries);
-      layers.push(retryLayer(policy, new RetryBudget(cfg.retries.budget, deps.now()), deps, this.#breakerOf, this.#retryCountersOf(cfg.name)));
+      const budget = this.#kept(this.#budgets, key, cfg.retries.budget, () => new RetryBudget(cfg.retries!.budget, deps.now()));
+      layers.push(retryLayer(policy, budget, deps, this.#breakerOf, this.#retryCountersOf(cfg.name)));
     }
     if (cfg.streamIdleTimeoutMs > 0) layers.push(streamIdleLayer(cfg.streamIdleTimeoutMs));
     return layers;
