@@ -24,7 +24,10 @@ const ca = new CertificateAuthority(m.value);
 /** Tokens are names here: the fake answers as the API server would for each. */
 class FakeReviewer implements TokenReviewer {
   calls = 0;
-  constructor(readonly answers: Readonly<Record<string, Result<TokenIdentity, IdentityRejection>>>) {}
+  readonly answers: Readonly<Record<string, Result<TokenIdentity, IdentityRejection>>>;
+  constructor(answers: Readonly<Record<string, Result<TokenIdentity, IdentityRejection>>>) {
+    this.answers = answers;
+  }
   review(token: string): Promise<Result<TokenIdentity, IdentityRejection>> {
     this.calls++;
     return Promise.resolve(this.answers[token] ?? err(rejection('token_invalid', 'unknown token')));
