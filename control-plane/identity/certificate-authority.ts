@@ -33,6 +33,8 @@ export class CertificateAuthority {
   readonly trustBundlePem: string;
   /** SHA-256 fingerprint of the signing certificate (logs, /debug). */
   readonly fingerprint: string;
+  /** When the signing certificate expires (no leaf outlives it). */
+  readonly notAfter: Date;
 
   constructor(material: CaMaterial) {
     const signer = signerFor(material.signingKey);
@@ -51,6 +53,7 @@ export class CertificateAuthority {
     this.#intermediatesPem = material.intermediates.map((c) => c.toString()).join('');
     this.trustBundlePem = material.roots.map((c) => c.toString()).join('');
     this.fingerprint = material.signingCert.fingerprint256;
+    this.notAfter = new Date(this.#notAfterLimit);
   }
 
   #validity(now: number, ttlMs: number): { notBefore: Date; notAfter: Date } {

@@ -1,5 +1,5 @@
 // The control plane's debug endpoint (plain HTTP): /debug/proxies (every connected proxy's sync state, for
-// `skein proxy-status`), /ready and /live.
+// `skein proxy-status`), /metrics (Prometheus), /ready and /live.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ProxyStatusView } from './proxy-state.ts';
@@ -9,6 +9,8 @@ export interface DebugSources {
   proxies(): ProxyStatusView[];
   problems(): readonly { readonly object: string; readonly message: string }[];
   ready(): boolean;
+  /** Prometheus text of the control plane's registry; /metrics answers 404 without it. */
+  metrics?(): Promise<string>;
 }
 
 /** The document /debug/proxies answers with. */
@@ -30,6 +32,13 @@ export function startDebugServer(src: DebugSources, address: string, port: numbe
       if (path === '/debug/proxies') {
         const doc: ProxiesDocument = { replica: src.replica, proxies: src.proxies(), problems: src.problems() };
         return send(200, JSON.stringify(doc), 'application/json');
+      }
+      if (path === '/metrics' && src.metrics) {
+        src.metrics().then(
+          (text) => send(200, text, 'text/plain; version=0.0.4; charset=utf-8'),
+          () => send(500, 'metrics unavailable\n'),
+        );
+        return;
       }
       if (path === '/live') return send(200, 'live\n');
       if (path === '/ready') return src.ready() ? send(200, 'ready\n') : send(503, 'caches not synced\n');
