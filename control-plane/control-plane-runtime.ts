@@ -26,8 +26,13 @@ export interface ControlPlaneOptions {
   readonly debugAddress: string;
   readonly debugPort: number;
   readonly log: ServingLog;
-// -> serving (gRPC config discovery), the identity service (CA + Certify over TLS), plus the debug endpoint and, on the
-// replica holding the Lease, the status writer.
+  /** The identity service (CA + Certify); absent, the control plane serves config only. */
+  readonly identity?: IdentityOptions;
+  /** Where the status-writer Lease lives (default skein-system). */
+  readonly leaseNamespace?: string;
+  readonly leaseName?: string;
+  /** Lease timings (tests shorten them); defaults as client-go: 15 s duration, 10 s renew deadline, 2 s retry. */
+  readonly lease?: { readonly durationMs?: number; readonly renewDeadlineMs?: number; readonly retryPeriodMs?: number };
 }
 
 export interface RunningControlPlane {

@@ -57,8 +57,10 @@ export class CertificateAuthority {
   }
 
   #validity(now: number, ttlMs: number): { notBefore: Date; notAfter: Date } {
-    // A leaf never outlives its issuer: clients would refuse the chain at the issuer's expiry anyway.
-    return { notBefore: new Date(now - CLOCK_SKEW_BACKDATE_MS), notAfter: new Date(Math.min(now + ttlMs, this.#notAfterLimit)) };
+    // Whole seconds, as the certificate stores them, so the expiry we report is the one the certificate says. A leaf
+    // never outlives its issuer: clients would refuse the chain at the issuer's expiry anyway.
+    const t = Math.floor(now / 1000) * 1000;
+    return { notBefore: new Date(t - CLOCK_SKEW_BACKDATE_MS), notAfter: new Date(Math.min(t + ttlMs, Math.floor(this.#notAfterLimit / 1000) * 1000)) };
   }
 
   /**

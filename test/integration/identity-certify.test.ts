@@ -46,7 +46,7 @@ describe('the identity service on a real API server', () => {
     identity = await startIdentity(kc, { address: '127.0.0.1', port: 0, trustDomain: TD, caNamespace: NS, servingDnsNames: ['localhost'], reloadIntervalMs: 3_600_000 }, registry, () => {});
     const { Client } = loadIdentity();
     const creds = grpc.credentials.createSsl(Buffer.from(identity.keeper.current().trustBundlePem));
-    client = new Client(`localhost:${identity.port}`, creds) as CertifyClient;
+    client = new Client(`localhost:${identity.port}`, creds) as unknown as CertifyClient;
   }, 300_000);
 
   afterAll(async () => {
@@ -57,7 +57,7 @@ describe('the identity service on a real API server', () => {
 
   async function token(sa: string, audiences: string[] = [IDENTITY_TOKEN_AUDIENCE]): Promise<string> {
     const tr = await core.createNamespacedServiceAccountToken({ name: sa, namespace: NS, body: { spec: { audiences, expirationSeconds: 600 } } });
-    return tr.status!.token;
+    return tr.status!.token!;
   }
 
   function certify(req: CertifyRequest): Promise<CertifyOutcome> {
