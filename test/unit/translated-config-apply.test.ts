@@ -61,6 +61,25 @@ describe('translated config applied by the proxy', () => {
         services: [service('demo', 'echo', '10.96.0.10', 80, 8080), service('other', 'api', '10.96.0.11', 9090, 9090)],
         endpointSlices: [slice('demo', 'echo', ['10.244.0.5', '10.244.0.4'], 8080), slice('other', 'api', ['10.244.1.1'], 9090)],
         namespaces: [],
+        // Every policy a TrafficPolicy can set: the proxy must take all of them as translation writes them.
+        trafficPolicies: [
+          {
+            apiVersion: 'skein.dev/v1alpha1',
+            kind: 'TrafficPolicy',
+            metadata: { namespace: 'demo', name: 'echo', generation: 1, creationTimestamp: '2026-12-01T00:00:00Z' },
+            spec: {
+              targetRef: { kind: 'Service', name: 'echo' },
+              retries: { attempts: 3, perTryTimeout: '500ms', retryOn: ['5xx', 'retriable-status-codes'], retriableStatusCodes: [503], allowNonIdempotent: true, budget: { retryRatio: 0.5, minRetriesPerSecond: 20 } },
+              timeouts: { request: '2s', streamIdle: '1m' },
+              circuitBreaker: { maxConnections: 10, maxPendingRequests: 5, maxRequests: 20, maxRetries: 3 },
+              outlierDetection: { consecutive5xx: 3, interval: '1s', baseEjectionTime: '5s', maxEjectionPercent: 50 },
+              loadBalancer: { algorithm: 'ring-hash', hashKey: { header: 'X-User' } },
+              rateLimit: { requestsPerSecond: 50 },
+              fault: { headerPresent: 'X-Chaos', abort: { grpcStatus: 'UNAVAILABLE', percent: 10 }, delay: { duration: '100ms', percent: 5 } },
+              tracing: { samplingPercent: 1 },
+            },
+          },
+        ],
       };
       const first = makeSnapshot(translateProxy(inputs, scope).resources);
       const outcome = await runtime.applyChangeSet(changeSet(first.version, [...first.resources.values()]));
@@ -83,6 +102,11 @@ describe('translated config applied by the proxy', () => {
       // Everything else goes where it was headed.
       expect(routed('example.com', { address: '93.184.216.34', port: 80 })).toBe(PASSTHROUGH_CLUSTER);
       const cluster = snap.clusters.get(echo)!;
+      // The policies arrived as translated.
+      expect(cluster.config.circuitBreaker?.maxRequests).toBe(20);
+      expect(cluster.config.outlierDetection?.consecutive5xxErrors).toBe(3);
+      const echoRoute = pickRoute(snap, request('echo', null));
+      expect(echoRoute instanceof ProxyError ? null : echoRoute.config).toMatchObject({ timeoutMs: 2000, retries: { perTryTimeoutMs: 500, retryNonIdempotent: true }, rateLimit: { requestsPerSecond: 50 }, fault: { header: 'x-chaos', abort: { grpcStatus: 14 } } });
       expect(cluster.endpoints.map((e) => e.state.key).sort()).toEqual(['10.244.0.4:8080', '10.244.0.5:8080']);
 
       // A pod more behind echo: the delta the control plane would push holds the changed cluster only.
