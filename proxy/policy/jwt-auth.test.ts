@@ -12,11 +12,12 @@ import { jwtAuthLayer, type JwtCounters } from './jwt-auth.ts';
 
 const downstream: DownstreamInfo = { listener: 'edge', direction: 'ingress', clientAddress: '192.0.2.1', clientPort: 1, tls: true, sni: null, peerIdentity: null, originalDst: null };
 const T0 = Date.UTC(2026, 11, 6, 9, 0, 0);
+type Key = Awaited<ReturnType<typeof jose.generateKeyPair>>['privateKey'];
 
 let wall = T0;
-let signer: CryptoKey;
+let signer: Key;
 let publicJwk: jose.JWK;
-let otherSigner: CryptoKey;
+let otherSigner: Key;
 let otherJwk: jose.JWK;
 
 beforeAll(async () => {
@@ -28,7 +29,7 @@ beforeAll(async () => {
   otherJwk = { ...(await jose.exportJWK(b.publicKey)), kid: 'k2', alg: 'ES256' };
 });
 
-function token(claims: jose.JWTPayload = {}, opts: { key?: CryptoKey; kid?: string; iss?: string; aud?: string; expIn?: number } = {}): Promise<string> {
+function token(claims: jose.JWTPayload = {}, opts: { key?: Key; kid?: string; iss?: string; aud?: string; expIn?: number } = {}): Promise<string> {
   const now = Math.floor(wall / 1000);
   return new jose.SignJWT({ sub: 'user-1', ...claims })
     .setProtectedHeader({ alg: 'ES256', kid: opts.kid ?? 'k1' })
@@ -68,7 +69,7 @@ function request(headers: Record<string, string | string[]>): ProxyRequest {
   return new ProxyRequest('GET', 'api.test', '/', { ...headers } as Record<string, string>, null, downstream, false, 0, headers);
 }
 
-function layer(c: JwtAuthConfig, keys: KeySource = new InlineKeys(jose, (c.jwks as { keys: Record<string, unknown>[] }).keys), n = counters()) {
+function layer(c: JwtAuthConfig, keys: KeySource = new InlineKeys(jose, (c.jwks as unknown as { keys: Record<string, unknown>[] }).keys), n = counters()) {
   return { layer: jwtAuthLayer(c, Promise.resolve(jose), Promise.resolve(keys), () => wall, n), counters: n };
 }
 
