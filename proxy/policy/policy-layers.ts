@@ -1,6 +1,5 @@
 // Skein's PolicyLayers: compiles each route's and cluster's policy config into layers, once, with state that outlives a request.
 import type { ClusterConfig } from '../../api/config/proxy-config.ts';
-import type { EndpointState } from '../balance/endpoint-state.ts';
 import { log } from '../log.ts';
 import type { ClusterTarget, PolicyDeps, PolicyLayers, RouteTarget } from '../stack/policy-slot.ts';
 import type { Layer } from '../stack/service.ts';
@@ -121,7 +120,8 @@ export class SkeinPolicyLayers implements PolicyLayers {
       }
       layers.push(localRateLimitLayer(b.bucket, deps.now));
     }
-    const key = `${target.listener.name}\u0000${cfg.name}`;
+    // The virtual host too: translation names every Service's route "default", and each must have its own bucket.
+    const key = `${target.listener.name}\u0000${target.route.virtualHost}\u0000${cfg.name}`;
     if (cfg.rateLimit !== null) layers.push(localRateLimitLayer(this.#kept(this.#routeBuckets, key, cfg.rateLimit, () => new TokenBucket(cfg.rateLimit!, deps.now())), deps.now));
     if (cfg.fault !== null) layers.push(faultInjectionLayer(new FaultDecision(cfg.fault), deps));
     for (const m of cfg.mirrors) {
@@ -171,8 +171,8 @@ export class SkeinPolicyLayers implements PolicyLayers {
         };
         this.#detectors.set(c.name, d);
       }
-      const states: readonly EndpointState[] = c.endpoints.map((h) => h.state);
-      layers.push(outlierLayer(d.detector, () => states));
+      // Read at each observation: an endpoint-only change swaps the cluster's endpoints without rebuilding this layer.
+      layers.push(outlierLayer(d.detector, () => c.endpointStates));
     } else {
       const old = this.#detectors.get(c.name);
       if (old !== undefined) this.#retireDetector(c.name, old.detector);
