@@ -1,15 +1,20 @@
 // The running proxy's state built from one config: route tables and upstream clusters, replaced atomically on update.
 import type { ListenerConfig, ProxyConfig } from '../api/config/proxy-config.ts';
+import { buildAuthorizer } from './identity/authorizer.ts';
+import { identityMetrics } from './identity/identity-metrics.ts';
 import { SkeinPolicyLayers } from './policy/policy-layers.ts';
 import type { ListenerContext, ListenerSnapshot } from './http/listener-context.ts';
 import { RouteTable } from './routing/route-table.ts';
 import type { ProxyMetrics } from './telemetry/proxy-metrics.ts';
+import { RateLimitedLog } from './telemetry/rate-limited-log.ts';
 import { UpstreamCluster } from './upstream/upstream-cluster.ts';
 
 export class ProxyRuntime {
   /** The policy layers; one instance, so breakers, detectors and buckets outlive config versions. */
   readonly #policy = new SkeinPolicyLayers();
   readonly metrics: ProxyMetrics;
+  /** Denial log lines, at most one per listener and reason every 10 s (kept across config versions). */
+  readonly #denials = new RateLimitedLog();
   #config: ProxyConfig;
   #clusters: Map<string, UpstreamCluster>;
   #snapshots: Map<string, ListenerSnapshot>;
@@ -32,7 +37,8 @@ export class ProxyRuntime {
     const snapshots = new Map<string, ListenerSnapshot>();
     const needsOriginalDst = config.clusters.some((c) => c.type === 'original-destination');
     for (const l of config.listeners) {
-      snapshots.set(l.name, { mode: config.mode, listener: l, limits: config.limits, routes: new RouteTable(l.virtualHosts), clusters, needsOriginalDst });
+      const authorize = l.authorization ? buildAuthorizer(l.authorization, l.name, identityMetrics(this.metrics.registry), this.#denials) : null;
+      snapshots.set(l.name, { mode: config.mode, listener: l, limits: config.limits, routes: new RouteTable(l.virtualHosts), clusters, needsOriginalDst, authorize });
     }
     const old = this.#clusters;
     this.#clusters = clusters;

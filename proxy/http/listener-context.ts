@@ -3,7 +3,7 @@ import type { ListenerConfig, LimitsConfig, ProxyMode } from '../../api/config/p
 import type { RouteTable } from '../routing/route-table.ts';
 import type { ServiceRouteTable } from '../routing/service-route-table.ts';
 import type { PolicyLayers } from '../stack/policy-slot.ts';
-import type { StackHooks } from '../stack/stack-hooks.ts';
+import type { Authorizer, StackHooks } from '../stack/stack-hooks.ts';
 import type { ProxyMetrics } from '../telemetry/proxy-metrics.ts';
 import type { UpstreamCluster } from '../upstream/upstream-cluster.ts';
 
@@ -24,6 +24,8 @@ export interface ListenerSnapshot {
   readonly clusters: ReadonlyMap<string, UpstreamCluster>;
   /** True when some cluster routes by original destination, so accepted sockets must record it. */
   readonly needsOriginalDst: boolean;
+  /** The listener's compiled authorization (its `authorization` config); absent or null: no authorization layer. */
+  readonly authorize?: Authorizer | null;
 }
 
 export interface ListenerContext {

@@ -18,6 +18,7 @@ export function downstreamInfo(socket: Socket | undefined, snap: ListenerSnapsho
     direction: snap.listener.direction,
     clientAddress: s?.remoteAddress ?? '',
     clientPort: s?.remotePort ?? 0,
+    localPort: s?.localPort ?? 0,
     tls: s?.encrypted === true,
     sni: typeof sni === 'string' && sni !== '' ? sni.toLowerCase() : null,
     peerIdentity: null,
