@@ -7,7 +7,7 @@ import { startHealthServer, type AppProbe } from './admin/health-server.ts';
 import { ProxyListener } from './listener/proxy-listener.ts';
 import { log } from './log.ts';
 import { watchAppExit } from './sidecar/app-exit-watcher.ts';
-import { ProxyRuntime } from './proxy-runtime.ts';
+import { ProxyRuntime, type WorkloadTlsSource } from './proxy-runtime.ts';
 import { ProxyMetrics } from './telemetry/proxy-metrics.ts';
 
 export interface RunningProxy {
@@ -30,11 +30,17 @@ export interface ProxyProcessOptions {
   readonly health?: { readonly address: string; readonly port: number; readonly probes: ReadonlyMap<string, AppProbe> };
   /** A run-to-completion pod in regular-container mode: drain and exit 0 once the app's processes are gone (runProxyProcess). */
   readonly exitOnAppExit?: { readonly procRoot?: string };
+  /** This workload's mesh certificate (WorkloadCertificateManager): the proxy is not ready until it has one. */
+  readonly identity?: WorkloadTlsSource & { notReadyReason(): string | null };
+  /** The registry to use (the certificate manager counts into the same one); a new one by default. */
+  readonly metrics?: ProxyMetrics;
 }
 
 export async function startProxy(config: ProxyConfig, options: ProxyProcessOptions = {}): Promise<RunningProxy> {
-  const metrics = new ProxyMetrics();
-  const runtime = new ProxyRuntime(config, metrics);
+  const metrics = options.metrics ?? new ProxyMetrics();
+  const runtime = new ProxyRuntime(config, metrics, options.identity ?? null);
+  const identity = options.identity;
+  const notReadyReason = (): string | null => (runtime.draining ? 'draining' : (identity?.notReadyReason() ?? null));
   const listeners = config.listeners.map((l) => new ProxyListener(runtime.listenerContext(l)));
   const bound = new Map<string, AddressInfo>();
   try {
@@ -50,7 +56,8 @@ export async function startProxy(config: ProxyConfig, options: ProxyProcessOptio
   try {
     admin = await startAdminServer(
       {
-        ready: () => !runtime.draining,
+        ready: () => notReadyReason() === null,
+        notReadyReason,
         metricsText: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
         configDump: () => ({ version: runtime.config.version, config: runtime.config }),
         requestShutdown,
@@ -67,7 +74,7 @@ export async function startProxy(config: ProxyConfig, options: ProxyProcessOptio
   if (options.health) {
     try {
       const metricsText = async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() });
-      health = (await startHealthServer(() => !runtime.draining, options.health.probes, options.health.address, options.health.port, metricsText)).server;
+      health = (await startHealthServer(() => notReadyReason() === null, options.health.probes, options.health.address, options.health.port, metricsText)).server;
     } catch (e) {
       for (const l of listeners) l.destroy();
       admin.server.close();

@@ -2,12 +2,20 @@
 import type { ListenerConfig, ProxyConfig } from '../api/config/proxy-config.ts';
 import { buildAuthorizer } from './identity/authorizer.ts';
 import { identityMetrics } from './identity/identity-metrics.ts';
+import type { WorkloadTls } from './identity/workload-tls.ts';
 import { SkeinPolicyLayers } from './policy/policy-layers.ts';
 import type { ListenerContext, ListenerSnapshot } from './http/listener-context.ts';
 import { RouteTable } from './routing/route-table.ts';
 import type { ProxyMetrics } from './telemetry/proxy-metrics.ts';
 import { RateLimitedLog } from './telemetry/rate-limited-log.ts';
 import { UpstreamCluster } from './upstream/upstream-cluster.ts';
+
+/** Where the runtime gets this workload's certificate (the WorkloadCertificateManager, or a test's fixed one). */
+export interface WorkloadTlsSource {
+  current(): WorkloadTls | null;
+  /** Called with each new version; returns an unsubscribe function. */
+  onRotate(fn: (tls: WorkloadTls) => void): () => void;
+}
 
 export class ProxyRuntime {
   /** The policy layers; one instance, so breakers, detectors and buckets outlive config versions. */
@@ -22,18 +30,31 @@ export class ProxyRuntime {
   #draining = false;
   #idleWaiters: (() => void)[] = [];
 
-  constructor(config: ProxyConfig, metrics: ProxyMetrics) {
+  readonly #identity: WorkloadTlsSource | null;
+  readonly #unsubscribe: (() => void) | null;
+
+  constructor(config: ProxyConfig, metrics: ProxyMetrics, identity: WorkloadTlsSource | null = null) {
     this.metrics = metrics;
     this.#config = config;
     this.#clusters = new Map();
     this.#snapshots = new Map();
+    this.#identity = identity;
     this.#build(config);
     metrics.configApplied(config.version);
+    // A new certificate: clusters are rebuilt with it (meshed endpoints' pool keys change, so their pools are new ones;
+    // the old ones finish their requests and close); connections already open keep the context they were made with.
+    this.#unsubscribe = identity?.onRotate(() => this.#build(this.#config)) ?? null;
+  }
+
+  /** This workload's current certificate (null: none, or no mesh identity at all). */
+  workloadTls(): WorkloadTls | null {
+    return this.#identity?.current() ?? null;
   }
 
   #build(config: ProxyConfig): void {
     const clusters = new Map<string, UpstreamCluster>();
-    for (const c of config.clusters) clusters.set(c.name, new UpstreamCluster(c, config.limits, this.#clusters.get(c.name) ?? null));
+    const workloadTls = this.#identity?.current() ?? null;
+    for (const c of config.clusters) clusters.set(c.name, new UpstreamCluster(c, config.limits, this.#clusters.get(c.name) ?? null, workloadTls));
     const snapshots = new Map<string, ListenerSnapshot>();
     const needsOriginalDst = config.clusters.some((c) => c.type === 'original-destination');
     for (const l of config.listeners) {
@@ -75,6 +96,7 @@ export class ProxyRuntime {
       snapshot: () => this.#snapshots.get(name)!,
       metrics: this.metrics,
       policy: this.#policy,
+      workloadTls: () => this.#identity?.current() ?? null,
       draining: () => this.#draining,
       requestStarted: () => {
         this.#inFlight++;
@@ -105,6 +127,7 @@ export class ProxyRuntime {
   }
 
   close(): void {
+    this.#unsubscribe?.();
     for (const c of this.#clusters.values()) c.retire(null);
   }
 }

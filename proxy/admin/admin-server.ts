@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 
 export interface AdminTarget {
   ready(): boolean;
+  /** Why the proxy is not ready (shown by /ready), or null. */
+  notReadyReason?(): string | null;
   metricsText(): Promise<{ contentType: string; body: string }>;
   configDump(): unknown;
   /** POST /drain (and /quitquitquit): start a graceful shutdown, as SIGTERM does. */
@@ -21,7 +23,7 @@ export function startAdminServer(target: AdminTarget, address: string, port: num
     };
     switch (path) {
       case '/ready':
-        return target.ready() ? send(200, 'ready\n') : send(503, 'not ready\n');
+        return target.ready() ? send(200, 'ready\n') : send(503, `not ready${target.notReadyReason?.() ? `: ${target.notReadyReason()}` : ''}\n`);
       case '/live':
         return send(200, 'live\n');
       case '/metrics':
