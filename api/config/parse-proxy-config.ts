@@ -12,6 +12,7 @@ import {
   DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS,
 } from './proxy-config-defaults.ts';
 import { checkSpiffeId, parseAuthorization, parseInboundMtls, parseMeshTls } from './parse-mesh-identity-config.ts';
+import { parseEdgePolicies } from './parse-edge-policy-config.ts';
 import { parseCircuitBreaker, parseLocalRateLimit, parseOutlierDetection, parseRoutePolicies } from './parse-policy-config.ts';
 import { validateProxyConfigDocument } from './proxy-config-validator.generated.ts';
 import type {
@@ -187,6 +188,7 @@ export function parseProxyConfig(doc: unknown): Result<ProxyConfig, readonly Con
           requestHeaders: mutation(r.requestHeaders),
           responseHeaders: mutation(r.responseHeaders),
           timeoutMs: r.timeoutMs ?? 0,
+          edge: parseEdgePolicies(r.edge, `${rat}.edge`, problems),
           ...parseRoutePolicies(r, rat, clusterNames, problems),
         };
       });
@@ -200,9 +202,18 @@ export function parseProxyConfig(doc: unknown): Result<ProxyConfig, readonly Con
       protocol: l.protocol ?? 'detect',
       virtualHosts,
       tcpCluster: l.tcpCluster ?? null,
-      tls: l.tls ? { certFile: l.tls.certFile!, keyFile: l.tls.keyFile!, alpn: l.tls.alpn ?? ['h2', 'http/1.1'] } : null,
+      tls: l.tls
+        ? {
+            certFile: l.tls.certFile!,
+            keyFile: l.tls.keyFile!,
+            alpn: l.tls.alpn ?? ['h2', 'http/1.1'],
+            certificates: (l.tls.certificates ?? []).map((c) => ({ certFile: c.certFile!, keyFile: c.keyFile! })),
+          }
+        : null,
       rateLimit: parseLocalRateLimit(l.rateLimit),
       ...meshListenerFields(l, at, direction, problems),
+      xffTrustedHops: l.xffTrustedHops ?? 0,
+      edge: parseEdgePolicies(l.edge, `${at}.edge`, problems),
     };
   });
 

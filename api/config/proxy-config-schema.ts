@@ -3,6 +3,7 @@
 // Published as docs/proxy-config.schema.json by `npm run gen:schema`; a test checks the published copy is current.
 
 import { authorizationSchema, inboundMtlsSchema, meshTlsSchema, spiffeIdSchema } from './mesh-identity-schema.ts';
+import { edgePolicySchema } from './edge-policy-schema.ts';
 import { circuitBreakerSchema, localRateLimitSchema, outlierDetectionSchema, routePolicyProperties } from './policy-config-schema.ts';
 
 const name = { type: 'string', minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9][A-Za-z0-9._:/-]*$' } as const;
@@ -55,6 +56,8 @@ export const proxyConfigSchema = {
           rateLimit: localRateLimitSchema,
           mtls: inboundMtlsSchema,
           authorization: authorizationSchema,
+          xffTrustedHops: { type: 'integer', minimum: 0, maximum: 10 },
+          edge: edgePolicySchema,
           tls: {
             type: 'object',
             additionalProperties: false,
@@ -63,6 +66,16 @@ export const proxyConfigSchema = {
               certFile: { type: 'string', minLength: 1 },
               keyFile: { type: 'string', minLength: 1 },
               alpn: { type: 'array', items: { enum: ['h2', 'http/1.1'] }, minItems: 1, uniqueItems: true },
+              certificates: {
+                type: 'array',
+                maxItems: 256,
+                items: {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['certFile', 'keyFile'],
+                  properties: { certFile: { type: 'string', minLength: 1 }, keyFile: { type: 'string', minLength: 1 } },
+                },
+              },
             },
           },
           virtualHosts: {
@@ -146,6 +159,7 @@ export const proxyConfigSchema = {
                       requestHeaders: headerMutation,
                       responseHeaders: headerMutation,
                       timeoutMs: { type: 'integer', minimum: 0, maximum: 86_400_000 },
+                      edge: edgePolicySchema,
                       ...routePolicyProperties,
                     },
                   },
