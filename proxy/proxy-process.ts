@@ -4,6 +4,10 @@ import type { AddressInfo } from 'node:net';
 import type { ProxyConfig } from '../api/config/proxy-config.ts';
 import { startAdminServer } from './admin/admin-server.ts';
 import { startHealthServer, type AppProbe } from './admin/health-server.ts';
+import type { Hello } from '../api/proto/config-discovery.ts';
+import { ConfigFileWatcher, type ConfigFileWatcherOptions } from './config/config-file-watcher.ts';
+import type { ControlPlaneClient } from './control/control-plane-client.ts';
+import type { BackoffOptions } from './control/reconnect-backoff.ts';
 import { log } from './log.ts';
 import { watchAppExit } from './sidecar/app-exit-watcher.ts';
 import { ProxyRuntime } from './proxy-runtime.ts';
@@ -11,6 +15,8 @@ import { ProxyMetrics } from './telemetry/proxy-metrics.ts';
 
 export interface RunningProxy {
   readonly runtime: ProxyRuntime;
+  /** Sidecar mode: the config-discovery client feeding the runtime (null without a control plane). */
+  readonly controlPlane: ControlPlaneClient | null;
   /** Bound address of each listener by name (port 0 in the config becomes a real port here). */
   readonly listeners: ReadonlyMap<string, AddressInfo>;
   readonly admin: AddressInfo;
@@ -29,10 +35,14 @@ export interface ProxyProcessOptions {
   readonly health?: { readonly address: string; readonly port: number; readonly probes: ReadonlyMap<string, AppProbe> };
   /** A run-to-completion pod in regular-container mode: drain and exit 0 once the app's processes are gone (runProxyProcess). */
   readonly exitOnAppExit?: { readonly procRoot?: string };
-  /** Lines /ready adds to its answer (where the config comes from: the control plane's state). */
-  readonly readyDetails?: () => readonly string[];
-  /** Members /config_dump adds (the control plane client's status). */
-  readonly configDumpExtra?: () => Record<string, unknown>;
+  /** Sidecar mode: take config from the control plane (the config given is the bootstrap that serves until it answers). */
+  readonly controlPlane?: {
+    readonly address: string;
+    readonly hello: Omit<Hello, 'knownVersions'>;
+    readonly backoff?: BackoffOptions;
+  };
+  /** `--config FILE`: reload it when it changes and on SIGHUP (runProxyProcess). */
+  readonly configFile?: Omit<ConfigFileWatcherOptions, 'runtime'>;
 }
 
 export async function startProxy(config: ProxyConfig, options: ProxyProcessOptions = {}): Promise<RunningProxy> {
@@ -43,14 +53,25 @@ export async function startProxy(config: ProxyConfig, options: ProxyProcessOptio
   const shutdownRequested = new Promise<void>((r) => (requestShutdown = r));
   let admin: { server: Server; address: AddressInfo };
   let onAppHandoff: (() => void) | undefined;
-  const readyDetails = (): string[] => [...(options.readyDetails?.() ?? []), `config ${runtime.version}`];
+  let controlPlane: ControlPlaneClient | null = null;
+  if (options.controlPlane) {
+    // Loaded only here: a proxy without a control plane never pays for gRPC.
+    const { ControlPlaneClient } = await import('./control/control-plane-client.ts');
+    controlPlane = new ControlPlaneClient({
+      ...options.controlPlane,
+      apply: (changes) => runtime.applyChangeSet(changes),
+      log,
+      onStatus: (s) => log('info', 'control plane state', { state: s.state, version: s.version, lastError: s.lastError }),
+    });
+  }
+  const readyDetails = (): string[] => [...(controlPlane ? [controlPlane.readinessDetail()] : []), `config version ${runtime.version}`];
   try {
     admin = await startAdminServer(
       {
         ready: () => !runtime.draining,
         readyDetails,
         metricsText: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
-        configDump: () => ({ ...runtime.configDump(), ...(options.configDumpExtra?.() ?? {}) }),
+        configDump: () => ({ ...runtime.configDump(), ...(controlPlane ? { controlPlane: controlPlane.status } : {}) }),
         requestShutdown,
         appHandoff: () => onAppHandoff?.(),
       },
@@ -72,7 +93,9 @@ export async function startProxy(config: ProxyConfig, options: ProxyProcessOptio
       throw e;
     }
   }
+  controlPlane?.start();
   const closeAll = async (): Promise<void> => {
+    controlPlane?.stop();
     runtime.close();
     health?.closeAllConnections();
     health?.close();
@@ -81,6 +104,7 @@ export async function startProxy(config: ProxyConfig, options: ProxyProcessOptio
   };
   return {
     runtime,
+    controlPlane,
     listeners: runtime.addresses,
     admin: admin.address,
     shutdownRequested,
@@ -126,12 +150,23 @@ export async function runProxyProcess(config: ProxyConfig, options: ProxyProcess
   const stop = (why: string): void => {
     if (stopping) return;
     stopping = true;
+    watcher?.stop();
     log('info', 'draining', { reason: why, inFlight: proxy.runtime.inFlight, timeoutMs: config.drainTimeoutMs });
     void proxy.drain().then((outcome) => {
       log('info', 'stopped', { outcome });
       process.exit(0);
     });
   };
+  let watcher: ConfigFileWatcher | null = null;
+  if (options.configFile) {
+    watcher = new ConfigFileWatcher({ ...options.configFile, runtime: proxy.runtime });
+    watcher.start();
+  }
+  // Without a handler SIGHUP would end the process.
+  process.on('SIGHUP', () => {
+    if (watcher) void watcher.reload('SIGHUP');
+    else log('info', 'SIGHUP: no config file to reload', { version: proxy.runtime.version });
+  });
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   void proxy.shutdownRequested.then(() => stop('admin'));

@@ -20,6 +20,7 @@ export class Http1Pool implements ConnectionOwner {
   /** Requests waiting for a connection while maxConnections are busy, oldest first. */
   readonly #waiting: ((conn: Http1ClientConnection) => void)[] = [];
   #closed = false;
+  #retiring = false;
   /** One timer per pool (not per request) closes connections idle for longer than idleTimeoutMs. */
   #evictTimer: NodeJS.Timeout | null = null;
 
@@ -52,6 +53,10 @@ export class Http1Pool implements ConnectionOwner {
   }
 
   release(conn: Http1ClientConnection): void {
+    if (this.#retiring && this.#waiting.length === 0) {
+      conn.socket.destroy();
+      return;
+    }
     if (this.#closed || conn.socket.destroyed) {
       conn.socket.destroy();
       return;
@@ -86,6 +91,15 @@ export class Http1Pool implements ConnectionOwner {
 
   get openConnections(): number {
     return this.#all.size;
+  }
+
+  /**
+   * The endpoint left the config: idle connections close now, busy ones once their exchange is done. A request that
+   * still holds this endpoint (one that started before the change) is served on a connection closed after it.
+   */
+  retire(): void {
+    this.#retiring = true;
+    for (const c of this.#idle.splice(0)) c.socket.destroy();
   }
 
   close(): void {

@@ -66,8 +66,8 @@ export class UpstreamCluster {
     this.#balancer = createLoadBalancer(this.#states, config.loadBalancer);
     for (const [key, h] of old) {
       if (handles.get(key) === h) continue;
-      h.http1.close();
-      h.http2.close();
+      h.http1.retire();
+      h.http2.retire();
     }
   }
 
@@ -133,10 +133,18 @@ export class UpstreamCluster {
     return [...this.#handles.values()];
   }
 
-  /** Closes the pools of endpoints that are not in `next` (or all of them when next is null). */
+  /** Retires (gracefully: busy connections finish their exchange) the pools of endpoints that are not in `next`. */
   retire(next: UpstreamCluster | null): void {
     for (const [key, h] of this.#handles) {
       if (next && next.#handles.get(key) === h) continue;
+      h.http1.retire();
+      h.http2.retire();
+    }
+  }
+
+  /** Closes every pool now (the proxy is stopping). */
+  close(): void {
+    for (const h of this.#handles.values()) {
       h.http1.close();
       h.http2.close();
     }
