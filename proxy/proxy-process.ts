@@ -10,7 +10,7 @@ import type { ControlPlaneClient } from './control/control-plane-client.ts';
 import type { BackoffOptions } from './control/reconnect-backoff.ts';
 import { log } from './log.ts';
 import { watchAppExit } from './sidecar/app-exit-watcher.ts';
-import { ProxyRuntime } from './proxy-runtime.ts';
+import { ProxyRuntime, type WorkloadTlsSource } from './proxy-runtime.ts';
 import { ProxyMetrics } from './telemetry/proxy-metrics.ts';
 
 export interface RunningProxy {
@@ -43,12 +43,22 @@ export interface ProxyProcessOptions {
   };
   /** `--config FILE`: reload it when it changes and on SIGHUP (runProxyProcess). */
   readonly configFile?: Omit<ConfigFileWatcherOptions, 'runtime'>;
+  /** Lines /ready adds to its answer. */
+  readonly readyDetails?: () => readonly string[];
+  /** This workload's mesh certificate (WorkloadCertificateManager): the proxy is not ready until it has one. */
+  readonly identity?: WorkloadTlsSource & { notReadyReason(): string | null };
+  /** The registry to use (the certificate manager counts into the same one); a new one by default. */
+  readonly metrics?: ProxyMetrics;
+  /** Members /config_dump adds. */
+  readonly configDumpExtra?: () => Record<string, unknown>;
 }
 
 export async function startProxy(config: ProxyConfig, options: ProxyProcessOptions = {}): Promise<RunningProxy> {
-  const metrics = new ProxyMetrics();
-  const runtime = new ProxyRuntime(config, metrics);
+  const metrics = options.metrics ?? new ProxyMetrics();
+  const runtime = new ProxyRuntime(config, metrics, options.identity ?? null);
   await runtime.start();
+  const identity = options.identity;
+  const ready = (): boolean => !runtime.draining && (identity?.notReadyReason() ?? null) === null;
   let requestShutdown!: () => void;
   const shutdownRequested = new Promise<void>((r) => (requestShutdown = r));
   let admin: { server: Server; address: AddressInfo };
@@ -64,14 +74,22 @@ export async function startProxy(config: ProxyConfig, options: ProxyProcessOptio
       onStatus: (s) => log('info', 'control plane state', { state: s.state, version: s.version, lastError: s.lastError }),
     });
   }
-  const readyDetails = (): string[] => [...(controlPlane ? [controlPlane.readinessDetail()] : []), `config version ${runtime.version}`];
+  const readyDetails = (): string[] => {
+    const why = identity?.notReadyReason() ?? null;
+    return [
+      ...(why === null ? [] : [why]),
+      ...(controlPlane ? [controlPlane.readinessDetail()] : []),
+      ...(options.readyDetails?.() ?? []),
+      `config version ${runtime.version}`,
+    ];
+  };
   try {
     admin = await startAdminServer(
       {
-        ready: () => !runtime.draining,
+        ready,
         readyDetails,
         metricsText: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
-        configDump: () => ({ ...runtime.configDump(), ...(controlPlane ? { controlPlane: controlPlane.status } : {}) }),
+        configDump: () => ({ ...runtime.configDump(), ...(controlPlane ? { controlPlane: controlPlane.status } : {}), ...(options.configDumpExtra?.() ?? {}) }),
         requestShutdown,
         appHandoff: () => onAppHandoff?.(),
       },
@@ -86,7 +104,7 @@ export async function startProxy(config: ProxyConfig, options: ProxyProcessOptio
   if (options.health) {
     try {
       const metricsText = async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() });
-      health = (await startHealthServer(() => !runtime.draining, options.health.probes, options.health.address, options.health.port, metricsText, readyDetails)).server;
+      health = (await startHealthServer(ready, options.health.probes, options.health.address, options.health.port, metricsText, readyDetails)).server;
     } catch (e) {
       runtime.close();
       admin.server.close();

@@ -20,7 +20,8 @@ export class Http1Pool implements ConnectionOwner {
   /** Requests waiting for a connection while maxConnections are busy, oldest first. */
   readonly #waiting: ((conn: Http1ClientConnection) => void)[] = [];
   #closed = false;
-  #retiring = false;
+  /** Retired (drain): no connection is kept for reuse, but a request still gets one. */
+  #draining = false;
   /** One timer per pool (not per request) closes connections idle for longer than idleTimeoutMs. */
   #evictTimer: NodeJS.Timeout | null = null;
 
@@ -53,16 +54,16 @@ export class Http1Pool implements ConnectionOwner {
   }
 
   release(conn: Http1ClientConnection): void {
-    if (this.#retiring && this.#waiting.length === 0) {
-      conn.socket.destroy();
-      return;
-    }
     if (this.#closed || conn.socket.destroyed) {
       conn.socket.destroy();
       return;
     }
     const next = this.#waiting.shift();
     if (next !== undefined) return next(conn);
+    if (this.#draining) {
+      conn.socket.destroy();
+      return;
+    }
     conn.idleSince = Date.now();
     this.#idle.push(conn);
     if (this.#evictTimer === null) this.#scheduleEviction(this.#opts.idleTimeoutMs);
@@ -93,12 +94,11 @@ export class Http1Pool implements ConnectionOwner {
     return this.#all.size;
   }
 
-  /**
-   * The endpoint left the config: idle connections close now, busy ones once their exchange is done. A request that
-   * still holds this endpoint (one that started before the change) is served on a connection closed after it.
-   */
-  retire(): void {
-    this.#retiring = true;
+  /** Retires the pool gracefully: idle connections close now, busy ones after their exchange; nothing in flight is cut. */
+  drain(): void {
+    this.#draining = true;
+    if (this.#evictTimer !== null) clearTimeout(this.#evictTimer);
+    this.#evictTimer = null;
     for (const c of this.#idle.splice(0)) c.socket.destroy();
   }
 
