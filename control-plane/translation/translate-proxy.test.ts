@@ -19,7 +19,7 @@ function slice(ns: string, svc: string, name: string, ports: { name?: string; po
     endpoints: endpoints.map((e) => ({ addresses: [e.ip], conditions: e.ready === undefined ? {} : { ready: e.ready } })),
   };
 }
-const inputs = (services: V1Service[], endpointSlices: V1EndpointSlice[] = []): MeshInputs => ({ services, endpointSlices, namespaces: [] });
+const inputs = (services: V1Service[], endpointSlices: V1EndpointSlice[] = []): MeshInputs => ({ services, endpointSlices, namespaces: [], trafficPolicies: [] });
 const everywhere = (ns: string) => ({ namespace: ns, outboundNamespaces: null });
 
 function outputs(t: ReturnType<typeof translateProxy>) {
@@ -88,7 +88,7 @@ describe('translateProxy', () => {
     const shared = service('team-b', 'api', [{ port: 80 }], {}, { 'skein.dev/export-to': 'team-a, team-c' });
     const open = service('team-c', 'web', [{ port: 80 }]);
     const names = (ns: string, outbound: readonly string[] | null) =>
-      outputs(translateProxy(inputs([privateSvc, shared, open]), { namespace: ns, outboundNamespaces: outbound })).clusters.map((c) => c.name.split('|')[2]);
+      outputs(translateProxy(inputs([privateSvc, shared, open]), { namespace: ns, outboundNamespaces: outbound })).clusters.map((c) => c.name.split(':')[2]);
     expect(names('team-a', null)).toEqual(['internal.team-a.svc.cluster.local', 'api.team-b.svc.cluster.local', 'web.team-c.svc.cluster.local']);
     expect(names('team-b', null)).toEqual(['web.team-c.svc.cluster.local']);
     expect(names('team-a', parseNamespaceList('., team-c', 'team-a'))).toEqual(['internal.team-a.svc.cluster.local', 'web.team-c.svc.cluster.local']);
