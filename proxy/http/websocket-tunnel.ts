@@ -37,7 +37,7 @@ export function tunnelUpgrade(ctx: ListenerContext, req: Http1Request, socket: D
   const target = requestTarget(req);
   if (target instanceof ProxyError) return rejectUpgrade(ctx, socket, target);
   const downstream = downstreamInfo(req.socket, snap);
-  const headers = upstreamRequestHeaders(downstream.direction, req.headers, downstream.clientAddress, false);
+  const headers = upstreamRequestHeaders(downstream.direction, req.headers, downstream.clientAddress, false, downstream.peerIdentity);
   // The same route and balance stages as every request (a ProxyRequest without a body: the tunnel carries the bytes).
   const preq = new ProxyRequest(req.method, target[0], target[1], headers, null, downstream, false, performance.now(), req.headers);
   const route = pickRoute(snap, preq);
@@ -74,7 +74,7 @@ export function tunnelUpgrade(ctx: ListenerContext, req: Http1Request, socket: D
     agent: false,
     setHost: false,
     // The one connector every upstream connection goes through (a dedicated socket: never pooled).
-    createConnection: () => connect(state, PLAIN, routed.cluster.config.connectTimeoutMs),
+    createConnection: () => connect(state, routed.endpoint.transport ?? PLAIN, routed.cluster.config.connectTimeoutMs),
   });
   const connectTimer = setTimeout(() => upReq.destroy(new ProxyError(ERRORS.connectTimeout)), routed.cluster.config.connectTimeoutMs);
   // Until the upstream has answered nothing else bounds this exchange: the client socket has left the HTTP server (no

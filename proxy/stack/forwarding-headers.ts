@@ -3,10 +3,24 @@ import { randomUUID } from 'node:crypto';
 import type { ListenerDirection } from '../../api/config/proxy-config.ts';
 import { copyEndToEndHeaders, type HeaderBag } from '../http/hop-headers.ts';
 
-/** Builds the upstream request headers: end-to-end headers, forwarding headers, request id, the route's changes. */
-export function upstreamRequestHeaders(direction: ListenerDirection, clientHeaders: Readonly<Record<string, string | string[] | undefined>>, client: string, encrypted: boolean): HeaderBag {
+/** The caller's verified mesh identity, as the app behind an inbound sidecar sees it. */
+export const CLIENT_ID_HEADER = 'x-skein-client-id';
+
+/**
+ * Builds the upstream request headers: end-to-end headers, forwarding headers, request id, the route's changes.
+ * `peerIdentity` is the caller's identity verified by mTLS on this connection (null: none): only then does the request
+ * carry `x-skein-client-id`, whatever the client sent (RELIABILITY #6).
+ */
+export function upstreamRequestHeaders(direction: ListenerDirection, clientHeaders: Readonly<Record<string, string | string[] | undefined>>, client: string, encrypted: boolean, peerIdentity: string | null = null): HeaderBag {
   // Our own x-skein-* headers can't be trusted from outside the mesh: drop them at inbound and ingress.
   const headers = copyEndToEndHeaders(clientHeaders, direction === 'outbound' ? null : 'x-skein-');
+  if (direction === 'outbound') {
+    // The local app's requests keep their x-skein-* headers, but never a client identity it could have made up.
+    for (const name in headers) {
+      if (name.length === CLIENT_ID_HEADER.length && (name === CLIENT_ID_HEADER || name.replaceAll('_', '-') === CLIENT_ID_HEADER)) delete headers[name];
+    }
+  }
+  if (peerIdentity !== null) headers[CLIENT_ID_HEADER] = peerIdentity;
   if (direction === 'ingress') {
     // The edge trusts nothing the client says about the path so far: none of its forwarding headers survive.
     for (const name in headers) {

@@ -76,7 +76,7 @@ class Serve implements ResponseSink {
   #build(authority: string, path: string): ProxyRequest {
     const req = this.#req;
     const downstream = downstreamInfo(req.socket, this.#snap);
-    const headers = upstreamRequestHeaders(downstream.direction, req.headers, downstream.clientAddress, downstream.tls);
+    const headers = upstreamRequestHeaders(downstream.direction, req.headers, downstream.clientAddress, downstream.tls, downstream.peerIdentity);
     // Our own framing toward the upstream: a Content-Length is regenerated from its parsed value (never `00043` verbatim).
     let length = -1;
     if (req.httpVersionMajor === 1) {
