@@ -329,8 +329,9 @@ export class ProxyListener {
       }
       (tlsSocket as tls.TLSSocket & { [PEER_IDENTITY]?: string })[PEER_IDENTITY] = v.identity;
       (tlsSocket as { secureConnecting?: boolean }).secureConnecting = false;
-      if (tlsSocket.alpnProtocol === 'h2') this.#h2.emit('connection', tlsSocket);
-      else this.#serveHttp1(tlsSocket);
+      if (tlsSocket.alpnProtocol !== 'h2') this.#serveHttp1(tlsSocket);
+      else if (NODE_HTTP2_SERVER) this.#h2.emit('connection', tlsSocket);
+      else this.#serveHttp2(tlsSocket);
     });
   }
 
