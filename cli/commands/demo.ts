@@ -92,6 +92,7 @@ export function registerDemoCommand(program: Command): void {
 
         // Install each part that has manifests, as a user would (server-side apply), then prove it works.
         const manifestsDir = join(repoRoot, 'manifests');
+        let controlPlaneInstalled = false;
         for (const p of MESH_PARTS) {
           const objects = meshPartManifests(manifestsDir, p);
           if (!objects) {
@@ -112,6 +113,9 @@ export function registerDemoCommand(program: Command): void {
           if (p.dir === 'injector') {
             const r = await checkInjector(kc, 120_000);
             record(r.part, r.status, r.detail);
+          } else if (p.dir === 'control-plane') {
+            // Checked once the demo's sidecars run: each must hold config pushed by a replica (below).
+            controlPlaneInstalled = true;
           } else {
             record(p.part, 'not built yet', `manifests/${p.dir}/ deployed and available; its smoke check is not written yet`);
           }
@@ -152,6 +156,11 @@ export function registerDemoCommand(program: Command): void {
             const m = await checkMetricsInPrometheus(prom.url, { inbound: DEMO_CHAIN, outbound: ['web', 'api', ...(trafficFlowing ? ['loadgen'] : [])] }, 120_000);
             record(m.part, m.status, m.detail);
           }
+        }
+        if (controlPlaneInstalled) {
+          const { checkControlPlane } = await import('../../local-cluster/demo-control-plane-check.ts');
+          const r = await checkControlPlane(kc, DEMO_NAMESPACE, 120_000);
+          record(r.part, r.status, r.detail);
         }
         const shipped = (dir: string): boolean => MESH_PARTS.some((p) => p.dir === dir && meshPartManifests(manifestsDir, p) !== undefined);
         const has = { controlPlane: shipped('control-plane'), ingress: shipped('ingress') };
