@@ -34,14 +34,20 @@ async function listedBy(pod: V1Pod): Promise<ListedProxy[]> {
   return Array.isArray(doc.proxies) ? doc.proxies : [];
 }
 
+/** Every proxy that some control-plane replica lists (a replica that does not answer lists none). */
+export async function listProxies(kc: KubeConfig): Promise<ListedProxy[]> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const replicas = (await core.listNamespacedPod({ namespace: MESH_NAMESPACE, labelSelector: CONTROL_PLANE_SELECTOR })).items;
+  return (await Promise.all(replicas.map((r) => listedBy(r).catch(() => [])))).flat();
+}
+
 /** Passes once every running pod of `namespace` is SYNCED with some control-plane replica (their config came from it). */
 export async function checkControlPlane(kc: KubeConfig, namespace: string, timeoutMs: number): Promise<SmokeResult> {
   const core = kc.makeApiClient(CoreV1Api);
   let last = 'no control-plane replica answered /debug/proxies';
   try {
     const ok = await poll(async () => {
-      const replicas = (await core.listNamespacedPod({ namespace: MESH_NAMESPACE, labelSelector: CONTROL_PLANE_SELECTOR })).items;
-      const listed = (await Promise.all(replicas.map((r) => listedBy(r).catch(() => [])))).flat();
+      const listed = await listProxies(kc);
       const pods = (await core.listNamespacedPod({ namespace })).items
         .filter((p) => p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp)
         .map((p) => p.metadata?.name ?? '');
@@ -51,7 +57,7 @@ export async function checkControlPlane(kc: KubeConfig, namespace: string, timeo
       }
       const missing = unsyncedPods(listed, namespace, pods);
       if (missing.length > 0) {
-        last = `not SYNCED on any of ${replicas.length} replica(s): ${missing.join(', ')}`;
+        last = `not SYNCED on any control-plane replica: ${missing.join(', ')}`;
         return undefined;
       }
       const replicaNames = [...new Set(listed.filter((p) => p.namespace === namespace).map((p) => p.replica))];

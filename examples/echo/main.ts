@@ -5,15 +5,40 @@ import { hostname } from 'node:os';
 const port = Number(process.env.PORT ?? 8080);
 const pod = process.env.POD_NAME ?? hostname();
 let ready = true;
+let served = 0;
+
+/**
+ * Behaviour asked for by the query string, for mesh tests: `status=<code>&percent=<p>` answers <code> for exactly p of every
+ * 100 requests carrying it (spread evenly by a counter, not by chance), `delayMs=<n>` waits before answering.
+ */
+function behaviour(url: string): { status: number; delayMs: number } {
+  const q = new URL(url, 'http://x').searchParams;
+  const status = Number(q.get('status') ?? 200);
+  const percent = Math.min(100, Math.max(0, Number(q.get('percent') ?? 100)));
+  const delayMs = Math.min(60_000, Math.max(0, Number(q.get('delayMs') ?? 0)));
+  let answer = 200;
+  if (Number.isInteger(status) && status >= 200 && status <= 599 && status !== 200) {
+    served++;
+    // Request n fails when the running count of failures due by n (floor(n * p / 100)) goes up.
+    if (Math.floor((served * percent) / 100) !== Math.floor(((served - 1) * percent) / 100)) answer = status;
+  }
+  return { status: answer, delayMs: Number.isFinite(delayMs) ? delayMs : 0 };
+}
 
 const server = createServer((req, res) => {
   if (req.url === '/healthz') { res.writeHead(ready ? 200 : 503).end(ready ? 'ok' : 'draining'); return; }
   let size = 0;
   req.on('data', (c: Buffer) => { size += c.length; });
   req.on('end', () => {
+    const { status, delayMs } = behaviour(req.url ?? '/');
     const body = JSON.stringify({ pod, namespace: process.env.POD_NAMESPACE, method: req.method, url: req.url, bodyBytes: size, headers: req.headers });
-    res.writeHead(200, { 'content-type': 'application/json', 'x-echo-pod': pod });
-    res.end(body + '\n');
+    const answer = (): void => {
+      if (res.destroyed) return;
+      res.writeHead(status, { 'content-type': 'application/json', 'x-echo-pod': pod });
+      res.end(body + '\n');
+    };
+    if (delayMs > 0) setTimeout(answer, delayMs);
+    else answer();
   });
 });
 server.listen(port, '0.0.0.0', () => console.log(`echo ${pod} listening on :${port}`));

@@ -1,0 +1,222 @@
+// e2e: the control plane installed from manifests/ on the local cluster pushes discovery and TrafficPolicy to injected
+// sidecars: a ClusterIP Service is reached through the caller's sidecar, retries hide a flaky upstream, a slow one is cut at
+// the policy's timeout, a rate limit answers 429, an invalid policy is refused, a change reaches every proxy quickly, and
+// traffic keeps flowing while every control-plane replica is gone.
+import * as k8s from '@kubernetes/client-node';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MESH_NAMESPACE } from '../../api/mesh/mesh-constants.ts';
+import { TRAFFIC_POLICY_GROUP, TRAFFIC_POLICY_PLURAL, TRAFFIC_POLICY_VERSION } from '../../api/crd/traffic-policy.ts';
+import { applyManifests, readManifests } from '../../local-cluster/apply-manifests.ts';
+import { startLocalCluster, type LocalClusterDetails } from '../../local-cluster/cluster.ts';
+import { listProxies, unsyncedPods } from '../../local-cluster/demo-control-plane-check.ts';
+import { unavailableDeployments } from '../../local-cluster/demo-mesh-parts.ts';
+import { REPO_ROOT } from '../../local-cluster/node-agent/image-table.ts';
+import { waitFor } from './wait-for.ts';
+
+const NS = 'e2e-mesh';
+const ECHO_REPLICAS = 3;
+
+function workloads(): k8s.KubernetesObject[] {
+  const env = (extra: Record<string, string>) => [
+    { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    ...Object.entries(extra).map(([name, value]) => ({ name, value })),
+  ];
+  const deployment = (name: string, image: string, replicas: number, extra: Record<string, string>) => ({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: NS },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: {
+          terminationGracePeriodSeconds: 2,
+          containers: [{ name, image, ports: [{ name: 'http', containerPort: 8080 }], env: env(extra), readinessProbe: { httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 1 } }],
+        },
+      },
+    },
+  });
+  return [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS, labels: { 'skein.dev/inject': 'enabled' } } },
+    // A regular ClusterIP Service on port 80: only the sidecar's discovery (ClusterIP:port -> endpoints) can route it here.
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'echo', namespace: NS }, spec: { selector: { app: 'echo' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } } as k8s.KubernetesObject,
+    deployment('echo', 'skein.dev/example-echo:e2e', ECHO_REPLICAS, { PORT: '8080' }),
+    deployment('caller', 'skein.dev/example-caller:e2e', 1, { PORT: '8080', UPSTREAM_URL: 'http://echo.e2e-mesh.svc.cluster.local' }),
+  ];
+}
+
+interface CallResult {
+  readonly status: number;
+  readonly upstreamStatus: number;
+  readonly pod: string;
+}
+
+describe('the control plane on the local cluster', () => {
+  let cluster: LocalClusterDetails;
+  let kc: k8s.KubeConfig;
+  let core: k8s.CoreV1Api;
+  let custom: k8s.CustomObjectsApi;
+  let callerIp = '';
+
+  /** One request host -> caller pod (through its inbound sidecar) -> caller's outbound sidecar -> echo's ClusterIP. */
+  async function call(path: string): Promise<CallResult> {
+    const res = await fetch(`http://${callerIp}:8080${path}`, { signal: AbortSignal.timeout(15_000) });
+    const doc = (await res.json()) as { upstreamStatus?: number; upstreamBody?: string };
+    let pod = '';
+    try {
+      pod = (JSON.parse(doc.upstreamBody ?? '') as { pod?: string }).pod ?? '';
+    } catch {}
+    return { status: res.status, upstreamStatus: doc.upstreamStatus ?? 0, pod };
+  }
+
+  /** `count` calls, `concurrency` at a time (bounded in count; each call has its own timeout). */
+  async function calls(path: string, count: number, concurrency = 8): Promise<CallResult[]> {
+    const out: CallResult[] = [];
+    let next = 0;
+    await Promise.all(Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        next++;
+        out.push(await call(path).catch(() => ({ status: 0, upstreamStatus: 0, pod: '' })));
+      }
+    }));
+    return out;
+  }
+
+  /** The versions every sidecar of NS acknowledged, once all are SYNCED. */
+  async function syncedVersions(): Promise<Map<string, string>> {
+    const pods = (await core.listNamespacedPod({ namespace: NS })).items.filter((p) => p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp).map((p) => p.metadata!.name!);
+    const listed = await listProxies(kc);
+    if (unsyncedPods(listed, NS, pods).length > 0) throw new Error('not synced');
+    return new Map(listed.filter((p) => p.namespace === NS && p.status === 'SYNCED').map((p) => [p.podName, p.ackedVersion]));
+  }
+
+  /** Waits until every sidecar acknowledged a version other than the one it held in `before`. */
+  async function pushedSince(before: Map<string, string>, what: string): Promise<void> {
+    await waitFor(`every sidecar to acknowledge ${what}`, async () => {
+      const now = await syncedVersions();
+      return [...before].every(([pod, v]) => now.has(pod) && now.get(pod) !== v) ? true : undefined;
+    }, 60_000);
+  }
+
+  async function applyPolicy(name: string, spec: Record<string, unknown>): Promise<void> {
+    const body = { apiVersion: `${TRAFFIC_POLICY_GROUP}/${TRAFFIC_POLICY_VERSION}`, kind: 'TrafficPolicy', metadata: { name, namespace: NS }, spec: { targetRef: { kind: 'Service', name: 'echo' }, ...spec } };
+    await custom.createNamespacedCustomObject({ group: TRAFFIC_POLICY_GROUP, version: TRAFFIC_POLICY_VERSION, namespace: NS, plural: TRAFFIC_POLICY_PLURAL, body });
+  }
+
+  async function deletePolicy(name: string): Promise<void> {
+    await custom.deleteNamespacedCustomObject({ group: TRAFFIC_POLICY_GROUP, version: TRAFFIC_POLICY_VERSION, namespace: NS, plural: TRAFFIC_POLICY_PLURAL, name });
+  }
+
+  /** Applies a policy and waits until every sidecar runs the config that carries it. */
+  async function withPolicy(name: string, spec: Record<string, unknown>): Promise<void> {
+    const before = await waitFor('sidecars synced', () => syncedVersions(), 60_000);
+    await applyPolicy(name, spec);
+    await pushedSince(before, `TrafficPolicy ${name}`);
+  }
+
+  async function withoutPolicy(name: string): Promise<void> {
+    const before = await waitFor('sidecars synced', () => syncedVersions(), 60_000);
+    await deletePolicy(name);
+    await pushedSince(before, `the removal of TrafficPolicy ${name}`);
+  }
+
+  beforeAll(async () => {
+    cluster = await startLocalCluster({ log: () => {} });
+    kc = new k8s.KubeConfig();
+    kc.loadFromFile(cluster.kubeconfigPath);
+    core = kc.makeApiClient(k8s.CoreV1Api);
+    custom = kc.makeApiClient(k8s.CustomObjectsApi);
+    const log = (): void => {};
+    for (const part of ['control-plane', 'injector']) {
+      const objects = readManifests(join(REPO_ROOT, 'manifests', part));
+      await applyManifests(cluster.kubeconfigPath, objects, log);
+      expect(await unavailableDeployments(kc, objects, 180_000)).toEqual([]);
+    }
+    const apps = workloads();
+    await applyManifests(cluster.kubeconfigPath, apps.slice(0, 1), log);
+    await waitFor('the default ServiceAccount', () => core.readNamespacedServiceAccount({ name: 'default', namespace: NS }));
+    await applyManifests(cluster.kubeconfigPath, apps.slice(1), log);
+    expect(await unavailableDeployments(kc, apps, 180_000)).toEqual([]);
+    const caller = await waitFor('the caller pod', async () => (await core.listNamespacedPod({ namespace: NS, labelSelector: 'app=caller' })).items.find((p) => p.status?.podIP));
+    callerIp = caller.status!.podIP!;
+    await waitFor('sidecars synced with the control plane', () => syncedVersions(), 120_000);
+  }, 600_000);
+
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('routes a ClusterIP Service through the caller\'s sidecar to every ready endpoint', async () => {
+    const results = await calls('/hello', 60, 4);
+    expect(results.filter((r) => r.upstreamStatus !== 200)).toEqual([]);
+    const pods = new Set(results.map((r) => r.pod));
+    const echoPods = (await core.listNamespacedPod({ namespace: NS, labelSelector: 'app=echo' })).items.map((p) => p.metadata!.name!);
+    expect([...pods].sort()).toEqual(echoPods.sort());
+  });
+
+  it('a TrafficPolicy of 3 attempts turns an upstream failing 30 % with 503 into >= 99.5 % success', async () => {
+    const path = '/flaky?status=503&percent=30';
+    const without = await calls(path, 200);
+    expect(without.filter((r) => r.upstreamStatus === 503).length).toBeGreaterThan(40);
+    await withPolicy('retries', { retries: { attempts: 3, retryOn: ['5xx'], budget: { retryRatio: 1, minRetriesPerSecond: 1000 } } });
+    try {
+      const results = await calls(path, 1000);
+      const ok = results.filter((r) => r.upstreamStatus === 200).length;
+      expect(ok / results.length).toBeGreaterThanOrEqual(0.995);
+    } finally {
+      await withoutPolicy('retries');
+    }
+  });
+
+  it('a slow upstream is cut with 504 at the policy\'s request timeout', async () => {
+    await withPolicy('timeout', { timeouts: { request: '300ms' } });
+    try {
+      const slow = await call('/slow?delayMs=3000');
+      expect(slow.upstreamStatus).toBe(504);
+      expect((await call('/fast')).upstreamStatus).toBe(200);
+    } finally {
+      await withoutPolicy('timeout');
+    }
+  });
+
+  it('a rate limit answers 429 past its rate', async () => {
+    await withPolicy('ratelimit', { rateLimit: { requestsPerSecond: 5, burst: 5 } });
+    try {
+      const results = await calls('/limited', 60, 8);
+      expect(results.filter((r) => r.upstreamStatus === 429).length).toBeGreaterThan(20);
+      expect(results.filter((r) => r.upstreamStatus === 200).length).toBeGreaterThanOrEqual(5);
+    } finally {
+      await withoutPolicy('ratelimit');
+    }
+    // Gone with the policy.
+    expect((await calls('/limited', 30, 8)).filter((r) => r.upstreamStatus !== 200)).toEqual([]);
+  });
+
+  it('an invalid TrafficPolicy is refused by the API server with a reason, and changes nothing', async () => {
+    const before = await syncedVersions();
+    const refused = await applyPolicy('invalid', { retries: { attempts: 0 } }).then(() => null, (e: { code?: number; body?: unknown }) => e);
+    expect(refused?.code).toBe(422);
+    expect(String(refused?.body)).toMatch(/attempts/);
+    expect(await syncedVersions()).toEqual(before);
+  });
+
+  it('with every control-plane replica gone, traffic keeps flowing; the proxies resynchronise when it is back', async () => {
+    const apps = kc.makeApiClient(k8s.AppsV1Api);
+    const scale = (replicas: number) => apps.patchNamespacedDeploymentScale({
+      name: 'skein-control-plane', namespace: MESH_NAMESPACE, body: { spec: { replicas } },
+    }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+    await scale(0);
+    try {
+      await waitFor('no control-plane pod left', async () => (await core.listNamespacedPod({ namespace: MESH_NAMESPACE, labelSelector: 'app.kubernetes.io/name=skein-control-plane' })).items.length === 0 ? true : undefined, 120_000);
+      const results = await calls('/while-away', 200);
+      expect(results.filter((r) => r.upstreamStatus !== 200)).toEqual([]);
+    } finally {
+      await scale(2);
+    }
+    await waitFor('sidecars synced again', () => syncedVersions(), 120_000);
+    expect((await calls('/back', 20)).filter((r) => r.upstreamStatus !== 200)).toEqual([]);
+  });
+});
