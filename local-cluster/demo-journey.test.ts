@@ -7,7 +7,7 @@ import { DEMO_NAMESPACE, demoManifests, journeyHops, requestCountsByDirection, t
 const repoRoot = fileURLToPath(new URL('../', import.meta.url));
 
 describe('demoManifests', () => {
-  it('deploys web, api and echo behind headless Services in an injected namespace, and the traffic generator apart', () => {
+  it('deploys web, api and echo behind ClusterIP Services in an injected namespace, and the traffic generator apart', () => {
     const { services, traffic } = demoManifests(repoRoot);
     const ns = services.find((o) => o.kind === 'Namespace');
     expect(ns?.metadata?.name).toBe(DEMO_NAMESPACE);
@@ -15,7 +15,7 @@ describe('demoManifests', () => {
     const deployments = services.filter((o) => o.kind === 'Deployment').map((o) => o.metadata?.name).sort();
     expect(deployments).toEqual(['api', 'echo', 'web']);
     const svc = services.filter((o) => o.kind === 'Service') as { metadata?: { name?: string }; spec?: { clusterIP?: string } }[];
-    expect(svc.map((s) => [s.metadata?.name, s.spec?.clusterIP]).sort()).toEqual([['api', 'None'], ['echo', 'None'], ['web', 'None']]);
+    expect(svc.map((s) => [s.metadata?.name, s.spec?.clusterIP]).sort()).toEqual([['api', undefined], ['echo', undefined], ['web', undefined]]);
     expect(traffic.map((o) => `${o.kind}/${o.metadata?.name}`)).toEqual(['Deployment/loadgen']);
     for (const o of [...services, ...traffic]) if (o.kind !== 'Namespace') expect(o.metadata?.namespace).toBe(DEMO_NAMESPACE);
   });

@@ -122,7 +122,7 @@ export async function checkRequestJourney(kc: KubeConfig, timeoutMs: number): Pr
     const before = new Map<string, Record<string, number>>();
     for (const app of DEMO_CHAIN) before.set(app, await sidecarRequestCounts(ip(app)));
 
-    // The first calls can race the node agent rewriting the pods' hosts files for the headless Services: retry until a deadline.
+    // The first calls can race the control plane's push of new endpoints (or the hosts files' rewrite): retry until a deadline.
     const url = `http://${ip('web')}:${DEMO_APP_PORT}/smoke-journey`;
     let lastProblem = 'no answer';
     const hops = await poll(async () => {

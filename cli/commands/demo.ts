@@ -142,8 +142,14 @@ export function registerDemoCommand(program: Command): void {
             record('example services', 'fail', servicesProblem);
             record('request web -> api -> echo', 'fail', 'skipped: the example services are not available');
           } else {
-            // Headless Services: ClusterIP routing needs the control plane's discovery (examples/demo/10-echo.yaml says why).
-            record('example services', 'pass', `${DEMO_CHAIN.join(' -> ')} in namespace ${DEMO_NAMESPACE}, injected and available (headless Services)`);
+            record('example services', 'pass', `${DEMO_CHAIN.join(' -> ')} in namespace ${DEMO_NAMESPACE}, injected and available (ClusterIP Services)`);
+            // The callers reach each other by ClusterIP, which only their sidecars can route (from the control plane's
+            // discovery): every sidecar must hold pushed config before the journey is tried.
+            if (controlPlaneInstalled) {
+              const { checkControlPlane } = await import('../../local-cluster/demo-control-plane-check.ts');
+              const r = await checkControlPlane(kc, DEMO_NAMESPACE, 120_000);
+              record(r.part, r.status, r.detail);
+            }
             const r = await checkRequestJourney(kc, 60_000);
             record(r.part, r.status, r.detail);
           }
@@ -156,11 +162,6 @@ export function registerDemoCommand(program: Command): void {
             const m = await checkMetricsInPrometheus(prom.url, { inbound: DEMO_CHAIN, outbound: ['web', 'api', ...(trafficFlowing ? ['loadgen'] : [])] }, 120_000);
             record(m.part, m.status, m.detail);
           }
-        }
-        if (controlPlaneInstalled) {
-          const { checkControlPlane } = await import('../../local-cluster/demo-control-plane-check.ts');
-          const r = await checkControlPlane(kc, DEMO_NAMESPACE, 120_000);
-          record(r.part, r.status, r.detail);
         }
         const shipped = (dir: string): boolean => MESH_PARTS.some((p) => p.dir === dir && meshPartManifests(manifestsDir, p) !== undefined);
         const has = { controlPlane: shipped('control-plane'), ingress: shipped('ingress') };

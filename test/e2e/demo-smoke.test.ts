@@ -54,6 +54,8 @@ describe('skein demo --smoke', () => {
       if (existsSync(join(repo, 'manifests', part))) expect(stdout).toMatch(new RegExp(`${part.replace('-', ' ')}\\s+(PASS|NOT BUILT YET\\s+manifests/)`));
     }
     if (existsSync(join(repo, 'manifests', 'injector'))) expect(stdout).toMatch(/injector\s+PASS/);
+    // The control plane is checked for real: every demo sidecar holds config it pushed.
+    if (hasControlPlane) expect(stdout).toMatch(/control plane\s+PASS\s+\d+ sidecars in skein-demo SYNCED/);
     expect(code).toBe(0);
 
     // Every process the demo started (they log "pid N") is gone, and so are the pod network's namespaces and links.
