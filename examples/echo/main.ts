@@ -9,7 +9,8 @@ let served = 0;
 
 /**
  * Behaviour asked for by the query string, for mesh tests: `status=<code>&percent=<p>` answers <code> for exactly p of every
- * 100 requests carrying it (spread evenly by a counter, not by chance), `delayMs=<n>` waits before answering.
+ * 100 requests carrying it (spread evenly by a counter, not by chance), `failPod=<name>` limits that to the pod of that
+ * name (one bad endpoint among several), `delayMs=<n>` waits before answering.
  */
 function behaviour(url: string): { status: number; delayMs: number } {
   const q = new URL(url, 'http://x').searchParams;
@@ -17,6 +18,8 @@ function behaviour(url: string): { status: number; delayMs: number } {
   const percent = Math.min(100, Math.max(0, Number(q.get('percent') ?? 100)));
   const delayMs = Math.min(60_000, Math.max(0, Number(q.get('delayMs') ?? 0)));
   let answer = 200;
+  const failPod = q.get('failPod');
+  if (failPod !== null && failPod !== pod) return { status: 200, delayMs: 0 };
   if (Number.isInteger(status) && status >= 200 && status <= 599 && status !== 200) {
     served++;
     // Request n fails when the running count of failures due by n (floor(n * p / 100)) goes up.

@@ -45,6 +45,10 @@ function workloads(): k8s.KubernetesObject[] {
     { apiVersion: 'v1', kind: 'Service', metadata: { name: 'echo', namespace: NS }, spec: { selector: { app: 'echo' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } } as k8s.KubernetesObject,
     deployment('echo', 'skein.dev/example-echo:e2e', ECHO_REPLICAS, { PORT: '8080' }),
     deployment('caller', 'skein.dev/example-caller:e2e', 1, { PORT: '8080', UPSTREAM_URL: 'http://echo.e2e-mesh.svc.cluster.local' }),
+    // One upstream whose failures are spread evenly over what it serves (examples/echo: `status` + `percent`), and its caller.
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'flaky', namespace: NS }, spec: { selector: { app: 'flaky' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } } as k8s.KubernetesObject,
+    deployment('flaky', 'skein.dev/example-echo:e2e', 1, { PORT: '8080' }),
+    deployment('flaky-caller', 'skein.dev/example-caller:e2e', 1, { PORT: '8080', UPSTREAM_URL: 'http://flaky.e2e-mesh.svc.cluster.local' }),
   ];
 }
 
@@ -59,11 +63,11 @@ describe('the control plane on the local cluster', () => {
   let kc: k8s.KubeConfig;
   let core: k8s.CoreV1Api;
   let custom: k8s.CustomObjectsApi;
-  let callerIp = '';
+  const callerIps = new Map<string, string>();
 
-  /** One request host -> caller pod (through its inbound sidecar) -> caller's outbound sidecar -> echo's ClusterIP. */
-  async function call(path: string): Promise<CallResult> {
-    const res = await fetch(`http://${callerIp}:8080${path}`, { signal: AbortSignal.timeout(15_000) });
+  /** One request host -> a caller pod (through its inbound sidecar) -> the caller's outbound sidecar -> its upstream's ClusterIP. */
+  async function call(path: string, caller = 'caller'): Promise<CallResult> {
+    const res = await fetch(`http://${callerIps.get(caller)}:8080${path}`, { signal: AbortSignal.timeout(15_000) });
     const doc = (await res.json()) as { upstreamStatus?: number; upstreamBody?: string };
     let pod = '';
     try {
@@ -73,13 +77,13 @@ describe('the control plane on the local cluster', () => {
   }
 
   /** `count` calls, `concurrency` at a time (bounded in count; each call has its own timeout). */
-  async function calls(path: string, count: number, concurrency = 8): Promise<CallResult[]> {
+  async function calls(path: string, count: number, concurrency = 8, caller = 'caller'): Promise<CallResult[]> {
     const out: CallResult[] = [];
     let next = 0;
     await Promise.all(Array.from({ length: concurrency }, async () => {
       while (next < count) {
         next++;
-        out.push(await call(path).catch(() => ({ status: 0, upstreamStatus: 0, pod: '' })));
+        out.push(await call(path, caller).catch(() => ({ status: 0, upstreamStatus: 0, pod: '' })));
       }
     }));
     return out;
@@ -101,8 +105,8 @@ describe('the control plane on the local cluster', () => {
     }, 60_000);
   }
 
-  async function applyPolicy(name: string, spec: Record<string, unknown>): Promise<void> {
-    const body = { apiVersion: `${TRAFFIC_POLICY_GROUP}/${TRAFFIC_POLICY_VERSION}`, kind: 'TrafficPolicy', metadata: { name, namespace: NS }, spec: { targetRef: { kind: 'Service', name: 'echo' }, ...spec } };
+  async function applyPolicy(name: string, spec: Record<string, unknown>, service = 'echo'): Promise<void> {
+    const body = { apiVersion: `${TRAFFIC_POLICY_GROUP}/${TRAFFIC_POLICY_VERSION}`, kind: 'TrafficPolicy', metadata: { name, namespace: NS }, spec: { targetRef: { kind: 'Service', name: service }, ...spec } };
     await custom.createNamespacedCustomObject({ group: TRAFFIC_POLICY_GROUP, version: TRAFFIC_POLICY_VERSION, namespace: NS, plural: TRAFFIC_POLICY_PLURAL, body });
   }
 
@@ -111,9 +115,9 @@ describe('the control plane on the local cluster', () => {
   }
 
   /** Applies a policy and waits until every sidecar runs the config that carries it. */
-  async function withPolicy(name: string, spec: Record<string, unknown>): Promise<void> {
+  async function withPolicy(name: string, spec: Record<string, unknown>, service = 'echo'): Promise<void> {
     const before = await waitFor('sidecars synced', () => syncedVersions(), 60_000);
-    await applyPolicy(name, spec);
+    await applyPolicy(name, spec, service);
     await pushedSince(before, `TrafficPolicy ${name}`);
   }
 
@@ -140,8 +144,10 @@ describe('the control plane on the local cluster', () => {
     await waitFor('the default ServiceAccount', () => core.readNamespacedServiceAccount({ name: 'default', namespace: NS }));
     await applyManifests(cluster.kubeconfigPath, apps.slice(1), log);
     expect(await unavailableDeployments(kc, apps, 180_000)).toEqual([]);
-    const caller = await waitFor('the caller pod', async () => (await core.listNamespacedPod({ namespace: NS, labelSelector: 'app=caller' })).items.find((p) => p.status?.podIP));
-    callerIp = caller.status!.podIP!;
+    for (const app of ['caller', 'flaky-caller']) {
+      const pod = await waitFor(`the ${app} pod`, async () => (await core.listNamespacedPod({ namespace: NS, labelSelector: `app=${app}` })).items.find((p) => p.status?.podIP));
+      callerIps.set(app, pod.status!.podIP!);
+    }
     await waitFor('sidecars synced with the control plane', () => syncedVersions(), 120_000);
   }, 600_000);
 
@@ -158,12 +164,13 @@ describe('the control plane on the local cluster', () => {
   });
 
   it('a TrafficPolicy of 3 attempts turns an upstream failing 30 % with 503 into >= 99.5 % success', async () => {
+    // The upstream fails 3 of every 10 requests it serves, evenly spread; one caller at a time, as the issue's scenario.
     const path = '/flaky?status=503&percent=30';
-    const without = await calls(path, 200);
-    expect(without.filter((r) => r.upstreamStatus === 503).length).toBeGreaterThan(40);
-    await withPolicy('retries', { retries: { attempts: 3, retryOn: ['5xx'], budget: { retryRatio: 1, minRetriesPerSecond: 1000 } } });
+    const without = await calls(path, 100, 1, 'flaky-caller');
+    expect(without.filter((r) => r.upstreamStatus === 503).length).toBe(30);
+    await withPolicy('retries', { retries: { attempts: 3, retryOn: ['5xx'], budget: { retryRatio: 0.5 } } }, 'flaky');
     try {
-      const results = await calls(path, 1000);
+      const results = await calls(path, 1000, 1, 'flaky-caller');
       const ok = results.filter((r) => r.upstreamStatus === 200).length;
       expect(ok / results.length).toBeGreaterThanOrEqual(0.995);
     } finally {
@@ -201,6 +208,77 @@ describe('the control plane on the local cluster', () => {
     expect(refused?.code).toBe(422);
     expect(String(refused?.body)).toMatch(/attempts/);
     expect(await syncedVersions()).toEqual(before);
+  });
+
+  it('policy changes during steady traffic fail no request', async () => {
+    let stop = false;
+    const during: CallResult[] = [];
+    const load = (async () => {
+      // Bounded: at most 2000 calls, and it stops when the changes are done.
+      for (let i = 0; i < 2000 && !stop; i++) during.push(await call('/steady').catch(() => ({ status: 0, upstreamStatus: 0, pod: '' })));
+    })();
+    const timings: number[] = [];
+    try {
+      for (const [i, spec] of [{ timeouts: { request: '5s' } }, { retries: { attempts: 2 } }].entries()) {
+        const t0 = Date.now();
+        await withPolicy(`change-${i}`, spec);
+        timings.push(Date.now() - t0);
+        await withoutPolicy(`change-${i}`);
+      }
+    } finally {
+      stop = true;
+      await load;
+    }
+    // Reported, not asserted (timing belongs to the benchmark harness: push_p99_ms).
+    console.log(`TrafficPolicy apply -> every sidecar acknowledged: ${timings.join(', ')} ms`);
+    expect(during.length).toBeGreaterThan(10);
+    expect(during.filter((r) => r.upstreamStatus !== 200)).toEqual([]);
+  });
+
+  it('one bad endpoint of three is ejected by outlier detection and returns after the ejection time', async () => {
+    const echoPods = (await core.listNamespacedPod({ namespace: NS, labelSelector: 'app=echo' })).items.filter((p) => !p.metadata?.deletionTimestamp).map((p) => p.metadata!.name!);
+    const bad = echoPods[0]!;
+    await withPolicy('outliers', { outlierDetection: { consecutive5xx: 2, interval: '1s', baseEjectionTime: '5s', maxEjectionPercent: 50 } });
+    try {
+      // Until 30 calls in a row succeed without the bad pod (bounded at 300): without ejection a third of the calls would fail.
+      let failures = 0;
+      let clean = 0;
+      for (let i = 0; i < 300 && clean < 30; i++) {
+        const r = await call(`/outlier?status=503&percent=100&failPod=${bad}`);
+        if (r.upstreamStatus !== 200) failures++;
+        clean = r.upstreamStatus === 200 && r.pod !== bad ? clean + 1 : 0;
+      }
+      expect(clean).toBe(30);
+      expect(failures).toBeGreaterThanOrEqual(2);
+      expect(failures).toBeLessThanOrEqual(15);
+      // Healthy again: once its ejection time is over it takes traffic again.
+      await waitFor(`${bad} to return after its ejection`, async () => ((await calls('/returned', 12, 1)).some((r) => r.pod === bad) ? true : undefined), 30_000, 1000);
+    } finally {
+      await withoutPolicy('outliers');
+    }
+  });
+
+  it('scaling down under load sends no request to a removed endpoint once the update is applied', async () => {
+    const apps = kc.makeApiClient(k8s.AppsV1Api);
+    const scale = (replicas: number) => apps.patchNamespacedDeploymentScale({ name: 'echo', namespace: NS, body: { spec: { replicas } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+    const before = await syncedVersions();
+    let stop = false;
+    const load = (async () => {
+      for (let i = 0; i < 3000 && !stop; i++) await call('/scaling').catch(() => undefined);
+    })();
+    try {
+      await scale(1);
+      await waitFor('one echo pod left', async () => ((await core.listNamespacedPod({ namespace: NS, labelSelector: 'app=echo' })).items.length === 1 ? true : undefined), 120_000);
+      await pushedSince(before, 'the scale-down');
+    } finally {
+      stop = true;
+      await load;
+    }
+    const left = (await core.listNamespacedPod({ namespace: NS, labelSelector: 'app=echo' })).items.map((p) => p.metadata!.name!);
+    const after = await calls('/scaled', 100, 4);
+    expect(after.filter((r) => r.upstreamStatus !== 200 || !left.includes(r.pod))).toEqual([]);
+    await scale(ECHO_REPLICAS);
+    expect(await unavailableDeployments(kc, workloads().filter((o) => o.metadata?.name === 'echo'), 180_000)).toEqual([]);
   });
 
   it('with every control-plane replica gone, traffic keeps flowing; the proxies resynchronise when it is back', async () => {
