@@ -82,6 +82,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
       status.changed();
     },
     log: opts.log,
+    trustDomain: opts.identity?.trustDomain ?? null,
   });
   server = new ConfigServer({ source: translator, replica: opts.replica, log: opts.log });
   const registry = new Registry();

@@ -103,7 +103,12 @@ describe('injectPod modes', () => {
     };
     expect(sidecarEnv(injectPod(pod(), { name: 'ns' }, meshSettings()))).toEqual([]);
     const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
-    expect(sidecarEnv(injectPod(pod(), { name: 'ns' }, meshSettings({ trustAnchorsPem: pem })))).toEqual([{ name: 'SKEIN_TRUST_ANCHORS', value: pem }]);
+    const withRoots = injectPod(pod(), { name: 'ns' }, meshSettings({ trustAnchorsPem: pem }));
+    expect(sidecarEnv(withRoots)).toEqual([{ name: 'SKEIN_TRUST_ANCHORS', value: pem }]);
+    // The pod says so, for the control plane to reach it over mTLS.
+    if (withRoots.kind === 'injected') expect(withRoots.pod.metadata!.annotations!['skein.dev/mesh-identity']).toBe('enabled');
+    const without = injectPod(pod(), { name: 'ns' }, meshSettings());
+    if (without.kind === 'injected') expect(without.pod.metadata!.annotations!['skein.dev/mesh-identity']).toBeUndefined();
   });
   it('never throws on hostile shapes', () => {
     const hostile: unknown[] = [null, 1, 'pod', [], {}, { spec: null }, { spec: { containers: 'x' } }, { spec: { containers: [null] } },

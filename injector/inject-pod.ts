@@ -2,7 +2,7 @@
 // webhook and `skein inject`.
 import { posix } from 'node:path';
 import {
-  INIT_CONTAINER_NAME, INJECT_LABEL, INJECTED_LABEL, INJECTION_STATUS_ANNOTATION, MESH_TOKEN_AUDIENCE, MESH_TOKEN_PATH,
+  INIT_CONTAINER_NAME, INJECT_LABEL, INJECTED_LABEL, INJECTION_STATUS_ANNOTATION, MESH_IDENTITY_ANNOTATION, MESH_TOKEN_AUDIENCE, MESH_TOKEN_PATH,
   PROXY_HEALTH_PORT, PROXY_PROMETHEUS_PATH, PROXY_READY_PATH, PROXY_UID, SIDECAR_CONTAINER_NAME, SIDECAR_ENV,
 } from '../api/mesh/mesh-constants.ts';
 import { parseInjectionOptions, readInjectMark, type PodInjectionOptions } from './annotations.ts';
@@ -282,7 +282,11 @@ export function injectPod(input: unknown, namespace: NamespaceInfo, settings: Me
     exitOnAppExit,
   };
   const newLabels = { [INJECTED_LABEL]: 'true' };
-  const newAnnotations: Record<string, string> = { [INJECTION_STATUS_ANNOTATION]: JSON.stringify(status), ...scrapeAnnotations(annotations) };
+  const newAnnotations: Record<string, string> = {
+    [INJECTION_STATUS_ANNOTATION]: JSON.stringify(status),
+    ...scrapeAnnotations(annotations),
+    ...(settings.trustAnchorsPem !== '' ? { [MESH_IDENTITY_ANNOTATION]: 'enabled' } : {}),
+  };
   if (!pod.metadata) ops.push({ op: 'add', path: '/metadata', value: { labels: newLabels, annotations: newAnnotations } });
   else {
     ops.push(...mapPatch('/metadata/labels', pod.metadata.labels, newLabels));

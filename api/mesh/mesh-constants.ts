@@ -63,3 +63,9 @@ export const PROXY_QUIT_PATH = '/quitquitquit';
  */
 export const TRUST_BUNDLE_CONFIGMAP = 'skein-trust-bundle';
 export const TRUST_BUNDLE_KEY = 'ca.crt';
+
+/**
+ * Pod annotation the injector sets ('enabled') when it gave the sidecar the mesh trust anchors: the pod's proxy obtains a
+ * workload certificate and accepts mTLS, so the control plane tells callers to reach it over mTLS with its identity.
+ */
+export const MESH_IDENTITY_ANNOTATION = 'skein.dev/mesh-identity';

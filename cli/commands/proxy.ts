@@ -74,8 +74,16 @@ export async function runProxyCommand(opts: ProxyCommandOptions): Promise<void> 
   if (odst) log('warn', 'original destination unavailable: redirected connections cannot be forwarded', { reason: odst });
   const controlPlane = sidecarControlPlane(process.env);
   if (!controlPlane) log('warn', `${SIDECAR_ENV.controlPlaneAddress} is not set: serving the bootstrap pass-through config only`);
+  // With the mesh roots from the injector, the sidecar obtains its workload certificate (and is not ready before).
+  const { ProxyMetrics } = await import('../../proxy/telemetry/proxy-metrics.ts');
+  const { sidecarIdentity } = await import('../../proxy/sidecar/sidecar-identity.ts');
+  const metrics = new ProxyMetrics();
+  const identity = await sidecarIdentity(process.env, metrics, log);
+  if (!identity) log('info', `${SIDECAR_ENV.trustAnchors} is not set: no mesh identity (plain text to and from other sidecars)`);
   await runProxyProcess(parsed.value, {
     health: { address: '0.0.0.0', port: PROXY_HEALTH_PORT, probes: probes.probes },
+    metrics,
+    ...(identity ? { identity } : {}),
     ...(controlPlane ? { controlPlane } : {}),
     ...(process.env[SIDECAR_ENV.exitOnAppExit] === 'true' ? { exitOnAppExit: {} } : {}),
   });

@@ -1,6 +1,8 @@
 // Ingestion: informers over Services, EndpointSlices, Namespaces, Pods and the custom resources (TrafficPolicy); their
 // callbacks only enqueue a change notice, and translation reads a consistent snapshot of the caches when it runs.
 import * as k8s from '@kubernetes/client-node';
+import { MESH_IDENTITY_ANNOTATION } from '../../api/mesh/mesh-constants.ts';
+import { spiffeId } from '../../api/proto/identity.ts';
 import { TRAFFIC_POLICY_GROUP, TRAFFIC_POLICY_PLURAL, TRAFFIC_POLICY_VERSION, type TrafficPolicy } from '../../api/crd/traffic-policy.ts';
 import type { MeshInputs } from '../translation/mesh-inputs.ts';
 import { RestartingInformer, type RestartingInformerOptions } from './restarting-informer.ts';
@@ -9,6 +11,8 @@ export interface ClusterWatcherOptions {
   /** Called on any change (never awaited; debounce downstream). */
   readonly onChange: (resource: string) => void;
   readonly log?: RestartingInformerOptions['log'];
+  /** The identity service's trust domain; null: no identity service, so no endpoint is given an identity. */
+  readonly trustDomain?: string | null;
 }
 
 export class ClusterWatcher {
@@ -19,7 +23,10 @@ export class ClusterWatcher {
   /** Custom resources: their CRD may be missing (the informer keeps retrying), so start() does not wait for them. */
   readonly trafficPolicies: RestartingInformer<TrafficPolicy & k8s.KubernetesObject>;
 
+  readonly #trustDomain: string | null;
+
   constructor(kc: k8s.KubeConfig, opts: ClusterWatcherOptions) {
+    this.#trustDomain = opts.trustDomain ?? null;
     const core = kc.makeApiClient(k8s.CoreV1Api);
     const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
     const wrap = <T extends k8s.KubernetesObject>(name: string, informer: k8s.Informer<T> & k8s.ObjectCache<T>) =>
@@ -49,6 +56,7 @@ export class ClusterWatcher {
       endpointSlices: this.endpointSlices.list(),
       namespaces: this.namespaces.list(),
       trafficPolicies: this.trafficPolicies.list(),
+      ...(this.#trustDomain ? { endpointIdentities: endpointIdentities(this.pods.list(), this.#trustDomain) } : {}),
     };
   }
 
@@ -59,4 +67,16 @@ export class ClusterWatcher {
   async stop(): Promise<void> {
     await Promise.all([this.services.stop(), this.endpointSlices.stop(), this.namespaces.stop(), this.pods.stop(), ...this.#optional().map((i) => i.stop())]);
   }
+}
+
+/** `namespace/pod` -> SPIFFE id of every pod whose sidecar was given the mesh trust anchors (so it holds a certificate). */
+export function endpointIdentities(pods: readonly k8s.V1Pod[], trustDomain: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const p of pods) {
+    const ns = p.metadata?.namespace;
+    const name = p.metadata?.name;
+    if (!ns || !name || p.metadata?.annotations?.[MESH_IDENTITY_ANNOTATION] !== 'enabled') continue;
+    out.set(`${ns}/${name}`, spiffeId(trustDomain, ns, p.spec?.serviceAccountName || 'default'));
+  }
+  return out;
 }

@@ -8,6 +8,11 @@ export interface MeshInputs {
   readonly namespaces: readonly V1Namespace[];
   /** skein.dev TrafficPolicies (empty while the CRD is not installed). */
   readonly trafficPolicies: readonly TrafficPolicy[];
+  /**
+   * `namespace/pod` -> the SPIFFE id of pods whose sidecar holds a mesh identity (absent: no identity service, or none):
+   * endpoints on them are reached over mTLS, and their certificate must name exactly that id.
+   */
+  readonly endpointIdentities?: ReadonlyMap<string, string>;
 }
 
 /** The proxy a snapshot is for, and how its workload narrowed what it may call. */

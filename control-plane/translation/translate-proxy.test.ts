@@ -59,6 +59,20 @@ describe('translateProxy', () => {
     expect(vhosts.at(-1)!.domains).toEqual(['*']);
   });
 
+  it('meshed endpoints carry their pod\'s identity and make the cluster mTLS; other endpoints stay plain', () => {
+    const echo = service('demo', 'echo', [{ port: 80, name: 'http' }]);
+    const s = slice('demo', 'echo', 'echo-abc', [{ name: 'http', port: 8080 }], [{ ip: '10.244.0.4' }, { ip: '10.244.0.5' }]);
+    s.endpoints![0]!.targetRef = { kind: 'Pod', name: 'echo-1', namespace: 'demo' };
+    s.endpoints![1]!.targetRef = { kind: 'Pod', name: 'echo-2', namespace: 'demo' };
+    const identities = new Map([['demo/echo-1', 'spiffe://cluster.local/ns/demo/sa/echo']]);
+    const meshed = outputs(translateProxy({ ...inputs([echo], [s]), endpointIdentities: identities }, everywhere('demo'))).clusters[0]!;
+    expect(meshed.meshTls).toEqual({ identity: null });
+    expect(meshed.endpoints.map((e) => [e.address, e.identity ?? null])).toEqual([['10.244.0.4', 'spiffe://cluster.local/ns/demo/sa/echo'], ['10.244.0.5', null]]);
+    const plain = outputs(translateProxy(inputs([echo], [s]), everywhere('demo'))).clusters[0]!;
+    expect(plain.meshTls ?? null).toBeNull();
+    expect(plain.endpoints.every((e) => (e.identity ?? null) === null)).toBe(true);
+  });
+
   it('gives the bare name only to proxies of the Service namespace', () => {
     const { vhosts } = outputs(translateProxy(inputs([echo], [echoSlice]), everywhere('other')));
     const domains = vhosts.find((v) => v.name === clusterName('demo', 'echo', 80))!.domains;

@@ -89,7 +89,7 @@ function upstreamProtocol(p: V1ServicePort): 'http1' | 'http2' {
 }
 
 /** Ready endpoints of a Service port, from every EndpointSlice of the Service, deduplicated and in a stable order. */
-function readyEndpoints(slices: readonly V1EndpointSlice[], port: V1ServicePort, problems: TranslationProblem[]): EndpointConfig[] {
+function readyEndpoints(slices: readonly V1EndpointSlice[], port: V1ServicePort, problems: TranslationProblem[], identities?: ReadonlyMap<string, string>): EndpointConfig[] {
   const seen = new Map<string, EndpointConfig>();
   for (const slice of slices) {
     const where = `EndpointSlice ${slice.metadata?.namespace}/${slice.metadata?.name}`;
@@ -111,7 +111,9 @@ function readyEndpoints(slices: readonly V1EndpointSlice[], port: V1ServicePort,
           continue;
         }
         const key = `${address}|${targetPort}`;
-        if (!seen.has(key)) seen.set(key, { address, port: targetPort, weight: 1 });
+        const pod = ep.targetRef?.kind === 'Pod' && ep.targetRef.name ? `${ep.targetRef.namespace ?? slice.metadata?.namespace}/${ep.targetRef.name}` : '';
+        const identity = pod !== '' ? identities?.get(pod) : undefined;
+        if (!seen.has(key)) seen.set(key, identity ? { address, port: targetPort, weight: 1, identity } : { address, port: targetPort, weight: 1 });
       }
     }
   }
@@ -162,6 +164,7 @@ export function translateProxy(inputs: MeshInputs, scope: ProxyScope): ProxyTran
         continue;
       }
       const cluster = clusterName(ns, name, p.port);
+      const endpoints = readyEndpoints(slices, p, problems, inputs.endpointIdentities);
       const policy = trafficPolicies.byPort.get(portKey(ns, name, p.port))?.sections ?? null;
       clusters.push({
         name: cluster,
@@ -172,7 +175,9 @@ export function translateProxy(inputs: MeshInputs, scope: ProxyScope): ProxyTran
         connectTimeoutMs: DEFAULT_OUTBOUND_CONNECT_TIMEOUT_MS,
         idleTimeoutMs: DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS,
         maxConnectionsPerEndpoint: DEFAULT_MAX_CONNECTIONS_PER_ENDPOINT,
-        endpoints: readyEndpoints(slices, p, problems),
+        endpoints,
+        // Endpoints with an identity (meshed pods) are reached over mTLS and must present exactly it; others in plain text.
+        ...(endpoints.some((e) => e.identity) ? { meshTls: { identity: null } } : {}),
         // From TrafficPolicy; without one a Service gets none.
         circuitBreaker: policy?.circuitBreaker ?? null,
         outlierDetection: policy?.outlierDetection ?? null,

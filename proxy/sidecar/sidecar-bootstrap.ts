@@ -33,6 +33,8 @@ export function sidecarConfigDocument(env: NodeJS.ProcessEnv): Record<string, un
         protocol: 'detect',
         tcpCluster: 'inbound-app',
         virtualHosts: [passthrough('inbound-app', 'inbound')],
+        // With a mesh identity the sidecar also takes mTLS from meshed callers (and still plain text from the rest).
+        ...(env[SIDECAR_ENV.trustAnchors] ? { mtls: { mode: 'permissive', ports: [] } } : {}),
       },
       {
         name: 'outbound',
