@@ -16,12 +16,10 @@ function notBuiltJourney(has: { controlPlane: boolean; ingress: boolean }): { pa
         ? 'manifests/ingress/ is deployed, but no route to web and no check through it are written yet'
         : 'needs the ingress (no manifests/ingress/); meanwhile the request goes from the host to web\'s pod IP (check above)',
     },
-    {
-      part: 'mTLS between sidecars',
-      reason: has.controlPlane
-        ? 'the control plane is deployed, but the sidecars do not take certificates from it yet'
-        : 'needs the control plane\'s identity service (no manifests/control-plane/): the sidecars have no certificates and talk plain HTTP',
-    },
+    // With the control plane deployed, mTLS is checked for real (after the request journey).
+    ...(has.controlPlane
+      ? []
+      : [{ part: 'mTLS between sidecars', reason: 'needs the control plane\'s identity service (no manifests/control-plane/): the sidecars have no certificates and talk plain HTTP' }]),
     { part: 'trace in Jaeger', reason: 'needs tracing in the proxy (it exports no spans over OTLP yet) and the ingress request to trace' },
   ];
 }
@@ -152,6 +150,11 @@ export function registerDemoCommand(program: Command): void {
             }
             const r = await checkRequestJourney(kc, 60_000);
             record(r.part, r.status, r.detail);
+            if (controlPlaneInstalled) {
+              const { checkMtls } = await import('../../local-cluster/demo-mtls-check.ts');
+              const m = await checkMtls(kc, 60_000);
+              record(m.part, m.status, m.detail);
+            }
           }
           // After the request check, which must see its own request alone in the sidecars' counters.
           const trafficProblem = await deploy(demo.traffic);

@@ -330,6 +330,9 @@ export class ProxyListener {
         return;
       }
       (tlsSocket as tls.TLSSocket & { [PEER_IDENTITY]?: string })[PEER_IDENTITY] = v.identity;
+      // Requests read from the TLS socket must still know where the connection was headed (the inbound app port).
+      const dstHolder = tlsSocket as tls.TLSSocket & { [ORIGINAL_DST]?: unknown };
+      dstHolder[ORIGINAL_DST] = (socket as net.Socket & { [ORIGINAL_DST]?: unknown })[ORIGINAL_DST];
       (tlsSocket as { secureConnecting?: boolean }).secureConnecting = false;
       if (tlsSocket.alpnProtocol !== 'h2') this.#serveHttp1(tlsSocket);
       else if (NODE_HTTP2_SERVER) this.#h2.emit('connection', tlsSocket);

@@ -56,6 +56,8 @@ describe('skein demo --smoke', () => {
     if (existsSync(join(repo, 'manifests', 'injector'))) expect(stdout).toMatch(/injector\s+PASS/);
     // The control plane is checked for real: every demo sidecar holds config it pushed.
     if (hasControlPlane) expect(stdout).toMatch(/control plane\s+PASS\s+\d+ sidecars in skein-demo SYNCED/);
+    // ... and their certificates: echo sees api's verified SPIFFE id, which a sidecar sets only from a client certificate.
+    if (hasControlPlane) expect(stdout).toMatch(/mTLS between sidecars\s+PASS\s+echo saw its caller as spiffe:\/\/cluster\.local\/ns\/skein-demo\/sa\/default/);
     expect(code).toBe(0);
 
     // Every process the demo started (they log "pid N") is gone, and so are the pod network's namespaces and links.
