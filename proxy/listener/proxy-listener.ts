@@ -1,5 +1,4 @@
 // One listening socket: accepts connections, detects their protocol and hands each to HTTP/1.1, HTTP/2, TLS or TCP handling.
-import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -17,6 +16,7 @@ import { originalDestination } from '../native/original-destination.ts';
 import { serveHttp } from '../stack/serve.ts';
 import { forwardTcp } from '../tcp/tcp-forwarder.ts';
 import { detectProtocol, type DetectedProtocol } from './protocol-detect.ts';
+import { ServerTlsContexts } from './tls-contexts.ts';
 
 /** HTTP/2 rapid-reset defence (CVE-2023-44487): at most this many resets in a burst, refilled at the rate. */
 const STREAM_RESET_BURST = 200;
@@ -34,7 +34,7 @@ export class ProxyListener {
   readonly #h2: http2.Http2Server;
   readonly #sockets = new Set<net.Socket>();
   readonly #sessions = new Set<http2.ServerHttp2Session>();
-  #secureContext: tls.SecureContext | null = null;
+  #tls: ServerTlsContexts | null = null;
   #draining = false;
 
   constructor(ctx: ListenerContext) {
@@ -102,11 +102,11 @@ export class ProxyListener {
     this.#server.on('error', () => {});
   }
 
-  /** (Re)loads the TLS certificate and key from the files in the config. */
+  /** (Re)loads the TLS certificates and keys from the files in the config (TLS 1.2+, AEAD ciphers, SNI selection). */
   reloadTls(): void {
     const t = this.#ctx.snapshot().listener.tls;
     if (!t) return;
-    this.#secureContext = tls.createSecureContext({ cert: readFileSync(t.certFile), key: readFileSync(t.keyFile), minVersion: 'TLSv1.2' });
+    this.#tls = new ServerTlsContexts(t);
   }
 
   /** Binds the listener's address (or `at`: a listener an apply is about to add binds before its config is committed). */
@@ -218,11 +218,13 @@ export class ProxyListener {
         this.#h2.emit('connection', socket);
         return;
       case 'tls': {
-        if (this.#secureContext && snap.listener.tls) {
+        const contexts = this.#tls;
+        if (contexts !== null && snap.listener.tls) {
           const tlsSocket = new tls.TLSSocket(socket, {
             isServer: true,
-            secureContext: this.#secureContext,
+            secureContext: contexts.default,
             ALPNProtocols: [...snap.listener.tls.alpn],
+            ...(contexts.bySni ? { SNICallback: contexts.sniCallback } : {}),
           });
           tlsSocket.on('error', () => tlsSocket.destroy());
           const handshakeTimer = setTimeout(() => tlsSocket.destroy(), snap.limits.headersTimeoutMs);
