@@ -310,7 +310,7 @@ describe('readiness waits for the workload certificate', () => {
           res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
         }).on('error', reject);
       });
-      expect(await ready()).toEqual({ status: 503, body: 'not ready\nworkload certificate: not issued yet\nconfig t\n' });
+      expect(await ready()).toEqual({ status: 503, body: 'not ready\nworkload certificate: not issued yet\nconfig version t\n' });
       await manager.renewNow();
       const r = await ready();
       expect(r.status).toBe(503);
@@ -318,7 +318,7 @@ describe('readiness waits for the workload certificate', () => {
       expect(clock.pending.size).toBe(1);
       ca.failWith = null;
       await manager.renewNow();
-      expect(await ready()).toEqual({ status: 200, body: 'ready\nconfig t\n' });
+      expect(await ready()).toEqual({ status: 200, body: 'ready\nconfig version t\n' });
       expect(await metrics.registry.getSingleMetricAsString('skein_workload_cert_failures_total')).toMatch(/reason="unavailable"} 1/);
     } finally {
       await proxy.close();
