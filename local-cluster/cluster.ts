@@ -103,10 +103,11 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
   const withNodeAgent = nodeKind === 'agent';
 
   const stateDir = clusterStateDir();
+  // A real node whose owner crashed left iptables chains, mounts, netns and sysctls: put them back whatever node we start now
+  // (first: its mounts must be gone before the crashed run's work dir is removed).
+  await cleanupStaleRealNode(stateDir, log);
   const stale = cleanupStaleClusters(stateDir, log);
   if (stale > 0) log(`local cluster: cleaned up ${stale} stale process(es)`);
-  // A real node whose owner crashed left iptables chains, mounts, netns and sysctls: put them back whatever node we start now.
-  await cleanupStaleRealNode(stateDir, log);
 
   const bins = await ensureClusterBinaries(log);
   const nodeBins: NodeBinaries | undefined = nodeKind === 'kubelet' ? await ensureNodeBinaries(log) : undefined;

@@ -61,6 +61,9 @@ function nodeProcesses(): string[] {
   const out: string[] = [];
   for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
     try {
+      // A zombie (killed, not yet reaped by a PID 1 that never reaps) holds nothing: it does not count.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z') continue;
       const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
       const cgroup = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
       if (names.has(comm) || /kubepods|k8s\.io/.test(cgroup)) out.push(`${pid} ${comm} ${readlinkSync(`/proc/${pid}/exe`)}`);
