@@ -9,6 +9,7 @@
 // | skein-tools  | /bin/sh (dash), /usr/bin/env, iptables (nft) with its extensions         | skein                  |
 // | skein-app    | /app: bin/, the sources, the plain-JS build (.cache/js), the native helper | skein                |
 // | example-<n>  | /app/examples/<n>                                                        | example-<n>            |
+// | shell        | /bin/sh (dash) and a few coreutils                                       | busybox:1.36 (a stand-in) |
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
@@ -19,6 +20,13 @@ import { Rootfs } from './rootfs.ts';
 
 export const REPO_ROOT = realpathSync(join(import.meta.dirname, '..', '..'));
 export const PAUSE_IMAGE = 'skein.dev/pause:1';
+/**
+ * A small shell image under busybox's names (dash and a few coreutils from the host, not busybox itself), for tests and
+ * examples whose pods need `sh`, `sleep`, `cat`: there is no registry to pull the real one from. Pods name it with a tag and
+ * imagePullPolicy IfNotPresent or Never (a bare `busybox` means :latest, which the kubelet always tries to pull).
+ */
+export const SHELL_IMAGE = 'docker.io/library/busybox:1.36';
+const SHELL_TOOLS = ['sleep', 'cat', 'echo', 'ls', 'true', 'false', 'env', 'id', 'head', 'wc', 'mkdir', 'rm', 'touch', 'date'] as const;
 /** UID of the injector and the control plane (their manifests run them as this user); the proxy runs as PROXY_UID. */
 export const SKEIN_UID = 2103;
 /** Where the image keeps the proxy's prebuilt native helper (SO_ORIGINAL_DST), so no pod needs a C compiler. */
@@ -172,8 +180,15 @@ function skeinAppLayer(root: string, cacheDir: string): Rootfs {
   return fs;
 }
 
+function shellLayer(): Rootfs {
+  const fs = new Rootfs().binary('bin/dash', which('dash')).symlink('bin/sh', 'dash');
+  for (const t of SHELL_TOOLS) fs.binary(`bin/${t}`, which(t));
+  return fs.text('etc/passwd', PASSWD).text('etc/group', GROUP).dir('tmp', 0o1777);
+}
+
 export interface ImageSet {
   readonly pause: ImageSpec;
+  readonly shell: ImageSpec;
   readonly skein: ImageSpec;
   readonly examples: readonly ImageSpec[];
 }
@@ -198,5 +213,11 @@ export function skeinImageSpecs(cacheDir: string, root = REPO_ROOT): ImageSet {
       },
     }),
   );
-  return { pause, skein, examples };
+  const shell: ImageSpec = {
+    name: SHELL_IMAGE,
+    aliases: ['docker.io/library/busybox:latest'],
+    layers: [shellLayer()],
+    config: { cmd: ['sh'], env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] },
+  };
+  return { pause, shell, skein, examples };
 }
