@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SKEIN_IMAGE } from '../../api/mesh/mesh-constants.ts';
 import { startLocalCluster } from '../../local-cluster/cluster.ts';
-import { hostSnapshot, type HostSnapshot } from '../support/host-snapshot.ts';
+import { expectHostUnchanged, hostSnapshot } from '../support/host-snapshot.ts';
 import { waitFor } from './wait-for.ts';
 
 const clusterModule = fileURLToPath(new URL('../../local-cluster/cluster.ts', import.meta.url));
@@ -52,17 +52,6 @@ function exited(child: ChildProcess): Promise<{ code: number | null; signal: Nod
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
 }
 
-function expectSameHost(after: HostSnapshot, before: HostSnapshot): void {
-  expect(after.iptables).toEqual(before.iptables);
-  expect(after.mounts).toEqual(before.mounts);
-  expect(after.netns).toEqual(before.netns);
-  expect(after.links).toEqual(before.links);
-  expect(after.processes).toEqual(before.processes);
-  expect(after.cgroups).toEqual(before.cgroups);
-  expect(after.hostDirs).toEqual(before.hostDirs);
-  expect(after.sysctls).toEqual(before.sysctls);
-}
-
 describe('real node teardown on signals and after a crash', () => {
   const owners: ChildProcess[] = [];
   afterAll(async () => {
@@ -80,7 +69,7 @@ describe('real node teardown on signals and after a crash', () => {
     owner.kill('SIGHUP');
     // The teardown handler stops the cluster, then re-raises the signal: the owner dies of SIGHUP, not of an error.
     expect(await exited(owner)).toEqual({ code: null, signal: 'SIGHUP' });
-    expectSameHost(hostSnapshot(), before);
+    expectHostUnchanged(hostSnapshot(), before);
   });
 
   it('after SIGKILL the next start of a cluster removes what the dead node left', async () => {
@@ -98,6 +87,6 @@ describe('real node teardown on signals and after a crash', () => {
     const next = await startLocalCluster({ node: 'none', log: (l) => lines.push(l) });
     await next.stop();
     expect(lines.some((l) => /cleaning up the node of process \d+, which is gone/.test(l))).toBe(true);
-    expectSameHost(hostSnapshot(), before);
+    expectHostUnchanged(hostSnapshot(), before);
   });
 });

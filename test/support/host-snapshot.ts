@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
+import { expect } from 'vitest';
 import { existingNodeCgroups, mountPoints, netnsNames } from '../../local-cluster/real-node/host-cleanup.ts';
 import { HOST_DIRS } from '../../local-cluster/real-node/real-node-state.ts';
 
@@ -108,4 +109,16 @@ export function hostSnapshot(): HostSnapshot {
     sysctls: sysctls(),
     hostDirs: Object.fromEntries(Object.entries(HOST_DIRS).map(([k, p]) => [k, existsSync(p)])),
   };
+}
+
+/** Asserts part by part (so a failure names the part) that the host is as `before` found it. */
+export function expectHostUnchanged(after: HostSnapshot, before: HostSnapshot): void {
+  expect(after.iptables).toEqual(before.iptables);
+  expect(after.mounts).toEqual(before.mounts);
+  expect(after.netns).toEqual(before.netns);
+  expect(after.links).toEqual(before.links);
+  expect(after.processes).toEqual(before.processes);
+  expect(after.cgroups).toEqual(before.cgroups);
+  expect(after.hostDirs).toEqual(before.hostDirs);
+  expect(after.sysctls).toEqual(before.sysctls);
 }
