@@ -9,6 +9,7 @@ import { log } from './log.ts';
 import { watchAppExit } from './sidecar/app-exit-watcher.ts';
 import { ProxyRuntime } from './proxy-runtime.ts';
 import { ProxyMetrics } from './telemetry/proxy-metrics.ts';
+import { readWorkloadEnv } from './telemetry/workload-env.ts';
 
 export interface RunningProxy {
   readonly runtime: ProxyRuntime;
@@ -34,7 +35,7 @@ export interface ProxyProcessOptions {
 
 export async function startProxy(config: ProxyConfig, options: ProxyProcessOptions = {}): Promise<RunningProxy> {
   const metrics = new ProxyMetrics();
-  const runtime = new ProxyRuntime(config, metrics);
+  const runtime = new ProxyRuntime(config, metrics, readWorkloadEnv(process.env));
   const listeners = config.listeners.map((l) => new ProxyListener(runtime.listenerContext(l)));
   const bound = new Map<string, AddressInfo>();
   try {

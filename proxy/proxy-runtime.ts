@@ -3,7 +3,9 @@ import type { ListenerConfig, ProxyConfig } from '../api/config/proxy-config.ts'
 import { SkeinPolicyLayers } from './policy/policy-layers.ts';
 import type { ListenerContext, ListenerSnapshot } from './http/listener-context.ts';
 import { RouteTable } from './routing/route-table.ts';
+import { ownWorkload } from './telemetry/peer-labels.ts';
 import type { ProxyMetrics } from './telemetry/proxy-metrics.ts';
+import type { WorkloadEnv } from './telemetry/workload-env.ts';
 import { UpstreamCluster } from './upstream/upstream-cluster.ts';
 
 export class ProxyRuntime {
@@ -17,8 +19,12 @@ export class ProxyRuntime {
   #draining = false;
   #idleWaiters: (() => void)[] = [];
 
-  constructor(config: ProxyConfig, metrics: ProxyMetrics) {
+  /** What the pod's environment says about this proxy's workload (config wins where it says something). */
+  readonly #env: WorkloadEnv;
+
+  constructor(config: ProxyConfig, metrics: ProxyMetrics, env: WorkloadEnv = {}) {
     this.metrics = metrics;
+    this.#env = env;
     this.#config = config;
     this.#clusters = new Map();
     this.#snapshots = new Map();
@@ -27,6 +33,7 @@ export class ProxyRuntime {
   }
 
   #build(config: ProxyConfig): void {
+    this.metrics.setWorkload(ownWorkload(config.telemetry.workload, this.#env));
     const clusters = new Map<string, UpstreamCluster>();
     for (const c of config.clusters) clusters.set(c.name, new UpstreamCluster(c, config.limits, this.#clusters.get(c.name) ?? null));
     const snapshots = new Map<string, ListenerSnapshot>();

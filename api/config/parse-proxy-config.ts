@@ -13,6 +13,8 @@ import {
 } from './proxy-config-defaults.ts';
 import { parseCircuitBreaker, parseLocalRateLimit, parseOutlierDetection, parseRoutePolicies } from './parse-policy-config.ts';
 import { validateProxyConfigDocument } from './proxy-config-validator.generated.ts';
+import { DEFAULT_TELEMETRY } from './telemetry-config-defaults.ts';
+import type { DestinationMetadata, TelemetryConfig } from './telemetry-config.ts';
 import type {
   ClusterConfig,
   HeaderMutationConfig,
@@ -217,7 +219,11 @@ export function parseProxyConfig(doc: unknown): Result<ProxyConfig, readonly Con
       c.connectTimeoutMs ?? (inboundOnly.get(c.name!) === true ? DEFAULT_INBOUND_CONNECT_TIMEOUT_MS : DEFAULT_OUTBOUND_CONNECT_TIMEOUT_MS),
     idleTimeoutMs: c.idleTimeoutMs ?? DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS,
     maxConnectionsPerEndpoint: c.maxConnectionsPerEndpoint ?? DEFAULT_MAX_CONNECTIONS_PER_ENDPOINT,
-    endpoints: (c.endpoints ?? []).map((e) => ({ address: e.address!, port: e.port!, weight: e.weight ?? 1 })),
+    endpoints: (c.endpoints ?? []).map((e) => {
+      const destination = e.destination ? { destination: e.destination as Partial<DestinationMetadata> } : {};
+      return { address: e.address!, port: e.port!, weight: e.weight ?? 1, ...destination };
+    }),
+    ...(c.destination ? { destination: c.destination as Partial<DestinationMetadata> } : {}),
     circuitBreaker: parseCircuitBreaker(c.circuitBreaker),
     outlierDetection: parseOutlierDetection(c.outlierDetection, `clusters[${ci}].outlierDetection`, problems),
   }));
@@ -232,7 +238,17 @@ export function parseProxyConfig(doc: unknown): Result<ProxyConfig, readonly Con
     clusters,
     limits: { ...DEFAULT_LIMITS[mode], ...(input.limits ?? {}) },
     drainTimeoutMs: input.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
+    telemetry: parseTelemetry(input.telemetry),
   });
+}
+
+function parseTelemetry(t: In<TelemetryConfig> | undefined): TelemetryConfig {
+  const d = DEFAULT_TELEMETRY;
+  return {
+    workload: { ...d.workload, ...(t?.workload ?? {}) },
+    tracing: { ...d.tracing, ...(t?.tracing ?? {}) },
+    accessLog: { ...d.accessLog, ...(t?.accessLog ?? {}) },
+  };
 }
 
 /** Formats problems for a person: one line each, `path: message`. */

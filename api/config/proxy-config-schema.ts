@@ -3,6 +3,7 @@
 // Published as docs/proxy-config.schema.json by `npm run gen:schema`; a test checks the published copy is current.
 
 import { circuitBreakerSchema, localRateLimitSchema, outlierDetectionSchema, routePolicyProperties } from './policy-config-schema.ts';
+import { destinationMetadataSchema, telemetrySchema } from './telemetry-config-schema.ts';
 
 const name = { type: 'string', minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9][A-Za-z0-9._:/-]*$' } as const;
 const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
@@ -32,6 +33,7 @@ export const proxyConfigSchema = {
     mode: { enum: ['sidecar', 'ingress'] },
     node: { type: 'string', maxLength: 253 },
     drainTimeoutMs: { type: 'integer', minimum: 0, maximum: 3_600_000 },
+    telemetry: telemetrySchema,
     admin: {
       type: 'object',
       additionalProperties: false,
@@ -185,6 +187,7 @@ export const proxyConfigSchema = {
           maxConnectionsPerEndpoint: { type: 'integer', minimum: 1, maximum: 100_000 },
           circuitBreaker: circuitBreakerSchema,
           outlierDetection: outlierDetectionSchema,
+          destination: destinationMetadataSchema,
           endpoints: {
             type: 'array',
             items: {
@@ -195,6 +198,7 @@ export const proxyConfigSchema = {
                 address: { type: 'string', minLength: 1, maxLength: 253 },
                 port: { type: 'integer', minimum: 1, maximum: 65535 },
                 weight: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+                destination: destinationMetadataSchema,
               },
             },
           },

@@ -4,6 +4,7 @@
 // fields optional; `parseProxyConfig` turns it into this model or returns every problem at once.
 
 import type { CircuitBreakerConfig, LocalRateLimitConfig, OutlierDetectionConfig, RoutePolicyConfig } from './policy-config.ts';
+import type { DestinationMetadata, TelemetryConfig } from './telemetry-config.ts';
 
 export type ProxyMode = 'sidecar' | 'ingress';
 export type ListenerDirection = 'inbound' | 'outbound' | 'ingress';
@@ -24,6 +25,8 @@ export interface ProxyConfig {
   readonly limits: LimitsConfig;
   /** How long SIGTERM waits for in-flight requests before exiting. */
   readonly drainTimeoutMs: number;
+  /** Who this proxy is (metric labels), traces and access logs. */
+  readonly telemetry: TelemetryConfig;
 }
 
 export interface AdminConfig {
@@ -143,6 +146,8 @@ export interface ClusterConfig {
   readonly circuitBreaker: CircuitBreakerConfig | null;
   /** Ejects endpoints that keep failing; null: none. */
   readonly outlierDetection: OutlierDetectionConfig | null;
+  /** Who the endpoints are (workload, namespace, identity, Service) for metric labels and spans; an endpoint's own wins. */
+  readonly destination?: Partial<DestinationMetadata>;
 }
 
 export interface LoadBalancerConfig {
@@ -160,6 +165,8 @@ export interface EndpointConfig {
   readonly address: string;
   readonly port: number;
   readonly weight: number;
+  /** Who this endpoint is, where it differs from its cluster's `destination` (pods of one Service may run as several workloads). */
+  readonly destination?: Partial<DestinationMetadata>;
 }
 
 export interface LimitsConfig {

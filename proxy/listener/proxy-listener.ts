@@ -230,9 +230,9 @@ export class ProxyListener {
           socket.destroy();
           return;
         }
-        metrics.tcpConnection(this.name, cluster.name);
         this.#ctx.requestStarted();
-        forwardTcp(socket, cluster, { idleTimeoutMs: snap.limits.connectionIdleTimeoutMs, onClose: () => this.#ctx.requestFinished() });
+        const tcp = metrics.tcpRecorder(snap.listener, cluster);
+        forwardTcp(socket, cluster, { idleTimeoutMs: snap.limits.connectionIdleTimeoutMs, metrics: tcp, peerIdentity: null, onClose: () => this.#ctx.requestFinished() });
         socket.resume();
         return;
       }

@@ -34,11 +34,12 @@ function routeEntry(snap: ListenerSnapshot, ctx: ListenerContext, route: Compile
   return e;
 }
 
-function recorderFor(e: RouteEntry, snap: ListenerSnapshot, ctx: ListenerContext, route: CompiledRoute, cluster: string): RequestRecorder {
-  let r = e.recorders.get(cluster);
+function recorderFor(e: RouteEntry, snap: ListenerSnapshot, ctx: ListenerContext, route: CompiledRoute, cluster: UpstreamCluster | null): RequestRecorder {
+  const name = cluster?.name ?? '';
+  let r = e.recorders.get(name);
   if (r === undefined) {
-    r = ctx.metrics.recorder(snap.listener.name, snap.listener.direction, route.name, cluster);
-    e.recorders.set(cluster, r);
+    r = ctx.metrics.recorder(snap.listener, route.name, cluster);
+    e.recorders.set(name, r);
   }
   return r;
 }
@@ -89,7 +90,7 @@ export function routeStage(snap: ListenerSnapshot, ctx: ListenerContext, deps: P
     const e = routeEntry(snap, ctx, route, deps);
     const direct = route.config.directResponse;
     if (direct !== null && route.config.backends.length === 0) {
-      req.recorder = recorderFor(e, snap, ctx, route, '');
+      req.recorder = recorderFor(e, snap, ctx, route, null);
       const body = Buffer.from(direct.body);
       const headers: HeaderBag = Object.create(null);
       headers['content-length'] = String(body.length);
@@ -98,7 +99,7 @@ export function routeStage(snap: ListenerSnapshot, ctx: ListenerContext, deps: P
     const cluster = pickCluster(snap, route);
     if (cluster instanceof ProxyError) return Promise.reject(cluster);
     req.cluster = cluster;
-    req.recorder = recorderFor(e, snap, ctx, route, cluster.name);
+    req.recorder = recorderFor(e, snap, ctx, route, cluster);
     applyHeaderMutation(req.headers, route.config.requestHeaders);
     const ms = timeoutMs(req, route);
     if (ms > 0) req.deadline = req.startedAt + ms;

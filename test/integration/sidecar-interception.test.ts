@@ -71,8 +71,8 @@ describe('sidecar interception (netns + iptables from the injector)', () => {
 
   it('shows both directions in the proxy metrics, and answers the rewritten kubelet probe', () => {
     const metrics = httpGetIn(podNs, 'http://127.0.0.1:15000/metrics');
-    expect(metrics).toMatch(/skein_requests_total\{listener="inbound",direction="inbound",route="inbound-app",cluster="inbound-app",code="200"\} [1-9]/);
-    expect(metrics).toMatch(/skein_requests_total\{listener="outbound",direction="outbound",route="outbound-passthrough",cluster="outbound-passthrough",code="200"\} [1-9]/);
+    expect(metrics).toMatch(/skein_requests_total\{listener="inbound",direction="inbound",route="inbound-app",cluster="inbound-app",code="200",grpc_status="",mtls="false",[^}]*\} [1-9]/);
+    expect(metrics).toMatch(/skein_requests_total\{listener="outbound",direction="outbound",route="outbound-passthrough",cluster="outbound-passthrough",code="200",grpc_status="",mtls="false",[^}]*\} [1-9]/);
     expect(httpGetIn(peerNs, `http://${podIp}:15020/app-health/app/readyz`)).toBe('200 app answered 200');
   });
 });
