@@ -48,9 +48,14 @@ export interface TrafficPolicySpec {
   readonly tracing?: { readonly samplingPercent?: number };
 }
 
-export type TrafficPolicyConditionType = 'Accepted';
-/** Accepted=True reason Accepted; Accepted=False reason Invalid or Conflicted. */
-export type TrafficPolicyConditionReason = 'Accepted' | 'Invalid' | 'Conflicted' | 'TargetNotFound';
+/**
+ * `Accepted`: True (reason Accepted) when some of the policy is in force; False with reason Invalid (a value the proxy
+ * would refuse), TargetNotFound (no such Service or port) or Conflicted (every field it sets lost to another policy).
+ * `Conflicted`: True (reason Conflicted, naming the winner) when at least one field lost to another policy; else False
+ * (reason NoConflict). Rules: docs/traffic-policy.md.
+ */
+export type TrafficPolicyConditionType = 'Accepted' | 'Conflicted';
+export type TrafficPolicyConditionReason = 'Accepted' | 'Invalid' | 'Conflicted' | 'TargetNotFound' | 'NoConflict';
 
 export interface TrafficPolicyStatus {
   readonly observedGeneration?: number;

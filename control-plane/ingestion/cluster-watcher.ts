@@ -1,6 +1,7 @@
-// Ingestion: informers over Services, EndpointSlices, Namespaces and Pods; their callbacks only enqueue a change
-// notice, and translation reads a consistent snapshot of the caches when it runs.
+// Ingestion: informers over Services, EndpointSlices, Namespaces, Pods and the custom resources (TrafficPolicy); their
+// callbacks only enqueue a change notice, and translation reads a consistent snapshot of the caches when it runs.
 import * as k8s from '@kubernetes/client-node';
+import { TRAFFIC_POLICY_GROUP, TRAFFIC_POLICY_PLURAL, TRAFFIC_POLICY_VERSION, type TrafficPolicy } from '../../api/crd/traffic-policy.ts';
 import type { MeshInputs } from '../translation/mesh-inputs.ts';
 import { RestartingInformer, type RestartingInformerOptions } from './restarting-informer.ts';
 
@@ -15,6 +16,8 @@ export class ClusterWatcher {
   readonly endpointSlices: RestartingInformer<k8s.V1EndpointSlice>;
   readonly namespaces: RestartingInformer<k8s.V1Namespace>;
   readonly pods: RestartingInformer<k8s.V1Pod>;
+  /** Custom resources: their CRD may be missing (the informer keeps retrying), so start() does not wait for them. */
+  readonly trafficPolicies: RestartingInformer<TrafficPolicy & k8s.KubernetesObject>;
 
   constructor(kc: k8s.KubeConfig, opts: ClusterWatcherOptions) {
     const core = kc.makeApiClient(k8s.CoreV1Api);
@@ -25,16 +28,28 @@ export class ClusterWatcher {
     this.endpointSlices = wrap('endpointslices', k8s.makeInformer(kc, '/apis/discovery.k8s.io/v1/endpointslices', () => discovery.listEndpointSliceForAllNamespaces()));
     this.namespaces = wrap('namespaces', k8s.makeInformer(kc, '/api/v1/namespaces', () => core.listNamespace()));
     this.pods = wrap('pods', k8s.makeInformer(kc, '/api/v1/pods', () => core.listPodForAllNamespaces()));
+    const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+    const customInformer = <T extends k8s.KubernetesObject>(group: string, version: string, plural: string) =>
+      k8s.makeInformer<T>(kc, `/apis/${group}/${version}/${plural}`, () => custom.listClusterCustomObject({ group, version, plural }) as Promise<k8s.KubernetesListObject<T>>);
+    this.trafficPolicies = wrap('trafficpolicies', customInformer(TRAFFIC_POLICY_GROUP, TRAFFIC_POLICY_VERSION, TRAFFIC_POLICY_PLURAL));
   }
+
+  readonly #optional = (): RestartingInformer<k8s.KubernetesObject>[] => [this.trafficPolicies];
 
   /** Resolves once every informer listed once. */
   async start(): Promise<void> {
+    for (const i of this.#optional()) void i.start();
     await Promise.all([this.services.start(), this.endpointSlices.start(), this.namespaces.start(), this.pods.start()]);
   }
 
   /** What translation reads: the caches as they are now. */
   inputs(): MeshInputs {
-    return { services: this.services.list(), endpointSlices: this.endpointSlices.list(), namespaces: this.namespaces.list() };
+    return {
+      services: this.services.list(),
+      endpointSlices: this.endpointSlices.list(),
+      namespaces: this.namespaces.list(),
+      trafficPolicies: this.trafficPolicies.list(),
+    };
   }
 
   pod(namespace: string, name: string): k8s.V1Pod | undefined {
@@ -42,6 +57,6 @@ export class ClusterWatcher {
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.services.stop(), this.endpointSlices.stop(), this.namespaces.stop(), this.pods.stop()]);
+    await Promise.all([this.services.stop(), this.endpointSlices.stop(), this.namespaces.stop(), this.pods.stop(), ...this.#optional().map((i) => i.stop())]);
   }
 }

@@ -1,10 +1,13 @@
 // Everything translation reads: the Kubernetes objects ingestion keeps, as plain readonly data.
 import type { V1EndpointSlice, V1Namespace, V1Service } from '@kubernetes/client-node';
+import type { TrafficPolicy } from '../../api/crd/traffic-policy.ts';
 
 export interface MeshInputs {
   readonly services: readonly V1Service[];
   readonly endpointSlices: readonly V1EndpointSlice[];
   readonly namespaces: readonly V1Namespace[];
+  /** skein.dev TrafficPolicies (empty while the CRD is not installed). */
+  readonly trafficPolicies: readonly TrafficPolicy[];
 }
 
 /** The proxy a snapshot is for, and how its workload narrowed what it may call. */

@@ -6,6 +6,8 @@ import type { RoutePolicyConfig } from '../../api/config/policy-config.ts';
 import type { ClusterConfig, EndpointConfig, VirtualHostConfig } from '../../api/config/proxy-config.ts';
 import { DEFAULT_MAX_CONNECTIONS_PER_ENDPOINT, DEFAULT_OUTBOUND_CONNECT_TIMEOUT_MS, DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS } from '../../api/config/proxy-config-defaults.ts';
 import type { ResourceBody } from '../serving/proxy-snapshot.ts';
+import type { CompiledSections } from './traffic-policy-compile.ts';
+import { portKey, resolveTrafficPolicies } from './traffic-policy-resolution.ts';
 import { CLUSTER_DOMAIN, EXPORT_TO_ANNOTATION, parseNamespaceList, type MeshInputs, type ProxyScope } from './mesh-inputs.ts';
 
 /** The resource kinds translation produces (the proxy's live-config kinds). */
@@ -55,6 +57,19 @@ export function hostForms(ns: string, name: string, port: number, sameNamespace:
     out.push(`${n}:${port}`);
   }
   return out;
+}
+
+/** The route fields a Service port's TrafficPolicy sets (timeouts, retries, rate limit, fault); none without one. */
+function routePolicy(p: CompiledSections | null): RoutePolicyConfig & { timeoutMs: number } {
+  if (p === null) return { timeoutMs: 0, ...NO_ROUTE_POLICY };
+  return {
+    timeoutMs: p.timeouts?.requestMs ?? 0,
+    retries: p.retries ?? null,
+    streamIdleTimeoutMs: p.timeouts?.streamIdleMs ?? 0,
+    rateLimit: p.rateLimit ?? null,
+    fault: p.fault ?? null,
+    mirrors: [],
+  };
 }
 
 function visibleTo(svc: V1Service, scope: ProxyScope): boolean {
@@ -114,6 +129,8 @@ function validService(svc: V1Service, problems: TranslationProblem[]): boolean {
 
 export function translateProxy(inputs: MeshInputs, scope: ProxyScope): ProxyTranslation {
   const problems: TranslationProblem[] = [];
+  const trafficPolicies = resolveTrafficPolicies(inputs.trafficPolicies, inputs.services);
+  problems.push(...trafficPolicies.problems);
   const slicesByService = new Map<string, V1EndpointSlice[]>();
   for (const s of inputs.endpointSlices) {
     const svc = s.metadata?.labels?.['kubernetes.io/service-name'];
@@ -144,19 +161,20 @@ export function translateProxy(inputs: MeshInputs, scope: ProxyScope): ProxyTran
         continue;
       }
       const cluster = clusterName(ns, name, p.port);
+      const policy = trafficPolicies.byPort.get(portKey(ns, name, p.port))?.sections ?? null;
       clusters.push({
         name: cluster,
         type: 'static',
         originalDestinationAddress: null,
         protocol: upstreamProtocol(p),
-        loadBalancer: { policy: 'p2c-ewma', hashOn: null },
+        loadBalancer: policy?.loadBalancer ?? { policy: 'p2c-ewma', hashOn: null },
         connectTimeoutMs: DEFAULT_OUTBOUND_CONNECT_TIMEOUT_MS,
         idleTimeoutMs: DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS,
         maxConnectionsPerEndpoint: DEFAULT_MAX_CONNECTIONS_PER_ENDPOINT,
         endpoints: readyEndpoints(slices, p, problems),
-        // TrafficPolicy fills these; without one a Service gets none (the proxy's own defaults).
-        circuitBreaker: null,
-        outlierDetection: null,
+        // From TrafficPolicy; without one a Service gets none.
+        circuitBreaker: policy?.circuitBreaker ?? null,
+        outlierDetection: policy?.outlierDetection ?? null,
       });
       // Host forms cannot collide: every form but the bare name carries the namespace, and the bare name is only
       // given to proxies of the Service's own namespace, where names are unique.
@@ -178,8 +196,7 @@ export function translateProxy(inputs: MeshInputs, scope: ProxyScope): ProxyTran
             directResponse: null,
             requestHeaders: { set: {}, add: {}, remove: [] },
             responseHeaders: { set: {}, add: {}, remove: [] },
-            timeoutMs: 0,
-            ...NO_ROUTE_POLICY,
+            ...routePolicy(policy),
           },
         ],
       });
