@@ -107,6 +107,8 @@ export async function startProxy(config: ProxyConfig, options: ProxyProcessOptio
       ]);
       clearTimeout(timer);
       clearInterval(sweep);
+      // The last spans, bounded by the export timeout (a collector that is down costs at most that at shutdown).
+      await runtime.flushTelemetry();
       await closeAll();
       return outcome;
     },

@@ -6,6 +6,8 @@ import { RouteTable } from './routing/route-table.ts';
 import { ownWorkload } from './telemetry/peer-labels.ts';
 import type { ProxyMetrics } from './telemetry/proxy-metrics.ts';
 import type { WorkloadEnv } from './telemetry/workload-env.ts';
+import { requestTelemetry, type RequestTelemetry } from './telemetry/request-telemetry.ts';
+import type { StackHooks } from './stack/stack-hooks.ts';
 import { UpstreamCluster } from './upstream/upstream-cluster.ts';
 
 export class ProxyRuntime {
@@ -32,8 +34,19 @@ export class ProxyRuntime {
     metrics.configApplied(config.version);
   }
 
+  /** Tracing and access logs; rebuilt only when their inputs change (the span queue survives other config changes). */
+  #telemetry: RequestTelemetry | null = null;
+
   #build(config: ProxyConfig): void {
-    this.metrics.setWorkload(ownWorkload(config.telemetry.workload, this.#env));
+    const self = ownWorkload(config.telemetry.workload, this.#env);
+    this.metrics.setWorkload(self);
+    const telemetry = requestTelemetry(config.telemetry, self, { metrics: this.metrics, accessLogAnnotation: this.#env.accessLog ?? false, node: config.node });
+    if (this.#telemetry === null || this.#telemetry.key !== telemetry.key) {
+      this.#telemetry?.close();
+      this.#telemetry = telemetry;
+    } else {
+      telemetry.close();
+    }
     const clusters = new Map<string, UpstreamCluster>();
     for (const c of config.clusters) clusters.set(c.name, new UpstreamCluster(c, config.limits, this.#clusters.get(c.name) ?? null));
     const snapshots = new Map<string, ListenerSnapshot>();
@@ -70,9 +83,23 @@ export class ProxyRuntime {
     return { ok: true };
   }
 
+  /** The stack hooks of the current config (read when a snapshot's stack is built). */
+  get hooks(): StackHooks | undefined {
+    return this.#telemetry?.hooks ?? undefined;
+  }
+
+  /** Sends the spans still queued (on drain); resolves when that export is done or failed. */
+  async flushTelemetry(): Promise<void> {
+    await this.#telemetry?.batcher?.flush();
+  }
+
   listenerContext(listener: ListenerConfig): ListenerContext {
     const name = listener.name;
+    const hooks = (): StackHooks | undefined => this.hooks;
     return {
+      get hooks() {
+        return hooks();
+      },
       snapshot: () => this.#snapshots.get(name)!,
       metrics: this.metrics,
       policy: this.#policy,
@@ -106,6 +133,7 @@ export class ProxyRuntime {
   }
 
   close(): void {
+    this.#telemetry?.close();
     for (const c of this.#clusters.values()) c.retire(null);
   }
 }

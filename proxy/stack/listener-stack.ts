@@ -1,10 +1,11 @@
-// The stack of one listener snapshot (authorize -> request span -> route -> ...), built once per snapshot, never per request.
+// The stack of one listener snapshot (authorize -> route -> ...), built once per snapshot, never per request. The request's
+// own span is serve's RequestObserver (it sees the body and trailers end); attempt spans sit below balance.
 import type { ListenerContext, ListenerSnapshot } from '../http/listener-context.ts';
 import { clusterService } from './cluster-stack.ts';
 import { NO_POLICY, type PolicyDeps } from './policy-slot.ts';
 import { routeStage } from './route.ts';
 import { stack, type Layer, type Service } from './service.ts';
-import { authorizeLayer, spanLayer } from './stack-hooks.ts';
+import { authorizeLayer } from './stack-hooks.ts';
 
 const stacks = new WeakMap<ListenerSnapshot, Service>();
 
@@ -23,8 +24,6 @@ export function listenerStack(snap: ListenerSnapshot, ctx: ListenerContext): Ser
       },
     };
     const layers: Layer[] = [];
-    const requestSpan = spanLayer(span, 'request');
-    if (requestSpan !== null) layers.push(requestSpan);
     const authorize = authorizeLayer(ctx.hooks?.authorize ?? null);
     if (authorize !== null) layers.push(authorize);
     s = stack(layers, routeStage(snap, ctx, deps));

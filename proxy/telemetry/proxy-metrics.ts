@@ -129,6 +129,11 @@ export class ProxyMetrics {
   readonly #activeConnections: Gauge<'listener' | 'protocol'>;
   readonly #configInfo: Gauge<'version'>;
   readonly #configRejected: Counter;
+  readonly #spansExported: Counter;
+  readonly #spansDropped: Counter<'reason'>;
+  readonly #exportFailures: Counter<'reason'>;
+  readonly #accessLogDropped: Counter;
+  readonly #telemetryErrors: Counter<'component'>;
   readonly #recorders = new Map<string, RequestRecorder>();
   readonly #tcpRecorders = new Map<string, TcpRecorder>();
   /** This proxy's own workload (set from config and the pod's environment). */
@@ -192,6 +197,41 @@ export class ProxyMetrics {
       help: 'Config updates rejected as invalid (the last good config kept serving).',
       registers: [this.registry],
     });
+    this.#spansExported = new Counter({ name: 'skein_trace_spans_exported_total', help: 'Spans the collector accepted.', registers: [this.registry] });
+    this.#spansDropped = new Counter({
+      name: 'skein_trace_spans_dropped_total',
+      help: 'Spans dropped: queue_full (the export queue was full), export_failed (the collector refused, failed or timed out).',
+      labelNames: ['reason'],
+      registers: [this.registry],
+    });
+    this.#exportFailures = new Counter({
+      name: 'skein_trace_export_failures_total',
+      help: 'Span exports that failed, by reason (timeout, refused, http-status, error).',
+      labelNames: ['reason'],
+      registers: [this.registry],
+    });
+    this.#accessLogDropped = new Counter({ name: 'skein_access_log_dropped_total', help: 'Access log lines dropped because stdout was backed up.', registers: [this.registry] });
+    this.#telemetryErrors = new Counter({
+      name: 'skein_telemetry_errors_total',
+      help: 'Errors inside telemetry (tracing, access logs), swallowed so that no request fails for them.',
+      labelNames: ['component'],
+      registers: [this.registry],
+    });
+  }
+
+  /** What the span batcher reports. */
+  readonly traceEvents = {
+    exported: (n: number): void => this.#spansExported.inc(n),
+    dropped: (n: number, reason: 'queue_full' | 'export_failed'): void => this.#spansDropped.inc({ reason }, n),
+    exportFailed: (reason: string): void => this.#exportFailures.inc({ reason }),
+  };
+
+  accessLogDropped(): void {
+    this.#accessLogDropped.inc();
+  }
+
+  telemetryError(component: 'tracing' | 'access-log'): void {
+    this.#telemetryErrors.inc({ component });
   }
 
   /** Sets this proxy's own workload (the source of outbound requests, the destination of inbound ones). */
