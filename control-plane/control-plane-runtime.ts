@@ -1,9 +1,15 @@
 // `skein control-plane` as a whole: ingestion (informers that only notify) -> translation (cached, read at push time)
-// -> serving (gRPC config discovery), plus the debug endpoint.
+// -> serving (gRPC config discovery), plus the debug endpoint and, on the replica holding the Lease, the status writer.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
+import { MESH_NAMESPACE } from '../api/mesh/mesh-constants.ts';
 import { ClusterWatcher } from './ingestion/cluster-watcher.ts';
+import { trafficPolicyStatusUpdates } from './status/desired-status.ts';
+import { KubeLeaseStore, STATUS_LEASE_NAME } from './status/kube-lease-store.ts';
+import { kubeStatusWrite } from './status/kube-status-write.ts';
+import { LeaseElector } from './status/lease-elector.ts';
+import { StatusWriter } from './status/status-writer.ts';
 import { ConfigServer, type ServingLog } from './serving/config-server.ts';
 import { startDebugServer } from './serving/debug-server.ts';
 import { OUTBOUND_NAMESPACES_ANNOTATION, parseNamespaceList } from './translation/mesh-inputs.ts';
@@ -17,12 +23,19 @@ export interface ControlPlaneOptions {
   readonly debugAddress: string;
   readonly debugPort: number;
   readonly log: ServingLog;
+  /** Where the status-writer Lease lives (default skein-system). */
+  readonly leaseNamespace?: string;
+  readonly leaseName?: string;
+  /** Lease timings (tests shorten them); defaults as client-go: 15 s duration, 10 s renew deadline, 2 s retry. */
+  readonly lease?: { readonly durationMs?: number; readonly renewDeadlineMs?: number; readonly retryPeriodMs?: number };
 }
 
 export interface RunningControlPlane {
   readonly grpcPort: number;
   readonly debug: AddressInfo;
   readonly server: ConfigServer;
+  readonly status: StatusWriter;
+  readonly elector: LeaseElector;
   stop(): Promise<void>;
 }
 
@@ -37,11 +50,28 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     () => watcher!.inputs(),
   );
   let synced = false;
+  const status = new StatusWriter({
+    inputs: () => watcher!.inputs(),
+    compute: [trafficPolicyStatusUpdates],
+    write: kubeStatusWrite(opts.kubeConfig),
+    log: opts.log,
+  });
+  const elector = new LeaseElector({
+    store: new KubeLeaseStore(opts.kubeConfig, opts.leaseNamespace ?? MESH_NAMESPACE, opts.leaseName ?? STATUS_LEASE_NAME),
+    identity: opts.replica,
+    leaseDurationMs: opts.lease?.durationMs,
+    renewDeadlineMs: opts.lease?.renewDeadlineMs,
+    retryPeriodMs: opts.lease?.retryPeriodMs,
+    onStartedLeading: () => status.setLeading(true),
+    onStoppedLeading: () => status.setLeading(false),
+    log: opts.log,
+  });
   watcher = new ClusterWatcher(opts.kubeConfig, {
     onChange: () => {
-      // An informer callback: bump the generation and let the debouncer schedule the push. Nothing else here.
+      // An informer callback: bump the generation, let the debouncer schedule the push and the status writer its pass.
       translator.invalidate();
       server?.changed('all');
+      status.changed();
     },
     log: opts.log,
   });
@@ -51,14 +81,20 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     await watcher.start();
     synced = true;
     translator.invalidate();
+    // Only once the caches listed: a leader with empty caches would compute nothing, or worse, stale status.
+    elector.start();
     const grpcPort = await server.listen(opts.grpcAddress, opts.grpcPort);
-    debug = await startDebugServer({ replica: opts.replica, proxies: () => server.proxies(), problems: () => translator.problems(), ready: () => synced }, opts.debugAddress, opts.debugPort);
+    debug = await startDebugServer({ replica: opts.replica, proxies: () => server.proxies(), problems: () => translator.problems(), ready: () => synced, status: () => ({ leading: elector.leading, holder: elector.observedHolder, writes: status.writes, conflicts: status.conflicts, failures: status.failures }) }, opts.debugAddress, opts.debugPort);
     const d = debug;
     return {
       grpcPort,
       debug: d.address,
       server,
+      status,
+      elector,
       async stop() {
+        status.stop();
+        await elector.stop();
         await server.close();
         d.server.closeAllConnections();
         d.server.close();
@@ -66,6 +102,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
       },
     };
   } catch (e) {
+    status.stop();
+    await elector.stop();
     await server.close();
     debug?.server.close();
     await watcher.stop();

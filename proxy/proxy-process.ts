@@ -4,7 +4,6 @@ import type { AddressInfo } from 'node:net';
 import type { ProxyConfig } from '../api/config/proxy-config.ts';
 import { startAdminServer } from './admin/admin-server.ts';
 import { startHealthServer, type AppProbe } from './admin/health-server.ts';
-import { ProxyListener } from './listener/proxy-listener.ts';
 import { log } from './log.ts';
 import { watchAppExit } from './sidecar/app-exit-watcher.ts';
 import { ProxyRuntime } from './proxy-runtime.ts';
@@ -31,29 +30,28 @@ export interface ProxyProcessOptions {
   readonly health?: { readonly address: string; readonly port: number; readonly probes: ReadonlyMap<string, AppProbe> };
   /** A run-to-completion pod in regular-container mode: drain and exit 0 once the app's processes are gone (runProxyProcess). */
   readonly exitOnAppExit?: { readonly procRoot?: string };
+  /** Lines /ready adds to its answer (where the config comes from: the control plane's state). */
+  readonly readyDetails?: () => readonly string[];
+  /** Members /config_dump adds (the control plane client's status). */
+  readonly configDumpExtra?: () => Record<string, unknown>;
 }
 
 export async function startProxy(config: ProxyConfig, options: ProxyProcessOptions = {}): Promise<RunningProxy> {
   const metrics = new ProxyMetrics();
   const runtime = new ProxyRuntime(config, metrics, readWorkloadEnv(process.env));
-  const listeners = config.listeners.map((l) => new ProxyListener(runtime.listenerContext(l)));
-  const bound = new Map<string, AddressInfo>();
-  try {
-    for (const l of listeners) bound.set(l.name, await l.listen());
-  } catch (e) {
-    for (const l of listeners) l.destroy();
-    throw e;
-  }
+  await runtime.start();
   let requestShutdown!: () => void;
   const shutdownRequested = new Promise<void>((r) => (requestShutdown = r));
   let admin: { server: Server; address: AddressInfo };
   let onAppHandoff: (() => void) | undefined;
+  const readyDetails = (): string[] => [...(options.readyDetails?.() ?? []), `config ${runtime.version}`];
   try {
     admin = await startAdminServer(
       {
         ready: () => !runtime.draining,
+        readyDetails,
         metricsText: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
-        configDump: () => ({ version: runtime.config.version, config: runtime.config }),
+        configDump: () => ({ ...runtime.configDump(), ...(options.configDumpExtra?.() ?? {}) }),
         requestShutdown,
         appHandoff: () => onAppHandoff?.(),
       },
@@ -61,22 +59,21 @@ export async function startProxy(config: ProxyConfig, options: ProxyProcessOptio
       config.admin.port,
     );
   } catch (e) {
-    for (const l of listeners) l.destroy();
+    runtime.close();
     throw e;
   }
   let health: Server | null = null;
   if (options.health) {
     try {
       const metricsText = async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() });
-      health = (await startHealthServer(() => !runtime.draining, options.health.probes, options.health.address, options.health.port, metricsText)).server;
+      health = (await startHealthServer(() => !runtime.draining, options.health.probes, options.health.address, options.health.port, metricsText, readyDetails)).server;
     } catch (e) {
-      for (const l of listeners) l.destroy();
+      runtime.close();
       admin.server.close();
       throw e;
     }
   }
   const closeAll = async (): Promise<void> => {
-    for (const l of listeners) l.destroy();
     runtime.close();
     health?.closeAllConnections();
     health?.close();
@@ -85,7 +82,7 @@ export async function startProxy(config: ProxyConfig, options: ProxyProcessOptio
   };
   return {
     runtime,
-    listeners: bound,
+    listeners: runtime.addresses,
     admin: admin.address,
     shutdownRequested,
     get onAppHandoff() {
@@ -96,10 +93,7 @@ export async function startProxy(config: ProxyConfig, options: ProxyProcessOptio
     },
     async drain() {
       runtime.startDrain();
-      for (const l of listeners) l.startDrain();
-      const sweep = setInterval(() => {
-        for (const l of listeners) l.closeIdle();
-      }, 100);
+      const sweep = setInterval(() => runtime.closeIdle(), 100);
       let timer: NodeJS.Timeout | undefined;
       const outcome = await Promise.race([
         runtime.whenIdle().then(() => 'drained' as const),

@@ -11,6 +11,7 @@ import {
   DEFAULT_OUTBOUND_CONNECT_TIMEOUT_MS,
   DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS,
 } from './proxy-config-defaults.ts';
+import { parseEdgePolicies } from './parse-edge-policy-config.ts';
 import { parseCircuitBreaker, parseLocalRateLimit, parseOutlierDetection, parseRoutePolicies } from './parse-policy-config.ts';
 import { validateProxyConfigDocument } from './proxy-config-validator.generated.ts';
 import { DEFAULT_TELEMETRY } from './telemetry-config-defaults.ts';
@@ -188,6 +189,7 @@ export function parseProxyConfig(doc: unknown): Result<ProxyConfig, readonly Con
           requestHeaders: mutation(r.requestHeaders),
           responseHeaders: mutation(r.responseHeaders),
           timeoutMs: r.timeoutMs ?? 0,
+          edge: parseEdgePolicies(r.edge, `${rat}.edge`, problems),
           ...parseRoutePolicies(r, rat, clusterNames, problems),
         };
       });
@@ -201,8 +203,17 @@ export function parseProxyConfig(doc: unknown): Result<ProxyConfig, readonly Con
       protocol: l.protocol ?? 'detect',
       virtualHosts,
       tcpCluster: l.tcpCluster ?? null,
-      tls: l.tls ? { certFile: l.tls.certFile!, keyFile: l.tls.keyFile!, alpn: l.tls.alpn ?? ['h2', 'http/1.1'] } : null,
+      tls: l.tls
+        ? {
+            certFile: l.tls.certFile!,
+            keyFile: l.tls.keyFile!,
+            alpn: l.tls.alpn ?? ['h2', 'http/1.1'],
+            certificates: (l.tls.certificates ?? []).map((c) => ({ certFile: c.certFile!, keyFile: c.keyFile! })),
+          }
+        : null,
       rateLimit: parseLocalRateLimit(l.rateLimit),
+      xffTrustedHops: l.xffTrustedHops ?? 0,
+      edge: parseEdgePolicies(l.edge, `${at}.edge`, problems),
     };
   });
 

@@ -2,6 +2,7 @@
 // The policy fragments live in policy-config-schema.ts.
 // Published as docs/proxy-config.schema.json by `npm run gen:schema`; a test checks the published copy is current.
 
+import { edgePolicySchema } from './edge-policy-schema.ts';
 import { circuitBreakerSchema, localRateLimitSchema, outlierDetectionSchema, routePolicyProperties } from './policy-config-schema.ts';
 import { destinationMetadataSchema, telemetrySchema } from './telemetry-config-schema.ts';
 
@@ -54,6 +55,8 @@ export const proxyConfigSchema = {
           protocol: { enum: ['detect', 'http', 'tcp'] },
           tcpCluster: name,
           rateLimit: localRateLimitSchema,
+          xffTrustedHops: { type: 'integer', minimum: 0, maximum: 10 },
+          edge: edgePolicySchema,
           tls: {
             type: 'object',
             additionalProperties: false,
@@ -62,6 +65,16 @@ export const proxyConfigSchema = {
               certFile: { type: 'string', minLength: 1 },
               keyFile: { type: 'string', minLength: 1 },
               alpn: { type: 'array', items: { enum: ['h2', 'http/1.1'] }, minItems: 1, uniqueItems: true },
+              certificates: {
+                type: 'array',
+                maxItems: 256,
+                items: {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['certFile', 'keyFile'],
+                  properties: { certFile: { type: 'string', minLength: 1 }, keyFile: { type: 'string', minLength: 1 } },
+                },
+              },
             },
           },
           virtualHosts: {
@@ -145,6 +158,7 @@ export const proxyConfigSchema = {
                       requestHeaders: headerMutation,
                       responseHeaders: headerMutation,
                       timeoutMs: { type: 'integer', minimum: 0, maximum: 86_400_000 },
+                      edge: edgePolicySchema,
                       ...routePolicyProperties,
                     },
                   },

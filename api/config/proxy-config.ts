@@ -3,6 +3,7 @@
 // Every field here is fully resolved (defaults applied). The on-disk / on-the-wire form is the same shape with most
 // fields optional; `parseProxyConfig` turns it into this model or returns every problem at once.
 
+import type { EdgePolicyConfig } from './edge-policy-config.ts';
 import type { CircuitBreakerConfig, LocalRateLimitConfig, OutlierDetectionConfig, RoutePolicyConfig } from './policy-config.ts';
 import type { DestinationMetadata, TelemetryConfig } from './telemetry-config.ts';
 
@@ -48,6 +49,14 @@ export interface ListenerConfig {
   readonly tls: ListenerTlsConfig | null;
   /** A token bucket over every HTTP request this listener serves (before routing); null: none. */
   readonly rateLimit: LocalRateLimitConfig | null;
+  /**
+   * How many proxies in front of this listener are trusted to append the client to x-forwarded-for (a cloud load
+   * balancer: 1). The client address that IP filters see, and the x-forwarded-for kept toward the upstream, go back at
+   * most this many hops; anything a client wrote beyond them is not believed. 0 (or absent): the connection's peer is the client.
+   */
+  readonly xffTrustedHops?: number;
+  /** Edge policies for every route of this listener (a route may replace each kind with its own). Absent: none. */
+  readonly edge?: EdgePolicyConfig;
 }
 
 export interface ListenerTlsConfig {
@@ -55,6 +64,16 @@ export interface ListenerTlsConfig {
   readonly keyFile: string;
   /** ALPN protocols offered, in preference order. */
   readonly alpn: readonly ('h2' | 'http/1.1')[];
+  /**
+   * More certificates, chosen by the client's SNI against each certificate's DNS names (wildcards included); the
+   * certFile/keyFile pair above answers a client whose SNI matches none of them, or that sent none.
+   */
+  readonly certificates?: readonly TlsCertificateConfig[];
+}
+
+export interface TlsCertificateConfig {
+  readonly certFile: string;
+  readonly keyFile: string;
 }
 
 export interface VirtualHostConfig {
@@ -76,6 +95,8 @@ export interface RouteConfig extends RoutePolicyConfig {
   readonly responseHeaders: HeaderMutationConfig;
   /** Whole-request timeout; 0 means none (gRPC's grpc-timeout still applies). */
   readonly timeoutMs: number;
+  /** Edge policies of this route; each kind set here replaces the listener's. Absent (built by code, not parsed): none. */
+  readonly edge?: EdgePolicyConfig;
 }
 
 export interface RouteMatchConfig {

@@ -1,5 +1,5 @@
 // The control plane's debug endpoint (plain HTTP): /debug/proxies (every connected proxy's sync state, for
-// `skein proxy-status`), /ready and /live.
+// `skein proxy-status`), /debug/status (the status-writer Lease and write counts), /ready and /live.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ProxyStatusView } from './proxy-state.ts';
@@ -9,6 +9,8 @@ export interface DebugSources {
   proxies(): ProxyStatusView[];
   problems(): readonly { readonly object: string; readonly message: string }[];
   ready(): boolean;
+  /** The status writer: whether this replica holds the Lease, who does, and write counts. */
+  status?(): Readonly<Record<string, unknown>>;
 }
 
 /** The document /debug/proxies answers with. */
@@ -31,6 +33,7 @@ export function startDebugServer(src: DebugSources, address: string, port: numbe
         const doc: ProxiesDocument = { replica: src.replica, proxies: src.proxies(), problems: src.problems() };
         return send(200, JSON.stringify(doc), 'application/json');
       }
+      if (path === '/debug/status' && src.status) return send(200, JSON.stringify({ replica: src.replica, ...src.status() }), 'application/json');
       if (path === '/live') return send(200, 'live\n');
       if (path === '/ready') return src.ready() ? send(200, 'ready\n') : send(503, 'caches not synced\n');
       return send(404, 'not found\n');

@@ -88,7 +88,7 @@ describe('translateProxy', () => {
     const shared = service('team-b', 'api', [{ port: 80 }], {}, { 'skein.dev/export-to': 'team-a, team-c' });
     const open = service('team-c', 'web', [{ port: 80 }]);
     const names = (ns: string, outbound: readonly string[] | null) =>
-      outputs(translateProxy(inputs([privateSvc, shared, open]), { namespace: ns, outboundNamespaces: outbound })).clusters.map((c) => c.name.split('|')[2]);
+      outputs(translateProxy(inputs([privateSvc, shared, open]), { namespace: ns, outboundNamespaces: outbound })).clusters.map((c) => c.name.split(':')[2]);
     expect(names('team-a', null)).toEqual(['internal.team-a.svc.cluster.local', 'api.team-b.svc.cluster.local', 'web.team-c.svc.cluster.local']);
     expect(names('team-b', null)).toEqual(['web.team-c.svc.cluster.local']);
     expect(names('team-a', parseNamespaceList('., team-c', 'team-a'))).toEqual(['internal.team-a.svc.cluster.local', 'web.team-c.svc.cluster.local']);

@@ -40,8 +40,9 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const IPV6 = /^[0-9a-f:]+$/i;
 
+/** Istio's outbound|port||host, in the characters the proxy's resource names allow. */
 export function clusterName(ns: string, name: string, port: number): string {
-  return `outbound|${port}|${name}.${ns}.svc.${CLUSTER_DOMAIN}`;
+  return `outbound:${port}:${name}.${ns}.svc.${CLUSTER_DOMAIN}`;
 }
 
 /**

@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 
 export interface AdminTarget {
   ready(): boolean;
+  /** Lines after the ready / not ready line: where the config comes from (bootstrap pass-through, control plane, file). */
+  readyDetails?(): readonly string[];
   metricsText(): Promise<{ contentType: string; body: string }>;
   configDump(): unknown;
   /** POST /drain (and /quitquitquit): start a graceful shutdown, as SIGTERM does. */
@@ -21,7 +23,7 @@ export function startAdminServer(target: AdminTarget, address: string, port: num
     };
     switch (path) {
       case '/ready':
-        return target.ready() ? send(200, 'ready\n') : send(503, 'not ready\n');
+        return readyAnswer(target.ready(), target.readyDetails?.() ?? [], send);
       case '/live':
         return send(200, 'live\n');
       case '/metrics':
@@ -53,4 +55,10 @@ export function startAdminServer(target: AdminTarget, address: string, port: num
       resolve({ server, address: server.address() as AddressInfo });
     });
   });
+}
+
+/** /ready's answer: the verdict on the first line (what probes and people look at), then one line per detail. */
+export function readyAnswer(ready: boolean, details: readonly string[], send: (status: number, body: string) => void): void {
+  const body = `${ready ? 'ready' : 'not ready'}\n${details.map((d) => `${d}\n`).join('')}`;
+  send(ready ? 200 : 503, body);
 }

@@ -3,6 +3,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { readyAnswer } from './admin-server.ts';
 import { APP_HEALTH_PATH_PREFIX, PROXY_PROMETHEUS_PATH, PROXY_READY_PATH } from '../../api/mesh/mesh-constants.ts';
 
 /** The Prometheus text the admin listener serves at /metrics (content type included). */
@@ -71,6 +72,7 @@ export function startHealthServer(
   address: string,
   port: number,
   metrics?: MetricsSource,
+  readyDetails?: () => readonly string[],
 ): Promise<{ server: http.Server; address: AddressInfo }> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
@@ -78,7 +80,7 @@ export function startHealthServer(
       res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
       res.end(body);
     };
-    if (path === PROXY_READY_PATH) return ready() ? send(200, 'ready\n') : send(503, 'not ready\n');
+    if (path === PROXY_READY_PATH) return readyAnswer(ready(), readyDetails?.() ?? [], send);
     if (path === PROXY_PROMETHEUS_PATH && metrics) {
       if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'use GET\n');
       // A failing collector must cost a scrape, never the health listener that kubelet's probes depend on.

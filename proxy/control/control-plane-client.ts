@@ -9,26 +9,11 @@ import {
   type Hello,
   type NackReason,
   type Push,
-  type ResourceRef,
 } from '../../api/proto/config-discovery.ts';
+import type { ApplyChangeSet, ApplyOutcome, ResourceUpdate } from '../config/change-set.ts';
 import { DEFAULT_BACKOFF, reconnectDelayMs, type BackoffOptions } from './reconnect-backoff.ts';
 
-/** One resource of a push, its JSON body parsed (the proxy's schema validates it). */
-export interface ResourceUpdate {
-  readonly type: string;
-  readonly name: string;
-  readonly version: string;
-  readonly body: unknown;
-}
-
-export interface ChangeSet {
-  readonly version: string;
-  readonly upserts: readonly ResourceUpdate[];
-  readonly removals: readonly ResourceRef[];
-}
-
-/** The proxy's one entry point for config changes: applied whole, or refused whole with every reason. */
-export type ApplyChangeSet = (changes: ChangeSet) => { readonly ok: true } | { readonly ok: false; readonly reasons: readonly NackReason[] };
+export type { ApplyChangeSet, ApplyOutcome, ChangeSet, ResourceUpdate } from '../config/change-set.ts';
 
 /**
  * `pass-through`: no config from the control plane since start (the bootstrap config serves: traffic goes where it was headed).
@@ -149,7 +134,14 @@ export class ControlPlaneClient {
     call.write({ hello: { ...this.#opts.hello, knownVersions: Object.fromEntries(this.#known) } });
   }
 
+  /** Pushes are applied one after another (an apply may bind sockets, so it can take a moment). */
+  #applying: Promise<void> = Promise.resolve();
+
   #onPush(call: Call, push: Push): void {
+    this.#applying = this.#applying.then(() => this.#applyPush(call, push));
+  }
+
+  async #applyPush(call: Call, push: Push): Promise<void> {
     const reasons: NackReason[] = [];
     const upserts: ResourceUpdate[] = [];
     for (const r of push.resources) {
@@ -159,11 +151,11 @@ export class ControlPlaneClient {
         reasons.push({ type: r.type, name: r.name, path: '', message: `body is not JSON: ${(e as Error).message}` });
       }
     }
-    let outcome: ReturnType<ApplyChangeSet>;
+    let outcome: ApplyOutcome;
     if (reasons.length > 0) outcome = { ok: false, reasons };
     else {
       try {
-        outcome = this.#opts.apply({ version: push.version, upserts, removals: push.removed });
+        outcome = await this.#opts.apply({ version: push.version, upserts, removals: push.removed });
       } catch (e) {
         // The apply entry point must not throw; if it does, the change is refused, never half taken.
         outcome = { ok: false, reasons: [{ type: '', name: '', path: '', message: `apply failed: ${(e as Error).message}` }] };
@@ -172,12 +164,14 @@ export class ControlPlaneClient {
     if (outcome.ok) {
       for (const r of push.removed) this.#known.delete(resourceKey(r));
       for (const r of upserts) this.#known.set(resourceKey(r), r.version);
-      this.#setStatus({ state: 'synced', version: push.version, lastError: '' });
-      call.write({ ack: { nonce: push.nonce, version: push.version } });
+      this.#setStatus(this.#call === call ? { state: 'synced', version: push.version, lastError: '' } : { version: push.version });
     } else {
       this.#opts.log?.('warn', 'config push rejected (keeping the last good config)', { version: push.version, reasons: outcome.reasons.map((r) => `${r.type}/${r.name}: ${r.message}`).join('; ') });
       this.#setStatus({ lastRejection: { version: push.version, reasons: outcome.reasons } });
-      call.write({ nack: { nonce: push.nonce, version: push.version, reasons: outcome.reasons } });
     }
+    // The stream may have ended while the change applied: the next stream's Hello reports what is held.
+    if (this.#call !== call) return;
+    if (outcome.ok) call.write({ ack: { nonce: push.nonce, version: push.version } });
+    else call.write({ nack: { nonce: push.nonce, version: push.version, reasons: outcome.reasons } });
   }
 }

@@ -45,6 +45,13 @@ export const ERRORS = {
   streamIdleTimeout: spec('SKEIN_ERR_STREAM_IDLE_TIMEOUT', 504, GRPC.DEADLINE_EXCEEDED, 'idle-timeout', false, 'request idle for too long'),
   rateLimited: spec('SKEIN_ERR_RATE_LIMITED', 429, GRPC.RESOURCE_EXHAUSTED, 'rate-limited', false, 'local rate limit exceeded'),
   faultAbort: spec('SKEIN_ERR_FAULT_ABORT', 503, GRPC.UNAVAILABLE, 'fault-abort', false, 'fault injected'),
+  ipDenied: spec('SKEIN_ERR_IP_DENIED', 403, GRPC.PERMISSION_DENIED, 'ip-denied', false, 'client address not allowed'),
+  jwtMissing: spec('SKEIN_ERR_JWT_MISSING', 401, GRPC.UNAUTHENTICATED, 'jwt-missing', false, 'a bearer token is required'),
+  jwtInvalid: spec('SKEIN_ERR_JWT_INVALID', 401, GRPC.UNAUTHENTICATED, 'jwt-invalid', false, 'the bearer token is not valid'),
+  jwtExpired: spec('SKEIN_ERR_JWT_EXPIRED', 401, GRPC.UNAUTHENTICATED, 'jwt-expired', false, 'the bearer token has expired'),
+  jwksUnavailable: spec('SKEIN_ERR_JWKS_UNAVAILABLE', 503, GRPC.UNAVAILABLE, 'jwks-unavailable', false, 'the keys to verify the token are unavailable'),
+  extAuthzDenied: spec('SKEIN_ERR_EXT_AUTHZ_DENIED', 403, GRPC.PERMISSION_DENIED, 'ext-authz-denied', false, 'denied by the authorization service'),
+  extAuthzUnavailable: spec('SKEIN_ERR_EXT_AUTHZ_UNAVAILABLE', 503, GRPC.UNAVAILABLE, 'ext-authz-unavailable', false, 'the authorization service did not answer'),
   internal: spec('SKEIN_ERR_INTERNAL', 500, GRPC.INTERNAL, 'internal', true, 'internal proxy error'),
 } as const satisfies Record<string, ProxyErrorSpec>;
 

@@ -104,8 +104,9 @@ export class ProxyListener {
     this.#secureContext = tls.createSecureContext({ cert: readFileSync(t.certFile), key: readFileSync(t.keyFile), minVersion: 'TLSv1.2' });
   }
 
-  listen(): Promise<net.AddressInfo> {
-    const { address, port } = this.#ctx.snapshot().listener;
+  /** Binds the listener's address (or `at`: a listener an apply is about to add binds before its config is committed). */
+  listen(at: { readonly address: string; readonly port: number } = this.#ctx.snapshot().listener): Promise<net.AddressInfo> {
+    const { address, port } = at;
     return new Promise((resolve, reject) => {
       const onError = (e: Error): void => reject(e);
       this.#server.once('error', onError);

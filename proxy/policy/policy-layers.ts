@@ -1,6 +1,5 @@
 // Skein's PolicyLayers: compiles each route's and cluster's policy config into layers, once, with state that outlives a request.
 import type { ClusterConfig } from '../../api/config/proxy-config.ts';
-import type { EndpointState } from '../balance/endpoint-state.ts';
 import { log } from '../log.ts';
 import type { ClusterTarget, PolicyDeps, PolicyLayers, RouteTarget } from '../stack/policy-slot.ts';
 import type { Layer } from '../stack/service.ts';
@@ -19,9 +18,10 @@ import { RetryBudget } from './retry-budget.ts';
 import { RetryPolicy } from './retry-policy.ts';
 import { streamIdleLayer } from './timeout.ts';
 import { TokenBucket } from './token-bucket.ts';
+import { EdgePolicies } from './edge-policies.ts';
 
 /**
- * Route layers, outermost first: listener rate limit -> route rate limit -> fault -> mirror -> retry -> stream idle. Limits and faults
+ * Route layers, outermost first: the edge policies (ip filter -> cors -> jwt -> ext authz; edge-policies.ts) -> listener rate limit -> route rate limit -> fault -> mirror -> retry -> stream idle. Limits and faults
  * sit outside retry so that a refused or aborted request is answered once, never retried (as Envoy's filters before its
  * router). Cluster layers: circuit breaker -> outlier observation.
  */
@@ -32,6 +32,13 @@ export class SkeinPolicyLayers implements PolicyLayers {
   /** Per route name: kept across config versions, so that the exported totals never go down. */
   readonly #retryCounters = new Map<string, RetryCounters>();
   readonly #mirrorCounters = new Map<string, MirrorCounters>();
+  /** The edge policies' state (JWKS caches) and counters, kept across config versions like the buckets. */
+  readonly #edge: EdgePolicies;
+
+  /** `edge` is injected by tests (fake HTTP calls and wall clock). */
+  constructor(edge: EdgePolicies = new EdgePolicies()) {
+    this.#edge = edge;
+  }
   /** Breaker refusals and ejections of clusters that were replaced, so that totals survive a limit change. */
   readonly #retired = new Map<string, number>();
 
@@ -64,6 +71,7 @@ export class SkeinPolicyLayers implements PolicyLayers {
       yield [`route:${route}`, 'mirror_failed', c.failed];
       yield [`route:${route}`, 'mirror_skipped_body', c.skippedBody];
     }
+    yield* this.#edge.events();
     const totals = new Map(this.#retired);
     const add = (key: string, v: number): void => void totals.set(key, (totals.get(key) ?? 0) + v);
     for (const [name, { breaker }] of this.#breakers) {
@@ -112,6 +120,7 @@ export class SkeinPolicyLayers implements PolicyLayers {
     registerPolicyMetrics(deps.metrics.registry, () => this.events());
     const layers: Layer[] = [];
     const cfg = target.route.config;
+    this.#edge.layers(target, layers);
     const lrl = target.listener.rateLimit;
     if (lrl !== null) {
       let b = this.#listenerBuckets.get(target.listener.name);
@@ -121,7 +130,8 @@ export class SkeinPolicyLayers implements PolicyLayers {
       }
       layers.push(localRateLimitLayer(b.bucket, deps.now));
     }
-    const key = `${target.listener.name}\u0000${cfg.name}`;
+    // The virtual host too: translation names every Service's route "default", and each must have its own bucket.
+    const key = `${target.listener.name}\u0000${target.route.virtualHost}\u0000${cfg.name}`;
     if (cfg.rateLimit !== null) layers.push(localRateLimitLayer(this.#kept(this.#routeBuckets, key, cfg.rateLimit, () => new TokenBucket(cfg.rateLimit!, deps.now())), deps.now));
     if (cfg.fault !== null) layers.push(faultInjectionLayer(new FaultDecision(cfg.fault), deps));
     for (const m of cfg.mirrors) {
@@ -171,8 +181,8 @@ export class SkeinPolicyLayers implements PolicyLayers {
         };
         this.#detectors.set(c.name, d);
       }
-      const states: readonly EndpointState[] = c.endpoints.map((h) => h.state);
-      layers.push(outlierLayer(d.detector, () => states));
+      // Read at each observation: an endpoint-only change swaps the cluster's endpoints without rebuilding this layer.
+      layers.push(outlierLayer(d.detector, () => c.endpointStates));
     } else {
       const old = this.#detectors.get(c.name);
       if (old !== undefined) this.#retireDetector(c.name, old.detector);

@@ -124,10 +124,13 @@ export class RouteTable {
   readonly #exact = new Map<string, CompiledVirtualHost>();
   readonly #suffixes: { suffix: string; vhost: CompiledVirtualHost }[] = [];
   #fallback: CompiledVirtualHost | null = null;
+  readonly #byName = new Map<string, CompiledVirtualHost>();
+  readonly #narrowed = new Map<string, RouteTable>();
 
   constructor(virtualHosts: readonly VirtualHostConfig[]) {
     for (const vh of virtualHosts) {
       const compiled: CompiledVirtualHost = { name: vh.name, routes: vh.routes.map((r) => compileRoute(vh.name, r)) };
+      if (!this.#byName.has(vh.name)) this.#byName.set(vh.name, compiled);
       for (const d of vh.domains) {
         if (d === '*') this.#fallback ??= compiled;
         else if (d.startsWith('*.')) this.#suffixes.push({ suffix: d.slice(1), vhost: compiled });
@@ -136,6 +139,22 @@ export class RouteTable {
     }
     // Longest suffix wins.
     this.#suffixes.sort((a, b) => b.suffix.length - a.suffix.length);
+  }
+
+  /**
+   * A table that routes every request by one virtual host of this one, whatever its Host (a service VIP's routes). It shares
+   * the compiled routes, so a request reaching a route by VIP or by Host takes the same route stack.
+   */
+  forVirtualHost(name: string): RouteTable | null {
+    let t = this.#narrowed.get(name);
+    if (t === undefined) {
+      const vh = this.#byName.get(name);
+      if (vh === undefined) return null;
+      t = new RouteTable([]);
+      t.#fallback = vh;
+      this.#narrowed.set(name, t);
+    }
+    return t;
   }
 
   /** Finds the virtual host for an authority (`host` or `host:port`, any case). */

@@ -7,10 +7,13 @@ import { routeStage } from './route.ts';
 import { stack, type Layer, type Service } from './service.ts';
 import { authorizeLayer } from './stack-hooks.ts';
 
-const stacks = new WeakMap<ListenerSnapshot, Service>();
+// Keyed by snapshot, and rebuilt when the hooks change (telemetry reconfigured while the routes stayed the same).
+const stacks = new WeakMap<ListenerSnapshot, { readonly hooks: ListenerContext['hooks']; readonly service: Service }>();
 
 export function listenerStack(snap: ListenerSnapshot, ctx: ListenerContext): Service {
-  let s = stacks.get(snap);
+  const hooks = ctx.hooks;
+  const entry = stacks.get(snap);
+  let s = entry !== undefined && entry.hooks === hooks ? entry.service : undefined;
   if (s === undefined) {
     const policy = ctx.policy ?? NO_POLICY;
     const span = ctx.hooks?.span ?? null;
@@ -27,7 +30,7 @@ export function listenerStack(snap: ListenerSnapshot, ctx: ListenerContext): Ser
     const authorize = authorizeLayer(ctx.hooks?.authorize ?? null);
     if (authorize !== null) layers.push(authorize);
     s = stack(layers, routeStage(snap, ctx, deps));
-    stacks.set(snap, s);
+    stacks.set(snap, { hooks, service: s });
   }
   return s;
 }

@@ -12,23 +12,26 @@ import { NO_POLICY, type PolicyDeps } from './policy-slot.ts';
 import type { ProxyRequest } from './proxy-request.ts';
 import { ProxyResponse } from './proxy-response.ts';
 import { stack, type Service } from './service.ts';
+import type { SpanStarter } from './stack-hooks.ts';
 
 /** Per route: its stack (policy layers over the cluster dispatch) and a metrics recorder per cluster. */
 interface RouteEntry {
   readonly service: Service;
+  /** The span hook it was built with: rebuilt when telemetry is reconfigured. */
+  readonly span: SpanStarter | null;
   readonly recorders: Map<string, RequestRecorder>;
 }
 const routeEntries = new WeakMap<CompiledRoute, RouteEntry>();
 
 function routeEntry(snap: ListenerSnapshot, ctx: ListenerContext, route: CompiledRoute, deps: PolicyDeps): RouteEntry {
+  const span = ctx.hooks?.span ?? null;
   let e = routeEntries.get(route);
-  if (e === undefined) {
+  if (e === undefined || e.span !== span) {
     const policy = ctx.policy ?? NO_POLICY;
     const layers = policy.route({ listener: snap.listener, route }, deps);
-    const span = ctx.hooks?.span ?? null;
     // The innermost step of every route stack: the cluster part of the stack for the backend this request was given.
     const toCluster: Service = (req) => clusterService(req.cluster!, policy, span, deps)(req);
-    e = { service: stack(layers, toCluster), recorders: new Map() };
+    e = { service: stack(layers, toCluster), span, recorders: e?.recorders ?? new Map() };
     routeEntries.set(route, e);
   }
   return e;

@@ -19,16 +19,27 @@ const MAX_DYNAMIC_ENDPOINTS = 1024;
 
 export class UpstreamCluster {
   readonly name: string;
-  readonly config: ClusterConfig;
+  #config: ClusterConfig;
   readonly #limits: LimitsConfig;
-  readonly #handles: Map<string, EndpointHandle>;
-  readonly #balancer: LoadBalancer;
+  #handles: Map<string, EndpointHandle>;
+  #balancer: LoadBalancer;
+  #states: readonly EndpointState[];
 
   /** Builds the cluster, reusing endpoint state and pools from `previous` for endpoints that did not change. */
   constructor(config: ClusterConfig, limits: LimitsConfig, previous: UpstreamCluster | null) {
     this.name = config.name;
-    this.config = config;
+    this.#config = config;
     this.#limits = limits;
+    this.#handles = this.#handlesFor(config, previous);
+    this.#states = [...this.#handles.values()].map((h) => h.state);
+    this.#balancer = createLoadBalancer(this.#states, config.loadBalancer);
+  }
+
+  get config(): ClusterConfig {
+    return this.#config;
+  }
+
+  #handlesFor(config: ClusterConfig, previous: UpstreamCluster | null): Map<string, EndpointHandle> {
     const handles = new Map<string, EndpointHandle>();
     for (const ep of config.type === 'static' ? config.endpoints : []) {
       const state = new EndpointState(ep);
@@ -39,8 +50,30 @@ export class UpstreamCluster {
       }
       handles.set(state.key, this.#newHandle(state));
     }
+    return handles;
+  }
+
+  /**
+   * An endpoint-only change: the same cluster object (so every stack built over it stays) with a new balancer over the new
+   * endpoints; unchanged endpoints keep their state and pools, removed ones have their pools closed.
+   */
+  setEndpoints(config: ClusterConfig): void {
+    this.#config = config;
+    const handles = this.#handlesFor(config, this);
+    const old = this.#handles;
     this.#handles = handles;
-    this.#balancer = createLoadBalancer([...handles.values()].map((h) => h.state), config.loadBalancer);
+    this.#states = [...handles.values()].map((h) => h.state);
+    this.#balancer = createLoadBalancer(this.#states, config.loadBalancer);
+    for (const [key, h] of old) {
+      if (handles.get(key) === h) continue;
+      h.http1.close();
+      h.http2.close();
+    }
+  }
+
+  /** The endpoints' states (outlier detection reviews these); replaced as a whole by setEndpoints. */
+  get endpointStates(): readonly EndpointState[] {
+    return this.#states;
   }
 
   #poolKey(state: EndpointState): string {

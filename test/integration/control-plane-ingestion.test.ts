@@ -6,12 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterConfig } from '../../api/config/proxy-config.ts';
 import { ClusterWatcher } from '../../control-plane/ingestion/cluster-watcher.ts';
 import { clusterName, translateProxy } from '../../control-plane/translation/translate-proxy.ts';
+import { applyCrds, waitCrdsEstablished } from '../../local-cluster/apply-crds.ts';
 import { startLocalCluster, type LocalClusterDetails } from '../../local-cluster/cluster.ts';
 import { startControlPlane } from '../../control-plane/control-plane-runtime.ts';
 import { ControlPlaneClient } from '../../proxy/control/control-plane-client.ts';
 import { formatProxyStatus, type ProxyStatusRow } from '../../cli/commands/proxy-status.ts';
 import { readFileSync } from 'node:fs';
-import https from 'node:https';
 import { join } from 'node:path';
 
 const NS = 'cp-ingestion';
@@ -139,37 +139,9 @@ describe('control-plane ingestion on a real API server', () => {
   });
 
   it('the TrafficPolicy CRD as shipped: a valid policy is stored, bad values are refused by the API server with a message', async () => {
-    // Server-side apply of the file's own YAML: client-node's typed serializer (and so local-cluster's applyManifests)
-    // drops x-kubernetes-validations, which would silently remove every CEL rule.
+    // Server-side apply of the file's own YAML (applyCrds: client-node's typed serializer would drop every CEL rule).
     const yamlText = readFileSync(join(import.meta.dirname, '../../manifests/control-plane/crd-trafficpolicies.yaml'), 'utf8');
-    const opts: https.RequestOptions = {};
-    await kc.applyToHTTPSOptions(opts);
-    const server = new URL(kc.getCurrentCluster()!.server);
-    const status = await new Promise<number>((resolve, reject) => {
-      const req = https.request(
-        {
-          ...opts,
-          hostname: server.hostname,
-          port: server.port,
-          method: 'PATCH',
-          path: '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/trafficpolicies.skein.dev?fieldManager=skein-test&force=true',
-          headers: { ...opts.headers, 'content-type': 'application/apply-patch+yaml' },
-        },
-        (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode ?? 0));
-        },
-      );
-      req.on('error', reject);
-      req.end(yamlText);
-    });
-    expect([200, 201]).toContain(status);
-    const ext = kc.makeApiClient(k8s.ApiextensionsV1Api);
-    for (let i = 0; i < 200; i++) {
-      const crd = await ext.readCustomResourceDefinition({ name: 'trafficpolicies.skein.dev' });
-      if (crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitCrdsEstablished(kc, await applyCrds(kc, [yamlText], 'skein-test'));
     const custom = kc.makeApiClient(k8s.CustomObjectsApi);
     const create = (name: string, spec: Record<string, unknown>) =>
       custom.createNamespacedCustomObject({ group: 'skein.dev', version: 'v1alpha1', namespace: NS, plural: 'trafficpolicies', body: { apiVersion: 'skein.dev/v1alpha1', kind: 'TrafficPolicy', metadata: { name }, spec } });

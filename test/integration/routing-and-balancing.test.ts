@@ -41,7 +41,7 @@ describe('route matching', () => {
     // A second virtual host, selected by Host.
     const cfg = proxy.proxy.runtime.config;
     const listener = cfg.listeners[0]!;
-    const applied = proxy.proxy.runtime.apply({
+    const applied = await proxy.proxy.runtime.apply({
       ...cfg,
       version: 'with-hosts',
       listeners: [

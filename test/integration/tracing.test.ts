@@ -192,6 +192,31 @@ describe('traces through two proxies', () => {
     const metrics = await (await fetch(`http://127.0.0.1:${p.admin.port}/metrics`)).text();
     expect(metrics).toMatch(/^skein_trace_spans_exported_total 2$/m);
   });
+
+  it('is switched on by a live config change, attempt spans included, with the same routes', async () => {
+    const collector = await startCollector();
+    cleanups.push(() => collector.close());
+    const app = http.createServer((_req, res) => res.end('ok'));
+    await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise((r) => (app.closeAllConnections(), app.close(() => r()))));
+    const doc = (telemetry: Record<string, unknown>) =>
+      testConfig({
+        mode: 'sidecar',
+        version: JSON.stringify(telemetry),
+        telemetry,
+        listeners: [{ name: 'outbound', address: '127.0.0.1', port: 0, direction: 'outbound', virtualHosts: [{ name: 'all', domains: ['*'], routes: [{ name: 'r', backends: [{ cluster: 'app' }] }] }] }],
+        clusters: [{ name: 'app', endpoints: [{ address: '127.0.0.1', port: (app.address() as AddressInfo).port }] }],
+      });
+    const p = await startProxy(doc({}));
+    cleanups.push(() => p.close());
+    const url = `http://127.0.0.1:${p.listeners.get('outbound')!.port}/`;
+    await (await fetch(url)).text();
+    const applied = await p.runtime.apply({ ...doc({ tracing: tracing(collector.url) }), listeners: p.runtime.config.listeners });
+    expect(applied).toEqual({ ok: true });
+    await (await fetch(url)).text();
+    await p.runtime.flushTelemetry();
+    expect(collector.spans.map((s) => s.name).sort()).toEqual(['attempt app', 'outbound r']);
+  });
 });
 
 describe('a collector that is down', () => {

@@ -1,0 +1,32 @@
+// Writes one status subresource through the API (PUT .../status with the resourceVersion read, so a write against a
+// stale read is refused with 409 rather than overwriting someone else's change).
+import * as k8s from '@kubernetes/client-node';
+import type { StatusUpdate } from './desired-status.ts';
+import type { StatusWrite } from './status-writer.ts';
+
+function code(e: unknown): number | undefined {
+  const x = e as { code?: unknown };
+  return typeof x?.code === 'number' ? x.code : undefined;
+}
+
+export function kubeStatusWrite(kc: k8s.KubeConfig): StatusWrite {
+  const api = kc.makeApiClient(k8s.CustomObjectsApi);
+  return async (u: StatusUpdate) => {
+    try {
+      await api.replaceNamespacedCustomObjectStatus({
+        group: u.group,
+        version: u.version,
+        namespace: u.namespace,
+        plural: u.plural,
+        name: u.name,
+        body: { ...u.object, status: u.status },
+      });
+      return 'ok';
+    } catch (e) {
+      const c = code(e);
+      if (c === 409) return 'conflict';
+      if (c === 404) return 'gone';
+      throw e;
+    }
+  };
+}

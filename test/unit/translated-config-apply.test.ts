@@ -1,0 +1,137 @@
+// The control plane's real translation, sent as it is on the wire (JSON bodies, content-hash versions, deltas), applied by
+// the proxy's one entry point over the sidecar bootstrap; then routing simulation on the result (no sockets): a Service's
+// ClusterIP:port and Host forms reach its cluster and endpoints, anything else the pass-through. Both sides must agree.
+import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import { parseProxyConfig } from '../../api/config/parse-proxy-config.ts';
+import type { ProxyConfig } from '../../api/config/proxy-config.ts';
+import type { WireResource } from '../../api/proto/config-discovery.ts';
+import { makeSnapshot } from '../../control-plane/serving/proxy-snapshot.ts';
+import { resourceDelta } from '../../control-plane/serving/resource-diff.ts';
+import type { MeshInputs } from '../../control-plane/translation/mesh-inputs.ts';
+import { clusterName, PASSTHROUGH_CLUSTER, translateProxy } from '../../control-plane/translation/translate-proxy.ts';
+import type { ChangeSet } from '../../proxy/config/change-set.ts';
+import { ProxyError } from '../../proxy/errors/proxy-error.ts';
+import { ProxyRuntime } from '../../proxy/proxy-runtime.ts';
+import { sidecarConfigDocument } from '../../proxy/sidecar/sidecar-bootstrap.ts';
+import { ProxyRequest, type DownstreamInfo } from '../../proxy/stack/proxy-request.ts';
+import { pickCluster, pickRoute } from '../../proxy/stack/route.ts';
+import { ProxyMetrics } from '../../proxy/telemetry/proxy-metrics.ts';
+
+const service = (ns: string, name: string, ip: string, port: number, targetPort: number): V1Service => ({
+  metadata: { namespace: ns, name },
+  spec: { clusterIP: ip, clusterIPs: [ip], ports: [{ name: 'http', port, targetPort, protocol: 'TCP' }] } as V1Service['spec'],
+});
+const slice = (ns: string, svc: string, ips: string[], port: number): V1EndpointSlice => ({
+  metadata: { namespace: ns, name: `${svc}-abc`, labels: { 'kubernetes.io/service-name': svc } },
+  addressType: 'IPv4',
+  ports: [{ name: 'http', port, protocol: 'TCP' }],
+  endpoints: ips.map((ip) => ({ addresses: [ip], conditions: { ready: true } })),
+});
+
+function bootstrap(): ProxyConfig {
+  const doc = sidecarConfigDocument({ SKEIN_POD_NAME: 'web-1', SKEIN_POD_NAMESPACE: 'demo' });
+  const parsed = parseProxyConfig({ ...doc, admin: { address: '127.0.0.1', port: 0 } });
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.error));
+  return parsed.value;
+}
+
+/** A push as the proxy's client turns it into a change set: bodies parsed from their JSON bytes. */
+function changeSet(version: string, resources: readonly WireResource[], removed: readonly { type: string; name: string }[] = []): ChangeSet {
+  return {
+    version,
+    upserts: resources.map((r) => ({ type: r.type, name: r.name, version: r.version, body: JSON.parse(Buffer.from(r.body).toString('utf8')) as unknown })),
+    removals: removed,
+  };
+}
+
+function request(authority: string, originalDst: { address: string; port: number } | null): ProxyRequest {
+  const downstream: DownstreamInfo = { listener: 'outbound', direction: 'outbound', clientAddress: '127.0.0.1', clientPort: 1, tls: false, sni: null, peerIdentity: null, originalDst };
+  return new ProxyRequest('GET', authority, '/', Object.create(null), null, downstream, false, 0);
+}
+
+const scope = { namespace: 'demo', outboundNamespaces: null };
+const echo = clusterName('demo', 'echo', 80);
+
+describe('translated config applied by the proxy', () => {
+  it('routes a ClusterIP:port and the Host forms to the Service endpoints; an endpoint change rebuilds one balancer only', async () => {
+    const runtime = new ProxyRuntime(bootstrap(), new ProxyMetrics());
+    try {
+      const inputs: MeshInputs = {
+        services: [service('demo', 'echo', '10.96.0.10', 80, 8080), service('other', 'api', '10.96.0.11', 9090, 9090)],
+        endpointSlices: [slice('demo', 'echo', ['10.244.0.5', '10.244.0.4'], 8080), slice('other', 'api', ['10.244.1.1'], 9090)],
+        namespaces: [],
+        // Every policy a TrafficPolicy can set: the proxy must take all of them as translation writes them.
+        trafficPolicies: [
+          {
+            apiVersion: 'skein.dev/v1alpha1',
+            kind: 'TrafficPolicy',
+            metadata: { namespace: 'demo', name: 'echo', generation: 1, creationTimestamp: '2026-12-01T00:00:00Z' },
+            spec: {
+              targetRef: { kind: 'Service', name: 'echo' },
+              retries: { attempts: 3, perTryTimeout: '500ms', retryOn: ['5xx', 'retriable-status-codes'], retriableStatusCodes: [503], allowNonIdempotent: true, budget: { retryRatio: 0.5, minRetriesPerSecond: 20 } },
+              timeouts: { request: '2s', streamIdle: '1m' },
+              circuitBreaker: { maxConnections: 10, maxPendingRequests: 5, maxRequests: 20, maxRetries: 3 },
+              outlierDetection: { consecutive5xx: 3, interval: '1s', baseEjectionTime: '5s', maxEjectionPercent: 50 },
+              loadBalancer: { algorithm: 'ring-hash', hashKey: { header: 'X-User' } },
+              rateLimit: { requestsPerSecond: 50 },
+              fault: { headerPresent: 'X-Chaos', abort: { grpcStatus: 'UNAVAILABLE', percent: 10 }, delay: { duration: '100ms', percent: 5 } },
+              tracing: { samplingPercent: 1 },
+            },
+          },
+        ],
+      };
+      const first = makeSnapshot(translateProxy(inputs, scope).resources);
+      const outcome = await runtime.applyChangeSet(changeSet(first.version, [...first.resources.values()]));
+      expect(outcome).toEqual({ ok: true });
+      expect(runtime.version).toBe(first.version);
+
+      const snap = runtime.snapshot('outbound')!;
+      const routed = (authority: string, dst: { address: string; port: number } | null): string => {
+        const route = pickRoute(snap, request(authority, dst));
+        if (route instanceof ProxyError) return `error ${route.message}`;
+        const cluster = pickCluster(snap, route);
+        return cluster instanceof ProxyError ? `error ${cluster.message}` : cluster.name;
+      };
+      // By original destination, whatever the Host says.
+      expect(routed('anything.example', { address: '10.96.0.10', port: 80 })).toBe(echo);
+      expect(routed('anything.example', { address: '10.96.0.11', port: 9090 })).toBe(clusterName('other', 'api', 9090));
+      // By Host when the destination is not a VIP.
+      for (const host of ['echo', 'echo.demo', 'echo.demo.svc.cluster.local:80', '10.96.0.10']) expect(routed(host, null)).toBe(echo);
+      expect(routed('api.other:9090', null)).toBe(clusterName('other', 'api', 9090));
+      // Everything else goes where it was headed.
+      expect(routed('example.com', { address: '93.184.216.34', port: 80 })).toBe(PASSTHROUGH_CLUSTER);
+      const cluster = snap.clusters.get(echo)!;
+      // The policies arrived as translated.
+      expect(cluster.config.circuitBreaker?.maxRequests).toBe(20);
+      expect(cluster.config.outlierDetection?.consecutive5xxErrors).toBe(3);
+      const echoRoute = pickRoute(snap, request('echo', null));
+      expect(echoRoute instanceof ProxyError ? null : echoRoute.config).toMatchObject({ timeoutMs: 2000, retries: { perTryTimeoutMs: 500, retryNonIdempotent: true }, rateLimit: { requestsPerSecond: 50 }, fault: { header: 'x-chaos', abort: { grpcStatus: 14 } } });
+      expect(cluster.endpoints.map((e) => e.state.key).sort()).toEqual(['10.244.0.4:8080', '10.244.0.5:8080']);
+
+      // A pod more behind echo: the delta the control plane would push holds the changed cluster only.
+      const before = { ...runtime.counters };
+      const next = makeSnapshot(translateProxy({ ...inputs, endpointSlices: [slice('demo', 'echo', ['10.244.0.4', '10.244.0.5', '10.244.0.6'], 8080), inputs.endpointSlices[1]!] }, scope).resources);
+      const known = new Map([...first.resources].map(([k, r]) => [k, r.version]));
+      const delta = resourceDelta(known, next);
+      expect(delta.changed.map((r) => `${r.type}/${r.name}`)).toEqual([`cluster/${echo}`]);
+      expect(await runtime.applyChangeSet(changeSet(next.version, delta.changed, delta.removed))).toEqual({ ok: true });
+      expect(runtime.counters).toEqual({ ...before, balancers: before.balancers + 1 });
+      // The same snapshot, route tables and cluster object keep serving: only the balancer behind them changed.
+      expect(runtime.snapshot('outbound')).toBe(snap);
+      expect(snap.clusters.get(echo)).toBe(cluster);
+      expect(cluster.endpoints.map((e) => e.state.key).sort()).toEqual(['10.244.0.4:8080', '10.244.0.5:8080', '10.244.0.6:8080']);
+
+      // The Service removed: its cluster and routes go, the VIP falls back to the pass-through.
+      const gone = makeSnapshot(translateProxy({ ...inputs, services: [inputs.services[1]!] }, scope).resources);
+      const d2 = resourceDelta(new Map([...next.resources].map(([k, r]) => [k, r.version])), gone);
+      expect(await runtime.applyChangeSet(changeSet(gone.version, d2.changed, d2.removed))).toEqual({ ok: true });
+      const after = runtime.snapshot('outbound')!;
+      expect(after.clusters.has(echo)).toBe(false);
+      const route = pickRoute(after, request('x', { address: '10.96.0.10', port: 80 }));
+      expect(route instanceof ProxyError ? route.message : route.name).toBe('passthrough');
+    } finally {
+      runtime.close();
+    }
+  });
+});
