@@ -6,7 +6,9 @@ export type ControlPlaneErrorCode =
   | 'SKEIN_ERR_CP_UNKNOWN_PROXY'
   | 'SKEIN_ERR_CP_TRANSLATION'
   | 'SKEIN_ERR_CP_ACK_TIMEOUT'
-  | 'SKEIN_ERR_CP_SHUTTING_DOWN';
+  | 'SKEIN_ERR_CP_SHUTTING_DOWN'
+  | 'SKEIN_ERR_CP_CA_INVALID'
+  | 'SKEIN_ERR_CP_CA_STORE';
 
 export class ControlPlaneError extends Error {
   readonly code: ControlPlaneErrorCode;

@@ -1,6 +1,8 @@
 // `skein control-plane` as a whole: ingestion (informers that only notify) -> translation (cached, read at push time)
-// -> serving (gRPC config discovery), plus the debug endpoint and, on the replica holding the Lease, the status writer.
+// -> serving (gRPC config discovery), the identity service (CA + Certify over TLS), plus the debug endpoint and, on the
+// replica holding the Lease, the status writer.
 import type { KubeConfig } from '@kubernetes/client-node';
+import { Registry } from 'prom-client';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { MESH_NAMESPACE } from '../api/mesh/mesh-constants.ts';
@@ -14,6 +16,7 @@ import { ConfigServer, type ServingLog } from './serving/config-server.ts';
 import { startDebugServer } from './serving/debug-server.ts';
 import { OUTBOUND_NAMESPACES_ANNOTATION, parseNamespaceList } from './translation/mesh-inputs.ts';
 import { MeshTranslator } from './translation/mesh-translator.ts';
+import { startIdentity, type IdentityOptions, type RunningIdentity } from './identity/start-identity.ts';
 
 export interface ControlPlaneOptions {
   readonly kubeConfig: KubeConfig;
@@ -23,6 +26,8 @@ export interface ControlPlaneOptions {
   readonly debugAddress: string;
   readonly debugPort: number;
   readonly log: ServingLog;
+  /** The identity service (CA + Certify); absent, the control plane serves config only. */
+  readonly identity?: IdentityOptions;
   /** Where the status-writer Lease lives (default skein-system). */
   readonly leaseNamespace?: string;
   readonly leaseName?: string;
@@ -32,6 +37,9 @@ export interface ControlPlaneOptions {
 
 export interface RunningControlPlane {
   readonly grpcPort: number;
+  /** The Certify port, when the identity service runs. */
+  readonly identityPort: number | null;
+  readonly registry: Registry;
   readonly debug: AddressInfo;
   readonly server: ConfigServer;
   readonly status: StatusWriter;
@@ -76,23 +84,42 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     log: opts.log,
   });
   server = new ConfigServer({ source: translator, replica: opts.replica, log: opts.log });
+  const registry = new Registry();
   let debug: { server: Server; address: AddressInfo } | null = null;
+  let identity: RunningIdentity | null = null;
   try {
+    // The CA first: a control plane that cannot sign should say so at start, not at the first proxy's Certify.
+    if (opts.identity) identity = await startIdentity(opts.kubeConfig, opts.identity, registry, opts.log);
     await watcher.start();
     synced = true;
     translator.invalidate();
     // Only once the caches listed: a leader with empty caches would compute nothing, or worse, stale status.
     elector.start();
     const grpcPort = await server.listen(opts.grpcAddress, opts.grpcPort);
-    debug = await startDebugServer({ replica: opts.replica, proxies: () => server.proxies(), problems: () => translator.problems(), ready: () => synced, status: () => ({ leading: elector.leading, holder: elector.observedHolder, writes: status.writes, conflicts: status.conflicts, failures: status.failures }) }, opts.debugAddress, opts.debugPort);
+    debug = await startDebugServer(
+      {
+        replica: opts.replica,
+        proxies: () => server.proxies(),
+        problems: () => translator.problems(),
+        ready: () => synced,
+        status: () => ({ leading: elector.leading, holder: elector.observedHolder, writes: status.writes, conflicts: status.conflicts, failures: status.failures }),
+        metrics: () => registry.metrics(),
+      },
+      opts.debugAddress,
+      opts.debugPort,
+    );
     const d = debug;
+    const id = identity;
     return {
       grpcPort,
+      identityPort: id?.port ?? null,
+      registry,
       debug: d.address,
       server,
       status,
       elector,
       async stop() {
+        await id?.stop();
         status.stop();
         await elector.stop();
         await server.close();
@@ -102,6 +129,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
       },
     };
   } catch (e) {
+    await identity?.stop();
     status.stop();
     await elector.stop();
     await server.close();

@@ -1,4 +1,5 @@
-// Where the locally built etcd and Kubernetes binaries live, and building them (build-kubernetes.sh) when they are missing.
+// Where the locally built etcd and Kubernetes binaries live, and building them (build-kubernetes.sh) when they are missing;
+// the real node's Debian packages (containerd, runc, CNI plugins) are installed here too.
 import { spawn } from 'node:child_process';
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -85,11 +86,11 @@ export async function ensureClusterBinaries(log: (line: string) => void = () => 
 }
 
 /** Runs one of our build scripts, streaming its progress lines to `log`; rejects with the output's tail when it fails. */
-export async function runBuildScript(script: string, log: (line: string) => void): Promise<void> {
+export async function runBuildScript(script: string, log: (line: string) => void, shell = 'bash', args: readonly string[] = []): Promise<void> {
   const tail: string[] = [];
   const code = await new Promise<number>((resolve, reject) => {
     // No stdin: the build must never wait for a prompt (CI=true, no terminal).
-    const child = spawn('bash', [script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(shell, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let partial = '';
     const onData = (chunk: Buffer): void => {
       const lines = (partial + chunk.toString('utf8')).split('\n');
@@ -109,4 +110,35 @@ export async function runBuildScript(script: string, log: (line: string) => void
   if (code !== 0) {
     throw new LocalClusterError('SKEIN_ERR_LOCAL_CLUSTER_BUILD', `${script} failed (exit ${code}); last output:\n${tail.join('\n')}`);
   }
+}
+
+export interface NodeBinaries {
+  readonly kubelet: string;
+  readonly kubeProxy: string;
+  readonly kubectl: string;
+}
+
+/** kubelet, kube-proxy and kubectl: built by the same script into the same cache as the control plane. */
+export function nodeBinaryPaths(env: NodeJS.ProcessEnv = process.env): NodeBinaries {
+  const v = componentVersions(env);
+  const k8s = join(skeinCacheDir(env), 'kubernetes', v.kubernetes, 'bin');
+  return { kubelet: join(k8s, 'kubelet'), kubeProxy: join(k8s, 'kube-proxy'), kubectl: join(k8s, 'kubectl') };
+}
+
+export const nodePackagesScriptPath = join(here, 'real-node', 'ensure-node-packages.sh');
+
+/**
+ * The real node's binaries: kubelet, kube-proxy and kubectl built when missing (build-kubernetes.sh kubelet kube-proxy kubectl),
+ * and containerd, runc, the CNI plugins and iptables installed from Debian when missing (ensure-node-packages.sh).
+ */
+export async function ensureNodeBinaries(log: (line: string) => void = () => {}): Promise<NodeBinaries> {
+  await runBuildScript(nodePackagesScriptPath, log, 'sh');
+  const bins = nodeBinaryPaths();
+  const missing = Object.values(bins).filter((p) => !isExecutable(p));
+  if (missing.length === 0) return bins;
+  log(`local cluster: building ${missing.map((p) => p.split('/').pop()).join(', ')} with ${buildScriptPath}`);
+  await runBuildScript(buildScriptPath, log, 'bash', ['kubelet', 'kube-proxy', 'kubectl']);
+  const still = Object.values(bins).filter((p) => !isExecutable(p));
+  if (still.length > 0) throw new LocalClusterError('SKEIN_ERR_LOCAL_CLUSTER_BUILD', `the build did not produce ${still.join(', ')}`);
+  return bins;
 }

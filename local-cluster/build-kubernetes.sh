@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds etcd and kube-apiserver/-controller-manager/-scheduler from the Go module proxy and caches them by version outside the repo.
+# Builds etcd and the Kubernetes binaries (kube-apiserver/-controller-manager/-scheduler, and kubelet/kube-proxy for the real
+# node) from the Go module proxy and caches them by version outside the repo.
 #
-# Usage: local-cluster/build-kubernetes.sh [--print-dirs]
+# Usage: local-cluster/build-kubernetes.sh [--print-dirs] [binary...]   (no names: the control plane's three; names: those)
 # Env:   SKEIN_CACHE_DIR (default ${XDG_CACHE_HOME:-$HOME/.cache}/skein), KUBERNETES_VERSION, ETCD_VERSION (defaults in versions.env),
 #        SKEIN_BUILD_PARALLEL (go build -p, default 2).
 # A cache hit returns at once; the cold build takes tens of minutes on 2 cores (see docs/local-cluster.md).
@@ -54,11 +55,19 @@ progress() {
 }
 
 k8s_bins=(kube-apiserver kube-controller-manager kube-scheduler)
+known_bins=" kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl "
+if [ "$#" -gt 0 ]; then
+  k8s_bins=()
+  for b in "$@"; do
+    case "$known_bins" in *" $b "*) k8s_bins+=("$b") ;; *) say "error: unknown binary $b (one of:$known_bins)"; exit 2 ;; esac
+  done
+fi
 
 build_kubernetes() {
-  local ok=1 b
-  for b in "${k8s_bins[@]}"; do [ -x "$k8s_dir/bin/$b" ] || ok=0; done
-  if [ "$ok" = 1 ]; then say "kubernetes $KUBERNETES_VERSION: cached in $k8s_dir/bin"; return; fi
+  # Only what is missing: the control plane's binaries stay cached when the node's are asked for later, and the reverse.
+  local missing=() b
+  for b in "${k8s_bins[@]}"; do [ -x "$k8s_dir/bin/$b" ] || missing+=("$b"); done
+  if [ "${#missing[@]}" = 0 ]; then say "kubernetes $KUBERNETES_VERSION: ${k8s_bins[*]} cached in $k8s_dir/bin"; return; fi
 
   local start=$SECONDS work="$k8s_dir/work"
   rm -rf "$work" "$k8s_dir/bin.tmp"; mkdir -p "$work" "$k8s_dir/bin.tmp"
@@ -100,14 +109,16 @@ build_kubernetes() {
   local vpkg="k8s.io/component-base/version"
   local ldflags="-s -w -X $vpkg.gitVersion=$KUBERNETES_VERSION -X $vpkg.gitMajor=1 -X $vpkg.gitMinor=$minor -X $vpkg.gitTreeState=clean -X $vpkg.buildDate=1970-01-01T00:00:00Z"
   local pkgs=() b
-  for b in "${k8s_bins[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
+  for b in "${missing[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
   say "kubernetes $KUBERNETES_VERSION: resolving modules"
   (cd "$work" && go mod download) || say "warning: go mod download failed; go build will report why"
-  say "kubernetes $KUBERNETES_VERSION: compiling ${k8s_bins[*]} (go build -p $parallel; slow on 2 cores)"
+  say "kubernetes $KUBERNETES_VERSION: compiling ${missing[*]} (go build -p $parallel; slow on 2 cores)"
   (cd "$work" && go build -v -p "$parallel" -trimpath -ldflags "$ldflags" -o "$k8s_dir/bin.tmp/" "${pkgs[@]}" 2>&1) | progress "kubernetes"
-  for b in "${k8s_bins[@]}"; do [ -x "$k8s_dir/bin.tmp/$b" ] || { say "error: $b was not built"; exit 1; }; done
-  rm -rf "$k8s_dir/bin"; mv "$k8s_dir/bin.tmp" "$k8s_dir/bin"
-  say "kubernetes $KUBERNETES_VERSION: built in $((SECONDS - start)) s -> $k8s_dir/bin"
+  for b in "${missing[@]}"; do [ -x "$k8s_dir/bin.tmp/$b" ] || { say "error: $b was not built"; exit 1; }; done
+  mkdir -p "$k8s_dir/bin"
+  for b in "${missing[@]}"; do mv -f "$k8s_dir/bin.tmp/$b" "$k8s_dir/bin/$b"; done
+  rm -rf "$k8s_dir/bin.tmp"
+  say "kubernetes $KUBERNETES_VERSION: built ${missing[*]} in $((SECONDS - start)) s -> $k8s_dir/bin"
   echo "$((SECONDS - start))" >"$k8s_dir/build-seconds"
 }
 

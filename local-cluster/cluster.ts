@@ -1,10 +1,11 @@
-// Starts a real local Kubernetes (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, our node agent) and tears it down.
+// Starts a real local Kubernetes (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, and a node: our node agent or a
+// real kubelet + containerd + kube-proxy) and tears it down.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureClusterBinaries } from './binaries.ts';
+import { ensureClusterBinaries, ensureNodeBinaries, type NodeBinaries } from './binaries.ts';
 import { createCertificateAuthority, generateRsaKeyPair, issueCertificate, type CertificatePem } from './certificates.ts';
 import { renderKubeconfig } from './kubeconfig.ts';
 import { LocalClusterError } from './local-cluster-error.ts';
@@ -13,19 +14,28 @@ import { startManagedProcess, procStartTicks, type ManagedProcess } from './mana
 import { waitReady, type Probe } from './wait-ready.ts';
 import { cleanupStaleClusters, clusterStateDir, liveNodeAgentOwner, writeClusterState } from './state-file.ts';
 import { registerTeardown } from './teardown.ts';
+import { startRealNode, type RealNode } from './real-node/real-node.ts';
+import { cleanupStaleRealNode } from './real-node/real-node-state.ts';
 
 export interface LocalClusterOptions {
   /** Where certificates, kubeconfigs, etcd data and component logs go; a fresh temp dir (removed on stop) when omitted. */
   workDir?: string;
   log?: (line: string) => void;
-  /** Start the node agent (registers node 'skein-local' and runs pods); default true. */
+  /** Start the node agent (registers node 'skein-local' and runs pods); default true. Superseded by `node`. */
   withNodeAgent?: boolean;
+  /**
+   * The node: 'agent' (our node agent, pods as processes), 'kubelet' (a real kubelet with containerd, the CNI plugins and
+   * kube-proxy; see docs/local-cluster.md) or 'none'. Default: 'agent', or 'none' when withNodeAgent is false.
+   */
+  node?: LocalNodeKind;
   /**
    * How long to wait for another cluster on this machine that runs the node agent to stop (one node per machine);
    * default 15 minutes, then the start fails.
    */
   nodeAgentWaitMs?: number;
 }
+
+export type LocalNodeKind = 'agent' | 'kubelet' | 'none';
 
 export interface LocalCluster {
   /** Admin kubeconfig (client certificate in group system:masters). */
@@ -47,6 +57,11 @@ export interface LocalClusterDetails extends LocalCluster {
   /** The component processes (for tests that check teardown). */
   readonly processes: readonly { readonly name: string; readonly pid: number }[];
   readonly nodeName: string | undefined;
+  readonly nodeKind: LocalNodeKind;
+  /** Set with node 'kubelet': the images imported, the node's timings, containerd's socket. */
+  readonly realNode?: Omit<RealNode, 'stop'>;
+  /** Set with node 'kubelet': kubectl built with the other binaries. */
+  readonly kubectl?: string;
 }
 
 export const LOCAL_NODE_NAME = 'skein-local';
@@ -84,13 +99,17 @@ function hostAddress(): string {
 
 export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise<LocalClusterDetails> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const withNodeAgent = opts.withNodeAgent ?? true;
+  const nodeKind: LocalNodeKind = opts.node ?? (opts.withNodeAgent === false ? 'none' : 'agent');
+  const withNodeAgent = nodeKind === 'agent';
 
   const stateDir = clusterStateDir();
   const stale = cleanupStaleClusters(stateDir, log);
   if (stale > 0) log(`local cluster: cleaned up ${stale} stale process(es)`);
+  // A real node whose owner crashed left iptables chains, mounts, netns and sysctls: put them back whatever node we start now.
+  await cleanupStaleRealNode(stateDir, log);
 
   const bins = await ensureClusterBinaries(log);
+  const nodeBins: NodeBinaries | undefined = nodeKind === 'kubelet' ? await ensureNodeBinaries(log) : undefined;
 
   if (withNodeAgent) {
     // Another test run or demo holds the node: queue behind it rather than fail on the node agent's lock.
@@ -119,6 +138,7 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
   const statePath = join(stateDir, `${process.pid}-${randomBytes(4).toString('hex')}.json`);
   const procs: ManagedProcess[] = [];
   let nodeAgent: NodeAgentHandle | undefined;
+  let realNode: RealNode | undefined;
   let stopping: Promise<void> | undefined;
   const saveState = (): void =>
     writeClusterState(statePath, {
@@ -146,8 +166,19 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
             log(`local cluster: node agent stop failed: ${(e as Error).message}`);
           }
         }
+        if (realNode) {
+          try {
+            await realNode.stop();
+          } catch (e) {
+            log(`local cluster: real node stop failed: ${(e as Error).message}`);
+          }
+        }
         // Reverse start order: clients of the apiserver first, etcd last.
-        for (const p of [...procs].reverse()) await p.stop();
+        for (const p of [...procs].reverse()) {
+          const t = Date.now();
+          await p.stop();
+          if (Date.now() - t > 2000) log(`local cluster: ${p.name} took ${Date.now() - t} ms to stop`);
+        }
         unregister();
         rmSync(statePath, { force: true });
         if (removeWorkDir) rmSync(workDir, { recursive: true, force: true });
@@ -159,8 +190,8 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
   unregister = registerTeardown(handle);
   saveState();
 
-  const start = (name: string, exe: string, args: string[]): ManagedProcess => {
-    const p = startManagedProcess({ name, exe, args, logPath: join(logsDir, `${name}.log`), cwd: workDir });
+  const start = (name: string, exe: string, args: string[], env?: NodeJS.ProcessEnv): ManagedProcess => {
+    const p = startManagedProcess({ name, exe, args, logPath: join(logsDir, `${name}.log`), cwd: workDir, env });
     procs.push(p);
     saveState();
     log(`local cluster: started ${name} (pid ${p.pid}), log ${p.logPath}`);
@@ -171,8 +202,10 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
     const t0 = Date.now();
     const advertiseAddress = hostAddress();
     // The apiserver listens on all interfaces: pods in their network namespaces reach it at the advertised host address.
-    const ports = await freePorts(['127.0.0.1', '127.0.0.1', '127.0.0.1', '127.0.0.1', '0.0.0.0']);
-    const [etcdClientPort, etcdPeerPort, cmPort, schedPort, apiPort] = ports as [number, number, number, number, number];
+    const ports = await freePorts(['127.0.0.1', '127.0.0.1', '127.0.0.1', '127.0.0.1', '0.0.0.0', '0.0.0.0', '127.0.0.1', '127.0.0.1', '127.0.0.1']);
+    const [etcdClientPort, etcdPeerPort, cmPort, schedPort, apiPort, kubeletPort, kubeletHealthzPort, proxyMetricsPort, proxyHealthzPort] = ports as [
+      number, number, number, number, number, number, number, number, number,
+    ];
     const server = `https://127.0.0.1:${apiPort}`;
 
     // PKI: one CA signs the apiserver's serving certificate and every client certificate; a separate key pair signs SA tokens.
@@ -188,6 +221,21 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
     const cm = issueCertificate(ca, { commonName: 'system:kube-controller-manager', client: true });
     const sched = issueCertificate(ca, { commonName: 'system:kube-scheduler', client: true });
     const nodeCert = issueCertificate(ca, { commonName: `system:node:${LOCAL_NODE_NAME}`, organizations: ['system:nodes'], client: true });
+    // The real node's: the kubelet's serving certificate (the apiserver checks it for exec, logs, port-forward), the apiserver's
+    // client certificate toward the kubelet, and kube-proxy's (system:kube-proxy is bound to system:node-proxier by default).
+    const realNodeCerts =
+      nodeKind === 'kubelet'
+        ? {
+            kubeletServing: issueCertificate(ca, {
+              commonName: LOCAL_NODE_NAME,
+              server: true,
+              dnsNames: [LOCAL_NODE_NAME, 'localhost'],
+              ipAddresses: [...new Set([advertiseAddress, '127.0.0.1'])],
+            }),
+            apiserverKubeletClient: issueCertificate(ca, { commonName: 'kube-apiserver-kubelet-client', organizations: ['system:masters'], client: true }),
+            kubeProxy: issueCertificate(ca, { commonName: 'system:kube-proxy', client: true }),
+          }
+        : undefined;
     // The aggregation layer's own CA and client (as kubeadm sets up): the apiserver proxies to extension API servers with it,
     // and components stop complaining about a missing requestheader CA.
     const frontProxyCa = createCertificateAuthority('skein-local-front-proxy-ca');
@@ -204,6 +252,12 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
       'sa.key': sa.keyPem,
       'sa.pub': sa.publicKeyPem,
     };
+    if (realNodeCerts) {
+      files['kubelet.crt'] = realNodeCerts.kubeletServing.certPem;
+      files['kubelet.key'] = realNodeCerts.kubeletServing.keyPem;
+      files['apiserver-kubelet-client.crt'] = realNodeCerts.apiserverKubeletClient.certPem;
+      files['apiserver-kubelet-client.key'] = realNodeCerts.apiserverKubeletClient.keyPem;
+    }
     for (const [f, content] of Object.entries(files)) writeFileSync(join(pki, f), content, { mode: 0o600 });
     const kubeconfigPath = join(workDir, 'admin.kubeconfig');
     const kc = (user: string, client: CertificatePem, file: string): string => {
@@ -214,7 +268,8 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
     kc('skein-admin', admin, 'admin.kubeconfig');
     const cmKubeconfig = kc('system:kube-controller-manager', cm, 'controller-manager.kubeconfig');
     const schedKubeconfig = kc('system:kube-scheduler', sched, 'scheduler.kubeconfig');
-    kc(`system:node:${LOCAL_NODE_NAME}`, nodeCert, 'node.kubeconfig');
+    const nodeKubeconfig = kc(`system:node:${LOCAL_NODE_NAME}`, nodeCert, 'node.kubeconfig');
+    const kubeProxyKubeconfig = realNodeCerts ? kc('system:kube-proxy', realNodeCerts.kubeProxy, 'kube-proxy.kubeconfig') : undefined;
     log(`local cluster: PKI and kubeconfigs written to ${workDir} (${Date.now() - t0} ms)`);
 
     const etcdUrl = `http://127.0.0.1:${etcdClientPort}`;
@@ -265,6 +320,16 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
       `--cert-dir=${join(workDir, 'apiserver-certs')}`,
       '--profiling=false',
       '--v=1',
+      // exec, logs and port-forward go through the kubelet: the apiserver authenticates with a client certificate and checks
+      // the kubelet's serving certificate against the cluster CA.
+      ...(realNodeCerts
+        ? [
+            `--kubelet-client-certificate=${join(pki, 'apiserver-kubelet-client.crt')}`,
+            `--kubelet-client-key=${join(pki, 'apiserver-kubelet-client.key')}`,
+            `--kubelet-certificate-authority=${join(pki, 'ca.crt')}`,
+            '--kubelet-preferred-address-types=InternalIP,Hostname',
+          ]
+        : []),
     ]);
     const adminProbe = (path: string): Probe => ({ url: `${server}${path}`, ca: ca.certPem, client: admin });
     await waitReady('kube-apiserver', apiserver, adminProbe('/readyz'), 180_000, (b) => b.trim() === 'ok');
@@ -324,6 +389,28 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
       log(`local cluster: node agent running node ${LOCAL_NODE_NAME} (${Date.now() - t0} ms)`);
     }
 
+    if (nodeKind === 'kubelet' && nodeBins && kubeProxyKubeconfig) {
+      realNode = await startRealNode({
+        root: join(workDir, 'node'),
+        stateDir,
+        nodeName: LOCAL_NODE_NAME,
+        nodeIp: advertiseAddress,
+        bins: nodeBins,
+        kubeletKubeconfig: nodeKubeconfig,
+        kubeProxyKubeconfig,
+        caFile: join(pki, 'ca.crt'),
+        servingCertFile: join(pki, 'kubelet.crt'),
+        servingKeyFile: join(pki, 'kubelet.key'),
+        apiProbe: { server, ca: ca.certPem, client: admin },
+        ports: { kubelet: kubeletPort, kubeletHealthz: kubeletHealthzPort, proxyMetrics: proxyMetricsPort, proxyHealthz: proxyHealthzPort },
+        start,
+        log,
+        waitMs: opts.nodeAgentWaitMs,
+      });
+      nodeName = LOCAL_NODE_NAME;
+      log(`local cluster: real node ${LOCAL_NODE_NAME} ready (${Date.now() - t0} ms)`);
+    }
+
     const logs = Object.fromEntries(procs.map((p) => [p.name, p.logPath]));
     return {
       kubeconfigPath,
@@ -336,6 +423,9 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
       logs,
       processes: procs.map((p) => ({ name: p.name, pid: p.pid })),
       nodeName,
+      nodeKind,
+      ...(realNode ? { realNode: { images: realNode.images, timings: realNode.timings, containerdSocket: realNode.containerdSocket } } : {}),
+      ...(nodeBins ? { kubectl: nodeBins.kubectl } : {}),
       stop: () => handle.stop(),
     };
   } catch (e) {
@@ -346,6 +436,7 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
     if (keep) log(`local cluster: keeping ${workDir} for inspection`);
     stopping ??= (async () => {
       if (nodeAgent) await nodeAgent.stop().catch(() => {});
+      if (realNode) await realNode.stop().catch(() => {});
       for (const p of [...procs].reverse()) await p.stop(5000);
       unregister();
       rmSync(statePath, { force: true });

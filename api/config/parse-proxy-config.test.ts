@@ -47,7 +47,7 @@ describe('parseProxyConfig', () => {
       expect.arrayContaining([
         'clusters[0].loadBalancer.hashOn: is required for policy "ring-hash"',
         'listeners[0].tcpCluster: unknown cluster "missing"',
-        'listeners[0].virtualHosts[0].routes[0]: needs backends or a directResponse',
+        'listeners[0].virtualHosts[0].routes[0]: needs backends, a directResponse or a redirect',
         'listeners[0].virtualHosts[0].routes[1].backends: at least one backend needs a weight above 0',
         'listeners[1].name: duplicate listener name "a"',
         'listeners[1].port: port 1 is already used by listeners[0]',

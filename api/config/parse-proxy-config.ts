@@ -20,6 +20,7 @@ import type {
   ClusterConfig,
   HeaderMutationConfig,
   ListenerConfig,
+  PathModifierConfig,
   ProxyConfig,
   ProxyMode,
   RouteConfig,
@@ -149,12 +150,18 @@ export function parseProxyConfig(doc: unknown): Result<ProxyConfig, readonly Con
           note(b.cluster!, direction);
           return { cluster: b.cluster!, weight: b.weight ?? 1 };
         });
-        if (backends.length === 0 && !r.directResponse) {
-          problems.push({ path: `${rat}`, message: 'needs backends or a directResponse' });
+        if (backends.length === 0 && !r.directResponse && !r.redirect) {
+          problems.push({ path: `${rat}`, message: 'needs backends, a directResponse or a redirect' });
         } else if (backends.length > 0 && backends.every((b) => b.weight === 0)) {
           problems.push({ path: `${rat}.backends`, message: 'at least one backend needs a weight above 0' });
         }
         const m = r.match ?? {};
+        for (const [field, mod] of [['redirect', r.redirect?.path], ['rewrite', r.rewrite?.path]] as const) {
+          if (mod?.type === 'prefix' && m.path?.type !== 'prefix') {
+            problems.push({ path: `${rat}.${field}.path`, message: 'type "prefix" replaces the matched prefix: the route needs a match.path of type "prefix"' });
+          }
+        }
+        if (r.redirect && r.rewrite) problems.push({ path: `${rat}.rewrite`, message: 'a route that redirects does not forward: redirect and rewrite exclude each other' });
         if (m.path?.type === 'regex') checkRegex(m.path.value!, `${rat}.match.path.value`, problems);
         if ((m.path?.type === 'exact' || m.path?.type === 'prefix') && !m.path.value!.startsWith('/')) {
           problems.push({ path: `${rat}.match.path.value`, message: 'must start with "/"' });
@@ -189,6 +196,16 @@ export function parseProxyConfig(doc: unknown): Result<ProxyConfig, readonly Con
           requestHeaders: mutation(r.requestHeaders),
           responseHeaders: mutation(r.responseHeaders),
           timeoutMs: r.timeoutMs ?? 0,
+          redirect: r.redirect
+            ? {
+                scheme: r.redirect.scheme ?? null,
+                hostname: r.redirect.hostname?.toLowerCase() ?? null,
+                port: r.redirect.port ?? null,
+                path: (r.redirect.path as PathModifierConfig | undefined) ?? null,
+                statusCode: r.redirect.statusCode ?? 302,
+              }
+            : null,
+          rewrite: r.rewrite ? { hostname: r.rewrite.hostname?.toLowerCase() ?? null, path: (r.rewrite.path as PathModifierConfig | undefined) ?? null } : null,
           edge: parseEdgePolicies(r.edge, `${rat}.edge`, problems),
           ...parseRoutePolicies(r, rat, clusterNames, problems),
         };

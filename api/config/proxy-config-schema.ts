@@ -11,6 +11,15 @@ const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
 const positiveMs = { type: 'integer', minimum: 1, maximum: 86_400_000 } as const;
 const headerName = { type: 'string', minLength: 1, maxLength: 256, pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" } as const;
 const headerValue = { type: 'string', maxLength: 8192, pattern: '^[^\\r\\n\\u0000]*$' } as const;
+/** A DNS name (RFC 1123), as a redirect or rewrite hostname. */
+const hostnameValue = { type: 'string', minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$' } as const;
+/** A redirect's or rewrite's path change: an absolute path without query, fragment, control characters or spaces. */
+const pathModifier = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['type', 'value'],
+  properties: { type: { enum: ['full', 'prefix'] }, value: { type: 'string', minLength: 1, maxLength: 1024, pattern: '^/[^?#\\s\\u0000-\\u001f]*$' } },
+} as const;
 
 const headerMutation = {
   type: 'object',
@@ -158,6 +167,22 @@ export const proxyConfigSchema = {
                       requestHeaders: headerMutation,
                       responseHeaders: headerMutation,
                       timeoutMs: { type: 'integer', minimum: 0, maximum: 86_400_000 },
+                      redirect: {
+                        type: 'object',
+                        additionalProperties: false,
+                        properties: {
+                          scheme: { enum: ['http', 'https'] },
+                          hostname: hostnameValue,
+                          port: { type: 'integer', minimum: 1, maximum: 65535 },
+                          path: pathModifier,
+                          statusCode: { enum: [301, 302, 303, 307, 308] },
+                        },
+                      },
+                      rewrite: {
+                        type: 'object',
+                        additionalProperties: false,
+                        properties: { hostname: hostnameValue, path: pathModifier },
+                      },
                       edge: edgePolicySchema,
                       ...routePolicyProperties,
                     },

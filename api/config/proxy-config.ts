@@ -97,6 +97,34 @@ export interface RouteConfig extends RoutePolicyConfig {
   readonly timeoutMs: number;
   /** Edge policies of this route; each kind set here replaces the listener's. Absent (built by code, not parsed): none. */
   readonly edge?: EdgePolicyConfig;
+  /** Answer with a redirect instead of forwarding (Gateway API RequestRedirect); backends are then not used. */
+  readonly redirect: RedirectConfig | null;
+  /** Rewrite the Host and/or path before forwarding (Gateway API URLRewrite). */
+  readonly rewrite: RewriteConfig | null;
+}
+
+/**
+ * How a redirect or rewrite changes the path. `full`: the whole path becomes `value`. `prefix`: the part matched by the
+ * route's prefix match (which must then be a `prefix` match) is replaced by `value`, the rest kept (Gateway API
+ * ReplacePrefixMatch). The query string is always kept.
+ */
+export type PathModifierConfig = { readonly type: 'full'; readonly value: string } | { readonly type: 'prefix'; readonly value: string };
+
+export interface RedirectConfig {
+  /** null: the request's scheme. */
+  readonly scheme: 'http' | 'https' | null;
+  /** null: the request's host (without its port). */
+  readonly hostname: string | null;
+  /** null: the well-known port of `scheme` when it is set, else the request's port. Omitted from Location for 80/http, 443/https. */
+  readonly port: number | null;
+  readonly path: PathModifierConfig | null;
+  readonly statusCode: 301 | 302 | 303 | 307 | 308;
+}
+
+export interface RewriteConfig {
+  /** The Host / :authority sent upstream; null keeps the client's. */
+  readonly hostname: string | null;
+  readonly path: PathModifierConfig | null;
 }
 
 export interface RouteMatchConfig {

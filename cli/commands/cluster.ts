@@ -1,4 +1,4 @@
-// `skein cluster up`: runs the local Kubernetes cluster (etcd, apiserver, controller-manager, scheduler, node agent) until Ctrl-C.
+// `skein cluster up`: runs the local Kubernetes cluster (etcd, apiserver, controller-manager, scheduler, a node) until Ctrl-C.
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import { CliError } from '../cli-error.ts';
@@ -9,8 +9,11 @@ export function registerClusterCommand(program: Command): void {
     .command('up')
     .description('start the local cluster and keep it running until Ctrl-C')
     .option('--work-dir <dir>', 'certificates, kubeconfigs, etcd data and logs (default: a folder in the skein cache)')
-    .option('--no-node-agent', 'start the control plane only (no node, so pods stay Pending)')
-    .action(async (opts: { workDir?: string; nodeAgent: boolean }) => {
+    .option('--no-node-agent', 'start the control plane only (no node, so pods stay Pending); same as --node none')
+    .option('--node <kind>', 'the node: agent (pods as processes), kubelet (a real kubelet, containerd and kube-proxy) or none', 'agent')
+    .action(async (opts: { workDir?: string; nodeAgent: boolean; node: string }) => {
+      if (!['agent', 'kubelet', 'none'].includes(opts.node)) throw new CliError(`--node must be agent, kubelet or none (got ${JSON.stringify(opts.node)})`);
+      const node = opts.nodeAgent ? (opts.node as 'agent' | 'kubelet' | 'none') : 'none';
       const { startLocalCluster } = await import('../../local-cluster/cluster.ts');
       const { skeinCacheDir } = await import('../../local-cluster/binaries.ts');
       const { LocalClusterError } = await import('../../local-cluster/local-cluster-error.ts');
@@ -20,7 +23,7 @@ export function registerClusterCommand(program: Command): void {
       };
       let c;
       try {
-        c = await startLocalCluster({ workDir, log, withNodeAgent: opts.nodeAgent });
+        c = await startLocalCluster({ workDir, log, node });
       } catch (e) {
         if (e instanceof LocalClusterError) throw new CliError(`${e.code}: ${e.message}`);
         throw e;
@@ -31,6 +34,7 @@ export function registerClusterCommand(program: Command): void {
           `Local cluster is up: ${c.server}`,
           `kubeconfig: ${c.kubeconfigPath}`,
           `component logs: ${join(c.workDir, 'logs')}`,
+          ...(c.kubectl ? [`kubectl: ${c.kubectl}`, `images: ${c.realNode?.images.map((i) => i.names.join(', ')).join('; ')}`] : []),
           '',
           `  export KUBECONFIG=${c.kubeconfigPath}`,
           '',

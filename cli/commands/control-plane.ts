@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { hostname } from 'node:os';
 import { CONFIG_DISCOVERY_PORT, CONTROL_PLANE_DEBUG_PORT } from '../../api/proto/config-discovery.ts';
+import { DEFAULT_TRUST_DOMAIN, IDENTITY_PORT } from '../../api/proto/identity.ts';
 import { CliError } from '../cli-error.ts';
 
 interface ControlPlaneCliOptions {
@@ -11,6 +12,21 @@ interface ControlPlaneCliOptions {
   debugPort: string;
   kubeconfig?: string;
   replica: string;
+  identity: boolean;
+  identityAddress: string;
+  identityPort: string;
+  trustDomain: string;
+  certTtl: string;
+  caNamespace: string;
+  caSecret: string;
+}
+
+/** `90s`, `30m`, `24h` -> milliseconds; workload certificates live between one minute and 90 days. */
+function certTtl(text: string): number {
+  const m = /^(\d+)(s|m|h)$/.exec(text);
+  const ms = m ? Number(m[1]) * { s: 1000, m: 60_000, h: 3600_000 }[m[2] as 's' | 'm' | 'h'] : NaN;
+  if (!(ms >= 60_000 && ms <= 90 * 86_400_000)) throw new CliError(`--cert-ttl: "${text}" is not a duration between 60s and 2160h (e.g. 24h)`, 2);
+  return ms;
 }
 
 function port(text: string, flag: string): number {
@@ -29,9 +45,27 @@ export function registerControlPlaneCommand(program: Command): void {
     .option('--debug-port <port>', 'debug endpoint port', String(CONTROL_PLANE_DEBUG_PORT))
     .option('--kubeconfig <file>', 'kubeconfig (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)')
     .option('--replica <name>', 'name of this replica in proxy-status', process.env.POD_NAME ?? hostname())
+    .option('--no-identity', 'do not run the identity service (CA and Certify)')
+    .option('--identity-address <address>', 'Certify (TLS gRPC) listen address', '0.0.0.0')
+    .option('--identity-port <port>', 'Certify listen port', String(IDENTITY_PORT))
+    .option('--trust-domain <domain>', 'SPIFFE trust domain of the mesh', DEFAULT_TRUST_DOMAIN)
+    .option('--cert-ttl <duration>', 'lifetime of workload certificates (60s..2160h)', '24h')
+    .option('--ca-namespace <namespace>', 'namespace of the CA Secret', process.env.POD_NAMESPACE ?? 'skein-system')
+    .option('--ca-secret <name>', 'name of the CA Secret (created with a generated root when absent)', 'skein-identity-ca')
     .action(async (opts: ControlPlaneCliOptions) => {
       const grpcPort = port(opts.grpcPort, '--grpc-port');
       const debugPort = port(opts.debugPort, '--debug-port');
+      const identity = opts.identity
+        ? {
+            address: opts.identityAddress,
+            port: port(opts.identityPort, '--identity-port'),
+            trustDomain: opts.trustDomain,
+            leafTtlMs: certTtl(opts.certTtl),
+            caNamespace: opts.caNamespace,
+            caSecretName: opts.caSecret,
+          }
+        : undefined;
+      if (identity && !/^[a-z0-9._-]+$/.test(identity.trustDomain)) throw new CliError(`--trust-domain: "${identity.trustDomain}" is not a trust domain (lowercase letters, digits, '.', '-', '_')`, 2);
       const { KubeConfig } = await import('@kubernetes/client-node');
       const kc = new KubeConfig();
       try {
@@ -46,11 +80,11 @@ export function registerControlPlaneCommand(program: Command): void {
       const { startControlPlane } = await import('../../control-plane/control-plane-runtime.ts');
       let cp: Awaited<ReturnType<typeof startControlPlane>>;
       try {
-        cp = await startControlPlane({ kubeConfig: kc, replica: opts.replica, grpcAddress: opts.grpcAddress, grpcPort, debugAddress: opts.debugAddress, debugPort, log });
+        cp = await startControlPlane({ kubeConfig: kc, replica: opts.replica, grpcAddress: opts.grpcAddress, grpcPort, debugAddress: opts.debugAddress, debugPort, log, ...(identity ? { identity } : {}) });
       } catch (e) {
         throw new CliError(`cannot start the control plane: ${(e as Error).message}`, 1);
       }
-      log('info', 'control plane serving', { grpcPort: cp.grpcPort, debugPort: cp.debug.port, replica: opts.replica });
+      log('info', 'control plane serving', { grpcPort: cp.grpcPort, identityPort: cp.identityPort, debugPort: cp.debug.port, replica: opts.replica });
       await new Promise<void>((resolve) => {
         const stop = (sig: string): void => {
           log('info', 'stopping', { signal: sig });

@@ -66,6 +66,9 @@ describe('a generated root', () => {
     const hour = ca.issueWorkload(spki(), ID, NOW, 3600_000);
     expect(Date.parse(new X509Certificate(hour.certificateChainPem).validTo)).toBe(NOW + 3600_000);
     expect(hour.notAfter.getTime()).toBe(NOW + 3600_000);
+    // The reported expiry is the certificate's, to the second, whatever the milliseconds of the clock.
+    const odd = ca.issueWorkload(spki(), ID, NOW + 999, 3600_000);
+    expect(odd.notAfter.getTime()).toBe(Date.parse(new X509Certificate(odd.certificateChainPem).validTo));
     const forever = new X509Certificate(ca.issueWorkload(spki(), ID, NOW, 100 * 365 * 86_400_000).certificateChainPem);
     expect(forever.validTo).toBe(root.validTo);
   });

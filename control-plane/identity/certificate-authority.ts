@@ -33,6 +33,8 @@ export class CertificateAuthority {
   readonly trustBundlePem: string;
   /** SHA-256 fingerprint of the signing certificate (logs, /debug). */
   readonly fingerprint: string;
+  /** When the signing certificate expires (no leaf outlives it). */
+  readonly notAfter: Date;
 
   constructor(material: CaMaterial) {
     const signer = signerFor(material.signingKey);
@@ -51,11 +53,14 @@ export class CertificateAuthority {
     this.#intermediatesPem = material.intermediates.map((c) => c.toString()).join('');
     this.trustBundlePem = material.roots.map((c) => c.toString()).join('');
     this.fingerprint = material.signingCert.fingerprint256;
+    this.notAfter = new Date(this.#notAfterLimit);
   }
 
   #validity(now: number, ttlMs: number): { notBefore: Date; notAfter: Date } {
-    // A leaf never outlives its issuer: clients would refuse the chain at the issuer's expiry anyway.
-    return { notBefore: new Date(now - CLOCK_SKEW_BACKDATE_MS), notAfter: new Date(Math.min(now + ttlMs, this.#notAfterLimit)) };
+    // Whole seconds, as the certificate stores them, so the expiry we report is the one the certificate says. A leaf
+    // never outlives its issuer: clients would refuse the chain at the issuer's expiry anyway.
+    const t = Math.floor(now / 1000) * 1000;
+    return { notBefore: new Date(t - CLOCK_SKEW_BACKDATE_MS), notAfter: new Date(Math.min(t + ttlMs, Math.floor(this.#notAfterLimit / 1000) * 1000)) };
   }
 
   /**

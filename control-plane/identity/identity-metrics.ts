@@ -1,11 +1,13 @@
 // The identity service's metrics: certificates issued, refusals by reason, and how long an issuance takes.
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { IDENTITY_REJECTIONS, type IdentityRejectionReason } from './identity-rejection.ts';
 
 export class IdentityMetrics {
   readonly issued: Counter;
   readonly rejected: Counter<'reason'>;
   readonly latency: Histogram;
+  readonly caReloads: Counter<'result'>;
+  readonly caExpiry: Gauge;
   readonly #rejectedByReason = new Map<IdentityRejectionReason, Counter.Internal>();
 
   constructor(registry: Registry) {
@@ -17,6 +19,8 @@ export class IdentityMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     });
+    this.caReloads = new Counter({ name: 'skein_cp_ca_reloads_total', help: 'Re-reads of the CA Secret that changed something or failed, by result (reloaded, refused, unreadable)', labelNames: ['result'], registers: [registry] });
+    this.caExpiry = new Gauge({ name: 'skein_cp_ca_expiry_timestamp_seconds', help: 'When the signing CA certificate expires (Unix seconds)', registers: [registry] });
     // Every reason exists from the start (at 0), so dashboards and alerts see a series before the first refusal.
     for (const reason of Object.keys(IDENTITY_REJECTIONS) as IdentityRejectionReason[]) {
       const child = this.rejected.labels(reason);

@@ -1,5 +1,5 @@
 // The control plane's debug endpoint (plain HTTP): /debug/proxies (every connected proxy's sync state, for
-// `skein proxy-status`), /debug/status (the status-writer Lease and write counts), /ready and /live.
+// `skein proxy-status`), /debug/status (the status-writer Lease and write counts), /metrics (Prometheus), /ready and /live.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ProxyStatusView } from './proxy-state.ts';
@@ -11,6 +11,8 @@ export interface DebugSources {
   ready(): boolean;
   /** The status writer: whether this replica holds the Lease, who does, and write counts. */
   status?(): Readonly<Record<string, unknown>>;
+  /** Prometheus text of the control plane's registry; /metrics answers 404 without it. */
+  metrics?(): Promise<string>;
 }
 
 /** The document /debug/proxies answers with. */
@@ -34,6 +36,13 @@ export function startDebugServer(src: DebugSources, address: string, port: numbe
         return send(200, JSON.stringify(doc), 'application/json');
       }
       if (path === '/debug/status' && src.status) return send(200, JSON.stringify({ replica: src.replica, ...src.status() }), 'application/json');
+      if (path === '/metrics' && src.metrics) {
+        src.metrics().then(
+          (text) => send(200, text, 'text/plain; version=0.0.4; charset=utf-8'),
+          () => send(500, 'metrics unavailable\n'),
+        );
+        return;
+      }
       if (path === '/live') return send(200, 'live\n');
       if (path === '/ready') return src.ready() ? send(200, 'ready\n') : send(503, 'caches not synced\n');
       return send(404, 'not found\n');

@@ -1,6 +1,7 @@
 // Compiles virtual hosts and routes once per config, then picks the route for each request without allocating.
 import { RE2JS } from 're2js';
 import type { HeaderMatchConfig, RouteConfig, VirtualHostConfig, WeightedBackendConfig } from '../../api/config/proxy-config.ts';
+import { compilePathModifier, type PathChange } from './path-modifier.ts';
 
 /** What routing looks at: request headers are lower-case keyed; `path` excludes the query string. */
 export interface RouteInput {
@@ -19,6 +20,9 @@ export interface CompiledRoute {
   readonly config: RouteConfig;
   readonly needsQuery: boolean;
   readonly matches: Predicate;
+  /** The redirect's and the rewrite's path changes, compiled (null: the path is kept). */
+  readonly redirectPath: PathChange | null;
+  readonly rewritePath: PathChange | null;
   /** Picks a backend cluster name by weight. */
   pickBackend(): string | null;
 }
@@ -98,6 +102,8 @@ function compileRoute(vhost: string, r: RouteConfig): CompiledRoute {
     config: r,
     needsQuery: r.match.query.length > 0,
     matches,
+    redirectPath: compilePathModifier(r.redirect?.path ?? null, r),
+    rewritePath: compilePathModifier(r.rewrite?.path ?? null, r),
     pickBackend: weightedPicker(r.backends),
   };
 }

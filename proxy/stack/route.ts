@@ -7,7 +7,9 @@ import type { CompiledRoute } from '../routing/route-table.ts';
 import type { RequestRecorder } from '../telemetry/proxy-metrics.ts';
 import type { UpstreamCluster } from '../upstream/upstream-cluster.ts';
 import { clusterService } from './cluster-stack.ts';
+import { changePath } from '../routing/path-modifier.ts';
 import { FixedBody } from './fixed-body.ts';
+import { redirectResponse } from './redirect.ts';
 import { NO_POLICY, type PolicyDeps } from './policy-slot.ts';
 import type { ProxyRequest } from './proxy-request.ts';
 import { ProxyResponse } from './proxy-response.ts';
@@ -91,6 +93,10 @@ export function routeStage(snap: ListenerSnapshot, ctx: ListenerContext, deps: P
     if (route instanceof ProxyError) return Promise.reject(route);
     req.route = route;
     const e = routeEntry(snap, ctx, route, deps);
+    if (route.config.redirect !== null) {
+      req.recorder = recorderFor(e, snap, ctx, route, null);
+      return Promise.resolve(redirectResponse(req, route));
+    }
     const direct = route.config.directResponse;
     if (direct !== null && route.config.backends.length === 0) {
       req.recorder = recorderFor(e, snap, ctx, route, null);
@@ -104,6 +110,12 @@ export function routeStage(snap: ListenerSnapshot, ctx: ListenerContext, deps: P
     req.cluster = cluster;
     req.recorder = recorderFor(e, snap, ctx, route, cluster);
     applyHeaderMutation(req.headers, route.config.requestHeaders);
+    const rewrite = route.config.rewrite;
+    if (rewrite !== null) {
+      // After matching (the route matched the client's path and Host); what the upstream sees.
+      if (rewrite.hostname !== null) req.authority = rewrite.hostname;
+      if (route.rewritePath !== null) req.path = changePath(route.rewritePath, req.path);
+    }
     const ms = timeoutMs(req, route);
     if (ms > 0) req.deadline = req.startedAt + ms;
     return e.service(req);
