@@ -2,6 +2,7 @@
 // The policy fragments live in policy-config-schema.ts.
 // Published as docs/proxy-config.schema.json by `npm run gen:schema`; a test checks the published copy is current.
 
+import { authorizationSchema, inboundMtlsSchema, meshTlsSchema, spiffeIdSchema } from './mesh-identity-schema.ts';
 import { edgePolicySchema } from './edge-policy-schema.ts';
 import { circuitBreakerSchema, localRateLimitSchema, outlierDetectionSchema, routePolicyProperties } from './policy-config-schema.ts';
 import { destinationMetadataSchema, telemetrySchema } from './telemetry-config-schema.ts';
@@ -64,6 +65,8 @@ export const proxyConfigSchema = {
           protocol: { enum: ['detect', 'http', 'tcp'] },
           tcpCluster: name,
           rateLimit: localRateLimitSchema,
+          mtls: inboundMtlsSchema,
+          authorization: authorizationSchema,
           xffTrustedHops: { type: 'integer', minimum: 0, maximum: 10 },
           edge: edgePolicySchema,
           tls: {
@@ -226,6 +229,7 @@ export const proxyConfigSchema = {
           maxConnectionsPerEndpoint: { type: 'integer', minimum: 1, maximum: 100_000 },
           circuitBreaker: circuitBreakerSchema,
           outlierDetection: outlierDetectionSchema,
+          meshTls: meshTlsSchema,
           destination: destinationMetadataSchema,
           endpoints: {
             type: 'array',
@@ -237,6 +241,7 @@ export const proxyConfigSchema = {
                 address: { type: 'string', minLength: 1, maxLength: 253 },
                 port: { type: 'integer', minimum: 1, maximum: 65535 },
                 weight: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+                identity: { ...spiffeIdSchema, type: ['string', 'null'] },
                 destination: destinationMetadataSchema,
               },
             },

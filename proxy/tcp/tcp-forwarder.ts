@@ -4,7 +4,7 @@ import { ORIGINAL_DST } from '../http/listener-context.ts';
 import type { OriginalDestination } from '../native/original-destination.ts';
 import { connect, PLAIN } from '../upstream/connector.ts';
 import type { UpstreamCluster } from '../upstream/upstream-cluster.ts';
-import { destinationLabels, peerLabelsForIdentity } from '../telemetry/peer-labels.ts';
+import { destinationRemote, peerLabelsForIdentity } from '../telemetry/peer-labels.ts';
 import type { TcpConnectionRecord, TcpRecorder } from '../telemetry/proxy-metrics.ts';
 
 export interface TcpForwardOptions {
@@ -29,7 +29,11 @@ export function forwardTcp(downstream: net.Socket, cluster: UpstreamCluster, opt
   if (opts.metrics !== undefined) {
     const inbound = opts.metrics.inbound;
     const id = opts.peerIdentity ?? null;
-    record = inbound ? opts.metrics.opened(peerLabelsForIdentity(id), id !== null) : opts.metrics.opened(destinationLabels(cluster, endpoint), false);
+    if (inbound) record = opts.metrics.opened(peerLabelsForIdentity(id), id !== null);
+    else {
+      const dst = destinationRemote(cluster, endpoint);
+      record = opts.metrics.opened(dst.labels, dst.mtls);
+    }
   }
   const upstream = connect(state, PLAIN, cluster.config.connectTimeoutMs);
   let closed = false;

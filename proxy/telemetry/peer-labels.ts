@@ -1,6 +1,7 @@
 // Label values for one end of a request (workload, namespace, identity, Service), interned: each distinct set is one
 // object built at config time (or once per peer identity), so the hot path compares objects and never builds strings.
 import type { DestinationMetadata, WorkloadMetadata } from '../../api/config/telemetry-config.ts';
+import { meshEndpointIdentity } from '../identity/mesh-transport.ts';
 import type { ProxyRequest } from '../stack/proxy-request.ts';
 import type { EndpointHandle, UpstreamCluster } from '../upstream/upstream-cluster.ts';
 
@@ -77,31 +78,43 @@ export function ownWorkload(config: WorkloadMetadata, env: { pod?: string | unde
 }
 
 // A handle outlives config versions when its pools are unchanged, but its metadata may change: keyed with its cluster.
-const byEndpoint = new WeakMap<EndpointHandle, { readonly cluster: UpstreamCluster; readonly labels: PeerLabels }>();
-const byCluster = new WeakMap<UpstreamCluster, { labels: PeerLabels; endpoints: Map<string, PeerLabels> | null }>();
+const byEndpoint = new WeakMap<EndpointHandle, { readonly cluster: UpstreamCluster; readonly remote: Remote }>();
+const byCluster = new WeakMap<UpstreamCluster, { readonly remote: Remote; readonly endpoints: Map<string, Remote> | null }>();
 
-/** The destination of an outbound request to `endpoint` of `cluster` (its cluster's metadata, the endpoint's own over it). */
-export function destinationLabels(cluster: UpstreamCluster, endpoint: EndpointHandle | null): PeerLabels {
+/**
+ * The destination of an outbound request to `endpoint` of `cluster`: its cluster's metadata, the endpoint's own over it;
+ * the identity, when the metadata names none, is the one mesh mTLS expects of the endpoint (and then mtls is true).
+ */
+export function destinationRemote(cluster: UpstreamCluster, endpoint: EndpointHandle | null): Remote {
   if (endpoint !== null) {
     const cached = byEndpoint.get(endpoint);
-    if (cached !== undefined && cached.cluster === cluster) return cached.labels;
+    if (cached !== undefined && cached.cluster === cluster) return cached.remote;
   }
   let c = byCluster.get(cluster);
   if (c === undefined) {
-    const base = cluster.config.destination;
-    let endpoints: Map<string, PeerLabels> | null = null;
-    for (const ep of cluster.config.endpoints) {
-      if (ep.destination === undefined) continue;
+    const config = cluster.config;
+    const base = config.destination;
+    let endpoints: Map<string, Remote> | null = null;
+    for (const ep of config.endpoints) {
+      const mesh = meshEndpointIdentity(config, ep);
+      if (ep.destination === undefined && mesh === null) continue;
       endpoints ??= new Map();
       const key = ep.address.includes(':') ? `[${ep.address}]:${ep.port}` : `${ep.address}:${ep.port}`;
-      endpoints.set(key, peerLabels({ ...base, ...ep.destination }));
+      const meta = { ...base, ...ep.destination };
+      endpoints.set(key, remote(peerLabels({ ...meta, identity: meta.identity || (mesh ?? '') }), mesh !== null));
     }
-    c = { labels: peerLabels(base), endpoints };
+    const clusterMesh = config.meshTls?.identity ?? null;
+    c = { remote: remote(peerLabels({ ...base, identity: base?.identity || (clusterMesh ?? '') }), clusterMesh !== null), endpoints };
     byCluster.set(cluster, c);
   }
-  const labels = (endpoint !== null ? c.endpoints?.get(endpoint.state.key) : undefined) ?? c.labels;
-  if (endpoint !== null) byEndpoint.set(endpoint, { cluster, labels });
-  return labels;
+  const r = (endpoint !== null ? c.endpoints?.get(endpoint.state.key) : undefined) ?? c.remote;
+  if (endpoint !== null) byEndpoint.set(endpoint, { cluster, remote: r });
+  return r;
+}
+
+/** The destination labels of an outbound request to `endpoint` of `cluster`. */
+export function destinationLabels(cluster: UpstreamCluster, endpoint: EndpointHandle | null): PeerLabels {
+  return destinationRemote(cluster, endpoint).labels;
 }
 
 /** The other end of a request and whether that side of it was mutual TLS. */
@@ -120,8 +133,7 @@ function remote(labels: PeerLabels, mtls: boolean): Remote {
 
 /**
  * Inbound: the caller, from the connection's verified peer identity (mTLS when there is one). Outbound and ingress: the
- * endpoint the last attempt went to, from the control plane's metadata. Upstream mTLS is reported once the connector
- * tells which endpoints it reaches over mTLS (the identity work); until then outbound says false.
+ * endpoint the last attempt went to, from the control plane's metadata; mTLS when the cluster reaches it over mesh mTLS.
  */
 export function remoteOf(req: ProxyRequest): Remote {
   const d = req.downstream;
@@ -130,5 +142,5 @@ export function remoteOf(req: ProxyRequest): Remote {
     return id === null ? PLAIN_UNKNOWN : remote(peerLabelsForIdentity(id), d.tls);
   }
   const cluster = req.cluster;
-  return cluster === null ? PLAIN_UNKNOWN : remote(destinationLabels(cluster, req.endpoint), false);
+  return cluster === null ? PLAIN_UNKNOWN : destinationRemote(cluster, req.endpoint);
 }
