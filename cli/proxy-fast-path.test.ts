@@ -22,11 +22,12 @@ const plain = [
   ['--sidecar'], ['--config', 'p.yaml'], ['-c', 'p.json'], ['--config=p.yaml'], ['--config', 'p.yaml', '--check'],
   ['--check', '--config=x.json', '--mode', 'ingress'], ['--mode=sidecar', '-c', 'a b.yaml'], ['--sidecar', '--check'],
   ['--sidecar', '--config', 'p.yaml'], [], ['--mode', 'gateway', '--config', 'p.yaml'], ['--config', 'proxy'],
+  ['--mode', 'ingress', '--workers', '4', '-c', 'i.yaml'], ['--workers=2', '--config', 'i.yaml'],
 ];
 const others = [
   ['--help'], ['-h'], ['--config'], ['--config', '--check'], ['--config='], ['--config', 'a', '--config', 'b'],
   ['--sidecar', '--sidecar'], ['--bogus'], ['extra'], ['--config', 'p.yaml', 'extra'], ['-c=p.yaml'], ['-cp.yaml'],
-  ['--mode'], ['--check', '--check'], ['--', '--config', 'x'], ['--Config', 'x'], ['-C', 'x'],
+  ['--mode'], ['--check', '--check'], ['--workers'], ['--workers', '1', '--workers', '2'], ['--', '--config', 'x'], ['--Config', 'x'], ['-C', 'x'],
 ];
 
 describe('plainProxyOptions', () => {

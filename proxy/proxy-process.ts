@@ -6,7 +6,7 @@ import { startAdminServer } from './admin/admin-server.ts';
 import { startHealthServer, type AppProbe } from './admin/health-server.ts';
 import { log } from './log.ts';
 import { watchAppExit } from './sidecar/app-exit-watcher.ts';
-import { ProxyRuntime } from './proxy-runtime.ts';
+import { ProxyRuntime, type WorkloadTlsSource } from './proxy-runtime.ts';
 import { ProxyMetrics } from './telemetry/proxy-metrics.ts';
 
 export interface RunningProxy {
@@ -31,23 +31,32 @@ export interface ProxyProcessOptions {
   readonly exitOnAppExit?: { readonly procRoot?: string };
   /** Lines /ready adds to its answer (where the config comes from: the control plane's state). */
   readonly readyDetails?: () => readonly string[];
+  /** This workload's mesh certificate (WorkloadCertificateManager): the proxy is not ready until it has one. */
+  readonly identity?: WorkloadTlsSource & { notReadyReason(): string | null };
+  /** The registry to use (the certificate manager counts into the same one); a new one by default. */
+  readonly metrics?: ProxyMetrics;
   /** Members /config_dump adds (the control plane client's status). */
   readonly configDumpExtra?: () => Record<string, unknown>;
 }
 
 export async function startProxy(config: ProxyConfig, options: ProxyProcessOptions = {}): Promise<RunningProxy> {
-  const metrics = new ProxyMetrics();
-  const runtime = new ProxyRuntime(config, metrics);
+  const metrics = options.metrics ?? new ProxyMetrics();
+  const runtime = new ProxyRuntime(config, metrics, options.identity ?? null);
   await runtime.start();
+  const identity = options.identity;
+  const ready = (): boolean => !runtime.draining && (identity?.notReadyReason() ?? null) === null;
   let requestShutdown!: () => void;
   const shutdownRequested = new Promise<void>((r) => (requestShutdown = r));
   let admin: { server: Server; address: AddressInfo };
   let onAppHandoff: (() => void) | undefined;
-  const readyDetails = (): string[] => [...(options.readyDetails?.() ?? []), `config ${runtime.version}`];
+  const readyDetails = (): string[] => {
+    const why = identity?.notReadyReason() ?? null;
+    return [...(why === null ? [] : [why]), ...(options.readyDetails?.() ?? []), `config ${runtime.version}`];
+  };
   try {
     admin = await startAdminServer(
       {
-        ready: () => !runtime.draining,
+        ready,
         readyDetails,
         metricsText: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
         configDump: () => ({ ...runtime.configDump(), ...(options.configDumpExtra?.() ?? {}) }),
@@ -65,7 +74,7 @@ export async function startProxy(config: ProxyConfig, options: ProxyProcessOptio
   if (options.health) {
     try {
       const metricsText = async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() });
-      health = (await startHealthServer(() => !runtime.draining, options.health.probes, options.health.address, options.health.port, metricsText, readyDetails)).server;
+      health = (await startHealthServer(ready, options.health.probes, options.health.address, options.health.port, metricsText, readyDetails)).server;
     } catch (e) {
       runtime.close();
       admin.server.close();

@@ -10,13 +10,24 @@ import type { ApplyOutcome, ChangeSet } from './config/change-set.ts';
 import { configResources } from './config/config-resources-of.ts';
 import { ConfigStore, type StagedConfig, type StoredResource } from './config/config-store.ts';
 import type { ListenerContext, ListenerSnapshot } from './http/listener-context.ts';
+import { buildAuthorizer } from './identity/authorizer.ts';
+import { identityMetrics } from './identity/identity-metrics.ts';
+import type { WorkloadTls } from './identity/workload-tls.ts';
 import { ProxyListener } from './listener/proxy-listener.ts';
 import { log } from './log.ts';
 import { SkeinPolicyLayers } from './policy/policy-layers.ts';
 import { RouteTable } from './routing/route-table.ts';
 import { ServiceRouteTable } from './routing/service-route-table.ts';
 import type { ProxyMetrics } from './telemetry/proxy-metrics.ts';
+import { RateLimitedLog } from './telemetry/rate-limited-log.ts';
 import { UpstreamCluster } from './upstream/upstream-cluster.ts';
+
+/** Where the runtime gets this workload's certificate (the WorkloadCertificateManager, or a test's fixed one). */
+export interface WorkloadTlsSource {
+  current(): WorkloadTls | null;
+  /** Called with each new version; returns an unsubscribe function. */
+  onRotate(fn: (tls: WorkloadTls) => void): () => void;
+}
 
 /** How many objects applies have built: lets tests see that an endpoint change rebuilt one balancer and no route table. */
 export interface BuildCounters {
@@ -69,6 +80,12 @@ export class ProxyRuntime {
   /** The policy layers; one instance, so breakers, detectors and buckets outlive config versions. */
   readonly #policy = new SkeinPolicyLayers();
   readonly metrics: ProxyMetrics;
+  /** Denial log lines, at most one per listener and reason every 10 s (kept across config versions). */
+  readonly #denials = new RateLimitedLog();
+  readonly #identity: WorkloadTlsSource | null;
+  #unsubscribe: (() => void) | null = null;
+  /** Set while a certificate rotation is planned: meshed clusters are rebuilt with the new certificate. */
+  #rebuildMesh = false;
   readonly #store = new ConfigStore();
   readonly counters: BuildCounters = { routeTables: 0, clusters: 0, balancers: 0, snapshots: 0 };
   #settings: ProxySettings;
@@ -88,9 +105,10 @@ export class ProxyRuntime {
   #draining = false;
   #idleWaiters: (() => void)[] = [];
 
-  /** Builds the runtime from a validated config (its listeners are bound by start()). */
-  constructor(config: ProxyConfig, metrics: ProxyMetrics) {
+  /** Builds the runtime from a validated config (its listeners are bound by start()); `identity`: the workload certificate. */
+  constructor(config: ProxyConfig, metrics: ProxyMetrics, identity: WorkloadTlsSource | null = null) {
     this.metrics = metrics;
+    this.#identity = identity;
     const staged = this.#store.stage({ version: config.version, upserts: configResources(config), removals: [] });
     // Cannot happen for a config that parseProxyConfig accepted; said loudly if it ever does.
     if (!staged.ok) throw new Error(`config refused as resources: ${staged.error.map((r) => `${r.type}/${r.name} ${r.path}: ${r.message}`).join('; ')}`);
@@ -98,6 +116,31 @@ export class ProxyRuntime {
     if (Array.isArray(plan)) throw new Error(`config refused: ${plan.map((r) => `${r.type}/${r.name} ${r.path}: ${r.message}`).join('; ')}`);
     this.#settings = plan.settings;
     this.#commit(plan, new Map());
+    // A new certificate: meshed clusters are rebuilt with it (their pool keys change, so they get new pools; the old ones
+    // finish their requests and close); connections already open keep the context they were made with.
+    this.#unsubscribe = identity?.onRotate(() => void this.#rotate()) ?? null;
+  }
+
+  /** This workload's current certificate (null: none yet, or no mesh identity at all). */
+  workloadTls(): WorkloadTls | null {
+    return this.#identity?.current() ?? null;
+  }
+
+  /** Rebuilds the meshed clusters with the current certificate, through the apply queue (never during another apply). */
+  #rotate(): Promise<void> {
+    const run = this.#queue.then(() => {
+      const staged = this.#store.stage({ version: this.#store.version, upserts: [], removals: [] });
+      if (!staged.ok) return;
+      this.#rebuildMesh = true;
+      try {
+        const plan = this.#plan(staged.value);
+        if (!Array.isArray(plan)) this.#commit(plan, new Map());
+      } finally {
+        this.#rebuildMesh = false;
+      }
+    });
+    this.#queue = run.catch((e: unknown) => log('error', 'certificate rotation could not rebuild the clusters', { error: String(e) }));
+    return this.#queue as Promise<void>;
   }
 
   /** Binds every listener of the current config. */
@@ -233,20 +276,22 @@ export class ProxyRuntime {
     const upstreams = new Map<string, UpstreamCluster>();
     const replaced = new Set<string>();
     const endpointUpdates: (readonly [UpstreamCluster, ClusterConfig])[] = [];
+    const workloadTls = this.#identity?.current() ?? null;
     for (const c of byType(all, 'cluster')) {
       const old = this.#upstreams.get(c.name);
-      if (old !== undefined && !changed.has(`cluster/${c.name}`) && !changed.has(`endpoint-set/${c.name}`)) {
+      const meshRebuild = this.#rebuildMesh && c.value.meshTls != null;
+      if (old !== undefined && !meshRebuild && !changed.has(`cluster/${c.name}`) && !changed.has(`endpoint-set/${c.name}`)) {
         upstreams.set(c.name, old);
         continue;
       }
       const eps = endpointSets.get(c.name);
       const effective: ClusterConfig = eps === undefined ? c.value : { ...c.value, endpoints: eps };
-      if (old !== undefined && withoutEndpoints(old.config) === withoutEndpoints(effective)) {
+      if (old !== undefined && !meshRebuild && withoutEndpoints(old.config) === withoutEndpoints(effective)) {
         upstreams.set(c.name, old);
         if (JSON.stringify(old.config.endpoints) !== JSON.stringify(effective.endpoints)) endpointUpdates.push([old, effective]);
         continue;
       }
-      upstreams.set(c.name, new UpstreamCluster(effective, settings.limits, old ?? null));
+      upstreams.set(c.name, new UpstreamCluster(effective, settings.limits, old ?? null, workloadTls));
       this.counters.clusters++;
       replaced.add(c.name);
     }
@@ -314,7 +359,8 @@ export class ProxyRuntime {
         continue;
       }
       const listener: ListenerConfig = { ...rest, virtualHosts: routeTable === null ? [] : tableResources.get(routeTable)!.virtualHosts };
-      snapshots.set(l.name, { mode: settings.mode, listener, limits: settings.limits, routes, serviceRoutes, clusters: clusterMap, needsOriginalDst });
+      const authorize = listener.authorization ? buildAuthorizer(listener.authorization, l.name, identityMetrics(this.metrics.registry), this.#denials) : null;
+      snapshots.set(l.name, { mode: settings.mode, listener, limits: settings.limits, routes, serviceRoutes, clusters: clusterMap, needsOriginalDst, authorize });
       this.counters.snapshots++;
       const running = this.#listeners.get(l.name);
       const was = old?.listener;
@@ -404,6 +450,7 @@ export class ProxyRuntime {
       },
       metrics: this.metrics,
       policy: this.#policy,
+      workloadTls: () => this.#identity?.current() ?? null,
       draining: () => this.#draining,
       requestStarted: () => {
         this.#inFlight++;
@@ -441,6 +488,7 @@ export class ProxyRuntime {
   }
 
   close(): void {
+    this.#unsubscribe?.();
     for (const l of this.#listeners.values()) l.destroy();
     for (const l of this.#retiring) l.destroy();
     this.#retiring.clear();

@@ -37,11 +37,14 @@ export interface CorsConfig {
   /** Lower-case header names, or `*`. */
   readonly exposeHeaders: readonly string[];
   /** Seconds a browser may cache a preflight answer (Access-Control-Max-Age). */
-  readonly maxAgeSeconds: number;
+  readonly maxAge: number;
   readonly allowCredentials: boolean;
 }
 
-/** Where the JSON Web Key Set comes from: given inline, or fetched from a URL and cached. */
+/**
+ * Where the JSON Web Key Set comes from: given inline, or fetched from a URL and cached. The file form is the same
+ * object with `type` optional (`keys` or `url` says which), so this resolved model is itself a valid input.
+ */
 export type JwksSourceConfig =
   | { readonly type: 'inline'; readonly keys: readonly Readonly<Record<string, unknown>>[] }
   | {

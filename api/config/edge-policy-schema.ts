@@ -36,7 +36,10 @@ export const jwtAuthSchema = {
       type: 'object',
       additionalProperties: false,
       properties: {
-        inline: { type: 'object', required: ['keys'], properties: { keys: { type: 'array', maxItems: 64, items: { type: 'object' } } } },
+        // The resolved model's discriminant; optional in a file (keys or url says which).
+        type: { enum: ['inline', 'remote'] },
+        // An inline JSON Web Key Set: the document itself ({keys: [...]}), public keys only.
+        keys: { type: 'array', maxItems: 64, items: { type: 'object' } },
         url,
         refreshIntervalMs: positiveMs,
         fetchTimeoutMs: { type: 'integer', minimum: 1, maximum: 60_000 },

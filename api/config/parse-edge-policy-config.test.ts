@@ -1,5 +1,6 @@
 // The edge policies' config: defaults applied, route over listener, and every problem reported at once with its path.
 import { describe, expect, it } from 'vitest';
+import { parseConfigResource } from './parse-config-resource.ts';
 import { parseProxyConfig } from './parse-proxy-config.ts';
 
 function doc(listenerEdge: unknown, routeEdge?: unknown): Record<string, unknown> {
@@ -32,7 +33,7 @@ describe('edge policy config', () => {
     const l = r.value.listeners[0]!;
     expect(l.xffTrustedHops).toBe(1);
     expect(l.edge!.ipFilter).toEqual({ allow: [], deny: ['10.0.0.0/8', '2001:db8::/32', '192.0.2.1'] });
-    expect(l.edge!.cors).toEqual({ allowOrigins: ['https://*.example.com'], allowMethods: ['GET'], allowHeaders: [], exposeHeaders: [], maxAgeSeconds: 5, allowCredentials: false });
+    expect(l.edge!.cors).toEqual({ allowOrigins: ['https://*.example.com'], allowMethods: ['GET'], allowHeaders: [], exposeHeaders: [], maxAge: 5, allowCredentials: false });
     expect(l.edge!.jwt).toMatchObject({
       required: true,
       clockSkewSeconds: 60,
@@ -49,7 +50,7 @@ describe('edge policy config', () => {
         {
           ipFilter: { allow: ['10.0.0.0/33', 'nope'], deny: ['::1/129'] },
           cors: { allowOrigins: ['app.example', 'https://ok.example'] },
-          jwt: { jwks: { inline: { keys: [{ kty: 'EC', d: 'secret' }] }, refreshIntervalMs: 5 }, algorithms: ['HS256'], claimHeaders: [{ claim: 'sub', header: 'Host' }] },
+          jwt: { jwks: { keys: [{ kty: 'EC', d: 'secret' }], refreshIntervalMs: 5 }, algorithms: ['HS256'], claimHeaders: [{ claim: 'sub', header: 'Host' }] },
           extAuthz: { url: 'http://user:pw@authz/?q=1' },
         },
         { ipFilter: {}, jwt: { jwks: { url: 'https://x.test/jwks' }, algorithms: ['HS256'] }, extAuthz: { url: 'ftp://x' } },
@@ -65,7 +66,7 @@ describe('edge policy config', () => {
         {
           ipFilter: { allow: ['10.0.0.0/33', 'nope'], deny: ['::1/129'] },
           cors: { allowOrigins: ['app.example', 'https://ok.example'] },
-          jwt: { jwks: { inline: { keys: [{ kty: 'EC', d: 'secret' }] }, refreshIntervalMs: 5 }, algorithms: ['HS256'], claimHeaders: [{ claim: 'sub', header: 'Host' }] },
+          jwt: { jwks: { keys: [{ kty: 'EC', d: 'secret' }], refreshIntervalMs: 5 }, algorithms: ['HS256'], claimHeaders: [{ claim: 'sub', header: 'Host' }] },
           extAuthz: { url: 'http://user:pw@authz/?q=1' },
         },
         { ipFilter: {}, jwt: { jwks: { url: 'https://x.test/jwks' }, algorithms: ['HS256'] } },
@@ -80,11 +81,27 @@ describe('edge policy config', () => {
       'listeners[0].edge.ipFilter.allow[1]',
       'listeners[0].edge.ipFilter.deny[0]',
       'listeners[0].edge.cors.allowOrigins[0]',
-      'listeners[0].edge.jwt.jwks.inline.keys[0]',
+      'listeners[0].edge.jwt.jwks.keys[0]',
       'listeners[0].edge.jwt.jwks.refreshIntervalMs',
       'listeners[0].edge.jwt.claimHeaders[0].header',
       'listeners[0].edge.extAuthz.url',
       'listeners[0].edge.extAuthz.url',
     ]);
+  });
+
+  it('the resolved model is itself a valid input (the config store re-validates listeners and route tables as resources)', () => {
+    const r = parseProxyConfig(
+      doc(
+        { ipFilter: { allow: ['10.0.0.0/8'] }, cors: { allowOrigins: ['*'], maxAge: 60 }, extAuthz: { url: 'http://authz:9000/check', failOpen: true } },
+        { jwt: { jwks: { url: 'https://issuer.test/jwks' }, claimHeaders: [{ claim: 'sub', header: 'x-user' }] } },
+      ),
+    );
+    if (!r.ok) throw new Error(JSON.stringify(r.error));
+    const { virtualHosts, ...listener } = r.value.listeners[0]!;
+    const asListener = parseConfigResource('listener', listener.name, JSON.parse(JSON.stringify(listener)), { mode: 'ingress' });
+    const asRoutes = parseConfigResource('route-table', 'https', JSON.parse(JSON.stringify({ name: 'https', virtualHosts })), { mode: 'ingress' });
+    if (!asListener.ok || !asRoutes.ok) throw new Error(JSON.stringify([asListener, asRoutes]));
+    expect((asListener.value.value as { edge: unknown }).edge).toEqual(listener.edge);
+    expect((asRoutes.value.value as { virtualHosts: typeof virtualHosts }).virtualHosts[0]!.routes[0]!.edge).toEqual(virtualHosts[0]!.routes[0]!.edge);
   });
 });

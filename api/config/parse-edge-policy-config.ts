@@ -63,7 +63,7 @@ function parseCors(c: Opt, at: string, problems: PolicyProblem[]): CorsConfig | 
     allowMethods: ((c.allowMethods ?? []) as string[]).map((m) => m.toUpperCase()),
     allowHeaders: ((c.allowHeaders ?? []) as string[]).map((h) => h.toLowerCase()),
     exposeHeaders: ((c.exposeHeaders ?? []) as string[]).map((h) => h.toLowerCase()),
-    maxAgeSeconds: c.maxAge ?? DEFAULT_CORS_MAX_AGE_SECONDS,
+    maxAge: c.maxAge ?? DEFAULT_CORS_MAX_AGE_SECONDS,
     allowCredentials: c.allowCredentials ?? false,
   };
 }
@@ -72,21 +72,23 @@ function parseJwt(j: Opt, at: string, problems: PolicyProblem[]): JwtAuthConfig 
   if (!j) return null;
   const src = j.jwks ?? {};
   let jwks: JwtAuthConfig['jwks'];
-  if ((src.inline === undefined) === (src.url === undefined)) {
-    problems.push({ path: `${at}.jwks`, message: 'needs exactly one of inline or url' });
+  if ((src.keys === undefined) === (src.url === undefined)) {
+    problems.push({ path: `${at}.jwks`, message: 'needs exactly one of keys (an inline key set) or url' });
     jwks = { type: 'inline', keys: [] };
-  } else if (src.inline !== undefined) {
-    const keys = src.inline.keys as Record<string, unknown>[];
+  } else if (src.keys !== undefined) {
+    if (src.type === 'remote') problems.push({ path: `${at}.jwks.type`, message: 'is "remote" but keys are given inline' });
+    const keys = src.keys as Record<string, unknown>[];
     keys.forEach((k, i) => {
-      if (typeof k.kty !== 'string') problems.push({ path: `${at}.jwks.inline.keys[${i}].kty`, message: 'is required (a JSON Web Key)' });
-      if ('d' in k) problems.push({ path: `${at}.jwks.inline.keys[${i}]`, message: 'is a private key: give only the public key' });
+      if (typeof k.kty !== 'string') problems.push({ path: `${at}.jwks.keys[${i}].kty`, message: 'is required (a JSON Web Key)' });
+      if ('d' in k) problems.push({ path: `${at}.jwks.keys[${i}]`, message: 'is a private key: give only the public key' });
     });
-    if (keys.length === 0) problems.push({ path: `${at}.jwks.inline.keys`, message: 'needs at least one key' });
+    if (keys.length === 0) problems.push({ path: `${at}.jwks.keys`, message: 'needs at least one key' });
     jwks = { type: 'inline', keys };
     for (const f of ['refreshIntervalMs', 'fetchTimeoutMs', 'retryIntervalMs', 'unknownKeyCooldownMs']) {
       if (src[f] !== undefined) problems.push({ path: `${at}.jwks.${f}`, message: 'applies only to a jwks url' });
     }
   } else {
+    if (src.type === 'inline') problems.push({ path: `${at}.jwks.type`, message: 'is "inline" but a url is given' });
     urlProblem(src.url, `${at}.jwks.url`, problems);
     jwks = {
       type: 'remote',

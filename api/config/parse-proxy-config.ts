@@ -11,6 +11,7 @@ import {
   DEFAULT_OUTBOUND_CONNECT_TIMEOUT_MS,
   DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS,
 } from './proxy-config-defaults.ts';
+import { checkSpiffeId, parseAuthorization, parseInboundMtls, parseMeshTls } from './parse-mesh-identity-config.ts';
 import { parseEdgePolicies } from './parse-edge-policy-config.ts';
 import { parseCircuitBreaker, parseLocalRateLimit, parseOutlierDetection, parseRoutePolicies } from './parse-policy-config.ts';
 import { validateProxyConfigDocument } from './proxy-config-validator.generated.ts';
@@ -227,6 +228,7 @@ export function parseProxyConfig(doc: unknown): Result<ProxyConfig, readonly Con
           }
         : null,
       rateLimit: parseLocalRateLimit(l.rateLimit),
+      ...meshListenerFields(l, at, direction, problems),
       xffTrustedHops: l.xffTrustedHops ?? 0,
       edge: parseEdgePolicies(l.edge, `${at}.edge`, problems),
     };
@@ -245,9 +247,16 @@ export function parseProxyConfig(doc: unknown): Result<ProxyConfig, readonly Con
       c.connectTimeoutMs ?? (inboundOnly.get(c.name!) === true ? DEFAULT_INBOUND_CONNECT_TIMEOUT_MS : DEFAULT_OUTBOUND_CONNECT_TIMEOUT_MS),
     idleTimeoutMs: c.idleTimeoutMs ?? DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS,
     maxConnectionsPerEndpoint: c.maxConnectionsPerEndpoint ?? DEFAULT_MAX_CONNECTIONS_PER_ENDPOINT,
-    endpoints: (c.endpoints ?? []).map((e) => ({ address: e.address!, port: e.port!, weight: e.weight ?? 1 })),
+    endpoints: (c.endpoints ?? []).map((e, ei) => ({
+      address: e.address!,
+      port: e.port!,
+      weight: e.weight ?? 1,
+      // Only when set: configs without mesh identity keep their exact shape.
+      ...(e.identity != null ? { identity: checkSpiffeId(e.identity, `clusters[${ci}].endpoints[${ei}].identity`, problems) } : {}),
+    })),
     circuitBreaker: parseCircuitBreaker(c.circuitBreaker),
     outlierDetection: parseOutlierDetection(c.outlierDetection, `clusters[${ci}].outlierDetection`, problems),
+    ...(c.meshTls != null ? { meshTls: parseMeshTls(c.meshTls, `clusters[${ci}].meshTls`, problems) } : {}),
   }));
 
   if (problems.length > 0) return err(problems);
@@ -261,6 +270,17 @@ export function parseProxyConfig(doc: unknown): Result<ProxyConfig, readonly Con
     limits: { ...DEFAULT_LIMITS[mode], ...(input.limits ?? {}) },
     drainTimeoutMs: input.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
   });
+}
+
+/** The listener's mesh-identity fields, present only when configured (so configs without them keep their exact shape). */
+function meshListenerFields(l: In<ListenerConfig>, at: string, direction: string, problems: ConfigProblem[]): Pick<ListenerConfig, 'mtls' | 'authorization'> {
+  const out: { mtls?: ListenerConfig['mtls']; authorization?: ListenerConfig['authorization'] } = {};
+  if (l.mtls != null) {
+    if (l.tls != null) problems.push({ path: `${at}.mtls`, message: 'a listener terminates either its own TLS (tls) or mesh mTLS (mtls), not both' });
+    out.mtls = parseInboundMtls(l.mtls, `${at}.mtls`, direction, problems);
+  }
+  if (l.authorization != null) out.authorization = parseAuthorization(l.authorization, `${at}.authorization`, direction, problems);
+  return out;
 }
 
 /** Formats problems for a person: one line each, `path: message`. */

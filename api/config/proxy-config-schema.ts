@@ -2,6 +2,7 @@
 // The policy fragments live in policy-config-schema.ts.
 // Published as docs/proxy-config.schema.json by `npm run gen:schema`; a test checks the published copy is current.
 
+import { authorizationSchema, inboundMtlsSchema, meshTlsSchema, spiffeIdSchema } from './mesh-identity-schema.ts';
 import { edgePolicySchema } from './edge-policy-schema.ts';
 import { circuitBreakerSchema, localRateLimitSchema, outlierDetectionSchema, routePolicyProperties } from './policy-config-schema.ts';
 
@@ -62,6 +63,8 @@ export const proxyConfigSchema = {
           protocol: { enum: ['detect', 'http', 'tcp'] },
           tcpCluster: name,
           rateLimit: localRateLimitSchema,
+          mtls: inboundMtlsSchema,
+          authorization: authorizationSchema,
           xffTrustedHops: { type: 'integer', minimum: 0, maximum: 10 },
           edge: edgePolicySchema,
           tls: {
@@ -224,6 +227,7 @@ export const proxyConfigSchema = {
           maxConnectionsPerEndpoint: { type: 'integer', minimum: 1, maximum: 100_000 },
           circuitBreaker: circuitBreakerSchema,
           outlierDetection: outlierDetectionSchema,
+          meshTls: meshTlsSchema,
           endpoints: {
             type: 'array',
             items: {
@@ -234,6 +238,7 @@ export const proxyConfigSchema = {
                 address: { type: 'string', minLength: 1, maxLength: 253 },
                 port: { type: 'integer', minimum: 1, maximum: 65535 },
                 weight: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+                identity: { ...spiffeIdSchema, type: ['string', 'null'] },
               },
             },
           },

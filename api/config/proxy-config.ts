@@ -3,6 +3,7 @@
 // Every field here is fully resolved (defaults applied). The on-disk / on-the-wire form is the same shape with most
 // fields optional; `parseProxyConfig` turns it into this model or returns every problem at once.
 
+import type { AuthorizationConfig, InboundMtlsConfig, MeshTlsConfig } from './mesh-identity-config.ts';
 import type { EdgePolicyConfig } from './edge-policy-config.ts';
 import type { CircuitBreakerConfig, LocalRateLimitConfig, OutlierDetectionConfig, RoutePolicyConfig } from './policy-config.ts';
 
@@ -46,6 +47,10 @@ export interface ListenerConfig {
   readonly tls: ListenerTlsConfig | null;
   /** A token bucket over every HTTP request this listener serves (before routing); null: none. */
   readonly rateLimit: LocalRateLimitConfig | null;
+  /** Inbound: mTLS with the workload certificate (permissive or strict, per port); absent or null: plain text only. */
+  readonly mtls?: InboundMtlsConfig | null;
+  /** Inbound: who may call (AuthorizationPolicy); absent or null: no authorization layer at all. */
+  readonly authorization?: AuthorizationConfig | null;
   /**
    * How many proxies in front of this listener are trusted to append the client to x-forwarded-for (a cloud load
    * balancer: 1). The client address that IP filters see, and the x-forwarded-for kept toward the upstream, go back at
@@ -192,6 +197,8 @@ export interface ClusterConfig {
   readonly circuitBreaker: CircuitBreakerConfig | null;
   /** Ejects endpoints that keep failing; null: none. */
   readonly outlierDetection: OutlierDetectionConfig | null;
+  /** mTLS to the meshed endpoints (those with an identity); absent or null: plain text to every endpoint. */
+  readonly meshTls?: MeshTlsConfig | null;
 }
 
 export interface LoadBalancerConfig {
@@ -209,6 +216,8 @@ export interface EndpointConfig {
   readonly address: string;
   readonly port: number;
   readonly weight: number;
+  /** The SPIFFE id of the workload behind this endpoint (its pod's ServiceAccount); absent or null: the cluster's, if any. */
+  readonly identity?: string | null;
 }
 
 export interface LimitsConfig {

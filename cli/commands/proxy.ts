@@ -11,6 +11,8 @@ export interface ProxyCommandOptions {
   readonly sidecar?: boolean;
   readonly mode?: string;
   readonly check?: boolean;
+  /** Worker processes (ingress): a positive integer as text; default the machine's cores in ingress mode, else 1. */
+  readonly workers?: string;
 }
 
 export function registerProxyCommand(program: Command): void {
@@ -21,6 +23,7 @@ export function registerProxyCommand(program: Command): void {
     .option('--sidecar', 'run as an injected sidecar: config from the SKEIN_* environment the injector sets (docs/injection.md)')
     .option('--mode <mode>', 'override the mode in the config: sidecar | ingress')
     .option('--check', 'validate the config and exit')
+    .option('--workers <n>', 'worker processes sharing the listeners (default: one per core in ingress mode, else 1)')
     .action((opts: ProxyCommandOptions) => runProxyCommand(opts));
 }
 
@@ -35,6 +38,12 @@ export async function runProxyCommand(opts: ProxyCommandOptions): Promise<void> 
     if (opts.mode !== 'sidecar' && opts.mode !== 'ingress') throw new CliError(`--mode must be sidecar or ingress, not "${opts.mode}"`, 2);
     if (doc && typeof doc === 'object') (doc as Record<string, unknown>).mode = opts.mode;
   }
+  let workers: number | null = null;
+  if (opts.workers !== undefined) {
+    if (!/^[0-9]{1,3}$/.test(opts.workers) || Number(opts.workers) < 1) throw new CliError(`--workers must be a whole number from 1, not "${opts.workers}"`, 2);
+    if (opts.sidecar) throw new CliError('--workers is for the ingress, not a sidecar', 2);
+    workers = Number(opts.workers);
+  }
   const parsed = parseProxyConfig(doc);
   if (!parsed.ok) {
     throw new CliError(`invalid config ${source}:\n${formatConfigProblems(parsed.error)}`, 2);
@@ -43,8 +52,14 @@ export async function runProxyCommand(opts: ProxyCommandOptions): Promise<void> 
     process.stdout.write(`${source}: valid\n`);
     return;
   }
+  if (!opts.sidecar) {
+    const count = workers ?? (parsed.value.mode === 'ingress' ? (await import('node:os')).availableParallelism() : 1);
+    const { isWorker, superviseWorkers } = await import('../../proxy/proxy-workers.ts');
+    if (count > 1 && !isWorker()) return superviseWorkers(count);
+    const { runProxyProcess } = await import('../../proxy/proxy-process.ts');
+    return runProxyProcess(parsed.value);
+  }
   const { runProxyProcess } = await import('../../proxy/proxy-process.ts');
-  if (!opts.sidecar) return runProxyProcess(parsed.value);
   const { parseAppProbes } = await import('../../proxy/admin/health-server.ts');
   const { originalDestinationUnavailable } = await import('../../proxy/native/original-destination.ts');
   const { log } = await import('../../proxy/log.ts');

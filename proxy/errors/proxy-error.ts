@@ -26,6 +26,10 @@ export const ERRORS = {
   methodNotAllowed: spec('SKEIN_ERR_METHOD_NOT_ALLOWED', 405, GRPC.UNIMPLEMENTED, 'bad-request', true, 'method not supported by the proxy'),
   expectationFailed: spec('SKEIN_ERR_EXPECTATION_FAILED', 417, GRPC.INVALID_ARGUMENT, 'expectation-failed', false, 'unsupported Expect'),
   forbidden: spec('SKEIN_ERR_FORBIDDEN', 403, GRPC.PERMISSION_DENIED, 'forbidden', false, 'request not authorized'),
+  mtlsRequired: spec('SKEIN_ERR_MTLS_REQUIRED', 403, GRPC.PERMISSION_DENIED, 'mtls-required', true, 'this port accepts mutual TLS only'),
+  peerIdentity: spec('SKEIN_ERR_PEER_IDENTITY', 503, GRPC.UNAVAILABLE, 'peer-identity', false, 'upstream identity is not the one expected'),
+  upstreamTls: spec('SKEIN_ERR_UPSTREAM_TLS', 503, GRPC.UNAVAILABLE, 'upstream-tls', false, 'TLS handshake with the upstream failed'),
+  noWorkloadCertificate: spec('SKEIN_ERR_NO_WORKLOAD_CERTIFICATE', 503, GRPC.UNAVAILABLE, 'no-workload-certificate', false, 'no workload certificate yet for mutual TLS'),
   headersTooLarge: spec('SKEIN_ERR_HEADERS_TOO_LARGE', 431, GRPC.RESOURCE_EXHAUSTED, 'headers-too-large', true, 'request headers too large'),
   noRoute: spec('SKEIN_ERR_NO_ROUTE', 404, GRPC.UNIMPLEMENTED, 'no-route', false, 'no route matches this request'),
   noEndpoints: spec('SKEIN_ERR_NO_ENDPOINTS', 503, GRPC.UNAVAILABLE, 'no-endpoints', false, 'no endpoints available'),
@@ -89,6 +93,19 @@ export function classifyUpstreamError(e: unknown): ProxyError {
       return new ProxyError(ERRORS.connectFailed, code, { cause: e });
     case 'ETIMEDOUT':
       return new ProxyError(ERRORS.connectTimeout, code, { cause: e });
+    case 'CERT_HAS_EXPIRED':
+    case 'CERT_NOT_YET_VALID':
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+    case 'UNABLE_TO_GET_ISSUER_CERT':
+    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
+    case 'SELF_SIGNED_CERT_IN_CHAIN':
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
+    case 'CERT_SIGNATURE_FAILURE':
+    case 'CERT_UNTRUSTED':
+    case 'CERT_REJECTED':
+    case 'INVALID_PURPOSE':
+    case 'ERR_TLS_CERT_ALTNAME_INVALID':
+      return new ProxyError(ERRORS.upstreamTls, code, { cause: e });
     case 'HPE_INVALID_CONSTANT':
     case 'HPE_INVALID_HEADER_TOKEN':
     case 'HPE_INVALID_CONTENT_LENGTH':
@@ -106,6 +123,8 @@ export function classifyUpstreamError(e: unknown): ProxyError {
     default:
       // Any other llhttp parse error is still the upstream speaking invalid HTTP, not a reset.
       if (code.startsWith('HPE_')) return new ProxyError(ERRORS.upstreamProtocol, code, { cause: e });
+      // OpenSSL's own failures (alerts, version or cipher mismatch, a refused client certificate).
+      if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) return new ProxyError(ERRORS.upstreamTls, code, { cause: e });
       return new ProxyError(ERRORS.upstreamReset, code || undefined, { cause: e });
   }
 }

@@ -3,9 +3,13 @@ import type { ListenerConfig, LimitsConfig, ProxyMode } from '../../api/config/p
 import type { RouteTable } from '../routing/route-table.ts';
 import type { ServiceRouteTable } from '../routing/service-route-table.ts';
 import type { PolicyLayers } from '../stack/policy-slot.ts';
-import type { StackHooks } from '../stack/stack-hooks.ts';
+import type { Authorizer, StackHooks } from '../stack/stack-hooks.ts';
+import type { WorkloadTls } from '../identity/workload-tls.ts';
 import type { ProxyMetrics } from '../telemetry/proxy-metrics.ts';
 import type { UpstreamCluster } from '../upstream/upstream-cluster.ts';
+
+/** The verified mesh identity of the peer (SPIFFE id), stored on a socket that completed inbound mTLS. */
+export const PEER_IDENTITY: unique symbol = Symbol('skein.peerIdentity');
 
 /** Where a redirected connection was headed, stored on the accepted socket (read by original-destination clusters). */
 export const ORIGINAL_DST: unique symbol = Symbol('skein.originalDst');
@@ -24,6 +28,8 @@ export interface ListenerSnapshot {
   readonly clusters: ReadonlyMap<string, UpstreamCluster>;
   /** True when some cluster routes by original destination, so accepted sockets must record it. */
   readonly needsOriginalDst: boolean;
+  /** The listener's compiled authorization (its `authorization` config); absent or null: no authorization layer. */
+  readonly authorize?: Authorizer | null;
 }
 
 export interface ListenerContext {
@@ -39,4 +45,6 @@ export interface ListenerContext {
   readonly policy?: PolicyLayers;
   /** Authorization and span hooks; absent or null members: no layer. */
   readonly hooks?: StackHooks;
+  /** This workload's certificate for inbound mTLS (read per connection); absent or null: none yet. */
+  readonly workloadTls?: () => WorkloadTls | null;
 }

@@ -10,7 +10,10 @@ import { ProxyRequest } from '../stack/proxy-request.ts';
 import { requestTarget } from '../stack/request-target.ts';
 import { pickCluster, pickRoute } from '../stack/route.ts';
 import { applyHeaderMutation } from './hop-headers.ts';
-import type { ListenerContext } from './listener-context.ts';
+import type { ListenerContext, ListenerSnapshot } from './listener-context.ts';
+import type { CompiledRoute } from '../routing/route-table.ts';
+import { ProxyResponse, type ResponseSink } from '../stack/proxy-response.ts';
+import { stack, type Service } from '../stack/service.ts';
 import { connect, PLAIN } from '../upstream/connector.ts';
 import type { Http1Request } from '../http1/server-connection.ts';
 
@@ -28,21 +31,74 @@ function writeRawResponse(socket: Duplex, status: number, headers: Record<string
 function rejectUpgrade(ctx: ListenerContext, socket: Duplex, e: ProxyError): void {
   ctx.metrics.proxyError(ctx.snapshot().listener.name, e.spec.cause);
   const body = `${e.spec.message}\n`;
-  writeRawResponse(socket, e.spec.status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body), connection: 'close', [ERROR_HEADER]: e.spec.cause }, body);
+  writeRawResponse(socket, e.spec.status, { ...(e.headers ?? {}), 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body), connection: 'close', [ERROR_HEADER]: e.spec.cause }, body);
+}
+
+/** What the admission stack's innermost service answers: the edge policies let the upgrade through. */
+const ADMITTED = new ProxyResponse(101, Object.create(null), null);
+const ADMIT: Service = () => Promise.resolve(ADMITTED);
+const admissions = new WeakMap<CompiledRoute, Service | null>();
+
+/**
+ * The route's edge policies (IP filter, JWT, external authorization; proxy/policy/edge-policies.ts) as a stack over
+ * ADMIT, or null when it has none: an upgrade is held to the same checks as a request on the route.
+ */
+function admission(ctx: ListenerContext, snap: ListenerSnapshot, route: CompiledRoute): Service | null {
+  let a = admissions.get(route);
+  if (a === undefined) {
+    const layers = ctx.policy?.edge?.({ listener: snap.listener, route }) ?? [];
+    a = layers.length === 0 ? null : stack(layers, ADMIT);
+    admissions.set(route, a);
+  }
+  return a;
+}
+
+/** An answer of the edge policies instead of the upgrade (an authorization service's denial), written raw; then close. */
+function writeAnswer(socket: Duplex, res: ProxyResponse): void {
+  const chunks: Buffer[] = [];
+  const sink: ResponseSink = {
+    data: (c) => (chunks.push(c), true),
+    end: () => {
+      const body = Buffer.concat(chunks);
+      const headers: Record<string, string | string[]> = { ...res.headers, 'content-length': String(body.length), connection: 'close' };
+      socket.end(Buffer.concat([Buffer.from(responseHead(res.status, headers), 'latin1'), body]));
+    },
+    error: () => socket.destroy(),
+  };
+  if (res.body === null) sink.end(null);
+  else res.body.start(sink);
 }
 
 export function tunnelUpgrade(ctx: ListenerContext, req: Http1Request, socket: Duplex, head: Buffer): void {
   socket.on('error', () => socket.destroy());
   const snap = ctx.snapshot();
-  const target = requestTarget(req);
+  const target = requestTarget(req, snap.listener.direction === 'ingress');
   if (target instanceof ProxyError) return rejectUpgrade(ctx, socket, target);
   const downstream = downstreamInfo(req.socket, snap);
-  const headers = upstreamRequestHeaders(downstream.direction, req.headers, downstream.clientAddress, false);
+  const headers = upstreamRequestHeaders(downstream.direction, req.headers, downstream.clientAddress, downstream.tls, downstream.peerIdentity, snap.listener.xffTrustedHops ?? 0);
   // The same route and balance stages as every request (a ProxyRequest without a body: the tunnel carries the bytes).
   const preq = new ProxyRequest(req.method, target[0], target[1], headers, null, downstream, false, performance.now(), req.headers);
   const route = pickRoute(snap, preq);
   if (route instanceof ProxyError) return rejectUpgrade(ctx, socket, route);
   if (route.config.directResponse && route.config.backends.length === 0) return rejectUpgrade(ctx, socket, new ProxyError(ERRORS.upgradeRejected, 'route answers directly'));
+  const admit = admission(ctx, snap, route);
+  if (admit === null) return forwardUpgrade(ctx, snap, req, socket, head, preq, route);
+  admit(preq).then(
+    (res) => {
+      if (socket.destroyed) return;
+      if (res === ADMITTED) forwardUpgrade(ctx, snap, req, socket, head, preq, route);
+      else writeAnswer(socket, res);
+    },
+    (e: unknown) => {
+      if (!socket.destroyed) rejectUpgrade(ctx, socket, e instanceof ProxyError ? e : new ProxyError(ERRORS.internal));
+    },
+  );
+}
+
+function forwardUpgrade(ctx: ListenerContext, snap: ListenerSnapshot, req: Http1Request, socket: Duplex, head: Buffer, preq: ProxyRequest, route: CompiledRoute): void {
+  const downstream = preq.downstream;
+  const headers = preq.headers;
+  const target = [preq.authority, preq.path] as const;
   const cluster = pickCluster(snap, route);
   if (cluster instanceof ProxyError) return rejectUpgrade(ctx, socket, cluster);
   const endpoint = cluster.pick({ hashKey: hashKey(preq, cluster), originalDst: downstream.originalDst });
@@ -74,7 +130,7 @@ export function tunnelUpgrade(ctx: ListenerContext, req: Http1Request, socket: D
     agent: false,
     setHost: false,
     // The one connector every upstream connection goes through (a dedicated socket: never pooled).
-    createConnection: () => connect(state, PLAIN, routed.cluster.config.connectTimeoutMs),
+    createConnection: () => connect(state, routed.endpoint.transport ?? PLAIN, routed.cluster.config.connectTimeoutMs),
   });
   const connectTimer = setTimeout(() => upReq.destroy(new ProxyError(ERRORS.connectTimeout)), routed.cluster.config.connectTimeoutMs);
   // Until the upstream has answered nothing else bounds this exchange: the client socket has left the HTTP server (no

@@ -1,10 +1,12 @@
 // One listening socket: accepts connections, detects their protocol and hands each to HTTP/1.1, HTTP/2, TLS or TCP handling.
-import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { HeaderBag } from '../http/hop-headers.ts';
-import { ORIGINAL_DST, type ListenerContext } from '../http/listener-context.ts';
+import { ORIGINAL_DST, PEER_IDENTITY, type ListenerContext, type ListenerSnapshot } from '../http/listener-context.ts';
+import { identityMetrics, type HandshakeFailureReason } from '../identity/identity-metrics.ts';
+import { inboundMtlsMode, verifyMeshClient } from '../identity/inbound-mtls.ts';
+import { RateLimitedLog } from '../telemetry/rate-limited-log.ts';
 import { tunnelUpgrade } from '../http/websocket-tunnel.ts';
 import { Http1ServerConnection, type Http1ServerHooks } from '../http1/server-connection.ts';
 import { h2Exchange, type H2Request, type H2Response } from '../http2/h2-downstream.ts';
@@ -14,10 +16,13 @@ import { originalDestination } from '../native/original-destination.ts';
 import { serveHttp } from '../stack/serve.ts';
 import { forwardTcp } from '../tcp/tcp-forwarder.ts';
 import { detectProtocol, type DetectedProtocol } from './protocol-detect.ts';
+import { ServerTlsContexts } from './tls-contexts.ts';
 
 /** HTTP/2 rapid-reset defence (CVE-2023-44487): at most this many resets in a burst, refilled at the rate. */
 const STREAM_RESET_BURST = 200;
 const STREAM_RESET_RATE = 50;
+/** Refused mTLS handshakes: one log line per listener and reason every 10 s. */
+const handshakeLogs = new RateLimitedLog();
 
 export class ProxyListener {
   readonly name: string;
@@ -29,7 +34,7 @@ export class ProxyListener {
   readonly #h2: http2.Http2Server;
   readonly #sockets = new Set<net.Socket>();
   readonly #sessions = new Set<http2.ServerHttp2Session>();
-  #secureContext: tls.SecureContext | null = null;
+  #tls: ServerTlsContexts | null = null;
   #draining = false;
 
   constructor(ctx: ListenerContext) {
@@ -97,11 +102,11 @@ export class ProxyListener {
     this.#server.on('error', () => {});
   }
 
-  /** (Re)loads the TLS certificate and key from the files in the config. */
+  /** (Re)loads the TLS certificates and keys from the files in the config (TLS 1.2+, AEAD ciphers, SNI selection). */
   reloadTls(): void {
     const t = this.#ctx.snapshot().listener.tls;
     if (!t) return;
-    this.#secureContext = tls.createSecureContext({ cert: readFileSync(t.certFile), key: readFileSync(t.keyFile), minVersion: 'TLSv1.2' });
+    this.#tls = new ServerTlsContexts(t);
   }
 
   /** Binds the listener's address (or `at`: a listener an apply is about to add binds before its config is committed). */
@@ -190,6 +195,17 @@ export class ProxyListener {
   #dispatch(socket: net.Socket, p: DetectedProtocol): void {
     const snap = this.#ctx.snapshot();
     const metrics = this.#ctx.metrics;
+    const mtls = snap.listener.mtls ?? null;
+    if (mtls !== null) {
+      if (p === 'tls') return this.#acceptMeshTls(socket, snap);
+      if (inboundMtlsMode(mtls, socket) === 'strict') {
+        // Strict: plain text is refused before a byte of it is read as a request.
+        metrics.proxyError(this.name, ERRORS.mtlsRequired.cause);
+        this.#handshakeFailed('plaintext-refused', socket, 'plain text on a strict mTLS port');
+        socket.destroy();
+        return;
+      }
+    }
     metrics.connectionOpened(this.name, p);
     socket.once('close', () => metrics.connectionClosed(this.name, p));
     switch (p) {
@@ -202,11 +218,13 @@ export class ProxyListener {
         this.#h2.emit('connection', socket);
         return;
       case 'tls': {
-        if (this.#secureContext && snap.listener.tls) {
+        const contexts = this.#tls;
+        if (contexts !== null && snap.listener.tls) {
           const tlsSocket = new tls.TLSSocket(socket, {
             isServer: true,
-            secureContext: this.#secureContext,
+            secureContext: contexts.default,
             ALPNProtocols: [...snap.listener.tls.alpn],
+            ...(contexts.bySni ? { SNICallback: contexts.sniCallback } : {}),
           });
           tlsSocket.on('error', () => tlsSocket.destroy());
           const handshakeTimer = setTimeout(() => tlsSocket.destroy(), snap.limits.headersTimeoutMs);
@@ -238,6 +256,53 @@ export class ProxyListener {
         return;
       }
     }
+  }
+
+  /**
+   * Terminates mesh mTLS with this workload's certificate: TLS 1.3, a client certificate required and checked (chain to the
+   * current bundle, one SPIFFE URI SAN of our trust domain, clientAuth EKU); the verified identity is stored on the socket
+   * for the requests that follow. Anything less closes the connection.
+   */
+  #acceptMeshTls(socket: net.Socket, snap: ListenerSnapshot): void {
+    const wt = this.#ctx.workloadTls?.() ?? null;
+    if (wt === null) {
+      this.#handshakeFailed('no-workload-certificate', socket, 'no workload certificate yet');
+      socket.destroy();
+      return;
+    }
+    const tlsSocket = new tls.TLSSocket(socket, {
+      isServer: true,
+      secureContext: wt.context,
+      requestCert: true,
+      rejectUnauthorized: true,
+      ALPNProtocols: ['h2', 'http/1.1'],
+    });
+    let secured = false;
+    tlsSocket.on('error', (e: NodeJS.ErrnoException) => {
+      if (!secured) this.#handshakeFailed('handshake', socket, e.code ?? e.message);
+      tlsSocket.destroy();
+    });
+    const handshakeTimer = setTimeout(() => tlsSocket.destroy(), snap.limits.headersTimeoutMs);
+    tlsSocket.once('close', () => clearTimeout(handshakeTimer));
+    tlsSocket.once('secure', () => {
+      secured = true;
+      clearTimeout(handshakeTimer);
+      const v = verifyMeshClient(tlsSocket, wt, Date.now());
+      if (!v.ok) {
+        this.#handshakeFailed(v.kind, socket, v.reason);
+        tlsSocket.destroy();
+        return;
+      }
+      (tlsSocket as tls.TLSSocket & { [PEER_IDENTITY]?: string })[PEER_IDENTITY] = v.identity;
+      (tlsSocket as { secureConnecting?: boolean }).secureConnecting = false;
+      if (tlsSocket.alpnProtocol === 'h2') this.#h2.emit('connection', tlsSocket);
+      else this.#serveHttp1(tlsSocket);
+    });
+  }
+
+  #handshakeFailed(reason: HandshakeFailureReason, socket: net.Socket, detail: string): void {
+    identityMetrics(this.#ctx.metrics.registry).handshakeFailed('inbound', reason);
+    handshakeLogs.write(`${this.name}\u0000${reason}`, 'warn', 'inbound mTLS refused', { listener: this.name, reason, detail: detail.slice(0, 300), client: socket.remoteAddress ?? '' });
   }
 
   /** Stops accepting; idle HTTP/1 connections close, HTTP/2 sessions get GOAWAY; in-flight requests continue. */

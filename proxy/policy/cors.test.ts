@@ -14,7 +14,7 @@ function request(method: string, headers: Record<string, string>): ProxyRequest 
 }
 
 function cors(over: Partial<CorsConfig> = {}): CorsConfig {
-  return { allowOrigins: ['https://app.example'], allowMethods: ['GET', 'POST'], allowHeaders: ['x-custom'], exposeHeaders: ['x-total'], maxAgeSeconds: 5, allowCredentials: false, ...over };
+  return { allowOrigins: ['https://app.example'], allowMethods: ['GET', 'POST'], allowHeaders: ['x-custom'], exposeHeaders: ['x-total'], maxAge: 5, allowCredentials: false, ...over };
 }
 
 function upstream(): { svc: Service; calls: number } {

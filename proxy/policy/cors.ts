@@ -45,7 +45,7 @@ export class CorsPolicy {
     this.#headers = c.allowHeaders.filter((h) => h !== '*').join(', ');
     // The wildcard means nothing to a browser on a credentialed request (Fetch standard): then only the names count.
     this.#expose = (c.allowCredentials ? c.exposeHeaders.filter((h) => h !== '*') : c.exposeHeaders).join(', ');
-    this.#maxAge = c.maxAgeSeconds > 0 ? String(c.maxAgeSeconds) : '';
+    this.#maxAge = c.maxAge > 0 ? String(c.maxAge) : '';
   }
 
   allowsOrigin(origin: string): boolean {

@@ -64,7 +64,7 @@ describe('edge policies', () => {
       {
         ipFilter: { deny: ['198.51.100.0/24'] },
         cors: { allowOrigins: ['https://app.test'], allowMethods: ['GET'] },
-        jwt: { jwks: { inline: { keys: [{ kty: 'EC', crv: 'P-256', x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU', y: 'x_FEzRu9m36HLN_tAxhNGAMVhN_ek5amFbaFtpz8jW0' }] } } },
+        jwt: { jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU', y: 'x_FEzRu9m36HLN_tAxhNGAMVhN_ek5amFbaFtpz8jW0' }] } },
         extAuthz: { url: 'http://authz.test' },
       },
       undefined,

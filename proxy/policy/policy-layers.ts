@@ -148,6 +148,12 @@ export class SkeinPolicyLayers implements PolicyLayers {
     return layers;
   }
 
+  edge(target: RouteTarget): readonly Layer[] {
+    const layers: Layer[] = [];
+    this.#edge.layers(target, layers);
+    return layers;
+  }
+
   cluster(target: ClusterTarget, deps: PolicyDeps): readonly Layer[] {
     registerPolicyMetrics(deps.metrics.registry, () => this.events());
     const layers: Layer[] = [];

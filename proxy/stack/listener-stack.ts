@@ -25,7 +25,7 @@ export function listenerStack(snap: ListenerSnapshot, ctx: ListenerContext): Ser
     const layers: Layer[] = [];
     const requestSpan = spanLayer(span, 'request');
     if (requestSpan !== null) layers.push(requestSpan);
-    const authorize = authorizeLayer(ctx.hooks?.authorize ?? null);
+    const authorize = authorizeLayer(snap.authorize ?? ctx.hooks?.authorize ?? null);
     if (authorize !== null) layers.push(authorize);
     s = stack(layers, routeStage(snap, ctx, deps));
     stacks.set(snap, s);

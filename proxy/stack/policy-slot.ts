@@ -37,6 +37,11 @@ export interface ClusterTarget {
 export interface PolicyLayers {
   route(target: RouteTarget, deps: PolicyDeps): readonly Layer[];
   cluster(target: ClusterTarget, deps: PolicyDeps): readonly Layer[];
+  /**
+   * Only the admission checks among the route layers (the edge policies: IP filter, CORS, JWT, external authorization),
+   * for what does not go through the route stack but must pass the same checks (a WebSocket upgrade). Absent: none.
+   */
+  edge?(target: RouteTarget): readonly Layer[];
 }
 
 export const NO_POLICY: PolicyLayers = { route: () => [], cluster: () => [] };

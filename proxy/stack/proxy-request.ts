@@ -13,11 +13,13 @@ export interface DownstreamInfo {
   readonly direction: ListenerDirection;
   readonly clientAddress: string;
   readonly clientPort: number;
+  /** The port the connection was accepted on (the listener's). */
+  readonly localPort?: number;
   /** The connection arrived over TLS that this proxy terminated. */
   readonly tls: boolean;
   /** The TLS SNI, lower case, or null. */
   readonly sni: string | null;
-  /** The peer's verified identity (mTLS, SPIFFE ID), or null: filled by the identity issue. */
+  /** The peer's verified identity (mesh mTLS: the SPIFFE id of its certificate), or null when it proved none. */
   readonly peerIdentity: string | null;
   /** Where an iptables-redirected connection was headed (sidecar outbound/inbound), or null. */
   readonly originalDst: OriginalDestination | null;

@@ -1,15 +1,20 @@
 // Validates a downstream request's target and authority (RELIABILITY 7: host confusion) before anything is routed.
 import { ERRORS, ProxyError } from '../errors/proxy-error.ts';
 import type { DownstreamRequest } from '../http/http-rescue.ts';
+import { PEER_IDENTITY } from '../http/listener-context.ts';
 import type { Http1Request } from '../http1/server-connection.ts';
+import { normalizePath } from './path-normalize.ts';
 
 export function headerString(v: unknown): string | undefined {
   // Node's HTTP/1 header object has a prototype: an absent "constructor" header reads as a function, not a string.
   return Array.isArray(v) ? v[0] : typeof v === 'string' ? v : undefined;
 }
 
-/** Validates the request target and authority (RELIABILITY 7: host confusion), returning [authority, path] or an error. */
-export function requestTarget(req: DownstreamRequest): ProxyError | readonly [string, string] {
+/**
+ * Validates the request target and authority (RELIABILITY 7: host confusion), returning [authority, path] or an error.
+ * `normalize` (the ingress) also puts the path in canonical form first (RELIABILITY 5, path-normalize.ts).
+ */
+export function requestTarget(req: DownstreamRequest, normalize = false): ProxyError | readonly [string, string] {
   let authority: string | undefined;
   let path: string = req.url ?? '';
   if (req.httpVersionMajor === 2) {
@@ -39,10 +44,17 @@ export function requestTarget(req: DownstreamRequest): ProxyError | readonly [st
   }
   if (!authority || authority.length > 255 || /[\s@/\\]/.test(authority)) return new ProxyError(ERRORS.badRequest, 'invalid authority');
   if (path.charCodeAt(0) !== 47) return new ProxyError(ERRORS.badRequest, 'invalid path');
+  if (normalize) {
+    const p = normalizePath(path);
+    if (p instanceof ProxyError) return p;
+    path = p;
+  }
   // Where we terminated TLS, the request must be for the name the handshake was for (a coalesced HTTP/2 connection
   // or a forged Host would otherwise reach another site with this site's TLS); 421 tells the client to reconnect.
-  const sni = (req.socket as { servername?: unknown } | undefined)?.servername;
-  if (typeof sni === 'string' && sni !== '' && hostWithoutPort(authority) !== sni.toLowerCase()) {
+  // Mesh mTLS is exempt: it authenticates the workload, not a host name, and a sidecar dials by IP (no SNI to match).
+  const socket = req.socket as { servername?: unknown; [PEER_IDENTITY]?: string } | undefined;
+  const sni = socket?.servername;
+  if (typeof sni === 'string' && sni !== '' && socket?.[PEER_IDENTITY] === undefined && hostWithoutPort(authority) !== sni.toLowerCase()) {
     return new ProxyError(ERRORS.misdirected, 'Host differs from TLS SNI');
   }
   return [authority, path] as const;

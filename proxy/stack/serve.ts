@@ -62,7 +62,7 @@ class Serve implements ResponseSink {
       // silently lost: refuse it (RELIABILITY 1, TE variants) rather than forward a body the upstream cannot decode.
       const te = h2 ? undefined : req.headers['transfer-encoding'];
       if (te !== undefined && String(te).trim().toLowerCase() !== 'chunked') return this.#fail(new ProxyError(ERRORS.badRequest, 'unsupported transfer-coding'));
-      const target = requestTarget(req);
+      const target = requestTarget(req, snap.listener.direction === 'ingress');
       if (target instanceof ProxyError) return this.#fail(target);
       const preq = this.#build(target[0], target[1]);
       this.#preq = preq;
@@ -76,7 +76,7 @@ class Serve implements ResponseSink {
   #build(authority: string, path: string): ProxyRequest {
     const req = this.#req;
     const downstream = downstreamInfo(req.socket, this.#snap);
-    const headers = upstreamRequestHeaders(downstream.direction, req.headers, downstream.clientAddress, downstream.tls);
+    const headers = upstreamRequestHeaders(downstream.direction, req.headers, downstream.clientAddress, downstream.tls, downstream.peerIdentity, this.#snap.listener.xffTrustedHops ?? 0);
     // Our own framing toward the upstream: a Content-Length is regenerated from its parsed value (never `00043` verbatim).
     let length = -1;
     if (req.httpVersionMajor === 1) {

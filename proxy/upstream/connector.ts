@@ -1,22 +1,30 @@
 // The one place that opens upstream connections, for every protocol (HTTP/1.1 and HTTP/2 pools, opaque TCP, WebSocket).
+import { X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
+import { parseSpiffeId } from '../../api/proto/identity.ts';
 import { ERRORS, ProxyError } from '../errors/proxy-error.ts';
+import { verifyPeerCertificate } from '../identity/peer-certificate.ts';
 
-/** How bytes travel to an endpoint. `tls` is filled by the identity issue (mTLS between proxies). */
+/** How bytes travel to an endpoint: plain, TLS (mesh mTLS between sidecars), or refused before any byte. */
 export type Transport =
   | { readonly kind: 'plain' }
   | {
       readonly kind: 'tls';
-      /** SNI and the name the server certificate must match. */
+      /** SNI ('' for none: mesh endpoints are dialled by IP, and the identity, not a name, is what is checked). */
       readonly servername: string;
-      /** The identity expected of the server (SPIFFE ID), or null to check the name only. */
+      /**
+       * The SPIFFE id the server's certificate must carry as its one URI SAN, or null to check the name only. Checked in
+       * the handshake (checkServerIdentity), on top of OpenSSL's chain check against the context's roots.
+       */
       readonly serverIdentity: string | null;
       /** The secure context holding our client certificate and the trust roots; part of the pool key by its version. */
       readonly context: tls.SecureContext;
       readonly contextVersion: string;
       readonly alpn: readonly string[];
-    };
+    }
+  /** A meshed endpoint while this proxy has no workload certificate: never fall back to plain text. */
+  | { readonly kind: 'unavailable'; readonly reason: string };
 
 export const PLAIN: Transport = { kind: 'plain' };
 
@@ -32,6 +40,7 @@ export interface ConnectTarget {
 export function poolKey(target: ConnectTarget, transport: Transport, connectTimeoutMs: number): string {
   const where = target.address.includes(':') ? `[${target.address}]:${target.port}` : `${target.address}:${target.port}`;
   if (transport.kind === 'plain') return `${where}|plain|${connectTimeoutMs}`;
+  if (transport.kind === 'unavailable') return `${where}|unavailable|${connectTimeoutMs}`;
   return `${where}|tls|${transport.servername}|${transport.serverIdentity ?? ''}|${transport.contextVersion}|${transport.alpn.join(',')}|${connectTimeoutMs}`;
 }
 
@@ -43,13 +52,45 @@ function clearConnectTimer(this: net.Socket & { skeinTimer?: NodeJS.Timeout }): 
   if (this.skeinTimer !== undefined) clearTimeout(this.skeinTimer);
 }
 
+/** checkServerIdentity for mesh mTLS: the peer's one URI SAN must EQUAL the expected SPIFFE id (`this`), EKU serverAuth. */
+function checkMeshServer(this: string, _host: string, cert: tls.PeerCertificate): Error | undefined {
+  const trustDomain = parseSpiffeId(this)?.trustDomain ?? '';
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(cert.raw);
+  } catch {
+    return new ProxyError(ERRORS.peerIdentity, 'unreadable certificate');
+  }
+  const v = verifyPeerCertificate(x509, { role: 'server', identity: this, trustDomain }, Date.now());
+  return v.ok ? undefined : new ProxyError(ERRORS.peerIdentity, v.reason);
+}
+
+function refuse(this: net.Socket & { skeinRefusal?: ProxyError }): void {
+  this.destroy(this.skeinRefusal);
+}
+
 /** Opens a connection; a connect that takes longer than `connectTimeoutMs` is destroyed with SKEIN_ERR_CONNECT_TIMEOUT. */
 export function connect(target: ConnectTarget, transport: Transport, connectTimeoutMs: number): net.Socket {
   const { address: host, port } = target;
+  if (transport.kind === 'unavailable') {
+    // A socket that fails on the next tick, as a refused connect would: the pools and clients handle it like any other.
+    const s = new net.Socket() as net.Socket & { skeinRefusal?: ProxyError };
+    s.skeinRefusal = new ProxyError(ERRORS.noWorkloadCertificate, transport.reason);
+    process.nextTick(refuse.bind(s));
+    return s;
+  }
   const socket: net.Socket =
     transport.kind === 'plain'
       ? net.connect({ host, port, noDelay: true })
-      : tls.connect({ host, port, servername: transport.servername, secureContext: transport.context, ALPNProtocols: [...transport.alpn] });
+      : tls.connect({
+          host,
+          port,
+          ...(transport.servername !== '' ? { servername: transport.servername } : {}),
+          secureContext: transport.context,
+          ALPNProtocols: [...transport.alpn],
+          // Never resume: a resumed session skips checkServerIdentity and would carry a verdict made before a bundle change.
+          ...(transport.serverIdentity !== null ? { checkServerIdentity: checkMeshServer.bind(transport.serverIdentity) } : {}),
+        });
   if (transport.kind === 'tls') socket.setNoDelay(true);
   const s = socket as net.Socket & { skeinTimer?: NodeJS.Timeout; skeinTarget?: string };
   s.skeinTarget = `${host}:${port}`;

@@ -20,6 +20,8 @@ export class Http1Pool implements ConnectionOwner {
   /** Requests waiting for a connection while maxConnections are busy, oldest first. */
   readonly #waiting: ((conn: Http1ClientConnection) => void)[] = [];
   #closed = false;
+  /** Retired (drain): no connection is kept for reuse, but a request still gets one. */
+  #draining = false;
   /** One timer per pool (not per request) closes connections idle for longer than idleTimeoutMs. */
   #evictTimer: NodeJS.Timeout | null = null;
 
@@ -58,6 +60,10 @@ export class Http1Pool implements ConnectionOwner {
     }
     const next = this.#waiting.shift();
     if (next !== undefined) return next(conn);
+    if (this.#draining) {
+      conn.socket.destroy();
+      return;
+    }
     conn.idleSince = Date.now();
     this.#idle.push(conn);
     if (this.#evictTimer === null) this.#scheduleEviction(this.#opts.idleTimeoutMs);
@@ -86,6 +92,14 @@ export class Http1Pool implements ConnectionOwner {
 
   get openConnections(): number {
     return this.#all.size;
+  }
+
+  /** Retires the pool gracefully: idle connections close now, busy ones after their exchange; nothing in flight is cut. */
+  drain(): void {
+    this.#draining = true;
+    if (this.#evictTimer !== null) clearTimeout(this.#evictTimer);
+    this.#evictTimer = null;
+    for (const c of this.#idle.splice(0)) c.socket.destroy();
   }
 
   close(): void {

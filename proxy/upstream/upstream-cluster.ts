@@ -2,7 +2,9 @@
 import type { ClusterConfig, LimitsConfig } from '../../api/config/proxy-config.ts';
 import { EndpointState } from '../balance/endpoint-state.ts';
 import { createLoadBalancer, type LoadBalancer, type PickContext } from '../balance/load-balancer.ts';
-import { PLAIN, poolKey } from './connector.ts';
+import { meshEndpointIdentity, meshTransport } from '../identity/mesh-transport.ts';
+import type { WorkloadTls } from '../identity/workload-tls.ts';
+import { PLAIN, poolKey, type Transport } from './connector.ts';
 import { Http1Pool } from './http1-pool.ts';
 import { Http2Pool } from './http2-pool.ts';
 
@@ -10,6 +12,8 @@ export interface EndpointHandle {
   readonly state: EndpointState;
   /** Every input of its pools (connector key plus pool limits): a handle is reused only when this is unchanged. */
   readonly poolKey: string;
+  /** How its connections are made (plain, or mesh mTLS expecting the endpoint's identity). */
+  readonly transport: Transport;
   readonly http1: Http1Pool;
   readonly http2: Http2Pool;
 }
@@ -24,12 +28,18 @@ export class UpstreamCluster {
   #handles: Map<string, EndpointHandle>;
   #balancer: LoadBalancer;
   #states: readonly EndpointState[];
+  readonly #workloadTls: WorkloadTls | null;
 
-  /** Builds the cluster, reusing endpoint state and pools from `previous` for endpoints that did not change. */
-  constructor(config: ClusterConfig, limits: LimitsConfig, previous: UpstreamCluster | null) {
+  /**
+   * Builds the cluster, reusing endpoint state and pools from `previous` for endpoints that did not change (their pool key,
+   * which includes the TLS identity and the certificate version, is the same). `workloadTls` is this proxy's certificate
+   * for mesh mTLS (null: none yet; meshed endpoints then refuse rather than fall back to plain text).
+   */
+  constructor(config: ClusterConfig, limits: LimitsConfig, previous: UpstreamCluster | null, workloadTls: WorkloadTls | null = null) {
     this.name = config.name;
     this.#config = config;
     this.#limits = limits;
+    this.#workloadTls = workloadTls;
     this.#handles = this.#handlesFor(config, previous);
     this.#states = [...this.#handles.values()].map((h) => h.state);
     this.#balancer = createLoadBalancer(this.#states, config.loadBalancer);
@@ -43,12 +53,13 @@ export class UpstreamCluster {
     const handles = new Map<string, EndpointHandle>();
     for (const ep of config.type === 'static' ? config.endpoints : []) {
       const state = new EndpointState(ep);
+      const transport = this.#transport(meshEndpointIdentity(config, ep));
       const old = previous === null ? undefined : previous.#handles.get(state.key);
-      if (old && previous && previous.config.type === 'static' && old.state.weight === ep.weight && old.poolKey === this.#poolKey(state)) {
+      if (old && previous && previous.config.type === 'static' && old.state.weight === ep.weight && old.poolKey === this.#poolKey(state, transport)) {
         handles.set(state.key, old);
         continue;
       }
-      handles.set(state.key, this.#newHandle(state));
+      handles.set(state.key, this.#newHandle(state, transport));
     }
     return handles;
   }
@@ -66,7 +77,7 @@ export class UpstreamCluster {
     this.#balancer = createLoadBalancer(this.#states, config.loadBalancer);
     for (const [key, h] of old) {
       if (handles.get(key) === h) continue;
-      h.http1.close();
+      h.http1.drain();
       h.http2.close();
     }
   }
@@ -76,18 +87,24 @@ export class UpstreamCluster {
     return this.#states;
   }
 
-  #poolKey(state: EndpointState): string {
-    const c = this.config;
-    const l = this.#limits;
-    return `${poolKey(state, PLAIN, c.connectTimeoutMs)}|${c.idleTimeoutMs}|${c.maxConnectionsPerEndpoint}|${l.http2StreamWindowBytes}|${l.http2ConnectionWindowBytes}`;
+  #transport(identity: string | null): Transport {
+    return identity === null ? PLAIN : meshTransport(this.#workloadTls, identity, this.config.protocol);
   }
 
-  #newHandle(state: EndpointState): EndpointHandle {
+  #poolKey(state: EndpointState, transport: Transport): string {
+    const c = this.config;
+    const l = this.#limits;
+    return `${poolKey(state, transport, c.connectTimeoutMs)}|${c.idleTimeoutMs}|${c.maxConnectionsPerEndpoint}|${l.http2StreamWindowBytes}|${l.http2ConnectionWindowBytes}`;
+  }
+
+  #newHandle(state: EndpointState, transport: Transport): EndpointHandle {
     const config = this.config;
     return {
       state,
-      poolKey: this.#poolKey(state),
+      poolKey: this.#poolKey(state, transport),
+      transport,
       http1: new Http1Pool({
+        transport,
         host: state.address,
         port: state.port,
         maxConnections: config.maxConnectionsPerEndpoint,
@@ -95,6 +112,7 @@ export class UpstreamCluster {
         connectTimeoutMs: config.connectTimeoutMs,
       }),
       http2: new Http2Pool({
+        transport,
         host: state.address,
         port: state.port,
         idleTimeoutMs: config.idleTimeoutMs,
@@ -120,7 +138,8 @@ export class UpstreamCluster {
           oldest.http1.close();
           oldest.http2.close();
         }
-        h = this.#newHandle(new EndpointState({ address, port: dst.port, weight: 1 }));
+        // Where a connection was headed before redirection: no identity is known for it, so plain text.
+        h = this.#newHandle(new EndpointState({ address, port: dst.port, weight: 1 }), PLAIN);
         this.#handles.set(key, h);
       }
       return h;
@@ -133,11 +152,14 @@ export class UpstreamCluster {
     return [...this.#handles.values()];
   }
 
-  /** Closes the pools of endpoints that are not in `next` (or all of them when next is null). */
+  /**
+   * Retires the pools of endpoints that are not in `next` (all of them when next is null): idle connections close now,
+   * busy ones when their exchange ends, so a config change or a certificate rotation never cuts a request.
+   */
   retire(next: UpstreamCluster | null): void {
     for (const [key, h] of this.#handles) {
       if (next && next.#handles.get(key) === h) continue;
-      h.http1.close();
+      h.http1.drain();
       h.http2.close();
     }
   }

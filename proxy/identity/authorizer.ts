@@ -1,0 +1,135 @@
+// Compiles an inbound listener's authorization config into the stack's Authorizer: who may call, on which port, path, method.
+import type { AuthorizationConfig, AuthorizationSourceConfig, AuthorizationTargetConfig } from '../../api/config/mesh-identity-config.ts';
+import { parseSpiffeId } from '../../api/proto/identity.ts';
+import { ERRORS, ProxyError } from '../errors/proxy-error.ts';
+import type { ProxyRequest } from '../stack/proxy-request.ts';
+import type { Authorizer } from '../stack/stack-hooks.ts';
+import type { RateLimitedLog } from '../telemetry/rate-limited-log.ts';
+import { pathAmbiguity } from './ambiguous-path.ts';
+import type { IdentityMetrics } from './identity-metrics.ts';
+
+/** What a decision looks at. `peer` is the verified mTLS identity, or null for a caller that did not prove one. */
+export interface AuthorizationInput {
+  readonly peer: string | null;
+  readonly port: number;
+  readonly method: string;
+  /** The path as forwarded, query excluded. */
+  readonly path: string;
+}
+
+export interface AuthorizationDecision {
+  readonly allow: boolean;
+  /** The policy whose rule allowed, or '' (the default, or a denial). */
+  readonly policy: string;
+  /** `policy` | `default` | `no-match` | `ambiguous-path`. */
+  readonly reason: 'policy' | 'default' | 'no-match' | 'ambiguous-path';
+}
+
+type Match = (i: AuthorizationInput) => boolean;
+
+function sourceMatcher(s: AuthorizationSourceConfig): Match {
+  const checks: Match[] = [];
+  if (s.unauthenticated) checks.push((i) => i.peer === null);
+  if (s.identities.length > 0) {
+    const any = s.identities.includes('*');
+    const ids = new Set(s.identities);
+    checks.push(any ? (i) => i.peer !== null : (i) => i.peer !== null && ids.has(i.peer));
+  }
+  if (s.namespaces.length > 0) {
+    const ns = new Set(s.namespaces);
+    checks.push((i) => {
+      const p = i.peer === null ? null : parseSpiffeId(i.peer);
+      return p !== null && ns.has(p.namespace);
+    });
+  }
+  return (i) => checks.every((c) => c(i));
+}
+
+function prefixMatcher(prefix: string): (p: string) => boolean {
+  // Element-wise, as route matching does (Gateway API PathPrefix): /api matches /api and /api/x, never /apix.
+  if (prefix === '/') return () => true;
+  const trimmed = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
+  const withSlash = trimmed + '/';
+  return (p) => p === trimmed || p.startsWith(withSlash);
+}
+
+function targetMatcher(t: AuthorizationTargetConfig): Match {
+  const checks: Match[] = [];
+  if (t.ports.length > 0) {
+    const ports = new Set(t.ports);
+    checks.push((i) => ports.has(i.port));
+  }
+  if (t.methods.length > 0) {
+    // Methods are case-sensitive (RFC 9110): "get" is not GET, so it matches no rule naming GET (fail closed).
+    const methods = new Set(t.methods);
+    checks.push((i) => methods.has(i.method));
+  }
+  if (t.paths.length > 0) {
+    const paths = t.paths.map((p) => (p.type === 'exact' ? (s: string) => s === p.value : prefixMatcher(p.value)));
+    checks.push((i) => paths.some((m) => m(i.path)));
+  }
+  return (i) => checks.every((c) => c(i));
+}
+
+/** The pure decision function of a config: compiled once, then called per request. */
+export function compileAuthorization(config: AuthorizationConfig): (i: AuthorizationInput) => AuthorizationDecision {
+  if (config.policies.length === 0) {
+    const d: AuthorizationDecision = { allow: config.defaultAction === 'allow', policy: '', reason: 'default' };
+    return () => d;
+  }
+  const usesPaths = config.policies.some((p) => p.rules.some((r) => r.to.some((t) => t.paths.length > 0)));
+  const rules = config.policies.flatMap((p) =>
+    p.rules.map((r) => {
+      const from = r.from.map(sourceMatcher);
+      const to = r.to.map(targetMatcher);
+      return {
+        decision: { allow: true, policy: p.name, reason: 'policy' } as AuthorizationDecision,
+        matches: (i: AuthorizationInput) => (from.length === 0 || from.some((m) => m(i))) && (to.length === 0 || to.some((m) => m(i))),
+      };
+    }),
+  );
+  const noMatch: AuthorizationDecision = { allow: false, policy: '', reason: 'no-match' };
+  const ambiguous: AuthorizationDecision = { allow: false, policy: '', reason: 'ambiguous-path' };
+  return (i) => {
+    // A path that may read differently to the app cannot be judged by a path rule: fail closed before any rule sees it.
+    if (usesPaths && pathAmbiguity(i.path) !== null) return ambiguous;
+    for (const r of rules) if (r.matches(i)) return r.decision;
+    return noMatch;
+  };
+}
+
+/** The Authorizer for the stack: the decision, a counter per outcome (children made here) and a rate-limited log line per denial. */
+export function buildAuthorizer(config: AuthorizationConfig, listener: string, metrics: IdentityMetrics, logs: RateLimitedLog): Authorizer {
+  const decide = compileAuthorization(config);
+  const counters = new Map<AuthorizationDecision['reason'] | string, ReturnType<IdentityMetrics['authorizationCounter']>>();
+  const counter = (d: AuthorizationDecision): ReturnType<IdentityMetrics['authorizationCounter']> => {
+    const key = `${d.policy}\u0000${d.allow}\u0000${d.reason}`;
+    let c = counters.get(key);
+    if (c === undefined) {
+      c = metrics.authorizationCounter(listener, d.policy, d.allow ? 'allow' : 'deny', d.reason);
+      counters.set(key, c);
+    }
+    return c;
+  };
+  return (req: ProxyRequest) => {
+    const q = req.path.indexOf('?');
+    const input: AuthorizationInput = {
+      peer: req.downstream.peerIdentity,
+      port: req.downstream.originalDst?.port ?? req.downstream.localPort ?? 0,
+      method: req.method,
+      path: q < 0 ? req.path : req.path.slice(0, q),
+    };
+    const d = decide(input);
+    counter(d).inc();
+    if (d.allow) return null;
+    logs.write(`${listener}\u0000${d.reason}`, 'warn', 'request denied by authorization policy', {
+      listener,
+      reason: d.reason,
+      caller: input.peer ?? 'unauthenticated',
+      method: input.method.slice(0, 32),
+      path: input.path.slice(0, 256),
+      port: input.port,
+    });
+    return new ProxyError(ERRORS.forbidden, d.reason);
+  };
+}
