@@ -4,6 +4,10 @@ import type { AddressInfo } from 'node:net';
 import type { ProxyConfig } from '../api/config/proxy-config.ts';
 import { startAdminServer } from './admin/admin-server.ts';
 import { startHealthServer, type AppProbe } from './admin/health-server.ts';
+import type { Hello } from '../api/proto/config-discovery.ts';
+import { ConfigFileWatcher, type ConfigFileWatcherOptions } from './config/config-file-watcher.ts';
+import type { ControlPlaneClient } from './control/control-plane-client.ts';
+import type { BackoffOptions } from './control/reconnect-backoff.ts';
 import { log } from './log.ts';
 import { watchAppExit } from './sidecar/app-exit-watcher.ts';
 import { ProxyRuntime, type WorkloadTlsSource } from './proxy-runtime.ts';
@@ -11,6 +15,8 @@ import { ProxyMetrics } from './telemetry/proxy-metrics.ts';
 
 export interface RunningProxy {
   readonly runtime: ProxyRuntime;
+  /** Sidecar mode: the config-discovery client feeding the runtime (null without a control plane). */
+  readonly controlPlane: ControlPlaneClient | null;
   /** Bound address of each listener by name (port 0 in the config becomes a real port here). */
   readonly listeners: ReadonlyMap<string, AddressInfo>;
   readonly admin: AddressInfo;
@@ -29,13 +35,21 @@ export interface ProxyProcessOptions {
   readonly health?: { readonly address: string; readonly port: number; readonly probes: ReadonlyMap<string, AppProbe> };
   /** A run-to-completion pod in regular-container mode: drain and exit 0 once the app's processes are gone (runProxyProcess). */
   readonly exitOnAppExit?: { readonly procRoot?: string };
-  /** Lines /ready adds to its answer (where the config comes from: the control plane's state). */
+  /** Sidecar mode: take config from the control plane (the config given is the bootstrap that serves until it answers). */
+  readonly controlPlane?: {
+    readonly address: string;
+    readonly hello: Omit<Hello, 'knownVersions'>;
+    readonly backoff?: BackoffOptions;
+  };
+  /** `--config FILE`: reload it when it changes and on SIGHUP (runProxyProcess). */
+  readonly configFile?: Omit<ConfigFileWatcherOptions, 'runtime'>;
+  /** Lines /ready adds to its answer. */
   readonly readyDetails?: () => readonly string[];
   /** This workload's mesh certificate (WorkloadCertificateManager): the proxy is not ready until it has one. */
   readonly identity?: WorkloadTlsSource & { notReadyReason(): string | null };
   /** The registry to use (the certificate manager counts into the same one); a new one by default. */
   readonly metrics?: ProxyMetrics;
-  /** Members /config_dump adds (the control plane client's status). */
+  /** Members /config_dump adds. */
   readonly configDumpExtra?: () => Record<string, unknown>;
 }
 
@@ -49,9 +63,25 @@ export async function startProxy(config: ProxyConfig, options: ProxyProcessOptio
   const shutdownRequested = new Promise<void>((r) => (requestShutdown = r));
   let admin: { server: Server; address: AddressInfo };
   let onAppHandoff: (() => void) | undefined;
+  let controlPlane: ControlPlaneClient | null = null;
+  if (options.controlPlane) {
+    // Loaded only here: a proxy without a control plane never pays for gRPC.
+    const { ControlPlaneClient } = await import('./control/control-plane-client.ts');
+    controlPlane = new ControlPlaneClient({
+      ...options.controlPlane,
+      apply: (changes) => runtime.applyChangeSet(changes),
+      log,
+      onStatus: (s) => log('info', 'control plane state', { state: s.state, version: s.version, lastError: s.lastError }),
+    });
+  }
   const readyDetails = (): string[] => {
     const why = identity?.notReadyReason() ?? null;
-    return [...(why === null ? [] : [why]), ...(options.readyDetails?.() ?? []), `config ${runtime.version}`];
+    return [
+      ...(why === null ? [] : [why]),
+      ...(controlPlane ? [controlPlane.readinessDetail()] : []),
+      ...(options.readyDetails?.() ?? []),
+      `config version ${runtime.version}`,
+    ];
   };
   try {
     admin = await startAdminServer(
@@ -59,7 +89,7 @@ export async function startProxy(config: ProxyConfig, options: ProxyProcessOptio
         ready,
         readyDetails,
         metricsText: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
-        configDump: () => ({ ...runtime.configDump(), ...(options.configDumpExtra?.() ?? {}) }),
+        configDump: () => ({ ...runtime.configDump(), ...(controlPlane ? { controlPlane: controlPlane.status } : {}), ...(options.configDumpExtra?.() ?? {}) }),
         requestShutdown,
         appHandoff: () => onAppHandoff?.(),
       },
@@ -81,7 +111,9 @@ export async function startProxy(config: ProxyConfig, options: ProxyProcessOptio
       throw e;
     }
   }
+  controlPlane?.start();
   const closeAll = async (): Promise<void> => {
+    controlPlane?.stop();
     runtime.close();
     health?.closeAllConnections();
     health?.close();
@@ -90,6 +122,7 @@ export async function startProxy(config: ProxyConfig, options: ProxyProcessOptio
   };
   return {
     runtime,
+    controlPlane,
     listeners: runtime.addresses,
     admin: admin.address,
     shutdownRequested,
@@ -135,12 +168,23 @@ export async function runProxyProcess(config: ProxyConfig, options: ProxyProcess
   const stop = (why: string): void => {
     if (stopping) return;
     stopping = true;
+    watcher?.stop();
     log('info', 'draining', { reason: why, inFlight: proxy.runtime.inFlight, timeoutMs: config.drainTimeoutMs });
     void proxy.drain().then((outcome) => {
       log('info', 'stopped', { outcome });
       process.exit(0);
     });
   };
+  let watcher: ConfigFileWatcher | null = null;
+  if (options.configFile) {
+    watcher = new ConfigFileWatcher({ ...options.configFile, runtime: proxy.runtime });
+    watcher.start();
+  }
+  // Without a handler SIGHUP would end the process.
+  process.on('SIGHUP', () => {
+    if (watcher) void watcher.reload('SIGHUP');
+    else log('info', 'SIGHUP: no config file to reload', { version: proxy.runtime.version });
+  });
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   void proxy.shutdownRequested.then(() => stop('admin'));

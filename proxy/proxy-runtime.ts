@@ -7,7 +7,7 @@ import type { ProxySettings } from '../api/config/config-resources.ts';
 import type { ClusterConfig, ListenerConfig, ProxyConfig } from '../api/config/proxy-config.ts';
 import { resourceKey, type NackReason } from '../api/proto/config-discovery.ts';
 import type { ApplyOutcome, ChangeSet } from './config/change-set.ts';
-import { configResources } from './config/config-resources-of.ts';
+import { configResources, resourceSetVersion } from './config/config-resources-of.ts';
 import { ConfigStore, type StagedConfig, type StoredResource } from './config/config-store.ts';
 import type { ListenerContext, ListenerSnapshot } from './http/listener-context.ts';
 import { buildAuthorizer } from './identity/authorizer.ts';
@@ -109,7 +109,8 @@ export class ProxyRuntime {
   constructor(config: ProxyConfig, metrics: ProxyMetrics, identity: WorkloadTlsSource | null = null) {
     this.metrics = metrics;
     this.#identity = identity;
-    const staged = this.#store.stage({ version: config.version, upserts: configResources(config), removals: [] });
+    const upserts = configResources(config);
+    const staged = this.#store.stage({ version: config.version !== '0' ? config.version : resourceSetVersion(upserts), upserts, removals: [] });
     // Cannot happen for a config that parseProxyConfig accepted; said loudly if it ever does.
     if (!staged.ok) throw new Error(`config refused as resources: ${staged.error.map((r) => `${r.type}/${r.name} ${r.path}: ${r.message}`).join('; ')}`);
     const plan = this.#plan(staged.value);
@@ -214,7 +215,8 @@ export class ProxyRuntime {
     const upserts = configResources(config);
     const keep = new Set(upserts.map((u) => resourceKey(u)));
     const removals = [...this.#store.resources.values()].filter((r) => !keep.has(resourceKey(r))).map((r) => ({ type: r.type, name: r.name }));
-    return this.applyChangeSet({ version: config.version, upserts, removals });
+    // A document without a version of its own is known by its content.
+    return this.applyChangeSet({ version: config.version !== '0' ? config.version : resourceSetVersion(upserts), upserts, removals });
   }
 
   /** The one entry point for config changes: applies are serialized; each is taken whole or refused whole with every reason. */
@@ -253,6 +255,11 @@ export class ProxyRuntime {
     }
     this.#commit(plan, bound);
     return { ok: true };
+  }
+
+  /** A change refused before it reached the entry point (a config file that does not parse): shown and counted the same way. */
+  recordRejection(version: string, reasons: readonly NackReason[]): void {
+    this.#reject(version, reasons);
   }
 
   #reject(version: string, reasons: readonly NackReason[]): ApplyOutcome {
@@ -492,6 +499,6 @@ export class ProxyRuntime {
     for (const l of this.#listeners.values()) l.destroy();
     for (const l of this.#retiring) l.destroy();
     this.#retiring.clear();
-    for (const c of this.#upstreams.values()) c.retire(null);
+    for (const c of this.#upstreams.values()) c.close();
   }
 }

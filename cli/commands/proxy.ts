@@ -1,7 +1,9 @@
 // `skein proxy`: runs the sidecar / ingress proxy from a static config file.
 import type { Command } from 'commander';
 import { formatConfigProblems, parseProxyConfig } from '../../api/config/parse-proxy-config.ts';
-import { PROXY_HEALTH_PORT, SIDECAR_ENV } from '../../api/mesh/mesh-constants.ts';
+import { readFileSync } from 'node:fs';
+import { MESH_TOKEN_PATH, PROXY_HEALTH_PORT, SIDECAR_ENV, SKEIN_IMAGE } from '../../api/mesh/mesh-constants.ts';
+import type { ProxyProcessOptions } from '../../proxy/proxy-process.ts';
 import { CliError } from '../cli-error.ts';
 import { loadConfigDocument } from '../load-config-file.ts';
 
@@ -34,10 +36,12 @@ export async function runProxyCommand(opts: ProxyCommandOptions): Promise<void> 
   const source = opts.config ?? 'sidecar environment';
   const { sidecarConfigDocument } = await import('../../proxy/sidecar/sidecar-bootstrap.ts');
   const doc = opts.config ? await loadConfigDocument(opts.config) : sidecarConfigDocument(process.env);
-  if (opts.mode !== undefined) {
-    if (opts.mode !== 'sidecar' && opts.mode !== 'ingress') throw new CliError(`--mode must be sidecar or ingress, not "${opts.mode}"`, 2);
-    if (doc && typeof doc === 'object') (doc as Record<string, unknown>).mode = opts.mode;
-  }
+  if (opts.mode !== undefined && opts.mode !== 'sidecar' && opts.mode !== 'ingress') throw new CliError(`--mode must be sidecar or ingress, not "${opts.mode}"`, 2);
+  // Applied to every reload of the file too: the command line wins over the file, as at start.
+  const override = (d: unknown): void => {
+    if (opts.mode !== undefined && d && typeof d === 'object') (d as Record<string, unknown>).mode = opts.mode;
+  };
+  override(doc);
   let workers: number | null = null;
   if (opts.workers !== undefined) {
     if (!/^[0-9]{1,3}$/.test(opts.workers) || Number(opts.workers) < 1) throw new CliError(`--workers must be a whole number from 1, not "${opts.workers}"`, 2);
@@ -57,7 +61,8 @@ export async function runProxyCommand(opts: ProxyCommandOptions): Promise<void> 
     const { isWorker, superviseWorkers } = await import('../../proxy/proxy-workers.ts');
     if (count > 1 && !isWorker()) return superviseWorkers(count);
     const { runProxyProcess } = await import('../../proxy/proxy-process.ts');
-    return runProxyProcess(parsed.value);
+    // Each worker watches the file (and takes SIGHUP) itself: each holds its own runtime.
+    return runProxyProcess(parsed.value, { configFile: { file: opts.config!, load: loadConfigDocument, override } });
   }
   const { runProxyProcess } = await import('../../proxy/proxy-process.ts');
   const { parseAppProbes } = await import('../../proxy/admin/health-server.ts');
@@ -67,8 +72,38 @@ export async function runProxyCommand(opts: ProxyCommandOptions): Promise<void> 
   if (probes.error) log('warn', 'SKEIN_APP_PROBES is not valid JSON; app probes answer 404', { error: probes.error });
   const odst = originalDestinationUnavailable();
   if (odst) log('warn', 'original destination unavailable: redirected connections cannot be forwarded', { reason: odst });
+  const controlPlane = sidecarControlPlane(process.env);
+  if (!controlPlane) log('warn', `${SIDECAR_ENV.controlPlaneAddress} is not set: serving the bootstrap pass-through config only`);
   await runProxyProcess(parsed.value, {
     health: { address: '0.0.0.0', port: PROXY_HEALTH_PORT, probes: probes.probes },
+    ...(controlPlane ? { controlPlane } : {}),
     ...(process.env[SIDECAR_ENV.exitOnAppExit] === 'true' ? { exitOnAppExit: {} } : {}),
   });
+}
+
+/** Who this sidecar is, for the control plane's Hello, from the environment and the projected token the injector gives it. */
+export function sidecarControlPlane(env: NodeJS.ProcessEnv, tokenPath = MESH_TOKEN_PATH): ProxyProcessOptions['controlPlane'] | null {
+  const address = env[SIDECAR_ENV.controlPlaneAddress]?.trim();
+  if (!address) return null;
+  let token = '';
+  try {
+    token = readFileSync(tokenPath, 'utf8').trim();
+  } catch {
+    // No token mounted (a pod injected without one, or a test): the Hello goes without it.
+  }
+  const podName = env[SIDECAR_ENV.podName] ?? '';
+  const podNamespace = env[SIDECAR_ENV.podNamespace] ?? '';
+  return {
+    address,
+    hello: {
+      proxyId: `${podName}.${podNamespace}`,
+      podName,
+      podNamespace,
+      podIp: env[SIDECAR_ENV.podIp] ?? '',
+      serviceAccount: env[SIDECAR_ENV.serviceAccount] ?? '',
+      token,
+      mode: 'sidecar',
+      proxyVersion: SKEIN_IMAGE.slice(SKEIN_IMAGE.lastIndexOf(':') + 1),
+    },
+  };
 }

@@ -10,6 +10,7 @@ import { loadCaMaterial } from './ca-material.ts';
 import type { CaSecretStore } from './ca-secret-store.ts';
 import { CertificateAuthority } from './certificate-authority.ts';
 import type { IdentityMetrics } from './identity-metrics.ts';
+import { publishTrustBundle, type TrustBundleStore } from './trust-bundle-publisher.ts';
 
 export type CaLog = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 
@@ -57,6 +58,8 @@ export interface CaKeeperOptions {
   readonly servingTtlMs?: number;
   readonly metrics?: IdentityMetrics;
   readonly log?: CaLog;
+  /** Where the trust bundle is published for proxies' first connection (a ConfigMap); absent, it is not published. */
+  readonly bundleStore?: TrustBundleStore;
 }
 
 export type ReloadOutcome = 'unchanged' | 'reloaded' | 'refused' | 'unreadable';
@@ -88,7 +91,23 @@ export class CaKeeper {
     if (!boot.ok) return boot;
     const ca = new CertificateAuthority(boot.value.material);
     opts.log?.('info', boot.value.created ? 'identity CA: generated a root and stored it' : 'identity CA: loaded from its Secret', { fingerprint: ca.fingerprint });
-    return ok(new CaKeeper(opts, ca, boot.value.version));
+    const keeper = new CaKeeper(opts, ca, boot.value.version);
+    await keeper.publishBundle();
+    return ok(keeper);
+  }
+
+  /**
+   * Makes the published trust bundle match the CA's. A failure is logged and counted, never fatal: Certify works without
+   * it, and the next tick tries again.
+   */
+  async publishBundle(): Promise<void> {
+    const store = this.#o.bundleStore;
+    if (!store) return;
+    const r = await publishTrustBundle(store, this.#ca.trustBundlePem);
+    if (r.ok && r.value === 'unchanged') return;
+    this.#o.metrics?.bundlePublishes.inc({ result: r.ok ? r.value : 'failed' });
+    if (!r.ok) this.#o.log?.('warn', 'identity CA: cannot publish the trust bundle', { error: r.error });
+    else this.#o.log?.('info', `identity CA: trust bundle ${r.value}`);
   }
 
   /** The CA signing now. */
@@ -134,10 +153,11 @@ export class CaKeeper {
     return count('reloaded');
   }
 
-  /** One periodic step: reload, then renew the serving certificate if it is half way through its life. */
+  /** One periodic step: reload, renew the serving certificate if it is half way through its life, check the published bundle. */
   async tick(): Promise<void> {
     await this.reload();
     if (this.#now() >= this.#servingRenewAt) this.#issueServing();
+    await this.publishBundle();
   }
 
   /** Runs tick() every `intervalMs` until the returned function is called. */

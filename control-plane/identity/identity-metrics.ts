@@ -8,6 +8,7 @@ export class IdentityMetrics {
   readonly latency: Histogram;
   readonly caReloads: Counter<'result'>;
   readonly caExpiry: Gauge;
+  readonly bundlePublishes: Counter<'result'>;
   readonly #rejectedByReason = new Map<IdentityRejectionReason, Counter.Internal>();
 
   constructor(registry: Registry) {
@@ -21,6 +22,7 @@ export class IdentityMetrics {
     });
     this.caReloads = new Counter({ name: 'skein_cp_ca_reloads_total', help: 'Re-reads of the CA Secret that changed something or failed, by result (reloaded, refused, unreadable)', labelNames: ['result'], registers: [registry] });
     this.caExpiry = new Gauge({ name: 'skein_cp_ca_expiry_timestamp_seconds', help: 'When the signing CA certificate expires (Unix seconds)', registers: [registry] });
+    this.bundlePublishes = new Counter({ name: 'skein_cp_trust_bundle_publishes_total', help: 'Writes of the trust bundle ConfigMap, by result (created, updated, conflict, failed)', labelNames: ['result'], registers: [registry] });
     // Every reason exists from the start (at 0), so dashboards and alerts see a series before the first refusal.
     for (const reason of Object.keys(IDENTITY_REJECTIONS) as IdentityRejectionReason[]) {
       const child = this.rejected.labels(reason);

@@ -9,6 +9,7 @@ import { IdentityMetrics } from './identity-metrics.ts';
 import { IdentityServer } from './identity-server.ts';
 import { IdentityService } from './identity-service.ts';
 import { KubernetesTokenReviewer, type TokenReviewer } from './token-reviewer.ts';
+import { KubernetesTrustBundleStore } from './trust-bundle-publisher.ts';
 
 export interface IdentityOptions {
   readonly address: string;
@@ -35,7 +36,9 @@ export interface RunningIdentity {
 export async function startIdentity(kc: KubeConfig, opts: IdentityOptions, registry: Registry, log: CaLog): Promise<RunningIdentity> {
   const metrics = new IdentityMetrics(registry);
   const store = await KubernetesCaSecretStore.fromKubeConfig(kc, opts.caNamespace ?? CA_SECRET_NAMESPACE, opts.caSecretName ?? CA_SECRET_NAME);
-  const keeper = await CaKeeper.start({ store, trustDomain: opts.trustDomain, metrics, log, ...(opts.servingDnsNames ? { servingDnsNames: opts.servingDnsNames } : {}) });
+  const { CoreV1Api } = await import('@kubernetes/client-node');
+  const bundleStore = new KubernetesTrustBundleStore(kc.makeApiClient(CoreV1Api), opts.caNamespace ?? CA_SECRET_NAMESPACE);
+  const keeper = await CaKeeper.start({ store, bundleStore, trustDomain: opts.trustDomain, metrics, log, ...(opts.servingDnsNames ? { servingDnsNames: opts.servingDnsNames } : {}) });
   if (!keeper.ok) throw keeper.error;
   const k = keeper.value;
   const service = new IdentityService({

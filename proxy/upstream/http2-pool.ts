@@ -24,6 +24,7 @@ export class Http2Pool {
   readonly #opts: Http2PoolOptions;
   readonly #sessions: PooledSession[] = [];
   readonly #authority: string;
+  #retiring = false;
 
   constructor(opts: Http2PoolOptions) {
     this.#opts = opts;
@@ -78,13 +79,25 @@ export class Http2Pool {
     if (pooled.active === 1) pooled.session.ref();
     stream.once('close', () => {
       pooled.active--;
-      if (pooled.active === 0 && !pooled.session.destroyed) pooled.session.unref();
+      if (pooled.active === 0 && !pooled.session.destroyed) {
+        pooled.session.unref();
+        if (this.#retiring) pooled.session.close();
+      }
     });
     return stream;
   }
 
   get openConnections(): number {
     return this.#sessions.length;
+  }
+
+  /**
+   * The endpoint left the config: each session closes once its streams are done. Not at once: a session still
+   * connecting holds requests queued for its 'connect', and closing it would fail them (ERR_HTTP2_GOAWAY_SESSION).
+   */
+  retire(): void {
+    this.#retiring = true;
+    for (const s of this.#sessions) if (s.active === 0) s.session.close();
   }
 
   close(): void {

@@ -78,7 +78,7 @@ export class UpstreamCluster {
     for (const [key, h] of old) {
       if (handles.get(key) === h) continue;
       h.http1.drain();
-      h.http2.close();
+      h.http2.retire();
     }
   }
 
@@ -160,6 +160,14 @@ export class UpstreamCluster {
     for (const [key, h] of this.#handles) {
       if (next && next.#handles.get(key) === h) continue;
       h.http1.drain();
+      h.http2.retire();
+    }
+  }
+
+  /** Closes every pool now (the proxy is stopping). */
+  close(): void {
+    for (const h of this.#handles.values()) {
+      h.http1.close();
       h.http2.close();
     }
   }

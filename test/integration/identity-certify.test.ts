@@ -14,7 +14,10 @@ import { CA_SECRET_KEYS } from '../../control-plane/identity/ca-material.ts';
 import { KubernetesCaSecretStore } from '../../control-plane/identity/ca-secret-store.ts';
 import { REASON_METADATA_KEY } from '../../control-plane/identity/identity-server.ts';
 import { startIdentity, type RunningIdentity } from '../../control-plane/identity/start-identity.ts';
+import { TRUST_BUNDLE_CONFIGMAP, TRUST_BUNDLE_KEY } from '../../control-plane/identity/trust-bundle-publisher.ts';
+import { applyManifests, readManifests } from '../../local-cluster/apply-manifests.ts';
 import { startLocalCluster, type LocalClusterDetails } from '../../local-cluster/cluster.ts';
+import { join } from 'node:path';
 
 const NS = 'identity-it';
 const TD = 'cluster.local';
@@ -76,6 +79,11 @@ describe('the identity service on a real API server', () => {
     expect(stored.type).toBe('kubernetes.io/tls');
     const root = new X509Certificate(Buffer.from(stored.data![CA_SECRET_KEYS.bundle]!, 'base64').toString());
     expect(identity.keeper.current().trustBundlePem).toBe(root.toString());
+
+    // The roots (never the key) are published for proxies' first connection to Certify.
+    const published = await core.readNamespacedConfigMap({ name: TRUST_BUNDLE_CONFIGMAP, namespace: NS });
+    expect(published.data?.[TRUST_BUNDLE_KEY]).toBe(identity.keeper.current().trustBundlePem);
+    expect(JSON.stringify(published.data)).not.toContain('PRIVATE KEY');
 
     const store = new KubernetesCaSecretStore(core, NS, 'race-ca');
     const boots = await Promise.all([1, 2, 3].map(() => bootstrapCa(store, { trustDomain: TD, now: Date.now })));
@@ -165,6 +173,36 @@ describe('the identity service on a real API server', () => {
       expect(seen).toEqual([`URI:${id('checkout')}`]);
     } finally {
       srv.close();
+    }
+  });
+
+  it('the shipped RBAC lets the control plane\'s own ServiceAccount bootstrap the CA, publish the bundle and review tokens, and no more', async () => {
+    const dir = join(import.meta.dirname, '../../manifests/control-plane');
+    await applyManifests(cluster.kubeconfigPath, [...readManifests(join(dir, 'namespace.yaml')), ...readManifests(join(dir, 'rbac.yaml'))], () => {});
+    const tr = await core.createNamespacedServiceAccountToken({ name: 'skein-control-plane', namespace: 'skein-system', body: { spec: { expirationSeconds: 600 } } });
+    const saKc = new k8s.KubeConfig();
+    saKc.loadFromOptions({
+      clusters: [{ name: 'local', server: kc.getCurrentCluster()!.server, caFile: cluster.caCertPath }],
+      users: [{ name: 'control-plane', token: tr.status!.token! }],
+      contexts: [{ name: 'cp', cluster: 'local', user: 'control-plane' }],
+      currentContext: 'cp',
+    });
+    const own = await startIdentity(saKc, { address: '127.0.0.1', port: 0, trustDomain: TD, caNamespace: 'skein-system', servingDnsNames: ['localhost'], reloadIntervalMs: 3_600_000 }, new Registry(), () => {});
+    const ownClient = new (loadIdentity().Client)(`localhost:${own.port}`, grpc.credentials.createSsl(Buffer.from(own.keeper.current().trustBundlePem))) as unknown as CertifyClient;
+    try {
+      await own.keeper.tick(); // re-reads the Secret (get) and re-checks the ConfigMap (get) with the ServiceAccount's rights
+      const cm = await core.readNamespacedConfigMap({ name: TRUST_BUNDLE_CONFIGMAP, namespace: 'skein-system' });
+      expect(cm.data?.[TRUST_BUNDLE_KEY]).toBe(own.keeper.current().trustBundlePem);
+      const { privateKey } = generateWorkloadKey();
+      const req = { identity: id('checkout'), token: await token('checkout'), csrPem: buildWorkloadCsr(privateKey, id('checkout')) };
+      const r = await new Promise<grpc.ServiceError | null>((resolve) => ownClient.Certify(req, (e) => resolve(e)));
+      expect(r).toBeNull();
+      const saCore = saKc.makeApiClient(k8s.CoreV1Api);
+      await expect(saCore.readNamespacedSecret({ name: 'race-ca', namespace: NS })).rejects.toMatchObject({ code: 403 });
+      await expect(saCore.listNamespacedSecret({ namespace: 'skein-system' })).rejects.toMatchObject({ code: 403 });
+    } finally {
+      ownClient.close();
+      await own.stop();
     }
   });
 });
