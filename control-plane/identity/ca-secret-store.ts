@@ -1,6 +1,7 @@
 // Where the CA's Secret is kept: read it, or create it if absent (never update, never overwrite). A fake for tests keeps the same contract.
 import type { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { err, ok, type Result } from '../../api/result.ts';
+import { kubeErrorCode } from '../kube-error-code.ts';
 import { CA_SECRET_NAME, CA_SECRET_NAMESPACE, type CaSecretData } from './ca-material.ts';
 
 /** A stored Secret: its data decoded to text and its resourceVersion (a change of it means the Secret was edited). */
@@ -16,10 +17,6 @@ export interface CaSecretStore {
   create(data: CaSecretData): Promise<Result<'created' | 'exists', string>>;
 }
 
-function httpCode(e: unknown): number | undefined {
-  const code = (e as { code?: unknown }).code;
-  return typeof code === 'number' ? code : undefined;
-}
 
 export class KubernetesCaSecretStore implements CaSecretStore {
   readonly #api: CoreV1Api;
@@ -44,7 +41,7 @@ export class KubernetesCaSecretStore implements CaSecretStore {
       for (const [k, v] of Object.entries(s.data ?? {})) data[k] = Buffer.from(v, 'base64').toString('utf8');
       return ok({ data, version: s.metadata?.resourceVersion ?? '' });
     } catch (e) {
-      if (httpCode(e) === 404) return ok(null);
+      if (kubeErrorCode(e) === 404) return ok(null);
       return err(`cannot read Secret ${this.namespace}/${this.name}: ${(e as Error).message}`);
     }
   }
@@ -63,7 +60,7 @@ export class KubernetesCaSecretStore implements CaSecretStore {
       });
       return ok('created');
     } catch (e) {
-      if (httpCode(e) === 409) return ok('exists');
+      if (kubeErrorCode(e) === 409) return ok('exists');
       return err(`cannot create Secret ${this.namespace}/${this.name}: ${(e as Error).message}`);
     }
   }

@@ -3,6 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import { loadIdentity, type CertifyRequest, type CertifyResponse } from '../../api/proto/identity.ts';
 import { IDENTITY_REJECTIONS } from './identity-rejection.ts';
 import type { IdentityService } from './identity-service.ts';
+import { shutdownGrpcServer } from '../serving/shutdown-grpc-server.ts';
 
 /** A Certify request is a token (~1 KiB) and a CSR (~0.5 KiB); anything past this is refused by grpc-js (RESOURCE_EXHAUSTED) unread. */
 export const MAX_CERTIFY_REQUEST_BYTES = 64 * 1024;
@@ -57,15 +58,6 @@ export class IdentityServer {
     const server = this.#server;
     this.#server = null;
     if (!server) return;
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(() => {
-        server.forceShutdown();
-        resolve();
-      }, 2000);
-      server.tryShutdown(() => {
-        clearTimeout(t);
-        resolve();
-      });
-    });
+    await shutdownGrpcServer(server);
   }
 }

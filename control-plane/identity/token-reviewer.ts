@@ -6,6 +6,7 @@ import type { AuthenticationV1Api, KubeConfig, V1TokenReviewStatus } from '@kube
 import { decodeJwt } from 'jose';
 import { IDENTITY_TOKEN_AUDIENCE } from '../../api/proto/identity.ts';
 import { err, ok, type Result } from '../../api/result.ts';
+import { kubeErrorCode } from '../kube-error-code.ts';
 import { rejection, type IdentityRejection } from './identity-rejection.ts';
 
 /** The ServiceAccount a token proves. */
@@ -51,10 +52,6 @@ export function judgeTokenReview(status: V1TokenReviewStatus | undefined, token:
   return err(rejection('token_invalid', `the API server refused the token${why}`));
 }
 
-function apiStatus(e: unknown): number | undefined {
-  const code = (e as { code?: unknown }).code;
-  return typeof code === 'number' ? code : undefined;
-}
 
 export class KubernetesTokenReviewer implements TokenReviewer {
   readonly #api: AuthenticationV1Api;
@@ -84,7 +81,7 @@ export class KubernetesTokenReviewer implements TokenReviewer {
       ]);
       return judgeTokenReview(review.status, token, this.#now());
     } catch (e) {
-      const code = apiStatus(e);
+      const code = kubeErrorCode(e);
       const hint = code === 403 ? ' (the control plane needs RBAC create on tokenreviews)' : '';
       return err(rejection('token_review_failed', `TokenReview failed${code ? ` with HTTP ${code}` : ''}${hint}: ${(e as Error).message}`));
     } finally {

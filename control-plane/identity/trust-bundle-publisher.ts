@@ -6,6 +6,7 @@
 // during a rotation) never blindly overwrite each other, and a lost race is settled by the next periodic check.
 import type { CoreV1Api } from '@kubernetes/client-node';
 import { err, ok, type Result } from '../../api/result.ts';
+import { kubeErrorCode } from '../kube-error-code.ts';
 
 export const TRUST_BUNDLE_CONFIGMAP = 'skein-trust-bundle';
 export const TRUST_BUNDLE_KEY = 'ca.crt';
@@ -33,10 +34,6 @@ export async function publishTrustBundle(store: TrustBundleStore, bundlePem: str
   return store.replace(bundlePem, current.value.version);
 }
 
-function httpCode(e: unknown): number | undefined {
-  const code = (e as { code?: unknown }).code;
-  return typeof code === 'number' ? code : undefined;
-}
 
 export class KubernetesTrustBundleStore implements TrustBundleStore {
   readonly #api: CoreV1Api;
@@ -61,7 +58,7 @@ export class KubernetesTrustBundleStore implements TrustBundleStore {
       const cm = await this.#api.readNamespacedConfigMap({ name: this.#name, namespace: this.#namespace });
       return ok({ bundlePem: cm.data?.[TRUST_BUNDLE_KEY] ?? null, version: cm.metadata?.resourceVersion ?? '' });
     } catch (e) {
-      if (httpCode(e) === 404) return ok(null);
+      if (kubeErrorCode(e) === 404) return ok(null);
       return err(`cannot read ConfigMap ${this.#namespace}/${this.#name}: ${(e as Error).message}`);
     }
   }
@@ -71,7 +68,7 @@ export class KubernetesTrustBundleStore implements TrustBundleStore {
       await this.#api.createNamespacedConfigMap({ namespace: this.#namespace, body: this.#body(bundlePem) });
       return ok('created');
     } catch (e) {
-      if (httpCode(e) === 409) return ok('conflict');
+      if (kubeErrorCode(e) === 409) return ok('conflict');
       return err(`cannot create ConfigMap ${this.#namespace}/${this.#name}: ${(e as Error).message}`);
     }
   }
@@ -81,7 +78,7 @@ export class KubernetesTrustBundleStore implements TrustBundleStore {
       await this.#api.replaceNamespacedConfigMap({ name: this.#name, namespace: this.#namespace, body: this.#body(bundlePem, version) });
       return ok('updated');
     } catch (e) {
-      if (httpCode(e) === 409) return ok('conflict');
+      if (kubeErrorCode(e) === 409) return ok('conflict');
       return err(`cannot update ConfigMap ${this.#namespace}/${this.#name}: ${(e as Error).message}`);
     }
   }

@@ -9,6 +9,7 @@ import {
   type ProxyMessage,
   type Push,
 } from '../../api/proto/config-discovery.ts';
+import { shutdownGrpcServer } from './shutdown-grpc-server.ts';
 import { ControlPlaneError } from '../control-plane-error.ts';
 import { Debouncer } from './debouncer.ts';
 import { ProxyState, type ProxyStatusView } from './proxy-state.ts';
@@ -137,16 +138,7 @@ export class ConfigServer {
     for (const c of [...this.#connections.values()]) this.#cut(c, grpc.status.UNAVAILABLE, new ControlPlaneError('SKEIN_ERR_CP_SHUTTING_DOWN', 'control plane shutting down'));
     const server = this.#server;
     if (!server) return;
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(() => {
-        server.forceShutdown();
-        resolve();
-      }, 2000);
-      server.tryShutdown(() => {
-        clearTimeout(t);
-        resolve();
-      });
-    });
+    await shutdownGrpcServer(server);
   }
 
   #subscribe(call: grpc.ServerDuplexStream<unknown, unknown>): void {
