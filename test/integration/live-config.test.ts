@@ -10,18 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfigDocument } from '../../cli/load-config-file.ts';
 import { ConfigFileWatcher } from '../../proxy/config/config-file-watcher.ts';
 import { H2Client, h1Request } from '../support/clients.ts';
+import { until } from '../support/until.ts';
 import { startTestProxy, testConfig, type TestProxy } from '../support/proxy-fixture.ts';
 import { startHttpUpstream, type Upstream } from '../support/upstreams.ts';
-
-async function until<T>(what: string, f: () => T | undefined | false | Promise<T | undefined | false>, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 const upstreamOf = (body: Buffer): string => (JSON.parse(body.toString()) as { id: string }).id;
 

@@ -15,17 +15,8 @@ import { clusterName, translateProxy } from '../../control-plane/translation/tra
 import { startProxy, type RunningProxy } from '../../proxy/proxy-process.ts';
 import { sidecarConfigDocument } from '../../proxy/sidecar/sidecar-bootstrap.ts';
 import { h1Request } from '../support/clients.ts';
+import { until } from '../support/until.ts';
 import { startHttpUpstream, type Upstream } from '../support/upstreams.ts';
-
-async function until<T>(what: string, f: () => T | undefined | false | Promise<T | undefined | false>, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
