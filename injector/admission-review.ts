@@ -89,6 +89,11 @@ export class OutcomeCache {
     this.#map.set(key, value);
     if (this.#map.size > this.#max) this.#map.delete(this.#map.keys().next().value!);
   }
+
+  /** Forgets every answer (the settings they were computed with changed). */
+  clear(): void {
+    this.#map.clear();
+  }
 }
 
 export function reviewAdmission(raw: Buffer | string, settings: MeshSettings, limits: ReviewLimits = {}): AdmissionReviewAnswer {

@@ -95,6 +95,16 @@ describe('injectPod modes', () => {
     const promKeys = Object.entries(kept.pod.metadata!.annotations!).filter(([k]) => k.startsWith('prometheus.io/'));
     expect(promKeys).toEqual([['prometheus.io/port', '9100']]);
   });
+  it('gives the sidecar the mesh trust bundle when one is published, and nothing otherwise', () => {
+    const sidecarEnv = (o: ReturnType<typeof injectPod>) => {
+      if (o.kind !== 'injected') throw new Error(o.kind);
+      const c = [...(o.pod.spec!.initContainers ?? []), ...o.pod.spec!.containers].find((x) => x.name === SIDECAR_CONTAINER_NAME)!;
+      return (c.env as { name: string; value?: string }[]).filter((e) => e.name === 'SKEIN_TRUST_ANCHORS');
+    };
+    expect(sidecarEnv(injectPod(pod(), { name: 'ns' }, meshSettings()))).toEqual([]);
+    const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+    expect(sidecarEnv(injectPod(pod(), { name: 'ns' }, meshSettings({ trustAnchorsPem: pem })))).toEqual([{ name: 'SKEIN_TRUST_ANCHORS', value: pem }]);
+  });
   it('never throws on hostile shapes', () => {
     const hostile: unknown[] = [null, 1, 'pod', [], {}, { spec: null }, { spec: { containers: 'x' } }, { spec: { containers: [null] } },
       { metadata: { labels: { a: 1 } }, spec: { containers: [{ name: 'a' }] } }, { metadata: [], spec: { containers: [{ name: 'a' }] } },

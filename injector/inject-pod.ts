@@ -132,6 +132,7 @@ function buildSidecar(x: SidecarInputs): Container {
     { name: SIDECAR_ENV.appContainers, value: x.appContainers.map((c) => c.name).join(',') },
   ];
   if (x.exitOnAppExit) env.push({ name: SIDECAR_ENV.exitOnAppExit, value: 'true' });
+  if (settings.trustAnchorsPem !== '') env.push({ name: SIDECAR_ENV.trustAnchors, value: settings.trustAnchorsPem });
   const r = options.resources;
   const limits: Record<string, string> = {};
   if (r.cpuLimit !== '') limits.cpu = r.cpuLimit;

@@ -21,6 +21,11 @@ export interface MeshSettings {
   readonly excludedNamespaces: readonly string[];
   /** Lifetime of the projected ServiceAccount token the proxy presents for its identity. */
   readonly tokenExpirationSeconds: number;
+  /**
+   * The mesh trust bundle (PEM roots) the control plane publishes; '' while there is none (no identity service yet): the
+   * sidecar then runs without a workload certificate, in plaintext.
+   */
+  readonly trustAnchorsPem: string;
 }
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug', 'trace'] as const;
@@ -44,6 +49,7 @@ export const DEFAULT_MESH_SETTINGS: MeshSettings = {
   resources: DEFAULT_SIDECAR_RESOURCES,
   excludedNamespaces: ['kube-system', MESH_NAMESPACE],
   tokenExpirationSeconds: 3600,
+  trustAnchorsPem: '',
 };
 
 export function meshSettings(overrides: Partial<MeshSettings> = {}): MeshSettings {

@@ -46,6 +46,23 @@ function post(body: string | Buffer, opts: { agent?: Agent; path?: string; heade
 }
 
 describe('webhook server via app.inject()', () => {
+  it('a settings change (a trust bundle published) reaches the next answer for the same pod: cached answers are dropped', async () => {
+    let settings = meshSettings();
+    const own = await createWebhookServer({ settings: () => settings, tls: { key: ca.keyPem, cert: ca.certPem } });
+    try {
+      const review = JSON.stringify(podAdmissionReview(samplePod()));
+      const patch = async () => {
+        const res = await own.app.inject({ method: 'POST', url: '/mutate', payload: review, headers: { 'content-type': 'application/json' } });
+        return Buffer.from(res.json().response.patch as string, 'base64').toString();
+      };
+      expect(await patch()).not.toContain('SKEIN_TRUST_ANCHORS');
+      expect(await patch()).not.toContain('SKEIN_TRUST_ANCHORS');
+      settings = meshSettings({ trustAnchorsPem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n' });
+      expect(await patch()).toContain('SKEIN_TRUST_ANCHORS');
+    } finally {
+      await own.app.close();
+    }
+  });
   it('answers an AdmissionReview with a patch', async () => {
     const res = await ws.app.inject({ method: 'POST', url: '/mutate', payload: JSON.stringify(podAdmissionReview(samplePod())), headers: { 'content-type': 'application/json' } });
     expect(res.statusCode).toBe(200);

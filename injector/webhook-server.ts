@@ -11,7 +11,8 @@ import type { MeshSettings } from './mesh-settings.ts';
 export const MUTATE_PATH = '/mutate';
 
 export interface WebhookServerOptions {
-  readonly settings: MeshSettings;
+  /** The settings, or a function giving the current ones (they change when the control plane publishes a trust bundle). */
+  readonly settings: MeshSettings | (() => MeshSettings);
   readonly tls: { readonly key: string; readonly cert: string };
   /** Reviews above this many bytes are not parsed (answered: allowed, not injected). */
   readonly maxReviewBytes?: number;
@@ -43,6 +44,16 @@ export async function createWebhookServer(opts: WebhookServerOptions): Promise<W
   const log = opts.log ?? (() => {});
   const requestTimeout = opts.requestTimeoutMs ?? 10_000;
   const cache = new OutcomeCache();
+  // Cached answers were computed with one settings object: a new one (a published trust bundle) invalidates them all.
+  let lastSettings: MeshSettings | null = null;
+  const currentSettings = (): MeshSettings => {
+    const s = typeof opts.settings === 'function' ? opts.settings() : opts.settings;
+    if (s !== lastSettings) {
+      if (lastSettings !== null) cache.clear();
+      lastSettings = s;
+    }
+    return s;
+  };
   const app = Fastify({
     // connectionsCheckingInterval: how often node enforces requestTimeout (its default, 30 s, is longer than the webhook timeout).
     https: { key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2', connectionsCheckingInterval: Math.min(1000, requestTimeout), headersTimeout: requestTimeout } as never,
@@ -103,7 +114,7 @@ export async function createWebhookServer(opts: WebhookServerOptions): Promise<W
   app.post(MUTATE_PATH, (request, reply) => {
     const started = process.hrtime.bigint();
     const body = request.body as ReadBody | undefined;
-    const answer = reviewAdmission(body?.head ?? Buffer.alloc(0), opts.settings, { maxBytes: maxReviewBytes, totalBytes: body?.size ?? 0, cache });
+    const answer = reviewAdmission(body?.head ?? Buffer.alloc(0), currentSettings(), { maxBytes: maxReviewBytes, totalBytes: body?.size ?? 0, cache });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     metrics.observe(answer.result, seconds);
     if (answer.result === 'error' || answer.result === 'denied') {

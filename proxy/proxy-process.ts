@@ -81,7 +81,7 @@ export async function startProxy(config: ProxyConfig, options: ProxyProcessOptio
       ...(why === null ? [] : [why]),
       ...(controlPlane ? [controlPlane.readinessDetail()] : []),
       ...(options.readyDetails?.() ?? []),
-      `config version ${runtime.version}`,
+      `config ${runtime.version}`,
     ];
   };
   try {

@@ -53,6 +53,10 @@ export function superviseWorkers(count: number): Promise<never> {
   });
   process.on('SIGTERM', () => stopAll('SIGTERM'));
   process.on('SIGINT', () => stopAll('SIGINT'));
+  // SIGHUP reloads the config file: each worker holds its own runtime (and would otherwise see the primary die of it).
+  process.on('SIGHUP', () => {
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGHUP');
+  });
   log('info', 'starting proxy workers', { workers: count });
   for (let i = 0; i < count; i++) fork();
   return new Promise<never>(() => {});

@@ -39,6 +39,8 @@ export const SIDECAR_ENV = {
   appContainers: 'SKEIN_APP_CONTAINERS',
   /** "true" when the pod runs to completion (a Job) in regular-container mode: the proxy exits once the app's processes are gone. */
   exitOnAppExit: 'SKEIN_EXIT_ON_APP_EXIT',
+  /** PEM roots of the mesh (the control plane's published trust bundle): set, the proxy obtains a workload certificate. */
+  trustAnchors: 'SKEIN_TRUST_ANCHORS',
 } as const;
 
 /** Label the injector puts on every pod it injected (value "true"). */
@@ -53,3 +55,11 @@ export const PROXY_PROMETHEUS_PATH = '/stats/prometheus';
 export const APP_HEALTH_PATH_PREFIX = '/app-health/';
 /** Admin endpoint (POST, loopback) that makes the proxy drain and exit: lets a Job's app end its sidecar explicitly. */
 export const PROXY_QUIT_PATH = '/quitquitquit';
+
+/**
+ * The ConfigMap (in MESH_NAMESPACE) where the control plane publishes the mesh trust bundle (`ca.crt`: every root, PEM).
+ * Public material only: the injector copies it into each sidecar's environment so the proxy can verify the control
+ * plane's identity service before it holds a certificate of its own.
+ */
+export const TRUST_BUNDLE_CONFIGMAP = 'skein-trust-bundle';
+export const TRUST_BUNDLE_KEY = 'ca.crt';

@@ -95,7 +95,7 @@ async function runInjector(opts: InjectorOptions): Promise<void> {
       log(`injector: cannot read the cluster version (${(e as Error).message}); assuming native sidecars`);
     }
   }
-  const settings = meshSettings({
+  let settings = meshSettings({
     nativeSidecars,
     controlPlaneAddress: opts.controlPlaneAddress,
     logLevel: opts.logLevel as LogLevel,
@@ -109,7 +109,13 @@ async function runInjector(opts: InjectorOptions): Promise<void> {
   const ipAddresses = [...opts.ipAddress, ...(process.env.POD_IP ? [process.env.POD_IP] : [])];
   const certs = new ServingCertManager({ dnsNames, ipAddresses, caValidityMs, leafValidityMs, caPropagationDelayMs: kubeConfig ? 10_000 : 0 });
   const first = certs.material();
-  const ws = await createWebhookServer({ settings, tls: { key: first.leaf.keyPem, cert: first.leaf.certPem }, log });
+  const ws = await createWebhookServer({ settings: () => settings, tls: { key: first.leaf.keyPem, cert: first.leaf.certPem }, log });
+  if (kubeConfig) {
+    // New sidecars get the mesh roots in their environment, to verify the control plane's identity service.
+    const { CoreV1Api } = await import('@kubernetes/client-node');
+    const { watchTrustBundle } = await import('../../injector/trust-bundle-watch.ts');
+    watchTrustBundle(kubeConfig.makeApiClient(CoreV1Api), (pem) => (settings = { ...settings, trustAnchorsPem: pem }), log);
+  }
 
   const writeCaFile = async (pems: readonly string[]) => {
     if (opts.caOut) await writeFile(opts.caOut, pems.join(''));

@@ -5,11 +5,12 @@
 // Every replica publishes the same bytes; an update names the resourceVersion it read, so two replicas (or an old one
 // during a rotation) never blindly overwrite each other, and a lost race is settled by the next periodic check.
 import type { CoreV1Api } from '@kubernetes/client-node';
+import { TRUST_BUNDLE_CONFIGMAP, TRUST_BUNDLE_KEY } from '../../api/mesh/mesh-constants.ts';
 import { err, ok, type Result } from '../../api/result.ts';
 import { kubeErrorCode } from '../kube-error-code.ts';
 
-export const TRUST_BUNDLE_CONFIGMAP = 'skein-trust-bundle';
-export const TRUST_BUNDLE_KEY = 'ca.crt';
+// The names live in api/ because the injector reads the same ConfigMap.
+export { TRUST_BUNDLE_CONFIGMAP, TRUST_BUNDLE_KEY };
 
 export interface StoredBundle {
   readonly bundlePem: string | null;

@@ -2,9 +2,10 @@
 import { ERRORS, ProxyError, type ProxyErrorSpec } from '../errors/proxy-error.ts';
 import type { Http1Request, Http1Response } from '../http1/server-connection.ts';
 import type { H2Request, H2Response } from '../http2/h2-downstream.ts';
+import type { Http2Request, Http2Response } from '../http2/server-exchange.ts';
 
-export type DownstreamRequest = Http1Request | H2Request;
-export type DownstreamResponse = Http1Response | H2Response;
+export type DownstreamRequest = Http1Request | Http2Request | H2Request;
+export type DownstreamResponse = Http1Response | Http2Response | H2Response;
 
 export const ERROR_HEADER = 'x-skein-error';
 

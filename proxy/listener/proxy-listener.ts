@@ -10,6 +10,8 @@ import { RateLimitedLog } from '../telemetry/rate-limited-log.ts';
 import { tunnelUpgrade } from '../http/websocket-tunnel.ts';
 import { Http1ServerConnection, type Http1ServerHooks } from '../http1/server-connection.ts';
 import { h2Exchange, type H2Request, type H2Response } from '../http2/h2-downstream.ts';
+import { Http2ServerConnection, type Http2ServerHooks } from '../http2/server-connection.ts';
+import type { Http2Request, Http2Response } from '../http2/server-exchange.ts';
 import { ERRORS, ProxyError, type ProxyErrorSpec } from '../errors/proxy-error.ts';
 import { rescue } from '../http/http-rescue.ts';
 import { originalDestination } from '../native/original-destination.ts';
@@ -24,12 +26,20 @@ const STREAM_RESET_RATE = 50;
 /** Refused mTLS handshakes: one log line per listener and reason every 10 s. */
 const handshakeLogs = new RateLimitedLog();
 
+/**
+ * Which HTTP/2 server serves downstream connections: our own (proxy/http2/server-connection.ts, the default) or, while
+ * it matures, node:http2's (`SKEIN_HTTP2_SERVER=node`).
+ */
+const NODE_HTTP2_SERVER = process.env.SKEIN_HTTP2_SERVER === 'node';
+
 export class ProxyListener {
   readonly name: string;
   readonly #ctx: ListenerContext;
   readonly #server: net.Server;
   readonly #h1 = new Set<Http1ServerConnection>();
   readonly #h1Hooks: Http1ServerHooks;
+  readonly #h2Conns = new Set<Http2ServerConnection>();
+  readonly #h2Hooks: Http2ServerHooks;
   readonly #sweepTimer: NodeJS.Timeout;
   readonly #h2: http2.Http2Server;
   readonly #sockets = new Set<net.Socket>();
@@ -51,9 +61,11 @@ export class ProxyListener {
       onUpgrade: (req, socket, head) => tunnelUpgrade(this.#ctx, req, socket, head),
       onRejected: (spec) => this.#ctx.metrics.proxyError(this.name, spec.cause),
     };
+    this.#h2Hooks = { onRequest: (req, res) => this.#serveH2(req, res) };
     this.#sweepTimer = setInterval(() => {
       const now = Date.now();
       for (const c of this.#h1) c.sweep(now);
+      for (const c of this.#h2Conns) c.sweep(now);
     }, Math.max(10, Math.min(1_000, limits.headersTimeoutMs)));
     this.#sweepTimer.unref();
 
@@ -180,8 +192,26 @@ export class ProxyListener {
     serveHttp(this.#ctx, req, res);
   }
 
+  /** A request on our own HTTP/2 connection: CONNECT and Expect as node:http2's compatibility layer answered them. */
+  #serveH2(req: Http2Request, res: Http2Response): void {
+    if (req.method === 'CONNECT') return this.#refuse(req, res, ERRORS.methodNotAllowed);
+    const expect = req.headers.expect;
+    if (expect !== undefined) {
+      if (expect !== '100-continue') return this.#refuse(req, res, ERRORS.expectationFailed);
+      res.writeContinue();
+    }
+    serveHttp(this.#ctx, req, res);
+  }
+
+  #serveHttp2(socket: net.Socket): void {
+    const conn = new Http2ServerConnection(socket, this.#ctx.snapshot().limits, this.#h2Hooks);
+    this.#h2Conns.add(conn);
+    socket.once('close', () => this.#h2Conns.delete(conn));
+    if (this.#draining) conn.goaway();
+  }
+
   /** An answer of the listener's own (HTTP/2 CONNECT, an unknown Expect): through the rescue, counted. */
-  #refuse(req: H2Request, res: H2Response, spec: ProxyErrorSpec): void {
+  #refuse(req: H2Request | Http2Request, res: H2Response | Http2Response, spec: ProxyErrorSpec): void {
     rescue(req, res, new ProxyError(spec));
     this.#ctx.metrics.proxyError(this.name, spec.cause);
   }
@@ -214,6 +244,11 @@ export class ProxyListener {
         socket.resume();
         return;
       case 'http2':
+        if (!NODE_HTTP2_SERVER) {
+          this.#serveHttp2(socket);
+          socket.resume();
+          return;
+        }
         // http2 reads the unshifted preface itself on the next tick (do not resume: the bytes would be lost).
         this.#h2.emit('connection', socket);
         return;
@@ -232,8 +267,9 @@ export class ProxyListener {
             clearTimeout(handshakeTimer);
             // Only tls.Server clears this on a server socket; http2 waits for 'secureConnect' while it is set, and would hang.
             (tlsSocket as { secureConnecting?: boolean }).secureConnecting = false;
-            if (tlsSocket.alpnProtocol === 'h2') this.#h2.emit('connection', tlsSocket);
-            else this.#serveHttp1(tlsSocket);
+            if (tlsSocket.alpnProtocol !== 'h2') this.#serveHttp1(tlsSocket);
+            else if (NODE_HTTP2_SERVER) this.#h2.emit('connection', tlsSocket);
+            else this.#serveHttp2(tlsSocket);
           });
           tlsSocket.once('close', () => clearTimeout(handshakeTimer));
           return;
@@ -295,8 +331,9 @@ export class ProxyListener {
       }
       (tlsSocket as tls.TLSSocket & { [PEER_IDENTITY]?: string })[PEER_IDENTITY] = v.identity;
       (tlsSocket as { secureConnecting?: boolean }).secureConnecting = false;
-      if (tlsSocket.alpnProtocol === 'h2') this.#h2.emit('connection', tlsSocket);
-      else this.#serveHttp1(tlsSocket);
+      if (tlsSocket.alpnProtocol !== 'h2') this.#serveHttp1(tlsSocket);
+      else if (NODE_HTTP2_SERVER) this.#h2.emit('connection', tlsSocket);
+      else this.#serveHttp2(tlsSocket);
     });
   }
 
@@ -311,6 +348,7 @@ export class ProxyListener {
     this.#server.close();
     this.closeIdle();
     for (const s of this.#sessions) s.close();
+    for (const c of this.#h2Conns) c.goaway();
   }
 
   /** Called periodically while draining: closes HTTP/1 connections that became idle. */
@@ -324,6 +362,7 @@ export class ProxyListener {
     clearInterval(this.#sweepTimer);
     for (const c of this.#h1) c.socket.destroy();
     for (const s of this.#sessions) s.destroy();
+    for (const c of this.#h2Conns) c.socket.destroy();
     for (const s of this.#sockets) s.destroy();
   }
 }

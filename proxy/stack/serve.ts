@@ -5,7 +5,7 @@ import { applyHeaderMutation } from '../http/hop-headers.ts';
 import { isGrpcRequest, rescue, type DownstreamRequest, type DownstreamResponse } from '../http/http-rescue.ts';
 import type { ListenerContext, ListenerSnapshot } from '../http/listener-context.ts';
 import type { Http1Request, Http1Response } from '../http1/server-connection.ts';
-import type { H2Request } from '../http2/h2-downstream.ts';
+import type { Http2Request } from '../http2/server-exchange.ts';
 import { downstreamInfo } from './downstream-info.ts';
 import { upstreamRequestHeaders } from './forwarding-headers.ts';
 import { listenerStack } from './listener-stack.ts';
@@ -63,7 +63,7 @@ class Serve implements ResponseSink, RequestOutcome {
     const res = this.#res;
     const snap = this.#snap;
     const h2 = req.httpVersionMajor === 2;
-    if (h2 && (req as H2Request).stream.closed) {
+    if (h2 && ('stream' in req ? req.stream.closed : (req as Http2Request).cancelled)) {
       // Reset by the client before we got to it (rapid reset, CVE-2023-44487): no upstream work for a stream nobody awaits.
       return this.#done(499);
     }

@@ -53,26 +53,6 @@ function parseJunit(xml: string): CaseResult[] {
   return out;
 }
 
-/**
- * Cases the proxy still fails because its HTTP/2 server is node:http2 (nghttp2 answers them differently; a bare Node 24 h2c
- * server fails the same ones). This list is a ratchet for issue 10 and must shrink to nothing when our own frame layer serves
- * HTTP/2: any other failing case fails this test. The first nine fail every run; the last three only on a loaded machine.
- */
-const NODE_HTTP2_FAILURES = new Set([
-  'http2/5.1/8', // DATA after RST_STREAM: expected STREAM_CLOSED
-  'http2/5.1/9', // HEADERS after RST_STREAM
-  'http2/5.1/11', // DATA on a closed stream
-  'http2/5.1/12', // HEADERS on a closed stream
-  'http2/5.1.1/2', // a stream id lower than one already used
-  'http2/5.3.1/2', // a stream depending on itself (PRIORITY)
-  'http2/6.3/1', // PRIORITY on stream 0
-  'http2/6.7/2', // an unsolicited PING ACK must be ignored
-  'http2/6.9.1/3', // SETTINGS_INITIAL_WINDOW_SIZE pushing a stream window past 2^31-1
-  'http2/6.1/2', // (loaded machine) DATA on a stream that is not open
-  'http2/5.4.1/2', // (loaded machine) GOAWAY after a connection error
-  'http2/6.9.1/2', // (loaded machine) WINDOW_UPDATE pushing the connection window past 2^31-1
-]);
-
 describe('h2spec --strict against the proxy', () => {
   let tools: ReturnType<typeof h2Tools>;
   let upstream: Upstream;
@@ -98,11 +78,11 @@ describe('h2spec --strict against the proxy', () => {
     ['h2c (prior knowledge)', false],
     ['TLS with ALPN h2', true],
   ] as const) {
-    it(`${name}: all 146 cases run and pass, but for node:http2's known ones`, async () => {
+    it(`${name}: all 146 cases run and pass`, async () => {
       const results = await runH2spec(tools.h2spec, tls ? secure.port : plain.port, tls);
       expect(results.length).toBe(146);
-      const failed = results.filter((r) => r.failure !== null);
-      expect(failed.filter((r) => !NODE_HTTP2_FAILURES.has(r.id))).toEqual([]);
+      // Our own HTTP/2 server (proxy/http2/server-connection.ts) passes every case; node:http2 failed nine to twelve.
+      expect(results.filter((r) => r.failure !== null)).toEqual([]);
     }, 600_000);
   }
 });

@@ -93,6 +93,7 @@ beforeAll(async () => {
               route('authz-closed', '/authz-closed', authzEdge(false)),
               route('authz-open', '/authz-open', authzEdge(true)),
               route('ws', '/ws', { ipFilter: { deny: ['203.0.113.0/24'] } }, 'ws'),
+              route('grpc-jwt', '/skein.test.Echo/ClientStream', { jwt: { issuer: 'https://issuer.test', jwks: { url: `http://127.0.0.1:${authzPort}/jwks` } } }, 'grpc'),
               route('grpc', '/skein.test.Echo', { ipFilter: { allow: ['0.0.0.0/0'] } }, 'grpc'),
               { name: 'other', backends: [{ cluster: 'echo' }] },
             ],
@@ -276,12 +277,28 @@ describe('skein proxy --mode ingress', () => {
     expect(status).toBe(403);
   });
 
-  it('a gRPC call through the ingress', async () => {
+  it('gRPC unary and bidirectional streaming calls through the ingress; UNAUTHENTICATED from the JWT layer', async () => {
     const pkg = loadEchoService() as any;
     const client = new pkg.skein.test.Echo(`127.0.0.1:${httpPort}`, grpc.credentials.createInsecure());
     const out = await new Promise<EchoMsg>((resolve, reject) => client.Unary({ text: 'hi', count: 1 }, (e: Error | null, m: EchoMsg) => (e ? reject(e) : resolve(m))));
+    const bidi = client.Bidi();
+    const got: string[] = [];
+    const done = new Promise<number>((resolve) => bidi.on('status', (st: grpc.StatusObject) => resolve(st.code)));
+    bidi.on('data', (m: EchoMsg) => got.push(m.text));
+    bidi.write({ text: 'a', count: 0 });
+    bidi.write({ text: 'b', count: 1 });
+    bidi.end();
+    expect(await done).toBe(grpc.status.OK);
+    expect(got).toEqual(['bidi:a', 'bidi:b']);
+    // A gRPC client refused by the JWT layer gets UNAUTHENTICATED, not an HTTP 401 it cannot read.
+    const refused = await new Promise<grpc.ServiceError>((resolve) => {
+      const call = client.ClientStream((e: grpc.ServiceError) => resolve(e));
+      call.write({ text: 'x', count: 0 });
+      call.end();
+    });
     client.close();
     expect(out).toEqual({ text: 'echo:hi', count: 2 });
+    expect(refused.code).toBe(grpc.status.UNAUTHENTICATED);
   });
 
   it('SIGTERM stops every worker and the supervisor exits 0', async () => {

@@ -62,7 +62,7 @@ describe('sidecar interception (netns + iptables from the injector)', () => {
 
   it('routes inbound traffic to the app through the proxy', () => {
     // The verdict, then the config it serves: no control plane in this test, so the bootstrap.
-    expect(httpGetIn(podNs, 'http://127.0.0.1:15000/ready')).toBe('200 ready\nconfig version bootstrap');
+    expect(httpGetIn(podNs, 'http://127.0.0.1:15000/ready')).toBe('200 ready\nconfig bootstrap');
     expect(httpGetIn(peerNs, `http://${podIp}:8080/from-peer`)).toBe('200 app saw /from-peer');
   });
 

@@ -21,7 +21,7 @@ describe('manifests/injector', () => {
   const deployment = find('Deployment')[0]!;
   const service = find('Service')[0]!;
   it('has every piece', () => {
-    expect(objects.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'MutatingWebhookConfiguration', 'Namespace', 'PodDisruptionBudget', 'Service', 'ServiceAccount']);
+    expect(objects.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'MutatingWebhookConfiguration', 'Namespace', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount']);
     expect(find('Namespace')[0]!.metadata.name).toBe(MESH_NAMESPACE);
   });
   it('the Deployment runs `skein injector` from the Skein image and writes the caBundle of the configuration shipped here', () => {

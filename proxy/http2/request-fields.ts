@@ -1,0 +1,168 @@
+// Collects and validates one request header block (RFC 9113 8.2, 8.3.1): a malformed block is a stream error, never forwarded.
+import type { HeaderBag } from '../http/hop-headers.ts';
+
+/** Why a header block was refused; each maps to the RST_STREAM code the connection sends. */
+export const FieldsVerdict = {
+  OK: 0,
+  /** Malformed (RFC 9113 8.1.1): PROTOCOL_ERROR. */
+  MALFORMED: 1,
+  /** Past maxHeaderCount or maxRequestHeaderBytes: ENHANCE_YOUR_CALM (RELIABILITY: never silently truncated). */
+  TOO_LARGE: 2,
+} as const;
+export type FieldsVerdict = (typeof FieldsVerdict)[keyof typeof FieldsVerdict];
+
+/** Field names that are lower-case tokens: one lookup per character. */
+const NAME_CHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz") NAME_CHAR[c.charCodeAt(0)] = 1;
+/** Token characters of any case (for :method). */
+const TOKEN_CHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TOKEN_CHAR[c.charCodeAt(0)] = 1;
+
+const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+
+function isToken(s: string, table: Uint8Array): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128 || table[c] === 0) return false;
+  }
+  return true;
+}
+
+/** A value with no control character but HTAB, and no leading or trailing whitespace (RFC 9113 8.2.1; stricter on CTLs, as our HTTP/1 parser is). */
+function validValue(v: string): boolean {
+  const n = v.length;
+  if (n === 0) return true;
+  let c = v.charCodeAt(0);
+  if (c === 0x20 || c === 0x09) return false;
+  c = v.charCodeAt(n - 1);
+  if (c === 0x20 || c === 0x09) return false;
+  for (let i = 0; i < n; i++) {
+    c = v.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return false;
+  }
+  return true;
+}
+
+/** A :path of visible ASCII starting with '/' ('*' for OPTIONS is checked by the caller). */
+function validPath(p: string): boolean {
+  if (p.charCodeAt(0) !== 0x2f) return false;
+  for (let i = 1; i < p.length; i++) {
+    const c = p.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f) return false;
+  }
+  return true;
+}
+
+/**
+ * Receives the fields of one block as the HPACK decoder emits them (one per connection, reset per block, so its sink is
+ * bound once). Keeps decoding cheap when the block is refused: once the verdict is not OK nothing is stored (the decoder
+ * still runs to keep the dynamic table in step).
+ */
+export class RequestFields {
+  headers: HeaderBag = Object.create(null) as HeaderBag;
+  verdict: FieldsVerdict = FieldsVerdict.OK;
+  /** The parsed content-length, or -1. */
+  contentLength = -1;
+  #trailers = false;
+  readonly #maxBytes: number;
+  readonly #maxCount: number;
+  #bytes = 0;
+  #count = 0;
+  #regularSeen = false;
+
+  constructor(maxBytes: number, maxCount: number) {
+    this.#maxBytes = maxBytes;
+    this.#maxCount = maxCount;
+  }
+
+  /** Starts a block: a request head, or trailers (no pseudo-headers allowed). */
+  begin(trailers: boolean): void {
+    this.headers = Object.create(null) as HeaderBag;
+    this.verdict = FieldsVerdict.OK;
+    this.contentLength = -1;
+    this.#trailers = trailers;
+    this.#bytes = 0;
+    this.#count = 0;
+    this.#regularSeen = false;
+  }
+
+  /** The HPACK decoder's sink (bound once per block). */
+  readonly sink = (name: string, value: string): void => {
+    this.#bytes += name.length + value.length + 32;
+    if (this.verdict !== FieldsVerdict.OK) return;
+    if (this.#bytes > this.#maxBytes) {
+      this.#refuse(FieldsVerdict.TOO_LARGE);
+      return;
+    }
+    const h = this.headers;
+    if (name.charCodeAt(0) === 0x3a /* ':' */) {
+      // Pseudo-headers: only the four request ones, once each, before any regular field, never in trailers.
+      if (this.#trailers || this.#regularSeen || (name !== ':method' && name !== ':scheme' && name !== ':path' && name !== ':authority') || h[name] !== undefined || !validValue(value)) {
+        this.#refuse(FieldsVerdict.MALFORMED);
+        return;
+      }
+      h[name] = value;
+      return;
+    }
+    this.#regularSeen = true;
+    if (++this.#count > this.#maxCount) {
+      this.#refuse(FieldsVerdict.TOO_LARGE);
+      return;
+    }
+    if (!isToken(name, NAME_CHAR) || !validValue(value) || CONNECTION_SPECIFIC.has(name) || (name === 'te' && value.toLowerCase() !== 'trailers')) {
+      this.#refuse(FieldsVerdict.MALFORMED);
+      return;
+    }
+    const prev = h[name];
+    if (prev === undefined) h[name] = name === 'set-cookie' ? [value] : value;
+    else if (Array.isArray(prev)) prev.push(value);
+    else h[name] = `${prev}${name === 'cookie' ? '; ' : ', '}${value}`;
+  };
+
+  #refuse(v: FieldsVerdict): void {
+    this.verdict = v;
+    this.headers = Object.create(null) as HeaderBag;
+  }
+
+  /** After the block: the request-level rules (RFC 9113 8.3.1, 8.1.1 content-length). Returns the verdict. */
+  finishRequest(): FieldsVerdict {
+    if (this.verdict !== FieldsVerdict.OK) return this.verdict;
+    const h = this.headers;
+    const method = h[':method'] as string | undefined;
+    const path = h[':path'] as string | undefined;
+    if (method === undefined || !isToken(method, TOKEN_CHAR)) return this.#malformed();
+    if (method === 'CONNECT') {
+      // Plain CONNECT (no extended protocol): only :authority (the listener answers it 405).
+      if (h[':scheme'] !== undefined || path !== undefined || h[':authority'] === undefined) return this.#malformed();
+    } else {
+      if (h[':scheme'] === undefined || path === undefined) return this.#malformed();
+      if (!(path === '*' ? method === 'OPTIONS' : validPath(path))) return this.#malformed();
+    }
+    const a = h[':authority'] as string | undefined;
+    if (a !== undefined && (a.includes(' ') || a.includes('@'))) return this.#malformed();
+    return this.#contentLength();
+  }
+
+  /** After a trailer block. */
+  finishTrailers(): FieldsVerdict {
+    return this.verdict;
+  }
+
+  #contentLength(): FieldsVerdict {
+    const cl = this.headers['content-length'];
+    if (cl === undefined) return FieldsVerdict.OK;
+    if (typeof cl !== 'string' || cl.length === 0 || cl.length > 15) return this.#malformed();
+    for (let i = 0; i < cl.length; i++) {
+      const c = cl.charCodeAt(i);
+      if (c < 0x30 || c > 0x39) return this.#malformed();
+    }
+    this.contentLength = Number(cl);
+    return FieldsVerdict.OK;
+  }
+
+  #malformed(): FieldsVerdict {
+    this.#refuse(FieldsVerdict.MALFORMED);
+    return FieldsVerdict.MALFORMED;
+  }
+}

@@ -1,0 +1,803 @@
+// One downstream HTTP/2 connection on a raw socket (RFC 9113): preface, SETTINGS, the stream state machine, flow control, limits.
+import type { Socket } from 'node:net';
+import type { LimitsConfig } from '../../api/config/proxy-config.ts';
+import { Flag, FrameReader, FrameType, type FrameHandler } from './frame-reader.ts';
+import { dataFrameHeader, goawayFrame, headersFrames, pingFrame, rstStreamFrame, settingsFrame, windowUpdateFrame } from './frame-writer.ts';
+import { DEFAULT_WINDOW, H2Error, MAX_WINDOW, PREFACE, Setting } from './h2-codes.ts';
+import { HpackDecoder, HpackError } from './hpack-decoder.ts';
+import { HpackEncoder } from './hpack-encoder.ts';
+import { RecvWindow, grow } from './flow-window.ts';
+import { FieldsVerdict, RequestFields } from './request-fields.ts';
+import { Http2Request, Http2Response, type StreamWriter } from './server-exchange.ts';
+
+export interface Http2ServerHooks {
+  onRequest(req: Http2Request, res: Http2Response): void;
+}
+
+/** How a stream we no longer track was closed: what a late frame on it means (RFC 9113 5.1). */
+const CLOSED_END = 1; // the client sent END_STREAM: later frames are a connection error STREAM_CLOSED
+const CLOSED_PEER_RESET = 2; // the client reset it: later frames are a stream error STREAM_CLOSED
+const CLOSED_WE_RESET = 3; // we reset it: the client may not know yet, later frames are ignored
+/** How many closed streams we remember (older ones count as "closed, cause unknown"). */
+const CLOSED_MEMORY = 256;
+
+/** Frames that make us do work without making progress (PING, SETTINGS, PRIORITY, empty DATA/CONTINUATION, unknown types). */
+const CALM_BURST = 1_000;
+const CALM_REFILL_PER_SEC = 200;
+/** Premature resets (the client's, or ours for malformed requests) tolerated before the ratio counts (CVE-2023-44487). */
+const PREMATURE_RESET_MIN = 200;
+/** CONTINUATION frames per header block: a block this fragmented is a flood, not a request. */
+const MAX_CONTINUATIONS = 128;
+/** Control frames (ACKs, resets) we will queue on a socket whose peer does not read. */
+const MAX_UNREAD_OUTPUT = 1 << 20;
+/** After a connection error, streams already accepted get this long to finish before the socket is closed. */
+const ERROR_GRACE_MS = 1_000;
+/** Request body bytes dropped after a complete response before the client is asked to stop sending. */
+const DISCARD_LIMIT = 1 << 20;
+/** Output up to this size is joined into one socket write. */
+const JOIN_LIMIT = 64 * 1024;
+
+/** Marks a header block whose HEADERS frame made the stream depend on itself. */
+const SELF_DEPENDENT = 0x100;
+
+/** Connection phases, in order. */
+const Phase = {
+  PREFACE: 0,
+  SETTINGS: 1,
+  OPEN: 2,
+  /** GOAWAY sent: no new streams; the connection closes when the last one is done. */
+  CLOSING: 3,
+  /** A connection error: GOAWAY sent, nothing more is read; streams already taken may finish within a grace. */
+  FAILED: 4,
+  /** The socket is ending or gone. */
+  CLOSED: 5,
+} as const;
+type Phase = (typeof Phase)[keyof typeof Phase];
+
+export class Http2ServerConnection implements FrameHandler, StreamWriter {
+  readonly socket: Socket;
+  readonly #limits: LimitsConfig;
+  readonly #hooks: Http2ServerHooks;
+  readonly #reader = new FrameReader(this);
+  readonly #decoder = new HpackDecoder();
+  readonly #encoder = new HpackEncoder();
+  readonly #fields: RequestFields;
+  readonly #streams = new Map<number, Http2Response>();
+  readonly #closedStreams = new Map<number, number>();
+  /** Streams opened in the current read, dispatched at its end (a HEADERS + RST_STREAM pair in one read costs no upstream work). */
+  #newStreams: Http2Response[] = [];
+  /** Streams with data waiting for the connection window. */
+  readonly #blocked = new Set<Http2Response>();
+  #phase: Phase = Phase.PREFACE;
+  #prefaceBytes: Buffer | null = null;
+  #lastStreamId = 0;
+  #goawayLastId = MAX_WINDOW;
+  readonly #recvWindow: RecvWindow;
+  #sendWindow = DEFAULT_WINDOW;
+  #peerInitialWindow = DEFAULT_WINDOW;
+  #peerMaxFrame = 16_384;
+  #settingsAcked = false;
+  // A header block in progress (HEADERS without END_HEADERS, then CONTINUATIONs).
+  #blockStream = 0;
+  #blockFlags = 0;
+  #blockParts: Buffer[] = [];
+  #blockBytes = 0;
+  #blockFrames = 0;
+  #blockStartedAt = 0;
+  // Flood accounting.
+  #calm = CALM_BURST;
+  #calmAt = 0;
+  #streamsOpened = 0;
+  #prematureResets = 0;
+  // Output.
+  #out: Buffer[] = [];
+  #outBytes = 0;
+  #flushScheduled = false;
+  /** A stream was told to wait while the connection was congested: tell it once the output is written. */
+  #drainWanted = false;
+  /** The sweep saw traffic since its last pass; `#idleSince` is when it last did. */
+  #active = true;
+  #idleSince = 0;
+  readonly #createdAt: number;
+  #graceTimer: NodeJS.Timeout | null = null;
+
+  constructor(socket: Socket, limits: LimitsConfig, hooks: Http2ServerHooks) {
+    this.socket = socket;
+    this.#limits = limits;
+    this.#hooks = hooks;
+    this.#fields = new RequestFields(limits.maxRequestHeaderBytes, limits.maxHeaderCount);
+    this.#recvWindow = new RecvWindow(limits.http2ConnectionWindowBytes, DEFAULT_WINDOW);
+    this.#createdAt = this.#idleSince = Date.now();
+    this.#calmAt = performance.now();
+    socket.setNoDelay?.(true);
+    socket.on('data', this.#onData);
+    socket.on('drain', this.#onDrain);
+    socket.once('close', this.#onClose);
+    // Our SETTINGS and the connection window go out at once (servers need not wait for the client's preface).
+    this.#queue(
+      settingsFrame([
+        [Setting.MAX_CONCURRENT_STREAMS, limits.http2MaxConcurrentStreams],
+        [Setting.INITIAL_WINDOW_SIZE, Math.min(limits.http2StreamWindowBytes, MAX_WINDOW)],
+        [Setting.MAX_HEADER_LIST_SIZE, limits.maxRequestHeaderBytes],
+        [Setting.ENABLE_PUSH, 0],
+      ]),
+    );
+    const extra = this.#recvWindow.size - DEFAULT_WINDOW;
+    if (extra > 0) {
+      this.#queue(windowUpdateFrame(0, extra));
+      this.#recvWindow.available += extra;
+    }
+  }
+
+  /** Streams in progress. */
+  get activeStreams(): number {
+    return this.#streams.size;
+  }
+
+  get congested(): boolean {
+    return this.#outBytes + this.socket.writableLength > this.#limits.maxBufferedBytesPerConnection;
+  }
+
+  // ---- input ------------------------------------------------------------------------------------------------------
+
+  readonly #onData = (chunk: Buffer): void => {
+    this.#active = true;
+    if (this.#phase === Phase.PREFACE) {
+      const buf = this.#prefaceBytes === null ? chunk : Buffer.concat([this.#prefaceBytes, chunk]);
+      const n = Math.min(buf.length, PREFACE.length);
+      if (buf.compare(PREFACE, 0, n, 0, n) !== 0) {
+        // Not HTTP/2 (RFC 9113 3.4): nothing to answer in HTTP/2 terms.
+        this.#connectionError(H2Error.PROTOCOL_ERROR);
+        return;
+      }
+      if (buf.length < PREFACE.length) {
+        this.#prefaceBytes = buf;
+        return;
+      }
+      this.#prefaceBytes = null;
+      this.#phase = Phase.SETTINGS;
+      chunk = buf.subarray(PREFACE.length);
+      if (chunk.length === 0) return;
+    }
+    if (this.#phase >= Phase.FAILED) return;
+    // Refill the flood budget once per read.
+    const now = performance.now();
+    this.#calm = Math.min(CALM_BURST, this.#calm + ((now - this.#calmAt) * CALM_REFILL_PER_SEC) / 1000);
+    this.#calmAt = now;
+    this.#reader.push(chunk);
+    this.#dispatchNew();
+  };
+
+  /** Streams opened by this read that are still open go to the stack now. */
+  #dispatchNew(): void {
+    if (this.#newStreams.length === 0) return;
+    const list = this.#newStreams;
+    this.#newStreams = [];
+    for (const res of list) {
+      if (res.request.cancelled || this.#streams.get(res.request.id) !== res) continue;
+      try {
+        this.#hooks.onRequest(res.request, res);
+      } catch {
+        this.reset(res, H2Error.INTERNAL_ERROR);
+      }
+    }
+  }
+
+  onFrameTooLarge(): void {
+    this.#connectionError(H2Error.FRAME_SIZE_ERROR);
+  }
+
+  onFrame(type: number, flags: number, id: number, payload: Buffer): void {
+    if (this.#phase === Phase.SETTINGS && type !== FrameType.SETTINGS) {
+      // The client preface ends with a SETTINGS frame (RFC 9113 3.4).
+      return this.#connectionError(H2Error.PROTOCOL_ERROR);
+    }
+    if (this.#blockStream !== 0 && type !== FrameType.CONTINUATION) {
+      // Nothing may interleave with a header block (RFC 9113 6.10).
+      return this.#connectionError(H2Error.PROTOCOL_ERROR);
+    }
+    switch (type) {
+      case FrameType.DATA:
+        return this.#onDataFrame(flags, id, payload);
+      case FrameType.HEADERS:
+        return this.#onHeaders(flags, id, payload);
+      case FrameType.PRIORITY:
+        if (id === 0) return this.#connectionError(H2Error.PROTOCOL_ERROR);
+        if (payload.length !== 5) return this.#connectionError(H2Error.FRAME_SIZE_ERROR);
+        if (!this.#spend()) return;
+        if ((payload.readUInt32BE(0) & 0x7fffffff) === id) return this.#streamError(id, H2Error.PROTOCOL_ERROR);
+        return;
+      case FrameType.RST_STREAM:
+        return this.#onRstStream(id, payload);
+      case FrameType.SETTINGS:
+        return this.#onSettings(flags, id, payload);
+      case FrameType.PUSH_PROMISE:
+        return this.#connectionError(H2Error.PROTOCOL_ERROR);
+      case FrameType.PING:
+        if (id !== 0) return this.#connectionError(H2Error.PROTOCOL_ERROR);
+        if (payload.length !== 8) return this.#connectionError(H2Error.FRAME_SIZE_ERROR);
+        if (!this.#spend()) return;
+        // An ACK answers a PING of ours (we send none): ignored.
+        if ((flags & Flag.ACK) === 0) this.#queueControl(pingFrame(payload, true));
+        return;
+      case FrameType.GOAWAY:
+        if (id !== 0) return this.#connectionError(H2Error.PROTOCOL_ERROR);
+        if (payload.length < 8) return this.#connectionError(H2Error.FRAME_SIZE_ERROR);
+        // The client opens nothing more: finish what is in progress, then close.
+        this.#startClosing(H2Error.NO_ERROR);
+        return;
+      case FrameType.WINDOW_UPDATE:
+        return this.#onWindowUpdate(id, payload);
+      case FrameType.CONTINUATION:
+        return this.#onContinuation(flags, id, payload);
+      default:
+        // Unknown frame types are ignored (RFC 9113 5.5), but not for free.
+        this.#spend();
+        return;
+    }
+  }
+
+  /** Takes one unit of the flood budget; past it, GOAWAY(ENHANCE_YOUR_CALM). */
+  #spend(): boolean {
+    if (--this.#calm >= 0) return true;
+    this.#connectionError(H2Error.ENHANCE_YOUR_CALM);
+    return false;
+  }
+
+  #onDataFrame(flags: number, id: number, payload: Buffer): void {
+    if (id === 0) return this.#connectionError(H2Error.PROTOCOL_ERROR);
+    const flowLength = payload.length;
+    let data = payload;
+    if ((flags & Flag.PADDED) !== 0) {
+      if (payload.length === 0 || payload[0]! >= payload.length) return this.#connectionError(H2Error.PROTOCOL_ERROR);
+      data = payload.subarray(1, payload.length - payload[0]!);
+    }
+    if (id > this.#lastStreamId) return this.#connectionError(H2Error.PROTOCOL_ERROR);
+    // Every DATA frame counts against the connection window, whatever becomes of its stream.
+    if (!this.#recvWindow.receive(flowLength)) return this.#connectionError(H2Error.FLOW_CONTROL_ERROR);
+    const endStream = (flags & Flag.END_STREAM) !== 0;
+    if (data.length === 0 && !endStream && !this.#spend()) return;
+    const res = this.#streams.get(id);
+    if (res === undefined) {
+      this.#returnConnectionWindow(flowLength);
+      return this.#lateFrame(id);
+    }
+    const req = res.request;
+    if (req.remoteClosed) return this.#connectionError(H2Error.STREAM_CLOSED);
+    if (!req.window.receive(flowLength)) return this.#streamError(id, H2Error.FLOW_CONTROL_ERROR);
+    res.active = true;
+    // Padding is consumed on arrival.
+    if (flowLength > data.length) this.consumed(req, flowLength - data.length);
+    if (data.length > 0) {
+      req.received += data.length;
+      if (req.contentLength >= 0 && req.received > req.contentLength) {
+        // More body than declared: the request is malformed and may be a smuggling attempt. The stream is dropped
+        // (never dispatched if it was not yet) and nothing more is read from the connection.
+        this.#close(res, CLOSED_WE_RESET);
+        return this.#connectionError(H2Error.PROTOCOL_ERROR);
+      }
+      if (res.discardFrom >= 0 && req.received - res.discardFrom > DISCARD_LIMIT) {
+        this.#queue(rstStreamFrame(id, H2Error.NO_ERROR));
+        return this.#close(res, CLOSED_WE_RESET);
+      }
+      req.onData(data);
+    }
+    if (endStream) this.#remoteEnd(res);
+  }
+
+  #remoteEnd(res: Http2Response): void {
+    const req = res.request;
+    if (req.contentLength >= 0 && req.received !== req.contentLength) return this.#streamError(req.id, H2Error.PROTOCOL_ERROR, true);
+    req.remoteClosed = true;
+    req.onEnd();
+    this.#maybeClose(res);
+  }
+
+  /** A DATA or HEADERS frame for a stream we no longer track. */
+  #lateFrame(id: number): void {
+    const how = this.#closedStreams.get(id);
+    if (how === CLOSED_WE_RESET) return;
+    if (how === CLOSED_END) return this.#connectionError(H2Error.STREAM_CLOSED);
+    this.#streamError(id, H2Error.STREAM_CLOSED);
+  }
+
+  #onHeaders(flags: number, id: number, payload: Buffer): void {
+    if (id === 0 || (id & 1) === 0) return this.#connectionError(H2Error.PROTOCOL_ERROR);
+    let p = 0;
+    let end = payload.length;
+    if ((flags & Flag.PADDED) !== 0) {
+      if (payload.length === 0) return this.#connectionError(H2Error.PROTOCOL_ERROR);
+      const pad = payload[0]!;
+      p = 1;
+      end -= pad;
+    }
+    let selfDependent = false;
+    if ((flags & Flag.PRIORITY) !== 0) {
+      if (end - p < 5) return this.#connectionError(H2Error.PROTOCOL_ERROR);
+      // Depending on itself (RFC 9113 5.3.1): a stream error; the block is still decoded to keep HPACK in step.
+      selfDependent = (payload.readUInt32BE(p) & 0x7fffffff) === id;
+      p += 5;
+    }
+    if (end < p) return this.#connectionError(H2Error.PROTOCOL_ERROR);
+    const fragment = payload.subarray(p, end);
+    this.#blockStream = id;
+    this.#blockFlags = flags | (selfDependent ? SELF_DEPENDENT : 0);
+    this.#blockParts.length = 0;
+    this.#blockParts.push(fragment);
+    this.#blockBytes = fragment.length;
+    this.#blockFrames = 0;
+    if ((flags & Flag.END_HEADERS) !== 0) return this.#headerBlock();
+    this.#blockStartedAt = Date.now();
+  }
+
+  #onContinuation(flags: number, id: number, payload: Buffer): void {
+    if (this.#blockStream === 0 || id !== this.#blockStream) return this.#connectionError(H2Error.PROTOCOL_ERROR);
+    this.#blockBytes += payload.length;
+    // A header block is bounded whatever its fragmentation (RELIABILITY 4: CONTINUATION flood).
+    if (++this.#blockFrames > MAX_CONTINUATIONS || this.#blockBytes > 2 * this.#limits.maxRequestHeaderBytes + 16_384) {
+      return this.#connectionError(H2Error.ENHANCE_YOUR_CALM);
+    }
+    if (payload.length === 0 && !this.#spend()) return;
+    // The payload is a view of a read buffer that lives on: kept as is until the block is complete.
+    this.#blockParts.push(payload);
+    if ((flags & Flag.END_HEADERS) !== 0) this.#headerBlock();
+  }
+
+  /** A complete header block on `#blockStream`: a new stream's request head, or trailers. */
+  #headerBlock(): void {
+    const id = this.#blockStream;
+    const flags = this.#blockFlags;
+    const parts = this.#blockParts;
+    const block = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    this.#blockStream = 0;
+    this.#blockFlags = 0;
+    this.#blockParts = [];
+    const endStream = (flags & Flag.END_STREAM) !== 0;
+    const res = this.#streams.get(id);
+    const isNew = id > this.#lastStreamId;
+    const fields = this.#fields;
+    fields.begin(!isNew);
+    try {
+      this.#decoder.decode(block, fields.sink);
+    } catch (e) {
+      if (e instanceof HpackError) return this.#connectionError(H2Error.COMPRESSION_ERROR);
+      throw e;
+    }
+    if (!isNew) {
+      if (res === undefined) {
+        const how = this.#closedStreams.get(id);
+        if (how === CLOSED_WE_RESET) return;
+        // A HEADERS frame reopening a stream that was never opened, below one that was (RFC 9113 5.1.1).
+        return this.#connectionError(how === undefined ? H2Error.PROTOCOL_ERROR : H2Error.STREAM_CLOSED);
+      }
+      if (res.request.remoteClosed) return this.#connectionError(H2Error.STREAM_CLOSED);
+      // Trailers: they end the stream and carry no pseudo-headers (RFC 9113 8.1). We do not forward request trailers.
+      if (!endStream || fields.finishTrailers() !== FieldsVerdict.OK || (flags & SELF_DEPENDENT) !== 0) return this.#streamError(id, H2Error.PROTOCOL_ERROR, true);
+      res.active = true;
+      return this.#remoteEnd(res);
+    }
+    if (this.#phase >= Phase.CLOSING && id > this.#goawayLastId) return; // after our GOAWAY: ignored
+    this.#lastStreamId = id;
+    if ((flags & SELF_DEPENDENT) !== 0) return this.#streamError(id, H2Error.PROTOCOL_ERROR, true);
+    if (this.#streams.size >= this.#limits.http2MaxConcurrentStreams) {
+      // Past the limit we advertised: once the client has acknowledged it, a protocol violation (the GOAWAY names the
+      // last stream we accepted); before that, the stream is refused and may be retried.
+      if (this.#settingsAcked) {
+        this.#lastStreamId = id - 2;
+        return this.#connectionError(H2Error.PROTOCOL_ERROR);
+      }
+      return this.#streamError(id, H2Error.REFUSED_STREAM, true);
+    }
+    const verdict = fields.finishRequest();
+    if (verdict !== FieldsVerdict.OK) {
+      return this.#streamError(id, verdict === FieldsVerdict.TOO_LARGE ? H2Error.ENHANCE_YOUR_CALM : H2Error.PROTOCOL_ERROR, true);
+    }
+    this.#streamsOpened++;
+    const req = new Http2Request(this, id, fields.headers, endStream, fields.contentLength, this.socket, new RecvWindow(this.#limits.http2StreamWindowBytes));
+    const out = new Http2Response(this, req, this.#peerInitialWindow);
+    out.lastActive = Date.now();
+    this.#streams.set(id, out);
+    if (endStream && req.contentLength > 0) return this.#streamError(id, H2Error.PROTOCOL_ERROR, true);
+    this.#newStreams.push(out);
+  }
+
+  #onRstStream(id: number, payload: Buffer): void {
+    if (payload.length !== 4) return this.#connectionError(H2Error.FRAME_SIZE_ERROR);
+    if (id === 0 || id > this.#lastStreamId) return this.#connectionError(H2Error.PROTOCOL_ERROR);
+    const res = this.#streams.get(id);
+    if (res === undefined) return;
+    if (!res.localClosed) this.#premature();
+    this.#close(res, CLOSED_PEER_RESET);
+  }
+
+  /** A stream ended before its response did (reset by the client, or refused by us for a malformed request). */
+  #premature(): void {
+    const n = ++this.#prematureResets;
+    // Rapid reset (CVE-2023-44487): a connection whose streams mostly end this way is closed, whatever the rate.
+    if (n >= PREMATURE_RESET_MIN && n * 2 > this.#streamsOpened) this.#connectionError(H2Error.ENHANCE_YOUR_CALM);
+  }
+
+  #onSettings(flags: number, id: number, payload: Buffer): void {
+    if (id !== 0) return this.#connectionError(H2Error.PROTOCOL_ERROR);
+    if ((flags & Flag.ACK) !== 0) {
+      if (payload.length !== 0) return this.#connectionError(H2Error.FRAME_SIZE_ERROR);
+      this.#settingsAcked = true;
+      return;
+    }
+    if (payload.length % 6 !== 0) return this.#connectionError(H2Error.FRAME_SIZE_ERROR);
+    if (this.#phase === Phase.SETTINGS) this.#phase = Phase.OPEN;
+    else if (!this.#spend()) return;
+    let windowDelta = 0;
+    for (let p = 0; p < payload.length; p += 6) {
+      const key = payload.readUInt16BE(p);
+      const value = payload.readUInt32BE(p + 2);
+      switch (key) {
+        case Setting.HEADER_TABLE_SIZE:
+          this.#encoder.setMaxTableSize(value);
+          break;
+        case Setting.ENABLE_PUSH:
+          if (value > 1) return this.#connectionError(H2Error.PROTOCOL_ERROR);
+          break;
+        case Setting.INITIAL_WINDOW_SIZE:
+          if (value > MAX_WINDOW) return this.#connectionError(H2Error.FLOW_CONTROL_ERROR);
+          windowDelta += value - this.#peerInitialWindow;
+          this.#peerInitialWindow = value;
+          break;
+        case Setting.MAX_FRAME_SIZE:
+          if (value < 16_384 || value > 16_777_215) return this.#connectionError(H2Error.PROTOCOL_ERROR);
+          this.#peerMaxFrame = value;
+          break;
+        default:
+          // MAX_CONCURRENT_STREAMS limits streams we open (none); MAX_HEADER_LIST_SIZE is advisory; unknown ones are ignored.
+          break;
+      }
+    }
+    this.#queueControl(settingsFrame([], true));
+    if (windowDelta !== 0) {
+      // A new initial window applies to every open stream, and may make one negative (RFC 9113 6.9.2).
+      for (const res of this.#streams.values()) {
+        const w = grow(res.sendWindow, windowDelta);
+        if (w === null) return this.#connectionError(H2Error.FLOW_CONTROL_ERROR);
+        res.sendWindow = w;
+      }
+      if (windowDelta > 0) for (const res of this.#streams.values()) this.flush(res);
+    }
+  }
+
+  #onWindowUpdate(id: number, payload: Buffer): void {
+    if (payload.length !== 4) return this.#connectionError(H2Error.FRAME_SIZE_ERROR);
+    const inc = payload.readUInt32BE(0) & 0x7fffffff;
+    if (id === 0) {
+      if (inc === 0) return this.#connectionError(H2Error.PROTOCOL_ERROR);
+      const w = grow(this.#sendWindow, inc);
+      if (w === null) return this.#connectionError(H2Error.FLOW_CONTROL_ERROR);
+      this.#sendWindow = w;
+      if (this.#blocked.size > 0) {
+        const blocked = [...this.#blocked];
+        this.#blocked.clear();
+        for (const res of blocked) this.flush(res);
+      }
+      return;
+    }
+    if (id > this.#lastStreamId) return this.#connectionError(H2Error.PROTOCOL_ERROR);
+    const res = this.#streams.get(id);
+    if (res === undefined) return;
+    if (inc === 0) return this.#streamError(id, H2Error.PROTOCOL_ERROR);
+    const w = grow(res.sendWindow, inc);
+    if (w === null) return this.#streamError(id, H2Error.FLOW_CONTROL_ERROR);
+    res.sendWindow = w;
+    res.active = true;
+    this.flush(res);
+  }
+
+  // ---- stream lifecycle -------------------------------------------------------------------------------------------
+
+  /** A stream error (RFC 9113 5.4.2): RST_STREAM, the stream closed; `premature` counts it toward the rapid-reset ratio. */
+  #streamError(id: number, code: number, premature = false): void {
+    this.#queueControl(rstStreamFrame(id, code));
+    const res = this.#streams.get(id);
+    if (res !== undefined) this.#close(res, CLOSED_WE_RESET);
+    else this.#remember(id, CLOSED_WE_RESET);
+    if (premature) this.#premature();
+  }
+
+  #remember(id: number, how: number): void {
+    const m = this.#closedStreams;
+    m.set(id, how);
+    if (m.size > CLOSED_MEMORY) m.delete(m.keys().next().value!);
+  }
+
+  #maybeClose(res: Http2Response): void {
+    const req = res.request;
+    if (!res.localClosed) return;
+    if (req.remoteClosed) return this.#close(res, CLOSED_END);
+    // Our answer is complete but the client is still sending a body nobody will read: it is dropped as it arrives (with
+    // its window returned) until the client ends the stream, or asked to stop with RST_STREAM(NO_ERROR) (RFC 9113 8.1)
+    // once it has sent more than DISCARD_LIMIT since.
+    if (!req.cancelled) {
+      res.discardFrom = req.received;
+      req.discard();
+    }
+  }
+
+  #close(res: Http2Response, how: number): void {
+    const req = res.request;
+    if (this.#streams.get(req.id) !== res) return;
+    this.#streams.delete(req.id);
+    this.#blocked.delete(res);
+    this.#remember(req.id, how);
+    res.pending.length = 0;
+    res.pendingBytes = 0;
+    if (how !== CLOSED_END) req.fail(new Error('HTTP/2 stream reset'));
+    // Bytes received but never read (a body nobody forwarded) go back to the connection window.
+    const held = req.takeHeld();
+    if (held > 0) this.#returnConnectionWindow(held);
+    res.streamClosed();
+    if ((this.#phase === Phase.CLOSING || this.#phase === Phase.FAILED) && this.#streams.size === 0) this.#finish();
+  }
+
+  // ---- StreamWriter: the response side ----------------------------------------------------------------------------
+
+  writeHead(res: Http2Response, status: number, headers: Readonly<Record<string, unknown>> | null, endStream: boolean): boolean {
+    const id = res.request.id;
+    if (this.#streams.get(id) !== res || this.#phase === Phase.CLOSED) return false;
+    if (headers !== null && !sendable(headers)) {
+      // A head that cannot be sent safely (CR/LF/NUL in a value): the response is cut, never forged.
+      this.reset(res, H2Error.INTERNAL_ERROR);
+      return false;
+    }
+    const enc = this.#encoder;
+    enc.begin();
+    enc.field(':status', String(status));
+    if (headers !== null) encodeFields(enc, headers);
+    this.#queue(headersFrames(id, Buffer.from(enc.end()), endStream, this.#peerMaxFrame));
+    res.active = true;
+    if (endStream) {
+      res.localClosed = true;
+      this.#maybeClose(res);
+    }
+    return true;
+  }
+
+  flush(res: Http2Response): void {
+    const id = res.request.id;
+    if (this.#streams.get(id) !== res) return;
+    const pending = res.pending;
+    while (res.pendingBytes > 0) {
+      const room = Math.min(res.sendWindow, this.#sendWindow, this.#peerMaxFrame);
+      if (room <= 0) {
+        if (this.#sendWindow <= 0) this.#blocked.add(res);
+        break;
+      }
+      const first = pending[0]!;
+      const n = Math.min(room, first.length);
+      const piece = n === first.length ? first : first.subarray(0, n);
+      if (n === first.length) pending.shift();
+      else pending[0] = first.subarray(n);
+      res.pendingBytes -= n;
+      res.sendWindow -= n;
+      this.#sendWindow -= n;
+      const last = res.pendingBytes === 0 && res.endPending && res.trailers === null;
+      this.#queue(dataFrameHeader(id, n, last));
+      this.#queue(piece);
+      res.active = true;
+      if (last) {
+        res.localClosed = true;
+        this.#maybeClose(res);
+        return;
+      }
+    }
+    if (res.pendingBytes > 0) return;
+    if (res.endPending && !res.localClosed) {
+      const t = res.trailers;
+      if (t !== null && !isEmptyObject(t)) {
+        if (!sendable(t)) {
+          this.reset(res, H2Error.INTERNAL_ERROR);
+          return;
+        }
+        const enc = this.#encoder;
+        enc.begin();
+        encodeFields(enc, t);
+        this.#queue(headersFrames(id, Buffer.from(enc.end()), true, this.#peerMaxFrame));
+      } else this.#queue(dataFrameHeader(id, 0, true));
+      res.localClosed = true;
+      this.#maybeClose(res);
+      return;
+    }
+    if (!this.congested) res.drained();
+    else this.#drainWanted = true;
+  }
+
+  consumed(req: Http2Request, n: number): void {
+    if (this.#phase >= Phase.FAILED) return;
+    const inc = req.cancelled || req.remoteClosed ? 0 : req.window.consume(n);
+    if (inc > 0) this.#queue(windowUpdateFrame(req.id, inc));
+    this.#returnConnectionWindow(n);
+  }
+
+  #returnConnectionWindow(n: number): void {
+    const inc = this.#recvWindow.consume(n);
+    if (inc > 0) this.#queue(windowUpdateFrame(0, inc));
+  }
+
+  reset(res: Http2Response, code: number): void {
+    const id = res.request.id;
+    if (this.#streams.get(id) !== res) return;
+    this.#queue(rstStreamFrame(id, code));
+    this.#close(res, CLOSED_WE_RESET);
+  }
+
+  // ---- connection lifecycle ---------------------------------------------------------------------------------------
+
+  /**
+   * A connection error (RFC 9113 5.4.1): GOAWAY naming the last stream we took, nothing more is read. Streams already
+   * taken get a short grace to finish (their clients asked in good faith), then the socket closes.
+   */
+  #connectionError(code: number): void {
+    if (this.#phase >= Phase.FAILED) return;
+    this.#reader.stop();
+    this.#blockStream = 0;
+    this.#newStreams = this.#newStreams.filter((r) => r.request.id <= this.#lastStreamId);
+    this.#queue(goawayFrame(this.#lastStreamId, code));
+    this.#phase = Phase.FAILED;
+    this.socket.off('data', this.#onData);
+    // Keep reading (and dropping) so that the client's close is seen.
+    this.socket.on('data', noop);
+    if (this.#streams.size === 0) return this.#finish();
+    this.#graceTimer = setTimeout(this.#destroy, ERROR_GRACE_MS);
+    this.#graceTimer.unref();
+  }
+
+  /** Graceful: GOAWAY(NO_ERROR) with the last stream id; streams in progress finish, then the connection closes. */
+  goaway(): void {
+    this.#startClosing(H2Error.NO_ERROR);
+  }
+
+  #startClosing(code: number): void {
+    if (this.#phase >= Phase.CLOSING) return;
+    this.#phase = Phase.CLOSING;
+    this.#goawayLastId = this.#lastStreamId;
+    this.#queue(goawayFrame(this.#lastStreamId, code));
+    if (this.#streams.size === 0) this.#finish();
+  }
+
+  /** Nothing left to serve: flush and end the socket. */
+  #finish(): void {
+    this.#phase = Phase.CLOSED;
+    this.#flush();
+    this.socket.end();
+    // A peer that never closes its side is cut after a grace.
+    const t = setTimeout(this.#destroy, ERROR_GRACE_MS);
+    t.unref();
+    this.socket.once('close', () => clearTimeout(t));
+  }
+
+  readonly #destroy = (): void => {
+    this.socket.destroy();
+  };
+
+  /**
+   * Called about once a second by the listener: the headers timeout for a header block left unfinished (HTTP/2
+   * slowloris) and for a client that never sent its preface, the request idle timeout per stream (zero-window stalls
+   * included), and the idle timeout of a connection with no streams.
+   */
+  sweep(now: number): void {
+    if (this.#phase >= Phase.FAILED) return;
+    const limits = this.#limits;
+    if ((this.#blockStream !== 0 && now - this.#blockStartedAt > limits.headersTimeoutMs) || (this.#phase <= Phase.SETTINGS && now - this.#createdAt > limits.headersTimeoutMs)) {
+      this.#queue(goawayFrame(this.#lastStreamId, H2Error.NO_ERROR));
+      this.#reader.stop();
+      this.#finish();
+      return;
+    }
+    for (const res of this.#streams.values()) {
+      if (res.active) {
+        res.active = false;
+        res.lastActive = now;
+      } else if (now - res.lastActive > limits.requestIdleTimeoutMs) this.reset(res, H2Error.CANCEL);
+    }
+    if (this.#active || this.#streams.size > 0) {
+      this.#active = false;
+      this.#idleSince = now;
+    } else if (now - this.#idleSince > limits.connectionIdleTimeoutMs) this.goaway();
+  }
+
+  readonly #onDrain = (): void => {
+    this.#drainWanted = false;
+    for (const res of this.#streams.values()) if (res.waitingDrain) res.drained();
+  };
+
+  readonly #onClose = (): void => {
+    this.#phase = Phase.CLOSED;
+    this.#reader.stop();
+    if (this.#graceTimer !== null) clearTimeout(this.#graceTimer);
+    this.#out = [];
+    this.#outBytes = 0;
+    this.#newStreams = [];
+    for (const res of [...this.#streams.values()]) this.#close(res, CLOSED_PEER_RESET);
+  };
+
+  // ---- output -----------------------------------------------------------------------------------------------------
+
+  /** A frame we answer with (ACK, RST_STREAM): refused, with the connection, when the client does not read them. */
+  #queueControl(frame: Buffer): void {
+    if (this.#outBytes + this.socket.writableLength > MAX_UNREAD_OUTPUT) return this.#connectionError(H2Error.ENHANCE_YOUR_CALM);
+    this.#queue(frame);
+  }
+
+  #queue(buf: Buffer): void {
+    this.#out.push(buf);
+    this.#outBytes += buf.length;
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(this.#flushTask);
+    }
+  }
+
+  readonly #flushTask = (): void => {
+    this.#flush();
+  };
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    const out = this.#out;
+    if (out.length === 0) return;
+    const socket = this.socket;
+    const bytes = this.#outBytes;
+    this.#out = [];
+    this.#outBytes = 0;
+    if (socket.destroyed || !socket.writable) return;
+    if (out.length === 1) socket.write(out[0]!);
+    else if (bytes <= JOIN_LIMIT) socket.write(Buffer.concat(out, bytes));
+    else {
+      socket.cork();
+      for (const b of out) socket.write(b);
+      socket.uncork();
+    }
+    // The socket took it all without pushing back ('drain' will not come): wake the streams that waited on us.
+    if (this.#drainWanted && !this.congested) this.#onDrain();
+  }
+}
+
+function noop(): void {}
+
+function isEmptyObject(o: Readonly<Record<string, unknown>>): boolean {
+  for (const _ in o) return false;
+  return true;
+}
+
+/** Response header names never sent on HTTP/2 (RFC 9113 8.2.2). */
+const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'host', 'http2-settings']);
+
+/** Adds response fields (lower-cased names; values string, number or lists), checked by `sendable` first. */
+function encodeFields(enc: HpackEncoder, headers: Readonly<Record<string, unknown>>): void {
+  for (const key in headers) {
+    const v = headers[key];
+    if (v === undefined || v === null) continue;
+    const name = key.toLowerCase();
+    if (name.charCodeAt(0) === 0x3a || CONNECTION_SPECIFIC.has(name)) continue;
+    if (Array.isArray(v)) for (const x of v) enc.field(name, String(x));
+    else enc.field(name, String(v));
+  }
+}
+
+/** No CR, LF or NUL in any name or value (checked before encoding, so an unsendable head leaves HPACK state untouched). */
+function sendable(headers: Readonly<Record<string, unknown>>): boolean {
+  for (const key in headers) {
+    const v = headers[key];
+    if (v === undefined || v === null) continue;
+    if (!safe(key)) return false;
+    if (Array.isArray(v)) {
+      for (const x of v) if (!safe(String(x))) return false;
+    } else if (!safe(String(v))) return false;
+  }
+  return true;
+}
+
+function safe(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0 || c === 0x0a || c === 0x0d) return false;
+  }
+  return true;
+}
