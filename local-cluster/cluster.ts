@@ -25,7 +25,8 @@ export interface LocalClusterOptions {
   withNodeAgent?: boolean;
   /**
    * The node: 'agent' (our node agent, pods as processes), 'kubelet' (a real kubelet with containerd, the CNI plugins and
-   * kube-proxy; see docs/local-cluster.md) or 'none'. Default: 'agent', or 'none' when withNodeAgent is false.
+   * kube-proxy; see docs/local-cluster-real-node.md) or 'none'. Default: 'none' when withNodeAgent is false, else
+   * $SKEIN_LOCAL_NODE (agent or kubelet), else 'agent'.
    */
   node?: LocalNodeKind;
   /**
@@ -36,6 +37,17 @@ export interface LocalClusterOptions {
 }
 
 export type LocalNodeKind = 'agent' | 'kubelet' | 'none';
+
+/**
+ * The node a cluster gets when its caller asks for one without naming it: SKEIN_LOCAL_NODE=kubelet runs every such caller (the
+ * demo, the e2e tests) on the real node, to see how far each is from retiring the node agent; otherwise the node agent.
+ */
+export function defaultNodeKind(env: NodeJS.ProcessEnv = process.env): LocalNodeKind {
+  const v = env.SKEIN_LOCAL_NODE;
+  if (v === undefined || v === '') return 'agent';
+  if (v === 'agent' || v === 'kubelet') return v;
+  throw new LocalClusterError('SKEIN_ERR_LOCAL_CLUSTER_START', `SKEIN_LOCAL_NODE must be agent or kubelet (got ${JSON.stringify(v)})`);
+}
 
 export interface LocalCluster {
   /** Admin kubeconfig (client certificate in group system:masters). */
@@ -99,14 +111,15 @@ function hostAddress(): string {
 
 export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise<LocalClusterDetails> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const nodeKind: LocalNodeKind = opts.node ?? (opts.withNodeAgent === false ? 'none' : 'agent');
+  const nodeKind: LocalNodeKind = opts.node ?? (opts.withNodeAgent === false ? 'none' : defaultNodeKind());
   const withNodeAgent = nodeKind === 'agent';
 
   const stateDir = clusterStateDir();
+  // A real node whose owner crashed left iptables chains, mounts, netns and sysctls: put them back whatever node we start now
+  // (first: its mounts must be gone before the crashed run's work dir is removed).
+  await cleanupStaleRealNode(stateDir, log);
   const stale = cleanupStaleClusters(stateDir, log);
   if (stale > 0) log(`local cluster: cleaned up ${stale} stale process(es)`);
-  // A real node whose owner crashed left iptables chains, mounts, netns and sysctls: put them back whatever node we start now.
-  await cleanupStaleRealNode(stateDir, log);
 
   const bins = await ensureClusterBinaries(log);
   const nodeBins: NodeBinaries | undefined = nodeKind === 'kubelet' ? await ensureNodeBinaries(log) : undefined;

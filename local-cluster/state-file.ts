@@ -72,7 +72,14 @@ export function cleanupStaleClusters(stateDir: string, log: (line: string) => vo
       }
       cleaned++;
     }
-    if (state.removeWorkDir) rmSync(state.workDir, { recursive: true, force: true });
+    if (state.removeWorkDir) {
+      try {
+        rmSync(state.workDir, { recursive: true, force: true });
+      } catch (e) {
+        // Something still mounted inside (a real node's folder): leave the folder rather than fail this start.
+        log(`local cluster: could not remove ${state.workDir}: ${(e as Error).message}`);
+      }
+    }
     rmSync(path, { force: true });
   }
   return cleaned;

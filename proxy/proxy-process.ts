@@ -12,6 +12,7 @@ import { log } from './log.ts';
 import { watchAppExit } from './sidecar/app-exit-watcher.ts';
 import { ProxyRuntime, type WorkloadTlsSource } from './proxy-runtime.ts';
 import { ProxyMetrics } from './telemetry/proxy-metrics.ts';
+import { readWorkloadEnv } from './telemetry/workload-env.ts';
 
 export interface RunningProxy {
   readonly runtime: ProxyRuntime;
@@ -55,7 +56,7 @@ export interface ProxyProcessOptions {
 
 export async function startProxy(config: ProxyConfig, options: ProxyProcessOptions = {}): Promise<RunningProxy> {
   const metrics = options.metrics ?? new ProxyMetrics();
-  const runtime = new ProxyRuntime(config, metrics, options.identity ?? null);
+  const runtime = new ProxyRuntime(config, metrics, options.identity ?? null, readWorkloadEnv(process.env));
   await runtime.start();
   const identity = options.identity;
   const ready = (): boolean => !runtime.draining && (identity?.notReadyReason() ?? null) === null;
@@ -80,7 +81,7 @@ export async function startProxy(config: ProxyConfig, options: ProxyProcessOptio
       ...(why === null ? [] : [why]),
       ...(controlPlane ? [controlPlane.readinessDetail()] : []),
       ...(options.readyDetails?.() ?? []),
-      `config version ${runtime.version}`,
+      `config ${runtime.version}`,
     ];
   };
   try {
@@ -142,6 +143,8 @@ export async function startProxy(config: ProxyConfig, options: ProxyProcessOptio
       ]);
       clearTimeout(timer);
       clearInterval(sweep);
+      // The last spans, bounded by the export timeout (a collector that is down costs at most that at shutdown).
+      await runtime.flushTelemetry();
       await closeAll();
       return outcome;
     },

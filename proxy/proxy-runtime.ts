@@ -18,8 +18,12 @@ import { log } from './log.ts';
 import { SkeinPolicyLayers } from './policy/policy-layers.ts';
 import { RouteTable } from './routing/route-table.ts';
 import { ServiceRouteTable } from './routing/service-route-table.ts';
+import { ownWorkload } from './telemetry/peer-labels.ts';
 import type { ProxyMetrics } from './telemetry/proxy-metrics.ts';
 import { RateLimitedLog } from './telemetry/rate-limited-log.ts';
+import { requestTelemetry, type RequestTelemetry } from './telemetry/request-telemetry.ts';
+import type { WorkloadEnv } from './telemetry/workload-env.ts';
+import type { StackHooks } from './stack/stack-hooks.ts';
 import { UpstreamCluster } from './upstream/upstream-cluster.ts';
 
 /** Where the runtime gets this workload's certificate (the WorkloadCertificateManager, or a test's fixed one). */
@@ -105,10 +109,16 @@ export class ProxyRuntime {
   #draining = false;
   #idleWaiters: (() => void)[] = [];
 
+  /** What the pod's environment says about this proxy's workload (the config's telemetry.workload wins where it says something). */
+  readonly #env: WorkloadEnv;
+  /** Tracing and access logs; rebuilt only when their inputs change (the span queue survives other config changes). */
+  #telemetry: RequestTelemetry | null = null;
+
   /** Builds the runtime from a validated config (its listeners are bound by start()); `identity`: the workload certificate. */
-  constructor(config: ProxyConfig, metrics: ProxyMetrics, identity: WorkloadTlsSource | null = null) {
+  constructor(config: ProxyConfig, metrics: ProxyMetrics, identity: WorkloadTlsSource | null = null, env: WorkloadEnv = {}) {
     this.metrics = metrics;
     this.#identity = identity;
+    this.#env = env;
     const upserts = configResources(config);
     const staged = this.#store.stage({ version: config.version !== '0' ? config.version : resourceSetVersion(upserts), upserts, removals: [] });
     // Cannot happen for a config that parseProxyConfig accepted; said loudly if it ever does.
@@ -424,7 +434,31 @@ export class ProxyRuntime {
         log('error', 'listener TLS reload failed (the previous certificate keeps serving)', { listener: name, error: (e as Error).message });
       }
     }
+    this.#applyTelemetry(plan.settings);
     this.metrics.configApplied(plan.staged.version);
+  }
+
+  /** Own workload labels, tracing and access logs from the settings; the tracer and its queue are kept while unchanged. */
+  #applyTelemetry(settings: ProxySettings): void {
+    const self = ownWorkload(settings.telemetry.workload, this.#env);
+    this.metrics.setWorkload(self);
+    const telemetry = requestTelemetry(settings.telemetry, self, { metrics: this.metrics, accessLogAnnotation: this.#env.accessLog ?? false, node: settings.node });
+    if (this.#telemetry === null || this.#telemetry.key !== telemetry.key) {
+      this.#telemetry?.close();
+      this.#telemetry = telemetry;
+    } else {
+      telemetry.close();
+    }
+  }
+
+  /** The stack hooks of the current config (read when a snapshot's stack is built). */
+  get hooks(): StackHooks | undefined {
+    return this.#telemetry?.hooks ?? undefined;
+  }
+
+  /** Sends the spans still queued (on drain, and in tests); resolves when that export is done or failed. */
+  async flushTelemetry(): Promise<void> {
+    await this.#telemetry?.batcher?.flush();
   }
 
   /** A removed listener stops accepting at once; its connections finish their requests, then close (at the latest after the drain timeout). */
@@ -448,7 +482,11 @@ export class ProxyRuntime {
    */
   #listenerContext(name: string, staged: ListenerSnapshot | null, cell: { committed: boolean } = { committed: true }): ListenerContext {
     let last = staged ?? this.#snapshots.get(name)!;
+    const hooks = (): StackHooks | undefined => this.hooks;
     return {
+      get hooks() {
+        return hooks();
+      },
       snapshot: () => {
         if (!cell.committed) return last;
         const s = this.#snapshots.get(name);
@@ -495,6 +533,7 @@ export class ProxyRuntime {
   }
 
   close(): void {
+    this.#telemetry?.close();
     this.#unsubscribe?.();
     for (const l of this.#listeners.values()) l.destroy();
     for (const l of this.#retiring) l.destroy();

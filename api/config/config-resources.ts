@@ -1,5 +1,6 @@
 // The proxy's config as named, versioned resources: the kinds a change set carries (from the control plane or a config
 // file) and their typed, resolved bodies. api/config/parse-config-resource.ts turns an untrusted body into one of these.
+import type { TelemetryConfig } from './telemetry-config.ts';
 import type { ClusterConfig, EndpointConfig, LimitsConfig, ListenerConfig, ProxyMode, VirtualHostConfig } from './proxy-config.ts';
 
 /**
@@ -22,6 +23,8 @@ export interface ProxySettings {
   readonly admin: { readonly address: string; readonly port: number };
   readonly limits: LimitsConfig;
   readonly drainTimeoutMs: number;
+  /** Own workload, tracing, access logs: applied live (the tracer is rebuilt only when this changes). */
+  readonly telemetry: TelemetryConfig;
 }
 
 /** A listener without inline routes: its HTTP routing is the named route table (null: no HTTP routes). */

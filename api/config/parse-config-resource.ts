@@ -97,11 +97,11 @@ export function parseConfigResource(type: string, name: string, body: unknown, c
   switch (type as ConfigResourceType) {
     case 'settings': {
       if (name !== SETTINGS_NAME) return err([{ path: '(root)', message: `the settings resource is named "${SETTINGS_NAME}"` }]);
-      unknownFields(input, ['mode', 'node', 'admin', 'limits', 'drainTimeoutMs'], problems);
+      unknownFields(input, ['mode', 'node', 'admin', 'limits', 'drainTimeoutMs', 'telemetry'], problems);
       const parsed = parseProxyConfig({ ...input, listeners: [] });
       if (!parsed.ok || problems.length > 0) return err([...problems, ...(parsed.ok ? [] : parsed.error)]);
-      const { mode, node, admin, limits, drainTimeoutMs } = parsed.value;
-      return ok({ type: 'settings', value: { mode, node, admin, limits, drainTimeoutMs } });
+      const { mode, node, admin, limits, drainTimeoutMs, telemetry } = parsed.value;
+      return ok({ type: 'settings', value: { mode, node, admin, limits, drainTimeoutMs, telemetry } });
     }
     case 'listener': {
       const { routeTable, ...rest } = input;

@@ -45,14 +45,15 @@ describe('edge policy config', () => {
   });
 
   it('reports every problem at once, with its path', () => {
+    const badListenerEdge = {
+      ipFilter: { allow: ['10.0.0.0/33', 'nope'], deny: ['::1/129'] },
+      cors: { allowOrigins: ['app.example', 'https://ok.example'] },
+      jwt: { jwks: { keys: [{ kty: 'EC', d: 'secret' }], refreshIntervalMs: 5 }, algorithms: ['HS256'], claimHeaders: [{ claim: 'sub', header: 'Host' }] },
+      extAuthz: { url: 'http://user:pw@authz/?q=1' },
+    };
     const r = parseProxyConfig(
       doc(
-        {
-          ipFilter: { allow: ['10.0.0.0/33', 'nope'], deny: ['::1/129'] },
-          cors: { allowOrigins: ['app.example', 'https://ok.example'] },
-          jwt: { jwks: { keys: [{ kty: 'EC', d: 'secret' }], refreshIntervalMs: 5 }, algorithms: ['HS256'], claimHeaders: [{ claim: 'sub', header: 'Host' }] },
-          extAuthz: { url: 'http://user:pw@authz/?q=1' },
-        },
+        badListenerEdge,
         { ipFilter: {}, jwt: { jwks: { url: 'https://x.test/jwks' }, algorithms: ['HS256'] }, extAuthz: { url: 'ftp://x' } },
       ),
     );
@@ -63,12 +64,7 @@ describe('edge policy config', () => {
     expect(paths).toContain('listeners[0].virtualHosts[0].routes[0].edge.extAuthz.url');
     const r2 = parseProxyConfig(
       doc(
-        {
-          ipFilter: { allow: ['10.0.0.0/33', 'nope'], deny: ['::1/129'] },
-          cors: { allowOrigins: ['app.example', 'https://ok.example'] },
-          jwt: { jwks: { keys: [{ kty: 'EC', d: 'secret' }], refreshIntervalMs: 5 }, algorithms: ['HS256'], claimHeaders: [{ claim: 'sub', header: 'Host' }] },
-          extAuthz: { url: 'http://user:pw@authz/?q=1' },
-        },
+        badListenerEdge,
         { ipFilter: {}, jwt: { jwks: { url: 'https://x.test/jwks' }, algorithms: ['HS256'] } },
       ),
     );

@@ -157,6 +157,7 @@ export function parseRoutePolicies(
     rateLimit: parseLocalRateLimit(r.rateLimit),
     fault: parseFaultInjection(r.fault, `${at}.fault`, problems),
     mirrors: parseMirrors(r.mirrors, `${at}.mirrors`, clusterNames, problems),
+    tracing: r.tracing ? { samplingPercent: r.tracing.samplingPercent ?? null } : null,
   };
 }
 

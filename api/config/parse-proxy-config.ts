@@ -15,6 +15,8 @@ import { checkSpiffeId, parseAuthorization, parseInboundMtls, parseMeshTls } fro
 import { parseEdgePolicies } from './parse-edge-policy-config.ts';
 import { parseCircuitBreaker, parseLocalRateLimit, parseOutlierDetection, parseRoutePolicies } from './parse-policy-config.ts';
 import { validateProxyConfigDocument } from './proxy-config-validator.generated.ts';
+import { DEFAULT_TELEMETRY } from './telemetry-config-defaults.ts';
+import type { DestinationMetadata, TelemetryConfig } from './telemetry-config.ts';
 import type {
   ClusterConfig,
   HeaderMutationConfig,
@@ -253,7 +255,9 @@ export function parseProxyConfig(doc: unknown): Result<ProxyConfig, readonly Con
       weight: e.weight ?? 1,
       // Only when set: configs without mesh identity keep their exact shape.
       ...(e.identity != null ? { identity: checkSpiffeId(e.identity, `clusters[${ci}].endpoints[${ei}].identity`, problems) } : {}),
+      ...(e.destination ? { destination: e.destination as Partial<DestinationMetadata> } : {}),
     })),
+    ...(c.destination ? { destination: c.destination as Partial<DestinationMetadata> } : {}),
     circuitBreaker: parseCircuitBreaker(c.circuitBreaker),
     outlierDetection: parseOutlierDetection(c.outlierDetection, `clusters[${ci}].outlierDetection`, problems),
     ...(c.meshTls != null ? { meshTls: parseMeshTls(c.meshTls, `clusters[${ci}].meshTls`, problems) } : {}),
@@ -269,7 +273,17 @@ export function parseProxyConfig(doc: unknown): Result<ProxyConfig, readonly Con
     clusters,
     limits: { ...DEFAULT_LIMITS[mode], ...(input.limits ?? {}) },
     drainTimeoutMs: input.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
+    telemetry: parseTelemetry(input.telemetry),
   });
+}
+
+function parseTelemetry(t: In<TelemetryConfig> | undefined): TelemetryConfig {
+  const d = DEFAULT_TELEMETRY;
+  return {
+    workload: { ...d.workload, ...(t?.workload ?? {}) },
+    tracing: { ...d.tracing, ...(t?.tracing ?? {}) },
+    accessLog: { ...d.accessLog, ...(t?.accessLog ?? {}) },
+  };
 }
 
 /** The listener's mesh-identity fields, present only when configured (so configs without them keep their exact shape). */

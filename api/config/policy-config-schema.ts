@@ -1,5 +1,6 @@
 // JSON Schema fragments of the traffic policies (the input form), used by proxy-config-schema.ts.
 import { RETRY_ON_VALUES } from './policy-config.ts';
+import { routeTracingSchema } from './telemetry-config-schema.ts';
 
 const ms = { type: 'integer', minimum: 0, maximum: 86_400_000 } as const;
 const positiveMs = { type: 'integer', minimum: 1, maximum: 86_400_000 } as const;
@@ -94,6 +95,7 @@ export const routePolicyProperties = {
   rateLimit: localRateLimitSchema,
   fault: faultInjectionSchema,
   mirrors: { type: 'array', items: requestMirrorSchema, maxItems: 8 },
+  tracing: routeTracingSchema,
 } as const;
 
 export const circuitBreakerSchema = {

@@ -6,6 +6,8 @@
 // consecutive5xxErrors, baseEjectionTime, maxEjectionPercent, ...) and Linkerd's retry budget, so a user of either reads
 // them without a dictionary. Durations are integer milliseconds, percentages 0-100 (fractions allowed).
 
+import type { RouteTracingConfig } from './telemetry-config.ts';
+
 /**
  * What makes a try retryable. HTTP: `5xx` (any 5xx response, and resets / connect failures), `gateway-error` (502, 503,
  * 504, and connect failures), `reset` (the upstream reset or closed before answering; also a per-try timeout),
@@ -143,4 +145,6 @@ export interface RoutePolicyConfig {
   readonly rateLimit: LocalRateLimitConfig | null;
   readonly fault: FaultInjectionConfig | null;
   readonly mirrors: readonly RequestMirrorConfig[];
+  /** Trace sampling for this route (TrafficPolicy `tracing.samplingPercent`); absent or null: the mesh default. */
+  readonly tracing?: RouteTracingConfig | null;
 }

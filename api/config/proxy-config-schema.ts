@@ -5,6 +5,7 @@
 import { authorizationSchema, inboundMtlsSchema, meshTlsSchema, spiffeIdSchema } from './mesh-identity-schema.ts';
 import { edgePolicySchema } from './edge-policy-schema.ts';
 import { circuitBreakerSchema, localRateLimitSchema, outlierDetectionSchema, routePolicyProperties } from './policy-config-schema.ts';
+import { destinationMetadataSchema, telemetrySchema } from './telemetry-config-schema.ts';
 
 const name = { type: 'string', minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9][A-Za-z0-9._:/-]*$' } as const;
 const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
@@ -43,6 +44,7 @@ export const proxyConfigSchema = {
     mode: { enum: ['sidecar', 'ingress'] },
     node: { type: 'string', maxLength: 253 },
     drainTimeoutMs: { type: 'integer', minimum: 0, maximum: 3_600_000 },
+    telemetry: telemetrySchema,
     admin: {
       type: 'object',
       additionalProperties: false,
@@ -228,6 +230,7 @@ export const proxyConfigSchema = {
           circuitBreaker: circuitBreakerSchema,
           outlierDetection: outlierDetectionSchema,
           meshTls: meshTlsSchema,
+          destination: destinationMetadataSchema,
           endpoints: {
             type: 'array',
             items: {
@@ -239,6 +242,7 @@ export const proxyConfigSchema = {
                 port: { type: 'integer', minimum: 1, maximum: 65535 },
                 weight: { type: 'integer', minimum: 1, maximum: 1_000_000 },
                 identity: { ...spiffeIdSchema, type: ['string', 'null'] },
+                destination: destinationMetadataSchema,
               },
             },
           },

@@ -6,6 +6,7 @@
 import type { AuthorizationConfig, InboundMtlsConfig, MeshTlsConfig } from './mesh-identity-config.ts';
 import type { EdgePolicyConfig } from './edge-policy-config.ts';
 import type { CircuitBreakerConfig, LocalRateLimitConfig, OutlierDetectionConfig, RoutePolicyConfig } from './policy-config.ts';
+import type { DestinationMetadata, TelemetryConfig } from './telemetry-config.ts';
 
 export type ProxyMode = 'sidecar' | 'ingress';
 export type ListenerDirection = 'inbound' | 'outbound' | 'ingress';
@@ -26,6 +27,8 @@ export interface ProxyConfig {
   readonly limits: LimitsConfig;
   /** How long SIGTERM waits for in-flight requests before exiting. */
   readonly drainTimeoutMs: number;
+  /** Who this proxy is (metric labels), traces and access logs. */
+  readonly telemetry: TelemetryConfig;
 }
 
 export interface AdminConfig {
@@ -199,6 +202,8 @@ export interface ClusterConfig {
   readonly outlierDetection: OutlierDetectionConfig | null;
   /** mTLS to the meshed endpoints (those with an identity); absent or null: plain text to every endpoint. */
   readonly meshTls?: MeshTlsConfig | null;
+  /** Who the endpoints are (workload, namespace, identity, Service) for metric labels and spans; an endpoint's own wins. */
+  readonly destination?: Partial<DestinationMetadata>;
 }
 
 export interface LoadBalancerConfig {
@@ -218,6 +223,8 @@ export interface EndpointConfig {
   readonly weight: number;
   /** The SPIFFE id of the workload behind this endpoint (its pod's ServiceAccount); absent or null: the cluster's, if any. */
   readonly identity?: string | null;
+  /** Who this endpoint is, where it differs from its cluster's `destination` (pods of one Service may run as several workloads). */
+  readonly destination?: Partial<DestinationMetadata>;
 }
 
 export interface LimitsConfig {

@@ -21,6 +21,8 @@ export const INIT_CONTAINER_NAME = 'skein-init';
 /** Audience of the projected ServiceAccount token the proxy presents to the control plane for its identity. */
 export const MESH_TOKEN_AUDIENCE = 'skein.dev/identity';
 export const MESH_TOKEN_PATH = '/var/run/secrets/skein.dev/token';
+/** The mesh trust bundle (PEM) the sidecar trusts for its first Certify call; later calls trust the bundle Certify returned. */
+export const MESH_CA_ROOT_PATH = '/var/run/secrets/skein.dev/ca/ca.crt';
 
 /** Environment the injector gives the sidecar; the proxy's `--sidecar` bootstrap reads it. */
 export const SIDECAR_ENV = {
@@ -33,6 +35,9 @@ export const SIDECAR_ENV = {
   /** JSON object: probe path on PROXY_HEALTH_PORT -> the app's original httpGet/tcpSocket probe. */
   appProbes: 'SKEIN_APP_PROBES',
   controlPlaneAddress: 'SKEIN_CONTROL_PLANE_ADDRESS',
+  /** Mesh identity: the trust domain (default cluster.local) and where the CA root file is (default MESH_CA_ROOT_PATH). */
+  trustDomain: 'SKEIN_TRUST_DOMAIN',
+  caRootPath: 'SKEIN_CA_ROOT_PATH',
   logLevel: 'SKEIN_LOG_LEVEL',
   accessLog: 'SKEIN_ACCESS_LOG',
   /** Comma-separated names of the app containers (regular-container mode), so the proxy knows whom it serves. */

@@ -72,18 +72,20 @@ export async function runProxyCommand(opts: ProxyCommandOptions): Promise<void> 
   if (probes.error) log('warn', 'SKEIN_APP_PROBES is not valid JSON; app probes answer 404', { error: probes.error });
   const odst = originalDestinationUnavailable();
   if (odst) log('warn', 'original destination unavailable: redirected connections cannot be forwarded', { reason: odst });
+  // Mesh identity: the workload certificate, obtained before the proxy reports ready (docs/identity.md).
+  const { ProxyMetrics } = await import('../../proxy/telemetry/proxy-metrics.ts');
+  const { identityMetrics } = await import('../../proxy/identity/identity-metrics.ts');
+  const { sidecarIdentity } = await import('../../proxy/identity/sidecar-identity.ts');
+  const metrics = new ProxyMetrics();
+  const identity = sidecarIdentity(process.env, identityMetrics(metrics.registry), log);
+  if (typeof identity === 'string') log('warn', 'mesh identity disabled: no workload certificate, no mTLS', { reason: identity });
+  else identity.start();
   const controlPlane = sidecarControlPlane(process.env);
   if (!controlPlane) log('warn', `${SIDECAR_ENV.controlPlaneAddress} is not set: serving the bootstrap pass-through config only`);
-  // With the mesh roots from the injector, the sidecar obtains its workload certificate (and is not ready before).
-  const { ProxyMetrics } = await import('../../proxy/telemetry/proxy-metrics.ts');
-  const { sidecarIdentity } = await import('../../proxy/sidecar/sidecar-identity.ts');
-  const metrics = new ProxyMetrics();
-  const identity = await sidecarIdentity(process.env, metrics, log);
-  if (!identity) log('info', `${SIDECAR_ENV.trustAnchors} is not set: no mesh identity (plain text to and from other sidecars)`);
   await runProxyProcess(parsed.value, {
-    health: { address: '0.0.0.0', port: PROXY_HEALTH_PORT, probes: probes.probes },
     metrics,
-    ...(identity ? { identity } : {}),
+    ...(typeof identity === 'string' ? {} : { identity }),
+    health: { address: '0.0.0.0', port: PROXY_HEALTH_PORT, probes: probes.probes },
     ...(controlPlane ? { controlPlane } : {}),
     ...(process.env[SIDECAR_ENV.exitOnAppExit] === 'true' ? { exitOnAppExit: {} } : {}),
   });

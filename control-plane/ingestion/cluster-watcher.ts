@@ -1,6 +1,7 @@
-// Ingestion: informers over Services, EndpointSlices, Namespaces, Pods and the custom resources (TrafficPolicy); their
-// callbacks only enqueue a change notice, and translation reads a consistent snapshot of the caches when it runs.
+// Ingestion: informers over Services, EndpointSlices, Namespaces, Pods and the custom resources (TrafficPolicy, HTTPRoute,
+// GRPCRoute); their callbacks only enqueue a change notice, and translation reads a snapshot of the caches when it runs.
 import * as k8s from '@kubernetes/client-node';
+import { GATEWAY_API_GROUP, GATEWAY_API_VERSION, type GRPCRoute, type HTTPRoute } from '../../api/crd/gateway-api.ts';
 import { MESH_IDENTITY_ANNOTATION } from '../../api/mesh/mesh-constants.ts';
 import { spiffeId } from '../../api/proto/identity.ts';
 import { TRAFFIC_POLICY_GROUP, TRAFFIC_POLICY_PLURAL, TRAFFIC_POLICY_VERSION, type TrafficPolicy } from '../../api/crd/traffic-policy.ts';
@@ -22,6 +23,9 @@ export class ClusterWatcher {
   readonly pods: RestartingInformer<k8s.V1Pod>;
   /** Custom resources: their CRD may be missing (the informer keeps retrying), so start() does not wait for them. */
   readonly trafficPolicies: RestartingInformer<TrafficPolicy & k8s.KubernetesObject>;
+  /** Gateway API routes (GAMMA when their parent is a Service); the Gateway API CRDs are optional. */
+  readonly httpRoutes: RestartingInformer<HTTPRoute & k8s.KubernetesObject>;
+  readonly grpcRoutes: RestartingInformer<GRPCRoute & k8s.KubernetesObject>;
 
   readonly #trustDomain: string | null;
 
@@ -39,9 +43,11 @@ export class ClusterWatcher {
     const customInformer = <T extends k8s.KubernetesObject>(group: string, version: string, plural: string) =>
       k8s.makeInformer<T>(kc, `/apis/${group}/${version}/${plural}`, () => custom.listClusterCustomObject({ group, version, plural }) as Promise<k8s.KubernetesListObject<T>>);
     this.trafficPolicies = wrap('trafficpolicies', customInformer(TRAFFIC_POLICY_GROUP, TRAFFIC_POLICY_VERSION, TRAFFIC_POLICY_PLURAL));
+    this.httpRoutes = wrap('httproutes', customInformer(GATEWAY_API_GROUP, GATEWAY_API_VERSION, 'httproutes'));
+    this.grpcRoutes = wrap('grpcroutes', customInformer(GATEWAY_API_GROUP, GATEWAY_API_VERSION, 'grpcroutes'));
   }
 
-  readonly #optional = (): RestartingInformer<k8s.KubernetesObject>[] => [this.trafficPolicies];
+  readonly #optional = (): RestartingInformer<k8s.KubernetesObject>[] => [this.trafficPolicies, this.httpRoutes, this.grpcRoutes];
 
   /** Resolves once every informer listed once. */
   async start(): Promise<void> {
@@ -56,6 +62,8 @@ export class ClusterWatcher {
       endpointSlices: this.endpointSlices.list(),
       namespaces: this.namespaces.list(),
       trafficPolicies: this.trafficPolicies.list(),
+      httpRoutes: this.httpRoutes.list(),
+      grpcRoutes: this.grpcRoutes.list(),
       ...(this.#trustDomain ? { endpointIdentities: endpointIdentities(this.pods.list(), this.#trustDomain) } : {}),
     };
   }

@@ -2,6 +2,8 @@
 // from what it holds, so that a pass over unchanged inputs writes nothing.
 import type { TrafficPolicy, TrafficPolicyStatus } from '../../api/crd/traffic-policy.ts';
 import { TRAFFIC_POLICY_GROUP, TRAFFIC_POLICY_PLURAL, TRAFFIC_POLICY_VERSION } from '../../api/crd/traffic-policy.ts';
+import { GATEWAY_API_GROUP, GATEWAY_API_VERSION, SKEIN_CONTROLLER_NAME, type ParentReference, type RouteParentStatus, type RouteStatus } from '../../api/crd/gateway-api.ts';
+import { resolveGammaRoutes, type RouteOutcome } from '../translation/gamma-routes.ts';
 import type { MeshInputs } from '../translation/mesh-inputs.ts';
 import { resolveTrafficPolicies } from '../translation/traffic-policy-resolution.ts';
 import { rfc3339, sameConditions, withTransitionTimes, type Condition } from './status-conditions.ts';
@@ -44,6 +46,61 @@ export function trafficPolicyStatusUpdates(inputs: MeshInputs, nowMs: number): S
       name: o.name,
       object: obj as unknown as Record<string, unknown>,
       status: { observedGeneration: o.generation, conditions },
+    });
+  }
+  return updates;
+}
+
+const parentKey = (p: ParentReference, ns: string): string => `${p.group ?? ''}/${p.kind ?? ''}/${p.namespace ?? ns}/${p.name}/${p.port ?? ''}/${p.sectionName ?? ''}`;
+
+/**
+ * GAMMA routes: one `parents[]` entry per Service parentRef, with Accepted and ResolvedRefs, under Skein's controllerName;
+ * other controllers' entries (a Gateway implementation's) are kept as they are.
+ */
+export function routeStatusUpdates(inputs: MeshInputs, nowMs: number): StatusUpdate[] {
+  const now = rfc3339(nowMs);
+  const http = inputs.httpRoutes ?? [];
+  const grpc = inputs.grpcRoutes ?? [];
+  const resolved = resolveGammaRoutes(http, grpc, inputs.services);
+  const outcomeOf = new Map<string, RouteOutcome>(resolved.outcomes.map((o) => [`${o.kind}/${o.namespace}/${o.name}`, o]));
+  const updates: StatusUpdate[] = [];
+  const all = [...http.map((r) => ({ kind: 'HTTPRoute', plural: 'httproutes', r })), ...grpc.map((r) => ({ kind: 'GRPCRoute', plural: 'grpcroutes', r }))];
+  for (const { kind, plural, r } of all) {
+    const ns = r.metadata.namespace ?? '';
+    const outcome = outcomeOf.get(`${kind}/${ns}/${r.metadata.name}`);
+    const current = (r.status as RouteStatus | undefined)?.parents ?? [];
+    const ours = current.filter((p) => p.controllerName === SKEIN_CONTROLLER_NAME);
+    if (!outcome && ours.length === 0) continue;
+    const desired: RouteParentStatus[] = (outcome?.parents ?? []).map((p) => {
+      const prev = ours.find((o) => parentKey(o.parentRef, ns) === parentKey(p.parentRef, ns));
+      return {
+        parentRef: p.parentRef,
+        controllerName: SKEIN_CONTROLLER_NAME,
+        conditions: withTransitionTimes(
+          [
+            { type: 'Accepted', ...p.accepted, observedGeneration: outcome!.generation },
+            { type: 'ResolvedRefs', ...p.resolvedRefs, observedGeneration: outcome!.generation },
+          ],
+          prev?.conditions as readonly Condition[] | undefined,
+          now,
+        ),
+      };
+    });
+    const same =
+      desired.length === ours.length &&
+      desired.every((d) => {
+        const o = ours.find((x) => parentKey(x.parentRef, ns) === parentKey(d.parentRef, ns));
+        return o !== undefined && sameConditions(o.conditions as readonly Condition[], d.conditions);
+      });
+    if (same) continue;
+    updates.push({
+      group: GATEWAY_API_GROUP,
+      version: GATEWAY_API_VERSION,
+      plural,
+      namespace: ns,
+      name: r.metadata.name,
+      object: r as unknown as Record<string, unknown>,
+      status: { ...(r.status ?? {}), parents: [...current.filter((p) => p.controllerName !== SKEIN_CONTROLLER_NAME), ...desired] },
     });
   }
   return updates;

@@ -25,7 +25,7 @@ function fakeApi(policies: TrafficPolicy[]) {
     objects,
     writes,
     conflictOnce: () => (conflictsLeft = 1),
-    inputs: (): MeshInputs => ({ services: [echo], endpointSlices: [], namespaces: [], trafficPolicies: [...objects.values()] }),
+    inputs: (): MeshInputs => ({ services: [echo], endpointSlices: [], namespaces: [], trafficPolicies: [...objects.values()], httpRoutes: [], grpcRoutes: [] }),
     write: async (u: StatusUpdate): Promise<StatusWriteResult> => {
       if (conflictsLeft > 0) {
         conflictsLeft--;

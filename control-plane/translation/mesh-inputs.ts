@@ -1,5 +1,6 @@
 // Everything translation reads: the Kubernetes objects ingestion keeps, as plain readonly data.
 import type { V1EndpointSlice, V1Namespace, V1Service } from '@kubernetes/client-node';
+import type { GRPCRoute, HTTPRoute } from '../../api/crd/gateway-api.ts';
 import type { TrafficPolicy } from '../../api/crd/traffic-policy.ts';
 
 export interface MeshInputs {
@@ -8,6 +9,9 @@ export interface MeshInputs {
   readonly namespaces: readonly V1Namespace[];
   /** skein.dev TrafficPolicies (empty while the CRD is not installed). */
   readonly trafficPolicies: readonly TrafficPolicy[];
+  /** Gateway API routes (empty while their CRDs are not installed); those whose parentRef is a Service are GAMMA routes. */
+  readonly httpRoutes?: readonly HTTPRoute[];
+  readonly grpcRoutes?: readonly GRPCRoute[];
   /**
    * `namespace/pod` -> the SPIFFE id of pods whose sidecar holds a mesh identity (absent: no identity service, or none):
    * endpoints on them are reached over mTLS, and their certificate must name exactly that id.
@@ -31,4 +35,9 @@ export const CLUSTER_DOMAIN = 'cluster.local';
 export function parseNamespaceList(value: string | undefined, own: string): readonly string[] | null {
   if (value === undefined || value.trim() === '' || value.trim() === '*') return null;
   return [...new Set(value.split(',').map((s) => s.trim()).filter((s) => s !== '').map((s) => (s === '.' ? own : s)))];
+}
+
+/** The name of a Service port's cluster (and of its virtual host). */
+export function clusterName(ns: string, name: string, port: number): string {
+  return `outbound:${port}:${name}.${ns}.svc.${CLUSTER_DOMAIN}`;
 }

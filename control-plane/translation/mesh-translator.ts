@@ -8,7 +8,7 @@ import type { MeshInputs, ProxyScope } from './mesh-inputs.ts';
 import { translateProxy, type TranslationProblem } from './translate-proxy.ts';
 
 export class MeshTranslator implements SnapshotSource {
-  #inputs: MeshInputs = { services: [], endpointSlices: [], namespaces: [], trafficPolicies: [] };
+  #inputs: MeshInputs = { services: [], endpointSlices: [], namespaces: [], trafficPolicies: [], httpRoutes: [], grpcRoutes: [] };
   #generation = 0;
   readonly #cache = new Map<string, { generation: number; snapshot: ProxySnapshot; problems: readonly TranslationProblem[] }>();
   readonly #scopeOf: (proxy: ProxyIdentity) => ProxyScope;

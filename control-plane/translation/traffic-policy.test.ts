@@ -22,7 +22,7 @@ function policy(ns: string, name: string, spec: Omit<TrafficPolicySpec, 'targetR
     spec: { targetRef: { kind: 'Service', name: 'echo' }, ...spec },
   };
 }
-const inputs = (services: V1Service[], trafficPolicies: TrafficPolicy[]): MeshInputs => ({ services, endpointSlices: [], namespaces: [], trafficPolicies });
+const inputs = (services: V1Service[], trafficPolicies: TrafficPolicy[]): MeshInputs => ({ services, endpointSlices: [], namespaces: [], trafficPolicies, httpRoutes: [], grpcRoutes: [] });
 
 function view(ins: MeshInputs, ns = 'demo') {
   const t = translateProxy(ins, { namespace: ns, outboundNamespaces: null });

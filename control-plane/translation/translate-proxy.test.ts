@@ -19,7 +19,7 @@ function slice(ns: string, svc: string, name: string, ports: { name?: string; po
     endpoints: endpoints.map((e) => ({ addresses: [e.ip], conditions: e.ready === undefined ? {} : { ready: e.ready } })),
   };
 }
-const inputs = (services: V1Service[], endpointSlices: V1EndpointSlice[] = []): MeshInputs => ({ services, endpointSlices, namespaces: [], trafficPolicies: [] });
+const inputs = (services: V1Service[], endpointSlices: V1EndpointSlice[] = []): MeshInputs => ({ services, endpointSlices, namespaces: [], trafficPolicies: [], httpRoutes: [], grpcRoutes: [] });
 const everywhere = (ns: string) => ({ namespace: ns, outboundNamespaces: null });
 
 function outputs(t: ReturnType<typeof translateProxy>) {

@@ -3,12 +3,13 @@
 // problem found in the inputs. No clock, no environment, no I/O; the inputs are never modified.
 import type { V1EndpointSlice, V1Service, V1ServicePort } from '@kubernetes/client-node';
 import type { RoutePolicyConfig } from '../../api/config/policy-config.ts';
-import type { ClusterConfig, EndpointConfig, VirtualHostConfig } from '../../api/config/proxy-config.ts';
+import type { ClusterConfig, EndpointConfig, RouteConfig, VirtualHostConfig } from '../../api/config/proxy-config.ts';
 import { DEFAULT_MAX_CONNECTIONS_PER_ENDPOINT, DEFAULT_OUTBOUND_CONNECT_TIMEOUT_MS, DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS } from '../../api/config/proxy-config-defaults.ts';
 import type { ResourceBody } from '../serving/proxy-snapshot.ts';
+import { resolveGammaRoutes } from './gamma-routes.ts';
 import type { CompiledSections } from './traffic-policy-compile.ts';
 import { portKey, resolveTrafficPolicies } from './traffic-policy-resolution.ts';
-import { CLUSTER_DOMAIN, EXPORT_TO_ANNOTATION, parseNamespaceList, type MeshInputs, type ProxyScope } from './mesh-inputs.ts';
+import { CLUSTER_DOMAIN, clusterName, EXPORT_TO_ANNOTATION, parseNamespaceList, type MeshInputs, type ProxyScope } from './mesh-inputs.ts';
 
 /** The resource kinds translation produces (the proxy's live-config kinds). */
 export const RESOURCE_TYPES = { cluster: 'cluster', routeTable: 'route-table', outboundVips: 'outbound-vips' } as const;
@@ -41,9 +42,7 @@ const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]
 const IPV6 = /^[0-9a-f:]+$/i;
 
 /** Istio's outbound|port||host, in the characters the proxy's resource names allow. */
-export function clusterName(ns: string, name: string, port: number): string {
-  return `outbound:${port}:${name}.${ns}.svc.${CLUSTER_DOMAIN}`;
-}
+export { clusterName };
 
 /**
  * The Host forms that name a Service port. From the Service's own namespace the bare name works too (the DNS search path
@@ -70,6 +69,53 @@ function routePolicy(p: CompiledSections | null): RoutePolicyConfig & { timeoutM
     rateLimit: p.rateLimit ?? null,
     fault: p.fault ?? null,
     mirrors: [],
+  };
+}
+
+/** A Service port's route when no HTTPRoute / GRPCRoute attaches: everything to the Service. */
+function defaultRoute(cluster: string): RouteConfig {
+  return {
+    name: 'default',
+    match: { path: { type: 'prefix', value: '/' }, methods: [], headers: [], query: [] },
+    backends: [{ cluster, weight: 1 }],
+    directResponse: null,
+    requestHeaders: { set: {}, add: {}, remove: [] },
+    responseHeaders: { set: {}, add: {}, remove: [] },
+    redirect: null,
+    rewrite: null,
+    ...routePolicy(null),
+  };
+}
+
+/**
+ * A route with its Service port's TrafficPolicy: retries, rate limit, fault and stream idle from the policy; the route's
+ * own timeout (HTTPRoute timeouts) wins over the policy's; a per-try timeout never exceeds the route's timeout.
+ */
+function withPolicy(r: RouteConfig, p: CompiledSections | null): RouteConfig {
+  if (p === null) return r;
+  const fromPolicy = routePolicy(p);
+  const timeoutMs = r.timeoutMs > 0 ? r.timeoutMs : fromPolicy.timeoutMs;
+  const retries = fromPolicy.retries && timeoutMs > 0 && fromPolicy.retries.perTryTimeoutMs > timeoutMs ? { ...fromPolicy.retries, perTryTimeoutMs: timeoutMs } : fromPolicy.retries;
+  return { ...r, timeoutMs, retries, streamIdleTimeoutMs: fromPolicy.streamIdleTimeoutMs, rateLimit: fromPolicy.rateLimit, fault: fromPolicy.fault };
+}
+
+function serviceCluster(ns: string, name: string, p: V1ServicePort, slices: readonly V1EndpointSlice[], policy: CompiledSections | null, problems: TranslationProblem[], identities?: ReadonlyMap<string, string>): ClusterConfig {
+  const endpoints = readyEndpoints(slices, p, problems, identities);
+  return {
+    name: clusterName(ns, name, p.port),
+    type: 'static',
+    originalDestinationAddress: null,
+    protocol: upstreamProtocol(p),
+    loadBalancer: policy?.loadBalancer ?? { policy: 'p2c-ewma', hashOn: null },
+    connectTimeoutMs: DEFAULT_OUTBOUND_CONNECT_TIMEOUT_MS,
+    idleTimeoutMs: DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS,
+    maxConnectionsPerEndpoint: DEFAULT_MAX_CONNECTIONS_PER_ENDPOINT,
+    endpoints,
+    // Endpoints with an identity (meshed pods) are reached over mTLS and must present exactly it; others in plain text.
+    ...(endpoints.some((e) => e.identity) ? { meshTls: { identity: null } } : {}),
+    // From TrafficPolicy; without one a Service gets none.
+    circuitBreaker: policy?.circuitBreaker ?? null,
+    outlierDetection: policy?.outlierDetection ?? null,
   };
 }
 
@@ -134,6 +180,10 @@ export function translateProxy(inputs: MeshInputs, scope: ProxyScope): ProxyTran
   const problems: TranslationProblem[] = [];
   const trafficPolicies = resolveTrafficPolicies(inputs.trafficPolicies, inputs.services);
   problems.push(...trafficPolicies.problems);
+  const gamma = resolveGammaRoutes(inputs.httpRoutes ?? [], inputs.grpcRoutes ?? [], inputs.services);
+  const serviceByKey = new Map(inputs.services.map((x) => [`${x.metadata?.namespace}/${x.metadata?.name}`, x]));
+  /** Clusters the routes of this proxy send to. */
+  const wanted = new Set<string>();
   const slicesByService = new Map<string, V1EndpointSlice[]>();
   for (const s of inputs.endpointSlices) {
     const svc = s.metadata?.labels?.['kubernetes.io/service-name'];
@@ -164,24 +214,8 @@ export function translateProxy(inputs: MeshInputs, scope: ProxyScope): ProxyTran
         continue;
       }
       const cluster = clusterName(ns, name, p.port);
-      const endpoints = readyEndpoints(slices, p, problems, inputs.endpointIdentities);
       const policy = trafficPolicies.byPort.get(portKey(ns, name, p.port))?.sections ?? null;
-      clusters.push({
-        name: cluster,
-        type: 'static',
-        originalDestinationAddress: null,
-        protocol: upstreamProtocol(p),
-        loadBalancer: policy?.loadBalancer ?? { policy: 'p2c-ewma', hashOn: null },
-        connectTimeoutMs: DEFAULT_OUTBOUND_CONNECT_TIMEOUT_MS,
-        idleTimeoutMs: DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS,
-        maxConnectionsPerEndpoint: DEFAULT_MAX_CONNECTIONS_PER_ENDPOINT,
-        endpoints,
-        // Endpoints with an identity (meshed pods) are reached over mTLS and must present exactly it; others in plain text.
-        ...(endpoints.some((e) => e.identity) ? { meshTls: { identity: null } } : {}),
-        // From TrafficPolicy; without one a Service gets none.
-        circuitBreaker: policy?.circuitBreaker ?? null,
-        outlierDetection: policy?.outlierDetection ?? null,
-      });
+      clusters.push(serviceCluster(ns, name, p, slices, policy, problems, inputs.endpointIdentities));
       // Host forms cannot collide: every form but the bare name carries the namespace, and the bare name is only
       // given to proxies of the Service's own namespace, where names are unique.
       const domains = hostForms(ns, name, p.port, ns === scope.namespace);
@@ -194,21 +228,24 @@ export function translateProxy(inputs: MeshInputs, scope: ProxyScope): ProxyTran
       virtualHosts.push({
         name: cluster,
         domains,
-        routes: [
-          {
-            name: 'default',
-            match: { path: { type: 'prefix', value: '/' }, methods: [], headers: [], query: [] },
-            backends: [{ cluster, weight: 1 }],
-            directResponse: null,
-            requestHeaders: { set: {}, add: {}, remove: [] },
-            responseHeaders: { set: {}, add: {}, remove: [] },
-            redirect: null,
-            rewrite: null,
-            ...routePolicy(policy),
-          },
-        ],
+        routes: (gamma.routesFor(scope.namespace, ns, name, p.port) ?? [defaultRoute(cluster)]).map((r) => {
+          for (const b of r.backends) wanted.add(b.cluster);
+          for (const m of r.mirrors) wanted.add(m.cluster);
+          return withPolicy(r, policy);
+        }),
       });
     }
+  }
+  // Backends and mirrors of GAMMA routes that the scope alone did not bring (a Service not exported to this namespace).
+  const have = new Set(clusters.map((c) => c.name));
+  for (const b of gamma.backends) {
+    const name = clusterName(b.namespace, b.name, b.port);
+    if (have.has(name) || !wanted.has(name)) continue;
+    const svc = serviceByKey.get(`${b.namespace}/${b.name}`);
+    const p = svc?.spec?.ports?.find((x) => x.port === b.port);
+    if (!svc || !p) continue;
+    clusters.push(serviceCluster(b.namespace, b.name, p, slicesByService.get(`${b.namespace}/${b.name}`) ?? [], trafficPolicies.byPort.get(portKey(b.namespace, b.name, b.port))?.sections ?? null, problems, inputs.endpointIdentities));
+    have.add(name);
   }
   // Anything else (headless Services, destinations outside the mesh) goes where it was headed.
   virtualHosts.push({

@@ -22,7 +22,7 @@ export function buildSkeinImages(log: (line: string) => void = () => {}, cacheDi
   const t0 = Date.now();
   const specs = skeinImageSpecs(cacheDir);
   const out: BuiltImage[] = [];
-  for (const spec of [specs.pause, specs.skein, ...specs.examples]) {
+  for (const spec of [specs.pause, specs.shell, specs.skein, ...specs.examples]) {
     const t = Date.now();
     const img = buildImage(spec, cacheDir);
     log(`images: ${img.name} ${mib(img.size)} in ${img.layers.length} layer(s), ${img.cached ? 'cached' : `built in ${Date.now() - t} ms`} (${img.manifestDigest.slice(0, 19)})`);

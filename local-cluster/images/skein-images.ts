@@ -4,14 +4,15 @@
 // | layer        | what                                                                     | used by                |
 // |--------------|--------------------------------------------------------------------------|------------------------|
 // | pause        | /pause, a static C program (pause.c)                                     | pause                  |
-// | node         | /usr/local/bin/node (Node 24 from node_modules/node) + its libraries, /etc/passwd, /tmp | skein, examples |
+// | node         | /usr/local/bin/node (Node 24 from node_modules/node, stripped) + its libraries, /etc/passwd, /tmp | skein, examples |
 // | node-modules | /app/node_modules: the production dependencies (no types, maps or docs)  | skein, examples        |
 // | skein-tools  | /bin/sh (dash), /usr/bin/env, iptables (nft) with its extensions         | skein                  |
 // | skein-app    | /app: bin/, the sources, the plain-JS build (.cache/js), the native helper | skein                |
 // | example-<n>  | /app/examples/<n>                                                        | example-<n>            |
+// | shell        | /bin/sh (dash) and a few coreutils                                       | busybox:1.36 (a stand-in) |
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { EXAMPLE_IMAGE_PREFIX, PROXY_UID, SKEIN_IMAGE } from '../../api/mesh/mesh-constants.ts';
 import type { ImageConfig, ImageSpec } from './oci-archive.ts';
@@ -19,6 +20,13 @@ import { Rootfs } from './rootfs.ts';
 
 export const REPO_ROOT = realpathSync(join(import.meta.dirname, '..', '..'));
 export const PAUSE_IMAGE = 'skein.dev/pause:1';
+/**
+ * A small shell image under busybox's names (dash and a few coreutils from the host, not busybox itself), for tests and
+ * examples whose pods need `sh`, `sleep`, `cat`: there is no registry to pull the real one from. Pods name it with a tag and
+ * imagePullPolicy IfNotPresent or Never (a bare `busybox` means :latest, which the kubelet always tries to pull).
+ */
+export const SHELL_IMAGE = 'docker.io/library/busybox:1.36';
+const SHELL_TOOLS = ['sleep', 'cat', 'echo', 'ls', 'true', 'false', 'env', 'id', 'head', 'wc', 'mkdir', 'rm', 'touch', 'date'] as const;
 /** UID of the injector and the control plane (their manifests run them as this user); the proxy runs as PROXY_UID. */
 export const SKEIN_UID = 2103;
 /** Where the image keeps the proxy's prebuilt native helper (SO_ORIGINAL_DST), so no pod needs a C compiler. */
@@ -59,9 +67,31 @@ export function productionPackages(root = REPO_ROOT): string[] {
     .sort();
 }
 
-function nodeLayer(root: string): Rootfs {
+/**
+ * The pinned Node binary without its local symbols and debug info (`strip --strip-unneeded`: 126 -> 108 MB; the dynamic symbol
+ * table that native addons link against stays), made once per binary into `cacheDir`. The unstripped one when strip is missing.
+ */
+function strippedNode(root: string, cacheDir: string): string {
+  const node = realpathSync(join(root, 'node_modules', 'node', 'bin', 'node'));
+  const st = statSync(node);
+  const out = join(cacheDir, 'native', `node-${createHash('sha256').update(`${node}\0${st.size}\0${st.mtimeMs}`).digest('hex').slice(0, 16)}`);
+  if (existsSync(out)) return out;
+  mkdirSync(join(cacheDir, 'native'), { recursive: true });
+  const tmp = `${out}.${process.pid}.tmp`;
+  try {
+    execFileSync('strip', ['--strip-unneeded', '-o', tmp, node], { stdio: 'pipe' });
+    renameSync(tmp, out);
+    return out;
+  } catch {
+    return node;
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
+function nodeLayer(root: string, cacheDir: string): Rootfs {
   return new Rootfs()
-    .binary('usr/local/bin/node', join(root, 'node_modules', 'node', 'bin', 'node'))
+    .binary('usr/local/bin/node', strippedNode(root, cacheDir))
     .text('etc/passwd', PASSWD)
     .text('etc/group', GROUP)
     .text('etc/nsswitch.conf', 'passwd: files\ngroup: files\nhosts: files dns\n')
@@ -150,15 +180,22 @@ function skeinAppLayer(root: string, cacheDir: string): Rootfs {
   return fs;
 }
 
+function shellLayer(): Rootfs {
+  const fs = new Rootfs().binary('bin/dash', which('dash')).symlink('bin/sh', 'dash');
+  for (const t of SHELL_TOOLS) fs.binary(`bin/${t}`, which(t));
+  return fs.text('etc/passwd', PASSWD).text('etc/group', GROUP).dir('tmp', 0o1777);
+}
+
 export interface ImageSet {
   readonly pause: ImageSpec;
+  readonly shell: ImageSpec;
   readonly skein: ImageSpec;
   readonly examples: readonly ImageSpec[];
 }
 
 /** Describes every image (collects the files; builds nothing but the small native programs, cached in `cacheDir`). */
 export function skeinImageSpecs(cacheDir: string, root = REPO_ROOT): ImageSet {
-  const node = nodeLayer(root);
+  const node = nodeLayer(root, cacheDir);
   const modules = nodeModulesLayer(root);
   const pause: ImageSpec = { name: PAUSE_IMAGE, layers: [new Rootfs().file('pause', pauseBinary(cacheDir), 0o755)], config: { entrypoint: ['/pause'], user: '65534:65534' } };
   const skein: ImageSpec = { name: SKEIN_IMAGE, layers: [node, modules, toolsLayer(), skeinAppLayer(root, cacheDir)], config: SKEIN_IMAGE_CONFIG };
@@ -176,5 +213,11 @@ export function skeinImageSpecs(cacheDir: string, root = REPO_ROOT): ImageSet {
       },
     }),
   );
-  return { pause, skein, examples };
+  const shell: ImageSpec = {
+    name: SHELL_IMAGE,
+    aliases: ['docker.io/library/busybox:latest'],
+    layers: [shellLayer()],
+    config: { cmd: ['sh'], env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] },
+  };
+  return { pause, shell, skein, examples };
 }

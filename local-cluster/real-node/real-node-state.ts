@@ -140,7 +140,9 @@ export async function cleanupRealNodeHost(r: RealNodeRecord, log: (line: string)
     steps.push(`${what} ${Date.now() - t0} ms`);
   };
   const d = nodeDirs(r.root);
-  // Containers first (their shims would otherwise restart nothing, but a shim killed first leaves orphans to PID 1), then shims.
+  // After a crash the kubelet, kube-proxy and containerd may still run (their args name the node's folder): they go first, so
+  // nothing recreates what follows is removed; then the containers, then the shims (which name containerd's socket).
+  killAll(processesMentioning(r.root));
   killNodeCgroupProcesses(r.before.cgroups);
   killAll(processesMentioning(d.containerdSocket));
   step('processes');

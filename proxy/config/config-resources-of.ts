@@ -12,8 +12,8 @@ function update(type: string, name: string, body: unknown): ResourceUpdate {
 }
 
 export function configResources(config: ProxyConfig): ResourceUpdate[] {
-  const { mode, node, admin, limits, drainTimeoutMs } = config;
-  const out: ResourceUpdate[] = [update('settings', SETTINGS_NAME, { mode, node, admin, limits, drainTimeoutMs })];
+  const { mode, node, admin, limits, drainTimeoutMs, telemetry } = config;
+  const out: ResourceUpdate[] = [update('settings', SETTINGS_NAME, { mode, node, admin, limits, drainTimeoutMs, telemetry })];
   for (const { virtualHosts, ...listener } of config.listeners) {
     out.push(update('listener', listener.name, { ...listener, routeTable: listener.name }));
     out.push(update('route-table', listener.name, { name: listener.name, virtualHosts }));

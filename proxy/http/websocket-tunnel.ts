@@ -9,6 +9,7 @@ import { upstreamRequestHeaders } from '../stack/forwarding-headers.ts';
 import { ProxyRequest } from '../stack/proxy-request.ts';
 import { requestTarget } from '../stack/request-target.ts';
 import { pickCluster, pickRoute } from '../stack/route.ts';
+import { remoteOf } from '../telemetry/peer-labels.ts';
 import { applyHeaderMutation } from './hop-headers.ts';
 import type { ListenerContext, ListenerSnapshot } from './listener-context.ts';
 import type { CompiledRoute } from '../routing/route-table.ts';
@@ -101,9 +102,11 @@ function forwardUpgrade(ctx: ListenerContext, snap: ListenerSnapshot, req: Http1
   const target = [preq.authority, preq.path] as const;
   const cluster = pickCluster(snap, route);
   if (cluster instanceof ProxyError) return rejectUpgrade(ctx, socket, cluster);
+  preq.cluster = cluster;
   const endpoint = cluster.pick({ hashKey: hashKey(preq, cluster), originalDst: downstream.originalDst });
   if (!endpoint) return rejectUpgrade(ctx, socket, new ProxyError(ERRORS.noEndpoints, `cluster ${cluster.name}`));
-  const routed = { authority: target[0], path: target[1], route, cluster, endpoint, recorder: ctx.metrics.recorder(snap.listener.name, snap.listener.direction, route.name, cluster.name) };
+  preq.endpoint = endpoint;
+  const routed = { authority: target[0], path: target[1], route, cluster, endpoint, recorder: ctx.metrics.recorder(snap.listener, route.name, cluster) };
   applyHeaderMutation(headers, routed.route.config.requestHeaders);
   headers.host = routed.authority;
   headers.connection = 'Upgrade';
@@ -118,7 +121,8 @@ function forwardUpgrade(ctx: ListenerContext, snap: ListenerSnapshot, req: Http1
     finished = true;
     state.active--;
     ctx.requestFinished();
-    routed.recorder.record(code, 0);
+    const remote = remoteOf(preq);
+    routed.recorder.record(remote.labels, code, -1, remote.mtls, (performance.now() - preq.startedAt) / 1000, 0, 0);
   };
   // A dedicated connection (agent: false): an upgraded connection must never go back to a pool.
   const upReq = http.request({

@@ -285,9 +285,9 @@ export class ProxyListener {
           socket.destroy();
           return;
         }
-        metrics.tcpConnection(this.name, cluster.name);
         this.#ctx.requestStarted();
-        forwardTcp(socket, cluster, { idleTimeoutMs: snap.limits.connectionIdleTimeoutMs, onClose: () => this.#ctx.requestFinished() });
+        const tcp = metrics.tcpRecorder(snap.listener, cluster);
+        forwardTcp(socket, cluster, { idleTimeoutMs: snap.limits.connectionIdleTimeoutMs, metrics: tcp, peerIdentity: (socket as { [PEER_IDENTITY]?: string })[PEER_IDENTITY] ?? null, onClose: () => this.#ctx.requestFinished() });
         socket.resume();
         return;
       }

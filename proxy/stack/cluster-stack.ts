@@ -6,18 +6,19 @@ import type { PolicyDeps, PolicyLayers } from './policy-slot.ts';
 import { stack, type Layer, type Service } from './service.ts';
 import { spanLayer, type SpanStarter } from './stack-hooks.ts';
 
-const services = new WeakMap<UpstreamCluster, Service>();
+const services = new WeakMap<UpstreamCluster, { readonly span: SpanStarter | null; readonly service: Service }>();
 
-/** The cluster's service, built once per UpstreamCluster object (a rebuilt cluster gets a new one). */
+/** The cluster's service, built once per UpstreamCluster object (a rebuilt cluster gets a new one) and span hook. */
 export function clusterService(cluster: UpstreamCluster, policy: PolicyLayers, span: SpanStarter | null, deps: PolicyDeps): Service {
-  let s = services.get(cluster);
+  const entry = services.get(cluster);
+  let s = entry !== undefined && entry.span === span ? entry.service : undefined;
   if (s === undefined) {
     const layers: Layer[] = [];
     const attemptSpan = spanLayer(span, 'attempt');
     if (attemptSpan !== null) layers.push(attemptSpan);
     layers.push(...policy.cluster({ cluster }, deps));
     s = balanceLayer(cluster)(stack(layers, endpointService(cluster)));
-    services.set(cluster, s);
+    services.set(cluster, { span, service: s });
   }
   return s;
 }

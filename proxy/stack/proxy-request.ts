@@ -6,6 +6,7 @@ import type { CompiledRoute } from '../routing/route-table.ts';
 import type { RequestRecorder } from '../telemetry/proxy-metrics.ts';
 import type { EndpointHandle, UpstreamCluster } from '../upstream/upstream-cluster.ts';
 import type { RequestBody } from './request-body.ts';
+import type { RequestObservation } from './stack-hooks.ts';
 
 /** What is known about the client side of a request; one object per downstream connection (shared by its requests). */
 export interface DownstreamInfo {
@@ -63,6 +64,8 @@ export class ProxyRequest {
   endpoint: EndpointHandle | null = null;
   /** Set by the route stage: where serve records the finished request. */
   recorder: RequestRecorder | null = null;
+  /** Set by the listener's RequestObserver when it starts (the trace context that the attempt spans below balance read). */
+  observation: RequestObservation | null = null;
   /** True once the client went away (reset, closed): nothing more should be started for it. */
   cancelled = false;
   #onCancel: CancelHandler | null = null;

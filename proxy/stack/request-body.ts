@@ -25,6 +25,8 @@ export class RequestBody implements BodySink {
   #overflowed = false;
   #ended = false;
   #error: Error | null = null;
+  /** Bytes received from the client so far (metrics, access logs). */
+  received = 0;
 
   constructor(source: BodySource, length: number) {
     this.#source = source;
@@ -63,7 +65,10 @@ export class RequestBody implements BodySink {
       this.#sink = sink;
       const first = this.#source.attachBody(this);
       if (this.#source.complete) this.#ended = true;
-      if (first !== null) this.#keep(first);
+      if (first !== null) {
+        this.received += first.length;
+        this.#keep(first);
+      }
       return first;
     }
     if (!this.replayable) throw new Error('request body is not replayable');
@@ -99,6 +104,7 @@ export class RequestBody implements BodySink {
 
   // BodySink, fed by the downstream request.
   data(chunk: Buffer): boolean {
+    this.received += chunk.length;
     this.#keep(chunk);
     const sink = this.#sink;
     return sink === null ? true : sink.data(chunk);

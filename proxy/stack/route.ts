@@ -14,33 +14,37 @@ import { NO_POLICY, type PolicyDeps } from './policy-slot.ts';
 import type { ProxyRequest } from './proxy-request.ts';
 import { ProxyResponse } from './proxy-response.ts';
 import { stack, type Service } from './service.ts';
+import type { SpanStarter } from './stack-hooks.ts';
 
 /** Per route: its stack (policy layers over the cluster dispatch) and a metrics recorder per cluster. */
 interface RouteEntry {
   readonly service: Service;
+  /** The span hook it was built with: rebuilt when telemetry is reconfigured. */
+  readonly span: SpanStarter | null;
   readonly recorders: Map<string, RequestRecorder>;
 }
 const routeEntries = new WeakMap<CompiledRoute, RouteEntry>();
 
 function routeEntry(snap: ListenerSnapshot, ctx: ListenerContext, route: CompiledRoute, deps: PolicyDeps): RouteEntry {
+  const span = ctx.hooks?.span ?? null;
   let e = routeEntries.get(route);
-  if (e === undefined) {
+  if (e === undefined || e.span !== span) {
     const policy = ctx.policy ?? NO_POLICY;
     const layers = policy.route({ listener: snap.listener, route }, deps);
-    const span = ctx.hooks?.span ?? null;
     // The innermost step of every route stack: the cluster part of the stack for the backend this request was given.
     const toCluster: Service = (req) => clusterService(req.cluster!, policy, span, deps)(req);
-    e = { service: stack(layers, toCluster), recorders: new Map() };
+    e = { service: stack(layers, toCluster), span, recorders: e?.recorders ?? new Map() };
     routeEntries.set(route, e);
   }
   return e;
 }
 
-function recorderFor(e: RouteEntry, snap: ListenerSnapshot, ctx: ListenerContext, route: CompiledRoute, cluster: string): RequestRecorder {
-  let r = e.recorders.get(cluster);
+function recorderFor(e: RouteEntry, snap: ListenerSnapshot, ctx: ListenerContext, route: CompiledRoute, cluster: UpstreamCluster | null): RequestRecorder {
+  const name = cluster?.name ?? '';
+  let r = e.recorders.get(name);
   if (r === undefined) {
-    r = ctx.metrics.recorder(snap.listener.name, snap.listener.direction, route.name, cluster);
-    e.recorders.set(cluster, r);
+    r = ctx.metrics.recorder(snap.listener, route.name, cluster);
+    e.recorders.set(name, r);
   }
   return r;
 }
@@ -90,12 +94,12 @@ export function routeStage(snap: ListenerSnapshot, ctx: ListenerContext, deps: P
     req.route = route;
     const e = routeEntry(snap, ctx, route, deps);
     if (route.config.redirect !== null) {
-      req.recorder = recorderFor(e, snap, ctx, route, '');
+      req.recorder = recorderFor(e, snap, ctx, route, null);
       return Promise.resolve(redirectResponse(req, route));
     }
     const direct = route.config.directResponse;
     if (direct !== null && route.config.backends.length === 0) {
-      req.recorder = recorderFor(e, snap, ctx, route, '');
+      req.recorder = recorderFor(e, snap, ctx, route, null);
       const body = Buffer.from(direct.body);
       const headers: HeaderBag = Object.create(null);
       headers['content-length'] = String(body.length);
@@ -104,7 +108,7 @@ export function routeStage(snap: ListenerSnapshot, ctx: ListenerContext, deps: P
     const cluster = pickCluster(snap, route);
     if (cluster instanceof ProxyError) return Promise.reject(cluster);
     req.cluster = cluster;
-    req.recorder = recorderFor(e, snap, ctx, route, cluster.name);
+    req.recorder = recorderFor(e, snap, ctx, route, cluster);
     applyHeaderMutation(req.headers, route.config.requestHeaders);
     const rewrite = route.config.rewrite;
     if (rewrite !== null) {

@@ -12,16 +12,26 @@ import { listenerStack } from './listener-stack.ts';
 import { ProxyRequest } from './proxy-request.ts';
 import type { ProxyResponse, ResponseBody, ResponseSink } from './proxy-response.ts';
 import { RequestBody } from './request-body.ts';
-import { requestTarget } from './request-target.ts';
+import { headerString, requestTarget } from './request-target.ts';
+import type { RequestObservation, RequestOutcome } from './stack-hooks.ts';
+import { remoteOf } from '../telemetry/peer-labels.ts';
 
 const DIGITS = /^[0-9]{1,15}$/;
+
+/** A grpc-status header value as a number (a malformed one is UNKNOWN, as gRPC clients read it); -1 when absent. */
+function grpcStatusOf(v: unknown): number {
+  const s = headerString(v);
+  if (s === undefined) return -1;
+  const n = Number(s);
+  return Number.isInteger(n) && n >= 0 && n <= 16 && s !== '' ? n : 2;
+}
 
 /** Handles one HTTP request end to end. Never throws: every failure goes through the rescue. */
 export function serveHttp(ctx: ListenerContext, req: DownstreamRequest, res: DownstreamResponse): void {
   new Serve(ctx, req, res).run();
 }
 
-class Serve implements ResponseSink {
+class Serve implements ResponseSink, RequestOutcome {
   readonly #ctx: ListenerContext;
   readonly #snap: ListenerSnapshot;
   readonly #req: DownstreamRequest;
@@ -30,6 +40,13 @@ class Serve implements ResponseSink {
   #preq: ProxyRequest | null = null;
   #body: ResponseBody | null = null;
   #finished = false;
+  #observation: RequestObservation | null = null;
+  // RequestOutcome, filled in as the answer goes out.
+  code = 0;
+  grpcStatus = -1;
+  cause: string | null = null;
+  responseBytes = 0;
+  seconds = 0;
 
   constructor(ctx: ListenerContext, req: DownstreamRequest, res: DownstreamResponse) {
     this.#startedAt = performance.now();
@@ -66,6 +83,14 @@ class Serve implements ResponseSink {
       if (target instanceof ProxyError) return this.#fail(target);
       const preq = this.#build(target[0], target[1]);
       this.#preq = preq;
+      const observe = this.#ctx.hooks?.observe;
+      if (observe != null) {
+        try {
+          this.#observation = observe.start(preq);
+        } catch {
+          // Telemetry never fails a request (OpenTelemetry's rule); the observer counts its own errors.
+        }
+      }
       listenerStack(snap, this.#ctx)(preq).then(this.#onResponse, this.#onError);
     } catch (e) {
       // Cannot happen in a correct proxy; answered as 500 rather than crashing the process.
@@ -100,8 +125,11 @@ class Serve implements ResponseSink {
       r.body?.cancel();
       return;
     }
-    const route = this.#preq!.route;
+    const preq = this.#preq!;
+    const route = preq.route;
     if (route !== null) applyHeaderMutation(r.headers, route.config.responseHeaders);
+    // A trailers-only gRPC answer carries its status in the head.
+    if (preq.grpc) this.grpcStatus = grpcStatusOf(r.headers['grpc-status'] ?? r.trailers?.['grpc-status']);
     if (!res.headersSent) (res as Http1Response).writeHead(r.status, r.headers);
     const body = r.body;
     if (body === null) {
@@ -119,13 +147,18 @@ class Serve implements ResponseSink {
   #onDrain: (() => void) | null = null;
 
   readonly #onClose = (): void => {
-    // The client went away before the answer was complete: cancel whatever is still running for it.
-    if (!this.#res.writableEnded) this.#preq?.cancel();
-    this.#done(this.#res.statusCode);
+    const res = this.#res;
+    if (res.writableEnded || this.#finished) return this.#done(res.statusCode);
+    // The client went away before the answer was complete: cancel whatever is still running for it. Recorded as the
+    // client's doing (499 before an answer started), never as an upstream failure.
+    this.#preq?.cancel();
+    this.cause = ERRORS.clientCancelled.cause;
+    this.#done(res.headersSent ? res.statusCode : ERRORS.clientCancelled.status);
   };
 
   // ResponseSink: the response body, written to the client with back-pressure.
   data(chunk: Buffer): boolean {
+    this.responseBytes += chunk.length;
     const res = this.#res as Http1Response;
     if (res.write(chunk)) return true;
     res.once('drain', (this.#onDrain ??= () => this.#body?.resume()));
@@ -133,7 +166,11 @@ class Serve implements ResponseSink {
   }
 
   end(trailers: Readonly<Record<string, string | string[]>> | null): void {
-    if (trailers !== null) this.#res.addTrailers(trailers);
+    if (trailers !== null) {
+      const g = trailers['grpc-status'];
+      if (g !== undefined && this.#preq?.grpc === true) this.grpcStatus = grpcStatusOf(g);
+      this.#res.addTrailers(trailers);
+    }
     this.#res.end();
   }
 
@@ -143,16 +180,40 @@ class Serve implements ResponseSink {
 
   #fail(e: unknown): void {
     const res = this.#res;
+    const sent = res.headersSent;
     const spec = rescue(this.#req, res, e);
+    if (!this.#finished) {
+      this.cause = spec.cause;
+      // The status the rescue answered with (before the head went out, or in the trailers of a gRPC answer after it).
+      if (isGrpcRequest(this.#req) && (!sent || this.#req.httpVersionMajor === 2)) this.grpcStatus = spec.grpcStatus;
+    }
     // A client that went away is not an upstream failure: not counted as one.
     if (spec !== ERRORS.clientCancelled) this.#ctx.metrics.proxyError(this.#snap.listener.name, spec.cause);
-    this.#done(res.headersSent ? res.statusCode : spec.status);
+    this.#done(sent ? res.statusCode : spec.status);
   }
 
   #done(code: number): void {
     if (this.#finished) return;
     this.#finished = true;
     this.#ctx.requestFinished();
-    this.#preq?.recorder?.record(code, (performance.now() - this.#startedAt) / 1000);
+    this.code = code;
+    this.seconds = (performance.now() - this.#startedAt) / 1000;
+    const preq = this.#preq;
+    if (preq === null) return;
+    const recorder = preq.recorder;
+    if (recorder !== null) {
+      const remote = remoteOf(preq);
+      recorder.record(remote.labels, code, this.grpcStatus, remote.mtls, this.seconds, preq.body?.received ?? 0, this.responseBytes);
+    }
+    const o = this.#observation;
+    if (o !== null) {
+      try {
+        o.finish(preq, this);
+      } catch {}
+    }
+  }
+
+  get requestBytes(): number {
+    return this.#preq?.body?.received ?? 0;
   }
 }

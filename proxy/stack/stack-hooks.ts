@@ -17,16 +17,49 @@ export interface HopSpan {
   end(res: ProxyResponse | null, error: ProxyError | null): void;
 }
 
-/** Starts a span for a hop; `hop` says which stage (`'request'` at serve, `'attempt'` below balance). */
+/**
+ * Starts a span for a hop; `hop` says which stage (`'request'` around the listener's stack, ended when the response value
+ * is ready; `'attempt'` below balance, once per try). The request's whole life (body and trailers included) is what a
+ * RequestObserver sees.
+ */
 export type SpanStarter = (req: ProxyRequest, hop: 'request' | 'attempt') => HopSpan | null;
+
+/** How a request ended, as serve saw it; read when the request is done (the response body and trailers included). */
+export interface RequestOutcome {
+  /** HTTP status sent to the client (499 when the client went away before an answer started). */
+  readonly code: number;
+  /** gRPC status sent (from the trailers, a trailers-only answer or the rescue); -1 when not gRPC or none was sent. */
+  readonly grpcStatus: number;
+  /** The catalogue cause (`x-skein-error` value) when the proxy answered or cut the request itself; null otherwise. */
+  readonly cause: string | null;
+  readonly requestBytes: number;
+  readonly responseBytes: number;
+  /** From the request head arriving to the response completing. */
+  readonly seconds: number;
+}
+
+/** What an observer keeps for one request; told once when it is done. */
+export interface RequestObservation {
+  finish(req: ProxyRequest, outcome: RequestOutcome): void;
+}
+
+/**
+ * Sees every request serve handles (traces, access logs): `start` when the ProxyRequest is built (before routing; it may
+ * set propagation headers on `req.headers`), the observation's `finish` when the response is complete or abandoned.
+ */
+export interface RequestObserver {
+  start(req: ProxyRequest): RequestObservation | null;
+}
 
 /** What a listener's stack is built with. Null hooks add no layer at all: zero cost when unset. */
 export interface StackHooks {
   readonly authorize: Authorizer | null;
   readonly span: SpanStarter | null;
+  /** Absent or null: serve does nothing more per request. */
+  readonly observe?: RequestObserver | null;
 }
 
-export const NO_HOOKS: StackHooks = { authorize: null, span: null };
+export const NO_HOOKS: StackHooks = { authorize: null, span: null, observe: null };
 
 /** The authorization layer, or null when no authorizer is configured (the stack then skips it). */
 export function authorizeLayer(authorize: Authorizer | null): Layer | null {

@@ -4,9 +4,15 @@ import { ORIGINAL_DST } from '../http/listener-context.ts';
 import type { OriginalDestination } from '../native/original-destination.ts';
 import { connect, PLAIN } from '../upstream/connector.ts';
 import type { UpstreamCluster } from '../upstream/upstream-cluster.ts';
+import { destinationRemote, peerLabelsForIdentity } from '../telemetry/peer-labels.ts';
+import type { TcpConnectionRecord, TcpRecorder } from '../telemetry/proxy-metrics.ts';
 
 export interface TcpForwardOptions {
   readonly idleTimeoutMs: number;
+  /** Counts the connection (opened, closed, bytes both ways); the listener's direction says which end is the remote. */
+  readonly metrics?: TcpRecorder;
+  /** The client's verified identity (inbound mTLS), or null. */
+  readonly peerIdentity?: string | null;
   onClose?(): void;
 }
 
@@ -19,12 +25,23 @@ export function forwardTcp(downstream: net.Socket, cluster: UpstreamCluster, opt
   }
   const state = endpoint.state;
   state.active++;
+  let record: TcpConnectionRecord | null = null;
+  if (opts.metrics !== undefined) {
+    const inbound = opts.metrics.inbound;
+    const id = opts.peerIdentity ?? null;
+    if (inbound) record = opts.metrics.opened(peerLabelsForIdentity(id), id !== null);
+    else {
+      const dst = destinationRemote(cluster, endpoint);
+      record = opts.metrics.opened(dst.labels, dst.mtls);
+    }
+  }
   const upstream = connect(state, PLAIN, cluster.config.connectTimeoutMs);
   let closed = false;
   const close = (): void => {
     if (closed) return;
     closed = true;
     state.active--;
+    record?.closed(downstream.bytesRead, downstream.bytesWritten);
     downstream.destroy();
     upstream.destroy();
     opts.onClose?.();

@@ -44,3 +44,18 @@ describe('ProxyMetrics process metrics', () => {
     expect(out.bad).toEqual([]);
   });
 });
+
+describe('docs/metrics.md', () => {
+  it('documents every metric the proxy registers, and every request and TCP label', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { REQUEST_LABELS, TCP_LABELS } = await import('./proxy-metrics.ts');
+    const md = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'metrics.md'), 'utf8');
+    const metrics = new ProxyMetrics();
+    const missing = (await metrics.registry.getMetricsAsJSON())
+      .map((m) => m.name)
+      .filter((n) => !n.startsWith(PROCESS_METRIC_PREFIX) || n === 'skein_proxy_errors_total')
+      .filter((n) => !md.includes(`\`${n}\``));
+    expect(missing).toEqual([]);
+    for (const l of [...REQUEST_LABELS, ...TCP_LABELS]) expect(md, l).toContain(`\`${l}\``);
+  });
+});

@@ -1,6 +1,11 @@
 // The proxy's Prometheus metrics (served on the admin listener); label children are cached so the hot path only increments.
 import { createRequire } from 'node:module';
 import type * as Prom from 'prom-client';
+import type { ListenerDirection } from '../../api/config/proxy-config.ts';
+import type { WorkloadMetadata } from '../../api/config/telemetry-config.ts';
+import type { UpstreamCluster } from '../upstream/upstream-cluster.ts';
+import { GRPC_STATUS_NAMES } from '../../api/config/policy-config-schema.ts';
+import { peerLabels, UNKNOWN_PEER, type PeerLabels } from './peer-labels.ts';
 
 // prom-client's index loads every default collector, and through the CPU one @opentelemetry/api (44 modules): with the
 // per-GC histogram's observer that cost the proxy ~7 MB RSS. So only the classes and collectors used here are loaded.
@@ -55,36 +60,113 @@ function collectProcessMetrics(registry: Registry): void {
 }
 
 const LATENCY_BUCKETS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** Body sizes: 0 (no body) then powers of 4 from 64 B to 16 MiB. */
+const SIZE_BUCKETS_BYTES = [0, 64, 256, 1024, 4096, 16_384, 65_536, 262_144, 1_048_576, 4_194_304, 16_777_216];
+
+/** The labels of every request metric, in the order they are printed. */
+export const REQUEST_LABELS = [
+  'listener', 'direction', 'route', 'cluster', 'code', 'grpc_status', 'mtls',
+  'source_workload', 'source_namespace', 'source_identity',
+  'destination_workload', 'destination_namespace', 'destination_identity', 'destination_service',
+] as const;
+type RequestLabel = (typeof REQUEST_LABELS)[number];
+export const TCP_LABELS = [
+  'listener', 'direction', 'cluster', 'mtls',
+  'source_workload', 'source_namespace', 'source_identity',
+  'destination_workload', 'destination_namespace', 'destination_identity', 'destination_service',
+] as const;
+type TcpLabel = (typeof TCP_LABELS)[number];
+
+/** Where a listener's traffic goes: its name and direction (which end the proxy's own workload is). */
+export interface RecorderListener {
+  readonly name: string;
+  readonly direction: ListenerDirection;
+}
 
 export interface RequestRecorder {
-  /** Records one finished request. `seconds` is the whole request latency as seen by the proxy. */
-  record(code: number, seconds: number): void;
+  /**
+   * Records one finished request. `remote` is the other end (the caller on inbound, the endpoint on outbound and ingress),
+   * `grpcStatus` -1 when the request was not gRPC (or no status came), `seconds` the whole request as the proxy saw it.
+   * Positional arguments: nothing is allocated per request.
+   */
+  record(remote: PeerLabels, code: number, grpcStatus: number, mtls: boolean, seconds: number, requestBytes: number, responseBytes: number): void;
+}
+
+export interface TcpRecorder {
+  /** The listener is inbound: `remote` is the caller. */
+  readonly inbound: boolean;
+  /** One connection forwarded; tell the returned record the byte counts when it closes. */
+  opened(remote: PeerLabels, mtls: boolean): TcpConnectionRecord;
+}
+export interface TcpConnectionRecord {
+  closed(receivedBytes: number, sentBytes: number): void;
+}
+
+interface RequestChildren {
+  readonly requests: { inc(): void };
+  readonly duration: { observe(v: number): void };
+  readonly requestSize: { observe(v: number): void };
+  readonly responseSize: { observe(v: number): void };
+}
+
+/** The `grpc_status` label value: the status name ("" for a request that is not gRPC; out of range is UNKNOWN). */
+export function grpcStatusLabel(code: number): string {
+  if (code < 0) return '';
+  return GRPC_STATUS_NAMES[code] ?? 'UNKNOWN';
 }
 
 export class ProxyMetrics {
   readonly registry = new Registry();
-  readonly #requests: Counter<'listener' | 'direction' | 'route' | 'cluster' | 'code'>;
-  readonly #latency: Histogram<'listener' | 'direction' | 'route' | 'cluster' | 'code'>;
+  readonly #requests: Counter<RequestLabel>;
+  readonly #latency: Histogram<RequestLabel>;
+  readonly #requestSize: Histogram<RequestLabel>;
+  readonly #responseSize: Histogram<RequestLabel>;
   readonly #errors: Counter<'listener' | 'cause'>;
-  readonly #tcp: Counter<'listener' | 'cluster'>;
+  readonly #tcpOpened: Counter<TcpLabel>;
+  readonly #tcpClosed: Counter<TcpLabel>;
+  readonly #tcpReceived: Counter<TcpLabel>;
+  readonly #tcpSent: Counter<TcpLabel>;
   readonly #activeConnections: Gauge<'listener' | 'protocol'>;
   readonly #configInfo: Gauge<'version'>;
   readonly #configRejected: Counter;
+  readonly #spansExported: Counter;
+  readonly #spansDropped: Counter<'reason'>;
+  readonly #exportFailures: Counter<'reason'>;
+  readonly #accessLogDropped: Counter;
+  readonly #telemetryErrors: Counter<'component'>;
   readonly #recorders = new Map<string, RequestRecorder>();
+  readonly #tcpRecorders = new Map<string, TcpRecorder>();
+  /** This proxy's own workload (set from config and the pod's environment). */
+  #self: PeerLabels = UNKNOWN_PEER;
 
   constructor() {
     collectProcessMetrics(this.registry);
+    const labelNames = REQUEST_LABELS;
     this.#requests = new Counter({
       name: 'skein_requests_total',
-      help: 'HTTP and gRPC requests handled, by listener, route, upstream cluster and response code.',
-      labelNames: ['listener', 'direction', 'route', 'cluster', 'code'],
+      help: 'HTTP and gRPC requests completed, by direction, route, response code, gRPC status, mTLS, source and destination workload.',
+      labelNames,
       registers: [this.registry],
     });
     this.#latency = new Histogram({
       name: 'skein_request_duration_seconds',
       help: 'Time from the request arriving to the response completing.',
-      labelNames: ['listener', 'direction', 'route', 'cluster', 'code'],
+      labelNames,
       buckets: LATENCY_BUCKETS_S,
+      registers: [this.registry],
+    });
+    this.#requestSize = new Histogram({
+      name: 'skein_request_size_bytes',
+      help: 'Request body bytes received from the client.',
+      labelNames,
+      buckets: SIZE_BUCKETS_BYTES,
+      registers: [this.registry],
+    });
+    this.#responseSize = new Histogram({
+      name: 'skein_response_size_bytes',
+      help: 'Response body bytes sent to the client.',
+      labelNames,
+      buckets: SIZE_BUCKETS_BYTES,
       registers: [this.registry],
     });
     this.#errors = new Counter({
@@ -93,12 +175,11 @@ export class ProxyMetrics {
       labelNames: ['listener', 'cause'],
       registers: [this.registry],
     });
-    this.#tcp = new Counter({
-      name: 'skein_tcp_connections_total',
-      help: 'Opaque TCP connections forwarded.',
-      labelNames: ['listener', 'cluster'],
-      registers: [this.registry],
-    });
+    const tcp = (name: string, help: string): Counter<TcpLabel> => new Counter({ name, help, labelNames: TCP_LABELS, registers: [this.registry] });
+    this.#tcpOpened = tcp('skein_tcp_connections_opened_total', 'Opaque TCP connections forwarded (opened toward an endpoint).');
+    this.#tcpClosed = tcp('skein_tcp_connections_closed_total', 'Opaque TCP connections that closed.');
+    this.#tcpReceived = tcp('skein_tcp_received_bytes_total', 'Bytes received from the client of opaque TCP connections (counted when they close).');
+    this.#tcpSent = tcp('skein_tcp_sent_bytes_total', 'Bytes sent to the client of opaque TCP connections (counted when they close).');
     this.#activeConnections = new Gauge({
       name: 'skein_downstream_connections_active',
       help: 'Open downstream connections by listener and detected protocol.',
@@ -116,39 +197,86 @@ export class ProxyMetrics {
       help: 'Config updates rejected as invalid (the last good config kept serving).',
       registers: [this.registry],
     });
+    this.#spansExported = new Counter({ name: 'skein_trace_spans_exported_total', help: 'Spans the collector accepted.', registers: [this.registry] });
+    this.#spansDropped = new Counter({
+      name: 'skein_trace_spans_dropped_total',
+      help: 'Spans dropped: queue_full (the export queue was full), export_failed (the collector refused, failed or timed out).',
+      labelNames: ['reason'],
+      registers: [this.registry],
+    });
+    this.#exportFailures = new Counter({
+      name: 'skein_trace_export_failures_total',
+      help: 'Span exports that failed, by reason (timeout, refused, http-status, error).',
+      labelNames: ['reason'],
+      registers: [this.registry],
+    });
+    this.#accessLogDropped = new Counter({ name: 'skein_access_log_dropped_total', help: 'Access log lines dropped because stdout was backed up.', registers: [this.registry] });
+    this.#telemetryErrors = new Counter({
+      name: 'skein_telemetry_errors_total',
+      help: 'Errors inside telemetry (tracing, access logs), swallowed so that no request fails for them.',
+      labelNames: ['component'],
+      registers: [this.registry],
+    });
   }
 
-  /** A recorder for one (listener, route, cluster); reuse it for every request on that route. */
-  recorder(listener: string, direction: string, route: string, cluster: string): RequestRecorder {
-    const key = `${listener}\u0000${route}\u0000${cluster}`;
-    let r = this.#recorders.get(key);
-    if (!r) {
-      const byCode = new Map<number, { c: { inc(): void }; h: { observe(v: number): void } }>();
-      const requests = this.#requests;
-      const latency = this.#latency;
-      r = {
-        record(code: number, seconds: number): void {
-          let child = byCode.get(code);
-          if (!child) {
-            const labels = { listener, direction, route, cluster, code: String(code) };
-            child = { c: requests.labels(labels), h: latency.labels(labels) };
-            byCode.set(code, child);
-          }
-          child.c.inc();
-          child.h.observe(seconds);
-        },
-      };
-      this.#recorders.set(key, r);
-    }
+  /** What the span batcher reports. */
+  readonly traceEvents = {
+    exported: (n: number): void => this.#spansExported.inc(n),
+    dropped: (n: number, reason: 'queue_full' | 'export_failed'): void => this.#spansDropped.inc({ reason }, n),
+    exportFailed: (reason: string): void => this.#exportFailures.inc({ reason }),
+  };
+
+  accessLogDropped(): void {
+    this.#accessLogDropped.inc();
+  }
+
+  telemetryError(component: 'tracing' | 'access-log'): void {
+    this.#telemetryErrors.inc({ component });
+  }
+
+  /** Sets this proxy's own workload (the source of outbound requests, the destination of inbound ones). */
+  setWorkload(w: WorkloadMetadata): void {
+    this.#self = peerLabels(w);
+  }
+
+  get workload(): PeerLabels {
+    return this.#self;
+  }
+
+  /**
+   * The recorder of one (listener, route, cluster): build it at config time and reuse it for every request on that route.
+   * On inbound the proxy's workload is the destination (with the Service from the cluster's metadata); elsewhere the source.
+   */
+  recorder(listener: RecorderListener, route: string, cluster: UpstreamCluster | null): RequestRecorder {
+    const local = this.#local(listener, cluster);
+    const key = `${listener.name}\u0000${listener.direction}\u0000${route}\u0000${cluster?.name ?? ''}`;
+    const cached = this.#recorders.get(key) as (RequestRecorder & { local: PeerLabels }) | undefined;
+    if (cached !== undefined && cached.local === local) return cached;
+    const r = new Recorder(this.#requests, this.#latency, this.#requestSize, this.#responseSize, listener, route, cluster?.name ?? '', local);
+    this.#recorders.set(key, r);
     return r;
+  }
+
+  /** The TCP recorder of one (listener, cluster). */
+  tcpRecorder(listener: RecorderListener, cluster: UpstreamCluster): TcpRecorder {
+    const local = this.#local(listener, cluster);
+    const key = `${listener.name}\u0000${listener.direction}\u0000${cluster.name}`;
+    const cached = this.#tcpRecorders.get(key) as (TcpRecorder & { local: PeerLabels }) | undefined;
+    if (cached !== undefined && cached.local === local) return cached;
+    const r = new TcpConnections([this.#tcpOpened, this.#tcpClosed, this.#tcpReceived, this.#tcpSent], listener, cluster.name, local);
+    this.#tcpRecorders.set(key, r);
+    return r;
+  }
+
+  #local(listener: RecorderListener, cluster: UpstreamCluster | null): PeerLabels {
+    const self = this.#self;
+    if (listener.direction !== 'inbound') return self;
+    const service = cluster?.config.destination?.service;
+    return service ? peerLabels({ ...self, service }) : self;
   }
 
   proxyError(listener: string, cause: string): void {
     this.#errors.inc({ listener, cause });
-  }
-
-  tcpConnection(listener: string, cluster: string): void {
-    this.#tcp.inc({ listener, cluster });
   }
 
   connectionOpened(listener: string, protocol: string): void {
@@ -166,5 +294,135 @@ export class ProxyMetrics {
 
   configRejected(): void {
     this.#configRejected.inc();
+  }
+}
+
+/** Label values of one request, in REQUEST_LABELS order. */
+function requestLabels(listener: RecorderListener, route: string, cluster: string, code: number, grpcStatus: number, mtls: boolean, source: PeerLabels, destination: PeerLabels): Record<RequestLabel, string> {
+  return {
+    listener: listener.name,
+    direction: listener.direction,
+    route,
+    cluster,
+    code: String(code),
+    grpc_status: grpcStatusLabel(grpcStatus),
+    mtls: mtls ? 'true' : 'false',
+    source_workload: source.workload,
+    source_namespace: source.namespace,
+    source_identity: source.identity,
+    destination_workload: destination.workload,
+    destination_namespace: destination.namespace,
+    destination_identity: destination.identity,
+    destination_service: destination.service,
+  };
+}
+
+/** One route's recorder: label children cached by (remote end, code, gRPC status, mTLS), so a request only increments. */
+class Recorder implements RequestRecorder {
+  readonly local: PeerLabels;
+  readonly #metrics: readonly [Counter<RequestLabel>, Histogram<RequestLabel>, Histogram<RequestLabel>, Histogram<RequestLabel>];
+  readonly #listener: RecorderListener;
+  readonly #route: string;
+  readonly #cluster: string;
+  readonly #inbound: boolean;
+  readonly #children = new Map<PeerLabels, Map<number, RequestChildren>>();
+
+  constructor(requests: Counter<RequestLabel>, latency: Histogram<RequestLabel>, requestSize: Histogram<RequestLabel>, responseSize: Histogram<RequestLabel>, listener: RecorderListener, route: string, cluster: string, local: PeerLabels) {
+    this.#metrics = [requests, latency, requestSize, responseSize];
+    this.#listener = listener;
+    this.#route = route;
+    this.#cluster = cluster;
+    this.#inbound = listener.direction === 'inbound';
+    this.local = local;
+  }
+
+  record(remote: PeerLabels, code: number, grpcStatus: number, mtls: boolean, seconds: number, requestBytes: number, responseBytes: number): void {
+    let byRemote = this.#children.get(remote);
+    if (byRemote === undefined) this.#children.set(remote, (byRemote = new Map()));
+    // code < 1000, grpcStatus -1..16 (anything else is UNKNOWN's bucket): one small integer per combination.
+    const g = grpcStatus < 0 ? 0 : grpcStatus > 16 ? 3 : grpcStatus + 1;
+    const key = (code * 32 + g) * 2 + (mtls ? 1 : 0);
+    let c = byRemote.get(key);
+    if (c === undefined) {
+      const [source, destination] = this.#inbound ? [remote, this.local] : [this.local, remote];
+      const labels = requestLabels(this.#listener, this.#route, this.#cluster, code, grpcStatus > 16 ? 2 : grpcStatus, mtls, source, destination);
+      const [requests, latency, requestSize, responseSize] = this.#metrics;
+      c = { requests: requests.labels(labels), duration: latency.labels(labels), requestSize: requestSize.labels(labels), responseSize: responseSize.labels(labels) };
+      byRemote.set(key, c);
+    }
+    c.requests.inc();
+    c.duration.observe(seconds);
+    c.requestSize.observe(requestBytes);
+    c.responseSize.observe(responseBytes);
+  }
+}
+
+/** One (listener, cluster)'s opaque TCP connections. */
+class TcpConnections implements TcpRecorder {
+  readonly local: PeerLabels;
+  readonly inbound: boolean;
+  readonly #counters: readonly [Counter<TcpLabel>, Counter<TcpLabel>, Counter<TcpLabel>, Counter<TcpLabel>];
+  readonly #listener: RecorderListener;
+  readonly #cluster: string;
+  readonly #children = new Map<PeerLabels, [TcpChildren, TcpChildren]>();
+
+  constructor(counters: readonly [Counter<TcpLabel>, Counter<TcpLabel>, Counter<TcpLabel>, Counter<TcpLabel>], listener: RecorderListener, cluster: string, local: PeerLabels) {
+    this.#counters = counters;
+    this.#listener = listener;
+    this.#cluster = cluster;
+    this.local = local;
+    this.inbound = listener.direction === 'inbound';
+  }
+
+  opened(remote: PeerLabels, mtls: boolean): TcpConnectionRecord {
+    let pair = this.#children.get(remote);
+    if (pair === undefined) {
+      const make = (m: boolean): TcpChildren => {
+        const inbound = this.#listener.direction === 'inbound';
+        const [source, destination] = inbound ? [remote, this.local] : [this.local, remote];
+        const labels: Record<TcpLabel, string> = {
+          listener: this.#listener.name,
+          direction: this.#listener.direction,
+          cluster: this.#cluster,
+          mtls: m ? 'true' : 'false',
+          source_workload: source.workload,
+          source_namespace: source.namespace,
+          source_identity: source.identity,
+          destination_workload: destination.workload,
+          destination_namespace: destination.namespace,
+          destination_identity: destination.identity,
+          destination_service: destination.service,
+        };
+        const [opened, closed, received, sent] = this.#counters.map((c) => c.labels(labels));
+        return new TcpChildren(opened!, closed!, received!, sent!);
+      };
+      pair = [make(false), make(true)];
+      this.#children.set(remote, pair);
+    }
+    const c = pair[mtls ? 1 : 0];
+    c.opened.inc();
+    return c;
+  }
+}
+
+type Inc = { inc(v?: number): void };
+
+class TcpChildren implements TcpConnectionRecord {
+  readonly opened: Inc;
+  readonly #closed: Inc;
+  readonly #received: Inc;
+  readonly #sent: Inc;
+
+  constructor(opened: Inc, closed: Inc, received: Inc, sent: Inc) {
+    this.opened = opened;
+    this.#closed = closed;
+    this.#received = received;
+    this.#sent = sent;
+  }
+
+  closed(receivedBytes: number, sentBytes: number): void {
+    this.#closed.inc();
+    if (receivedBytes > 0) this.#received.inc(receivedBytes);
+    if (sentBytes > 0) this.#sent.inc(sentBytes);
   }
 }

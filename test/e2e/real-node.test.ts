@@ -7,7 +7,7 @@ import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SKEIN_IMAGE } from '../../api/mesh/mesh-constants.ts';
 import { startLocalCluster, type LocalClusterDetails } from '../../local-cluster/cluster.ts';
-import { hostSnapshot, type HostSnapshot } from '../support/host-snapshot.ts';
+import { expectHostUnchanged, hostSnapshot, type HostSnapshot } from '../support/host-snapshot.ts';
 import { waitFor } from './wait-for.ts';
 
 const NS = 'e2e-real-node';
@@ -195,14 +195,6 @@ describe('local cluster on a real node (kubelet, containerd, kube-proxy)', () =>
     await cluster.stop();
     stopped = true;
     timings.teardown = Date.now() - tStop;
-    const after = hostSnapshot();
-    expect(after.iptables).toEqual(before.iptables);
-    expect(after.mounts).toEqual(before.mounts);
-    expect(after.netns).toEqual(before.netns);
-    expect(after.links).toEqual(before.links);
-    expect(after.processes).toEqual(before.processes);
-    expect(after.cgroups).toEqual(before.cgroups);
-    expect(after.hostDirs).toEqual(before.hostDirs);
-    expect(after.sysctls).toEqual(before.sysctls);
+    expectHostUnchanged(hostSnapshot(), before);
   });
 });

@@ -260,7 +260,7 @@ describe('config file reload', () => {
     expect(proxy.proxy.runtime.version).toBe('edit-4');
     expect((await h1Request(proxy.port, '/x')).headers['x-edit']).toBe('4');
     const admin = await h1Request(proxy.proxy.admin.port, '/ready');
-    expect(admin.body.toString()).toBe('ready\nconfig version edit-4\n');
+    expect(admin.body.toString()).toBe('ready\nconfig edit-4\n');
     // What needs a restart is refused, never ignored.
     writeFileSync(file(), JSON.stringify({ ...editDoc(5), limits: { maxHeaderCount: 50 } }));
     expect(await watcher.reload('SIGHUP')).toBe('rejected');

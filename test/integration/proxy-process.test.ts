@@ -149,7 +149,7 @@ describe('a running proxy process', () => {
       expect((await h1Request(listen, '/x')).status).toBe(200);
       expect((await h1Request(admin, '/live')).status).toBe(200);
       const metrics = (await h1Request(admin, '/metrics')).body.toString();
-      expect(metrics).toMatch(/skein_requests_total\{listener="out",direction="outbound",route="all",cluster="app",code="200"\} 1/);
+      expect(metrics).toMatch(/skein_requests_total\{listener="out",direction="outbound",route="all",cluster="app",code="200",grpc_status="",mtls="false",[^}]*\} 1/);
       expect(metrics).toContain('skein_request_duration_seconds_bucket');
       const dump = JSON.parse((await h1Request(admin, '/config_dump')).body.toString());
       expect(dump.version).toBe('v-admin-test');

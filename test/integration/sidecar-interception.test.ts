@@ -62,7 +62,7 @@ describe('sidecar interception (netns + iptables from the injector)', () => {
 
   it('routes inbound traffic to the app through the proxy', () => {
     // The verdict, then the config it serves: no control plane in this test, so the bootstrap.
-    expect(httpGetIn(podNs, 'http://127.0.0.1:15000/ready')).toBe('200 ready\nconfig version bootstrap');
+    expect(httpGetIn(podNs, 'http://127.0.0.1:15000/ready')).toBe('200 ready\nconfig bootstrap');
     expect(httpGetIn(peerNs, `http://${podIp}:8080/from-peer`)).toBe('200 app saw /from-peer');
   });
 
@@ -72,8 +72,8 @@ describe('sidecar interception (netns + iptables from the injector)', () => {
 
   it('shows both directions in the proxy metrics, and answers the rewritten kubelet probe', () => {
     const metrics = httpGetIn(podNs, 'http://127.0.0.1:15000/metrics');
-    expect(metrics).toMatch(/skein_requests_total\{listener="inbound",direction="inbound",route="inbound-app",cluster="inbound-app",code="200"\} [1-9]/);
-    expect(metrics).toMatch(/skein_requests_total\{listener="outbound",direction="outbound",route="outbound-passthrough",cluster="outbound-passthrough",code="200"\} [1-9]/);
+    expect(metrics).toMatch(/skein_requests_total\{listener="inbound",direction="inbound",route="inbound-app",cluster="inbound-app",code="200",grpc_status="",mtls="false",[^}]*\} [1-9]/);
+    expect(metrics).toMatch(/skein_requests_total\{listener="outbound",direction="outbound",route="outbound-passthrough",cluster="outbound-passthrough",code="200",grpc_status="",mtls="false",[^}]*\} [1-9]/);
     expect(httpGetIn(peerNs, `http://${podIp}:15020/app-health/app/readyz`)).toBe('200 app answered 200');
   });
 });

@@ -49,7 +49,7 @@ describe('sidecar metrics on the health port', () => {
     expect(scraped.status).toBe(200);
     expect(String(scraped.headers['content-type'])).toMatch(/^text\/plain; version=0\.0\.4/);
     const text = scraped.body.toString();
-    expect(text).toMatch(/skein_requests_total\{listener="inbound",direction="inbound",route="app",cluster="app",code="200"\} 1\n/);
+    expect(text).toMatch(/skein_requests_total\{listener="inbound",direction="inbound",route="app",cluster="app",code="200",grpc_status="",mtls="false",[^}]*\} 1\n/);
     const admin = (await h1Request(proxy.admin.port, '/metrics')).body.toString();
     const requestsLine = (t: string) => t.split('\n').find((l) => l.startsWith('skein_requests_total{'));
     expect(requestsLine(text)).toBe(requestsLine(admin));

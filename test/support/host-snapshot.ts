@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
+import { expect } from 'vitest';
 import { existingNodeCgroups, mountPoints, netnsNames } from '../../local-cluster/real-node/host-cleanup.ts';
 import { HOST_DIRS } from '../../local-cluster/real-node/real-node-state.ts';
 
@@ -61,6 +62,9 @@ function nodeProcesses(): string[] {
   const out: string[] = [];
   for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
     try {
+      // A zombie (killed, not yet reaped by a PID 1 that never reaps) holds nothing: it does not count.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z') continue;
       const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
       const cgroup = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
       if (names.has(comm) || /kubepods|k8s\.io/.test(cgroup)) out.push(`${pid} ${comm} ${readlinkSync(`/proc/${pid}/exe`)}`);
@@ -105,4 +109,16 @@ export function hostSnapshot(): HostSnapshot {
     sysctls: sysctls(),
     hostDirs: Object.fromEntries(Object.entries(HOST_DIRS).map(([k, p]) => [k, existsSync(p)])),
   };
+}
+
+/** Asserts part by part (so a failure names the part) that the host is as `before` found it. */
+export function expectHostUnchanged(after: HostSnapshot, before: HostSnapshot): void {
+  expect(after.iptables).toEqual(before.iptables);
+  expect(after.mounts).toEqual(before.mounts);
+  expect(after.netns).toEqual(before.netns);
+  expect(after.links).toEqual(before.links);
+  expect(after.processes).toEqual(before.processes);
+  expect(after.cgroups).toEqual(before.cgroups);
+  expect(after.hostDirs).toEqual(before.hostDirs);
+  expect(after.sysctls).toEqual(before.sysctls);
 }

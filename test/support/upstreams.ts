@@ -126,7 +126,7 @@ export interface EchoMsg {
   count: number;
 }
 
-/** A gRPC Echo server: text "fail" answers INVALID_ARGUMENT with trailing metadata; "hang" never answers. */
+/** A gRPC Echo server: text "fail" answers INVALID_ARGUMENT with trailing metadata, "not-found" NOT_FOUND; "hang" never answers. */
 export async function startGrpcUpstream(): Promise<{ port: number; close(): Promise<void> }> {
   const pkg = loadEchoService() as any;
   const server = new grpc.Server();
@@ -138,6 +138,7 @@ export async function startGrpcUpstream(): Promise<{ port: number; close(): Prom
   server.addService(pkg.skein.test.Echo.service, {
     Unary: (call: grpc.ServerUnaryCall<EchoMsg, EchoMsg>, cb: grpc.sendUnaryData<EchoMsg>) => {
       if (call.request.text === 'hang') return;
+      if (call.request.text === 'not-found') return cb({ code: grpc.status.NOT_FOUND, details: 'no such echo' });
       if (call.request.text === 'fail') {
         cb({ code: grpc.status.INVALID_ARGUMENT, details: 'bad input: fail', metadata: trailer() });
         return;
