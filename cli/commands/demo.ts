@@ -20,7 +20,7 @@ function notBuiltJourney(has: { controlPlane: boolean; ingress: boolean }): { pa
     ...(has.controlPlane
       ? []
       : [{ part: 'mTLS between sidecars', reason: 'needs the control plane\'s identity service (no manifests/control-plane/): the sidecars have no certificates and talk plain HTTP' }]),
-    { part: 'trace in Jaeger', reason: 'needs tracing in the proxy (it exports no spans over OTLP yet) and the ingress request to trace' },
+    { part: 'trace in Jaeger', reason: 'needs the sidecars to be given a collector (the proxy traces over OTLP; nothing configures it in the demo yet) and the ingress request to trace' },
   ];
 }
 
@@ -179,7 +179,7 @@ export function registerDemoCommand(program: Command): void {
             `  web:         ${web ? `http://${web}:${DEMO_APP_PORT}/  (from this machine; web -> api -> echo, each through its sidecar)` : '(not running)'}`,
             `  traffic:     ${trafficFlowing ? `loadgen, ${trafficRate(demo.traffic)} req/s to web (namespace ${DEMO_NAMESPACE})` : '(not running)'}`,
             `  Prometheus:  ${prom ? `${prom.url}/graph?g0.expr=${encodeURIComponent(query)}` : '(not running)'}`,
-            `  Jaeger UI:   ${jaeger ? `${jaeger.queryUrl}  (no traces yet: tracing in the proxy is not built yet)` : '(not running)'}`,
+            `  Jaeger UI:   ${jaeger ? `${jaeger.queryUrl}  (no traces yet: the demo's sidecars are not given a collector yet)` : '(not running)'}`,
             '  ingress:     not built yet',
             `  kubeconfig:  export KUBECONFIG=${cluster.kubeconfigPath}`,
             `  API server:  ${cluster.server}`,

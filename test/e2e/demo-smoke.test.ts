@@ -42,7 +42,7 @@ describe('skein demo --smoke', () => {
     const hasIngress = existsSync(join(repo, 'manifests', 'ingress'));
     if (!hasIngress) {
       expect(stdout).toMatch(/request ingress -> web -> api -> echo\s+NOT BUILT YET\s+needs the ingress/);
-      expect(stdout).toMatch(/trace in Jaeger\s+NOT BUILT YET\s+needs tracing in the proxy/);
+      expect(stdout).toMatch(/trace in Jaeger\s+NOT BUILT YET\s+needs the sidecars to be given a collector/);
       expect(stdout).toMatch(/\n\s+ingress\s+NOT BUILT YET/);
     }
     if (!hasControlPlane) {
