@@ -1,6 +1,6 @@
 // Everything translation reads: the Kubernetes objects ingestion keeps, as plain readonly data.
-import type { V1EndpointSlice, V1Namespace, V1Service } from '@kubernetes/client-node';
-import type { GRPCRoute, HTTPRoute } from '../../api/crd/gateway-api.ts';
+import type { V1EndpointSlice, V1Ingress, V1Namespace, V1Secret, V1Service } from '@kubernetes/client-node';
+import type { Gateway, GatewayClass, GRPCRoute, HTTPRoute, ReferenceGrant } from '../../api/crd/gateway-api.ts';
 import type { TrafficPolicy } from '../../api/crd/traffic-policy.ts';
 
 export interface MeshInputs {
@@ -17,6 +17,13 @@ export interface MeshInputs {
    * endpoints on them are reached over mTLS, and their certificate must name exactly that id.
    */
   readonly endpointIdentities?: ReadonlyMap<string, string>;
+  /** The edge (docs/gateway.md): Gateway API objects (empty while their CRDs are not installed), TLS Secrets, Ingresses. */
+  readonly gatewayClasses?: readonly GatewayClass[];
+  readonly gateways?: readonly Gateway[];
+  readonly referenceGrants?: readonly ReferenceGrant[];
+  /** Secrets of type kubernetes.io/tls only (the certificates listeners and Ingresses name). */
+  readonly tlsSecrets?: readonly V1Secret[];
+  readonly ingresses?: readonly V1Ingress[];
 }
 
 /** The proxy a snapshot is for, and how its workload narrowed what it may call. */
