@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { MESH_NAMESPACE } from '../api/mesh/mesh-constants.ts';
 import { ClusterWatcher } from './ingestion/cluster-watcher.ts';
-import { routeStatusUpdates, trafficPolicyStatusUpdates } from './status/desired-status.ts';
+import { gatewayClassStatusUpdates, gatewayStatusUpdates, routeStatusUpdates, trafficPolicyStatusUpdates } from './status/desired-status.ts';
 import { KubeLeaseStore, STATUS_LEASE_NAME } from './status/kube-lease-store.ts';
 import { kubeStatusWrite } from './status/kube-status-write.ts';
 import { LeaseElector } from './status/lease-elector.ts';
@@ -60,7 +60,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
   let synced = false;
   const status = new StatusWriter({
     inputs: () => watcher!.inputs(),
-    compute: [trafficPolicyStatusUpdates, routeStatusUpdates],
+    compute: [trafficPolicyStatusUpdates, routeStatusUpdates, gatewayClassStatusUpdates, gatewayStatusUpdates],
     write: kubeStatusWrite(opts.kubeConfig),
     log: opts.log,
   });

@@ -66,11 +66,13 @@ export function validateHello(h: Hello): { ok: true; identity: ProxyIdentity; kn
     }
     known.set(k, v);
   }
+  const gateway = h.gateway ?? '';
+  if (gateway !== '' && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(gateway)) problems.push('gateway must be "<namespace>/<name>" or empty');
   if (problems.length > 0) return { ok: false, message: problems.join('; ') };
   const id = h.proxyId || `${h.podName}.${h.podNamespace}`;
   return {
     ok: true,
-    identity: { id, podName: h.podName, namespace: h.podNamespace, podIp: h.podIp ?? '', serviceAccount: h.serviceAccount || 'default', mode: h.mode || 'sidecar' },
+    identity: { id, podName: h.podName, namespace: h.podNamespace, podIp: h.podIp ?? '', serviceAccount: h.serviceAccount || 'default', mode: h.mode || 'sidecar', gateway },
     known,
   };
 }

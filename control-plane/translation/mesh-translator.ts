@@ -1,10 +1,12 @@
 // Translation served to the gRPC layer: snapshots cached by a key over every input (the inputs' generation and the
-// proxy's scope), so a thousand proxies of one namespace cost one translation per change.
+// proxy's scope: a sidecar's namespaces, or the Gateway an ingress serves), so a thousand proxies of one namespace
+// cost one translation per change.
 import { ok, type Result } from '../../api/result.ts';
 import type { ControlPlaneError } from '../control-plane-error.ts';
 import { makeSnapshot } from '../serving/proxy-snapshot.ts';
 import type { ProxyIdentity, ProxySnapshot, SnapshotSource } from '../serving/snapshot-source.ts';
 import type { MeshInputs, ProxyScope } from './mesh-inputs.ts';
+import { translateIngress } from './translate-ingress.ts';
 import { translateProxy, type TranslationProblem } from './translate-proxy.ts';
 
 export class MeshTranslator implements SnapshotSource {
@@ -50,11 +52,13 @@ export class MeshTranslator implements SnapshotSource {
       this.#inputs = this.#source();
       this.#stale = false;
     }
-    const scope = this.#scopeOf(proxy);
-    const key = `${scope.namespace}|${scope.outboundNamespaces === null ? '*' : [...scope.outboundNamespaces].sort().join(',')}`;
+    // An ingress's resources depend only on the Gateways it serves; a sidecar's on its namespace and outbound scope.
+    const ingress = proxy.mode === 'ingress';
+    const scope = ingress ? null : this.#scopeOf(proxy);
+    const key = scope === null ? `ingress|${proxy.gateway ?? ''}` : `${scope.namespace}|${scope.outboundNamespaces === null ? '*' : [...scope.outboundNamespaces].sort().join(',')}`;
     const hit = this.#cache.get(key);
     if (hit && hit.generation === this.#generation) return ok(hit.snapshot);
-    const t = translateProxy(this.#inputs, scope);
+    const t = scope === null ? translateIngress(this.#inputs, { gateway: proxy.gateway ? proxy.gateway : null }) : translateProxy(this.#inputs, scope);
     this.translations++;
     const snapshot = makeSnapshot(t.resources);
     this.#cache.set(key, { generation: this.#generation, snapshot, problems: t.problems });

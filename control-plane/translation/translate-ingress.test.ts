@@ -6,9 +6,12 @@ import type { V1EndpointSlice, V1Ingress, V1Namespace, V1Secret, V1Service } fro
 import { describe, expect, it } from 'vitest';
 import type { ClusterConfig, RouteConfig, VirtualHostConfig } from '../../api/config/proxy-config.ts';
 import type { ListenerResource, SecretResource } from '../../api/config/config-resources.ts';
+import { parseConfigResource } from '../../api/config/parse-config-resource.ts';
 import { SKEIN_CONTROLLER_NAME, type Gateway, type GatewayListener, type HTTPRoute, type ReferenceGrant } from '../../api/crd/gateway-api.ts';
+import { GATEWAY_SUPPORTED_FEATURES } from '../../api/crd/gateway-support.ts';
+import { gatewayClassStatusUpdates, gatewayStatusUpdates, routeStatusUpdates, type StatusUpdate } from '../status/desired-status.ts';
 import { EDGE_POLICY_ANNOTATION } from './edge-policy-annotation.ts';
-import { intersectHostnames, resolveGateways, type GatewayOutcome } from './gateway-resolution.ts';
+import { INGRESS_SERVICE_LABEL, intersectHostnames, resolveGateways, type GatewayOutcome } from './gateway-resolution.ts';
 import type { MeshInputs } from './mesh-inputs.ts';
 import { clusterName } from './mesh-inputs.ts';
 import { certificateSecretName, gatewayInputsOf, translateIngress } from './translate-ingress.ts';
@@ -72,8 +75,10 @@ describe('Gateway translation for the ingress proxy', () => {
   it('HTTP and HTTPS listeners: two hostnames with their own certificates (secrets by SNI), routes by hostname, weighted backends', () => {
     const gw = gateway([http80, https('a', 'a.example.com', 'a-cert'), https('b', 'b.example.com', 'b-cert')]);
     const split = route('split', [{ backendRefs: [{ name: 'web', port: 8080, weight: 95 }, { name: 'web-canary', port: 8080, weight: 5 }] }], { hostnames: ['a.example.com', 'b.example.com'] });
-    const t = translateIngress(inputs({ gateways: [gw], httpRoutes: [split] }), all);
+    const t = translateIngress(inputs({ gateways: [gw], httpRoutes: [split, route('any', [{ backendRefs: [{ name: 'web', port: 8080 }] }], { hostnames: ['*.example.com'] })] }), all);
     expect(t.problems).toEqual([]);
+    // Every resource is one the proxy takes, as its own validation says (names, bodies; the bodies as JSON on the wire).
+    for (const r of t.resources) expect(parseConfigResource(r.type, r.name, JSON.parse(JSON.stringify(r.body)), { mode: 'ingress' })).toMatchObject({ ok: true });
     const listeners = byType(t, 'listener').map((r) => r.body as ListenerResource);
     expect(listeners.map((l) => [l.name, l.port, l.direction, l.routeTable])).toEqual([
       ['ingress:80', 80, 'ingress', 'ingress:80'],
@@ -85,9 +90,11 @@ describe('Gateway translation for the ingress proxy', () => {
     expect(secrets.map((s) => s.name)).toEqual(['tls:edge/a-cert', 'tls:edge/b-cert']);
     expect((secrets[0]!.body as SecretResource).certificateChain).toContain('CERTIFICATE a-cert');
     // The route serves its two hostnames on both ports (the HTTP listener takes any host).
+    // The wildcard route narrows to each HTTPS listener's hostname; on the HTTP listener (any host) it keeps its wildcard.
     expect(table(t, 'ingress:443').map((v) => v.domains)).toEqual([['a.example.com'], ['b.example.com']]);
-    expect(table(t, 'ingress:80').map((v) => v.domains)).toEqual([['a.example.com'], ['b.example.com']]);
-    expect(table(t, 'ingress:443')[0]!.routes[0]!.backends).toEqual([{ cluster: web, weight: 95 }, { cluster: canary, weight: 5 }]);
+    expect(table(t, 'ingress:443')[0]!.routes.map((r) => r.name)).toEqual(['httproute/edge/any/rule0/match0', 'httproute/edge/split/rule0/match0']);
+    expect(table(t, 'ingress:80').map((v) => v.domains)).toEqual([['*.example.com'], ['a.example.com'], ['b.example.com']]);
+    expect(table(t, 'ingress:443')[0]!.routes[1]!.backends).toEqual([{ cluster: web, weight: 95 }, { cluster: canary, weight: 5 }]);
     const clusters = byType(t, 'cluster').map((r) => r.body as ClusterConfig);
     expect(clusters.map((c) => [c.name, c.endpoints.map((e) => `${e.address}:${e.port}`)])).toEqual([
       [web, ['10.244.0.7:8080']],
@@ -99,6 +106,8 @@ describe('Gateway translation for the ingress proxy', () => {
       ['a', 1, 'True'],
       ['b', 1, 'True'],
     ]);
+    const g2 = gwOf({ gateways: [gw], httpRoutes: [split, route('any', [{ backendRefs: [{ name: 'web', port: 8080 }] }], { hostnames: ['*.example.com'] })] });
+    expect(g2.listeners.map((l) => l.routes.length)).toEqual([2, 2, 2]);
   });
 
   it('a plain HTTP listener redirects to HTTPS with a RequestRedirect filter', () => {
@@ -278,3 +287,63 @@ describe('Gateway translation for the ingress proxy', () => {
     expect(JSON.stringify(ins)).toBe(before);
   });
 });
+
+describe('Gateway API status (written by the Lease holder)', () => {
+  const ingressSvc: V1Service = { metadata: { namespace: 'skein-system', name: 'skein-ingress', labels: { [INGRESS_SERVICE_LABEL]: 'all' } }, spec: { clusterIP: '10.96.0.50', ports: [{ port: 80 }] } };
+  const gw = gateway([http80, https('a', 'a.example.com', 'a-cert'), https('bad', 'b.example.com', 'missing')]);
+  const good = route('good', [{ backendRefs: [{ name: 'web', port: 8080 }] }], { hostnames: ['a.example.com'] });
+  const bad = route('bad', [{ backendRefs: [{ name: 'gone', port: 80 }] }], { parents: [{ name: 'gw', namespace: 'edge', sectionName: 'nope' }] });
+  const apply = (ins: MeshInputs, updates: StatusUpdate[]): MeshInputs => {
+    const withStatus = <T extends { metadata: { name: string; namespace?: string } }>(list: readonly T[] | undefined, plural: string): T[] =>
+      (list ?? []).map((o) => {
+        const u = updates.find((x) => x.plural === plural && x.name === o.metadata.name && x.namespace === (o.metadata.namespace ?? ''));
+        return u ? { ...o, status: u.status } : o;
+      });
+    return { ...ins, gatewayClasses: withStatus(ins.gatewayClasses, 'gatewayclasses'), gateways: withStatus(ins.gateways, 'gateways'), httpRoutes: withStatus(ins.httpRoutes, 'httproutes') };
+  };
+
+  it('GatewayClass Accepted with the supported features; Gateway Accepted/Programmed, addresses, listeners; route parents with reasons; then nothing more to write', () => {
+    const ins = inputs({ services: [...baseServices, ingressSvc], gateways: [gw], httpRoutes: [good, bad] });
+    const now = Date.parse('2026-12-06T12:00:00Z');
+    const cls = gatewayClassStatusUpdates(ins, now);
+    expect(cls).toHaveLength(1);
+    expect(cls[0]!.namespace).toBe('');
+    expect(cls[0]!.status).toMatchObject({ conditions: [{ type: 'Accepted', status: 'True', reason: 'Accepted' }], supportedFeatures: GATEWAY_SUPPORTED_FEATURES.map((name) => ({ name })) });
+    const gws = gatewayStatusUpdates(ins, now);
+    expect(gws).toHaveLength(1);
+    const st = gws[0]!.status as { addresses: unknown; conditions: { type: string; status: string; reason: string }[]; listeners: { name: string; attachedRoutes: number; conditions: { type: string; status: string; reason: string }[] }[] };
+    expect(st.addresses).toEqual([{ type: 'IPAddress', value: '10.96.0.50' }]);
+    expect(st.conditions.map((c) => [c.type, c.status, c.reason])).toEqual([
+      ['Accepted', 'True', 'Accepted'],
+      ['Programmed', 'True', 'Programmed'],
+    ]);
+    expect(st.listeners.map((l) => [l.name, l.attachedRoutes, l.conditions.find((c) => c.type === 'Programmed')!.status])).toEqual([
+      ['http', 1, 'True'],
+      ['a', 1, 'True'],
+      ['bad', 0, 'False'],
+    ]);
+    expect(st.listeners[2]!.conditions.find((c) => c.type === 'ResolvedRefs')!.reason).toBe('InvalidCertificateRef');
+    const routes = routeStatusUpdates(ins, now);
+    const parentsOf = (n: string) => (routes.find((u) => u.name === n)!.status as { parents: RouteParentStatusLike[] }).parents;
+    expect(parentsOf('good')[0]!.conditions.map((c) => [c.type, c.status, c.reason])).toEqual([
+      ['Accepted', 'True', 'Accepted'],
+      ['ResolvedRefs', 'True', 'ResolvedRefs'],
+    ]);
+    expect(parentsOf('bad')[0]!.conditions.map((c) => [c.type, c.status, c.reason])).toEqual([
+      ['Accepted', 'False', 'NoMatchingParent'],
+      ['ResolvedRefs', 'False', 'BackendNotFound'],
+    ]);
+    expect(parentsOf('bad')[0]!.controllerName).toBe(SKEIN_CONTROLLER_NAME);
+    // Written once: the same inputs with that status want nothing more.
+    const after = apply(ins, [...cls, ...gws, ...routes]);
+    expect([...gatewayClassStatusUpdates(after, now + 60_000), ...gatewayStatusUpdates(after, now + 60_000), ...routeStatusUpdates(after, now + 60_000)]).toEqual([]);
+    // Without an ingress Service the Gateway has no address: not Programmed.
+    const noAddr = gatewayStatusUpdates(inputs({ gateways: [gw], httpRoutes: [good] }), now)[0]!.status as { conditions: { type: string; reason: string }[] };
+    expect(noAddr.conditions.find((c) => c.type === 'Programmed')!.reason).toBe('AddressNotAssigned');
+  });
+});
+
+interface RouteParentStatusLike {
+  readonly controllerName: string;
+  readonly conditions: readonly { type: string; status: string; reason: string }[];
+}

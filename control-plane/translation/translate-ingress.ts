@@ -135,10 +135,11 @@ export function translateIngress(inputs: MeshInputs, scope: IngressScope, resolv
   const resources: ResourceBody[] = [];
   for (const d of [...ports.values()].sort((a, b) => a.port - b.port)) {
     const name = ingressListenerName(d.port);
-    // Exact hostnames first, then wildcards by length, then `*` (the proxy's own order; kept stable for content hashes).
+    // By name, `*` last: the proxy matches exact names before wildcards whatever the order; a stable order keeps content hashes.
     const hosts = [...d.hosts.keys()].sort((a, b) => (a === '*' ? 1 : b === '*' ? -1 : a.localeCompare(b)));
     const virtualHosts: VirtualHostConfig[] = hosts.map((h) => ({
-      name: `${name}:${h}`,
+      // Resource names take no `*`: a wildcard's name spells it out.
+      name: h === '*' ? `${name}:any` : h.startsWith('*.') ? `${name}:wildcard:${h.slice(2)}` : `${name}:host:${h}`,
       domains: [h],
       routes: [...d.hosts.get(h)!.values()].sort(compareRanked).map((x) => {
         for (const b of x.route.backends) wanted.add(b.cluster);
