@@ -6,6 +6,7 @@ import {
   loadConfigDiscovery,
   MAX_PROXY_MESSAGE_BYTES,
   type Hello,
+  type NackReason,
   type ProxyMessage,
   type Push,
 } from '../../api/proto/config-discovery.ts';
@@ -40,7 +41,7 @@ export interface ConfigServerOptions {
   readonly events?: {
     onPush?(proxyId: string, push: Push): void;
     onAck?(proxyId: string, version: string, latencyMs: number): void;
-    onNack?(proxyId: string, version: string): void;
+    onNack?(proxyId: string, version: string, latencyMs: number, reasons: readonly NackReason[]): void;
     onCut?(proxyId: string, code: string): void;
   };
 }
@@ -264,7 +265,7 @@ export class ConfigServer {
     s.nackReasons = reasons.slice(0, 100).map((r) => ({ type: r.type ?? '', name: r.name ?? '', path: r.path ?? '', message: (r.message ?? '').slice(0, 1000) }));
     s.nacks++;
     this.#opts.log('warn', 'proxy rejected config (it keeps its last good config)', { proxy: s.identity.id, version: f.version, reasons: s.nackReasons.map((r) => `${r.type}/${r.name}: ${r.message}`).join('; ') });
-    safe(() => this.#opts.events?.onNack?.(s.identity.id, f.version));
+    safe(() => this.#opts.events?.onNack?.(s.identity.id, f.version, Date.now() - f.sentAt, s.nackReasons));
     if (s.dirty) this.#pushTo(conn);
   }
 

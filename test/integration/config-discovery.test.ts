@@ -4,7 +4,9 @@ import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfigDiscovery, type Push } from '../../api/proto/config-discovery.ts';
 import { ok } from '../../api/result.ts';
+import { Registry } from 'prom-client';
 import { ConfigServer, type ConfigServerOptions } from '../../control-plane/serving/config-server.ts';
+import { ServingMetrics } from '../../control-plane/serving/serving-metrics.ts';
 import { makeSnapshot, type ResourceBody } from '../../control-plane/serving/proxy-snapshot.ts';
 import type { ProxySnapshot, SnapshotSource } from '../../control-plane/serving/snapshot-source.ts';
 import { ControlPlaneClient, type ApplyChangeSet, type ChangeSet } from '../../proxy/control/control-plane-client.ts';
@@ -43,7 +45,11 @@ async function startServer(source: SnapshotSource, extra: Partial<ConfigServerOp
     debounceQuietMs: 20,
     debounceMaxMs: 200,
     ...extra,
-    events: { onPush: (proxy, push) => pushes.push({ proxy, push }), onCut: (proxy, code) => cuts.push({ proxy, code }) },
+    events: {
+      ...extra.events,
+      onPush: (proxy, push) => (pushes.push({ proxy, push }), extra.events?.onPush?.(proxy, push)),
+      onCut: (proxy, code) => (cuts.push({ proxy, code }), extra.events?.onCut?.(proxy, code)),
+    },
   });
   const bound = await server.listen('127.0.0.1', port);
   cleanups.push(() => server.close());
@@ -132,6 +138,29 @@ describe('config discovery over gRPC', () => {
     server.changed('all');
     await until('SYNCED again', () => server.proxies().find((v) => v.status === 'SYNCED' && v.ackedVersion !== good));
     expect(p.held.get('cluster/a')).toEqual({ v: 2 });
+  });
+
+  it('counts pushes, ACKs, NACKs by rejected resource type and answer latency in the control plane metrics', async () => {
+    const source = new TableSource();
+    source.defaults = [res('a', 1)];
+    const registry = new Registry();
+    let connected = (): number => 0;
+    const metrics = new ServingMetrics(registry, () => connected());
+    const { server, port } = await startServer(source, { events: metrics.events() });
+    connected = () => server.connectedCount;
+    const p = startProxy(port, 'web-1', (c) => (c.upserts.some((r) => (r.body as { v: unknown }).v === 'bad') ? 'v must be a number' : null));
+    await until('synced', () => p.client.status.state === 'synced');
+    source.defaults = [res('a', 'bad')];
+    server.changed('all');
+    await until('NACKED', () => server.proxies().find((v) => v.status === 'NACKED'));
+    const text = await registry.metrics();
+    expect(text).toContain('skein_cp_proxies_connected 1');
+    expect(text).toContain('skein_cp_pushes_total 2');
+    expect(text).toContain('skein_cp_acks_total 1');
+    expect(text).toContain('skein_cp_nacks_total{reason="cluster"} 1');
+    expect(text).toContain('skein_cp_nacks_total{reason="listener"} 0');
+    expect(text).toContain('skein_cp_push_duration_seconds_count{result="ack"} 1');
+    expect(text).toContain('skein_cp_push_duration_seconds_count{result="nack"} 1');
   });
 
   it('keeps the last config while the control plane is away, and a reconnect receives only what changed', async () => {
