@@ -265,6 +265,7 @@ export class Http2ClientConnection implements FrameHandler {
     if (this.#phase !== Phase.OPEN) return;
     this.#out.queue(goawayFrame(0, H2Error.NO_ERROR));
     this.#retire();
+    if (this.#streams.size === 0) this.#finish();
   }
 
   /** Closes at once: every stream fails. */
@@ -668,7 +669,6 @@ export class Http2ClientConnection implements FrameHandler {
     const now = Date.now();
     if (this.#streams.size === 0 && now - this.#idleSince >= this.#opts.idleTimeoutMs) {
       this.close();
-      if (this.#streams.size === 0) this.#finish();
       return;
     }
     if (!this.#readSinceTick && !this.#pingOutstanding) {

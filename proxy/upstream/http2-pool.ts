@@ -81,7 +81,8 @@ export class Http2Pool implements ClientConnectionOwner {
       if (c.available > 0) return c;
       if (!c.ready) handshaking = true;
     }
-    if (!handshaking && this.#open.length < this.#opts.maxConnections && !this.#retiring) this.#connect();
+    // Even a retired endpoint's pool connects for requests already routed to it (a retry, one that waited for room).
+    if (!handshaking && this.#open.length < this.#opts.maxConnections) this.#connect();
     return null;
   }
 
@@ -106,7 +107,7 @@ export class Http2Pool implements ClientConnectionOwner {
     const waiters = this.#waiters;
     while (waiters.length > 0 && conn.available > 0) waiters.shift()!.onConnection(conn);
     if (waiters.length > 0) this.#serveWaiters();
-    if (this.#retiring && conn.activeStreams === 0) conn.close();
+    if (this.#retiring && conn.activeStreams === 0 && waiters.length === 0) conn.close();
   }
 
   retired(conn: Http2ClientConnection): void {
@@ -131,10 +132,14 @@ export class Http2Pool implements ClientConnectionOwner {
     return this.#open.length + this.#closing.size;
   }
 
-  /** The endpoint left the config: each connection closes (GOAWAY) once its streams are done. */
+  /**
+   * The endpoint left the config: each connection closes (GOAWAY) once its streams are done. Not one still waiting for
+   * its server's SETTINGS: requests are queued for it, and closing it would fail them.
+   */
   retire(): void {
     this.#retiring = true;
-    for (const c of [...this.#open]) if (c.activeStreams === 0) c.close();
+    if (this.#waiters.length > 0) return;
+    for (const c of [...this.#open]) if (c.ready && c.activeStreams === 0) c.close();
   }
 
   close(): void {

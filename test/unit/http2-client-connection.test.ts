@@ -493,6 +493,23 @@ describe('HTTP/2 pool on our client', () => {
     expect(c2).not.toBe(c1);
   });
 
+  it('a pool retired while its new connection waits for SETTINGS still serves the request waiting on it, then closes', async () => {
+    const { p, accept } = await pool(2);
+    const r = new Recorder();
+    // Like the stack's exchange, the waiter opens its stream as soon as it is handed the connection.
+    p.acquire({ onConnection: (c) => get(c, r), onConnectionError: (e) => r.onError(e, false) });
+    const peer = await accept();
+    cleanups.push(() => peer.socket.destroy());
+    p.retire();
+    peer.send(settingsFrame([]));
+    await peer.waitFor(headersOn(1), 'request');
+    peer.send(headersFrame(1, status(200), { endStream: true }));
+    await r.done;
+    // Its last stream done, the retired pool's connection says GOAWAY and closes.
+    await peer.waitFor((f) => f.type === FRAME.GOAWAY, 'GOAWAY');
+    await peer.closedByClient();
+  });
+
   it('waits for the server SETTINGS before the first stream, and fails the waiting requests if the connection dies first', async () => {
     const { p, accept } = await pool(2);
     const failed = new Promise<Error>((resolve) => p.acquire({ onConnection: () => resolve(new Error('got a connection')), onConnectionError: resolve }));
