@@ -49,6 +49,21 @@ export class RequestBody implements BodySink {
     this.#kept ??= [];
   }
 
+  /** A body that is already whole in memory (a mirror's copy of a kept body). */
+  static of(bytes: Buffer): RequestBody {
+    const source: BodySource = { attachBody: () => (bytes.length === 0 ? null : bytes), resume: () => {}, complete: true };
+    return new RequestBody(source, bytes.length);
+  }
+
+  /** Every byte of the body, once it has all arrived and all of it was kept (see `retain`); otherwise null. Never opens it. */
+  snapshot(): Buffer | null {
+    if (!this.#ended || this.#error !== null || this.#overflowed) return null;
+    if (!this.#opened) return null;
+    const kept = this.#kept;
+    if (kept === null) return null;
+    return kept.length === 1 ? kept[0]! : Buffer.concat(kept);
+  }
+
   /** Whether `open` may be called again: every byte received so far is still kept. */
   get replayable(): boolean {
     return !this.#opened || (this.#kept !== null && !this.#overflowed);
