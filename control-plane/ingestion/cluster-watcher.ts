@@ -25,6 +25,8 @@ export interface ClusterWatcherOptions {
   readonly log?: RestartingInformerOptions['log'];
   /** The identity service's trust domain; null: no identity service, so no endpoint is given an identity. */
   readonly trustDomain?: string | null;
+  /** Told of every watch event (informer metrics). */
+  readonly observer?: RestartingInformerOptions['observer'];
 }
 
 export class ClusterWatcher {
@@ -51,7 +53,7 @@ export class ClusterWatcher {
     const core = kc.makeApiClient(k8s.CoreV1Api);
     const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
     const wrap = <T extends k8s.KubernetesObject>(name: string, informer: k8s.Informer<T> & k8s.ObjectCache<T>) =>
-      new RestartingInformer(informer, { name, onChange: () => opts.onChange(name), log: opts.log });
+      new RestartingInformer(informer, { name, onChange: () => opts.onChange(name), log: opts.log, observer: opts.observer });
     this.services = wrap('services', k8s.makeInformer(kc, '/api/v1/services', () => core.listServiceForAllNamespaces()));
     this.endpointSlices = wrap('endpointslices', k8s.makeInformer(kc, '/apis/discovery.k8s.io/v1/endpointslices', () => discovery.listEndpointSliceForAllNamespaces()));
     this.namespaces = wrap('namespaces', k8s.makeInformer(kc, '/api/v1/namespaces', () => core.listNamespace()));
@@ -73,6 +75,11 @@ export class ClusterWatcher {
     );
     const networking = kc.makeApiClient(k8s.NetworkingV1Api);
     this.ingresses = wrap('ingresses', k8s.makeInformer(kc, '/apis/networking.k8s.io/v1/ingresses', () => networking.listIngressForAllNamespaces()));
+  }
+
+  /** Every informer (for metrics read at scrape time). */
+  all(): readonly RestartingInformer<k8s.KubernetesObject>[] {
+    return [this.services, this.endpointSlices, this.namespaces, this.pods, ...this.#optional()] as RestartingInformer<k8s.KubernetesObject>[];
   }
 
   /** Informers readiness does not wait for: CRDs that may be missing, and what only the ingress needs. */

@@ -5,7 +5,7 @@ import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterConfig } from '../../api/config/proxy-config.ts';
 import { ClusterWatcher } from '../../control-plane/ingestion/cluster-watcher.ts';
-import { clusterName, translateProxy } from '../../control-plane/translation/translate-proxy.ts';
+import { clusterName, clustersWithEndpoints, translateProxy } from '../../control-plane/translation/translate-proxy.ts';
 import { applyCrds, waitCrdsEstablished } from '../../local-cluster/apply-crds.ts';
 import { startLocalCluster, type LocalClusterDetails } from '../../local-cluster/cluster.ts';
 import { startControlPlane } from '../../control-plane/control-plane-runtime.ts';
@@ -51,9 +51,7 @@ describe('control-plane ingestion on a real API server', () => {
   });
 
   const endpointsOf = (port: number): ClusterConfig | undefined =>
-    translateProxy(watcher.inputs(), { namespace: NS, outboundNamespaces: null })
-      .resources.map((r) => r.body as ClusterConfig)
-      .find((c) => c.name === clusterName(NS, 'echo', port));
+    clustersWithEndpoints(translateProxy(watcher.inputs(), { namespace: NS, outboundNamespaces: null }).resources).find((c) => c.name === clusterName(NS, 'echo', port));
 
   it('sees a Service and its EndpointSlice, and translation routes to its ready endpoints', async () => {
     expect(watcher.namespaces.list().some((n) => n.metadata?.name === NS)).toBe(true);
@@ -121,9 +119,11 @@ describe('control-plane ingestion on a real API server', () => {
           endpoints: [{ addresses: ['10.244.0.40'] }],
         },
       });
-      const key = `cluster/${clusterName(NS, 'api', 8080)}`;
-      const c = await until('the proxy holds the api cluster with its endpoint', () => (held.get(key) as ClusterConfig | undefined)?.endpoints.length === 1 && (held.get(key) as ClusterConfig));
+      // The cluster and, on its own, its endpoint set (endpoint churn changes only that resource).
+      const key = `endpoint-set/${clusterName(NS, 'api', 8080)}`;
+      const c = await until('the proxy holds the api endpoint set', () => (held.get(key) as { endpoints: ClusterConfig['endpoints'] } | undefined)?.endpoints.length === 1 && (held.get(key) as { endpoints: ClusterConfig['endpoints'] }));
       expect(c.endpoints[0]!.address).toBe('10.244.0.40');
+      expect((held.get(`cluster/${clusterName(NS, 'api', 8080)}`) as ClusterConfig).endpoints).toEqual([]);
       const doc = await until('SYNCED in /debug/proxies', () => {
         const rows = cp.server.proxies();
         return rows.length === 1 && rows[0]!.status === 'SYNCED' && rows[0]!.ackedVersion === client.status.version && rows;
@@ -132,6 +132,13 @@ describe('control-plane ingestion on a real API server', () => {
       const body = (await res.json()) as { replica: string; proxies: ProxyStatusRow[] };
       expect(body.replica).toBe('cp-test');
       expect(formatProxyStatus(body.proxies, Date.now())).toMatch(new RegExp(`^web-1\\s+${NS}\\s+SYNCED\\s+${doc[0]!.ackedVersion}`, 'm'));
+      // The same replica's /metrics: the connected proxy, its pushes and ACKs, and the lag of the watch events just seen.
+      const metrics = await (await fetch(`http://127.0.0.1:${cp.debug.port}/metrics`)).text();
+      expect(metrics).toContain('skein_cp_proxies_connected 1');
+      expect(metrics).toMatch(/^skein_cp_acks_total [1-9]/m);
+      expect(metrics).toMatch(/^skein_cp_push_duration_seconds_count\{result="ack"\} [1-9]/m);
+      expect(metrics).toMatch(/^skein_cp_informer_lag_seconds_count\{resource="endpointslices"\} [1-9]/m);
+      expect(metrics).toContain('skein_cp_informer_synced{resource="services"} 1');
     } finally {
       client.stop();
       await cp.stop();
