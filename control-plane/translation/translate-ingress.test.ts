@@ -4,7 +4,7 @@
 // invalid references, weights, and edge policies by annotation.
 import type { V1EndpointSlice, V1Ingress, V1Namespace, V1Secret, V1Service } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import type { ClusterConfig, RouteConfig, VirtualHostConfig } from '../../api/config/proxy-config.ts';
+import type { RouteConfig, VirtualHostConfig } from '../../api/config/proxy-config.ts';
 import type { ListenerResource, SecretResource } from '../../api/config/config-resources.ts';
 import { parseConfigResource } from '../../api/config/parse-config-resource.ts';
 import { SKEIN_CONTROLLER_NAME, type Gateway, type GatewayListener, type HTTPRoute, type ReferenceGrant } from '../../api/crd/gateway-api.ts';
@@ -15,6 +15,7 @@ import { INGRESS_SERVICE_LABEL, intersectHostnames, resolveGateways, type Gatewa
 import type { MeshInputs } from './mesh-inputs.ts';
 import { clusterName } from './mesh-inputs.ts';
 import { certificateSecretName, gatewayInputsOf, translateIngress } from './translate-ingress.ts';
+import { clustersWithEndpoints } from './translate-proxy.ts';
 
 const PEM = (what: string): string => `-----BEGIN ${what}-----\nAAAA\n-----END ${what}-----\n`;
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
@@ -95,7 +96,7 @@ describe('Gateway translation for the ingress proxy', () => {
     expect(table(t, 'ingress:443')[0]!.routes.map((r) => r.name)).toEqual(['httproute/edge/any/rule0/match0', 'httproute/edge/split/rule0/match0']);
     expect(table(t, 'ingress:80').map((v) => v.domains)).toEqual([['*.example.com'], ['a.example.com'], ['b.example.com']]);
     expect(table(t, 'ingress:443')[0]!.routes[1]!.backends).toEqual([{ cluster: web, weight: 95 }, { cluster: canary, weight: 5 }]);
-    const clusters = byType(t, 'cluster').map((r) => r.body as ClusterConfig);
+    const clusters = clustersWithEndpoints(t.resources);
     expect(clusters.map((c) => [c.name, c.endpoints.map((e) => `${e.address}:${e.port}`)])).toEqual([
       [web, ['10.244.0.7:8080']],
       [canary, ['10.244.0.8:8080']],

@@ -11,7 +11,7 @@ import { ingressesAsGateways } from './ingress-objects.ts';
 import { clusterName, type MeshInputs } from './mesh-inputs.ts';
 import { compareRanked, type RankedRoute } from './route-rules.ts';
 import { portKey, resolveTrafficPolicies } from './traffic-policy-resolution.ts';
-import { RESOURCE_TYPES, serviceCluster, slicesOfServices, type ProxyTranslation, type TranslationProblem } from './translate-proxy.ts';
+import { clusterResources, RESOURCE_TYPES, serviceCluster, slicesOfServices, type ProxyTranslation, type TranslationProblem } from './translate-proxy.ts';
 
 /** Which Gateways an ingress proxy serves: `namespace/name`, or null for every Gateway of Skein's classes and the Ingresses. */
 export interface IngressScope {
@@ -173,7 +173,7 @@ export function translateIngress(inputs: MeshInputs, scope: IngressScope, resolv
     const p = svc?.spec?.ports?.find((x) => x.port === b.port);
     if (!svc || !p) continue;
     const policy = trafficPolicies.byPort.get(portKey(b.namespace, b.name, b.port))?.sections ?? null;
-    deduped.push({ type: INGRESS_RESOURCE_TYPES.cluster, name: cname, body: serviceCluster(b.namespace, b.name, p, slices.get(`${b.namespace}/${b.name}`) ?? [], policy, problems, inputs.endpointIdentities) });
+    deduped.push(...clusterResources(serviceCluster(b.namespace, b.name, p, slices.get(`${b.namespace}/${b.name}`) ?? [], policy, problems, inputs.endpointIdentities)));
   }
   return { resources: deduped, problems };
 }

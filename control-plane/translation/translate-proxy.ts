@@ -286,7 +286,7 @@ export function translateProxy(inputs: MeshInputs, scope: ProxyScope): ProxyTran
  * most frequent change in a mesh: every rollout, every scale) then changes one small resource, and the proxy rebuilds one
  * balancer rather than the cluster and what refers to it.
  */
-function clusterResources(c: ClusterConfig): ResourceBody[] {
+export function clusterResources(c: ClusterConfig): ResourceBody[] {
   if (c.type !== 'static') return [{ type: RESOURCE_TYPES.cluster, name: c.name, body: c }];
   return [
     { type: RESOURCE_TYPES.cluster, name: c.name, body: { ...c, endpoints: [] } },
