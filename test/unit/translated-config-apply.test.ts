@@ -91,7 +91,7 @@ describe('translated config applied by the proxy', () => {
         const route = pickRoute(snap, request(authority, dst));
         if (route instanceof ProxyError) return `error ${route.message}`;
         const cluster = pickCluster(snap, route);
-        return cluster instanceof ProxyError ? `error ${cluster.message}` : cluster.name;
+        return cluster instanceof ProxyError ? `error ${cluster.message}` : cluster.cluster.name;
       };
       // By original destination, whatever the Host says.
       expect(routed('anything.example', { address: '10.96.0.10', port: 80 })).toBe(echo);
