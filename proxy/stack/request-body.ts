@@ -1,4 +1,5 @@
 // A request body as the stack sees it: streamed into one sink at a time with back-pressure, replayable from a bounded buffer.
+import type { HeaderBag } from '../http/hop-headers.ts';
 import type { BodySink } from '../http1/server-connection.ts';
 
 /** The downstream side of a body (Http1Request and H2Request both implement it). */
@@ -6,6 +7,8 @@ export interface BodySource {
   attachBody(sink: BodySink): Buffer | null;
   resume(): void;
   readonly complete: boolean;
+  /** Request trailers received before the body was attached (HTTP/2), if any. */
+  readonly trailers?: HeaderBag | null;
 }
 
 /**
@@ -27,6 +30,8 @@ export class RequestBody implements BodySink {
   #error: Error | null = null;
   /** Bytes received from the client so far (metrics, access logs). */
   received = 0;
+  /** Request trailers the client sent after the body (HTTP/2), once complete; handed to every sink's end. */
+  trailers: HeaderBag | null = null;
 
   constructor(source: BodySource, length: number) {
     this.#source = source;
@@ -79,7 +84,10 @@ export class RequestBody implements BodySink {
       this.#opened = true;
       this.#sink = sink;
       const first = this.#source.attachBody(this);
-      if (this.#source.complete) this.#ended = true;
+      if (this.#source.complete) {
+        this.#ended = true;
+        this.trailers = this.#source.trailers ?? null;
+      }
       if (first !== null) {
         this.received += first.length;
         this.#keep(first);
@@ -125,9 +133,10 @@ export class RequestBody implements BodySink {
     return sink === null ? true : sink.data(chunk);
   }
 
-  end(): void {
+  end(trailers?: HeaderBag | null): void {
     this.#ended = true;
-    this.#sink?.end();
+    this.trailers = trailers ?? null;
+    this.#sink?.end(this.trailers);
   }
 
   error(e: Error): void {
