@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { MESH_NAMESPACE } from '../api/mesh/mesh-constants.ts';
 import { ClusterWatcher } from './ingestion/cluster-watcher.ts';
+import { InformerMetrics } from './ingestion/informer-metrics.ts';
 import { routeStatusUpdates, trafficPolicyStatusUpdates } from './status/desired-status.ts';
 import { inboundPolicyStatusUpdates } from './status/inbound-policy-status.ts';
 import { DEFAULT_TRUST_DOMAIN } from '../api/proto/identity.ts';
@@ -16,6 +17,7 @@ import { LeaseElector } from './status/lease-elector.ts';
 import { StatusWriter } from './status/status-writer.ts';
 import { ConfigServer, type ServingLog } from './serving/config-server.ts';
 import { startDebugServer } from './serving/debug-server.ts';
+import { ServingMetrics } from './serving/serving-metrics.ts';
 import { OUTBOUND_NAMESPACES_ANNOTATION, parseNamespaceList } from './translation/mesh-inputs.ts';
 import { MeshTranslator } from './translation/mesh-translator.ts';
 import { startIdentity, type IdentityOptions, type RunningIdentity } from './identity/start-identity.ts';
@@ -89,7 +91,10 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     onStoppedLeading: () => status.setLeading(false),
     log: opts.log,
   });
+  const registry = new Registry();
+  const informerMetrics = new InformerMetrics(registry, () => watcher?.all() ?? []);
   watcher = new ClusterWatcher(opts.kubeConfig, {
+    observer: informerMetrics,
     onChange: () => {
       // An informer callback: bump the generation, let the debouncer schedule the push and the status writer its pass.
       translator.invalidate();
@@ -99,8 +104,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     log: opts.log,
     trustDomain: opts.identity?.trustDomain ?? null,
   });
-  server = new ConfigServer({ source: translator, replica: opts.replica, log: opts.log });
-  const registry = new Registry();
+  const serving = new ServingMetrics(registry, () => server?.connectedCount ?? 0);
+  server = new ConfigServer({ source: translator, replica: opts.replica, log: opts.log, events: serving.events() });
   let debug: { server: Server; address: AddressInfo } | null = null;
   let identity: RunningIdentity | null = null;
   try {

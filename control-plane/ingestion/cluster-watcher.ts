@@ -16,6 +16,8 @@ export interface ClusterWatcherOptions {
   readonly log?: RestartingInformerOptions['log'];
   /** The identity service's trust domain; null: no identity service, so no endpoint is given an identity. */
   readonly trustDomain?: string | null;
+  /** Told of every watch event (informer metrics). */
+  readonly observer?: RestartingInformerOptions['observer'];
 }
 
 export class ClusterWatcher {
@@ -38,7 +40,7 @@ export class ClusterWatcher {
     const core = kc.makeApiClient(k8s.CoreV1Api);
     const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
     const wrap = <T extends k8s.KubernetesObject>(name: string, informer: k8s.Informer<T> & k8s.ObjectCache<T>) =>
-      new RestartingInformer(informer, { name, onChange: () => opts.onChange(name), log: opts.log });
+      new RestartingInformer(informer, { name, onChange: () => opts.onChange(name), log: opts.log, observer: opts.observer });
     this.services = wrap('services', k8s.makeInformer(kc, '/api/v1/services', () => core.listServiceForAllNamespaces()));
     this.endpointSlices = wrap('endpointslices', k8s.makeInformer(kc, '/apis/discovery.k8s.io/v1/endpointslices', () => discovery.listEndpointSliceForAllNamespaces()));
     this.namespaces = wrap('namespaces', k8s.makeInformer(kc, '/api/v1/namespaces', () => core.listNamespace()));
@@ -51,6 +53,11 @@ export class ClusterWatcher {
     this.meshTlsPolicies = wrap('meshtlspolicies', customInformer(MESH_TLS_POLICY_GROUP, MESH_TLS_POLICY_VERSION, MESH_TLS_POLICY_PLURAL));
     this.httpRoutes = wrap('httproutes', customInformer(GATEWAY_API_GROUP, GATEWAY_API_VERSION, 'httproutes'));
     this.grpcRoutes = wrap('grpcroutes', customInformer(GATEWAY_API_GROUP, GATEWAY_API_VERSION, 'grpcroutes'));
+  }
+
+  /** Every informer (for metrics read at scrape time). */
+  all(): readonly RestartingInformer<k8s.KubernetesObject>[] {
+    return [this.services, this.endpointSlices, this.namespaces, this.pods, ...this.#optional()] as RestartingInformer<k8s.KubernetesObject>[];
   }
 
   readonly #optional = (): RestartingInformer<k8s.KubernetesObject>[] => [this.trafficPolicies, this.authorizationPolicies, this.meshTlsPolicies, this.httpRoutes, this.grpcRoutes];

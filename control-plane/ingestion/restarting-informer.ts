@@ -2,12 +2,15 @@
 // failure (API server restarting, connection refused, a CRD not installed yet) stops it; this restarts it with backoff
 // and jitter, and resumes from its last resourceVersion (a relist when that has expired).
 import type { Informer, KubernetesObject, ObjectCache } from '@kubernetes/client-node';
+import type { InformerEvent, InformerObserver } from './informer-metrics.ts';
 
 export interface RestartingInformerOptions {
   readonly name: string;
   /** Called (never awaited) on every add, update and delete: it must only enqueue. */
   readonly onChange: () => void;
   readonly log?: (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
+  /** Metrics: told of every event (with whether the first list had completed). */
+  readonly observer?: InformerObserver;
   readonly baseDelayMs?: number;
   readonly maxDelayMs?: number;
   readonly random?: () => number;
@@ -27,13 +30,18 @@ export class RestartingInformer<T extends KubernetesObject> {
   constructor(informer: Informer<T> & ObjectCache<T>, opts: RestartingInformerOptions) {
     this.#informer = informer;
     this.#opts = opts;
-    const changed = (): void => {
+    const changed = (event: InformerEvent) => (obj: T): void => {
       this.#failures = 0;
+      try {
+        opts.observer?.event(opts.name, event, obj, this.#synced);
+      } catch {
+        // Metrics never break ingestion.
+      }
       opts.onChange();
     };
-    informer.on('add', changed);
-    informer.on('update', changed);
-    informer.on('delete', changed);
+    informer.on('add', changed('add'));
+    informer.on('update', changed('update'));
+    informer.on('delete', changed('delete'));
     informer.on('connect', () => {
       // connect fires before the (re)list: a list that then succeeds is marked by the first event or by start() resolving
     });
@@ -83,6 +91,10 @@ export class RestartingInformer<T extends KubernetesObject> {
 
   get(name: string, namespace?: string): T | undefined {
     return this.#informer.get(name, namespace);
+  }
+
+  get name(): string {
+    return this.#opts.name;
   }
 
   get synced(): boolean {

@@ -132,6 +132,13 @@ describe('control-plane ingestion on a real API server', () => {
       const body = (await res.json()) as { replica: string; proxies: ProxyStatusRow[] };
       expect(body.replica).toBe('cp-test');
       expect(formatProxyStatus(body.proxies, Date.now())).toMatch(new RegExp(`^web-1\\s+${NS}\\s+SYNCED\\s+${doc[0]!.ackedVersion}`, 'm'));
+      // The same replica's /metrics: the connected proxy, its pushes and ACKs, and the lag of the watch events just seen.
+      const metrics = await (await fetch(`http://127.0.0.1:${cp.debug.port}/metrics`)).text();
+      expect(metrics).toContain('skein_cp_proxies_connected 1');
+      expect(metrics).toMatch(/^skein_cp_acks_total [1-9]/m);
+      expect(metrics).toMatch(/^skein_cp_push_duration_seconds_count\{result="ack"\} [1-9]/m);
+      expect(metrics).toMatch(/^skein_cp_informer_lag_seconds_count\{resource="endpointslices"\} [1-9]/m);
+      expect(metrics).toContain('skein_cp_informer_synced{resource="services"} 1');
     } finally {
       client.stop();
       await cp.stop();
