@@ -95,7 +95,7 @@ describe('translated config applied by the proxy', () => {
         const route = pickRoute(snap, request(authority, dst));
         if (route instanceof ProxyError) return `error ${route.message}`;
         const cluster = pickCluster(snap, route);
-        return cluster instanceof ProxyError ? `error ${cluster.message}` : cluster.name;
+        return cluster instanceof ProxyError ? `error ${cluster.message}` : cluster.cluster.name;
       };
       // By original destination, whatever the Host says.
       expect(routed('anything.example', { address: '10.96.0.10', port: 80 })).toBe(echo);
@@ -113,12 +113,12 @@ describe('translated config applied by the proxy', () => {
       expect(echoRoute instanceof ProxyError ? null : echoRoute.config).toMatchObject({ timeoutMs: 2000, retries: { perTryTimeoutMs: 500, retryNonIdempotent: true }, rateLimit: { requestsPerSecond: 50 }, fault: { header: 'x-chaos', abort: { grpcStatus: 14 } } });
       expect(cluster.endpoints.map((e) => e.state.key).sort()).toEqual(['10.244.0.4:8080', '10.244.0.5:8080']);
 
-      // A pod more behind echo: the delta the control plane would push holds the changed cluster only.
+      // A pod more behind echo: the delta the control plane would push holds echo's endpoint set only.
       const before = { ...runtime.counters };
       const next = makeSnapshot(translateProxy({ ...inputs, endpointSlices: [slice('demo', 'echo', ['10.244.0.4', '10.244.0.5', '10.244.0.6'], 8080), inputs.endpointSlices[1]!] }, scope).resources);
       const known = new Map([...first.resources].map(([k, r]) => [k, r.version]));
       const delta = resourceDelta(known, next);
-      expect(delta.changed.map((r) => `${r.type}/${r.name}`)).toEqual([`cluster/${echo}`]);
+      expect(delta.changed.map((r) => `${r.type}/${r.name}`)).toEqual([`endpoint-set/${echo}`]);
       expect(await runtime.applyChangeSet(changeSet(next.version, delta.changed, delta.removed))).toEqual({ ok: true });
       expect(runtime.counters).toEqual({ ...before, balancers: before.balancers + 1 });
       // The same snapshot, route tables and cluster object keep serving: only the balancer behind them changed.
