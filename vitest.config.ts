@@ -7,7 +7,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{api,proxy,control-plane,injector,cli,local-cluster,bench}/**/*.test.ts', 'test/unit/**/*.test.ts'],
+          include: ['{api,proxy,control-plane,injector,cli,local-cluster,conformance,bench}/**/*.test.ts', 'test/unit/**/*.test.ts'],
           testTimeout: 20_000,
         },
       },

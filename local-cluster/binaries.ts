@@ -14,6 +14,7 @@ export interface ComponentVersions {
   readonly kubernetes: string;
   readonly etcd: string;
   readonly jaeger: string;
+  readonly coredns: string;
 }
 
 export interface ClusterBinaries {
@@ -33,10 +34,11 @@ export function componentVersions(env: NodeJS.ProcessEnv = process.env): Compone
   const kubernetes = env.KUBERNETES_VERSION || file.KUBERNETES_VERSION;
   const etcd = env.ETCD_VERSION || file.ETCD_VERSION;
   const jaeger = env.JAEGER_VERSION || file.JAEGER_VERSION;
-  if (!kubernetes || !etcd || !jaeger) {
-    throw new LocalClusterError('SKEIN_ERR_LOCAL_CLUSTER_BUILD', 'versions.env lacks KUBERNETES_VERSION, ETCD_VERSION or JAEGER_VERSION');
+  const coredns = env.COREDNS_VERSION || file.COREDNS_VERSION;
+  if (!kubernetes || !etcd || !jaeger || !coredns) {
+    throw new LocalClusterError('SKEIN_ERR_LOCAL_CLUSTER_BUILD', 'versions.env lacks KUBERNETES_VERSION, ETCD_VERSION, JAEGER_VERSION or COREDNS_VERSION');
   }
-  return { kubernetes, etcd, jaeger };
+  return { kubernetes, etcd, jaeger, coredns };
 }
 
 /** The cache root shared with build-kubernetes.sh: $SKEIN_CACHE_DIR, else $XDG_CACHE_HOME/skein, else ~/.cache/skein. */
@@ -116,28 +118,43 @@ export interface NodeBinaries {
   readonly kubelet: string;
   readonly kubeProxy: string;
   readonly kubectl: string;
+  /** The cluster DNS addon's binary (local-cluster/addons/build-coredns.sh), put into the skein.dev/coredns image. */
+  readonly coredns: string;
 }
 
-/** kubelet, kube-proxy and kubectl: built by the same script into the same cache as the control plane. */
+/** kubelet, kube-proxy and kubectl: built by the same script into the same cache as the control plane; CoreDNS beside Jaeger. */
 export function nodeBinaryPaths(env: NodeJS.ProcessEnv = process.env): NodeBinaries {
   const v = componentVersions(env);
   const k8s = join(skeinCacheDir(env), 'kubernetes', v.kubernetes, 'bin');
-  return { kubelet: join(k8s, 'kubelet'), kubeProxy: join(k8s, 'kube-proxy'), kubectl: join(k8s, 'kubectl') };
+  return {
+    kubelet: join(k8s, 'kubelet'),
+    kubeProxy: join(k8s, 'kube-proxy'),
+    kubectl: join(k8s, 'kubectl'),
+    coredns: join(skeinCacheDir(env), 'coredns', v.coredns, 'bin', 'coredns'),
+  };
 }
 
 export const nodePackagesScriptPath = join(here, 'real-node', 'ensure-node-packages.sh');
+export const buildCorednsScriptPath = join(here, 'addons', 'build-coredns.sh');
 
 /**
  * The real node's binaries: kubelet, kube-proxy and kubectl built when missing (build-kubernetes.sh kubelet kube-proxy kubectl),
- * and containerd, runc, the CNI plugins and iptables installed from Debian when missing (ensure-node-packages.sh).
+ * CoreDNS built when missing (build-coredns.sh), and containerd, runc, the CNI plugins and iptables installed from Debian when
+ * missing (ensure-node-packages.sh).
  */
 export async function ensureNodeBinaries(log: (line: string) => void = () => {}): Promise<NodeBinaries> {
   await runBuildScript(nodePackagesScriptPath, log, 'sh');
   const bins = nodeBinaryPaths();
-  const missing = Object.values(bins).filter((p) => !isExecutable(p));
-  if (missing.length === 0) return bins;
-  log(`local cluster: building ${missing.map((p) => p.split('/').pop()).join(', ')} with ${buildScriptPath}`);
-  await runBuildScript(buildScriptPath, log, 'bash', ['kubelet', 'kube-proxy', 'kubectl']);
+  const k8s = [bins.kubelet, bins.kubeProxy, bins.kubectl];
+  const missing = k8s.filter((p) => !isExecutable(p));
+  if (missing.length > 0) {
+    log(`local cluster: building ${missing.map((p) => p.split('/').pop()).join(', ')} with ${buildScriptPath}`);
+    await runBuildScript(buildScriptPath, log, 'bash', ['kubelet', 'kube-proxy', 'kubectl']);
+  }
+  if (!isExecutable(bins.coredns)) {
+    log(`local cluster: building coredns with ${buildCorednsScriptPath}`);
+    await runBuildScript(buildCorednsScriptPath, log);
+  }
   const still = Object.values(bins).filter((p) => !isExecutable(p));
   if (still.length > 0) throw new LocalClusterError('SKEIN_ERR_LOCAL_CLUSTER_BUILD', `the build did not produce ${still.join(', ')}`);
   return bins;

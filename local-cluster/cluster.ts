@@ -16,6 +16,7 @@ import { cleanupStaleClusters, clusterStateDir, liveNodeAgentOwner, writeCluster
 import { registerTeardown } from './teardown.ts';
 import { startRealNode, type RealNode } from './real-node/real-node.ts';
 import { cleanupStaleRealNode } from './real-node/real-node-state.ts';
+import { CLUSTER_DNS_IP, deployClusterDns } from './addons/cluster-dns.ts';
 
 export interface LocalClusterOptions {
   /** Where certificates, kubeconfigs, etcd data and component logs go; a fresh temp dir (removed on stop) when omitted. */
@@ -416,12 +417,16 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
         servingKeyFile: join(pki, 'kubelet.key'),
         apiProbe: { server, ca: ca.certPem, client: admin },
         ports: { kubelet: kubeletPort, kubeletHealthz: kubeletHealthzPort, proxyMetrics: proxyMetricsPort, proxyHealthz: proxyHealthzPort },
+        clusterDns: [CLUSTER_DNS_IP],
         start,
         log,
         waitMs: opts.nodeAgentWaitMs,
       });
       nodeName = LOCAL_NODE_NAME;
       log(`local cluster: real node ${LOCAL_NODE_NAME} ready (${Date.now() - t0} ms)`);
+      // Cluster DNS before returning: a pod created by the caller must resolve Service names from its first query.
+      await deployClusterDns({ kubeconfigPath, image: realNode.corednsImage, log });
+      log(`local cluster: cluster DNS (CoreDNS) answering at ${CLUSTER_DNS_IP} (${Date.now() - t0} ms)`);
     }
 
     const logs = Object.fromEntries(procs.map((p) => [p.name, p.logPath]));
@@ -437,7 +442,9 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
       processes: procs.map((p) => ({ name: p.name, pid: p.pid })),
       nodeName,
       nodeKind,
-      ...(realNode ? { realNode: { images: realNode.images, timings: realNode.timings, containerdSocket: realNode.containerdSocket } } : {}),
+      ...(realNode
+        ? { realNode: { images: realNode.images, timings: realNode.timings, containerdSocket: realNode.containerdSocket, corednsImage: realNode.corednsImage } }
+        : {}),
       ...(nodeBins ? { kubectl: nodeBins.kubectl } : {}),
       stop: () => handle.stop(),
     };

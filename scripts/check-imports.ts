@@ -22,7 +22,7 @@ function walk(dir: string, out: string[]): void {
 }
 
 const files: string[] = [];
-for (const top of ['api', 'proxy', 'control-plane', 'injector', 'cli', 'local-cluster', 'bench', 'scripts']) {
+for (const top of ['api', 'proxy', 'control-plane', 'injector', 'cli', 'local-cluster', 'conformance', 'bench', 'scripts']) {
   try { walk(join(root, top), files); } catch { /* folder may not exist yet */ }
 }
 

@@ -170,7 +170,8 @@ export class ConfigServer {
         conn = { state: new ProxyState(v.identity, v.known, Date.now()), call, ackTimer: undefined };
         this.#connections.set(v.identity.id, conn);
         this.#opts.log('info', 'proxy connected', { proxy: v.identity.id, known: v.known.size });
-        this.#pushTo(conn);
+        // Always answered, even when the proxy already holds everything: the first push tells it that it was heard.
+        this.#pushTo(conn, true);
         return;
       }
       conn.state.lastContactAt = Date.now();
@@ -198,8 +199,11 @@ export class ConfigServer {
     }
   }
 
-  /** Sends the proxy what it lacks, unless a push is in flight (then once it is answered). */
-  #pushTo(conn: Connection): void {
+  /**
+   * Sends the proxy what it lacks, unless a push is in flight (then once it is answered). `greeting`: the answer to a Hello,
+   * sent even when empty (a proxy that hears nothing after its Hello gives up on this stream and dials again).
+   */
+  #pushTo(conn: Connection, greeting = false): void {
     const s = conn.state;
     if (s.closed) return;
     if (s.inFlight) {
@@ -217,7 +221,7 @@ export class ConfigServer {
     // The proxy rejected exactly this set already: sending it again would only be rejected again.
     if (s.nackedVersion === snapshot.version) return;
     const delta = resourceDelta(s.acked, snapshot);
-    if (delta.changed.length === 0 && delta.removed.length === 0) {
+    if (!greeting && delta.changed.length === 0 && delta.removed.length === 0) {
       s.ackedVersion = snapshot.version;
       return;
     }

@@ -18,11 +18,15 @@ export interface SkeinImages {
 }
 
 /** Builds (or finds cached) every image and the archive that holds them. */
-export function buildSkeinImages(log: (line: string) => void = () => {}, cacheDir = imageCacheDir()): SkeinImages {
+export function buildSkeinImages(
+  log: (line: string) => void = () => {},
+  cacheDir = imageCacheDir(),
+  coredns?: { readonly binary: string; readonly version: string },
+): SkeinImages {
   const t0 = Date.now();
-  const specs = skeinImageSpecs(cacheDir);
+  const specs = skeinImageSpecs(cacheDir, undefined, coredns);
   const out: BuiltImage[] = [];
-  for (const spec of [specs.pause, specs.shell, specs.skein, ...specs.examples]) {
+  for (const spec of [specs.pause, specs.shell, specs.skein, ...specs.examples, ...(specs.coredns ? [specs.coredns] : [])]) {
     const t = Date.now();
     const img = buildImage(spec, cacheDir);
     log(`images: ${img.name} ${mib(img.size)} in ${img.layers.length} layer(s), ${img.cached ? 'cached' : `built in ${Date.now() - t} ms`} (${img.manifestDigest.slice(0, 19)})`);

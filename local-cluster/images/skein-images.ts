@@ -10,6 +10,7 @@
 // | skein-app    | /app: bin/, the sources, the plain-JS build (.cache/js), the native helper | skein                |
 // | example-<n>  | /app/examples/<n>                                                        | example-<n>            |
 // | shell        | /bin/sh (dash) and a few coreutils                                       | busybox:1.36 (a stand-in) |
+// | coredns      | /coredns (static, local-cluster/addons/build-coredns.sh)                 | coredns                |
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
@@ -191,10 +192,29 @@ export interface ImageSet {
   readonly shell: ImageSpec;
   readonly skein: ImageSpec;
   readonly examples: readonly ImageSpec[];
+  /** Only when a CoreDNS binary was given. */
+  readonly coredns?: ImageSpec;
+}
+
+/** The cluster DNS image's name for a CoreDNS version (the version is the tag, so a new CoreDNS is a new image). */
+export function corednsImage(version: string): string {
+  return `skein.dev/coredns:${version}`;
+}
+
+/**
+ * The CoreDNS image: the static binary alone, run as nobody (the Deployment lets it bind port 53 with the pod's
+ * net.ipv4.ip_unprivileged_port_start sysctl rather than a file capability, which our tar layers do not carry).
+ */
+function corednsSpec(binary: string, version: string): ImageSpec {
+  return {
+    name: corednsImage(version),
+    layers: [new Rootfs().file('coredns', binary, 0o755).dir('tmp', 0o1777)],
+    config: { entrypoint: ['/coredns'], user: '65534:65534', exposedPorts: [53, 8080, 8181, 9153] },
+  };
 }
 
 /** Describes every image (collects the files; builds nothing but the small native programs, cached in `cacheDir`). */
-export function skeinImageSpecs(cacheDir: string, root = REPO_ROOT): ImageSet {
+export function skeinImageSpecs(cacheDir: string, root = REPO_ROOT, coredns?: { binary: string; version: string }): ImageSet {
   const node = nodeLayer(root, cacheDir);
   const modules = nodeModulesLayer(root);
   const pause: ImageSpec = { name: PAUSE_IMAGE, layers: [new Rootfs().file('pause', pauseBinary(cacheDir), 0o755)], config: { entrypoint: ['/pause'], user: '65534:65534' } };
@@ -219,5 +239,5 @@ export function skeinImageSpecs(cacheDir: string, root = REPO_ROOT): ImageSet {
     layers: [shellLayer()],
     config: { cmd: ['sh'], env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] },
   };
-  return { pause, shell, skein, examples };
+  return { pause, shell, skein, examples, ...(coredns ? { coredns: corednsSpec(coredns.binary, coredns.version) } : {}) };
 }

@@ -3,11 +3,11 @@
 import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { NodeBinaries } from '../binaries.ts';
+import { componentVersions, type NodeBinaries } from '../binaries.ts';
 import type { CertificatePem } from '../certificates.ts';
 import { buildSkeinImages } from '../images/build-images.ts';
 import type { BuiltImage } from '../images/oci-archive.ts';
-import { PAUSE_IMAGE } from '../images/skein-images.ts';
+import { corednsImage, PAUSE_IMAGE } from '../images/skein-images.ts';
 import { LocalClusterError } from '../local-cluster-error.ts';
 import type { ManagedProcess } from '../managed-process.ts';
 import { waitReady } from '../wait-ready.ts';
@@ -45,6 +45,8 @@ export interface RealNode {
   /** Milliseconds from the node's start: images built, containerd up, images imported, node Ready, kube-proxy synced. */
   readonly timings: Readonly<Record<string, number>>;
   readonly containerdSocket: string;
+  /** The CoreDNS image imported for the cluster DNS addon (local-cluster/addons/cluster-dns.ts). */
+  readonly corednsImage: string;
   stop(): Promise<void>;
 }
 
@@ -94,7 +96,8 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
   try {
     const d = nodeDirs(o.root);
     for (const dir of [d.root, join(d.root, 'containerd'), d.cniConfDir, d.cniIpamDir, d.kubeletRoot, d.podLogs]) mkdirSync(dir, { recursive: true });
-    const { images, archivePath } = buildSkeinImages(o.log);
+    const dnsImage = corednsImage(componentVersions().coredns);
+    const { images, archivePath } = buildSkeinImages(o.log, undefined, { binary: o.bins.coredns, version: componentVersions().coredns });
     mark('images built');
 
     writeFileSync(d.containerdConfig, containerdConfigToml(d, { sandboxImage: PAUSE_IMAGE, runc: '/usr/sbin/runc' }));
@@ -162,7 +165,7 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
     await waitReady('kube-proxy', kubeProxy, { url: `http://127.0.0.1:${o.ports.proxyHealthz}/healthz` }, 120_000);
     mark('kube-proxy synced');
 
-    return { images, timings, containerdSocket: d.containerdSocket, stop };
+    return { images, timings, containerdSocket: d.containerdSocket, corednsImage: dnsImage, stop };
   } catch (e) {
     await stop().catch(() => {});
     throw e;

@@ -38,6 +38,12 @@ export interface ControlPlaneClientOptions {
   readonly random?: () => number;
   readonly credentials?: grpcTypes.ChannelCredentials;
   readonly log?: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+  /**
+   * How long a stream may go without the control plane's first push (it answers every Hello, even with nothing new) before
+   * the proxy gives up on it and dials again on a fresh channel: a replica that went away mid-handshake, or an address that
+   * resolves to a pod that is gone, must not hold the proxy unconnected. Default 15 s.
+   */
+  readonly greetingTimeoutMs?: number;
   /** Called on every state change (readiness details, metrics). */
   readonly onStatus?: (s: ControlStatus) => void;
 }
@@ -80,20 +86,26 @@ export class ControlPlaneClient {
   }
 
   start(): void {
+    this.#client = this.#newChannel();
+    this.#connect();
+  }
+
+  /** A channel of its own: a new one resolves the address afresh and forgets grpc-js's backoff towards addresses now gone. */
+  #newChannel(): grpcTypes.Client {
     const { Client } = loadConfigDiscovery();
-    this.#client = new Client(this.#opts.address, this.#opts.credentials ?? this.#grpc.credentials.createInsecure(), {
+    return new Client(this.#opts.address, this.#opts.credentials ?? this.#grpc.credentials.createInsecure(), {
       'grpc.max_receive_message_length': MAX_PUSH_BYTES,
       'grpc.keepalive_time_ms': 30_000,
       'grpc.keepalive_timeout_ms': 10_000,
       // Our own backoff (with jitter, visible in status) decides when to try again.
       'grpc.initial_reconnect_backoff_ms': 200,
     });
-    this.#connect();
   }
 
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    clearTimeout(this.#greetingTimer);
     this.#call?.cancel();
     this.#call = null;
     this.#client?.close();
@@ -108,23 +120,41 @@ export class ControlPlaneClient {
     }
   }
 
+  #greetingTimer: ReturnType<typeof setTimeout> | undefined;
+
   #connect(): void {
     if (this.#stopped || !this.#client) return;
     const call = (this.#client as unknown as { subscribe(): Call }).subscribe();
     this.#call = call;
     let ended = false;
+    let heard = false;
     const end = (why: string): void => {
       if (ended) return;
       ended = true;
+      clearTimeout(this.#greetingTimer);
       if (this.#call === call) this.#call = null;
       if (this.#stopped) return;
+      if (!heard) {
+        // Never answered on this channel: the next attempt dials on a new one.
+        this.#client?.close();
+        this.#client = this.#newChannel();
+      }
       const state: ControlState = this.#status.version === '' ? 'pass-through' : 'away';
       this.#setStatus({ state, lastError: why, reconnects: this.#status.reconnects + 1 });
       const delay = reconnectDelayMs(this.#attempt++, this.#opts.random ?? Math.random, this.#opts.backoff ?? DEFAULT_BACKOFF);
       this.#opts.log?.('warn', 'control plane stream ended; reconnecting', { reason: why, inMs: delay, state });
       this.#timer = setTimeout(() => this.#connect(), delay);
     };
+    clearTimeout(this.#greetingTimer);
+    const greetingMs = this.#opts.greetingTimeoutMs ?? 15_000;
+    this.#greetingTimer = setTimeout(() => {
+      if (heard || ended) return;
+      end(`no answer to the Hello within ${greetingMs} ms`);
+      call.cancel();
+    }, greetingMs);
     call.on('data', (push: unknown) => {
+      heard = true;
+      clearTimeout(this.#greetingTimer);
       // A stream that delivered config is healthy: the next loss starts the backoff from the bottom again.
       this.#attempt = 0;
       this.#onPush(call, push as Push);
@@ -153,6 +183,8 @@ export class ControlPlaneClient {
     }
     let outcome: ApplyOutcome;
     if (reasons.length > 0) outcome = { ok: false, reasons };
+    // The answer to a Hello when the proxy already holds everything: nothing to apply, only to acknowledge.
+    else if (upserts.length === 0 && push.removed.length === 0 && this.#status.version !== '') outcome = { ok: true };
     else {
       try {
         outcome = await this.#opts.apply({ version: push.version, upserts, removals: push.removed });

@@ -1,6 +1,6 @@
 // e2e: the local cluster on a real node (kubelet + containerd + kube-proxy): the node is Ready, pods from our images run with an
 // init container (iptables in the pod's netns) and an exec probe, `kubectl logs`, `exec` (with stdin) and `port-forward` work,
-// a ClusterIP Service answers from a pod and from the host, and teardown leaves the host exactly as it found it.
+// a ClusterIP Service answers from a pod and from the host, CoreDNS resolves Service names in pods, and teardown leaves the host exactly as it found it.
 import * as k8s from '@kubernetes/client-node';
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { request } from 'node:http';
@@ -76,7 +76,7 @@ describe('local cluster on a real node (kubelet, containerd, kube-proxy)', () =>
     expect(node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address).toBe(cluster.advertiseAddress);
     // Every image the project built is there, under the names pods use.
     const names = (node.status?.images ?? []).flatMap((i) => i.names ?? []);
-    for (const n of [SKEIN_IMAGE, 'skein.dev/pause:1', 'skein.dev/example-echo:e2e']) expect(names).toContain(n);
+    for (const n of [SKEIN_IMAGE, 'skein.dev/pause:1', 'skein.dev/example-echo:e2e', cluster.realNode!.corednsImage]) expect(names).toContain(n);
   });
 
   it('runs pods from our images: an init container with iptables in the pod netns, an exec probe, an HTTP probe', async () => {
@@ -182,6 +182,24 @@ describe('local cluster on a real node (kubelet, containerd, kube-proxy)', () =>
     expect(JSON.parse(fromPod.slice(4))).toMatchObject({ pod: 'echo', url: '/from-pod' });
     const api = await kubectl(['exec', 'toolbox', '--', '/usr/bin/env', 'NODE_TLS_REJECT_UNAUTHORIZED=0', '/usr/local/bin/node', '--no-warnings', '-e', fetchScript('https://10.96.0.1/version')]);
     expect(api).toContain('"gitVersion": "v1.36.3"');
+  });
+
+  it('cluster DNS (CoreDNS behind kube-dns): a pod resolves Service names, short and fully qualified, and reaches them', async () => {
+    const dns = await core.readNamespacedService({ name: 'kube-dns', namespace: 'kube-system' });
+    expect(dns.spec?.clusterIP).toBe('10.96.0.10');
+    const resolv = await kubectl(['exec', 'toolbox', '--', '/usr/local/bin/node', '-e', "process.stdout.write(require('node:fs').readFileSync('/etc/resolv.conf', 'utf8'))"]);
+    expect(resolv).toContain('nameserver 10.96.0.10');
+    expect(resolv).toContain(`search ${NS}.svc.cluster.local svc.cluster.local cluster.local`);
+    const svc = await core.readNamespacedService({ name: 'echo', namespace: NS });
+    const lookup = (name: string): Promise<string> =>
+      kubectl(['exec', 'toolbox', '--', '/usr/local/bin/node', '-e', `require('node:dns').promises.lookup(${JSON.stringify(name)}).then((a) => console.log(a.address), (e) => { console.log('ERR', e.code); process.exit(1); })`]);
+    expect((await lookup(`echo.${NS}.svc.cluster.local`)).trim()).toBe(svc.spec!.clusterIP);
+    expect((await lookup('echo')).trim()).toBe(svc.spec!.clusterIP);
+    expect((await lookup('kubernetes.default')).trim()).toBe('10.96.0.1');
+    const byName = await kubectl(['exec', 'toolbox', '--', '/usr/local/bin/node', '-e',
+      `fetch('http://echo.${NS}.svc.cluster.local/by-name').then(async (r) => console.log(r.status, await r.text()), (e) => { console.log('ERR', e.cause?.code ?? e.message); process.exit(1); })`]);
+    expect(byName).toMatch(/^200 /);
+    expect(JSON.parse(byName.slice(4))).toMatchObject({ pod: 'echo', url: '/by-name' });
   });
 
   it('stop() leaves iptables, mounts, netns, links, processes, cgroups, sysctls and host folders as they were', async () => {

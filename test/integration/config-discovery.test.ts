@@ -57,7 +57,7 @@ async function startServer(source: SnapshotSource, extra: Partial<ConfigServerOp
 }
 
 /** A proxy whose apply entry point holds resources in a map (applied whole or refused whole). */
-function startProxy(port: number, pod: string, reject?: (c: ChangeSet) => string | null) {
+function startProxy(port: number, pod: string, reject?: (c: ChangeSet) => string | null, greetingTimeoutMs?: number) {
   const held = new Map<string, unknown>();
   const applied: ChangeSet[] = [];
   const apply: ApplyChangeSet = (c) => {
@@ -73,6 +73,7 @@ function startProxy(port: number, pod: string, reject?: (c: ChangeSet) => string
     hello: { proxyId: '', podName: pod, podNamespace: 'ns', podIp: '10.0.0.1', serviceAccount: 'sa', token: '', mode: 'sidecar', proxyVersion: 'test' },
     apply,
     backoff: { baseMs: 20, capMs: 100 },
+    ...(greetingTimeoutMs === undefined ? {} : { greetingTimeoutMs }),
   });
   client.start();
   cleanups.push(() => client.stop());
@@ -178,6 +179,48 @@ describe('config discovery over gRPC', () => {
     expect(second.pushes).toHaveLength(1);
     expect(second.pushes[0]!.push.resources.map((r) => r.name)).toEqual(['b']);
     expect(second.pushes[0]!.push.removed).toEqual([{ type: 'cluster', name: 'c' }]);
+  });
+
+  it('a reconnect to a control plane with nothing new is answered anyway, and the proxy is synced again', async () => {
+    const source = new TableSource();
+    source.defaults = [res('a', 1)];
+    const first = await startServer(source);
+    const p = startProxy(first.port, 'web-1');
+    await until('synced', () => p.client.status.state === 'synced');
+    const version = p.client.status.version;
+    await first.server.close();
+    await until('away', () => p.client.status.state === 'away');
+    const second = await startServer(source, {}, first.port);
+    await until('synced again', () => p.client.status.state === 'synced');
+    // The greeting carries nothing to apply: the proxy acknowledges it without touching its config.
+    expect(second.pushes.map((x) => [x.push.resources.length, x.push.removed.length])).toEqual([[0, 0]]);
+    expect(p.applied).toHaveLength(1);
+    expect(p.client.status.version).toBe(version);
+    await until('SYNCED on the control plane', () => second.server.proxies().find((v) => v.podName === 'web-1' && v.status === 'SYNCED'));
+  });
+
+  it('gives up on a control plane that never answers its Hello, and dials again until one does', async () => {
+    const { service } = loadConfigDiscovery();
+    const silent = new grpc.Server();
+    let subscribed = 0;
+    silent.addService(service, {
+      subscribe: (call: grpc.ServerDuplexStream<unknown, unknown>) => {
+        subscribed++;
+        call.on('data', () => {}); // reads the Hello, answers nothing
+        call.on('error', () => {});
+      },
+    });
+    const port = await new Promise<number>((r, j) => silent.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, bound) => (e ? j(e) : r(bound))));
+    cleanups.push(() => silent.forceShutdown());
+    const p = startProxy(port, 'web-1', undefined, 100);
+    await until('two unanswered attempts', () => subscribed >= 2 && p.client.status.reconnects >= 2);
+    expect(p.client.status.state).toBe('pass-through');
+    expect(p.client.status.lastError).toMatch(/no answer to the Hello within 100 ms/);
+    silent.forceShutdown();
+    const source = new TableSource();
+    source.defaults = [res('a', 1)];
+    await startServer(source, {}, port);
+    await until('synced with the control plane that answers', () => p.client.status.state === 'synced' && p.held.size === 1);
   });
 
   it('a proxy that starts while the control plane is away serves pass-through and says so', async () => {
