@@ -94,6 +94,24 @@ describe('GAMMA HTTPRoute translation', () => {
     expect(clusters).toContain(clusterName('demo', 'shadow', 8080));
   });
 
+  it("a backendRef's RequestHeaderModifier applies to that backend alone, after the rule's", () => {
+    const route = http('echo', [
+      {
+        filters: [{ type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name: 'X-Rule', value: 'r' }] } }],
+        backendRefs: [
+          { name: 'echo-v1', port: 8080, filters: [{ type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name: 'X-Header-Set', value: 'v1' }], add: [{ name: 'X-Add', value: 'a' }], remove: ['X-Gone'] } }] },
+          { name: 'echo-v2', port: 8080 },
+        ],
+      },
+    ]);
+    const [r] = routesOf(inputs([route])).routes;
+    expect(r!.requestHeaders).toEqual({ set: { 'x-rule': 'r' }, add: {}, remove: [] });
+    expect(r!.backends).toEqual([
+      { cluster: v1, weight: 1, requestHeaders: { set: { 'x-header-set': 'v1' }, add: { 'x-add': 'a' }, remove: ['x-gone'] } },
+      { cluster: v2, weight: 1 },
+    ]);
+  });
+
   it('a TrafficPolicy on the Service applies to its routes; the route\'s own timeout wins', () => {
     const policy: TrafficPolicy = {
       apiVersion: 'skein.dev/v1alpha1',
