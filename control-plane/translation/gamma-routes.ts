@@ -57,7 +57,11 @@ export function resolveGammaRoutes(httpRoutes: readonly HTTPRoute[], grpcRoutes:
 
     // Backends first: they decide ResolvedRefs for every parent.
     const refProblems: RefProblem[] = [];
-    const resolve = serviceBackendResolver(ns, svcByKey, refProblems, (b) => backends.set(portKey(b.namespace, b.name, b.port), b), () => 'cross-namespace references are not permitted (ReferenceGrant is not supported in the mesh)');
+    const resolve = serviceBackendResolver(ns, svcByKey, refProblems, (b) => backends.set(portKey(b.namespace, b.name, b.port), b), (bns, name) =>
+      // GAMMA consumer routes: a route in another namespace may send to the very Service it attaches to (its parentRef)
+      // without a ReferenceGrant; any other Service of another namespace is refused.
+      serviceParents.some((p) => (p.namespace ?? ns) === bns && p.name === name) ? null : 'cross-namespace references are not permitted (ReferenceGrant is not supported in the mesh)',
+    );
 
     const compiled = compileRouteRules(kind, r, { resolve, cors: false });
 

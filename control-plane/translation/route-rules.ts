@@ -190,7 +190,11 @@ export function compileRouteRules(kind: RouteKind, r: HTTPRoute | GRPCRoute, opt
     const backendsOut: WeightedBackendConfig[] = [];
     for (const b of rule.backendRefs ?? []) {
       const cluster = opts.resolve(b, 'backendRef');
-      if (cluster !== null) backendsOut.push({ cluster, weight: b.weight ?? 1 });
+      if (cluster === null) continue;
+      // A backendRef's RequestHeaderModifier changes only the requests sent to that backend (after the rule's own).
+      let own = EMPTY_MUTATION;
+      for (const f of b.filters ?? []) if (f.type === 'RequestHeaderModifier') own = mutation(f.requestHeaderModifier, own);
+      backendsOut.push({ cluster, weight: b.weight ?? 1, ...(own !== EMPTY_MUTATION ? { requestHeaders: own } : {}) });
     }
     const hasRefs = (rule.backendRefs ?? []).length > 0;
     let requestHeaders = EMPTY_MUTATION;
