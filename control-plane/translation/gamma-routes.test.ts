@@ -183,6 +183,16 @@ describe('GAMMA HTTPRoute translation', () => {
     expect(fromClient[0]!.backends).toEqual([{ cluster: clusterName('client', 'client-echo', 80), weight: 1 }]);
   });
 
+  it('a consumer route may send to the Service it attaches to in its namespace (no ReferenceGrant), to no other Service there', () => {
+    const toParent = http('to-parent', [{ backendRefs: [{ name: 'echo', namespace: 'demo', port: 80 }] }], { ns: 'client', parents: [{ group: '', kind: 'Service', name: 'echo', namespace: 'demo' }] });
+    const toOther = http('to-other', [{ backendRefs: [{ name: 'echo-v1', namespace: 'demo', port: 8080 }] }], { ns: 'client', parents: [{ group: '', kind: 'Service', name: 'echo', namespace: 'demo' }] });
+    expect(routesOf(inputs([toParent]), 'client').routes[0]!.backends).toEqual([{ cluster: clusterName('demo', 'echo', 80), weight: 1 }]);
+    const [ok, refused] = routeStatusUpdates(inputs([toParent, toOther]), 0);
+    const reasons = (u: typeof ok) => (u!.status.parents as { conditions: { reason: string }[] }[])[0]!.conditions.map((c) => c.reason);
+    expect([ok!.name, reasons(ok)]).toEqual(['to-parent', ['Accepted', 'ResolvedRefs']]);
+    expect([refused!.name, reasons(refused)]).toEqual(['to-other', ['Accepted', 'RefNotPermitted']]);
+  });
+
   it('routes whose parent is a Gateway are left alone; a Service without routes keeps its default route', () => {
     const gw = http('gw', [{ backendRefs: [{ name: 'echo-v1', port: 8080 }] }], { parents: [{ name: 'edge' }] });
     expect(routesOf(inputs([gw])).routes.map((r) => r.name)).toEqual(['default']);

@@ -120,7 +120,9 @@ export function resolveGammaRoutes(httpRoutes: readonly HTTPRoute[], grpcRoutes:
         refProblems.push({ reason: 'InvalidKind', message: `${what} ${b.group ?? ''}/${bkind} ${b.name}: only core Services are supported` });
         return null;
       }
-      if (bns !== ns) {
+      // GAMMA consumer routes: a route in another namespace may send to the very Service it attaches to (its parentRef)
+      // without a ReferenceGrant; any other Service of another namespace is refused.
+      if (bns !== ns && !serviceParents.some((p) => (p.namespace ?? ns) === bns && p.name === b.name)) {
         refProblems.push({ reason: 'RefNotPermitted', message: `${what} Service ${bns}/${b.name}: cross-namespace references are not permitted (ReferenceGrant is not supported in the mesh)` });
         return null;
       }

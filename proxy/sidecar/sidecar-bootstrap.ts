@@ -19,10 +19,18 @@ export function sidecarConfigDocument(env: NodeJS.ProcessEnv): Record<string, un
     domains: ['*'],
     routes: [{ name, backends: [{ cluster: name }] }],
   });
+  // Mesh-wide tracing from the injector; a value the config parser refuses stops the sidecar with that reason.
+  const collector = env[SIDECAR_ENV.traceCollector]?.trim();
+  const sampling = env[SIDECAR_ENV.traceSamplingPercent]?.trim();
+  const tracing = {
+    ...(collector ? { collector } : {}),
+    ...(sampling ? { samplingPercent: Number(sampling) } : {}),
+  };
   return {
     version: 'bootstrap',
     mode: 'sidecar',
     node: `${pod}.${ns}`,
+    ...(Object.keys(tracing).length > 0 ? { telemetry: { tracing } } : {}),
     admin: { address: '127.0.0.1', port: PROXY_ADMIN_PORT },
     listeners: [
       {
