@@ -55,8 +55,9 @@ export function suiteArgs(a: ConformanceArgs, claims: ConformanceClaims, reportF
   if (a.runTest) out.push(`--run-test=${a.runTest}`);
   if (a.skipTests.length > 0) out.push(`--skip-tests=${a.skipTests.join(',')}`);
   if (a.debug) out.push('--debug');
-  // Kept for a look afterwards: the suite's namespaces, echo pods and routes stay with the cluster.
-  if (a.keep) out.push('--cleanup-base-resources=false', '--cleanup-test-resources=false');
+  // Kept for a look afterwards: the suite's namespaces and echo pods stay with the cluster. Each test's own routes are still
+  // removed after it (left in place, they would take part in the next tests' routing and fail them).
+  if (a.keep) out.push('--cleanup-base-resources=false');
   return out;
 }
 

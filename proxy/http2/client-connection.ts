@@ -9,6 +9,7 @@ import { FrameOutput } from './frame-output.ts';
 import { Flag, FrameReader, FrameType, type FrameHandler } from './frame-reader.ts';
 import { dataFrameHeader, goawayFrame, headersFrames, pingFrame, rstStreamFrame, settingsFrame, windowUpdateFrame } from './frame-writer.ts';
 import { DEFAULT_WINDOW, H2Error, MAX_WINDOW, PREFACE, Setting } from './h2-codes.ts';
+import { HeaderBlock } from './header-block.ts';
 import { FieldsVerdict, HeaderFields } from './header-fields.ts';
 import { HpackDecoder, HpackError } from './hpack-decoder.ts';
 import { HpackEncoder } from './hpack-encoder.ts';
@@ -53,8 +54,6 @@ export interface ClientConnectionOwner {
   retired(conn: Http2ClientConnection): void;
 }
 
-/** Response header blocks this fragmented are a flood. */
-const MAX_CONTINUATIONS = 128;
 /** Control frames (PING ACKs, SETTINGS ACKs) queued on a socket the server does not read. */
 const MAX_UNREAD_OUTPUT = 1 << 20;
 /** How long a closing connection waits for the server to close its side. */
@@ -104,6 +103,8 @@ export class Http2ClientStream implements SendingStream {
     }
     if (this.pendingBytes === 0 && !this.#conn.congested) return true;
     this.waitingDrain = true;
+    // Waiting for window: the WINDOW_UPDATE's flush wakes it. Waiting for the output: its write (or the socket's 'drain').
+    if (this.pendingBytes === 0) this.#conn.drainLater();
     return false;
   }
 
@@ -159,12 +160,8 @@ export class Http2ClientConnection implements FrameHandler {
   /** The server's first SETTINGS arrived: how many streams it takes is known. */
   #ready = false;
   #nextId = 1;
-  // A response header block in progress.
-  #blockStream = 0;
-  #blockEnd = false;
-  #blockParts: Buffer[] = [];
-  #blockBytes = 0;
-  #blockFrames = 0;
+  /** A response header block in progress. */
+  readonly #block: HeaderBlock;
   #socketError: Error | null = null;
   /** Keepalive: something was read since the last tick; a PING of ours is unanswered. */
   #readSinceTick = true;
@@ -179,6 +176,7 @@ export class Http2ClientConnection implements FrameHandler {
     this.#opts = opts;
     this.#owner = owner;
     this.#fields = new HeaderFields(opts.maxHeaderBytes, opts.maxHeaderCount);
+    this.#block = new HeaderBlock(2 * opts.maxHeaderBytes + 16_384);
     this.#recvWindow = new RecvWindow(opts.connectionWindowBytes, DEFAULT_WINDOW);
     this.#out = new FrameOutput(socket, this.#afterFlush);
     this.#idleSince = Date.now();
@@ -285,7 +283,7 @@ export class Http2ClientConnection implements FrameHandler {
   }
 
   onFrame(type: number, flags: number, id: number, payload: Buffer): void {
-    if (this.#blockStream !== 0 && type !== FrameType.CONTINUATION) return this.#connectionError(H2Error.PROTOCOL_ERROR, 'frame inside a header block');
+    if (this.#block.stream !== 0 && type !== FrameType.CONTINUATION) return this.#connectionError(H2Error.PROTOCOL_ERROR, 'frame inside a header block');
     switch (type) {
       case FrameType.DATA:
         return this.#onDataFrame(flags, id, payload);
@@ -360,43 +358,22 @@ export class Http2ClientConnection implements FrameHandler {
 
   #onHeaders(flags: number, id: number, payload: Buffer): void {
     if (id === 0 || this.#idle(id)) return this.#connectionError(H2Error.PROTOCOL_ERROR, 'HEADERS on an idle stream');
-    let p = 0;
-    let end = payload.length;
-    if ((flags & Flag.PADDED) !== 0) {
-      if (payload.length === 0) return this.#connectionError(H2Error.PROTOCOL_ERROR, 'bad padding');
-      p = 1;
-      end -= payload[0]!;
-    }
-    if ((flags & Flag.PRIORITY) !== 0) p += 5;
-    if (end < p) return this.#connectionError(H2Error.PROTOCOL_ERROR, 'bad padding');
-    const fragment = payload.subarray(p, end);
-    this.#blockStream = id;
-    this.#blockEnd = (flags & Flag.END_STREAM) !== 0;
-    this.#blockParts.length = 0;
-    this.#blockParts.push(fragment);
-    this.#blockBytes = fragment.length;
-    this.#blockFrames = 0;
-    if ((flags & Flag.END_HEADERS) !== 0) this.#headerBlock();
+    const error = this.#block.begin(flags, id, payload);
+    if (error !== 0) return this.#connectionError(error, 'bad HEADERS frame');
+    if (this.#block.complete) this.#headerBlock();
   }
 
   #onContinuation(flags: number, id: number, payload: Buffer): void {
-    if (this.#blockStream === 0 || id !== this.#blockStream) return this.#connectionError(H2Error.PROTOCOL_ERROR, 'CONTINUATION out of place');
-    this.#blockBytes += payload.length;
-    if (++this.#blockFrames > MAX_CONTINUATIONS || this.#blockBytes > 2 * this.#opts.maxHeaderBytes + 16_384) {
-      return this.#connectionError(H2Error.ENHANCE_YOUR_CALM, 'response header block too large');
-    }
-    this.#blockParts.push(payload);
-    if ((flags & Flag.END_HEADERS) !== 0) this.#headerBlock();
+    const error = this.#block.add(flags, id, payload);
+    if (error !== 0) return this.#connectionError(error, error === H2Error.ENHANCE_YOUR_CALM ? 'response header block too large' : 'CONTINUATION out of place');
+    if (this.#block.complete) this.#headerBlock();
   }
 
   /** A complete header block: a response head (interim or final), or trailers. */
   #headerBlock(): void {
-    const id = this.#blockStream;
-    const endStream = this.#blockEnd;
-    const parts = this.#blockParts;
-    const block = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-    this.#blockStream = 0;
-    this.#blockParts = [];
+    const id = this.#block.stream;
+    const endStream = this.#block.endStream;
+    const block = this.#block.take();
     const s = this.#streams.get(id);
     const fields = this.#fields;
     fields.begin(s !== undefined && s.gotHead, true);
@@ -608,6 +585,11 @@ export class Http2ClientConnection implements FrameHandler {
     }
   }
 
+  /** @internal A stream waits for the connection's output to be written. */
+  drainLater(): void {
+    this.#drainWanted = true;
+  }
+
   #drained(s: Http2ClientStream): void {
     s.waitingDrain = false;
     s.handler.onDrain();
@@ -639,7 +621,7 @@ export class Http2ClientConnection implements FrameHandler {
   #connectionError(code: number, why: string): void {
     if (this.#phase === Phase.CLOSED) return;
     this.#reader.stop();
-    this.#blockStream = 0;
+    this.#block.reset();
     this.#out.queue(goawayFrame(0, code, why));
     this.#socketError = new ProxyError(ERRORS.upstreamProtocol, `upstream HTTP/2 connection error: ${why}`);
     this.#retire();

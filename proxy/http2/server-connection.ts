@@ -12,6 +12,7 @@ import { HpackEncoder } from './hpack-encoder.ts';
 import { RecvWindow, grow } from './flow-window.ts';
 import { PeerSettings } from './peer-settings.ts';
 import { sendData } from './send-data.ts';
+import { HeaderBlock } from './header-block.ts';
 import { FieldsVerdict, HeaderFields } from './header-fields.ts';
 import { Http2Request, Http2Response, type StreamWriter } from './server-exchange.ts';
 
@@ -31,17 +32,12 @@ const CALM_BURST = 1_000;
 const CALM_REFILL_PER_SEC = 200;
 /** Premature resets (the client's, or ours for malformed requests) tolerated before the ratio counts (CVE-2023-44487). */
 const PREMATURE_RESET_MIN = 200;
-/** CONTINUATION frames per header block: a block this fragmented is a flood, not a request. */
-const MAX_CONTINUATIONS = 128;
 /** Control frames (ACKs, resets) we will queue on a socket whose peer does not read. */
 const MAX_UNREAD_OUTPUT = 1 << 20;
 /** After a connection error, streams already accepted get this long to finish before the socket is closed. */
 const ERROR_GRACE_MS = 1_000;
 /** Request body bytes dropped after a complete response before the client is asked to stop sending. */
 const DISCARD_LIMIT = 1 << 20;
-
-/** Marks a header block whose HEADERS frame made the stream depend on itself. */
-const SELF_DEPENDENT = 0x100;
 
 /** Connection phases, in order. */
 const Phase = {
@@ -79,12 +75,8 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
   #sendWindow = DEFAULT_WINDOW;
   readonly #peer = new PeerSettings(this.#encoder, Infinity);
   #settingsAcked = false;
-  // A header block in progress (HEADERS without END_HEADERS, then CONTINUATIONs).
-  #blockStream = 0;
-  #blockFlags = 0;
-  #blockParts: Buffer[] = [];
-  #blockBytes = 0;
-  #blockFrames = 0;
+  /** A header block in progress (HEADERS without END_HEADERS, then CONTINUATIONs), and since when. */
+  readonly #block: HeaderBlock;
   #blockStartedAt = 0;
   // Flood accounting.
   #calm = CALM_BURST;
@@ -105,6 +97,7 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
     this.#limits = limits;
     this.#hooks = hooks;
     this.#fields = new HeaderFields(limits.maxRequestHeaderBytes, limits.maxHeaderCount);
+    this.#block = new HeaderBlock(2 * limits.maxRequestHeaderBytes + 16_384);
     this.#recvWindow = new RecvWindow(limits.http2ConnectionWindowBytes, DEFAULT_WINDOW);
     this.#createdAt = this.#idleSince = Date.now();
     this.#calmAt = performance.now();
@@ -192,7 +185,7 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
       // The client preface ends with a SETTINGS frame (RFC 9113 3.4).
       return this.#connectionError(H2Error.PROTOCOL_ERROR);
     }
-    if (this.#blockStream !== 0 && type !== FrameType.CONTINUATION) {
+    if (this.#block.stream !== 0 && type !== FrameType.CONTINUATION) {
       // Nothing may interleave with a header block (RFC 9113 6.10).
       return this.#connectionError(H2Error.PROTOCOL_ERROR);
     }
@@ -303,56 +296,27 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
 
   #onHeaders(flags: number, id: number, payload: Buffer): void {
     if (id === 0 || (id & 1) === 0) return this.#connectionError(H2Error.PROTOCOL_ERROR);
-    let p = 0;
-    let end = payload.length;
-    if ((flags & Flag.PADDED) !== 0) {
-      if (payload.length === 0) return this.#connectionError(H2Error.PROTOCOL_ERROR);
-      const pad = payload[0]!;
-      p = 1;
-      end -= pad;
-    }
-    let selfDependent = false;
-    if ((flags & Flag.PRIORITY) !== 0) {
-      if (end - p < 5) return this.#connectionError(H2Error.PROTOCOL_ERROR);
-      // Depending on itself (RFC 9113 5.3.1): a stream error; the block is still decoded to keep HPACK in step.
-      selfDependent = (payload.readUInt32BE(p) & 0x7fffffff) === id;
-      p += 5;
-    }
-    if (end < p) return this.#connectionError(H2Error.PROTOCOL_ERROR);
-    const fragment = payload.subarray(p, end);
-    this.#blockStream = id;
-    this.#blockFlags = flags | (selfDependent ? SELF_DEPENDENT : 0);
-    this.#blockParts.length = 0;
-    this.#blockParts.push(fragment);
-    this.#blockBytes = fragment.length;
-    this.#blockFrames = 0;
-    if ((flags & Flag.END_HEADERS) !== 0) return this.#headerBlock();
+    const error = this.#block.begin(flags, id, payload);
+    if (error !== 0) return this.#connectionError(error);
+    if (this.#block.complete) return this.#headerBlock();
     this.#blockStartedAt = Date.now();
   }
 
   #onContinuation(flags: number, id: number, payload: Buffer): void {
-    if (this.#blockStream === 0 || id !== this.#blockStream) return this.#connectionError(H2Error.PROTOCOL_ERROR);
-    this.#blockBytes += payload.length;
-    // A header block is bounded whatever its fragmentation (RELIABILITY 4: CONTINUATION flood).
-    if (++this.#blockFrames > MAX_CONTINUATIONS || this.#blockBytes > 2 * this.#limits.maxRequestHeaderBytes + 16_384) {
-      return this.#connectionError(H2Error.ENHANCE_YOUR_CALM);
-    }
+    const error = this.#block.add(flags, id, payload);
+    if (error !== 0) return this.#connectionError(error);
     if (payload.length === 0 && !this.#spend()) return;
-    // The payload is a view of a read buffer that lives on: kept as is until the block is complete.
-    this.#blockParts.push(payload);
-    if ((flags & Flag.END_HEADERS) !== 0) this.#headerBlock();
+    if (this.#block.complete) this.#headerBlock();
   }
 
-  /** A complete header block on `#blockStream`: a new stream's request head, or trailers. */
+  /** A complete header block: a new stream's request head, or trailers. */
   #headerBlock(): void {
-    const id = this.#blockStream;
-    const flags = this.#blockFlags;
-    const parts = this.#blockParts;
-    const block = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-    this.#blockStream = 0;
-    this.#blockFlags = 0;
-    this.#blockParts = [];
-    const endStream = (flags & Flag.END_STREAM) !== 0;
+    const hb = this.#block;
+    const id = hb.stream;
+    const endStream = hb.endStream;
+    // Depending on itself (RFC 9113 5.3.1): a stream error; the block is still decoded to keep HPACK in step.
+    const selfDependent = hb.dependency === id;
+    const block = hb.take();
     const res = this.#streams.get(id);
     const isNew = id > this.#lastStreamId;
     const fields = this.#fields;
@@ -372,13 +336,13 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
       }
       if (res.request.remoteClosed) return this.#connectionError(H2Error.STREAM_CLOSED);
       // Trailers: they end the stream and carry no pseudo-headers (RFC 9113 8.1); forwarded to an HTTP/2 upstream.
-      if (!endStream || fields.finishTrailers() !== FieldsVerdict.OK || (flags & SELF_DEPENDENT) !== 0) return this.#streamError(id, H2Error.PROTOCOL_ERROR, true);
+      if (!endStream || fields.finishTrailers() !== FieldsVerdict.OK || selfDependent) return this.#streamError(id, H2Error.PROTOCOL_ERROR, true);
       res.active = true;
       return this.#remoteEnd(res, fields.headers);
     }
     if (this.#phase >= Phase.CLOSING && id > this.#goawayLastId) return; // after our GOAWAY: ignored
     this.#lastStreamId = id;
-    if ((flags & SELF_DEPENDENT) !== 0) return this.#streamError(id, H2Error.PROTOCOL_ERROR, true);
+    if (selfDependent) return this.#streamError(id, H2Error.PROTOCOL_ERROR, true);
     if (this.#streams.size >= this.#limits.http2MaxConcurrentStreams) {
       // Past the limit we advertised: once the client has acknowledged it, a protocol violation (the GOAWAY names the
       // last stream we accepted); before that, the stream is refused and may be retried.
@@ -605,7 +569,7 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
   #connectionError(code: number): void {
     if (this.#phase >= Phase.FAILED) return;
     this.#reader.stop();
-    this.#blockStream = 0;
+    this.#block.reset();
     this.#newStreams = this.#newStreams.filter((r) => r.request.id <= this.#lastStreamId);
     this.#queue(goawayFrame(this.#lastStreamId, code));
     this.#phase = Phase.FAILED;
@@ -653,7 +617,7 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
   sweep(now: number): void {
     if (this.#phase >= Phase.FAILED) return;
     const limits = this.#limits;
-    if ((this.#blockStream !== 0 && now - this.#blockStartedAt > limits.headersTimeoutMs) || (this.#phase <= Phase.SETTINGS && now - this.#createdAt > limits.headersTimeoutMs)) {
+    if ((this.#block.stream !== 0 && now - this.#blockStartedAt > limits.headersTimeoutMs) || (this.#phase <= Phase.SETTINGS && now - this.#createdAt > limits.headersTimeoutMs)) {
       this.#queue(goawayFrame(this.#lastStreamId, H2Error.NO_ERROR));
       this.#reader.stop();
       this.#finish();

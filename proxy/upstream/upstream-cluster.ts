@@ -106,6 +106,16 @@ export class UpstreamCluster {
 
   #newHandle(state: EndpointState, transport: Transport): EndpointHandle {
     const config = this.config;
+    // What both HTTP/2 pools (ours, and node:http2's fallback) are built from.
+    const h2 = {
+      transport,
+      host: state.address,
+      port: state.port,
+      idleTimeoutMs: config.idleTimeoutMs,
+      connectTimeoutMs: config.connectTimeoutMs,
+      streamWindowBytes: this.#limits.http2StreamWindowBytes,
+      connectionWindowBytes: this.#limits.http2ConnectionWindowBytes,
+    };
     return {
       state,
       poolKey: this.#poolKey(state, transport),
@@ -119,28 +129,13 @@ export class UpstreamCluster {
         connectTimeoutMs: config.connectTimeoutMs,
       }),
       http2: new Http2Pool({
-        transport,
-        host: state.address,
-        port: state.port,
-        idleTimeoutMs: config.idleTimeoutMs,
-        connectTimeoutMs: config.connectTimeoutMs,
-        streamWindowBytes: this.#limits.http2StreamWindowBytes,
-        connectionWindowBytes: this.#limits.http2ConnectionWindowBytes,
+        ...h2,
         maxConnections: MAX_HTTP2_CONNECTIONS,
         maxHeaderBytes: this.#limits.maxRequestHeaderBytes,
         maxHeaderCount: this.#limits.maxHeaderCount,
         maxBufferedBytes: this.#limits.maxBufferedBytesPerConnection,
       }),
-      nodeHttp2: new NodeHttp2Pool({
-        transport,
-        host: state.address,
-        port: state.port,
-        idleTimeoutMs: config.idleTimeoutMs,
-        connectTimeoutMs: config.connectTimeoutMs,
-        streamWindowBytes: this.#limits.http2StreamWindowBytes,
-        connectionWindowBytes: this.#limits.http2ConnectionWindowBytes,
-        maxSessions: MAX_HTTP2_CONNECTIONS,
-      }),
+      nodeHttp2: new NodeHttp2Pool({ ...h2, maxSessions: MAX_HTTP2_CONNECTIONS }),
     };
   }
 
