@@ -1,34 +1,34 @@
-// e2e: the node agent on the real local cluster: a Deployment's pods are scheduled, run in their own network namespaces and
-// become Ready; EndpointSlices list their IPs; pod-to-pod HTTP over the bridge; init containers run first; a Job with a native
-// sidecar completes using its projected token against the API; deletion stops the processes; teardown leaves nothing behind.
+// e2e: workloads on the real node (kubelet + containerd), what the node agent's tests covered, now against Kubernetes itself:
+// a Deployment's pods are scheduled, run their init container first and become Ready; EndpointSlices list their IPs; `kubectl
+// logs` and Events come from the kubelet; pod-to-pod HTTP over the bridge; Service names (ClusterIP and headless) resolve
+// through the cluster DNS; the gRPC example answers over HTTP/2 at its pod IP; a Job with a native sidecar completes using its
+// projected token against the API; a projected token, a ConfigMap and a Secret are mounted; deletion stops the containers and
+// removes the pods' network namespaces; teardown leaves no container process or namespace behind.
 import * as k8s from '@kubernetes/client-node';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MESH_TOKEN_AUDIENCE, MESH_TOKEN_PATH, PROXY_UID } from '../../api/mesh/mesh-constants.ts';
 import { startLocalCluster, type LocalClusterDetails } from '../../local-cluster/cluster.ts';
-import { PINNED_NODE, REPO_ROOT } from '../../local-cluster/node-agent/image-table.ts';
-import { podNetworkNames } from '../../local-cluster/node-agent/host-network.ts';
+import { REPO_ROOT, SHELL_IMAGE } from '../../local-cluster/images/skein-images.ts';
+import { REAL_NODE_BRIDGE } from '../../local-cluster/real-node/node-configs.ts';
+import { podPid } from './pod-netns.ts';
 import { processAlive, waitFor } from './wait-for.ts';
 
-const NS = 'e2e-node-agent';
+const NS = 'e2e-workloads';
 const NODE = 'skein-local';
+const PINNED_NODE = join(REPO_ROOT, 'node_modules', 'node', 'bin', 'node');
 
-function skeinNetns(): string[] {
-  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith('skein-'));
-}
-function skeinLinks(): string[] {
-  return execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).split('\n').map((l) => l.split(': ')[1]?.split('@')[0] ?? '').filter((n) => n.startsWith('skein-'));
+/** The pods' network namespaces (the CNI plugins name them cni-<uuid>). */
+function podNetns(): string[] {
+  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith('cni-'));
 }
 function ready(p: k8s.V1Pod): boolean {
   return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 }
-function pidOf(s: k8s.V1ContainerStatus | undefined): number {
-  return Number(/^skein:\/\/(\d+)$/.exec(s?.containerID ?? '')?.[1] ?? 0);
-}
 
-describe('node agent on the local cluster', () => {
+describe('workloads on the real node', () => {
   let cluster: LocalClusterDetails;
   let core: k8s.CoreV1Api;
   let apps: k8s.AppsV1Api;
@@ -41,7 +41,7 @@ describe('node agent on the local cluster', () => {
   let echoPods: k8s.V1Pod[] = [];
 
   beforeAll(async () => {
-    cluster = await startLocalCluster({ log: (l) => lines.push(l) });
+    cluster = await startLocalCluster({ node: 'kubelet', log: (l) => lines.push(l) });
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(cluster.kubeconfigPath);
     core = kc.makeApiClient(k8s.CoreV1Api);
@@ -58,13 +58,17 @@ describe('node agent on the local cluster', () => {
     if (!stopped) await cluster?.stop();
   });
 
-  it('registers a Ready node with the pod CIDR', async () => {
+  const kubectl = (args: string[]): string =>
+    execFileSync(cluster.kubectl!, ['--kubeconfig', cluster.kubeconfigPath, '-n', NS, ...args], { encoding: 'utf8', timeout: 60_000 });
+  /** Runs a Node.js one-liner in a pod's container (`kubectl exec`): what the pod itself sees (its DNS, its routes). */
+  const nodeIn = (pod: string, script: string): string => kubectl(['exec', pod, '--', '/usr/local/bin/node', '-e', script]);
+
+  it('registers a Ready node with its address and a lease', async () => {
     const node = await waitFor('node Ready', async () => {
       const n = await core.readNode({ name: NODE });
       return n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? n : undefined;
     });
-    expect(node.spec?.podCIDR).toBe('10.244.0.0/24');
-    expect(node.status?.addresses).toContainEqual({ type: 'InternalIP', address: '10.244.0.1' });
+    expect(node.status?.addresses).toContainEqual({ type: 'InternalIP', address: cluster.advertiseAddress });
     const lease = await coord.readNamespacedLease({ name: NODE, namespace: 'kube-node-lease' });
     expect(lease.spec?.holderIdentity).toBe(NODE);
   });
@@ -82,7 +86,7 @@ describe('node agent on the local cluster', () => {
             spec: {
               terminationGracePeriodSeconds: 10,
               initContainers: [{
-                name: 'init', image: 'busybox',
+                name: 'init', image: SHELL_IMAGE, imagePullPolicy: 'IfNotPresent',
                 command: ['sh', '-c', 'echo init-ran-as-$(hostname); test -s /var/run/secrets/kubernetes.io/serviceaccount/token && cat /var/run/secrets/kubernetes.io/serviceaccount/namespace'],
               }],
               containers: [{
@@ -110,20 +114,19 @@ describe('node agent on the local cluster', () => {
     for (const p of echoPods) {
       expect(p.spec?.nodeName).toBe(NODE);
       expect(p.status?.phase).toBe('Running');
-      expect(p.status?.podIP).toMatch(/^10\.244\.0\.\d+$/);
-      expect(p.status?.hostIP).toBe('10.244.0.1');
+      expect(p.status?.podIP).toMatch(/^10\.245\.0\.\d+$/);
+      expect(p.status?.hostIP).toBe(cluster.advertiseAddress);
       const init = p.status?.initContainerStatuses?.[0]?.state?.terminated;
       const app = p.status?.containerStatuses?.[0]?.state?.running;
       expect(init?.exitCode).toBe(0);
       expect(new Date(init!.finishedAt!).getTime()).toBeLessThanOrEqual(new Date(app!.startedAt!).getTime());
-      const logDir = join(cluster.workDir, 'node-agent', 'pods', `${NS}_${p.metadata!.name}_${p.metadata!.uid}`);
-      expect(readFileSync(join(logDir, 'init.log'), 'utf8')).toBe(`init-ran-as-${p.metadata!.name}\n${NS}`);
-      // `kubectl logs` path: the API server asks the node agent's kubelet endpoint.
+      // `kubectl logs` path: the API server asks the kubelet.
+      expect(await core.readNamespacedPodLog({ name: p.metadata!.name!, namespace: NS, container: 'init' })).toBe(`init-ran-as-${p.metadata!.name}\n${NS}`);
       const appLog = await core.readNamespacedPodLog({ name: p.metadata!.name!, namespace: NS, container: 'echo' });
       expect(appLog).toContain(`echo ${p.metadata!.name} listening on :8080`);
       expect(await core.readNamespacedPodLog({ name: p.metadata!.name!, namespace: NS, container: 'init', tailLines: 1 })).toBe(NS);
     }
-    // `kubectl describe pod` shows the agent's Events.
+    // `kubectl describe pod` shows the kubelet's Events.
     const events = await waitFor('Started events', async () => {
       const l = await core.listNamespacedEvent({ namespace: NS, fieldSelector: `involvedObject.name=${echoPods[0]!.metadata!.name}` });
       return l.items.some((e) => e.reason === 'Started' && e.involvedObject.fieldPath === 'spec.containers{echo}') ? l.items : undefined;
@@ -160,22 +163,21 @@ describe('node agent on the local cluster', () => {
     expect(body.upstreamStatus).toBe(200);
     const echoed = JSON.parse(body.upstreamBody) as { pod: string; url: string; namespace: string };
     expect(echoed).toMatchObject({ pod: target.metadata!.name, url: '/through', namespace: NS });
-    // No cluster DNS: the pod's hosts file names itself, the API relay and the Services (at their ClusterIPs).
+    // Names as the pod resolves them: Services through the cluster DNS (CoreDNS), its own name through the kubelet's hosts file.
     const svc = await core.readNamespacedService({ name: 'echo', namespace: NS });
-    const netns = podNetworkNames(caller.metadata!.uid!).netns;
-    const resolve = (name: string) => execFileSync('ip', ['netns', 'exec', netns, 'getent', 'hosts', name], { encoding: 'utf8' }).split(/\s+/)[0];
-    expect(resolve('echo')).toBe(svc.spec!.clusterIP);
-    expect(resolve(`echo.${NS}.svc.cluster.local`)).toBe(svc.spec!.clusterIP);
-    expect(resolve('caller')).toBe(caller.status!.podIP);
-    expect(resolve('kubernetes.default.svc')).toBe('10.244.0.1');
+    const lookup = (name: string): string[] =>
+      JSON.parse(nodeIn('caller', `require('node:dns').promises.lookup(${JSON.stringify(name)}, { all: true }).then((a) => console.log(JSON.stringify(a.map((x) => x.address).sort())))`)) as string[];
+    expect(lookup('echo')).toEqual([svc.spec!.clusterIP]);
+    expect(lookup(`echo.${NS}.svc.cluster.local`)).toEqual([svc.spec!.clusterIP]);
+    expect(lookup('caller')).toEqual([caller.status!.podIP]);
+    expect(lookup('kubernetes.default.svc')).toEqual(['10.96.0.1']);
     // A headless Service resolves to its ready endpoints (pod IPs), which unmeshed pods can reach.
     await core.createNamespacedService({ namespace: NS, body: { metadata: { name: 'echo-direct' }, spec: { clusterIP: 'None', selector: { app: 'echo' }, ports: [{ port: 8080 }] } } });
     const podIps = echoPods.map((p) => p.status!.podIP!);
-    const direct = await waitFor('echo-direct in the hosts file', async () => {
-      const all = execFileSync('ip', ['netns', 'exec', netns, 'getent', 'ahostsv4', 'echo-direct'], { encoding: 'utf8' });
-      const ips = [...new Set(all.split('\n').map((l) => l.split(/\s+/)[0]).filter(Boolean))].sort();
+    const direct = await waitFor('echo-direct in the cluster DNS', async () => {
+      const ips = lookup('echo-direct');
       return ips.length === 2 ? ips : undefined;
-    }, 30_000);
+    }, 30_000, 1000);
     expect(direct).toEqual([...podIps].sort());
   });
 
@@ -214,8 +216,8 @@ describe('node agent on the local cluster', () => {
           template: {
             spec: {
               restartPolicy: 'Never',
-              initContainers: [{ name: 'sidecar', image: 'busybox', restartPolicy: 'Always', command: ['sh', '-c', 'while true; do sleep 1; done'] }],
-              containers: [{ name: 'main', image: 'busybox', command: [PINNED_NODE, '-e', script] }],
+              initContainers: [{ name: 'sidecar', image: SHELL_IMAGE, imagePullPolicy: 'IfNotPresent', restartPolicy: 'Always', command: ['sh', '-c', 'while true; do sleep 1; done'] }],
+              containers: [{ name: 'main', image: 'skein.dev/example-echo:e2e', command: ['/usr/local/bin/node', '-e', script] }],
             },
           },
         },
@@ -231,7 +233,7 @@ describe('node agent on the local cluster', () => {
     const p = pods.items[0]!;
     expect(p.status?.phase).toBe('Succeeded');
     expect(p.status?.initContainerStatuses?.[0]?.state?.terminated).toBeDefined();
-    const log = readFileSync(join(cluster.workDir, 'node-agent', 'pods', `${NS}_${p.metadata!.name}_${p.metadata!.uid}`, 'main.log'), 'utf8');
+    const log = await core.readNamespacedPodLog({ name: p.metadata!.name!, namespace: NS, container: 'main' });
     expect(log.trim()).toBe(`system:serviceaccount:${NS}:default`);
   });
 
@@ -250,7 +252,7 @@ describe('node agent on the local cluster', () => {
             { name: 'sec', secret: { secretName: 'sec' } },
           ],
           containers: [{
-            name: 'main', image: 'busybox', securityContext: { runAsUser: PROXY_UID },
+            name: 'main', image: SHELL_IMAGE, imagePullPolicy: 'IfNotPresent', securityContext: { runAsUser: PROXY_UID },
             command: ['sh', '-c', `cat /etc/skein-e2e/cfg/greeting; echo; cat /etc/skein-e2e/sec/pw; echo; cat ${MESH_TOKEN_PATH}`],
             volumeMounts: [
               { name: 'mesh-token', mountPath: dirname(MESH_TOKEN_PATH), readOnly: true },
@@ -276,30 +278,30 @@ describe('node agent on the local cluster', () => {
     expect(existsSync(MESH_TOKEN_PATH)).toBe(false);
   });
 
-  it('deleting the Deployment stops its processes and removes the pods and their network namespaces', async () => {
-    const pids = echoPods.map((p) => pidOf(p.status?.containerStatuses?.[0]));
+  it('deleting the Deployment stops its containers and removes the pods and their network namespaces', async () => {
+    const pids = echoPods.map((p) => podPid(cluster.realNode!.containerdSocket, p));
     expect(pids.every((pid) => pid > 0 && processAlive(pid))).toBe(true);
-    const netnsBefore = skeinNetns();
+    const netnsBefore = podNetns();
     await apps.deleteNamespacedDeployment({ name: 'echo', namespace: NS, propagationPolicy: 'Foreground' });
     await waitFor('echo pods gone', async () => {
       const l = await core.listNamespacedPod({ namespace: NS, labelSelector: 'app=echo' });
       return l.items.length === 0 ? true : undefined;
     }, 120_000);
     expect(pids.filter(processAlive)).toEqual([]);
-    const netnsAfter = skeinNetns();
-    expect(netnsAfter.length).toBe(netnsBefore.length - 2);
+    // The kubelet tears the sandbox down (and the CNI plugin its netns) just after the pod object goes.
+    await waitFor('the pods\' network namespaces removed', async () => (podNetns().length === netnsBefore.length - 2 ? true : undefined), 30_000);
   });
 
-  it('teardown leaves no process, network namespace, veth or bridge behind', async () => {
+  it('teardown leaves no container process, network namespace or bridge behind', async () => {
     const caller = await core.readNamespacedPod({ name: 'caller', namespace: NS });
-    const callerPid = pidOf(caller.status?.containerStatuses?.[0]);
+    const callerPid = podPid(cluster.realNode!.containerdSocket, caller);
     expect(callerPid > 0 && processAlive(callerPid)).toBe(true);
+    expect(podNetns().length).toBeGreaterThan(0);
     stopped = true;
     await cluster.stop();
     expect(processAlive(callerPid)).toBe(false);
-    expect(skeinNetns()).toEqual([]);
-    expect(skeinLinks()).toEqual([]);
-    expect(readdirSync('/etc/netns').filter((n) => n.startsWith('skein-'))).toEqual([]);
-    expect(existsSync('/run/skein/node-agent-skein-local.json')).toBe(false);
+    // One real node per machine (its lock): every cni- namespace was this cluster's.
+    expect(podNetns()).toEqual([]);
+    expect(execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' })).not.toContain(REAL_NODE_BRIDGE);
   });
 });
