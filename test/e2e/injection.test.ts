@@ -5,7 +5,7 @@
 // completes, both sidecar modes come up, `kubectl exec`/`logs`/`port-forward` work on a meshed pod, a ClusterIP Service and
 // its DNS name answer from a meshed and an unmeshed pod, and `skein inject` yields the pod spec the webhook gives.
 import * as k8s from '@kubernetes/client-node';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -19,6 +19,7 @@ import { createCertificateAuthority, issueServingCertificate } from '../../injec
 import { startLocalCluster, type LocalClusterDetails } from '../../local-cluster/cluster.ts';
 import { freePort } from '../../local-cluster/free-port.ts';
 import { SHELL_IMAGE } from '../../local-cluster/images/skein-images.ts';
+import { kubectlIn, withPortForward } from './kubectl.ts';
 import { inPodNetns } from './pod-netns.ts';
 import { waitFor } from './wait-for.ts';
 
@@ -177,14 +178,7 @@ describe('sidecar injection on the local cluster', () => {
   /** The proxy's admin metrics, read inside the pod's network namespace. */
   const proxyMetrics = (pod: k8s.V1Pod): string =>
     inPodNetns(cluster!.realNode!.containerdSocket, pod, ['curl', '-s', '--max-time', '5', 'http://127.0.0.1:15000/metrics']);
-  const kubectl = (args: string[], input?: string): Promise<string> =>
-    new Promise((resolve, reject) => {
-      const child = execFile(cluster!.kubectl!, ['--kubeconfig', cluster!.kubeconfigPath, ...args], { timeout: 60_000 }, (e, stdout, stderr) => {
-        if (e) reject(new Error(`kubectl ${args.join(' ')}: ${String(stderr) || e.message}`));
-        else resolve(String(stdout));
-      });
-      child.stdin?.end(input ?? '');
-    });
+  const kubectl = (args: string[], input?: string): Promise<string> => kubectlIn(cluster!)(args, input);
 
   it('a Deployment in a labelled namespace comes up with skein-init and the native sidecar, probes through the proxy', async (ctx) => {
     if (unavailable) return ctx.skip(unavailable);
@@ -250,23 +244,12 @@ describe('sidecar injection on the local cluster', () => {
     expect(await kubectl(['-n', MESHED, 'exec', pod, '-c', 'echo', '--', '/usr/local/bin/node', '-p', 'process.getuid()'])).toBe('1000\n');
     expect(await kubectl(['-n', MESHED, 'exec', '-i', pod, '-c', 'skein-proxy', '--', '/bin/sh', '-c', 'read l; echo "got $l"'], 'hi\n')).toBe('got hi\n');
     expect(await kubectl(['-n', MESHED, 'exec', pod, '-c', 'skein-proxy', '--', '/usr/local/bin/node', '-p', 'process.getuid()'])).toBe('2102\n');
-    const pf = spawn(cluster!.kubectl!, ['--kubeconfig', cluster!.kubeconfigPath, '-n', MESHED, 'port-forward', `pod/${pod}`, ':8080'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    try {
-      const port = await new Promise<number>((resolve, reject) => {
-        let out = '';
-        pf.stdout.on('data', (c: Buffer) => {
-          out += c.toString();
-          const m = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(out);
-          if (m) resolve(Number(m[1]));
-        });
-        pf.on('exit', (code) => reject(new Error(`kubectl port-forward exited ${code}: ${out}`)));
-      });
-      const r = await fetch(`http://127.0.0.1:${port}/through-port-forward`);
-      expect(r.status).toBe(200);
-      expect(await r.json()).toMatchObject({ pod, url: '/through-port-forward' });
-    } finally {
-      pf.kill();
-    }
+    const r = await withPortForward(cluster!, MESHED, pod, 8080, async (port) => {
+      const res = await fetch(`http://127.0.0.1:${port}/through-port-forward`);
+      return { status: res.status, body: await res.json() };
+    });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ pod, url: '/through-port-forward' });
   });
 
   it('a ClusterIP Service answers by IP, short name and DNS name from a meshed and from an unmeshed pod', async (ctx) => {
