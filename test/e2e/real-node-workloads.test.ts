@@ -69,7 +69,8 @@ describe('workloads on the real node', () => {
       return n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? n : undefined;
     });
     expect(node.status?.addresses).toContainEqual({ type: 'InternalIP', address: cluster.advertiseAddress });
-    const lease = await coord.readNamespacedLease({ name: NODE, namespace: 'kube-node-lease' });
+    // The kubelet takes its lease just after it registers the node.
+    const lease = await waitFor('the node lease', () => coord.readNamespacedLease({ name: NODE, namespace: 'kube-node-lease' }), 30_000);
     expect(lease.spec?.holderIdentity).toBe(NODE);
   });
 
@@ -87,7 +88,7 @@ describe('workloads on the real node', () => {
               terminationGracePeriodSeconds: 10,
               initContainers: [{
                 name: 'init', image: SHELL_IMAGE, imagePullPolicy: 'IfNotPresent',
-                command: ['sh', '-c', 'echo init-ran-as-$(hostname); test -s /var/run/secrets/kubernetes.io/serviceaccount/token && cat /var/run/secrets/kubernetes.io/serviceaccount/namespace'],
+                command: ['sh', '-c', 'echo init-ran-as-$(cat /etc/hostname); test -s /var/run/secrets/kubernetes.io/serviceaccount/token && cat /var/run/secrets/kubernetes.io/serviceaccount/namespace'],
               }],
               containers: [{
                 name: 'echo', image: 'skein.dev/example-echo:e2e',
