@@ -6,7 +6,8 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { upstreamConfig } from './lib/haproxy-config.ts';
 import { fortio, h2load, parseFortioJson, parseH2load, parseWrk, wrk } from './lib/load-tools.ts';
 import { binDir } from './lib/install-tools.ts';
@@ -14,6 +15,9 @@ import { cpuSeconds } from './lib/proc-stats.ts';
 import { freePort, ProcessGroup, waitForPort } from './lib/process-group.ts';
 import { skeinProxyConfig } from './lib/skein-config.ts';
 import { startSkeinProxy } from './lib/skein-proxy.ts';
+
+/** The repository's root as profile URLs name it (any checkout or worktree, not only /work/main). */
+const REPO_URL = `${pathToFileURL(resolve(import.meta.dirname, '..')).href}/`;
 
 interface CpuProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
 interface CpuProfile { nodes: CpuProfileNode[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number }
@@ -52,7 +56,9 @@ export function selfTimes(profile: CpuProfile): { total: number; byFunction: Sel
     const cf = nodes.get(id)!.callFrame;
     const fn = cf.functionName || '(anonymous)';
     // The proxy may run from the plain-JS build (.cache/js/<hash>/, bin/skein.mjs): name its files like the sources.
-    const rel = cf.url.replace(/^file:\/\/.*?\/work\/main\//, '').replace(/^file:\/\//, '');
+    // node_modules may be a link to another checkout's install: named from node_modules/ on, wherever it lives.
+    const nm = cf.url.lastIndexOf('/node_modules/');
+    const rel = nm >= 0 ? cf.url.slice(nm + 1) : cf.url.startsWith(REPO_URL) ? cf.url.slice(REPO_URL.length) : cf.url.replace(/^file:\/\//, '');
     const file = (/^\.cache\/js\/[0-9a-f]+\//.test(rel) ? rel.replace(/^\.cache\/js\/[0-9a-f]+\//, '').replace(/\.js$/, '.ts') : rel) || '(native/VM)';
     const where = cf.url ? `${file}:${cf.lineNumber + 1}` : file;
     const key = `${fn} ${where}`;

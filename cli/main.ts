@@ -13,6 +13,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   injector: async () => (await import('./commands/injector.ts')).registerInjectorCommand,
   'control-plane': async () => (await import('./commands/control-plane.ts')).registerControlPlaneCommand,
   'proxy-status': async () => (await import('./commands/proxy-status.ts')).registerProxyStatusCommand,
+  stat: async () => (await import('./commands/stat.ts')).registerStatCommand,
   'init-iptables': async () => (await import('./commands/init-iptables.ts')).registerInitIptablesCommand,
   'wait-ready': async () => (await import('./commands/wait-ready.ts')).registerWaitReadyCommand,
   cluster: async () => (await import('./commands/cluster.ts')).registerClusterCommand,

@@ -9,6 +9,8 @@ import { MESH_NAMESPACE } from '../api/mesh/mesh-constants.ts';
 import { ClusterWatcher } from './ingestion/cluster-watcher.ts';
 import { InformerMetrics } from './ingestion/informer-metrics.ts';
 import { routeStatusUpdates, trafficPolicyStatusUpdates } from './status/desired-status.ts';
+import { inboundPolicyStatusUpdates } from './status/inbound-policy-status.ts';
+import { DEFAULT_TRUST_DOMAIN } from '../api/proto/identity.ts';
 import { KubeLeaseStore, STATUS_LEASE_NAME } from './status/kube-lease-store.ts';
 import { kubeStatusWrite } from './status/kube-status-write.ts';
 import { LeaseElector } from './status/lease-elector.ts';
@@ -33,6 +35,10 @@ export interface ControlPlaneOptions {
   /** Where the status-writer Lease lives (default skein-system). */
   readonly leaseNamespace?: string;
   readonly leaseName?: string;
+  /** Authorization of a workload no AuthorizationPolicy selects (default allow; a namespace annotation overrides it). */
+  readonly authorizationDefault?: 'allow' | 'deny';
+  /** Inbound mTLS mode when no MeshTLSPolicy says anything (default permissive). */
+  readonly mtlsMode?: 'permissive' | 'strict';
   /** Lease timings (tests shorten them); defaults as client-go: 15 s duration, 10 s renew deadline, 2 s retry. */
   readonly lease?: { readonly durationMs?: number; readonly renewDeadlineMs?: number; readonly retryPeriodMs?: number };
 }
@@ -58,11 +64,20 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
       return { namespace: proxy.namespace, outboundNamespaces: parseNamespaceList(pod?.metadata?.annotations?.[OUTBOUND_NAMESPACES_ANNOTATION], proxy.namespace) };
     },
     () => watcher!.inputs(),
+    {
+      podOf: (proxy) => watcher?.pod(proxy.namespace, proxy.podName),
+      defaults: {
+        trustDomain: opts.identity?.trustDomain ?? DEFAULT_TRUST_DOMAIN,
+        meshNamespace: MESH_NAMESPACE,
+        authorizationDefault: opts.authorizationDefault ?? 'allow',
+        mtlsMode: opts.mtlsMode ?? 'permissive',
+      },
+    },
   );
   let synced = false;
   const status = new StatusWriter({
     inputs: () => watcher!.inputs(),
-    compute: [trafficPolicyStatusUpdates, routeStatusUpdates],
+    compute: [trafficPolicyStatusUpdates, routeStatusUpdates, (inputs, now) => inboundPolicyStatusUpdates(inputs, now, translator.inboundDefaults!)],
     write: kubeStatusWrite(opts.kubeConfig),
     log: opts.log,
   });

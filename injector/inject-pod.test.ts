@@ -7,7 +7,7 @@ import { INIT_CONTAINER_NAME, SIDECAR_CONTAINER_NAME } from '../api/mesh/mesh-co
 import { injectPod, type InjectionOutcome, type NamespaceInfo } from './inject-pod.ts';
 import { generateIptablesScript } from './iptables-script.ts';
 import { applyJsonPatch } from './json-patch.ts';
-import { meshSettings, type MeshSettings } from './mesh-settings.ts';
+import { meshSettings, parseTraceSettings, type MeshSettings } from './mesh-settings.ts';
 import type { Pod } from './pod-types.ts';
 
 const dir = join(import.meta.dirname, 'testdata');
@@ -109,6 +109,31 @@ describe('injectPod modes', () => {
     if (withRoots.kind === 'injected') expect(withRoots.pod.metadata!.annotations!['skein.dev/mesh-identity']).toBe('enabled');
     const without = injectPod(pod(), { name: 'ns' }, meshSettings());
     if (without.kind === 'injected') expect(without.pod.metadata!.annotations!['skein.dev/mesh-identity']).toBeUndefined();
+  });
+  it('gives the sidecar the mesh-wide trace collector and sampling share when set, and nothing otherwise', () => {
+    const traceEnv = (o: ReturnType<typeof injectPod>) => {
+      if (o.kind !== 'injected') throw new Error(o.kind);
+      const c = [...(o.pod.spec!.initContainers ?? []), ...o.pod.spec!.containers].find((x) => x.name === SIDECAR_CONTAINER_NAME)!;
+      return (c.env as { name: string; value?: string }[]).filter((e) => e.name.startsWith('SKEIN_TRACE_'));
+    };
+    expect(traceEnv(injectPod(pod(), { name: 'ns' }, meshSettings()))).toEqual([]);
+    expect(traceEnv(injectPod(pod(), { name: 'ns' }, meshSettings({ traceCollector: 'http://jaeger:4318/v1/traces', traceSamplingPercent: 100 })))).toEqual([
+      { name: 'SKEIN_TRACE_COLLECTOR', value: 'http://jaeger:4318/v1/traces' },
+      { name: 'SKEIN_TRACE_SAMPLING_PERCENT', value: '100' },
+    ]);
+    expect(traceEnv(injectPod(pod(), { name: 'ns' }, meshSettings({ traceSamplingPercent: 0 })))).toEqual([{ name: 'SKEIN_TRACE_SAMPLING_PERCENT', value: '0' }]);
+  });
+  it('parses the tracing flags, naming the flag in each refusal', () => {
+    expect(parseTraceSettings(undefined, undefined)).toEqual({ ok: true, value: { traceCollector: '', traceSamplingPercent: null } });
+    expect(parseTraceSettings('http://10.0.0.1:4318/v1/traces', '2.5')).toEqual({ ok: true, value: { traceCollector: 'http://10.0.0.1:4318/v1/traces', traceSamplingPercent: 2.5 } });
+    for (const bad of ['jaeger:4318', 'ftp://x/v1/traces', 'http://user:pw@x/v1/traces', 'not a url']) {
+      const r = parseTraceSettings(bad, undefined);
+      expect(r.ok ? '' : r.error).toMatch(/^--trace-collector must be an http/);
+    }
+    for (const bad of ['101', '-1', 'lots', '', '1e2']) {
+      const r = parseTraceSettings(undefined, bad);
+      expect(r.ok ? '' : r.error).toMatch(/^--trace-sampling-percent must be a number from 0 to 100/);
+    }
   });
   it('never throws on hostile shapes', () => {
     const hostile: unknown[] = [null, 1, 'pod', [], {}, { spec: null }, { spec: { containers: 'x' } }, { spec: { containers: [null] } },

@@ -133,6 +133,9 @@ function buildSidecar(x: SidecarInputs): Container {
   ];
   if (x.exitOnAppExit) env.push({ name: SIDECAR_ENV.exitOnAppExit, value: 'true' });
   if (settings.trustAnchorsPem !== '') env.push({ name: SIDECAR_ENV.trustAnchors, value: settings.trustAnchorsPem });
+  // Only when set mesh-wide, so a mesh without tracing injects exactly what it did before.
+  if (settings.traceCollector !== '') env.push({ name: SIDECAR_ENV.traceCollector, value: settings.traceCollector });
+  if (settings.traceSamplingPercent !== null) env.push({ name: SIDECAR_ENV.traceSamplingPercent, value: String(settings.traceSamplingPercent) });
   const r = options.resources;
   const limits: Record<string, string> = {};
   if (r.cpuLimit !== '') limits.cpu = r.cpuLimit;

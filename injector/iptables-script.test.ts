@@ -24,7 +24,8 @@ describe('generateIptablesScript', () => {
   });
   it('leaves alone the proxy UID, loopback, admin/health ports and the exclusions', () => {
     for (const line of [
-      '-A SKEIN_OUTPUT -m owner --uid-owner 2102 -j RETURN',
+      '-A SKEIN_OUTPUT -o lo ! -d 127.0.0.0/8 -m owner --uid-owner 2102 -j SKEIN_INBOUND\n' + 'iptables -w -t nat -A SKEIN_OUTPUT -m owner --uid-owner 2102 -j RETURN',
+      '-A SKEIN_OUTPUT -o lo ! -d ::1/128 -m owner --uid-owner 2102 -j SKEIN_INBOUND',
       '-A SKEIN_OUTPUT -d 127.0.0.0/8 -j RETURN',
       '-A SKEIN_OUTPUT -d ::1/128 -j RETURN',
       '-A SKEIN_INBOUND -p tcp --dport 15000 -j RETURN',
@@ -60,7 +61,7 @@ const netnsUnavailable = canUseNetns();
 // which listener answered.
 const probeProgram = `
 import net from 'node:net';
-const tags = { 15001: 'outbound-proxy', 80: 'port-80', 5432: 'port-5432' };
+const tags = { 15001: 'outbound-proxy', 15006: 'inbound-proxy', 80: 'port-80', 5432: 'port-5432', 9090: 'port-9090' };
 const [mode, host, port] = process.argv.slice(2);
 if (mode === 'serve') {
   for (const [p, tag] of Object.entries(tags)) net.createServer((s) => s.end(tag)).listen(Number(p), '0.0.0.0');
@@ -123,8 +124,13 @@ describe.skipIf(netnsUnavailable !== null)(`interception in a network namespace$
     expect(connect('127.0.0.1', 80)).toBe('port-80');
     expect(connect('10.99.0.1', 5432)).toBe('port-5432');
     expect(connect('10.99.1.1', 80)).toBe('port-80');
-    expect(connect('10.99.0.1', 80, 2102)).toBe('port-80');
+    expect(connect('127.0.0.1', 80, 2102)).toBe('port-80');
     expect(connect('10.99.0.1', 80, 2103)).toBe('outbound-proxy');
+  });
+  it("sends the proxy's own connections to the pod's own address to the inbound proxy (a pod calling itself), except excluded inbound ports", () => {
+    // 10.99.0.1 is an address of this namespace (on lo): to the proxy, it is the pod's own IP.
+    expect(connect('10.99.0.1', 80, 2102)).toBe('inbound-proxy');
+    expect(connect('10.99.0.1', 9090, 2102)).toBe('port-9090');
   });
   it('the cleanup script removes every SKEIN chain', () => {
     writeFileSync(join(work, 'clean.sh'), generateIptablesCleanupScript());

@@ -1,8 +1,9 @@
 // Generates the interception rules the skein-init container installs: a POSIX sh script of iptables commands (nat table).
 //
-// Inbound TCP goes to the proxy's inbound port, outbound TCP to its outbound port. Left alone: the proxy's own traffic
-// (by UID), loopback, the proxy's admin and health ports, and whatever the pod excludes. All rules live in SKEIN_* chains
-// that the script flushes and refills, and the jumps into them are added only when missing: running it twice is harmless.
+// Inbound TCP goes to the proxy's inbound port, outbound TCP to its outbound port (and the proxy's own connections to the
+// pod's own address, to the inbound port). Left alone: the proxy's other traffic (by UID), loopback, the proxy's admin and
+// health ports, and whatever the pod excludes. All rules live in SKEIN_* chains that the script flushes and refills, and the
+// jumps into them are added only when missing: running it twice is harmless.
 import { PROXY_ADMIN_PORT, PROXY_HEALTH_PORT, PROXY_INBOUND_PORT, PROXY_OUTBOUND_PORT, PROXY_UID } from '../api/mesh/mesh-constants.ts';
 import { formatPortSpec, type Cidr, type PortSpec } from './port-list.ts';
 
@@ -57,6 +58,11 @@ function familyRules(bin: 'iptables' | 'ip6tables', rules: InterceptionRules): s
     lines.push(`${nat} -A SKEIN_INBOUND -p tcp --dport ${formatPortSpec(p)} -j RETURN`);
   }
   lines.push(`${nat} -A SKEIN_INBOUND -p tcp -j SKEIN_IN_REDIRECT`);
+  // A pod calling itself through the mesh (a Service whose endpoint is this pod): the outbound proxy's connection to the
+  // pod's own address leaves by lo and never passes PREROUTING, so it would reach the app raw (mTLS bytes to a plain
+  // server: "upstream reset"). Send it to the inbound side as a peer's would be (through SKEIN_INBOUND, so the excluded
+  // inbound ports stay excluded), as Istio does; the inbound proxy's own hop to the app is to 127.0.0.1 and stays out.
+  lines.push(`${nat} -A SKEIN_OUTPUT -o lo ! -d ${loopback} -m owner --uid-owner ${rules.proxyUid} -j SKEIN_INBOUND`);
   // The proxy's own connections (to peers, to the app over loopback) must never loop back into the proxy.
   lines.push(`${nat} -A SKEIN_OUTPUT -m owner --uid-owner ${rules.proxyUid} -j RETURN`);
   lines.push(`${nat} -A SKEIN_OUTPUT -d ${loopback} -j RETURN`);

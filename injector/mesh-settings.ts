@@ -26,6 +26,10 @@ export interface MeshSettings {
    * sidecar then runs without a workload certificate, in plaintext.
    */
   readonly trustAnchorsPem: string;
+  /** Where every sidecar exports its spans (OTLP/HTTP traces URL); '' for none (trace headers still pass through). */
+  readonly traceCollector: string;
+  /** Mesh default share (0-100) of new traces sampled; null: the proxy's own default (1 %). */
+  readonly traceSamplingPercent: number | null;
 }
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug', 'trace'] as const;
@@ -50,7 +54,36 @@ export const DEFAULT_MESH_SETTINGS: MeshSettings = {
   excludedNamespaces: ['kube-system', MESH_NAMESPACE],
   tokenExpirationSeconds: 3600,
   trustAnchorsPem: '',
+  traceCollector: '',
+  traceSamplingPercent: null,
 };
+
+/**
+ * The tracing flags of `skein injector` / `skein inject`, checked at the edge: a URL a sidecar could not use, or a share
+ * outside 0-100, is refused at start with the flag named, rather than reaching every pod's environment.
+ */
+export function parseTraceSettings(collector: string | undefined, samplingPercent: string | undefined): { ok: true; value: Pick<MeshSettings, 'traceCollector' | 'traceSamplingPercent'> } | { ok: false; error: string } {
+  let traceCollector = '';
+  if (collector !== undefined && collector !== '') {
+    let url: URL | null = null;
+    try {
+      url = new URL(collector);
+    } catch {
+      // reported below
+    }
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.username !== '' || url.password !== '') {
+      return { ok: false, error: `--trace-collector must be an http:// or https:// URL without credentials (the collector's OTLP/HTTP traces endpoint, e.g. http://jaeger-collector.observability:4318/v1/traces), not "${collector}"` };
+    }
+    traceCollector = url.href;
+  }
+  let traceSamplingPercent: number | null = null;
+  if (samplingPercent !== undefined) {
+    const n = /^[0-9]{1,3}(\.[0-9]+)?$/.test(samplingPercent) ? Number(samplingPercent) : NaN;
+    if (!(n >= 0 && n <= 100)) return { ok: false, error: `--trace-sampling-percent must be a number from 0 to 100, not "${samplingPercent}"` };
+    traceSamplingPercent = n;
+  }
+  return { ok: true, value: { traceCollector, traceSamplingPercent } };
+}
 
 export function meshSettings(overrides: Partial<MeshSettings> = {}): MeshSettings {
   return { ...DEFAULT_MESH_SETTINGS, ...overrides };

@@ -274,7 +274,7 @@ export class ProxyRuntime {
 
   #reject(version: string, reasons: readonly NackReason[]): ApplyOutcome {
     this.#lastRejection = { version, at: new Date().toISOString(), reasons };
-    this.metrics.configRejected();
+    this.metrics.configRejected(reasons[0]?.type ?? '');
     log('warn', 'config change rejected (the last good config keeps serving)', {
       version,
       reasons: reasons.map((r) => `${r.type}/${r.name}${r.path ? ` ${r.path}` : ''}: ${r.message}`).join('; '),

@@ -149,7 +149,7 @@ export function parseProxyConfig(doc: unknown): Result<ProxyConfig, readonly Con
         const backends = (r.backends ?? []).map((b, bi) => {
           if (!clusterNames.has(b.cluster!)) problems.push({ path: `${rat}.backends[${bi}].cluster`, message: `unknown cluster "${b.cluster}"` });
           note(b.cluster!, direction);
-          return { cluster: b.cluster!, weight: b.weight ?? 1 };
+          return { cluster: b.cluster!, weight: b.weight ?? 1, ...(b.requestHeaders ? { requestHeaders: mutation(b.requestHeaders as In<HeaderMutationConfig>) } : {}) };
         });
         if (backends.length === 0 && !r.directResponse && !r.redirect) {
           problems.push({ path: `${rat}`, message: 'needs backends, a directResponse or a redirect' });

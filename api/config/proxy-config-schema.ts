@@ -155,7 +155,7 @@ export const proxyConfigSchema = {
                           type: 'object',
                           additionalProperties: false,
                           required: ['cluster'],
-                          properties: { cluster: name, weight: { type: 'integer', minimum: 0, maximum: 1_000_000 } },
+                          properties: { cluster: name, weight: { type: 'integer', minimum: 0, maximum: 1_000_000 }, requestHeaders: headerMutation },
                         },
                       },
                       directResponse: {

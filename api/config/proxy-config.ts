@@ -163,6 +163,8 @@ export interface QueryMatchConfig {
 export interface WeightedBackendConfig {
   readonly cluster: string;
   readonly weight: number;
+  /** Request header changes for this backend only (Gateway API backendRef filters), applied after the route's own. */
+  readonly requestHeaders?: HeaderMutationConfig;
 }
 
 export interface DirectResponseConfig {

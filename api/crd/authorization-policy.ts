@@ -18,11 +18,41 @@ export interface AuthorizationPolicy {
   readonly kind: 'AuthorizationPolicy';
   readonly metadata: { readonly name: string; readonly namespace?: string; readonly generation?: number; readonly creationTimestamp?: string };
   readonly spec: AuthorizationPolicySpec;
+  readonly status?: PolicyStatus;
+}
+
+/**
+ * Written by the control plane replica holding the status Lease. `Accepted`: True (Accepted), or False with reason
+ * Invalid (the policy then allows nothing to the pods it selects: fail closed) or TargetNotFound (no such Service).
+ */
+export interface PolicyStatus {
+  readonly observedGeneration?: number;
+  readonly conditions?: readonly {
+    readonly type: string;
+    readonly status: 'True' | 'False' | 'Unknown';
+    readonly reason: string;
+    readonly message: string;
+    readonly observedGeneration?: number;
+    readonly lastTransitionTime: string;
+  }[];
+}
+
+/** The workloads a policy applies to, in its own namespace: a Service's pods (by its selector) or a ServiceAccount's pods. */
+export interface WorkloadTargetRef {
+  readonly group?: '';
+  readonly kind: 'Service' | 'ServiceAccount';
+  readonly name: string;
+}
+
+export interface LabelSelector {
+  readonly matchLabels?: Readonly<Record<string, string>>;
 }
 
 export interface AuthorizationPolicySpec {
-  /** Pods of this namespace whose labels match; absent or empty: every pod of the namespace. */
-  readonly selector?: { readonly matchLabels?: Readonly<Record<string, string>> };
+  /** Pods of this namespace whose labels match; absent or empty (and no targetRef): every pod of the namespace. */
+  readonly selector?: LabelSelector;
+  /** Instead of `selector`: the pods of a Service or of a ServiceAccount of this namespace. */
+  readonly targetRef?: WorkloadTargetRef;
   /** No rules: selects the workload and allows nothing (deny all). */
   readonly rules?: readonly AuthorizationPolicyRule[];
 }
@@ -70,10 +100,4 @@ export function authorizationPolicyConfig(policy: AuthorizationPolicy, trustDoma
     name: `${ns}/${policy.metadata.name}`,
     rules: (policy.spec.rules ?? []).map((r) => ({ from: (r.from ?? []).map(source), to: (r.to ?? []).map(target) })),
   };
-}
-
-/** Whether `policy` selects a pod with these labels (its namespace already matched). */
-export function authorizationPolicySelects(policy: AuthorizationPolicy, podLabels: Readonly<Record<string, string>>): boolean {
-  const want = policy.spec.selector?.matchLabels ?? {};
-  return Object.entries(want).every(([k, v]) => podLabels[k] === v);
 }

@@ -30,6 +30,8 @@ export interface BackendRef {
   readonly namespace?: string;
   readonly port?: number;
   readonly weight?: number;
+  /** Filters for requests sent to this backend only (HTTPRoute and GRPCRoute backendRefs). */
+  readonly filters?: readonly RouteFilter[];
 }
 
 export interface HeaderMatch {

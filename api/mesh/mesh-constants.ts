@@ -46,6 +46,10 @@ export const SIDECAR_ENV = {
   exitOnAppExit: 'SKEIN_EXIT_ON_APP_EXIT',
   /** PEM roots of the mesh (the control plane's published trust bundle): set, the proxy obtains a workload certificate. */
   trustAnchors: 'SKEIN_TRUST_ANCHORS',
+  /** OTLP/HTTP traces URL of the mesh's collector (`skein injector --trace-collector`); unset: no span is exported. */
+  traceCollector: 'SKEIN_TRACE_COLLECTOR',
+  /** Share (0-100) of new traces sampled (`skein injector --trace-sampling-percent`); unset: the proxy default (1). */
+  traceSamplingPercent: 'SKEIN_TRACE_SAMPLING_PERCENT',
 } as const;
 
 /** Label the injector puts on every pod it injected (value "true"). */

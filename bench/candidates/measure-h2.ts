@@ -1,6 +1,7 @@
-// HTTP/2 side by side (issue 10): one Skein proxy on node:http2 (SKEIN_HTTP2_SERVER=node) and on our own HTTP/2 server,
-// HAProxy nbthread 1, and direct, all against the same HAProxy h2c upstream; h2load closed loop, 16 conns x 10 streams,
-// 1 KiB answers, N runs of S seconds each, median; req/s and CPU of the proxy process.
+// HTTP/2 side by side (issue 10): one Skein proxy with node:http2 on both sides (SKEIN_HTTP2_SERVER=node
+// SKEIN_HTTP2_CLIENT=node), with our own server and node:http2's client, and with our own codec on both sides; HAProxy
+// nbthread 1, and direct, all against the same HAProxy h2c upstream; h2load closed loop, 16 conns x 10 streams, 1 KiB
+// answers, N runs of S seconds each, median; req/s and CPU of the proxy process.
 // Usage: node bench/candidates/measure-h2.ts [--runs N] [--seconds S]
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -46,13 +47,20 @@ async function measure(name: string, port: number, proxy: Started | null, upstre
   return { name, rps: median(rps) ?? 0, proxyCpu: proxy ? median(cpu) : null, otherCores: median(other) ?? 0, runs: rps, errors };
 }
 
-async function skein(id: string, name: string, upH2: number, env: string | undefined, upstream: Started): Promise<Row | null> {
+/** Which HTTP/2 implementations the proxy process uses (the fallback switches; unset: our own). */
+interface Variant {
+  readonly server?: 'node';
+  readonly client?: 'node';
+}
+
+async function skein(id: string, name: string, upH2: number, variant: Variant, upstream: Started): Promise<Row | null> {
   const [port, admin] = [await freePort(), await freePort()];
   const cfg = skeinProxyConfig(id, admin, [{ name: 'h2', port, direction: 'outbound', upstreamPort: upH2, upstreamProtocol: 'http2' }]);
-  if (env === undefined) delete process.env.SKEIN_HTTP2_SERVER;
-  else process.env.SKEIN_HTTP2_SERVER = env;
+  setEnv('SKEIN_HTTP2_SERVER', variant.server);
+  setEnv('SKEIN_HTTP2_CLIENT', variant.client);
   const sk = await startSkeinProxy(group, id, cfg, admin, dir);
-  delete process.env.SKEIN_HTTP2_SERVER;
+  setEnv('SKEIN_HTTP2_SERVER', undefined);
+  setEnv('SKEIN_HTTP2_CLIENT', undefined);
   if (!sk.ok) {
     process.stderr.write(`${name} not measured: ${sk.reason}\n`);
     return null;
@@ -62,6 +70,11 @@ async function skein(id: string, name: string, upH2: number, env: string | undef
   return row;
 }
 
+function setEnv(name: string, value: string | undefined): void {
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
+}
+
 async function main(): Promise<void> {
   const [upH1, upH2] = [await freePort(), await freePort()];
   writeFileSync(join(dir, 'upstream.cfg'), upstreamConfig(upH1, upH2, 1024, 1));
@@ -69,10 +82,15 @@ async function main(): Promise<void> {
   await waitForPort(upH2, 5000, upstream);
   const rows: Row[] = [];
   rows.push(await measure('direct (no proxy), h2c', upH2, null, upstream));
-  const before = await skein('skein-node-h2', 'Skein, node:http2 server (before)', upH2, 'node', upstream);
-  if (before) rows.push(before);
-  const after = await skein('skein-own-h2', 'Skein, own HTTP/2 server (after)', upH2, undefined, upstream);
-  if (after) rows.push(after);
+  const variants: [string, string, Variant][] = [
+    ['skein-node-h2', 'Skein, node:http2 server and client', { server: 'node', client: 'node' }],
+    ['skein-own-server', 'Skein, own server, node:http2 client', { client: 'node' }],
+    ['skein-own-h2', 'Skein, own server and own client', {}],
+  ];
+  for (const [id, name, variant] of variants) {
+    const row = await skein(id, name, upH2, variant, upstream);
+    if (row) rows.push(row);
+  }
   const [hp1, hp2] = [await freePort(), await freePort()];
   writeFileSync(join(dir, 'proxy.cfg'), singleProxyConfig(hp1, hp2, upH1, upH2));
   const hap = group.start('haproxy', 'haproxy', ['-db', '-f', join(dir, 'proxy.cfg')]);

@@ -2,7 +2,8 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseProxyConfig } from '../../api/config/parse-proxy-config.ts';
 import { pairInboundConfig, pairOutboundConfig, singleProxyConfig, upstreamConfig } from './haproxy-config.ts';
@@ -133,7 +134,8 @@ describe('CPU profile summary', () => {
       nodes: [
         { id: 1, callFrame: { functionName: '(root)', url: '', lineNumber: -1 }, children: [2, 3] },
         { id: 2, callFrame: { functionName: 'writev', url: '', lineNumber: -1 } },
-        { id: 3, callFrame: { functionName: 'forwardHttp', url: 'file:///work/main/proxy/http/http-forwarder.ts', lineNumber: 136 } },
+        // Named from the checkout the profile ran in (any worktree, not only /work/main).
+        { id: 3, callFrame: { functionName: 'forwardHttp', url: `${pathToFileURL(resolve(import.meta.dirname, '../..')).href}/proxy/http/http-forwarder.ts`, lineNumber: 136 } },
       ],
       samples: [2, 3, 2, 3],
       timeDeltas: [0, 10, 10, 20],

@@ -19,6 +19,8 @@ interface ControlPlaneCliOptions {
   certTtl: string;
   caNamespace: string;
   caSecret: string;
+  authorizationDefault: string;
+  mtlsMode: string;
 }
 
 /** `90s`, `30m`, `24h` -> milliseconds; workload certificates live between one minute and 90 days. */
@@ -52,7 +54,11 @@ export function registerControlPlaneCommand(program: Command): void {
     .option('--cert-ttl <duration>', 'lifetime of workload certificates (60s..2160h)', '24h')
     .option('--ca-namespace <namespace>', 'namespace of the CA Secret', process.env.POD_NAMESPACE ?? 'skein-system')
     .option('--ca-secret <name>', 'name of the CA Secret (created with a generated root when absent)', 'skein-identity-ca')
+    .option('--authorization-default <allow|deny>', 'authorization of a workload no AuthorizationPolicy selects (a namespace annotation skein.dev/authorization-default overrides it)', 'allow')
+    .option('--mtls-mode <permissive|strict>', 'inbound mTLS mode where no MeshTLSPolicy says anything', 'permissive')
     .action(async (opts: ControlPlaneCliOptions) => {
+      if (opts.authorizationDefault !== 'allow' && opts.authorizationDefault !== 'deny') throw new CliError(`--authorization-default: "${opts.authorizationDefault}" is not allow or deny`, 2);
+      if (opts.mtlsMode !== 'permissive' && opts.mtlsMode !== 'strict') throw new CliError(`--mtls-mode: "${opts.mtlsMode}" is not permissive or strict`, 2);
       const grpcPort = port(opts.grpcPort, '--grpc-port');
       const debugPort = port(opts.debugPort, '--debug-port');
       const identity = opts.identity
@@ -80,7 +86,7 @@ export function registerControlPlaneCommand(program: Command): void {
       const { startControlPlane } = await import('../../control-plane/control-plane-runtime.ts');
       let cp: Awaited<ReturnType<typeof startControlPlane>>;
       try {
-        cp = await startControlPlane({ kubeConfig: kc, replica: opts.replica, grpcAddress: opts.grpcAddress, grpcPort, debugAddress: opts.debugAddress, debugPort, log, ...(identity ? { identity } : {}) });
+        cp = await startControlPlane({ kubeConfig: kc, replica: opts.replica, grpcAddress: opts.grpcAddress, grpcPort, debugAddress: opts.debugAddress, debugPort, log, authorizationDefault: opts.authorizationDefault, mtlsMode: opts.mtlsMode, ...(identity ? { identity } : {}) });
       } catch (e) {
         throw new CliError(`cannot start the control plane: ${(e as Error).message}`, 1);
       }

@@ -20,7 +20,6 @@ function notBuiltJourney(has: { controlPlane: boolean; ingress: boolean }): { pa
     ...(has.controlPlane
       ? []
       : [{ part: 'mTLS between sidecars', reason: 'needs the control plane\'s identity service (no manifests/control-plane/): the sidecars have no certificates and talk plain HTTP' }]),
-    { part: 'trace in Jaeger', reason: 'needs the sidecars to be given a collector (the proxy traces over OTLP; nothing configures it in the demo yet) and the ingress request to trace' },
   ];
 }
 
@@ -88,11 +87,19 @@ export function registerDemoCommand(program: Command): void {
           record('jaeger', ok ? 'pass' : 'fail', `UI ${jaeger.queryUrl}, OTLP gRPC :${jaeger.otlpGrpcPort}, OTLP HTTP :${jaeger.otlpHttpPort}`);
         }
 
+        // Tracing is set mesh-wide on the injector, as a user would: every sidecar it injects exports to Jaeger's OTLP/HTTP
+        // port on this machine, which pods reach at the node's address.
+        const { withTraceCollector, nodeAddress, checkTraceInJaeger, DEMO_TRACE_SAMPLING_PERCENT } = await import('../../local-cluster/demo-trace-check.ts');
+        const node = jaeger ? await nodeAddress(kc).catch(() => undefined) : undefined;
+        const collector = jaeger && node ? `http://${node}:${jaeger.otlpHttpPort}/v1/traces` : undefined;
+        if (collector) log(`demo: sidecars export spans to ${collector} (skein injector --trace-collector, ${DEMO_TRACE_SAMPLING_PERCENT} % sampled)`);
+
         // Install each part that has manifests, as a user would (server-side apply), then prove it works.
         const manifestsDir = join(repoRoot, 'manifests');
         let controlPlaneInstalled = false;
         for (const p of MESH_PARTS) {
-          const objects = meshPartManifests(manifestsDir, p);
+          const shipped = meshPartManifests(manifestsDir, p);
+          const objects = shipped && p.dir === 'injector' && collector ? withTraceCollector(shipped, collector, DEMO_TRACE_SAMPLING_PERCENT) : shipped;
           if (!objects) {
             record(p.part, 'not built yet', `no manifests/${p.dir}/`);
             continue;
@@ -130,7 +137,7 @@ export function registerDemoCommand(program: Command): void {
           return missing.length > 0 ? `not available: ${missing.join(', ')}` : null;
         };
         const injectorPassed = results.some((r) => r.part === 'injector' && r.status === 'pass');
-        const journey = ['example services', 'request web -> api -> echo', 'traffic generator', 'metrics in Prometheus'];
+        const journey = ['example services', 'request web -> api -> echo', 'trace in Jaeger', 'traffic generator', 'metrics in Prometheus', 'dashboards'];
         let trafficFlowing = false;
         if (!injectorPassed) {
           for (const part of journey) record(part, 'fail', 'skipped: the injector did not pass, so the demo services would run without sidecars');
@@ -139,6 +146,7 @@ export function registerDemoCommand(program: Command): void {
           if (servicesProblem) {
             record('example services', 'fail', servicesProblem);
             record('request web -> api -> echo', 'fail', 'skipped: the example services are not available');
+            record('trace in Jaeger', 'fail', 'skipped: the example services are not available');
           } else {
             record('example services', 'pass', `${DEMO_CHAIN.join(' -> ')} in namespace ${DEMO_NAMESPACE}, injected and available (ClusterIP Services)`);
             // The callers reach each other by ClusterIP, which only their sidecars can route (from the control plane's
@@ -155,15 +163,27 @@ export function registerDemoCommand(program: Command): void {
               const m = await checkMtls(kc, 60_000);
               record(m.part, m.status, m.detail);
             }
+            if (!jaeger) record('trace in Jaeger', 'fail', 'jaeger is not running');
+            else if (!collector) record('trace in Jaeger', 'fail', 'no node address for the sidecars to reach Jaeger at');
+            else {
+              const t = await checkTraceInJaeger(kc, jaeger.queryUrl, 60_000);
+              record(t.part, t.status, t.detail);
+            }
           }
           // After the request check, which must see its own request alone in the sidecars' counters.
           const trafficProblem = await deploy(demo.traffic);
           trafficFlowing = trafficProblem === null;
           record('traffic generator', trafficFlowing ? 'pass' : 'fail', trafficProblem ?? `loadgen sends ${trafficRate(demo.traffic)} req/s to http://web:${DEMO_APP_PORT} through its sidecar`);
-          if (!prom) record('metrics in Prometheus', 'fail', 'prometheus is not running');
-          else {
+          if (!prom) {
+            record('metrics in Prometheus', 'fail', 'prometheus is not running');
+            record('dashboards', 'fail', 'prometheus is not running');
+          } else {
             const m = await checkMetricsInPrometheus(prom.url, { inbound: DEMO_CHAIN, outbound: ['web', 'api', ...(trafficFlowing ? ['loadgen'] : [])] }, 120_000);
             record(m.part, m.status, m.detail);
+            // The shipped dashboards against this Prometheus, which scrapes with the shipped scrape jobs (manifests/observability/).
+            const { checkDashboards } = await import('../../local-cluster/dashboard-check.ts');
+            const d = await checkDashboards(prom.url, join(repoRoot, 'manifests', 'observability', 'dashboards'));
+            record(d.part, d.status, d.detail);
           }
         }
         const shipped = (dir: string): boolean => MESH_PARTS.some((p) => p.dir === dir && meshPartManifests(manifestsDir, p) !== undefined);
@@ -179,7 +199,9 @@ export function registerDemoCommand(program: Command): void {
             `  web:         ${web ? `http://${web}:${DEMO_APP_PORT}/  (from this machine; web -> api -> echo, each through its sidecar)` : '(not running)'}`,
             `  traffic:     ${trafficFlowing ? `loadgen, ${trafficRate(demo.traffic)} req/s to web (namespace ${DEMO_NAMESPACE})` : '(not running)'}`,
             `  Prometheus:  ${prom ? `${prom.url}/graph?g0.expr=${encodeURIComponent(query)}` : '(not running)'}`,
-            `  Jaeger UI:   ${jaeger ? `${jaeger.queryUrl}  (no traces yet: the demo's sidecars are not given a collector yet)` : '(not running)'}`,
+            `  skein stat:  ${prom ? `node bin/skein.mjs stat --prometheus ${prom.url} -n ${DEMO_NAMESPACE}  (golden signals per workload; --by edge, --by route)` : '(no Prometheus)'}`,
+            `  dashboards:  manifests/observability/dashboards/*.json  (import into Grafana with ${prom ? prom.url : 'this Prometheus'} as the data source)`,
+            `  Jaeger UI:   ${jaeger ? `${jaeger.queryUrl}/search?service=web.${DEMO_NAMESPACE}  (every request is traced: sidecars export to ${collector ?? 'nothing (no node address)'})` : '(not running)'}`,
             '  ingress:     not built yet',
             `  kubeconfig:  export KUBECONFIG=${cluster.kubeconfigPath}`,
             `  API server:  ${cluster.server}`,

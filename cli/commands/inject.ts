@@ -5,7 +5,7 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { CliError } from '../cli-error.ts';
 import { injectPod } from '../../injector/inject-pod.ts';
 import { formatProblems } from '../../injector/injection-problem.ts';
-import { DEFAULT_MESH_SETTINGS, LOG_LEVELS, meshSettings, type LogLevel, type MeshSettings } from '../../injector/mesh-settings.ts';
+import { DEFAULT_MESH_SETTINGS, LOG_LEVELS, meshSettings, parseTraceSettings, type LogLevel, type MeshSettings } from '../../injector/mesh-settings.ts';
 import { isPlainObject, type Pod } from '../../injector/pod-types.ts';
 
 /** Kinds whose pod template gets injected, and where the template sits. */
@@ -144,6 +144,8 @@ interface InjectCliOptions {
   controlPlaneAddress: string;
   logLevel: string;
   image: string;
+  traceCollector?: string;
+  traceSamplingPercent?: string;
 }
 
 export function registerInjectCommand(program: Command): void {
@@ -157,12 +159,16 @@ export function registerInjectCommand(program: Command): void {
     .option('--control-plane-address <host:port>', 'control plane address given to sidecars', DEFAULT_MESH_SETTINGS.controlPlaneAddress)
     .option('--log-level <level>', `default sidecar log level (${LOG_LEVELS.join(', ')})`, DEFAULT_MESH_SETTINGS.logLevel)
     .option('--image <image>', 'sidecar and init container image', DEFAULT_MESH_SETTINGS.image)
+    .option('--trace-collector <url>', "collector every sidecar exports spans to (OTLP/HTTP traces URL, e.g. Jaeger's http://<host>:4318/v1/traces)")
+    .option('--trace-sampling-percent <n>', 'mesh default share (0-100) of new traces sampled (default 1; a TrafficPolicy overrides it per Service)')
     .action(async (opts: InjectCliOptions) => {
       if (opts.nativeSidecars !== 'true' && opts.nativeSidecars !== 'false') throw new CliError('--native-sidecars must be true or false', 2);
       if (!(LOG_LEVELS as readonly string[]).includes(opts.logLevel)) throw new CliError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`, 2);
+      const tracing = parseTraceSettings(opts.traceCollector, opts.traceSamplingPercent);
+      if (!tracing.ok) throw new CliError(tracing.error, 2);
       const text = await readInput(opts.filename);
       const result = injectManifests(text, {
-        settings: meshSettings({ nativeSidecars: opts.nativeSidecars === 'true', controlPlaneAddress: opts.controlPlaneAddress, logLevel: opts.logLevel as LogLevel, image: opts.image }),
+        settings: meshSettings({ nativeSidecars: opts.nativeSidecars === 'true', controlPlaneAddress: opts.controlPlaneAddress, logLevel: opts.logLevel as LogLevel, image: opts.image, ...tracing.value }),
         namespace: opts.namespace,
         ...(opts.namespaceLabels !== undefined ? { namespaceLabels: parseLabels(opts.namespaceLabels) } : {}),
       });

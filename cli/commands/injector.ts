@@ -4,7 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { CliError } from '../cli-error.ts';
 import { MESH_NAMESPACE } from '../../api/mesh/mesh-constants.ts';
-import { DEFAULT_MESH_SETTINGS, LOG_LEVELS, meshSettings, type LogLevel } from '../../injector/mesh-settings.ts';
+import { DEFAULT_MESH_SETTINGS, LOG_LEVELS, meshSettings, parseTraceSettings, type LogLevel } from '../../injector/mesh-settings.ts';
 import { DEFAULT_CA_VALIDITY_MS, DEFAULT_LEAF_VALIDITY_MS, ServingCertManager } from '../../injector/serving-cert-manager.ts';
 import { createWebhookServer } from '../../injector/webhook-server.ts';
 
@@ -36,6 +36,8 @@ interface InjectorOptions {
   logLevel: string;
   accessLog?: boolean;
   image: string;
+  traceCollector?: string;
+  traceSamplingPercent?: string;
   leafValidity: string;
   caValidity: string;
   caOut?: string;
@@ -59,6 +61,8 @@ export function registerInjectorCommand(program: Command): void {
     .option('--log-level <level>', `default sidecar log level (${LOG_LEVELS.join(', ')})`, DEFAULT_MESH_SETTINGS.logLevel)
     .option('--access-log', 'turn sidecar access logs on by default')
     .option('--image <image>', 'sidecar and init container image', DEFAULT_MESH_SETTINGS.image)
+    .option('--trace-collector <url>', "collector every sidecar exports spans to (OTLP/HTTP traces URL, e.g. Jaeger's http://<host>:4318/v1/traces)")
+    .option('--trace-sampling-percent <n>', 'mesh default share (0-100) of new traces sampled (default 1; a TrafficPolicy overrides it per Service)')
     .option('--leaf-validity <duration>', 'serving certificate lifetime (rotated at 2/3)', '24h')
     .option('--ca-validity <duration>', 'CA lifetime (rolled at 2/3 with an overlap)', '8760h')
     .option('--ca-out <file>', 'also write the CA certificate (PEM) to this file')
@@ -78,6 +82,8 @@ async function runInjector(opts: InjectorOptions): Promise<void> {
   const caValidityMs = parseDuration(opts.caValidity, '--ca-validity') || DEFAULT_CA_VALIDITY_MS;
   if (caValidityMs < 2 * leafValidityMs) throw new CliError('--ca-validity must be at least twice --leaf-validity', 2);
   const shutdownDelayMs = parseDuration(opts.shutdownDelay, '--shutdown-delay');
+  const tracing = parseTraceSettings(opts.traceCollector, opts.traceSamplingPercent);
+  if (!tracing.ok) throw new CliError(tracing.error, 2);
 
   let kubeConfig: import('@kubernetes/client-node').KubeConfig | null = null;
   if (opts.kube) {
@@ -101,6 +107,7 @@ async function runInjector(opts: InjectorOptions): Promise<void> {
     logLevel: opts.logLevel as LogLevel,
     accessLog: opts.accessLog === true,
     image: opts.image,
+    ...tracing.value,
   });
 
   const svc = opts.service;

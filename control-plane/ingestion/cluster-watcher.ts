@@ -1,6 +1,8 @@
-// Ingestion: informers over Services, EndpointSlices, Namespaces, Pods and the custom resources (TrafficPolicy, HTTPRoute,
-// GRPCRoute); their callbacks only enqueue a change notice, and translation reads a snapshot of the caches when it runs.
+// Ingestion: informers over Services, EndpointSlices, Namespaces, Pods and the custom resources (TrafficPolicy,
+// AuthorizationPolicy, MeshTLSPolicy, HTTPRoute, GRPCRoute); their callbacks only enqueue a change notice, and translation reads a snapshot of the caches when it runs.
 import * as k8s from '@kubernetes/client-node';
+import { AUTHORIZATION_POLICY_GROUP, AUTHORIZATION_POLICY_PLURAL, AUTHORIZATION_POLICY_VERSION, type AuthorizationPolicy } from '../../api/crd/authorization-policy.ts';
+import { MESH_TLS_POLICY_GROUP, MESH_TLS_POLICY_PLURAL, MESH_TLS_POLICY_VERSION, type MeshTLSPolicy } from '../../api/crd/mesh-tls-policy.ts';
 import { GATEWAY_API_GROUP, GATEWAY_API_VERSION, type GRPCRoute, type HTTPRoute } from '../../api/crd/gateway-api.ts';
 import { MESH_IDENTITY_ANNOTATION } from '../../api/mesh/mesh-constants.ts';
 import { spiffeId } from '../../api/proto/identity.ts';
@@ -25,6 +27,8 @@ export class ClusterWatcher {
   readonly pods: RestartingInformer<k8s.V1Pod>;
   /** Custom resources: their CRD may be missing (the informer keeps retrying), so start() does not wait for them. */
   readonly trafficPolicies: RestartingInformer<TrafficPolicy & k8s.KubernetesObject>;
+  readonly authorizationPolicies: RestartingInformer<AuthorizationPolicy & k8s.KubernetesObject>;
+  readonly meshTlsPolicies: RestartingInformer<MeshTLSPolicy & k8s.KubernetesObject>;
   /** Gateway API routes (GAMMA when their parent is a Service); the Gateway API CRDs are optional. */
   readonly httpRoutes: RestartingInformer<HTTPRoute & k8s.KubernetesObject>;
   readonly grpcRoutes: RestartingInformer<GRPCRoute & k8s.KubernetesObject>;
@@ -45,6 +49,8 @@ export class ClusterWatcher {
     const customInformer = <T extends k8s.KubernetesObject>(group: string, version: string, plural: string) =>
       k8s.makeInformer<T>(kc, `/apis/${group}/${version}/${plural}`, () => custom.listClusterCustomObject({ group, version, plural }) as Promise<k8s.KubernetesListObject<T>>);
     this.trafficPolicies = wrap('trafficpolicies', customInformer(TRAFFIC_POLICY_GROUP, TRAFFIC_POLICY_VERSION, TRAFFIC_POLICY_PLURAL));
+    this.authorizationPolicies = wrap('authorizationpolicies', customInformer(AUTHORIZATION_POLICY_GROUP, AUTHORIZATION_POLICY_VERSION, AUTHORIZATION_POLICY_PLURAL));
+    this.meshTlsPolicies = wrap('meshtlspolicies', customInformer(MESH_TLS_POLICY_GROUP, MESH_TLS_POLICY_VERSION, MESH_TLS_POLICY_PLURAL));
     this.httpRoutes = wrap('httproutes', customInformer(GATEWAY_API_GROUP, GATEWAY_API_VERSION, 'httproutes'));
     this.grpcRoutes = wrap('grpcroutes', customInformer(GATEWAY_API_GROUP, GATEWAY_API_VERSION, 'grpcroutes'));
   }
@@ -54,7 +60,7 @@ export class ClusterWatcher {
     return [this.services, this.endpointSlices, this.namespaces, this.pods, ...this.#optional()] as RestartingInformer<k8s.KubernetesObject>[];
   }
 
-  readonly #optional = (): RestartingInformer<k8s.KubernetesObject>[] => [this.trafficPolicies, this.httpRoutes, this.grpcRoutes];
+  readonly #optional = (): RestartingInformer<k8s.KubernetesObject>[] => [this.trafficPolicies, this.authorizationPolicies, this.meshTlsPolicies, this.httpRoutes, this.grpcRoutes];
 
   /** Resolves once every informer listed once. */
   async start(): Promise<void> {
@@ -71,6 +77,9 @@ export class ClusterWatcher {
       trafficPolicies: this.trafficPolicies.list(),
       httpRoutes: this.httpRoutes.list(),
       grpcRoutes: this.grpcRoutes.list(),
+      authorizationPolicies: this.authorizationPolicies.list(),
+      meshTlsPolicies: this.meshTlsPolicies.list(),
+      pods: this.pods.list(),
       ...(this.#trustDomain ? { endpointIdentities: endpointIdentities(this.pods.list(), this.#trustDomain) } : {}),
     };
   }

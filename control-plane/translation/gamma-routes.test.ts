@@ -94,6 +94,24 @@ describe('GAMMA HTTPRoute translation', () => {
     expect(clusters).toContain(clusterName('demo', 'shadow', 8080));
   });
 
+  it("a backendRef's RequestHeaderModifier applies to that backend alone, after the rule's", () => {
+    const route = http('echo', [
+      {
+        filters: [{ type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name: 'X-Rule', value: 'r' }] } }],
+        backendRefs: [
+          { name: 'echo-v1', port: 8080, filters: [{ type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name: 'X-Header-Set', value: 'v1' }], add: [{ name: 'X-Add', value: 'a' }], remove: ['X-Gone'] } }] },
+          { name: 'echo-v2', port: 8080 },
+        ],
+      },
+    ]);
+    const [r] = routesOf(inputs([route])).routes;
+    expect(r!.requestHeaders).toEqual({ set: { 'x-rule': 'r' }, add: {}, remove: [] });
+    expect(r!.backends).toEqual([
+      { cluster: v1, weight: 1, requestHeaders: { set: { 'x-header-set': 'v1' }, add: { 'x-add': 'a' }, remove: ['x-gone'] } },
+      { cluster: v2, weight: 1 },
+    ]);
+  });
+
   it('a TrafficPolicy on the Service applies to its routes; the route\'s own timeout wins', () => {
     const policy: TrafficPolicy = {
       apiVersion: 'skein.dev/v1alpha1',
@@ -163,6 +181,16 @@ describe('GAMMA HTTPRoute translation', () => {
     expect(fromThird.map((r) => r.name)).toEqual(['httproute/demo/producer/rule0/match0']);
     expect(fromClient.map((r) => r.name)).toEqual(['httproute/client/consumer/rule0/match0']);
     expect(fromClient[0]!.backends).toEqual([{ cluster: clusterName('client', 'client-echo', 80), weight: 1 }]);
+  });
+
+  it('a consumer route may send to the Service it attaches to in its namespace (no ReferenceGrant), to no other Service there', () => {
+    const toParent = http('to-parent', [{ backendRefs: [{ name: 'echo', namespace: 'demo', port: 80 }] }], { ns: 'client', parents: [{ group: '', kind: 'Service', name: 'echo', namespace: 'demo' }] });
+    const toOther = http('to-other', [{ backendRefs: [{ name: 'echo-v1', namespace: 'demo', port: 8080 }] }], { ns: 'client', parents: [{ group: '', kind: 'Service', name: 'echo', namespace: 'demo' }] });
+    expect(routesOf(inputs([toParent]), 'client').routes[0]!.backends).toEqual([{ cluster: clusterName('demo', 'echo', 80), weight: 1 }]);
+    const [ok, refused] = routeStatusUpdates(inputs([toParent, toOther]), 0);
+    const reasons = (u: typeof ok) => (u!.status.parents as { conditions: { reason: string }[] }[])[0]!.conditions.map((c) => c.reason);
+    expect([ok!.name, reasons(ok)]).toEqual(['to-parent', ['Accepted', 'ResolvedRefs']]);
+    expect([refused!.name, reasons(refused)]).toEqual(['to-other', ['Accepted', 'RefNotPermitted']]);
   });
 
   it('routes whose parent is a Gateway are left alone; a Service without routes keeps its default route', () => {

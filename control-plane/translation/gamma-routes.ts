@@ -120,7 +120,9 @@ export function resolveGammaRoutes(httpRoutes: readonly HTTPRoute[], grpcRoutes:
         refProblems.push({ reason: 'InvalidKind', message: `${what} ${b.group ?? ''}/${bkind} ${b.name}: only core Services are supported` });
         return null;
       }
-      if (bns !== ns) {
+      // GAMMA consumer routes: a route in another namespace may send to the very Service it attaches to (its parentRef)
+      // without a ReferenceGrant; any other Service of another namespace is refused.
+      if (bns !== ns && !serviceParents.some((p) => (p.namespace ?? ns) === bns && p.name === b.name)) {
         refProblems.push({ reason: 'RefNotPermitted', message: `${what} Service ${bns}/${b.name}: cross-namespace references are not permitted (ReferenceGrant is not supported in the mesh)` });
         return null;
       }
@@ -143,7 +145,11 @@ export function resolveGammaRoutes(httpRoutes: readonly HTTPRoute[], grpcRoutes:
       const backendsOut: WeightedBackendConfig[] = [];
       for (const b of rule.backendRefs ?? []) {
         const cluster = resolve(b, 'backendRef');
-        if (cluster !== null) backendsOut.push({ cluster, weight: b.weight ?? 1 });
+        if (cluster === null) continue;
+        // A backendRef's RequestHeaderModifier changes only the requests sent to that backend (after the rule's own).
+        let own = EMPTY_MUTATION;
+        for (const f of b.filters ?? []) if (f.type === 'RequestHeaderModifier') own = mutation(f.requestHeaderModifier, own);
+        backendsOut.push({ cluster, weight: b.weight ?? 1, ...(own !== EMPTY_MUTATION ? { requestHeaders: own } : {}) });
       }
       const hasRefs = (rule.backendRefs ?? []).length > 0;
       let requestHeaders = EMPTY_MUTATION;

@@ -1,5 +1,7 @@
 // Everything translation reads: the Kubernetes objects ingestion keeps, as plain readonly data.
-import type { V1EndpointSlice, V1Namespace, V1Service } from '@kubernetes/client-node';
+import type { V1EndpointSlice, V1Namespace, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { AuthorizationPolicy } from '../../api/crd/authorization-policy.ts';
+import type { MeshTLSPolicy } from '../../api/crd/mesh-tls-policy.ts';
 import type { GRPCRoute, HTTPRoute } from '../../api/crd/gateway-api.ts';
 import type { TrafficPolicy } from '../../api/crd/traffic-policy.ts';
 
@@ -17,6 +19,11 @@ export interface MeshInputs {
    * endpoints on them are reached over mTLS, and their certificate must name exactly that id.
    */
   readonly endpointIdentities?: ReadonlyMap<string, string>;
+  /** skein.dev AuthorizationPolicies and MeshTLSPolicies (empty while their CRDs are not installed). */
+  readonly authorizationPolicies?: readonly AuthorizationPolicy[];
+  readonly meshTlsPolicies?: readonly MeshTLSPolicy[];
+  /** Pods (MeshTLSPolicy conflicts are found per pod that two workload policies select). */
+  readonly pods?: readonly V1Pod[];
 }
 
 /** The proxy a snapshot is for, and how its workload narrowed what it may call. */

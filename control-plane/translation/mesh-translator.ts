@@ -1,16 +1,31 @@
 // Translation served to the gRPC layer: snapshots cached by a key over every input (the inputs' generation and the
 // proxy's scope), so a thousand proxies of one namespace cost one translation per change.
+import type { V1Pod } from '@kubernetes/client-node';
 import { ok, type Result } from '../../api/result.ts';
 import type { ControlPlaneError } from '../control-plane-error.ts';
-import { makeSnapshot } from '../serving/proxy-snapshot.ts';
+import { makeSnapshot, wireResource } from '../serving/proxy-snapshot.ts';
 import type { ProxyIdentity, ProxySnapshot, SnapshotSource } from '../serving/snapshot-source.ts';
+import { InboundPolicies, type InboundDefaults } from './inbound-policies.ts';
 import type { MeshInputs, ProxyScope } from './mesh-inputs.ts';
+import { translateInbound } from './translate-inbound.ts';
 import { translateProxy, type TranslationProblem } from './translate-proxy.ts';
+
+/** A sidecar's inbound side: where its pod is read, and the defaults of its mTLS mode and authorization. */
+export interface InboundTranslation {
+  /** A pure lookup in ingestion's store; undefined: not seen yet (the proxy keeps its bootstrap inbound listener). */
+  readonly podOf: (proxy: ProxyIdentity) => V1Pod | undefined;
+  readonly defaults: InboundDefaults;
+}
 
 export class MeshTranslator implements SnapshotSource {
   #inputs: MeshInputs = { services: [], endpointSlices: [], namespaces: [], trafficPolicies: [], httpRoutes: [], grpcRoutes: [] };
   #generation = 0;
+  /** Outbound translations by scope; whole snapshots by scope and inbound listener version. */
   readonly #cache = new Map<string, { generation: number; snapshot: ProxySnapshot; problems: readonly TranslationProblem[] }>();
+  readonly #snapshots = new Map<string, ProxySnapshot>();
+  readonly #inboundProblems = new Map<string, readonly TranslationProblem[]>();
+  #inboundPolicies: InboundPolicies | null = null;
+  readonly #inbound: InboundTranslation | null;
   readonly #scopeOf: (proxy: ProxyIdentity) => ProxyScope;
   translations = 0;
 
@@ -21,16 +36,24 @@ export class MeshTranslator implements SnapshotSource {
    * `scopeOf` reads the proxy's pod (annotations) from ingestion's store; it must be a pure lookup. `source`, when given,
    * is read lazily after invalidate(): an informer callback only bumps the generation, the read happens at push time.
    */
-  constructor(scopeOf: (proxy: ProxyIdentity) => ProxyScope, source: (() => MeshInputs) | null = null) {
+  constructor(scopeOf: (proxy: ProxyIdentity) => ProxyScope, source: (() => MeshInputs) | null = null, inbound: InboundTranslation | null = null) {
     this.#scopeOf = scopeOf;
     this.#source = source;
+    this.#inbound = inbound;
+  }
+
+  #clear(): void {
+    this.#cache.clear();
+    this.#snapshots.clear();
+    this.#inboundProblems.clear();
+    this.#inboundPolicies = null;
   }
 
   /** Something in the inputs changed (cheap: called from informer callbacks). */
   invalidate(): void {
     this.#stale = true;
     this.#generation++;
-    this.#cache.clear();
+    this.#clear();
   }
 
   /** New inputs: every cached snapshot is stale (its key names the old generation). */
@@ -38,7 +61,12 @@ export class MeshTranslator implements SnapshotSource {
     this.#inputs = inputs;
     this.#generation++;
     // Entries of older generations can never be hit again.
-    this.#cache.clear();
+    this.#clear();
+  }
+
+  /** The inbound defaults (the status writer resolves policies with the same ones); null without inbound translation. */
+  get inboundDefaults(): InboundDefaults | null {
+    return this.#inbound?.defaults ?? null;
   }
 
   get generation(): number {
@@ -52,12 +80,26 @@ export class MeshTranslator implements SnapshotSource {
     }
     const scope = this.#scopeOf(proxy);
     const key = `${scope.namespace}|${scope.outboundNamespaces === null ? '*' : [...scope.outboundNamespaces].sort().join(',')}`;
-    const hit = this.#cache.get(key);
-    if (hit && hit.generation === this.#generation) return ok(hit.snapshot);
-    const t = translateProxy(this.#inputs, scope);
-    this.translations++;
-    const snapshot = makeSnapshot(t.resources);
-    this.#cache.set(key, { generation: this.#generation, snapshot, problems: t.problems });
+    let outbound = this.#cache.get(key);
+    if (!outbound || outbound.generation !== this.#generation) {
+      const t = translateProxy(this.#inputs, scope);
+      this.translations++;
+      outbound = { generation: this.#generation, snapshot: makeSnapshot(t.resources), problems: t.problems };
+      this.#cache.set(key, outbound);
+    }
+    const pod = this.#inbound !== null && proxy.mode === 'sidecar' ? this.#inbound.podOf(proxy) : undefined;
+    if (pod === undefined) return ok(outbound.snapshot);
+    this.#inboundPolicies ??= new InboundPolicies(this.#inputs, this.#inbound!.defaults);
+    const inbound = translateInbound(this.#inboundPolicies, pod);
+    this.#inboundProblems.set(`${proxy.namespace}/${proxy.podName}`, inbound.problems);
+    const wire = wireResource(inbound.resource);
+    // Workloads with the same inbound settings in one scope share one snapshot.
+    const whole = `${key}|${wire.version}`;
+    let snapshot = this.#snapshots.get(whole);
+    if (snapshot === undefined) {
+      snapshot = makeSnapshot([...outbound.snapshot.resources.values(), wire]);
+      this.#snapshots.set(whole, snapshot);
+    }
     return ok(snapshot);
   }
 
@@ -65,6 +107,8 @@ export class MeshTranslator implements SnapshotSource {
   problems(): TranslationProblem[] {
     const seen = new Map<string, TranslationProblem>();
     for (const e of this.#cache.values()) for (const p of e.problems) seen.set(`${p.object}|${p.message}`, p);
+    for (const ps of this.#inboundProblems.values()) for (const p of ps) seen.set(`${p.object}|${p.message}`, p);
+    for (const p of this.#inboundPolicies?.problems ?? []) seen.set(`${p.object}|${p.message}`, p);
     return [...seen.values()];
   }
 }

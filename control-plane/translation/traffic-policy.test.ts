@@ -2,11 +2,11 @@
 // conflict (with the outcome each policy gets), invalid policies that change nothing, missing targets, scoping.
 import type { V1Service } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import type { ClusterConfig, RouteConfig, VirtualHostConfig } from '../../api/config/proxy-config.ts';
+import type { RouteConfig, VirtualHostConfig } from '../../api/config/proxy-config.ts';
 import type { TrafficPolicy, TrafficPolicySpec } from '../../api/crd/traffic-policy.ts';
 import { parseGoDuration } from '../../api/crd/go-duration.ts';
 import type { MeshInputs } from './mesh-inputs.ts';
-import { clusterName, translateProxy } from './translate-proxy.ts';
+import { clusterName, clustersWithEndpoints, translateProxy } from './translate-proxy.ts';
 import { resolveTrafficPolicies } from './traffic-policy-resolution.ts';
 
 const svc = (ns: string, name: string, ports: number[]): V1Service => ({
@@ -26,7 +26,7 @@ const inputs = (services: V1Service[], trafficPolicies: TrafficPolicy[]): MeshIn
 
 function view(ins: MeshInputs, ns = 'demo') {
   const t = translateProxy(ins, { namespace: ns, outboundNamespaces: null });
-  const clusters = t.resources.filter((r) => r.type === 'cluster').map((r) => r.body as ClusterConfig);
+  const clusters = clustersWithEndpoints(t.resources);
   const vhosts = (t.resources.find((r) => r.type === 'route-table')!.body as { virtualHosts: VirtualHostConfig[] }).virtualHosts;
   return {
     t,

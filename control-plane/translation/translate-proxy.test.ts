@@ -2,11 +2,11 @@
 // headless and ExternalName Services, scoping (export-to, outbound namespaces), invalid objects, purity.
 import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import type { ClusterConfig, VirtualHostConfig } from '../../api/config/proxy-config.ts';
+import type { VirtualHostConfig } from '../../api/config/proxy-config.ts';
 import type { MeshInputs } from './mesh-inputs.ts';
 import { parseNamespaceList } from './mesh-inputs.ts';
 import { MeshTranslator } from './mesh-translator.ts';
-import { clusterName, translateProxy, type OutboundVip } from './translate-proxy.ts';
+import { clusterName, clustersWithEndpoints, translateProxy, type OutboundVip } from './translate-proxy.ts';
 
 function service(ns: string, name: string, ports: { port: number; name?: string; appProtocol?: string; protocol?: string }[], extra: Partial<V1Service['spec']> = {}, annotations?: Record<string, string>): V1Service {
   return { metadata: { namespace: ns, name, annotations }, spec: { clusterIP: '10.96.0.10', ports, ...extra } };
@@ -23,7 +23,7 @@ const inputs = (services: V1Service[], endpointSlices: V1EndpointSlice[] = []): 
 const everywhere = (ns: string) => ({ namespace: ns, outboundNamespaces: null });
 
 function outputs(t: ReturnType<typeof translateProxy>) {
-  const clusters = t.resources.filter((r) => r.type === 'cluster').map((r) => r.body as ClusterConfig);
+  const clusters = clustersWithEndpoints(t.resources);
   const table = t.resources.find((r) => r.type === 'route-table')!.body as { virtualHosts: VirtualHostConfig[] };
   const vips = (t.resources.find((r) => r.type === 'outbound-vips')!.body as { vips: OutboundVip[] }).vips;
   return { clusters, vhosts: table.virtualHosts, vips };
@@ -123,6 +123,15 @@ describe('translateProxy', () => {
     const { clusters } = outputs(t);
     expect(clusters.map((c) => c.name)).toEqual([clusterName('demo', 'big', 81), clusterName('demo', 'echo', 80), clusterName('demo', 'echo', 9090)]);
     expect(clusters.find((c) => c.name === clusterName('demo', 'echo', 80))!.endpoints).toEqual([{ address: '10.244.0.7', port: 8080, weight: 1 }]);
+  });
+
+  it('an endpoint change alters only the endpoint sets: clusters, route table and ClusterIP table stay byte for byte', () => {
+    const before = translateProxy(inputs([echo], [echoSlice]), everywhere('demo')).resources;
+    const moved = slice('demo', 'echo', 'echo-abc', [{ name: 'http', port: 8080 }, { name: 'grpc', port: 9000 }], [{ ip: '10.244.0.5' }, { ip: '10.244.0.8' }]);
+    const after = translateProxy(inputs([echo], [moved]), everywhere('demo')).resources;
+    const changed = after.filter((r) => JSON.stringify(r.body) !== JSON.stringify(before.find((b) => b.type === r.type && b.name === r.name)?.body));
+    expect(changed.map((r) => `${r.type}/${r.name}`).sort()).toEqual([`endpoint-set/${clusterName('demo', 'echo', 80)}`, `endpoint-set/${clusterName('demo', 'echo', 9090)}`]);
+    expect(after.map((r) => `${r.type}/${r.name}`)).toEqual(before.map((r) => `${r.type}/${r.name}`));
   });
 
   it('is pure: the same inputs give the same output, and the inputs are untouched', () => {

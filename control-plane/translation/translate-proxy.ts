@@ -12,7 +12,7 @@ import { portKey, resolveTrafficPolicies } from './traffic-policy-resolution.ts'
 import { CLUSTER_DOMAIN, clusterName, EXPORT_TO_ANNOTATION, parseNamespaceList, type MeshInputs, type ProxyScope } from './mesh-inputs.ts';
 
 /** The resource kinds translation produces (the proxy's live-config kinds). */
-export const RESOURCE_TYPES = { cluster: 'cluster', routeTable: 'route-table', outboundVips: 'outbound-vips' } as const;
+export const RESOURCE_TYPES = { cluster: 'cluster', endpointSet: 'endpoint-set', routeTable: 'route-table', outboundVips: 'outbound-vips' } as const;
 export const OUTBOUND_ROUTE_TABLE = 'outbound';
 export const PASSTHROUGH_CLUSTER = 'outbound-passthrough';
 
@@ -267,9 +267,35 @@ export function translateProxy(inputs: MeshInputs, scope: ProxyScope): ProxyTran
     ],
   });
   const resources: ResourceBody[] = [
-    ...clusters.map((c) => ({ type: RESOURCE_TYPES.cluster, name: c.name, body: c })),
+    ...clusters.flatMap(clusterResources),
     { type: RESOURCE_TYPES.routeTable, name: OUTBOUND_ROUTE_TABLE, body: { name: OUTBOUND_ROUTE_TABLE, virtualHosts } },
     { type: RESOURCE_TYPES.outboundVips, name: OUTBOUND_ROUTE_TABLE, body: { routeTable: OUTBOUND_ROUTE_TABLE, vips } },
   ];
   return { resources, problems };
+}
+
+/**
+ * A static cluster goes out as two resources: the cluster without its endpoints, and its `endpoint-set`. Endpoint churn (the
+ * most frequent change in a mesh: every rollout, every scale) then changes one small resource, and the proxy rebuilds one
+ * balancer rather than the cluster and what refers to it.
+ */
+function clusterResources(c: ClusterConfig): ResourceBody[] {
+  if (c.type !== 'static') return [{ type: RESOURCE_TYPES.cluster, name: c.name, body: c }];
+  return [
+    { type: RESOURCE_TYPES.cluster, name: c.name, body: { ...c, endpoints: [] } },
+    { type: RESOURCE_TYPES.endpointSet, name: c.name, body: { cluster: c.name, endpoints: c.endpoints } },
+  ];
+}
+
+/** The clusters of a translation with their endpoint sets put back in (what the proxy assembles: debug output and tests). */
+export function clustersWithEndpoints(resources: readonly ResourceBody[]): ClusterConfig[] {
+  const sets = new Map<string, readonly EndpointConfig[]>();
+  for (const r of resources) if (r.type === RESOURCE_TYPES.endpointSet) sets.set(r.name, (r.body as { endpoints: readonly EndpointConfig[] }).endpoints);
+  return resources
+    .filter((r) => r.type === RESOURCE_TYPES.cluster)
+    .map((r) => {
+      const c = r.body as ClusterConfig;
+      const endpoints = sets.get(c.name);
+      return endpoints === undefined ? c : { ...c, endpoints };
+    });
 }

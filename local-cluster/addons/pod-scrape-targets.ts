@@ -1,5 +1,6 @@
 // Turns the cluster's pods into Prometheus file_sd target groups (Debian's Prometheus is built without Kubernetes discovery).
 import type { V1Pod } from '@kubernetes/client-node';
+import { INJECTED_LABEL, PROXY_HEALTH_PORT } from '../../api/mesh/mesh-constants.ts';
 
 export interface TargetGroup {
   readonly targets: string[];
@@ -20,6 +21,9 @@ export function podScrapeTargets(pods: readonly V1Pod[]): TargetGroup[] {
     const declared = pod.spec?.containers.flatMap((c) => c.ports ?? []).find((p) => (p.protocol ?? 'TCP') === 'TCP')?.containerPort;
     const port = Number(ann['prometheus.io/port'] ?? declared);
     if (!Number.isInteger(port) || port <= 0 || port > 65535) continue;
+    // A sidecar's own metrics (the injector's annotations) are the mesh's `skein-proxies` job's: scraped twice, every
+    // request would count twice.
+    if (pod.metadata?.labels?.[INJECTED_LABEL] === 'true' && port === PROXY_HEALTH_PORT) continue;
     const labels: Record<string, string> = {
       namespace: pod.metadata?.namespace ?? '',
       pod: pod.metadata?.name ?? '',

@@ -1,8 +1,9 @@
 // Prometheus addon (the Debian package): scrapes itself and every running pod that asks for it (prometheus.io/* annotations).
 import { execFileSync } from 'node:child_process';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { LocalClusterError } from '../local-cluster-error.ts';
 import { freePort } from '../free-port.ts';
@@ -10,6 +11,7 @@ import { startManagedProcess } from '../managed-process.ts';
 import { recordOwnedProcesses } from '../state-file.ts';
 import { registerTeardown } from '../teardown.ts';
 import { waitReady } from '../wait-ready.ts';
+import { podRoleTargets, withPodFileSd } from './kubernetes-pod-sd.ts';
 import { podScrapeTargets } from './pod-scrape-targets.ts';
 
 export const PROMETHEUS_BIN = '/usr/bin/prometheus';
@@ -44,39 +46,48 @@ export function ensurePrometheusBinary(log: (line: string) => void): string {
   return PROMETHEUS_BIN;
 }
 
+/** The mesh's scrape jobs as shipped to users (kubernetes_sd, role pod); the addon runs them through a stand-in. */
+export const MESH_SCRAPE_CONFIGS = fileURLToPath(new URL('../../manifests/observability/prometheus-scrape-configs.yaml', import.meta.url));
+
 /**
- * The scrape config: a 5 s interval (the demo and tests want fresh numbers); Prometheus itself, and the pods listed in a
- * file_sd file that `startPrometheus` keeps in sync with the cluster (Debian builds Prometheus without kubernetes_sd).
+ * The scrape config: a 5 s interval (the demo and tests want fresh numbers); Prometheus itself, the pods that ask with
+ * prometheus.io/* annotations (a file_sd file `startPrometheus` keeps in sync with the cluster), and the mesh's own jobs
+ * from manifests/observability/ with their Kubernetes discovery replaced by a file of pod-role targets (Debian builds
+ * Prometheus without kubernetes_sd).
  */
-export function prometheusConfig(opts: { selfAddress: string; podTargetsFile: string }): string {
+export function prometheusConfig(opts: { selfAddress: string; podTargetsFile: string; podRoleFile: string; meshScrapeConfigs?: string }): string {
+  const mesh = opts.meshScrapeConfigs ?? (existsSync(MESH_SCRAPE_CONFIGS) ? readFileSync(MESH_SCRAPE_CONFIGS, 'utf8') : '');
   return stringify({
     global: { scrape_interval: '5s', evaluation_interval: '5s' },
     scrape_configs: [
       { job_name: 'prometheus', static_configs: [{ targets: [opts.selfAddress] }] },
       { job_name: 'kubernetes-pods', file_sd_configs: [{ files: [opts.podTargetsFile], refresh_interval: '5s' }] },
+      ...withPodFileSd(mesh, opts.podRoleFile),
     ],
   });
 }
 
 /** Rewrites the targets file whenever the scrape-able pods change; polling keeps it simple and survives apiserver restarts. */
-function syncPodTargets(kubeconfigPath: string, file: string, intervalMs: number, log: (line: string) => void): { stop(): void; synced: Promise<void> } {
+function syncPodTargets(kubeconfigPath: string, files: { annotated: string; podRole: string }, intervalMs: number, log: (line: string) => void): { stop(): void; synced: Promise<void> } {
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfigPath);
   const core = kc.makeApiClient(CoreV1Api);
-  let last = '';
+  const last = new Map<string, string>();
+  // Atomic replace: Prometheus never reads a half-written file.
+  const write = (file: string, text: string): void => {
+    if (last.get(file) === text) return;
+    writeFileSync(`${file}.tmp`, text);
+    renameSync(`${file}.tmp`, file);
+    last.set(file, text);
+  };
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   let failing = false;
   const once = async (): Promise<void> => {
     try {
       const pods = await core.listPodForAllNamespaces();
-      const text = JSON.stringify(podScrapeTargets(pods.items), null, 1);
-      if (text !== last) {
-        // Atomic replace: Prometheus never reads a half-written file.
-        writeFileSync(`${file}.tmp`, text);
-        renameSync(`${file}.tmp`, file);
-        last = text;
-      }
+      write(files.annotated, JSON.stringify(podScrapeTargets(pods.items), null, 1));
+      write(files.podRole, JSON.stringify(podRoleTargets(pods.items), null, 1));
       if (failing) log('prometheus: pod target sync recovered');
       failing = false;
     } catch (e) {
@@ -109,9 +120,11 @@ export async function startPrometheus(opts: { workDir: string; kubeconfigPath: s
   const address = `127.0.0.1:${port}`;
   const configPath = join(dir, 'prometheus.yml');
   const podTargetsFile = join(dir, 'pod-targets.json');
+  const podRoleFile = join(dir, 'pod-role-targets.json');
   writeFileSync(podTargetsFile, '[]');
-  writeFileSync(configPath, prometheusConfig({ selfAddress: address, podTargetsFile }));
-  const sync = syncPodTargets(opts.kubeconfigPath, podTargetsFile, 3000, log);
+  writeFileSync(podRoleFile, '[]');
+  writeFileSync(configPath, prometheusConfig({ selfAddress: address, podTargetsFile, podRoleFile }));
+  const sync = syncPodTargets(opts.kubeconfigPath, { annotated: podTargetsFile, podRole: podRoleFile }, 3000, log);
   await sync.synced;
   const proc = startManagedProcess({
     name: 'prometheus',

@@ -50,6 +50,8 @@ export function applyHeaderMutation(
   for (const name in m.add) {
     const existing = headers[name];
     const v = m.add[name]!;
-    headers[name] = existing === undefined ? v : Array.isArray(existing) ? [...existing, v] : [existing, v];
+    // Gateway API's "add": one field value joined with a comma (`my-header: foo,bar`), so every hop and the app see the same
+    // single value; a field kept as separate lines (set-cookie) gets one more line.
+    headers[name] = existing === undefined ? v : Array.isArray(existing) ? [...existing, v] : `${existing},${v}`;
   }
 }

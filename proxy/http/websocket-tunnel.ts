@@ -100,14 +100,16 @@ function forwardUpgrade(ctx: ListenerContext, snap: ListenerSnapshot, req: Http1
   const downstream = preq.downstream;
   const headers = preq.headers;
   const target = [preq.authority, preq.path] as const;
-  const cluster = pickCluster(snap, route);
-  if (cluster instanceof ProxyError) return rejectUpgrade(ctx, socket, cluster);
+  const picked = pickCluster(snap, route);
+  if (picked instanceof ProxyError) return rejectUpgrade(ctx, socket, picked);
+  const cluster = picked.cluster;
   preq.cluster = cluster;
   const endpoint = cluster.pick({ hashKey: hashKey(preq, cluster), originalDst: downstream.originalDst });
   if (!endpoint) return rejectUpgrade(ctx, socket, new ProxyError(ERRORS.noEndpoints, `cluster ${cluster.name}`));
   preq.endpoint = endpoint;
   const routed = { authority: target[0], path: target[1], route, cluster, endpoint, recorder: ctx.metrics.recorder(snap.listener, route.name, cluster) };
   applyHeaderMutation(headers, routed.route.config.requestHeaders);
+  if (picked.requestHeaders !== null) applyHeaderMutation(headers, picked.requestHeaders);
   headers.host = routed.authority;
   headers.connection = 'Upgrade';
   headers.upgrade = req.headers.upgrade ?? 'websocket';

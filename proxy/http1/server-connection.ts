@@ -13,7 +13,8 @@ import { fieldLines, statusLine, writeMessage } from './head-writer.ts';
 /** Where a request body goes once someone forwards it. `data` returning false pauses the client until `resume()`. */
 export interface BodySink {
   data(chunk: Buffer): boolean;
-  end(): void;
+  /** The body is complete; `trailers`: request trailers (HTTP/2 only; forwarded to an HTTP/2 upstream), else absent or null. */
+  end(trailers?: HeaderBag | null): void;
   error(e: Error): void;
 }
 

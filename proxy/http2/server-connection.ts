@@ -1,13 +1,19 @@
 // One downstream HTTP/2 connection on a raw socket (RFC 9113): preface, SETTINGS, the stream state machine, flow control, limits.
 import type { Socket } from 'node:net';
 import type { LimitsConfig } from '../../api/config/proxy-config.ts';
+import type { HeaderBag } from '../http/hop-headers.ts';
 import { Flag, FrameReader, FrameType, type FrameHandler } from './frame-reader.ts';
+import { encodeFields, isEmptyObject, sendable } from './field-encoding.ts';
+import { FrameOutput } from './frame-output.ts';
 import { dataFrameHeader, goawayFrame, headersFrames, pingFrame, rstStreamFrame, settingsFrame, windowUpdateFrame } from './frame-writer.ts';
 import { DEFAULT_WINDOW, H2Error, MAX_WINDOW, PREFACE, Setting } from './h2-codes.ts';
 import { HpackDecoder, HpackError } from './hpack-decoder.ts';
 import { HpackEncoder } from './hpack-encoder.ts';
 import { RecvWindow, grow } from './flow-window.ts';
-import { FieldsVerdict, RequestFields } from './request-fields.ts';
+import { PeerSettings } from './peer-settings.ts';
+import { sendData } from './send-data.ts';
+import { HeaderBlock } from './header-block.ts';
+import { FieldsVerdict, HeaderFields } from './header-fields.ts';
 import { Http2Request, Http2Response, type StreamWriter } from './server-exchange.ts';
 
 export interface Http2ServerHooks {
@@ -26,19 +32,12 @@ const CALM_BURST = 1_000;
 const CALM_REFILL_PER_SEC = 200;
 /** Premature resets (the client's, or ours for malformed requests) tolerated before the ratio counts (CVE-2023-44487). */
 const PREMATURE_RESET_MIN = 200;
-/** CONTINUATION frames per header block: a block this fragmented is a flood, not a request. */
-const MAX_CONTINUATIONS = 128;
 /** Control frames (ACKs, resets) we will queue on a socket whose peer does not read. */
 const MAX_UNREAD_OUTPUT = 1 << 20;
 /** After a connection error, streams already accepted get this long to finish before the socket is closed. */
 const ERROR_GRACE_MS = 1_000;
 /** Request body bytes dropped after a complete response before the client is asked to stop sending. */
 const DISCARD_LIMIT = 1 << 20;
-/** Output up to this size is joined into one socket write. */
-const JOIN_LIMIT = 64 * 1024;
-
-/** Marks a header block whose HEADERS frame made the stream depend on itself. */
-const SELF_DEPENDENT = 0x100;
 
 /** Connection phases, in order. */
 const Phase = {
@@ -61,7 +60,7 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
   readonly #reader = new FrameReader(this);
   readonly #decoder = new HpackDecoder();
   readonly #encoder = new HpackEncoder();
-  readonly #fields: RequestFields;
+  readonly #fields: HeaderFields;
   readonly #streams = new Map<number, Http2Response>();
   readonly #closedStreams = new Map<number, number>();
   /** Streams opened in the current read, dispatched at its end (a HEADERS + RST_STREAM pair in one read costs no upstream work). */
@@ -74,25 +73,17 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
   #goawayLastId = MAX_WINDOW;
   readonly #recvWindow: RecvWindow;
   #sendWindow = DEFAULT_WINDOW;
-  #peerInitialWindow = DEFAULT_WINDOW;
-  #peerMaxFrame = 16_384;
+  readonly #peer = new PeerSettings(this.#encoder, Infinity);
   #settingsAcked = false;
-  // A header block in progress (HEADERS without END_HEADERS, then CONTINUATIONs).
-  #blockStream = 0;
-  #blockFlags = 0;
-  #blockParts: Buffer[] = [];
-  #blockBytes = 0;
-  #blockFrames = 0;
+  /** A header block in progress (HEADERS without END_HEADERS, then CONTINUATIONs), and since when. */
+  readonly #block: HeaderBlock;
   #blockStartedAt = 0;
   // Flood accounting.
   #calm = CALM_BURST;
   #calmAt = 0;
   #streamsOpened = 0;
   #prematureResets = 0;
-  // Output.
-  #out: Buffer[] = [];
-  #outBytes = 0;
-  #flushScheduled = false;
+  readonly #out: FrameOutput;
   /** A stream was told to wait while the connection was congested: tell it once the output is written. */
   #drainWanted = false;
   /** The sweep saw traffic since its last pass; `#idleSince` is when it last did. */
@@ -105,10 +96,12 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
     this.socket = socket;
     this.#limits = limits;
     this.#hooks = hooks;
-    this.#fields = new RequestFields(limits.maxRequestHeaderBytes, limits.maxHeaderCount);
+    this.#fields = new HeaderFields(limits.maxRequestHeaderBytes, limits.maxHeaderCount);
+    this.#block = new HeaderBlock(2 * limits.maxRequestHeaderBytes + 16_384);
     this.#recvWindow = new RecvWindow(limits.http2ConnectionWindowBytes, DEFAULT_WINDOW);
     this.#createdAt = this.#idleSince = Date.now();
     this.#calmAt = performance.now();
+    this.#out = new FrameOutput(socket, this.#afterFlush);
     socket.setNoDelay?.(true);
     socket.on('data', this.#onData);
     socket.on('drain', this.#onDrain);
@@ -135,7 +128,7 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
   }
 
   get congested(): boolean {
-    return this.#outBytes + this.socket.writableLength > this.#limits.maxBufferedBytesPerConnection;
+    return this.#out.unsent > this.#limits.maxBufferedBytesPerConnection;
   }
 
   // ---- input ------------------------------------------------------------------------------------------------------
@@ -192,7 +185,7 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
       // The client preface ends with a SETTINGS frame (RFC 9113 3.4).
       return this.#connectionError(H2Error.PROTOCOL_ERROR);
     }
-    if (this.#blockStream !== 0 && type !== FrameType.CONTINUATION) {
+    if (this.#block.stream !== 0 && type !== FrameType.CONTINUATION) {
       // Nothing may interleave with a header block (RFC 9113 6.10).
       return this.#connectionError(H2Error.PROTOCOL_ERROR);
     }
@@ -285,11 +278,11 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
     if (endStream) this.#remoteEnd(res);
   }
 
-  #remoteEnd(res: Http2Response): void {
+  #remoteEnd(res: Http2Response, trailers: HeaderBag | null = null): void {
     const req = res.request;
     if (req.contentLength >= 0 && req.received !== req.contentLength) return this.#streamError(req.id, H2Error.PROTOCOL_ERROR, true);
     req.remoteClosed = true;
-    req.onEnd();
+    req.onEnd(trailers);
     this.#maybeClose(res);
   }
 
@@ -303,56 +296,27 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
 
   #onHeaders(flags: number, id: number, payload: Buffer): void {
     if (id === 0 || (id & 1) === 0) return this.#connectionError(H2Error.PROTOCOL_ERROR);
-    let p = 0;
-    let end = payload.length;
-    if ((flags & Flag.PADDED) !== 0) {
-      if (payload.length === 0) return this.#connectionError(H2Error.PROTOCOL_ERROR);
-      const pad = payload[0]!;
-      p = 1;
-      end -= pad;
-    }
-    let selfDependent = false;
-    if ((flags & Flag.PRIORITY) !== 0) {
-      if (end - p < 5) return this.#connectionError(H2Error.PROTOCOL_ERROR);
-      // Depending on itself (RFC 9113 5.3.1): a stream error; the block is still decoded to keep HPACK in step.
-      selfDependent = (payload.readUInt32BE(p) & 0x7fffffff) === id;
-      p += 5;
-    }
-    if (end < p) return this.#connectionError(H2Error.PROTOCOL_ERROR);
-    const fragment = payload.subarray(p, end);
-    this.#blockStream = id;
-    this.#blockFlags = flags | (selfDependent ? SELF_DEPENDENT : 0);
-    this.#blockParts.length = 0;
-    this.#blockParts.push(fragment);
-    this.#blockBytes = fragment.length;
-    this.#blockFrames = 0;
-    if ((flags & Flag.END_HEADERS) !== 0) return this.#headerBlock();
+    const error = this.#block.begin(flags, id, payload);
+    if (error !== 0) return this.#connectionError(error);
+    if (this.#block.complete) return this.#headerBlock();
     this.#blockStartedAt = Date.now();
   }
 
   #onContinuation(flags: number, id: number, payload: Buffer): void {
-    if (this.#blockStream === 0 || id !== this.#blockStream) return this.#connectionError(H2Error.PROTOCOL_ERROR);
-    this.#blockBytes += payload.length;
-    // A header block is bounded whatever its fragmentation (RELIABILITY 4: CONTINUATION flood).
-    if (++this.#blockFrames > MAX_CONTINUATIONS || this.#blockBytes > 2 * this.#limits.maxRequestHeaderBytes + 16_384) {
-      return this.#connectionError(H2Error.ENHANCE_YOUR_CALM);
-    }
+    const error = this.#block.add(flags, id, payload);
+    if (error !== 0) return this.#connectionError(error);
     if (payload.length === 0 && !this.#spend()) return;
-    // The payload is a view of a read buffer that lives on: kept as is until the block is complete.
-    this.#blockParts.push(payload);
-    if ((flags & Flag.END_HEADERS) !== 0) this.#headerBlock();
+    if (this.#block.complete) this.#headerBlock();
   }
 
-  /** A complete header block on `#blockStream`: a new stream's request head, or trailers. */
+  /** A complete header block: a new stream's request head, or trailers. */
   #headerBlock(): void {
-    const id = this.#blockStream;
-    const flags = this.#blockFlags;
-    const parts = this.#blockParts;
-    const block = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-    this.#blockStream = 0;
-    this.#blockFlags = 0;
-    this.#blockParts = [];
-    const endStream = (flags & Flag.END_STREAM) !== 0;
+    const hb = this.#block;
+    const id = hb.stream;
+    const endStream = hb.endStream;
+    // Depending on itself (RFC 9113 5.3.1): a stream error; the block is still decoded to keep HPACK in step.
+    const selfDependent = hb.dependency === id;
+    const block = hb.take();
     const res = this.#streams.get(id);
     const isNew = id > this.#lastStreamId;
     const fields = this.#fields;
@@ -371,14 +335,14 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
         return this.#connectionError(how === undefined ? H2Error.PROTOCOL_ERROR : H2Error.STREAM_CLOSED);
       }
       if (res.request.remoteClosed) return this.#connectionError(H2Error.STREAM_CLOSED);
-      // Trailers: they end the stream and carry no pseudo-headers (RFC 9113 8.1). We do not forward request trailers.
-      if (!endStream || fields.finishTrailers() !== FieldsVerdict.OK || (flags & SELF_DEPENDENT) !== 0) return this.#streamError(id, H2Error.PROTOCOL_ERROR, true);
+      // Trailers: they end the stream and carry no pseudo-headers (RFC 9113 8.1); forwarded to an HTTP/2 upstream.
+      if (!endStream || fields.finishTrailers() !== FieldsVerdict.OK || selfDependent) return this.#streamError(id, H2Error.PROTOCOL_ERROR, true);
       res.active = true;
-      return this.#remoteEnd(res);
+      return this.#remoteEnd(res, fields.headers);
     }
     if (this.#phase >= Phase.CLOSING && id > this.#goawayLastId) return; // after our GOAWAY: ignored
     this.#lastStreamId = id;
-    if ((flags & SELF_DEPENDENT) !== 0) return this.#streamError(id, H2Error.PROTOCOL_ERROR, true);
+    if (selfDependent) return this.#streamError(id, H2Error.PROTOCOL_ERROR, true);
     if (this.#streams.size >= this.#limits.http2MaxConcurrentStreams) {
       // Past the limit we advertised: once the client has acknowledged it, a protocol violation (the GOAWAY names the
       // last stream we accepted); before that, the stream is refused and may be retried.
@@ -394,7 +358,7 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
     }
     this.#streamsOpened++;
     const req = new Http2Request(this, id, fields.headers, endStream, fields.contentLength, this.socket, new RecvWindow(this.#limits.http2StreamWindowBytes));
-    const out = new Http2Response(this, req, this.#peerInitialWindow);
+    const out = new Http2Response(this, req, this.#peer.initialWindow);
     out.lastActive = Date.now();
     this.#streams.set(id, out);
     if (endStream && req.contentLength > 0) return this.#streamError(id, H2Error.PROTOCOL_ERROR, true);
@@ -427,31 +391,9 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
     if (payload.length % 6 !== 0) return this.#connectionError(H2Error.FRAME_SIZE_ERROR);
     if (this.#phase === Phase.SETTINGS) this.#phase = Phase.OPEN;
     else if (!this.#spend()) return;
-    let windowDelta = 0;
-    for (let p = 0; p < payload.length; p += 6) {
-      const key = payload.readUInt16BE(p);
-      const value = payload.readUInt32BE(p + 2);
-      switch (key) {
-        case Setting.HEADER_TABLE_SIZE:
-          this.#encoder.setMaxTableSize(value);
-          break;
-        case Setting.ENABLE_PUSH:
-          if (value > 1) return this.#connectionError(H2Error.PROTOCOL_ERROR);
-          break;
-        case Setting.INITIAL_WINDOW_SIZE:
-          if (value > MAX_WINDOW) return this.#connectionError(H2Error.FLOW_CONTROL_ERROR);
-          windowDelta += value - this.#peerInitialWindow;
-          this.#peerInitialWindow = value;
-          break;
-        case Setting.MAX_FRAME_SIZE:
-          if (value < 16_384 || value > 16_777_215) return this.#connectionError(H2Error.PROTOCOL_ERROR);
-          this.#peerMaxFrame = value;
-          break;
-        default:
-          // MAX_CONCURRENT_STREAMS limits streams we open (none); MAX_HEADER_LIST_SIZE is advisory; unknown ones are ignored.
-          break;
-      }
-    }
+    const error = this.#peer.apply(payload, 'server');
+    if (error !== 0) return this.#connectionError(error);
+    const windowDelta = this.#peer.windowDelta;
     this.#queueControl(settingsFrame([], true));
     if (windowDelta !== 0) {
       // A new initial window applies to every open stream, and may make one negative (RFC 9113 6.9.2).
@@ -550,7 +492,7 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
     enc.begin();
     enc.field(':status', String(status));
     if (headers !== null) encodeFields(enc, headers);
-    this.#queue(headersFrames(id, Buffer.from(enc.end()), endStream, this.#peerMaxFrame));
+    this.#queue(headersFrames(id, Buffer.from(enc.end()), endStream, this.#peer.maxFrame));
     res.active = true;
     if (endStream) {
       res.localClosed = true;
@@ -562,26 +504,17 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
   flush(res: Http2Response): void {
     const id = res.request.id;
     if (this.#streams.get(id) !== res) return;
-    const pending = res.pending;
-    while (res.pendingBytes > 0) {
-      const room = Math.min(res.sendWindow, this.#sendWindow, this.#peerMaxFrame);
-      if (room <= 0) {
+    if (res.pendingBytes > 0) {
+      const last = res.endPending && res.trailers === null;
+      const sent = sendData(res, this.#sendWindow, this.#peer.maxFrame, last, this.#out);
+      this.#sendWindow -= sent;
+      if (sent > 0) res.active = true;
+      if (res.pendingBytes > 0) {
         if (this.#sendWindow <= 0) this.#blocked.add(res);
-        break;
+        return;
       }
-      const first = pending[0]!;
-      const n = Math.min(room, first.length);
-      const piece = n === first.length ? first : first.subarray(0, n);
-      if (n === first.length) pending.shift();
-      else pending[0] = first.subarray(n);
-      res.pendingBytes -= n;
-      res.sendWindow -= n;
-      this.#sendWindow -= n;
-      const last = res.pendingBytes === 0 && res.endPending && res.trailers === null;
-      this.#queue(dataFrameHeader(id, n, last));
-      this.#queue(piece);
-      res.active = true;
       if (last) {
+        // The last DATA frame carried END_STREAM.
         res.localClosed = true;
         this.#maybeClose(res);
         return;
@@ -598,7 +531,7 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
         const enc = this.#encoder;
         enc.begin();
         encodeFields(enc, t);
-        this.#queue(headersFrames(id, Buffer.from(enc.end()), true, this.#peerMaxFrame));
+        this.#queue(headersFrames(id, Buffer.from(enc.end()), true, this.#peer.maxFrame));
       } else this.#queue(dataFrameHeader(id, 0, true));
       res.localClosed = true;
       this.#maybeClose(res);
@@ -636,7 +569,7 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
   #connectionError(code: number): void {
     if (this.#phase >= Phase.FAILED) return;
     this.#reader.stop();
-    this.#blockStream = 0;
+    this.#block.reset();
     this.#newStreams = this.#newStreams.filter((r) => r.request.id <= this.#lastStreamId);
     this.#queue(goawayFrame(this.#lastStreamId, code));
     this.#phase = Phase.FAILED;
@@ -684,7 +617,7 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
   sweep(now: number): void {
     if (this.#phase >= Phase.FAILED) return;
     const limits = this.#limits;
-    if ((this.#blockStream !== 0 && now - this.#blockStartedAt > limits.headersTimeoutMs) || (this.#phase <= Phase.SETTINGS && now - this.#createdAt > limits.headersTimeoutMs)) {
+    if ((this.#block.stream !== 0 && now - this.#blockStartedAt > limits.headersTimeoutMs) || (this.#phase <= Phase.SETTINGS && now - this.#createdAt > limits.headersTimeoutMs)) {
       this.#queue(goawayFrame(this.#lastStreamId, H2Error.NO_ERROR));
       this.#reader.stop();
       this.#finish();
@@ -711,8 +644,7 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
     this.#phase = Phase.CLOSED;
     this.#reader.stop();
     if (this.#graceTimer !== null) clearTimeout(this.#graceTimer);
-    this.#out = [];
-    this.#outBytes = 0;
+    this.#out.clear();
     this.#newStreams = [];
     for (const res of [...this.#streams.values()]) this.#close(res, CLOSED_PEER_RESET);
   };
@@ -721,83 +653,22 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
 
   /** A frame we answer with (ACK, RST_STREAM): refused, with the connection, when the client does not read them. */
   #queueControl(frame: Buffer): void {
-    if (this.#outBytes + this.socket.writableLength > MAX_UNREAD_OUTPUT) return this.#connectionError(H2Error.ENHANCE_YOUR_CALM);
+    if (this.#out.unsent > MAX_UNREAD_OUTPUT) return this.#connectionError(H2Error.ENHANCE_YOUR_CALM);
     this.#queue(frame);
   }
 
   #queue(buf: Buffer): void {
-    this.#out.push(buf);
-    this.#outBytes += buf.length;
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      queueMicrotask(this.#flushTask);
-    }
+    this.#out.queue(buf);
   }
-
-  readonly #flushTask = (): void => {
-    this.#flush();
-  };
 
   #flush(): void {
-    this.#flushScheduled = false;
-    const out = this.#out;
-    if (out.length === 0) return;
-    const socket = this.socket;
-    const bytes = this.#outBytes;
-    this.#out = [];
-    this.#outBytes = 0;
-    if (socket.destroyed || !socket.writable) return;
-    if (out.length === 1) socket.write(out[0]!);
-    else if (bytes <= JOIN_LIMIT) socket.write(Buffer.concat(out, bytes));
-    else {
-      socket.cork();
-      for (const b of out) socket.write(b);
-      socket.uncork();
-    }
-    // The socket took it all without pushing back ('drain' will not come): wake the streams that waited on us.
-    if (this.#drainWanted && !this.congested) this.#onDrain();
+    this.#out.flush();
   }
+
+  /** The socket took it all without pushing back ('drain' will not come): wake the streams that waited on us. */
+  readonly #afterFlush = (): void => {
+    if (this.#drainWanted && !this.congested) this.#onDrain();
+  };
 }
 
 function noop(): void {}
-
-function isEmptyObject(o: Readonly<Record<string, unknown>>): boolean {
-  for (const _ in o) return false;
-  return true;
-}
-
-/** Response header names never sent on HTTP/2 (RFC 9113 8.2.2). */
-const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'host', 'http2-settings']);
-
-/** Adds response fields (lower-cased names; values string, number or lists), checked by `sendable` first. */
-function encodeFields(enc: HpackEncoder, headers: Readonly<Record<string, unknown>>): void {
-  for (const key in headers) {
-    const v = headers[key];
-    if (v === undefined || v === null) continue;
-    const name = key.toLowerCase();
-    if (name.charCodeAt(0) === 0x3a || CONNECTION_SPECIFIC.has(name)) continue;
-    if (Array.isArray(v)) for (const x of v) enc.field(name, String(x));
-    else enc.field(name, String(v));
-  }
-}
-
-/** No CR, LF or NUL in any name or value (checked before encoding, so an unsendable head leaves HPACK state untouched). */
-function sendable(headers: Readonly<Record<string, unknown>>): boolean {
-  for (const key in headers) {
-    const v = headers[key];
-    if (v === undefined || v === null) continue;
-    if (!safe(key)) return false;
-    if (Array.isArray(v)) {
-      for (const x of v) if (!safe(String(x))) return false;
-    } else if (!safe(String(v))) return false;
-  }
-  return true;
-}
-
-function safe(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 0 || c === 0x0a || c === 0x0d) return false;
-  }
-  return true;
-}

@@ -37,6 +37,8 @@ export class Http2Request {
   /** @internal Our receive window for this stream. */ readonly window: RecvWindow;
   /** @internal The client sent END_STREAM (half-closed remote). */ remoteClosed: boolean;
   /** @internal The stream was reset (by either side) or its connection lost. */ cancelled = false;
+  /** Request trailers (gRPC client metadata sent at the end), once complete. */
+  trailers: HeaderBag | null = null;
   readonly #writer: StreamWriter;
   #sink: BodySink | null = null;
   #queued: Buffer[] | null = null;
@@ -112,10 +114,11 @@ export class Http2Request {
     }
   }
 
-  /** @internal END_STREAM. */
-  onEnd(): void {
+  /** @internal END_STREAM, after the body or with request trailers. */
+  onEnd(trailers: HeaderBag | null): void {
     this.complete = true;
-    this.#sink?.end();
+    this.trailers = trailers;
+    this.#sink?.end(trailers);
   }
 
   /** @internal Bytes whose window was never returned (the stream is closing): the connection takes them back. */
@@ -161,6 +164,11 @@ export class Http2Response extends DownstreamResponseBase {
     this.#writer = writer;
     this.request = request;
     this.sendWindow = sendWindow;
+  }
+
+  /** @internal The stream id (the sending half of flow control reads it). */
+  get id(): number {
+    return this.request.id;
   }
 
   /** The head goes out with the first write or end, or at the end of this tick at the latest (flushHeads). */

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AuthorizationConfig } from '../../api/config/mesh-identity-config.ts';
 import { parseProxyConfig } from '../../api/config/parse-proxy-config.ts';
-import { pathAmbiguity } from './ambiguous-path.ts';
+import { pathAmbiguity } from '../../api/mesh/ambiguous-path.ts';
 import { compileAuthorization, type AuthorizationInput } from './authorizer.ts';
 
 const WEB = 'spiffe://cluster.local/ns/demo/sa/web';
@@ -27,6 +27,15 @@ describe('compileAuthorization', () => {
     expect(d(req({}))).toEqual({ allow: true, policy: 'demo/only-web', reason: 'policy' });
     expect(d(req({ peer: OTHER }))).toMatchObject({ allow: false, reason: 'no-match' });
     expect(d(req({ peer: null }))).toMatchObject({ allow: false, reason: 'no-match' });
+  });
+
+  it('a denial names the policies that select the workload (the metric label), bounded in length', () => {
+    const two = compileAuthorization(authz({ policies: [{ name: 'demo/a', rules: [{ from: [{ identities: [WEB] }] }] }, { name: 'demo/b', rules: [] }] }));
+    expect(two(req({ peer: OTHER }))).toEqual({ allow: false, policy: 'demo/a,demo/b', reason: 'no-match' });
+    const many = compileAuthorization(authz({ policies: Array.from({ length: 40 }, (_, i) => ({ name: `demo/policy-number-${i}`, rules: [] })) }));
+    const label = many(req({})).policy;
+    expect(label.length).toBeLessThanOrEqual(256);
+    expect(label).toMatch(/^demo\/policy-number-0,.*\.\.\.\(40\)$/);
   });
 
   it('matches namespaces, any verified caller, and unauthenticated callers', () => {

@@ -5,7 +5,7 @@ import { ERRORS, ProxyError } from '../errors/proxy-error.ts';
 import type { ProxyRequest } from '../stack/proxy-request.ts';
 import type { Authorizer } from '../stack/stack-hooks.ts';
 import type { RateLimitedLog } from '../telemetry/rate-limited-log.ts';
-import { pathAmbiguity } from './ambiguous-path.ts';
+import { pathAmbiguity } from '../../api/mesh/ambiguous-path.ts';
 import type { IdentityMetrics } from './identity-metrics.ts';
 
 /** What a decision looks at. `peer` is the verified mTLS identity, or null for a caller that did not prove one. */
@@ -19,7 +19,7 @@ export interface AuthorizationInput {
 
 export interface AuthorizationDecision {
   readonly allow: boolean;
-  /** The policy whose rule allowed, or '' (the default, or a denial). */
+  /** The policy whose rule allowed; for a denial, the policies that select the workload (comma-separated); '' by default. */
   readonly policy: string;
   /** `policy` | `default` | `no-match` | `ambiguous-path`. */
   readonly reason: 'policy' | 'default' | 'no-match' | 'ambiguous-path';
@@ -88,8 +88,12 @@ export function compileAuthorization(config: AuthorizationConfig): (i: Authoriza
       };
     }),
   );
-  const noMatch: AuthorizationDecision = { allow: false, policy: '', reason: 'no-match' };
-  const ambiguous: AuthorizationDecision = { allow: false, policy: '', reason: 'ambiguous-path' };
+  // A denial names the policies that select the workload (none allowed the request): the metric's `policy` label and the
+  // log line say whose rules to read. Bounded by the config, not by requests.
+  const selecting = config.policies.map((p) => p.name).join(',');
+  const named = selecting.length <= 256 ? selecting : `${selecting.slice(0, 240)},...(${config.policies.length})`;
+  const noMatch: AuthorizationDecision = { allow: false, policy: named, reason: 'no-match' };
+  const ambiguous: AuthorizationDecision = { allow: false, policy: named, reason: 'ambiguous-path' };
   return (i) => {
     // A path that may read differently to the app cannot be judged by a path rule: fail closed before any rule sees it.
     if (usesPaths && pathAmbiguity(i.path) !== null) return ambiguous;
@@ -125,6 +129,7 @@ export function buildAuthorizer(config: AuthorizationConfig, listener: string, m
     logs.write(`${listener}\u0000${d.reason}`, 'warn', 'request denied by authorization policy', {
       listener,
       reason: d.reason,
+      policies: d.policy,
       caller: input.peer ?? 'unauthenticated',
       method: input.method.slice(0, 32),
       path: input.path.slice(0, 256),

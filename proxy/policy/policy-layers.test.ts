@@ -260,6 +260,26 @@ describe('rate limit, fault and mirror layers', () => {
     expect(await h(request('GET', null, { 'x-chaos': '1' })).catch((e: ProxyError) => e.spec.status)).toBe(500);
   });
 
+  it('mirrors a request body up to its bound (the same bytes), and skips a larger one', async () => {
+    const sink: BodySink = { data: () => true, end: () => {}, error: () => {} };
+    const copies: string[] = [];
+    const shadow: Service = async (req) => {
+      copies.push(`${req.method} ${req.body?.length} ${req.body?.open(sink)?.toString() ?? ''}`);
+      return new ProxyResponse(200, {}, null);
+    };
+    const primary: Service = async (req) => {
+      req.body?.open(sink); // the primary reads the whole body before it answers
+      return new ProxyResponse(201, {}, null);
+    };
+    const c = { sent: 0, skippedBody: 0, failed: 0 };
+    const s = requestMirrorLayer({ cluster: 'shadow', percent: 100, maxBodyBytes: 16 }, shadow, deps(), c)(primary);
+    expect((await s(request('POST', Buffer.from('hello body')))).status).toBe(201);
+    expect((await s(request('POST', Buffer.from('x'.repeat(17))))).status).toBe(201);
+    await new Promise((r) => setImmediate(r));
+    expect(copies).toEqual(['POST 10 hello body']);
+    expect(c).toEqual({ sent: 1, skippedBody: 1, failed: 0 });
+  });
+
   it('a hung mirror neither delays nor changes the primary answer', async () => {
     vi.useFakeTimers();
     const copies: ProxyRequest[] = [];

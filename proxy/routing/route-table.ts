@@ -24,7 +24,7 @@ export interface CompiledRoute {
   readonly redirectPath: PathChange | null;
   readonly rewritePath: PathChange | null;
   /** Picks a backend cluster name by weight. */
-  pickBackend(): string | null;
+  pickBackend(): WeightedBackendConfig | null;
 }
 
 export interface CompiledVirtualHost {
@@ -108,12 +108,12 @@ function compileRoute(vhost: string, r: RouteConfig): CompiledRoute {
   };
 }
 
-/** Returns a function choosing a cluster with probability proportional to its weight. */
-export function weightedPicker(backends: readonly WeightedBackendConfig[], random: () => number = Math.random): () => string | null {
+/** Returns a function choosing a backend with probability proportional to its weight. */
+export function weightedPicker(backends: readonly WeightedBackendConfig[], random: () => number = Math.random): () => WeightedBackendConfig | null {
   const live = backends.filter((b) => b.weight > 0);
   if (live.length === 0) return () => null;
   if (live.length === 1) {
-    const only = live[0]!.cluster;
+    const only = live[0]!;
     return () => only;
   }
   const cumulative: number[] = [];
@@ -121,8 +121,8 @@ export function weightedPicker(backends: readonly WeightedBackendConfig[], rando
   for (const b of live) cumulative.push((total += b.weight));
   return () => {
     const x = random() * total;
-    for (let i = 0; i < cumulative.length; i++) if (x < cumulative[i]!) return live[i]!.cluster;
-    return live[live.length - 1]!.cluster;
+    for (let i = 0; i < cumulative.length; i++) if (x < cumulative[i]!) return live[i]!;
+    return live[live.length - 1]!;
   };
 }
 

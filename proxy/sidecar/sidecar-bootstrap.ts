@@ -1,10 +1,10 @@
 // The config a sidecar starts with, derived from the environment the injector gives it (until the control plane pushes one).
 import {
   PROXY_ADMIN_PORT,
-  PROXY_INBOUND_PORT,
   PROXY_OUTBOUND_PORT,
   SIDECAR_ENV,
 } from '../../api/mesh/mesh-constants.ts';
+import { SIDECAR_INBOUND_CLUSTER, sidecarInboundListener } from '../../api/mesh/sidecar-inbound.ts';
 
 /**
  * Inbound (15006, all addresses): traffic iptables redirected to this pod goes to the app on 127.0.0.1 at the port it
@@ -19,22 +19,25 @@ export function sidecarConfigDocument(env: NodeJS.ProcessEnv): Record<string, un
     domains: ['*'],
     routes: [{ name, backends: [{ cluster: name }] }],
   });
+  // Mesh-wide tracing from the injector; a value the config parser refuses stops the sidecar with that reason.
+  const collector = env[SIDECAR_ENV.traceCollector]?.trim();
+  const sampling = env[SIDECAR_ENV.traceSamplingPercent]?.trim();
+  const tracing = {
+    ...(collector ? { collector } : {}),
+    ...(sampling ? { samplingPercent: Number(sampling) } : {}),
+  };
   return {
     version: 'bootstrap',
     mode: 'sidecar',
     node: `${pod}.${ns}`,
+    ...(Object.keys(tracing).length > 0 ? { telemetry: { tracing } } : {}),
     admin: { address: '127.0.0.1', port: PROXY_ADMIN_PORT },
     listeners: [
       {
-        name: 'inbound',
-        address: '0.0.0.0',
-        port: PROXY_INBOUND_PORT,
-        direction: 'inbound',
-        protocol: 'detect',
-        tcpCluster: 'inbound-app',
-        virtualHosts: [passthrough('inbound-app', 'inbound')],
-        // With a mesh identity the sidecar also takes mTLS from meshed callers (and still plain text from the rest).
-        ...(env[SIDECAR_ENV.trustAnchors] ? { mtls: { mode: 'permissive', ports: [] } } : {}),
+        // With a mesh identity the sidecar also takes mTLS from meshed callers (and still plain text from the rest) until
+        // the control plane pushes this workload's mode and authorization.
+        ...sidecarInboundListener(env[SIDECAR_ENV.trustAnchors] ? { mode: 'permissive', ports: [] } : null, null),
+        virtualHosts: [passthrough(SIDECAR_INBOUND_CLUSTER, 'inbound')],
       },
       {
         name: 'outbound',
@@ -47,7 +50,7 @@ export function sidecarConfigDocument(env: NodeJS.ProcessEnv): Record<string, un
       },
     ],
     clusters: [
-      { name: 'inbound-app', type: 'original-destination', originalDestinationAddress: '127.0.0.1', connectTimeoutMs: 300 },
+      { name: SIDECAR_INBOUND_CLUSTER, type: 'original-destination', originalDestinationAddress: '127.0.0.1', connectTimeoutMs: 300 },
       { name: 'outbound-passthrough', type: 'original-destination' },
     ],
   };

@@ -2,9 +2,16 @@
 import type { UpstreamCluster } from '../upstream/upstream-cluster.ts';
 import { http1Client } from './http1-client.ts';
 import { http2Client } from './http2-client.ts';
+import { nodeHttp2Client } from './node-http2-client.ts';
 import type { Service } from './service.ts';
 
-/** The innermost service for a cluster; the HTTP/2 one is one small file so our own HTTP/2 client can replace it. */
+/**
+ * Which HTTP/2 client sends upstream requests: our own (proxy/http2/client-connection.ts, the default) or, as a fallback
+ * while it matures, node:http2's (`SKEIN_HTTP2_CLIENT=node`). Read once at start.
+ */
+const HTTP2_CLIENT: Service = process.env.SKEIN_HTTP2_CLIENT === 'node' ? nodeHttp2Client : http2Client;
+
+/** The innermost service for a cluster. */
 export function endpointService(cluster: UpstreamCluster): Service {
-  return cluster.config.protocol === 'http2' ? http2Client : http1Client;
+  return cluster.config.protocol === 'http2' ? HTTP2_CLIENT : http1Client;
 }

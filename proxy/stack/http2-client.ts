@@ -1,99 +1,74 @@
-// The HTTP/2 client stage: one attempt as a stream on the endpoint's node:http2 session (to be swapped for our own framing).
-import http2 from 'node:http2';
+// The HTTP/2 client stage: one attempt as a stream on our own client connection (proxy/http2/client-connection.ts),
+// resolved with the response head, its body and trailers streamed after.
 import { ERRORS, ProxyError, classifyUpstreamError } from '../errors/proxy-error.ts';
 import { copyEndToEndHeaders, type HeaderBag } from '../http/hop-headers.ts';
 import type { BodySink } from '../http1/server-connection.ts';
-import type { EndpointHandle } from '../upstream/upstream-cluster.ts';
+import type { ClientStreamHandler, Http2ClientConnection, Http2ClientStream } from '../http2/client-connection.ts';
+import type { Http2PoolWaiter } from '../upstream/http2-pool.ts';
 import type { ProxyRequest } from './proxy-request.ts';
 import { ProxyResponse, type ResponseBody } from './proxy-response.ts';
 import { UpstreamAttempt } from './upstream-attempt.ts';
 
-const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_FLAG_END_STREAM } = http2.constants;
+/** Transparent re-sends of one attempt when the server did not process it (REFUSED_STREAM, above a GOAWAY's last id). */
+const MAX_UNPROCESSED_RETRIES = 2;
 
 /** Sends `req` to `req.endpoint` as an HTTP/2 stream. */
 export function http2Client(req: ProxyRequest): Promise<ProxyResponse> {
-  const headers = req.headers;
-  headers[':method'] = req.method;
-  headers[':path'] = req.path;
-  headers[':authority'] = req.authority;
-  headers[':scheme'] = 'http';
-  if (req.grpc || headers.te !== undefined) headers.te = 'trailers';
-  const endpoint = req.endpoint!;
-  const body = req.body;
-  let stream: http2.ClientHttp2Stream;
-  try {
-    stream = endpoint.http2.request(headers as http2.OutgoingHttpHeaders, body === null);
-  } catch (e) {
-    return Promise.reject(classifyUpstreamError(e));
-  }
-  const x = new Http2Exchange(req, endpoint, stream);
-  if (body !== null) {
-    stream.on('drain', onUpstreamDrain);
-    const first = body.open(x);
-    if (first !== null) x.data(first);
-    if (body.complete) x.end();
-  }
+  const x = new Http2Exchange(req);
+  req.endpoint!.http2.acquire(x);
   return x.promise;
 }
 
-/** The exchange is stored on its upstream stream so that the stream's listeners are shared functions, not closures. */
-const UPSTREAM: unique symbol = Symbol('skein.h2Upstream');
-type UpstreamStream = http2.ClientHttp2Stream & { [UPSTREAM]: Http2Exchange };
+/**
+ * One attempt to an HTTP/2 upstream: the pool's waiter, the stream's handler, the request body's sink and the response
+ * body as methods of one object (no closures per request).
+ */
+class Http2Exchange extends UpstreamAttempt implements Http2PoolWaiter, ClientStreamHandler, BodySink, ResponseBody {
+  #stream: Http2ClientStream | null = null;
+  #gotResponse = false;
+  #retries = 0;
 
-function onUpstreamError(this: UpstreamStream, e: Error): void {
-  this[UPSTREAM].onError(e);
-}
-function onUpstreamResponse(this: UpstreamStream, rh: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader, flags: number): void {
-  this[UPSTREAM].onResponse(rh, flags);
-}
-function onUpstreamTrailers(this: UpstreamStream, t: http2.IncomingHttpHeaders): void {
-  this[UPSTREAM].trailers = copyEndToEndHeaders(t, null);
-}
-function onUpstreamData(this: UpstreamStream, chunk: Buffer): void {
-  if (!this[UPSTREAM].onData(chunk)) this.pause();
-}
-function onUpstreamEnd(this: UpstreamStream): void {
-  this[UPSTREAM].onEnd();
-}
-function onUpstreamDrain(this: UpstreamStream): void {
-  this[UPSTREAM].req.body?.resume();
-}
-
-class Http2Exchange extends UpstreamAttempt implements BodySink, ResponseBody {
-  readonly #stream: http2.ClientHttp2Stream;
-  trailers: HeaderBag | null = null;
-
-  constructor(req: ProxyRequest, endpoint: EndpointHandle, stream: http2.ClientHttp2Stream) {
-    super(req, endpoint);
-    this.#stream = stream;
-    (stream as UpstreamStream)[UPSTREAM] = this;
-    stream.on('error', onUpstreamError);
-    stream.once('response', onUpstreamResponse);
+  constructor(req: ProxyRequest) {
+    super(req, req.endpoint!);
   }
 
   protected abortUpstream(): void {
-    if (!this.#stream.destroyed) this.#stream.close(NGHTTP2_CANCEL);
+    const s = this.#stream;
+    if (s !== null) s.cancel();
+    else this.endpoint.http2.cancel(this);
   }
 
-  onError(e: Error): void {
+  // Http2PoolWaiter: a connection with room for this stream.
+  onConnection(conn: Http2ClientConnection): void {
+    if (this.aborted) return;
+    const req = this.req;
+    const body = req.body;
+    const te = req.grpc || req.headers.te !== undefined;
+    const s = conn.request(req.method, req.authority, req.path, req.headers, te, body === null, this);
+    if (s === null) return this.fail(new ProxyError(ERRORS.badRequest, 'a request field cannot be sent over HTTP/2'));
+    this.#stream = s;
+    if (body === null) return;
+    // Bytes already held go out at once; the rest arrive through this BodySink.
+    const first = body.open(this);
+    if (first !== null) s.write(first);
+    if (body.complete) s.end(body.trailers);
+  }
+
+  onConnectionError(e: Error): void {
     if (this.aborted) return;
     this.fail(classifyUpstreamError(e));
   }
 
-  onResponse(rh: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader, flags: number): void {
-    const stream = this.#stream;
+  // ClientStreamHandler: the upstream's answer.
+  onResponse(status: number, headers: HeaderBag, endStream: boolean): void {
+    this.#gotResponse = true;
     this.observeLatency();
-    const status = Number(rh[':status']);
-    const out = copyEndToEndHeaders(rh, null);
-    if ((flags & NGHTTP2_FLAG_END_STREAM) !== 0) {
-      // Trailers-only (e.g. a gRPC error): no body; on HTTP/2 downstream serve sends it as a single HEADERS frame.
-      stream.resume(); // let its (empty) readable side end, so that Node destroys the stream
-      this.finish(null);
+    const out = copyEndToEndHeaders(headers, null);
+    if (endStream) {
+      // Trailers-only (a gRPC error) or no body: on HTTP/2 downstream serve sends it as a single HEADERS frame.
       this.resolve(new ProxyResponse(status, out, null));
       return;
     }
-    // Trailers can arrive in the same read as the head, before serve starts the body: listen now.
-    stream.on('trailers', onUpstreamTrailers);
     this.resolve(new ProxyResponse(status, out, this));
   }
 
@@ -101,34 +76,42 @@ class Http2Exchange extends UpstreamAttempt implements BodySink, ResponseBody {
     return this.deliver(chunk);
   }
 
-  onEnd(): void {
-    const code = this.#stream.rstCode;
-    // When the upstream connection dies, Node ends the stream's readable side with rstCode set and no 'error':
-    // that is a reset, and must not reach the client as a complete (truncated) response.
-    if (code !== undefined && code !== NGHTTP2_NO_ERROR) {
-      return this.fail(new ProxyError(ERRORS.upstreamReset, `upstream stream closed with code ${code}`));
+  onEnd(trailers: HeaderBag | null): void {
+    this.#stream = null;
+    this.finish(trailers === null ? null : copyEndToEndHeaders(trailers, null));
+  }
+
+  onError(e: Error, retryable: boolean): void {
+    this.#stream = null;
+    if (this.aborted) return;
+    // Never processed by the server: safe to send again on another connection, if the body can be replayed.
+    const body = this.req.body;
+    if (retryable && !this.#gotResponse && this.#retries < MAX_UNPROCESSED_RETRIES && (body === null || body.replayable)) {
+      this.#retries++;
+      body?.detach();
+      this.endpoint.http2.acquire(this);
+      return;
     }
-    this.finish(this.trailers);
+    this.fail(classifyUpstreamError(e));
   }
 
-  override start(sink: Parameters<ResponseBody['start']>[0]): void {
-    const s = this.#stream;
-    s.on('data', onUpstreamData);
-    s.once('end', onUpstreamEnd);
-    super.start(sink);
+  onDrain(): void {
+    this.req.body?.resume();
   }
 
+  // ResponseBody: the sink drained.
   resume(): void {
-    this.#stream.resume();
+    this.#stream?.resume();
   }
 
   // BodySink: the client's request body.
   data(chunk: Buffer): boolean {
-    return this.#stream.write(chunk);
+    const s = this.#stream;
+    return s === null ? true : s.write(chunk);
   }
 
-  end(): void {
-    this.#stream.end();
+  end(trailers?: HeaderBag | null): void {
+    this.#stream?.end(trailers ?? null);
   }
 
   error(e: Error): void {

@@ -1,4 +1,5 @@
 // A request body as the stack sees it: streamed into one sink at a time with back-pressure, replayable from a bounded buffer.
+import type { HeaderBag } from '../http/hop-headers.ts';
 import type { BodySink } from '../http1/server-connection.ts';
 
 /** The downstream side of a body (Http1Request and H2Request both implement it). */
@@ -6,6 +7,8 @@ export interface BodySource {
   attachBody(sink: BodySink): Buffer | null;
   resume(): void;
   readonly complete: boolean;
+  /** Request trailers received before the body was attached (HTTP/2), if any. */
+  readonly trailers?: HeaderBag | null;
 }
 
 /**
@@ -27,6 +30,8 @@ export class RequestBody implements BodySink {
   #error: Error | null = null;
   /** Bytes received from the client so far (metrics, access logs). */
   received = 0;
+  /** Request trailers the client sent after the body (HTTP/2), once complete; handed to every sink's end. */
+  trailers: HeaderBag | null = null;
 
   constructor(source: BodySource, length: number) {
     this.#source = source;
@@ -42,6 +47,21 @@ export class RequestBody implements BodySink {
     }
     this.#limit = Math.max(this.#limit, limit);
     this.#kept ??= [];
+  }
+
+  /** A body that is already whole in memory (a mirror's copy of a kept body). */
+  static of(bytes: Buffer): RequestBody {
+    const source: BodySource = { attachBody: () => (bytes.length === 0 ? null : bytes), resume: () => {}, complete: true };
+    return new RequestBody(source, bytes.length);
+  }
+
+  /** Every byte of the body, once it has all arrived and all of it was kept (see `retain`); otherwise null. Never opens it. */
+  snapshot(): Buffer | null {
+    if (!this.#ended || this.#error !== null || this.#overflowed) return null;
+    if (!this.#opened) return null;
+    const kept = this.#kept;
+    if (kept === null) return null;
+    return kept.length === 1 ? kept[0]! : Buffer.concat(kept);
   }
 
   /** Whether `open` may be called again: every byte received so far is still kept. */
@@ -64,7 +84,10 @@ export class RequestBody implements BodySink {
       this.#opened = true;
       this.#sink = sink;
       const first = this.#source.attachBody(this);
-      if (this.#source.complete) this.#ended = true;
+      if (this.#source.complete) {
+        this.#ended = true;
+        this.trailers = this.#source.trailers ?? null;
+      }
       if (first !== null) {
         this.received += first.length;
         this.#keep(first);
@@ -110,9 +133,10 @@ export class RequestBody implements BodySink {
     return sink === null ? true : sink.data(chunk);
   }
 
-  end(): void {
+  end(trailers?: HeaderBag | null): void {
     this.#ended = true;
-    this.#sink?.end();
+    this.trailers = trailers ?? null;
+    this.#sink?.end(this.trailers);
   }
 
   error(e: Error): void {

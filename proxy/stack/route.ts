@@ -1,4 +1,5 @@
 // The route stage: picks the route and its weighted backend for a request, sets the deadline, and hands it to that route's stack.
+import type { HeaderMutationConfig } from '../../api/config/proxy-config.ts';
 import { ERRORS, ProxyError } from '../errors/proxy-error.ts';
 import { MAX_TIMER_MS, parseGrpcTimeout } from '../http/grpc-timeout.ts';
 import { applyHeaderMutation, type HeaderBag } from '../http/hop-headers.ts';
@@ -79,11 +80,11 @@ export function pickRoute(snap: ListenerSnapshot, req: ProxyRequest): ProxyError
   return snap.routes.route(input) ?? new ProxyError(ERRORS.noRoute);
 }
 
-/** Picks the weighted backend of a forwarding route; sets `req.cluster`. */
-export function pickCluster(snap: ListenerSnapshot, route: CompiledRoute): ProxyError | UpstreamCluster {
-  const name = route.pickBackend();
-  const cluster = name === null ? undefined : snap.clusters.get(name);
-  return cluster ?? new ProxyError(ERRORS.noEndpoints, `cluster ${name ?? '(none)'}`);
+/** Picks the weighted backend of a forwarding route: its cluster, and the request header changes of that backend alone. */
+export function pickCluster(snap: ListenerSnapshot, route: CompiledRoute): ProxyError | { readonly cluster: UpstreamCluster; readonly requestHeaders: HeaderMutationConfig | null } {
+  const backend = route.pickBackend();
+  const cluster = backend === null ? undefined : snap.clusters.get(backend.cluster);
+  return cluster ? { cluster, requestHeaders: backend?.requestHeaders ?? null } : new ProxyError(ERRORS.noEndpoints, `cluster ${backend?.cluster ?? '(none)'}`);
 }
 
 /** The route stage of one listener snapshot: route -> (direct answer | that route's stack). */
@@ -105,11 +106,13 @@ export function routeStage(snap: ListenerSnapshot, ctx: ListenerContext, deps: P
       headers['content-length'] = String(body.length);
       return Promise.resolve(new ProxyResponse(direct.status, headers, body.length > 0 ? new FixedBody(body) : null));
     }
-    const cluster = pickCluster(snap, route);
-    if (cluster instanceof ProxyError) return Promise.reject(cluster);
+    const picked = pickCluster(snap, route);
+    if (picked instanceof ProxyError) return Promise.reject(picked);
+    const cluster = picked.cluster;
     req.cluster = cluster;
     req.recorder = recorderFor(e, snap, ctx, route, cluster);
     applyHeaderMutation(req.headers, route.config.requestHeaders);
+    if (picked.requestHeaders !== null) applyHeaderMutation(req.headers, picked.requestHeaders);
     const rewrite = route.config.rewrite;
     if (rewrite !== null) {
       // After matching (the route matched the client's path and Host); what the upstream sees.

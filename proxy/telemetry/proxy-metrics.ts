@@ -1,4 +1,5 @@
 // The proxy's Prometheus metrics (served on the admin listener); label children are cached so the hot path only increments.
+import { CONFIG_RESOURCE_TYPES } from '../../api/config/config-resources.ts';
 import { createRequire } from 'node:module';
 import type * as Prom from 'prom-client';
 import type { ListenerDirection } from '../../api/config/proxy-config.ts';
@@ -6,6 +7,9 @@ import type { WorkloadMetadata } from '../../api/config/telemetry-config.ts';
 import type { UpstreamCluster } from '../upstream/upstream-cluster.ts';
 import { GRPC_STATUS_NAMES } from '../../api/config/policy-config-schema.ts';
 import { peerLabels, UNKNOWN_PEER, type PeerLabels } from './peer-labels.ts';
+
+/** Bounded values of skein_config_rejected_total's resource_type (anything else counts as `document`). */
+const CONFIG_RESOURCE_TYPE_LABELS: ReadonlySet<string> = new Set(CONFIG_RESOURCE_TYPES);
 
 // prom-client's index loads every default collector, and through the CPU one @opentelemetry/api (44 modules): with the
 // per-GC histogram's observer that cost the proxy ~7 MB RSS. So only the classes and collectors used here are loaded.
@@ -194,7 +198,8 @@ export class ProxyMetrics {
     });
     this.#configRejected = new Counter({
       name: 'skein_config_rejected_total',
-      help: 'Config updates rejected as invalid (the last good config kept serving).',
+      help: 'Config updates rejected as invalid (the last good config kept serving), by the type of the first resource at fault (document: the whole file did not parse).',
+      labelNames: ['resource_type'],
       registers: [this.registry],
     });
     this.#spansExported = new Counter({ name: 'skein_trace_spans_exported_total', help: 'Spans the collector accepted.', registers: [this.registry] });
@@ -292,8 +297,9 @@ export class ProxyMetrics {
     this.#configInfo.set({ version }, 1);
   }
 
-  configRejected(): void {
-    this.#configRejected.inc();
+  /** `resourceType`: one of the config resource types, or '' for a document that did not parse (label value `document`). */
+  configRejected(resourceType: string): void {
+    this.#configRejected.inc({ resource_type: CONFIG_RESOURCE_TYPE_LABELS.has(resourceType) ? resourceType : 'document' });
   }
 }
 

@@ -1,5 +1,7 @@
-// HTTP/2 connections to one endpoint: streams multiplexed on a session, another session opened when one is full.
-import http2 from 'node:http2';
+// HTTP/2 connections to one endpoint on our own client codec: streams packed onto the first connection with room (as the
+// server's SETTINGS allow), another connection opened when all are full, requests queued until one has room.
+import { ERRORS, ProxyError } from '../errors/proxy-error.ts';
+import { Http2ClientConnection, type ClientConnectionOwner, type Http2ClientOptions } from '../http2/client-connection.ts';
 import { connect, PLAIN, type Transport } from './connector.ts';
 
 export interface Http2PoolOptions {
@@ -9,98 +11,139 @@ export interface Http2PoolOptions {
   readonly connectTimeoutMs: number;
   readonly streamWindowBytes: number;
   readonly connectionWindowBytes: number;
-  readonly maxSessions: number;
+  readonly maxConnections: number;
   /** Default plain TCP (h2c prior knowledge). */
   readonly transport?: Transport;
+  /** PING after this long without a byte from the server (default 30 s). */
+  readonly keepaliveMs?: number;
+  /** Response header block limits (default 64 KiB and 100 fields, the sidecar listener's request limits). */
+  readonly maxHeaderBytes?: number;
+  readonly maxHeaderCount?: number;
+  /** Unsent bytes on a connection before request bodies are pushed back (default 32 KiB). */
+  readonly maxBufferedBytes?: number;
 }
 
-interface PooledSession {
-  readonly session: http2.ClientHttp2Session;
-  active: number;
-  connected: boolean;
+/** Told when a connection with a free stream slot is there for it (an object, not a closure: none per request). */
+export interface Http2PoolWaiter {
+  onConnection(conn: Http2ClientConnection): void;
+  /** A connection it waited for failed before it could take streams (refused, TLS, not HTTP/2). */
+  onConnectionError(e: Error): void;
 }
 
-export class Http2Pool {
+const DEFAULT_KEEPALIVE_MS = 30_000;
+/** After the connect timeout, how long the server may take to send its first SETTINGS. */
+const HANDSHAKE_GRACE_MS = 2_000;
+
+export class Http2Pool implements ClientConnectionOwner {
   readonly #opts: Http2PoolOptions;
-  readonly #sessions: PooledSession[] = [];
-  readonly #authority: string;
+  readonly #clientOptions: Http2ClientOptions;
+  /** Connections that take new streams. */
+  readonly #open: Http2ClientConnection[] = [];
+  /** Connections finishing their streams after a GOAWAY (they still count toward nothing: they take no new work). */
+  readonly #closing = new Set<Http2ClientConnection>();
+  readonly #waiters: Http2PoolWaiter[] = [];
   #retiring = false;
 
   constructor(opts: Http2PoolOptions) {
     this.#opts = opts;
-    this.#authority = `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`;
-  }
-
-  #open(): PooledSession {
-    const { host, port, connectTimeoutMs } = this.#opts;
-    const session = http2.connect(this.#authority, {
-      settings: { initialWindowSize: this.#opts.streamWindowBytes, enablePush: false },
-      createConnection: () => connect({ address: host, port }, this.#opts.transport ?? PLAIN, connectTimeoutMs),
-    });
-    const pooled: PooledSession = { session, active: 0, connected: false };
-    session.once('connect', () => {
-      pooled.connected = true;
-      try {
-        session.setLocalWindowSize(this.#opts.connectionWindowBytes);
-      } catch {}
-    });
-    const remove = (): void => {
-      const i = this.#sessions.indexOf(pooled);
-      if (i >= 0) this.#sessions.splice(i, 1);
+    this.#clientOptions = {
+      streamWindowBytes: opts.streamWindowBytes,
+      connectionWindowBytes: opts.connectionWindowBytes,
+      maxHeaderBytes: opts.maxHeaderBytes ?? 65_536,
+      maxHeaderCount: opts.maxHeaderCount ?? 100,
+      idleTimeoutMs: opts.idleTimeoutMs,
+      keepaliveMs: opts.keepaliveMs ?? DEFAULT_KEEPALIVE_MS,
+      maxBufferedBytes: opts.maxBufferedBytes ?? 32_768,
+      handshakeTimeoutMs: opts.connectTimeoutMs + HANDSHAKE_GRACE_MS,
     };
-    session.on('error', remove); // the error also reaches each stream; the session itself just leaves the pool
-    session.once('goaway', remove);
-    session.once('close', remove);
-    session.setTimeout(this.#opts.idleTimeoutMs, () => {
-      if (pooled.active === 0) session.close();
-    });
-    session.unref();
-    this.#sessions.push(pooled);
-    return pooled;
   }
 
-  #pickSession(): PooledSession {
-    for (const s of this.#sessions) {
-      if (s.session.closed || s.session.destroyed) continue;
-      const max = s.connected ? (s.session.remoteSettings.maxConcurrentStreams ?? 100) : 100;
-      if (s.active < max) return s;
-    }
-    if (this.#sessions.length < this.#opts.maxSessions) return this.#open();
-    // Every session is full: queue on the least busy one (nghttp2 queues the stream until a slot frees).
-    let best = this.#sessions[0]!;
-    for (const s of this.#sessions) if (s.active < best.active) best = s;
-    return best;
+  /** Hands `w` a connection with a free stream slot now, or as soon as one has room (FIFO). */
+  acquire(w: Http2PoolWaiter): void {
+    const c = this.#pick();
+    if (c !== null) return w.onConnection(c);
+    this.#waiters.push(w);
   }
 
-  request(headers: http2.OutgoingHttpHeaders, endStream: boolean): http2.ClientHttp2Stream {
-    const pooled = this.#pickSession();
-    const stream = pooled.session.request(headers, { endStream });
-    pooled.active++;
-    if (pooled.active === 1) pooled.session.ref();
-    stream.once('close', () => {
-      pooled.active--;
-      if (pooled.active === 0 && !pooled.session.destroyed) {
-        pooled.session.unref();
-        if (this.#retiring) pooled.session.close();
-      }
-    });
-    return stream;
-  }
-
-  get openConnections(): number {
-    return this.#sessions.length;
+  /** `w` no longer wants a connection (its attempt was abandoned while it waited). */
+  cancel(w: Http2PoolWaiter): void {
+    const i = this.#waiters.indexOf(w);
+    if (i >= 0) this.#waiters.splice(i, 1);
   }
 
   /**
-   * The endpoint left the config: each session closes once its streams are done. Not at once: a session still
-   * connecting holds requests queued for its 'connect', and closing it would fail them (ERR_HTTP2_GOAWAY_SESSION).
+   * A connection with a free stream now, or null (then the caller waits). While a new connection waits for its server's
+   * SETTINGS nothing else is opened: how many streams it takes is not known yet.
+   */
+  #pick(): Http2ClientConnection | null {
+    let handshaking = false;
+    for (const c of this.#open) {
+      if (c.available > 0) return c;
+      if (!c.ready) handshaking = true;
+    }
+    // Even a retired endpoint's pool connects for requests already routed to it (a retry, one that waited for room).
+    if (!handshaking && this.#open.length < this.#opts.maxConnections) this.#connect();
+    return null;
+  }
+
+  #connect(): void {
+    const { host, port, connectTimeoutMs } = this.#opts;
+    const socket = connect({ address: host, port }, this.#opts.transport ?? PLAIN, connectTimeoutMs);
+    this.#open.push(new Http2ClientConnection(socket, this.#clientOptions, this));
+  }
+
+  /** Hands waiting requests the streams that are free, opening connections (up to the cap) for the rest. */
+  #serveWaiters(): void {
+    const waiters = this.#waiters;
+    while (waiters.length > 0) {
+      const c = this.#pick();
+      if (c === null) return;
+      waiters.shift()!.onConnection(c);
+    }
+  }
+
+  // ClientConnectionOwner
+  available(conn: Http2ClientConnection): void {
+    const waiters = this.#waiters;
+    while (waiters.length > 0 && conn.available > 0) waiters.shift()!.onConnection(conn);
+    if (waiters.length > 0) this.#serveWaiters();
+    if (this.#retiring && conn.activeStreams === 0 && waiters.length === 0) conn.close();
+  }
+
+  retired(conn: Http2ClientConnection): void {
+    const i = this.#open.indexOf(conn);
+    if (i >= 0) this.#open.splice(i, 1);
+    if (conn.activeStreams > 0) {
+      this.#closing.add(conn);
+      conn.socket.once('close', () => this.#closing.delete(conn));
+    }
+    if (!conn.ready) {
+      // It never took a stream: the endpoint is unreachable or not HTTP/2. The waiting requests fail now (their retry
+      // policy decides what next) rather than each waiting for another connection that would fail the same way.
+      const e = conn.failure ?? new ProxyError(ERRORS.upstreamReset, 'upstream HTTP/2 connection closed before its SETTINGS');
+      for (const w of this.#waiters.splice(0)) w.onConnectionError(e);
+      return;
+    }
+    // Requests waiting for room get a fresh connection in its place.
+    this.#serveWaiters();
+  }
+
+  get openConnections(): number {
+    return this.#open.length + this.#closing.size;
+  }
+
+  /**
+   * The endpoint left the config: each connection closes (GOAWAY) once its streams are done. Not one still waiting for
+   * its server's SETTINGS: requests are queued for it, and closing it would fail them.
    */
   retire(): void {
     this.#retiring = true;
-    for (const s of this.#sessions) if (s.active === 0) s.session.close();
+    if (this.#waiters.length > 0) return;
+    for (const c of [...this.#open]) if (c.ready && c.activeStreams === 0) c.close();
   }
 
   close(): void {
-    for (const s of this.#sessions.splice(0)) s.session.close();
+    this.#retiring = true;
+    for (const c of [...this.#open, ...this.#closing]) c.destroy();
   }
 }

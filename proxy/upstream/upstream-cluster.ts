@@ -7,6 +7,7 @@ import type { WorkloadTls } from '../identity/workload-tls.ts';
 import { PLAIN, poolKey, type Transport } from './connector.ts';
 import { Http1Pool } from './http1-pool.ts';
 import { Http2Pool } from './http2-pool.ts';
+import { NodeHttp2Pool } from './node-http2-pool.ts';
 
 export interface EndpointHandle {
   readonly state: EndpointState;
@@ -15,9 +16,14 @@ export interface EndpointHandle {
   /** How its connections are made (plain, or mesh mTLS expecting the endpoint's identity). */
   readonly transport: Transport;
   readonly http1: Http1Pool;
+  /** Our own HTTP/2 client's connections. */
   readonly http2: Http2Pool;
+  /** node:http2 sessions, used only with SKEIN_HTTP2_CLIENT=node (no connection is made until a request asks). */
+  readonly nodeHttp2: NodeHttp2Pool;
 }
 
+/** HTTP/2 connections per endpoint (each carries as many streams as the server's SETTINGS allow). */
+const MAX_HTTP2_CONNECTIONS = 4;
 /** original-destination clusters keep pools for at most this many distinct destinations (oldest evicted). */
 const MAX_DYNAMIC_ENDPOINTS = 1024;
 
@@ -79,6 +85,7 @@ export class UpstreamCluster {
       if (handles.get(key) === h) continue;
       h.http1.drain();
       h.http2.retire();
+      h.nodeHttp2.retire();
     }
   }
 
@@ -99,6 +106,16 @@ export class UpstreamCluster {
 
   #newHandle(state: EndpointState, transport: Transport): EndpointHandle {
     const config = this.config;
+    // What both HTTP/2 pools (ours, and node:http2's fallback) are built from.
+    const h2 = {
+      transport,
+      host: state.address,
+      port: state.port,
+      idleTimeoutMs: config.idleTimeoutMs,
+      connectTimeoutMs: config.connectTimeoutMs,
+      streamWindowBytes: this.#limits.http2StreamWindowBytes,
+      connectionWindowBytes: this.#limits.http2ConnectionWindowBytes,
+    };
     return {
       state,
       poolKey: this.#poolKey(state, transport),
@@ -112,15 +129,13 @@ export class UpstreamCluster {
         connectTimeoutMs: config.connectTimeoutMs,
       }),
       http2: new Http2Pool({
-        transport,
-        host: state.address,
-        port: state.port,
-        idleTimeoutMs: config.idleTimeoutMs,
-        connectTimeoutMs: config.connectTimeoutMs,
-        streamWindowBytes: this.#limits.http2StreamWindowBytes,
-        connectionWindowBytes: this.#limits.http2ConnectionWindowBytes,
-        maxSessions: 4,
+        ...h2,
+        maxConnections: MAX_HTTP2_CONNECTIONS,
+        maxHeaderBytes: this.#limits.maxRequestHeaderBytes,
+        maxHeaderCount: this.#limits.maxHeaderCount,
+        maxBufferedBytes: this.#limits.maxBufferedBytesPerConnection,
       }),
+      nodeHttp2: new NodeHttp2Pool({ ...h2, maxSessions: MAX_HTTP2_CONNECTIONS }),
     };
   }
 
@@ -137,6 +152,7 @@ export class UpstreamCluster {
           this.#handles.delete(oldestKey);
           oldest.http1.close();
           oldest.http2.close();
+          oldest.nodeHttp2.close();
         }
         // Where a connection was headed before redirection: no identity is known for it, so plain text.
         h = this.#newHandle(new EndpointState({ address, port: dst.port, weight: 1 }), PLAIN);
@@ -161,6 +177,7 @@ export class UpstreamCluster {
       if (next && next.#handles.get(key) === h) continue;
       h.http1.drain();
       h.http2.retire();
+      h.nodeHttp2.retire();
     }
   }
 
@@ -169,6 +186,7 @@ export class UpstreamCluster {
     for (const h of this.#handles.values()) {
       h.http1.close();
       h.http2.close();
+      h.nodeHttp2.close();
     }
   }
 }

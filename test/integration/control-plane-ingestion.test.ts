@@ -5,7 +5,7 @@ import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterConfig } from '../../api/config/proxy-config.ts';
 import { ClusterWatcher } from '../../control-plane/ingestion/cluster-watcher.ts';
-import { clusterName, translateProxy } from '../../control-plane/translation/translate-proxy.ts';
+import { clusterName, clustersWithEndpoints, translateProxy } from '../../control-plane/translation/translate-proxy.ts';
 import { applyCrds, waitCrdsEstablished } from '../../local-cluster/apply-crds.ts';
 import { startLocalCluster, type LocalClusterDetails } from '../../local-cluster/cluster.ts';
 import { startControlPlane } from '../../control-plane/control-plane-runtime.ts';
@@ -51,9 +51,7 @@ describe('control-plane ingestion on a real API server', () => {
   });
 
   const endpointsOf = (port: number): ClusterConfig | undefined =>
-    translateProxy(watcher.inputs(), { namespace: NS, outboundNamespaces: null })
-      .resources.map((r) => r.body as ClusterConfig)
-      .find((c) => c.name === clusterName(NS, 'echo', port));
+    clustersWithEndpoints(translateProxy(watcher.inputs(), { namespace: NS, outboundNamespaces: null }).resources).find((c) => c.name === clusterName(NS, 'echo', port));
 
   it('sees a Service and its EndpointSlice, and translation routes to its ready endpoints', async () => {
     expect(watcher.namespaces.list().some((n) => n.metadata?.name === NS)).toBe(true);
@@ -121,9 +119,11 @@ describe('control-plane ingestion on a real API server', () => {
           endpoints: [{ addresses: ['10.244.0.40'] }],
         },
       });
-      const key = `cluster/${clusterName(NS, 'api', 8080)}`;
-      const c = await until('the proxy holds the api cluster with its endpoint', () => (held.get(key) as ClusterConfig | undefined)?.endpoints.length === 1 && (held.get(key) as ClusterConfig));
+      // The cluster and, on its own, its endpoint set (endpoint churn changes only that resource).
+      const key = `endpoint-set/${clusterName(NS, 'api', 8080)}`;
+      const c = await until('the proxy holds the api endpoint set', () => (held.get(key) as { endpoints: ClusterConfig['endpoints'] } | undefined)?.endpoints.length === 1 && (held.get(key) as { endpoints: ClusterConfig['endpoints'] }));
       expect(c.endpoints[0]!.address).toBe('10.244.0.40');
+      expect((held.get(`cluster/${clusterName(NS, 'api', 8080)}`) as ClusterConfig).endpoints).toEqual([]);
       const doc = await until('SYNCED in /debug/proxies', () => {
         const rows = cp.server.proxies();
         return rows.length === 1 && rows[0]!.status === 'SYNCED' && rows[0]!.ackedVersion === client.status.version && rows;

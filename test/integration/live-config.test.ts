@@ -147,7 +147,8 @@ describe('live config', () => {
     expect(dump.resources.every((x) => x.version.length > 0)).toBe(true);
     expect(dump.lastRejection).toMatchObject({ version: 'bad-ref', reasons: second.ok ? [] : second.reasons });
     const metrics = (await h1Request(proxy.proxy.admin.port, '/metrics')).body.toString();
-    expect(metrics).toMatch(/^skein_config_rejected_total 2$/m);
+    expect(metrics).toMatch(/^skein_config_rejected_total\{resource_type="cluster"\} 1$/m);
+    expect(metrics).toMatch(/^skein_config_rejected_total\{resource_type="route-table"\} 1$/m);
   });
 
   it('adds a listener at runtime and removes it again', async () => {

@@ -273,7 +273,7 @@ describe('authorization over mTLS: HTTP and gRPC, allow and deny', () => {
     expect(app.seen.length).toBe(before);
     const m = await server.proxy.runtime.metrics.registry.getSingleMetricAsString('skein_authorization_decisions_total');
     expect(m).toMatch(/listener="inbound",policy="demo\/web-may-read",decision="allow",reason="policy"} [1-9]/);
-    expect(m).toMatch(/listener="inbound",policy="",decision="deny",reason="no-match"} [1-9]/);
+    expect(m).toMatch(/listener="inbound",policy="demo\/web-may-read",decision="deny",reason="no-match"} [1-9]/);
     expect(m).toMatch(/decision="deny",reason="ambiguous-path"} [1-9]/);
   });
 

@@ -262,7 +262,15 @@ describe('route policies over HTTP/2', () => {
 
   it('a mirror receives copies, and the primary never waits on a mirror that does not answer', async () => {
     const primary = await upstream('h1', answer(200, 'primary'));
-    const shadow = await upstream('h1', answer(200, 'shadow'));
+    const shadowBodies: string[] = [];
+    const shadow = await upstream('h1', (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        shadowBodies.push(`${req.method} ${Buffer.concat(chunks).toString()}`);
+        res.end('shadow');
+      });
+    });
     // The hung mirror never answers; it counts the copies it holds and those the proxy gave up on.
     let cut = 0;
     const hung = await upstream('h1', (req, res) => {
@@ -281,8 +289,11 @@ describe('route policies over HTTP/2', () => {
     const c = clientFor('h2', p.port);
     open.push(c);
     for (let i = 0; i < 20; i++) expect((await c.request('/copy')).body.toString()).toBe('primary');
-    for (let i = 0; i < 100 && shadow.count < 20; i++) await new Promise((r) => setTimeout(r, 5));
-    expect(shadow.count).toBe(20);
+    // A request body is copied too (up to the mirror's bound, 64 KiB by default).
+    expect((await c.request('/copy', { method: 'POST', body: Buffer.from('a body to copy') })).body.toString()).toBe('primary');
+    for (let i = 0; i < 100 && shadow.count < 21; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(shadow.count).toBe(21);
+    expect(shadowBodies.filter((b) => b.startsWith('POST'))).toEqual(['POST a body to copy']);
     // Each primary answer arrives while every copy sent to the hung mirror is still held open: a primary that waited on its
     // mirror could only answer once the mirror's deadline had cut the copy (cut > 0), or never.
     for (let i = 0; i < 20; i++) {
@@ -292,7 +303,7 @@ describe('route policies over HTTP/2', () => {
     for (let i = 0; i < 200 && hung.count < 20; i++) await new Promise((r) => setTimeout(r, 5));
     expect(hung.count).toBe(20);
     expect(cut).toBe(0);
-    expect(primary.count).toBe(40);
+    expect(primary.count).toBe(41);
   });
 });
 

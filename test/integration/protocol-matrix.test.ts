@@ -34,6 +34,12 @@ describe.each(matrix)('%s client -> proxy -> %s upstream', (down, up) => {
     proxy = await startTestProxy({
       routes: [
         { name: 'rewrite', match: { path: { type: 'prefix', value: '/mutate' } }, backends: [{ cluster: 'app' }], requestHeaders: { set: { 'x-added': 'yes' }, remove: ['x-remove-me'] }, responseHeaders: { set: { 'x-route': 'mutate' } } },
+        {
+          name: 'per-backend',
+          match: { path: { type: 'prefix', value: '/per-backend' } },
+          backends: [{ cluster: 'app', requestHeaders: { set: { 'x-backend': 'app', 'x-added': 'by-backend' }, remove: ['x-remove-me'] } }],
+          requestHeaders: { set: { 'x-added': 'by-route' } },
+        },
         { name: 'default', backends: [{ cluster: 'app' }] },
       ],
       clusters: [{ name: 'app', protocol: up === 'h1' ? 'http1' : 'http2', endpoints: [{ address: '127.0.0.1', port: upstream.port }] }],
@@ -79,7 +85,21 @@ describe.each(matrix)('%s client -> proxy -> %s upstream', (down, up) => {
       const seen = JSON.parse(r.body.toString());
       expect(seen.headers['x-added']).toBe('yes');
       expect(seen.headers['x-remove-me']).toBeUndefined();
+      expect(seen.headers['x-backend']).toBeUndefined();
       expect(r.headers['x-route']).toBe('mutate');
+    } finally {
+      c.close();
+    }
+  });
+
+  it("applies a backend's own request header changes after the route's (Gateway API backendRef filters)", async () => {
+    const c = clientFor(down, proxy.port);
+    try {
+      const r = await c.request('/per-backend', { headers: { 'x-remove-me': 'gone' } });
+      const seen = JSON.parse(r.body.toString());
+      expect(seen.headers['x-backend']).toBe('app');
+      expect(seen.headers['x-added']).toBe('by-backend');
+      expect(seen.headers['x-remove-me']).toBeUndefined();
     } finally {
       c.close();
     }

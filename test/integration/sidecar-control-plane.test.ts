@@ -106,7 +106,7 @@ describe('sidecar fed by the control plane', () => {
     await startControlPlane();
     await until('synced', () => proxy.controlPlane?.status.state === 'synced');
     expect(proxy.runtime.version).toBe(proxy.controlPlane!.status.version);
-    expect(keys(pushes[0]!)).toEqual([`cluster/${clusterName('demo', 'echo', 8080)}`, 'outbound-vips/outbound', 'route-table/outbound']);
+    expect(keys(pushes[0]!)).toEqual([`cluster/${clusterName('demo', 'echo', 8080)}`, `endpoint-set/${clusterName('demo', 'echo', 8080)}`, 'outbound-vips/outbound', 'route-table/outbound']);
     for (const host of ['echo.demo:8080', 'echo.demo.svc.cluster.local:8080', '10.96.0.10:8080']) {
       const r = await h1Request(outbound(), '/hello', { headers: { host } });
       expect(r.status, host).toBe(200);
@@ -132,9 +132,27 @@ describe('sidecar fed by the control plane', () => {
     await startControlPlane();
     await until('synced again', () => proxy.controlPlane?.status.state === 'synced' && proxy.runtime.version !== held);
     expect(pushes).toHaveLength(1);
-    expect(keys(pushes[0]!)).toEqual([`cluster/${clusterName('demo', 'api', 9090)}`, 'outbound-vips/outbound', 'route-table/outbound']);
+    expect(keys(pushes[0]!)).toEqual([`cluster/${clusterName('demo', 'api', 9090)}`, `endpoint-set/${clusterName('demo', 'api', 9090)}`, 'outbound-vips/outbound', 'route-table/outbound']);
     expect((await h1Request(outbound(), '/x', { headers: { host: 'api.demo:9090' } })).body.toString()).toContain('"id":"api"');
     expect((await h1Request(outbound(), '/x', { headers: { host: '10.96.0.10:8080' } })).status).toBe(200);
+  });
+
+  it('an endpoint change is pushed as the endpoint set alone, and rebuilds one balancer and no route table', async () => {
+    const moved = await startHttpUpstream('h1', { id: 'echo-moved' });
+    try {
+      const before = { ...proxy.runtime.counters };
+      const version = proxy.runtime.version;
+      source.inputs = { ...source.inputs, endpointSlices: [slice('echo', moved.port), ...source.inputs.endpointSlices.slice(1)] };
+      servers.at(-1)!.changed('all');
+      await until('the move applied', () => proxy.controlPlane?.status.state === 'synced' && proxy.runtime.version !== version);
+      expect(pushes.map(keys)).toEqual([[`endpoint-set/${clusterName('demo', 'echo', 8080)}`]]);
+      expect(proxy.runtime.counters.routeTables).toBe(before.routeTables);
+      expect(proxy.runtime.counters.clusters).toBe(before.clusters);
+      expect(proxy.runtime.counters.balancers).toBe(before.balancers + 1);
+      expect(upstreamOf((await h1Request(outbound(), '/moved', { headers: { host: 'echo.demo:8080' } })).body)).toBe('echo-moved');
+    } finally {
+      await moved.close();
+    }
   });
 
   it('NACKs a push it cannot take, with every reason, and keeps the last good config', async () => {

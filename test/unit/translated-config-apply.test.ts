@@ -10,6 +10,8 @@ import { makeSnapshot } from '../../control-plane/serving/proxy-snapshot.ts';
 import { resourceDelta } from '../../control-plane/serving/resource-diff.ts';
 import type { MeshInputs } from '../../control-plane/translation/mesh-inputs.ts';
 import { clusterName, PASSTHROUGH_CLUSTER, translateProxy } from '../../control-plane/translation/translate-proxy.ts';
+import { MeshTranslator } from '../../control-plane/translation/mesh-translator.ts';
+import { MESH_IDENTITY_ANNOTATION } from '../../api/mesh/mesh-constants.ts';
 import type { ChangeSet } from '../../proxy/config/change-set.ts';
 import { ProxyError } from '../../proxy/errors/proxy-error.ts';
 import { ProxyRuntime } from '../../proxy/proxy-runtime.ts';
@@ -45,9 +47,11 @@ function changeSet(version: string, resources: readonly WireResource[], removed:
   };
 }
 
-function request(authority: string, originalDst: { address: string; port: number } | null): ProxyRequest {
-  const downstream: DownstreamInfo = { listener: 'outbound', direction: 'outbound', clientAddress: '127.0.0.1', clientPort: 1, tls: false, sni: null, peerIdentity: null, originalDst };
-  return new ProxyRequest('GET', authority, '/', Object.create(null), null, downstream, false, 0);
+function request(authority: string, originalDst: { address: string; port: number } | null, inbound?: { peer: string | null; method: string; path: string }): ProxyRequest {
+  const downstream: DownstreamInfo = inbound
+    ? { listener: 'inbound', direction: 'inbound', clientAddress: '10.244.0.9', clientPort: 1, tls: inbound.peer !== null, sni: null, peerIdentity: inbound.peer, originalDst }
+    : { listener: 'outbound', direction: 'outbound', clientAddress: '127.0.0.1', clientPort: 1, tls: false, sni: null, peerIdentity: null, originalDst };
+  return new ProxyRequest(inbound?.method ?? 'GET', authority, inbound?.path ?? '/', Object.create(null), null, downstream, false, 0);
 }
 
 const scope = { namespace: 'demo', outboundNamespaces: null };
@@ -91,7 +95,7 @@ describe('translated config applied by the proxy', () => {
         const route = pickRoute(snap, request(authority, dst));
         if (route instanceof ProxyError) return `error ${route.message}`;
         const cluster = pickCluster(snap, route);
-        return cluster instanceof ProxyError ? `error ${cluster.message}` : cluster.name;
+        return cluster instanceof ProxyError ? `error ${cluster.message}` : cluster.cluster.name;
       };
       // By original destination, whatever the Host says.
       expect(routed('anything.example', { address: '10.96.0.10', port: 80 })).toBe(echo);
@@ -109,12 +113,12 @@ describe('translated config applied by the proxy', () => {
       expect(echoRoute instanceof ProxyError ? null : echoRoute.config).toMatchObject({ timeoutMs: 2000, retries: { perTryTimeoutMs: 500, retryNonIdempotent: true }, rateLimit: { requestsPerSecond: 50 }, fault: { header: 'x-chaos', abort: { grpcStatus: 14 } } });
       expect(cluster.endpoints.map((e) => e.state.key).sort()).toEqual(['10.244.0.4:8080', '10.244.0.5:8080']);
 
-      // A pod more behind echo: the delta the control plane would push holds the changed cluster only.
+      // A pod more behind echo: the delta the control plane would push holds echo's endpoint set only.
       const before = { ...runtime.counters };
       const next = makeSnapshot(translateProxy({ ...inputs, endpointSlices: [slice('demo', 'echo', ['10.244.0.4', '10.244.0.5', '10.244.0.6'], 8080), inputs.endpointSlices[1]!] }, scope).resources);
       const known = new Map([...first.resources].map(([k, r]) => [k, r.version]));
       const delta = resourceDelta(known, next);
-      expect(delta.changed.map((r) => `${r.type}/${r.name}`)).toEqual([`cluster/${echo}`]);
+      expect(delta.changed.map((r) => `${r.type}/${r.name}`)).toEqual([`endpoint-set/${echo}`]);
       expect(await runtime.applyChangeSet(changeSet(next.version, delta.changed, delta.removed))).toEqual({ ok: true });
       expect(runtime.counters).toEqual({ ...before, balancers: before.balancers + 1 });
       // The same snapshot, route tables and cluster object keep serving: only the balancer behind them changed.
@@ -130,6 +134,47 @@ describe('translated config applied by the proxy', () => {
       expect(after.clusters.has(echo)).toBe(false);
       const route = pickRoute(after, request('x', { address: '10.96.0.10', port: 80 }));
       expect(route instanceof ProxyError ? route.message : route.name).toBe('passthrough');
+    } finally {
+      runtime.close();
+    }
+  });
+
+  it('the inbound listener the control plane pushes carries the workload\'s mTLS mode and authorization; denials are 403', async () => {
+    const runtime = new ProxyRuntime(bootstrap(), new ProxyMetrics());
+    try {
+      const pod = { metadata: { namespace: 'demo', name: 'web-1', labels: { app: 'web' }, annotations: { [MESH_IDENTITY_ANNOTATION]: 'enabled' } }, spec: { serviceAccountName: 'web', containers: [] } };
+      const t = new MeshTranslator(() => scope, null, { podOf: () => pod, defaults: { trustDomain: 'cluster.local', meshNamespace: 'skein-system', authorizationDefault: 'allow', mtlsMode: 'permissive' } });
+      t.setInputs({
+        services: [],
+        endpointSlices: [],
+        namespaces: [],
+        trafficPolicies: [],
+        meshTlsPolicies: [{ apiVersion: 'skein.dev/v1alpha1', kind: 'MeshTLSPolicy', metadata: { namespace: 'demo', name: 'web-strict-api' }, spec: { selector: { matchLabels: { app: 'web' } }, ports: [{ port: 9090, mode: 'Strict' }] } }],
+        authorizationPolicies: [
+          {
+            apiVersion: 'skein.dev/v1alpha1',
+            kind: 'AuthorizationPolicy',
+            metadata: { namespace: 'demo', name: 'web-readers' },
+            spec: { targetRef: { kind: 'ServiceAccount', name: 'web' }, rules: [{ from: [{ serviceAccounts: [{ name: 'api' }] }], to: [{ paths: [{ type: 'PathPrefix', value: '/api' }], methods: ['GET'] }] }] },
+          },
+        ],
+      });
+      const snap = t.snapshotFor({ id: 'web-1.demo', podName: 'web-1', namespace: 'demo', podIp: '', serviceAccount: 'web', mode: 'sidecar' });
+      if (!snap.ok) throw new Error('no snapshot');
+      expect(await runtime.applyChangeSet(changeSet(snap.value.version, [...snap.value.resources.values()]))).toEqual({ ok: true });
+      const inbound = runtime.snapshot('inbound')!;
+      expect(inbound.listener.mtls).toEqual({ mode: 'permissive', ports: [{ port: 9090, mode: 'strict' }] });
+      const decide = (peer: string | null, method: string, path: string): string => {
+        const e = inbound.authorize!(request('web', { address: '10.244.0.5', port: 8080 }, { peer, method, path }));
+        return e === null ? 'allow' : `${e.spec.status} ${e.spec.cause} ${e.message.split(': ').pop()}`;
+      };
+      const api = 'spiffe://cluster.local/ns/demo/sa/api';
+      expect(decide(api, 'GET', '/api/items?x=1')).toBe('allow');
+      expect(decide(api, 'POST', '/api/items')).toBe('403 forbidden no-match');
+      expect(decide(null, 'GET', '/api/items')).toBe('403 forbidden no-match');
+      expect(decide(api, 'GET', '/api/%2e%2e/admin')).toBe('403 forbidden ambiguous-path');
+      // Still the bootstrap's routing to the app.
+      expect(runtime.config.listeners.find((l) => l.name === 'inbound')!.virtualHosts[0]!.routes[0]!.backends[0]!.cluster).toBe('inbound-app');
     } finally {
       runtime.close();
     }

@@ -1,4 +1,4 @@
-// Collects and validates one request header block (RFC 9113 8.2, 8.3.1): a malformed block is a stream error, never forwarded.
+// Collects and validates one header block, either role (RFC 9113 8.2, 8.3): a malformed block is a stream error, never forwarded.
 import type { HeaderBag } from '../http/hop-headers.ts';
 
 /** Why a header block was refused; each maps to the RST_STREAM code the connection sends. */
@@ -17,6 +17,9 @@ for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz") NAME_CHAR
 /** Token characters of any case (for :method). */
 const TOKEN_CHAR = new Uint8Array(128);
 for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TOKEN_CHAR[c.charCodeAt(0)] = 1;
+
+/** A response :status: three digits, 100-599. */
+const STATUS = /^[1-5][0-9][0-9]$/;
 
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 
@@ -59,12 +62,13 @@ function validPath(p: string): boolean {
  * bound once). Keeps decoding cheap when the block is refused: once the verdict is not OK nothing is stored (the decoder
  * still runs to keep the dynamic table in step).
  */
-export class RequestFields {
+export class HeaderFields {
   headers: HeaderBag = Object.create(null) as HeaderBag;
   verdict: FieldsVerdict = FieldsVerdict.OK;
   /** The parsed content-length, or -1. */
   contentLength = -1;
   #trailers = false;
+  #response = false;
   readonly #maxBytes: number;
   readonly #maxCount: number;
   #bytes = 0;
@@ -76,8 +80,9 @@ export class RequestFields {
     this.#maxCount = maxCount;
   }
 
-  /** Starts a block: a request head, or trailers (no pseudo-headers allowed). */
-  begin(trailers: boolean): void {
+  /** Starts a block: a request head, a response head (`response`), or trailers (no pseudo-headers allowed). */
+  begin(trailers: boolean, response = false): void {
+    this.#response = response;
     this.headers = Object.create(null) as HeaderBag;
     this.verdict = FieldsVerdict.OK;
     this.contentLength = -1;
@@ -97,8 +102,9 @@ export class RequestFields {
     }
     const h = this.headers;
     if (name.charCodeAt(0) === 0x3a /* ':' */) {
-      // Pseudo-headers: only the four request ones, once each, before any regular field, never in trailers.
-      if (this.#trailers || this.#regularSeen || (name !== ':method' && name !== ':scheme' && name !== ':path' && name !== ':authority') || h[name] !== undefined || !validValue(value)) {
+      // Pseudo-headers: only the four request ones (or :status in a response), once each, before any regular field, never in trailers.
+      const known = this.#response ? name === ':status' : name === ':method' || name === ':scheme' || name === ':path' || name === ':authority';
+      if (this.#trailers || this.#regularSeen || !known || h[name] !== undefined || !validValue(value)) {
         this.#refuse(FieldsVerdict.MALFORMED);
         return;
       }
@@ -142,6 +148,17 @@ export class RequestFields {
     const a = h[':authority'] as string | undefined;
     if (a !== undefined && (a.includes(' ') || a.includes('@'))) return this.#malformed();
     return this.#contentLength();
+  }
+
+  /** After a response head block (RFC 9113 8.3.2): returns the :status (100-599), or -1 when the block is malformed. */
+  finishResponse(): number {
+    if (this.verdict !== FieldsVerdict.OK) return -1;
+    const st = this.headers[':status'];
+    if (typeof st !== 'string' || !STATUS.test(st)) {
+      this.#malformed();
+      return -1;
+    }
+    return this.#contentLength() === FieldsVerdict.OK ? Number(st) : -1;
   }
 
   /** After a trailer block. */

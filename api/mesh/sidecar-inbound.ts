@@ -1,0 +1,25 @@
+// The sidecar's inbound listener, in one place: the bootstrap a sidecar starts with and the listener resource the control
+// plane pushes to add the workload's mTLS mode and authorization must describe the same socket and routing.
+import type { AuthorizationConfig, InboundMtlsConfig } from '../config/mesh-identity-config.ts';
+import { PROXY_INBOUND_PORT } from './mesh-constants.ts';
+
+export const SIDECAR_INBOUND_LISTENER = 'inbound';
+/** Where inbound traffic goes: the app on 127.0.0.1 at the port it was sent to. */
+export const SIDECAR_INBOUND_CLUSTER = 'inbound-app';
+
+/**
+ * The listener without its routes (the bootstrap's route table of the same name sends everything to the app). Pushed as a
+ * resource it replaces the bootstrap's listener in place (same address and port: no rebind, open connections kept).
+ */
+export function sidecarInboundListener(mtls: InboundMtlsConfig | null, authorization: AuthorizationConfig | null): Record<string, unknown> {
+  return {
+    name: SIDECAR_INBOUND_LISTENER,
+    address: '0.0.0.0',
+    port: PROXY_INBOUND_PORT,
+    direction: 'inbound',
+    protocol: 'detect',
+    tcpCluster: SIDECAR_INBOUND_CLUSTER,
+    ...(mtls ? { mtls } : {}),
+    ...(authorization ? { authorization } : {}),
+  };
+}

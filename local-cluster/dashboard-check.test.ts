@@ -1,0 +1,36 @@
+// The dashboard check's parsing (which metrics and labels a query names, how variables expand) and the shipped
+// dashboards themselves: generated from scripts/gen-dashboards.ts (never stale), every panel has a query naming skein metrics.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { dashboardFiles, DASHBOARDS_DIR } from '../scripts/gen-dashboards.ts';
+import { dashboardQueries, expandVariables, promqlNames } from './dashboard-check.ts';
+
+describe('dashboard check', () => {
+  it('finds the metrics and labels a query names, in matchers and in by clauses', () => {
+    expect(promqlNames('histogram_quantile(0.99, sum by (le, destination_workload) (rate(skein_request_duration_seconds_bucket{direction="inbound",code!~"5.."}[1m])))')).toEqual({
+      metrics: ['skein_request_duration_seconds_bucket'],
+      labels: ['direction', 'code', 'le', 'destination_workload'],
+    });
+    expect(promqlNames('label_values(skein_requests_total{direction="inbound"}, destination_namespace)').labels).toEqual(['direction', 'destination_namespace']);
+    expect(promqlNames('min(skein_cp_ca_expiry_timestamp_seconds) - time()')).toEqual({ metrics: ['skein_cp_ca_expiry_timestamp_seconds'], labels: [] });
+  });
+
+  it('expands Grafana variables as a run over everything would', () => {
+    expect(expandVariables('rate(x{a=~"$namespace",pod=~"$workload-.*"}[$__rate_interval])')).toBe('rate(x{a=~".*",pod=~".*-.*"}[1m])');
+  });
+
+  it('the shipped dashboards are what scripts/gen-dashboards.ts makes', () => {
+    const files = dashboardFiles();
+    expect([...files.keys()].sort()).toEqual(readdirSync(DASHBOARDS_DIR).filter((f) => f.endsWith('.json')).sort());
+    for (const [name, text] of files) expect(readFileSync(join(DASHBOARDS_DIR, name), 'utf8'), `${name} is stale: run node scripts/gen-dashboards.ts`).toBe(text);
+  });
+
+  it('reads every panel and variable query of the four dashboards, each naming a skein metric', () => {
+    const queries = dashboardQueries(DASHBOARDS_DIR);
+    const dashboards = new Set(queries.map((q) => q.where.split(' / ')[0]));
+    expect([...dashboards].sort()).toEqual(['skein-control-plane.json', 'skein-mesh.json', 'skein-service.json', 'skein-workload.json']);
+    expect(queries.filter((q) => q.labelValues).length).toBe(4);
+    for (const q of queries) expect(promqlNames(q.expr).metrics.length, q.where).toBeGreaterThan(0);
+  });
+});
