@@ -2,7 +2,11 @@
 # Installs the npm dependencies (including the pinned Node 24) when they are missing or older than the lockfile.
 set -e
 cd "$(dirname "$0")/.."
-if [ ! -x node_modules/.bin/node ] || [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+if [ -L node_modules ]; then
+  # A checkout that shares another one's install through a link (a git worktree): never reinstall through it. `npm ci`
+  # empties the linked folder for every checkout that uses it and puts its own install in place of the link.
+  [ -x node_modules/.bin/node ] || { echo "skein: node_modules links to $(readlink node_modules), which has no install; run npm ci there" >&2; exit 1; }
+elif [ ! -x node_modules/.bin/node ] || [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "skein: installing npm dependencies (npm ci)..." >&2
   npm ci --no-audit --no-fund >&2
 fi
