@@ -73,6 +73,14 @@ describe('translateProxy', () => {
     expect(plain.endpoints.every((e) => (e.identity ?? null) === null)).toBe(true);
   });
 
+  it('names the destination for the caller\'s metrics: the Service and namespace on the cluster, each pod\'s workload on its endpoint', () => {
+    const s = slice('demo', 'echo', 'echo-abc', [{ name: 'http', port: 8080 }], [{ ip: '10.244.0.4' }, { ip: '10.244.0.5' }]);
+    s.endpoints![0]!.targetRef = { kind: 'Pod', name: 'echo-6d58f68b75-w6fn9', namespace: 'demo' };
+    const c = outputs(translateProxy(inputs([service('demo', 'echo', [{ port: 80, name: 'http' }])], [s]), everywhere('demo'))).clusters[0]!;
+    expect(c.destination).toEqual({ service: 'echo.demo', namespace: 'demo' });
+    expect(c.endpoints.map((e) => [e.address, e.destination ?? null])).toEqual([['10.244.0.4', { workload: 'echo' }], ['10.244.0.5', null]]);
+  });
+
   it('gives the bare name only to proxies of the Service namespace', () => {
     const { vhosts } = outputs(translateProxy(inputs([echo], [echoSlice]), everywhere('other')));
     const domains = vhosts.find((v) => v.name === clusterName('demo', 'echo', 80))!.domains;

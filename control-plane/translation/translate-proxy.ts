@@ -1,6 +1,7 @@
 // Translation, a pure function: the mesh's Kubernetes objects and one proxy's scope in, that proxy's outbound
 // resources out (clusters with ready endpoints, the outbound route table by Host, the ClusterIP:port table), plus every
 // problem found in the inputs. No clock, no environment, no I/O; the inputs are never modified.
+import { workloadOfPod } from '../../api/mesh/workload-name.ts';
 import type { V1EndpointSlice, V1Service, V1ServicePort } from '@kubernetes/client-node';
 import type { RoutePolicyConfig } from '../../api/config/policy-config.ts';
 import type { ClusterConfig, EndpointConfig, RouteConfig, VirtualHostConfig } from '../../api/config/proxy-config.ts';
@@ -111,6 +112,8 @@ function serviceCluster(ns: string, name: string, p: V1ServicePort, slices: read
     idleTimeoutMs: DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS,
     maxConnectionsPerEndpoint: DEFAULT_MAX_CONNECTIONS_PER_ENDPOINT,
     endpoints,
+    // Who answers, for the caller's metrics and spans (destination_service, destination_namespace); each endpoint adds its workload.
+    destination: { service: `${name}.${ns}`, namespace: ns },
     // Endpoints with an identity (meshed pods) are reached over mTLS and must present exactly it; others in plain text.
     ...(endpoints.some((e) => e.identity) ? { meshTls: { identity: null } } : {}),
     // From TrafficPolicy; without one a Service gets none.
@@ -159,7 +162,8 @@ function readyEndpoints(slices: readonly V1EndpointSlice[], port: V1ServicePort,
         const key = `${address}|${targetPort}`;
         const pod = ep.targetRef?.kind === 'Pod' && ep.targetRef.name ? `${ep.targetRef.namespace ?? slice.metadata?.namespace}/${ep.targetRef.name}` : '';
         const identity = pod !== '' ? identities?.get(pod) : undefined;
-        if (!seen.has(key)) seen.set(key, identity ? { address, port: targetPort, weight: 1, identity } : { address, port: targetPort, weight: 1 });
+        const destination = ep.targetRef?.kind === 'Pod' && ep.targetRef.name ? { destination: { workload: workloadOfPod(ep.targetRef.name) } } : {};
+        if (!seen.has(key)) seen.set(key, { address, port: targetPort, weight: 1, ...(identity ? { identity } : {}), ...destination });
       }
     }
   }

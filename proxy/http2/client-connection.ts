@@ -103,6 +103,8 @@ export class Http2ClientStream implements SendingStream {
     }
     if (this.pendingBytes === 0 && !this.#conn.congested) return true;
     this.waitingDrain = true;
+    // Waiting for window: the WINDOW_UPDATE's flush wakes it. Waiting for the output: its write (or the socket's 'drain').
+    if (this.pendingBytes === 0) this.#conn.drainLater();
     return false;
   }
 
@@ -581,6 +583,11 @@ export class Http2ClientConnection implements FrameHandler {
       if (!this.congested) this.#drained(s);
       else this.#drainWanted = true;
     }
+  }
+
+  /** @internal A stream waits for the connection's output to be written. */
+  drainLater(): void {
+    this.#drainWanted = true;
   }
 
   #drained(s: Http2ClientStream): void {

@@ -1,5 +1,6 @@
 // Label values for one end of a request (workload, namespace, identity, Service), interned: each distinct set is one
 // object built at config time (or once per peer identity), so the hot path compares objects and never builds strings.
+import { workloadOfPod } from '../../api/mesh/workload-name.ts';
 import type { DestinationMetadata, WorkloadMetadata } from '../../api/config/telemetry-config.ts';
 import { meshEndpointIdentity } from '../identity/mesh-transport.ts';
 import type { ProxyRequest } from '../stack/proxy-request.ts';
@@ -59,11 +60,6 @@ export function peerLabelsForIdentity(identity: string | null): PeerLabels {
   return p;
 }
 
-// Kubernetes' generated suffixes use an alphabet without vowels (rand.SafeEncodeString), so `node-exporter-x7k2p` is not
-// mistaken for a ReplicaSet pod of `node`.
-const REPLICA_SET_POD = /^(.+)-[bcdfghjklmnpqrstvwxz2456789]{6,10}-[bcdfghjklmnpqrstvwxz2456789]{5}$/;
-const NAMED_POD = /^(.+)-[bcdfghjklmnpqrstvwxz2456789]{5}$/;
-
 /**
  * This proxy's own workload: the config's `telemetry.workload`, else the injector's environment. A pod of a Deployment is
  * `<deployment>-<template hash>-<5 chars>`, of a DaemonSet or Job `<name>-<5 chars>`; the owner's name is the workload.
@@ -72,7 +68,7 @@ export function ownWorkload(config: WorkloadMetadata, env: { pod?: string | unde
   const pod = env.pod ?? '';
   const namespace = config.namespace || env.namespace || '';
   const sa = env.serviceAccount ?? '';
-  const workload = config.workload || (REPLICA_SET_POD.exec(pod)?.[1] ?? NAMED_POD.exec(pod)?.[1] ?? pod);
+  const workload = config.workload || workloadOfPod(pod);
   const identity = config.identity || (namespace !== '' && sa !== '' ? `spiffe://${env.trustDomain ?? 'cluster.local'}/ns/${namespace}/sa/${sa}` : '');
   return { workload, namespace, identity };
 }

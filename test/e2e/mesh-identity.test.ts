@@ -14,7 +14,7 @@ import { MESH_IDENTITY_ANNOTATION, MESH_NAMESPACE, PROXY_HEALTH_PORT, PROXY_PROM
 import { applyManifests, readManifests } from '../../local-cluster/apply-manifests.ts';
 import { startLocalCluster, type LocalClusterDetails } from '../../local-cluster/cluster.ts';
 import { unavailableDeployments } from '../../local-cluster/demo-mesh-parts.ts';
-import { REPO_ROOT } from '../../local-cluster/node-agent/image-table.ts';
+import { REPO_ROOT } from '../../local-cluster/images/skein-images.ts';
 import { waitFor } from './wait-for.ts';
 
 const NS = 'e2e-identity';

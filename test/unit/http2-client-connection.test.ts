@@ -385,6 +385,15 @@ describe('HTTP/2 client connection', () => {
     expect(r.drains).toBe(1);
   });
 
+  it('a write refused because the connection output is full is followed by onDrain once it is written', async () => {
+    const { conn, peer } = await connected({ maxBufferedBytes: 0 });
+    const r = new Recorder();
+    const s = post(conn, r);
+    expect(s.write(Buffer.from('x'))).toBe(false);
+    await peer.sync(1);
+    expect(r.drains).toBe(1);
+  });
+
   it('returns response window only as the consumer takes the bytes (back-pressure on the downstream side)', async () => {
     const { conn, peer } = await connected({ streamWindowBytes: 100 });
     const r = new Recorder();
