@@ -1,5 +1,6 @@
 // TypeScript shape of the Gateway API route kinds the mesh reads (gateway.networking.k8s.io/v1 HTTPRoute and GRPCRoute,
 // release v1.6.3): only the fields Skein uses. The CRDs themselves come from the Go module (local-cluster/gateway-api-crds.ts).
+import type { KubeCondition } from './kube-condition.ts';
 
 export const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
 export const GATEWAY_API_VERSION = 'v1';
@@ -91,14 +92,7 @@ export interface GRPCRouteRule {
 export interface RouteParentStatus {
   readonly parentRef: ParentReference;
   readonly controllerName: string;
-  readonly conditions: readonly {
-    readonly type: string;
-    readonly status: 'True' | 'False' | 'Unknown';
-    readonly reason: string;
-    readonly message: string;
-    readonly observedGeneration?: number;
-    readonly lastTransitionTime: string;
-  }[];
+  readonly conditions: readonly KubeCondition[];
 }
 
 export interface RouteStatus {
