@@ -1,5 +1,6 @@
 // TypeScript shape of the Gateway API kinds Skein reads (gateway.networking.k8s.io: GatewayClass, Gateway, HTTPRoute,
 // GRPCRoute, ReferenceGrant; release v1.6.3): only the fields Skein uses. The CRDs themselves come from the Go module (local-cluster/gateway-api-crds.ts).
+import type { KubeCondition } from './kube-condition.ts';
 
 export const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
 export const GATEWAY_API_VERSION = 'v1';
@@ -19,22 +20,12 @@ export interface ObjectMeta {
   readonly annotations?: Readonly<Record<string, string>>;
 }
 
-/** A status condition as the Gateway API writes them (metav1.Condition). */
-export interface GatewayCondition {
-  readonly type: string;
-  readonly status: 'True' | 'False' | 'Unknown';
-  readonly reason: string;
-  readonly message: string;
-  readonly observedGeneration?: number;
-  readonly lastTransitionTime: string;
-}
-
 export interface GatewayClass {
   readonly apiVersion?: string;
   readonly kind?: 'GatewayClass';
   readonly metadata: ObjectMeta;
   readonly spec: { readonly controllerName: string; readonly description?: string };
-  readonly status?: { readonly conditions?: readonly GatewayCondition[]; readonly supportedFeatures?: readonly { readonly name: string }[] };
+  readonly status?: { readonly conditions?: readonly KubeCondition[]; readonly supportedFeatures?: readonly { readonly name: string }[] };
 }
 
 export interface SecretObjectReference {
@@ -65,7 +56,7 @@ export interface ListenerStatus {
   readonly name: string;
   readonly supportedKinds: readonly { readonly group?: string; readonly kind: string }[];
   readonly attachedRoutes: number;
-  readonly conditions: readonly GatewayCondition[];
+  readonly conditions: readonly KubeCondition[];
 }
 
 export interface GatewayStatusAddress {
@@ -78,7 +69,7 @@ export interface Gateway {
   readonly kind?: 'Gateway';
   readonly metadata: ObjectMeta;
   readonly spec: { readonly gatewayClassName: string; readonly listeners: readonly GatewayListener[]; readonly addresses?: readonly GatewayStatusAddress[] };
-  readonly status?: { readonly addresses?: readonly GatewayStatusAddress[]; readonly conditions?: readonly GatewayCondition[]; readonly listeners?: readonly ListenerStatus[] };
+  readonly status?: { readonly addresses?: readonly GatewayStatusAddress[]; readonly conditions?: readonly KubeCondition[]; readonly listeners?: readonly ListenerStatus[] };
 }
 
 export interface ReferenceGrant {
@@ -176,14 +167,7 @@ export interface GRPCRouteRule {
 export interface RouteParentStatus {
   readonly parentRef: ParentReference;
   readonly controllerName: string;
-  readonly conditions: readonly {
-    readonly type: string;
-    readonly status: 'True' | 'False' | 'Unknown';
-    readonly reason: string;
-    readonly message: string;
-    readonly observedGeneration?: number;
-    readonly lastTransitionTime: string;
-  }[];
+  readonly conditions: readonly KubeCondition[];
 }
 
 export interface RouteStatus {

@@ -11,7 +11,7 @@ import { applyManifests, readManifests } from '../../local-cluster/apply-manifes
 import { startLocalCluster, type LocalClusterDetails } from '../../local-cluster/cluster.ts';
 import { listProxies, unsyncedPods } from '../../local-cluster/demo-control-plane-check.ts';
 import { unavailableDeployments } from '../../local-cluster/demo-mesh-parts.ts';
-import { REPO_ROOT } from '../../local-cluster/node-agent/image-table.ts';
+import { REPO_ROOT } from '../../local-cluster/images/skein-images.ts';
 import { waitFor } from './wait-for.ts';
 
 const NS = 'e2e-mesh';

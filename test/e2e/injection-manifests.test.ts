@@ -1,12 +1,8 @@
 // e2e: manifests/injector/ as shipped, applied to the local cluster: the injector runs as a Deployment in skein-system
 // (in-cluster config, RBAC, version detection), each replica merges its CA into the MutatingWebhookConfiguration, and the
-// API server, calling the Service, has a labelled namespace's pods injected whichever replica answers.
-//
-// The local cluster has no kube-proxy and kube-apiserver dials a webhook Service at its ClusterIP (not at an endpoint,
-// even with --enable-aggregator-routing), so this test routes that one ClusterIP to the two endpoints itself, in a chain
-// of its own that it removes afterwards: what kube-proxy would do.
+// API server, calling the Service (its ClusterIP, which the real node's kube-proxy routes), has a labelled namespace's pods
+// injected whichever replica answers.
 import * as k8s from '@kubernetes/client-node';
-import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MESH_NAMESPACE } from '../../api/mesh/mesh-constants.ts';
@@ -17,27 +13,6 @@ import { waitFor } from './wait-for.ts';
 
 const REPO = join(import.meta.dirname, '../..');
 const NS = 'e2e-inject-manifests';
-const CHAIN = 'SKEIN_E2E_SVC';
-
-function ipt(...args: string[]): void {
-  execFileSync('iptables', ['-w', '-t', 'nat', ...args]);
-}
-function removeServiceRoute(): void {
-  while (spawnSync('iptables', ['-w', '-t', 'nat', '-D', 'OUTPUT', '-j', CHAIN]).status === 0) { /* one jump removed per pass */ }
-  spawnSync('iptables', ['-w', '-t', 'nat', '-F', CHAIN]);
-  spawnSync('iptables', ['-w', '-t', 'nat', '-X', CHAIN]);
-}
-/** kube-proxy's job for one Service port: ClusterIP:port -> endpoints, alternating. */
-function routeService(clusterIp: string, port: number, endpoints: readonly string[], targetPort: number): void {
-  removeServiceRoute();
-  ipt('-N', CHAIN);
-  endpoints.forEach((ep, i) => {
-    const left = endpoints.length - i;
-    const pick = left > 1 ? ['-m', 'statistic', '--mode', 'random', '--probability', (1 / left).toFixed(4)] : [];
-    ipt('-A', CHAIN, '-d', `${clusterIp}/32`, '-p', 'tcp', '--dport', String(port), ...pick, '-j', 'DNAT', '--to-destination', `${ep}:${targetPort}`);
-  });
-  ipt('-I', 'OUTPUT', '1', '-j', CHAIN);
-}
 
 describe('manifests/injector on the local cluster', () => {
   let cluster: LocalClusterDetails | undefined;
@@ -49,7 +24,7 @@ describe('manifests/injector on the local cluster', () => {
 
   beforeAll(async () => {
     try {
-      cluster = await startLocalCluster({ log: (l) => log.push(l) });
+      cluster = await startLocalCluster({ node: 'kubelet', log: (l) => log.push(l) });
     } catch (e) {
       unavailable = `local cluster unavailable: ${(e as Error).message}`;
       return;
@@ -62,7 +37,6 @@ describe('manifests/injector on the local cluster', () => {
   });
 
   afterAll(async () => {
-    removeServiceRoute();
     await cluster?.stop();
   });
 
@@ -84,10 +58,6 @@ describe('manifests/injector on the local cluster', () => {
       return bundles.length === 2 && bundles.every((b) => b.length === 2) ? bundles[0] : undefined;
     }, 60_000);
     expect(new Set(bundle.map((c) => c.fingerprint256)).size).toBe(2);
-
-    const svc = await core.readNamespacedService({ name: 'skein-injector', namespace: MESH_NAMESPACE });
-    const injectors = await core.listNamespacedPod({ namespace: MESH_NAMESPACE, labelSelector: 'app.kubernetes.io/name=skein-injector' });
-    routeService(svc.spec!.clusterIP!, 443, injectors.items.map((p) => p.status!.podIP!), 9443);
 
     await core.createNamespace({ body: { metadata: { name: NS, labels: { 'skein.dev/inject': 'enabled' } } } });
     await waitFor('the default ServiceAccount', async () => core.readNamespacedServiceAccount({ name: 'default', namespace: NS }));

@@ -1,10 +1,11 @@
 // e2e: sidecar injection through the real kube-apiserver calling `skein injector` (a host process on loopback, registered
-// with a url-based MutatingWebhookConfiguration built from manifests/injector/). A labelled namespace gets the init
-// container and the sidecar, the node agent runs the generated iptables script, app traffic really crosses the proxies
-// (their metrics show it), opt-out and opt-in work, reinvocation adds nothing, a Job completes, both sidecar modes come
-// up, and `skein inject` yields the pod spec the webhook gives.
+// with a url-based MutatingWebhookConfiguration built from manifests/injector/), on the real node (kubelet + containerd). A
+// labelled namespace gets the init container and the sidecar, the init container's iptables rules are in the pod's netns, app
+// traffic really crosses the proxies (their metrics show it), opt-out and opt-in work, reinvocation adds nothing, a Job
+// completes, both sidecar modes come up, `kubectl exec`/`logs`/`port-forward` work on a meshed pod, a ClusterIP Service and
+// its DNS name answer from a meshed and an unmeshed pod, and `skein inject` yields the pod spec the webhook gives.
 import * as k8s from '@kubernetes/client-node';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -17,6 +18,9 @@ import { meshSettings } from '../../injector/mesh-settings.ts';
 import { createCertificateAuthority, issueServingCertificate } from '../../injector/serving-cert.ts';
 import { startLocalCluster, type LocalClusterDetails } from '../../local-cluster/cluster.ts';
 import { freePort } from '../../local-cluster/free-port.ts';
+import { SHELL_IMAGE } from '../../local-cluster/images/skein-images.ts';
+import { kubectlIn, withPortForward } from './kubectl.ts';
+import { inPodNetns } from './pod-netns.ts';
 import { waitFor } from './wait-for.ts';
 
 const REPO = join(import.meta.dirname, '../..');
@@ -31,21 +35,9 @@ type Obj = Record<string, any>;
 function ready(p: k8s.V1Pod): boolean {
   return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 }
-function pidOf(s: k8s.V1ContainerStatus | undefined): number {
-  return Number(/^skein:\/\/(\d+)$/.exec(s?.containerID ?? '')?.[1] ?? 0);
-}
-function netnsOf(pod: k8s.V1Pod): string {
-  const statuses = [...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? [])];
-  const pid = statuses.map(pidOf).find((p) => p > 0);
-  if (!pid) throw new Error(`no running container in ${pod.metadata?.name}`);
-  return execFileSync('ip', ['netns', 'identify', String(pid)], { encoding: 'utf8' }).trim();
-}
 /** Sum of a counter in Prometheus text whose labels contain all of `labels`. */
 function counter(text: string, name: string, labels: readonly string[]): number {
   return text.split('\n').filter((l) => l.startsWith(`${name}{`) && labels.every((x) => l.includes(x))).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
-}
-function proxyMetrics(pod: k8s.V1Pod): string {
-  return execFileSync('ip', ['netns', 'exec', netnsOf(pod), 'curl', '-s', '--max-time', '5', 'http://127.0.0.1:15000/metrics'], { encoding: 'utf8' });
 }
 function httpsGet(url: string, ca: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -91,7 +83,7 @@ describe('sidecar injection on the local cluster', () => {
 
   beforeAll(async () => {
     try {
-      cluster = await startLocalCluster({ log: (l) => clusterLog.push(l) });
+      cluster = await startLocalCluster({ node: 'kubelet', log: (l) => clusterLog.push(l) });
     } catch (e) {
       unavailable = `local cluster unavailable: ${(e as Error).message}`;
       return;
@@ -174,15 +166,19 @@ describe('sidecar injection on the local cluster', () => {
   }, timeoutMs);
 
   let echoPods: k8s.V1Pod[] = [];
-  /** The last lines the pod's proxy logged (node agent log file), to explain a failure. */
-  const proxyLog = (p: k8s.V1Pod) => {
+  /** What the pod's proxy logged (`kubectl logs -c skein-proxy`, through the kubelet), to explain a failure or check a line. */
+  const proxyLog = async (p: k8s.V1Pod): Promise<string> => {
     try {
-      const file = join(cluster!.workDir, 'node-agent', 'pods', `${p.metadata!.namespace}_${p.metadata!.name}_${p.metadata!.uid}`, 'skein-proxy.log');
-      return `proxy log of ${p.metadata!.name}:\n${readFileSync(file, 'utf8').split('\n').slice(-15).join('\n')}`;
+      const log = await core.readNamespacedPodLog({ name: p.metadata!.name!, namespace: p.metadata!.namespace!, container: 'skein-proxy' });
+      return `proxy log of ${p.metadata!.name}:\n${log.split('\n').slice(-15).join('\n')}`;
     } catch (e) {
       return `no proxy log: ${(e as Error).message}`;
     }
   };
+  /** The proxy's admin metrics, read inside the pod's network namespace. */
+  const proxyMetrics = (pod: k8s.V1Pod): string =>
+    inPodNetns(cluster!.realNode!.containerdSocket, pod, ['curl', '-s', '--max-time', '5', 'http://127.0.0.1:15000/metrics']);
+  const kubectl = (args: string[], input?: string): Promise<string> => kubectlIn(cluster!)(args, input);
 
   it('a Deployment in a labelled namespace comes up with skein-init and the native sidecar, probes through the proxy', async (ctx) => {
     if (unavailable) return ctx.skip(unavailable);
@@ -200,8 +196,8 @@ describe('sidecar injection on the local cluster', () => {
       const [init, proxy] = p.status!.initContainerStatuses!;
       expect(init!.state?.terminated?.exitCode).toBe(0);
       expect(proxy!.started).toBe(true);
-      // The node agent ran our generated script in the pod's network namespace.
-      const nat = execFileSync('ip', ['netns', 'exec', netnsOf(p), 'iptables-save', '-t', 'nat'], { encoding: 'utf8' });
+      // The init container ran our generated script in the pod's network namespace.
+      const nat = inPodNetns(cluster!.realNode!.containerdSocket, p, ['iptables-save', '-t', 'nat']);
       expect(nat).toContain('-A SKEIN_OUTPUT -m owner --uid-owner 2102 -j RETURN');
       expect(nat).toContain('-A OUTPUT -p tcp -j SKEIN_OUTPUT');
       expect(nat.match(/-A PREROUTING -p tcp -j SKEIN_INBOUND/g)).toHaveLength(1);
@@ -230,14 +226,63 @@ describe('sidecar injection on the local cluster', () => {
     const before = counter(proxyMetrics(target), 'skein_requests_total', ['direction="inbound"']);
     const res = await fetch(`http://${caller!.status!.podIP}:8080/through`);
     const text = await res.text();
-    expect(res.status, `${text}\n${proxyLog(caller!)}\n${proxyLog(target)}`).toBe(200);
+    if (res.status !== 200) expect.fail(`${res.status} ${text}\n${await proxyLog(caller!)}\n${await proxyLog(target)}`);
     const body = JSON.parse(text) as { pod: string; upstreamStatus: number; upstreamBody: string };
-    expect(body.upstreamStatus, `${body.upstreamBody}\n${proxyLog(caller!)}\n${proxyLog(target)}`).toBe(200);
+    if (body.upstreamStatus !== 200) expect.fail(`upstream ${body.upstreamStatus} ${body.upstreamBody}\n${await proxyLog(caller!)}\n${await proxyLog(target)}`);
     expect(JSON.parse(body.upstreamBody)).toMatchObject({ pod: target.metadata!.name, url: '/through' });
     const callerMetrics = proxyMetrics(caller!);
     expect(counter(callerMetrics, 'skein_requests_total', ['direction="outbound"'])).toBeGreaterThanOrEqual(1);
     expect(counter(callerMetrics, 'skein_requests_total', ['direction="inbound"'])).toBeGreaterThanOrEqual(1);
     expect(counter(proxyMetrics(target), 'skein_requests_total', ['direction="inbound"'])).toBeGreaterThan(before);
+  });
+
+  it('kubectl logs, exec and port-forward work on a meshed pod', async (ctx) => {
+    if (unavailable) return ctx.skip(unavailable);
+    const pod = echoPods[0]!.metadata!.name!;
+    expect(await kubectl(['-n', MESHED, 'logs', pod, '-c', 'echo'])).toContain('listening on :8080');
+    expect(await kubectl(['-n', MESHED, 'logs', pod, '-c', 'skein-init'])).toContain('SKEIN_OUTPUT');
+    expect(await kubectl(['-n', MESHED, 'exec', pod, '-c', 'echo', '--', '/usr/local/bin/node', '-p', 'process.getuid()'])).toBe('1000\n');
+    expect(await kubectl(['-n', MESHED, 'exec', '-i', pod, '-c', 'skein-proxy', '--', '/bin/sh', '-c', 'read l; echo "got $l"'], 'hi\n')).toBe('got hi\n');
+    expect(await kubectl(['-n', MESHED, 'exec', pod, '-c', 'skein-proxy', '--', '/usr/local/bin/node', '-p', 'process.getuid()'])).toBe('2102\n');
+    const r = await withPortForward(cluster!, MESHED, pod, 8080, async (port) => {
+      const res = await fetch(`http://127.0.0.1:${port}/through-port-forward`);
+      return { status: res.status, body: await res.json() };
+    });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ pod, url: '/through-port-forward' });
+  });
+
+  it('a ClusterIP Service answers by IP, short name and DNS name from a meshed and from an unmeshed pod', async (ctx) => {
+    if (unavailable) return ctx.skip(unavailable);
+    const svc = await core.createNamespacedService({ namespace: MESHED, body: { metadata: { name: 'echo' }, spec: { selector: { app: 'echo' }, ports: [{ name: 'http', port: 8080, targetPort: 8080 }] } } });
+    await core.createNamespacedPod({
+      namespace: PLAIN,
+      body: { metadata: { name: 'client', labels: { app: 'client' } }, spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'client', image: 'skein.dev/example-echo:e2e', ports: [{ containerPort: 8080 }] }] } },
+    });
+    await readyPods(PLAIN, 'app=client', 1);
+    const echoNames = echoPods.map((p) => p.metadata!.name);
+    const fetchIn = (ns: string, pod: string, container: string, url: string): Promise<string> =>
+      kubectl(['-n', ns, 'exec', pod, '-c', container, '--', '/usr/local/bin/node', '-e',
+        `fetch(${JSON.stringify(url)}).then(async (r) => console.log(r.status, await r.text()), (e) => { console.log('ERR', e.cause?.code ?? e.message); process.exit(1); })`]);
+    const urls = {
+      meshed: [`http://${svc.spec!.clusterIP}:8080/by-ip`, 'http://echo:8080/by-short-name', `http://echo.${MESHED}.svc.cluster.local:8080/by-dns-name`],
+      unmeshed: [`http://${svc.spec!.clusterIP}:8080/by-ip`, `http://echo.${MESHED}:8080/by-short-name`, `http://echo.${MESHED}.svc.cluster.local:8080/by-dns-name`],
+    };
+    for (const [who, ns, pod, container] of [['meshed', MESHED, 'caller', 'caller'], ['unmeshed', PLAIN, 'client', 'client']] as const) {
+      for (const url of urls[who]) {
+        // kube-proxy programs a new Service within a second or two; a first try may come before it.
+        const out = await waitFor(`${url} from the ${who} pod`, async () => {
+          const o = await fetchIn(ns, pod, container, url);
+          return o.startsWith('200 ') ? o : undefined;
+        }, 30_000, 1000);
+        const body = JSON.parse(out.slice(4)) as { pod: string; url: string };
+        expect(echoNames, `${who} ${url}`).toContain(body.pod);
+        expect(body.url).toBe(new URL(url).pathname);
+      }
+    }
+    // The meshed call went through the caller's sidecar.
+    const caller = await core.readNamespacedPod({ name: 'caller', namespace: MESHED });
+    expect(counter(proxyMetrics(caller), 'skein_requests_total', ['direction="outbound"'])).toBeGreaterThanOrEqual(4);
   });
 
   it('reinvocation (a later webhook changed the pod) adds no second sidecar', async (ctx) => {
@@ -292,7 +337,7 @@ describe('sidecar injection on the local cluster', () => {
     if (unavailable) return ctx.skip(unavailable);
     await batch.createNamespacedJob({
       namespace: MESHED,
-      body: { metadata: { name: 'once' }, spec: { backoffLimit: 0, template: { spec: { restartPolicy: 'Never', terminationGracePeriodSeconds: 5, containers: [{ name: 'main', image: 'busybox', command: ['sh', '-c', 'echo job-done'] }] } } } },
+      body: { metadata: { name: 'once' }, spec: { backoffLimit: 0, template: { spec: { restartPolicy: 'Never', terminationGracePeriodSeconds: 5, containers: [{ name: 'main', image: SHELL_IMAGE, imagePullPolicy: 'IfNotPresent', command: ['sh', '-c', 'echo job-done'] }] } } } },
     });
     const job = await waitFor('Job complete', async () => {
       const j = await batch.readNamespacedJob({ name: 'once', namespace: MESHED });
@@ -318,7 +363,7 @@ describe('sidecar injection on the local cluster', () => {
             spec: {
               restartPolicy: 'Never',
               terminationGracePeriodSeconds: 5,
-              containers: [{ name: 'main', image: 'busybox', command: ['sh', '-c', 'echo job-done'] }],
+              containers: [{ name: 'main', image: SHELL_IMAGE, imagePullPolicy: 'IfNotPresent', command: ['sh', '-c', 'echo job-done'] }],
             },
           },
         },
@@ -331,7 +376,7 @@ describe('sidecar injection on the local cluster', () => {
     }, 180_000);
     const [p] = (await core.listNamespacedPod({ namespace: MESHED, labelSelector: 'job-name=once-regular' })).items;
     expect(job.status?.succeeded).toBe(1);
-    expect(proxyLog(p!)).toContain('the app exited');
+    expect(await proxyLog(p!)).toContain('the app exited');
     expect(p!.spec!.containers.map((c) => c.name)).toEqual(['skein-proxy', 'main']);
     expect(p!.spec!.shareProcessNamespace).toBe(true);
     expect(p!.spec!.containers[0]!.env!.find((e) => e.name === 'SKEIN_EXIT_ON_APP_EXIT')?.value).toBe('true');
@@ -350,7 +395,7 @@ describe('sidecar injection on the local cluster', () => {
     const [proxy, app] = p!.status!.containerStatuses!.sort((a, b) => (a.name === 'skein-proxy' ? -1 : b.name === 'skein-proxy' ? 1 : 0));
     expect(new Date(proxy!.state!.running!.startedAt!).getTime()).toBeLessThanOrEqual(new Date(app!.state!.running!.startedAt!).getTime());
     const res = await fetch(`http://${p!.status!.podIP}:8080/hello`);
-    expect(res.status, `${await res.text()}\n${proxyLog(p!)}`).toBe(200);
+    if (res.status !== 200) expect.fail(`${res.status} ${await res.text()}\n${await proxyLog(p!)}`);
     expect(counter(proxyMetrics(p!), 'skein_requests_total', ['direction="inbound"'])).toBeGreaterThanOrEqual(1);
   });
 

@@ -2,12 +2,13 @@
 // init container (iptables in the pod's netns) and an exec probe, `kubectl logs`, `exec` (with stdin) and `port-forward` work,
 // a ClusterIP Service answers from a pod and from the host, CoreDNS resolves Service names in pods, and teardown leaves the host exactly as it found it.
 import * as k8s from '@kubernetes/client-node';
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SKEIN_IMAGE } from '../../api/mesh/mesh-constants.ts';
 import { startLocalCluster, type LocalClusterDetails } from '../../local-cluster/cluster.ts';
 import { expectHostUnchanged, hostSnapshot, type HostSnapshot } from '../support/host-snapshot.ts';
+import { kubectlIn, withPortForward } from './kubectl.ts';
 import { waitFor } from './wait-for.ts';
 
 const NS = 'e2e-real-node';
@@ -41,14 +42,7 @@ describe('local cluster on a real node (kubelet, containerd, kube-proxy)', () =>
   const t0 = Date.now();
   const timings: Record<string, number> = {};
 
-  const kubectl = (args: string[], input?: string): Promise<string> =>
-    new Promise((resolve, reject) => {
-      const child = execFile(cluster.kubectl!, ['--kubeconfig', cluster.kubeconfigPath, '-n', NS, ...args], { timeout: 60_000 }, (e, stdout, stderr) => {
-        if (e) reject(new Error(`kubectl ${args.join(' ')}: ${String(stderr) || e.message}`));
-        else resolve(String(stdout));
-      });
-      child.stdin?.end(input ?? '');
-    });
+  const kubectl = (args: string[], input?: string): Promise<string> => kubectlIn(cluster)(['-n', NS, ...args], input);
 
   beforeAll(async () => {
     before = hostSnapshot();
@@ -140,23 +134,9 @@ describe('local cluster on a real node (kubelet, containerd, kube-proxy)', () =>
     const uid = await kubectl(['exec', 'toolbox', '--', '/usr/local/bin/node', '-p', 'process.getuid()']);
     expect(uid.trim()).toBe('2102');
 
-    const pf = spawn(cluster.kubectl!, ['--kubeconfig', cluster.kubeconfigPath, '-n', NS, 'port-forward', 'pod/echo', ':8080'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    try {
-      const port = await new Promise<number>((resolve, reject) => {
-        let out = '';
-        pf.stdout.on('data', (c: Buffer) => {
-          out += c.toString();
-          const m = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(out);
-          if (m) resolve(Number(m[1]));
-        });
-        pf.on('exit', (code) => reject(new Error(`kubectl port-forward exited ${code}: ${out}`)));
-      });
-      const r = await httpGet(`http://127.0.0.1:${port}/through-port-forward`);
-      expect(r.status).toBe(200);
-      expect(JSON.parse(r.body)).toMatchObject({ pod: 'echo', url: '/through-port-forward' });
-    } finally {
-      pf.kill();
-    }
+    const r = await withPortForward(cluster, NS, 'echo', 8080, (port) => httpGet(`http://127.0.0.1:${port}/through-port-forward`));
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.body)).toMatchObject({ pod: 'echo', url: '/through-port-forward' });
   });
 
   it('a ClusterIP Service answers from the host and from a pod (kube-proxy), and pods reach the kubernetes Service', async () => {
