@@ -27,24 +27,10 @@ import { ingressConfigDocument, ingressHello } from '../../proxy/ingress/ingress
 import { startProxy, type RunningProxy } from '../../proxy/proxy-process.ts';
 import { makeTestCert, type TestCert } from '../support/test-cert.ts';
 import { startHttpUpstream, type Upstream } from '../support/upstreams.ts';
+import { eventually } from '../support/until.ts';
 
 const NS = 'edge';
 const GW = { group: 'gateway.networking.k8s.io', version: 'v1' };
-
-async function until<T>(what: string, f: () => T | undefined | false | Promise<T | undefined | false>, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await f();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 interface Answer {
   readonly status: number;
@@ -167,7 +153,7 @@ describe('the ingress fed by the control plane from Gateway API objects', () => 
     if (!parsed.ok) throw new Error(JSON.stringify(parsed.error));
     const hello = { proxyId: '', podName: 'ingress-1', podNamespace: 'skein-system', podIp: '127.0.0.1', serviceAccount: 'skein-ingress', token: '', mode: 'ingress', proxyVersion: 'test' };
     proxy = await startProxy(parsed.value, { controlPlane: { address: `127.0.0.1:${cp.grpcPort}`, hello: ingressHello(hello, `${NS}/gw`, null) } });
-    await until('the Gateway listeners bound by the ingress', () => proxy.listeners.has(`ingress:${httpPort}`) && proxy.listeners.has(`ingress:${httpsPort}`));
+    await eventually('the Gateway listeners bound by the ingress', () => proxy.listeners.has(`ingress:${httpPort}`) && proxy.listeners.has(`ingress:${httpsPort}`), 60_000);
   }, 300_000);
 
   afterAll(async () => {
@@ -180,7 +166,7 @@ describe('the ingress fed by the control plane from Gateway API objects', () => 
   });
 
   it('HTTPS for two hostnames, each with its certificate from its Secret (SNI); HTTP redirects to HTTPS', async () => {
-    const a = await until('a.example.com served', async () => {
+    const a = await eventually('a.example.com served', async () => {
       const r = await getTls('a.example.com');
       return r.status === 200 && r;
     });
@@ -213,7 +199,7 @@ describe('the ingress fed by the control plane from Gateway API objects', () => 
 
   it('an invalid route gets its status reason and breaks nothing else; GatewayClass and Gateway status are written', async () => {
     const parentsOf = async (name: string) => ((await custom.getNamespacedCustomObject({ ...GW, namespace: NS, plural: 'httproutes', name })) as { status?: RouteStatus }).status?.parents ?? [];
-    const broken = await until('the broken route status', async () => {
+    const broken = await eventually('the broken route status', async () => {
       const p = await parentsOf('broken');
       return p.length === 1 && p[0]!.conditions.length === 2 && p;
     });
@@ -222,7 +208,7 @@ describe('the ingress fed by the control plane from Gateway API objects', () => 
       ['Accepted', 'True', 'Accepted'],
       ['ResolvedRefs', 'False', 'BackendNotFound'],
     ]);
-    const orphan = await until('the orphan route status', async () => {
+    const orphan = await eventually('the orphan route status', async () => {
       const p = await parentsOf('orphan');
       return p.length === 1 && p;
     });
@@ -231,13 +217,13 @@ describe('the ingress fed by the control plane from Gateway API objects', () => 
     expect((await getTls('b.example.com', '/broken')).status).toBe(500);
     expect((await getTls('b.example.com', '/fine')).status).toBe(200);
 
-    const cls = await until('GatewayClass status', async () => {
+    const cls = await eventually('GatewayClass status', async () => {
       const o = (await custom.getClusterCustomObject({ ...GW, plural: 'gatewayclasses', name: 'skein' })) as { status?: { conditions?: { type: string; status: string }[]; supportedFeatures?: { name: string }[] } };
       return o.status?.conditions?.some((c) => c.type === 'Accepted' && c.status === 'True') && o.status;
     });
     expect(cls.supportedFeatures?.map((f) => f.name)).toEqual([...GATEWAY_SUPPORTED_FEATURES]);
     const svcIp = (await core.readNamespacedService({ name: 'skein-ingress', namespace: 'skein-system' })).spec?.clusterIP;
-    const gw = await until('Gateway status', async () => {
+    const gw = await eventually('Gateway status', async () => {
       const o = (await custom.getNamespacedCustomObject({ ...GW, namespace: NS, plural: 'gateways', name: 'gw' })) as {
         status?: { addresses?: { value: string }[]; conditions?: { type: string; status: string }[]; listeners?: { name: string; attachedRoutes: number }[] };
       };
@@ -264,7 +250,7 @@ describe('the ingress fed by the control plane from Gateway API objects', () => 
     });
     client.start();
     try {
-      const vh = await until('the Ingress rule on port 80', () => (held.get('route-table/ingress:80') as { virtualHosts: VirtualHostConfig[] } | undefined)?.virtualHosts.find((v) => v.domains.includes('plain.example.com')));
+      const vh = await eventually('the Ingress rule on port 80', () => (held.get('route-table/ingress:80') as { virtualHosts: VirtualHostConfig[] } | undefined)?.virtualHosts.find((v) => v.domains.includes('plain.example.com')));
       expect(vh.routes.map((r) => r.backends)).toEqual([[{ cluster: clusterName(NS, 'web', 8080), weight: 1 }]]);
       // The Gateway's listeners are there too (an ingress for all serves every Gateway of class skein).
       expect(held.has(`listener/ingress:${httpsPort}`)).toBe(true);
