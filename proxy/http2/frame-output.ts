@@ -25,6 +25,11 @@ export class FrameOutput {
    */
   #meta: number[] = [];
   #bufs: (Buffer | null)[] = [];
+  /** Items queued. The arrays are reused (slots overwritten, buffers let go after each flush): two pairs, swapped at
+   *  each flush, so that whatever is queued while a flush writes never lands in the arrays being written. */
+  #n = 0;
+  #spareMeta: number[] = [];
+  #spareBufs: (Buffer | null)[] = [];
   #bytes = 0;
   #scheduled = false;
   /** Nothing is written until `release()` (a TLS connection whose ALPN is not checked yet). */
@@ -92,14 +97,21 @@ export class FrameOutput {
 
   /** Drops what is queued (the socket is gone). */
   clear(): void {
-    this.#meta = [];
-    this.#bufs = [];
+    this.#bufs.fill(null, 0, this.#n);
+    this.#n = 0;
     this.#bytes = 0;
   }
 
   #item(length: number, type: number, flags: number, streamId: number, u32: number, buf: Buffer | null, size: number): void {
-    this.#meta.push(length, type, flags, streamId, u32);
-    this.#bufs.push(buf);
+    const i = this.#n++;
+    const meta = this.#meta;
+    const m = i * 5;
+    meta[m] = length;
+    meta[m + 1] = type;
+    meta[m + 2] = flags;
+    meta[m + 3] = streamId;
+    meta[m + 4] = u32;
+    this.#bufs[i] = buf;
     this.#bytes += size;
     if (!this.#scheduled) {
       this.#scheduled = true;
@@ -117,15 +129,22 @@ export class FrameOutput {
     if (bytes === 0 || this.#held) return;
     const meta = this.#meta;
     const bufs = this.#bufs;
+    const n = this.#n;
     const socket = this.#socket;
-    this.#meta = [];
-    this.#bufs = [];
+    this.#meta = this.#spareMeta;
+    this.#bufs = this.#spareBufs;
+    this.#n = 0;
     this.#bytes = 0;
-    if (socket.destroyed || !socket.writable) return;
-    if (bufs.length === 1 && meta[1] === RAW) socket.write(bufs[0]!);
-    else if (bytes <= JOIN_LIMIT) socket.write(this.#join(meta, bufs, 0, bufs.length, bytes));
-    else this.#writeLarge(meta, bufs);
-    this.#afterFlush();
+    const writable = !socket.destroyed && socket.writable;
+    if (writable) {
+      if (n === 1 && meta[1] === RAW) socket.write(bufs[0]!);
+      else if (bytes <= JOIN_LIMIT) socket.write(this.#join(meta, bufs, 0, n, bytes));
+      else this.#writeLarge(meta, bufs, n);
+    }
+    bufs.fill(null, 0, n);
+    this.#spareMeta = meta;
+    this.#spareBufs = bufs;
+    if (writable) this.#afterFlush();
   }
 
   /** Items [from, to) in one new buffer of `size` bytes. */
@@ -151,12 +170,12 @@ export class FrameOutput {
   }
 
   /** More than JOIN_LIMIT: small items joined in runs, large payloads written as they are, all in one corked write. */
-  #writeLarge(meta: readonly number[], bufs: readonly (Buffer | null)[]): void {
+  #writeLarge(meta: readonly number[], bufs: readonly (Buffer | null)[], n: number): void {
     const socket = this.#socket;
     socket.cork();
     let from = 0;
     let size = 0;
-    for (let i = 0; i < bufs.length; i++) {
+    for (let i = 0; i < n; i++) {
       const buf = bufs[i];
       const itemSize = (meta[i * 5 + 1] === RAW ? 0 : 9) + (buf == null ? (meta[i * 5] === 4 ? 4 : 0) : buf.length);
       if (buf != null && buf.length > BY_REFERENCE && meta[i * 5 + 1] === RAW) {
@@ -173,7 +192,7 @@ export class FrameOutput {
       }
       size += itemSize;
     }
-    if (bufs.length > from) socket.write(this.#join(meta, bufs, from, bufs.length, size));
+    if (n > from) socket.write(this.#join(meta, bufs, from, n, size));
     socket.uncork();
   }
 }

@@ -1,5 +1,5 @@
 // Collects and validates one header block, either role (RFC 9113 8.2, 8.3): a malformed block is a stream error, never forwarded.
-import type { HeaderBag } from '../http/hop-headers.ts';
+import { newHeaderBag, type HeaderBag } from '../http/hop-headers.ts';
 
 /** Why a header block was refused; each maps to the RST_STREAM code the connection sends. */
 export const FieldsVerdict = {
@@ -68,7 +68,7 @@ function validPath(p: string): boolean {
  * still runs to keep the dynamic table in step).
  */
 export class HeaderFields {
-  headers: HeaderBag = Object.create(null) as HeaderBag;
+  headers: HeaderBag = newHeaderBag();
   verdict: FieldsVerdict = FieldsVerdict.OK;
   /** The parsed content-length, or -1. */
   contentLength = -1;
@@ -93,7 +93,7 @@ export class HeaderFields {
    */
   begin(trailers: boolean, response = false): void {
     this.#response = response;
-    this.headers = Object.create(null) as HeaderBag;
+    this.headers = newHeaderBag();
     this.verdict = FieldsVerdict.OK;
     this.contentLength = -1;
     this.#status = '';
@@ -145,7 +145,7 @@ export class HeaderFields {
 
   #refuse(v: FieldsVerdict): void {
     this.verdict = v;
-    this.headers = Object.create(null) as HeaderBag;
+    this.headers = newHeaderBag();
   }
 
   /** After the block: the request-level rules (RFC 9113 8.3.1, 8.1.1 content-length). Returns the verdict. */
