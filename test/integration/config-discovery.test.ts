@@ -279,7 +279,9 @@ describe('config discovery over gRPC', () => {
   it('past the write budget pushes wait in line; a stream that stops reading holds its share only until it is cut', async () => {
     const source = new TableSource();
     // More than the HTTP/2 windows: the stuck stream's push is never all taken, so its bytes stay held against the budget.
-    source.defaults = [res('big', 'x'.repeat(8 << 20))];
+    source.byProxy.set('stuck.ns', [res('big', 'x'.repeat(8 << 20))]);
+    // Small, so that its answer comes well within the ACK timeout however loaded the machine: it waits all the same.
+    source.defaults = [res('small', 1)];
     const { server, port, pushes, cuts } = await startServer(source, { ackTimeoutMs: 300, maxBytesInFlight: 1 << 20 });
     const { Client } = loadConfigDiscovery();
     const c = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': 64 << 20 });
