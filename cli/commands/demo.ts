@@ -67,7 +67,7 @@ export function registerDemoCommand(program: Command): void {
         const nodes = await core.listNode();
         const ready = nodes.items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
         record('local cluster', 'pass', `${cluster.server}, ${nodes.items.length} node(s)`);
-        record('node agent', ready.length > 0 ? 'pass' : 'fail', ready.length > 0 ? `node ${ready[0]!.metadata?.name} Ready` : 'no Ready node');
+        record('node', ready.length > 0 ? 'pass' : 'fail', ready.length > 0 ? `node ${ready[0]!.metadata?.name} Ready` : 'no Ready node');
 
         const addonsDir = join(workDir, 'addons');
         const prom = await startPrometheus({ workDir: addonsDir, kubeconfigPath: cluster.kubeconfigPath, log }).then(
