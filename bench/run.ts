@@ -283,7 +283,17 @@ async function main(): Promise<void> {
     } catch (e) {
       notes.push(`certificate issuance benchmark failed: ${(e as Error).message}`);
     }
-    notes.push('config push: not built yet (null).');
+    let push: import('./config-push.ts').ConfigPushResult | null = null;
+    try {
+      const { measureConfigPush } = await import('./config-push.ts');
+      log('config push: measureConfigPush() from bench/config-push.ts');
+      push = await measureConfigPush(opts.quick ? { rounds: 3 } : undefined);
+      const l1000 = push.latency.find((l) => l.proxies === 1000);
+      notes.push(`config push: ${push.services} Services in 10 namespaces, one TrafficPolicy changed; time from the change to each simulated proxy's ACK at the control plane (debounce of 100 ms included)${l1000 ? `; each push to a proxy carried ${Math.round(l1000.pushBytes / 1024)} KiB` : ''}. Control-plane RSS after GC: ${push.cpRssNoProxiesMb} MB with no proxy, ${push.cpRssMb} MB with ${push.memoryProxies} proxies synced.`);
+    } catch (e) {
+      notes.push(`config push benchmark failed: ${(e as Error).message}`);
+    }
+    const pushP99 = (n: number): number | null => push?.latency.find((l) => l.proxies === n)?.p99Ms ?? null;
     notes.push('Skein pair is plain HTTP between the proxies (no mTLS yet); the HAProxy pair uses mTLS (TLS 1.3, client certificates).');
     notes.push('gRPC latency: ghz --rps schedules requests at a fixed rate but times them from the actual send (no coordinated-omission correction).');
 
@@ -307,7 +317,9 @@ async function main(): Promise<void> {
       haproxy_vcpu_per_krps: round(hapCost.vcpu, 4),
       certs_per_s: issuance ? issuance.certsPerCpuSecond : null,
       cert_p99_ms: issuance ? round(issuance.p99Ms, 3) : null,
-      push_p99_ms_1000: null,
+      push_p99_ms_100: round(pushP99(100), 1),
+      push_p99_ms_1000: round(pushP99(1000), 1),
+      cp_rss_mb_1000: push ? push.cpRssMb : null,
       webhook_p99_ms: round(webhookP99, 3),
     };
     const hapAdded99 = added('haproxy-pair', 16, 'p99');
@@ -324,7 +336,9 @@ async function main(): Promise<void> {
       { figure: `gRPC CPU per 1000 calls/s (busier proxy of the pair, @${QPS} req/s)`, skein: summary.grpc_vcpu_per_krps, reference: summary.haproxy_grpc_vcpu_per_krps, referenceName: 'HAProxy pair, mTLS', unit: 'vCPU', target: '<= 0.15 vCPU', met: summary.grpc_vcpu_per_krps === null ? null : summary.grpc_vcpu_per_krps <= 0.15 },
       { figure: 'certificate issuance on one core (bench/certify.ts)', skein: summary.certs_per_s, reference: null, referenceName: '', unit: 'certs/s', target: '>= 500/s', met: summary.certs_per_s === null ? null : summary.certs_per_s >= 500, note: 'per CPU-second of the pinned server' },
       { figure: 'certificate issuance p99 @500/s, gRPC/TLS (bench/certify.ts)', skein: summary.cert_p99_ms, reference: null, referenceName: '', unit: 'ms', target: '< 20 ms', met: summary.cert_p99_ms === null ? null : summary.cert_p99_ms < 20 },
-      { figure: 'config push to 1000 proxies p99', skein: null, reference: null, referenceName: '', unit: 'ms', target: '<= 1000 ms', met: null, note: 'not built yet' },
+      { figure: 'config push to 100 proxies p99 (bench/config-push.ts)', skein: summary.push_p99_ms_100, reference: null, referenceName: '', unit: 'ms', target: 'report', met: null, note: 'change -> ACK at the control plane, debounce included' },
+      { figure: 'config push to 1000 proxies p99 (bench/config-push.ts)', skein: summary.push_p99_ms_1000, reference: null, referenceName: '', unit: 'ms', target: '<= 1000 ms', met: summary.push_p99_ms_1000 === null ? null : summary.push_p99_ms_1000 <= 1000, note: '1000 Services' },
+      { figure: 'control-plane RSS, 1000 Services, 2000 proxies (bench/config-push.ts)', skein: summary.cp_rss_mb_1000, reference: null, referenceName: 'istiod ~1.5 GB', unit: 'MB', target: '<= 200 MB', met: summary.cp_rss_mb_1000 === null ? null : summary.cp_rss_mb_1000 <= 200 },
       { figure: 'injector webhook p99, 50 concurrent (bench/webhook.ts)', skein: summary.webhook_p99_ms, reference: null, referenceName: '', unit: 'ms', target: '<= 10 ms', met: summary.webhook_p99_ms === null ? null : summary.webhook_p99_ms <= 10 },
     ];
     const latRows: string[] = ['| topology | conns | p50 ms | p90 ms | p99 ms | max ms | added p50 | added p99 | actual req/s | behind schedule (last run) |', '|---|---|---|---|---|---|---|---|---|---|'];
@@ -362,6 +376,7 @@ async function main(): Promise<void> {
       cost: { skein: skeinCost, haproxy: hapCost, rssIdle },
       webhook: webhookDetail,
       certify: issuance,
+      configPush: push,
       windows, notes, skeinAvailable: skeinOk,
     };
     writeFileSync(join(outDir, 'results.json'), JSON.stringify(results, null, 2) + '\n');

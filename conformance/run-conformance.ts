@@ -148,7 +148,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const workDir = a.workDir ?? join(skeinCacheDir(), 'conformance-run');
   mkdirSync(workDir, { recursive: true });
   const cluster = await step('cluster ready', () => startLocalCluster({ node: 'kubelet', workDir: join(workDir, 'cluster'), log }));
-  let code = 1;
+  let code: number;
   try {
     if (!cluster.realNode) throw new Error('the cluster has no real node: the mesh tests need kubectl exec and real pod hostnames');
     await step('images imported', () => importImages(cluster.realNode!.containerdSocket, images.archive));
@@ -159,7 +159,6 @@ export async function main(argv: readonly string[]): Promise<number> {
     const suiteLog = join(workDir, `${a.profile}-suite.log`);
     log(`conformance: running the suite (${a.profile}); its full output goes to ${suiteLog}`);
     const result = await step('suite', () => runSuite(suite.testBinary, args, a.profile, cluster.kubeconfigPath, workDir, suiteLog, log));
-    code = result.code;
     const report = existsSync(paths.report) ? parseReport(readFileSync(paths.report, 'utf8')) : null;
     const input = {
       profile: a.profile,

@@ -1,10 +1,8 @@
 // The running proxy built from its config resources (listeners, route tables, clusters, endpoint sets, VIPs), changed only
 // through applyChangeSet: validated whole, new sockets bound, then swapped at once; a refused change leaves nothing applied.
 import type { AddressInfo } from 'node:net';
-import { createSecureContext } from 'node:tls';
-import { readFileSync } from 'node:fs';
-import type { ProxySettings } from '../api/config/config-resources.ts';
-import type { ClusterConfig, ListenerConfig, ProxyConfig } from '../api/config/proxy-config.ts';
+import type { ProxySettings, SecretResource } from '../api/config/config-resources.ts';
+import type { ClusterConfig, ListenerConfig, ListenerTlsConfig, ProxyConfig } from '../api/config/proxy-config.ts';
 import { resourceKey, type NackReason } from '../api/proto/config-discovery.ts';
 import type { ApplyOutcome, ChangeSet } from './config/change-set.ts';
 import { configResources, resourceSetVersion } from './config/config-resources-of.ts';
@@ -14,6 +12,7 @@ import { buildAuthorizer } from './identity/authorizer.ts';
 import { identityMetrics } from './identity/identity-metrics.ts';
 import type { WorkloadTls } from './identity/workload-tls.ts';
 import { ProxyListener } from './listener/proxy-listener.ts';
+import { ServerTlsContexts } from './listener/tls-contexts.ts';
 import { log } from './log.ts';
 import { SkeinPolicyLayers } from './policy/policy-layers.ts';
 import { RouteTable } from './routing/route-table.ts';
@@ -74,6 +73,12 @@ function byType<T extends StoredResource['type']>(all: ReadonlyMap<string, Store
   const out: Extract<StoredResource, { type: T }>[] = [];
   for (const r of all.values()) if (r.type === type) out.push(r as Extract<StoredResource, { type: T }>);
   return out;
+}
+
+/** The `secret` resources a listener's TLS names. */
+export function listenerSecrets(t: ListenerTlsConfig | null): string[] {
+  if (t === null) return [];
+  return [t, ...(t.certificates ?? [])].flatMap((c) => (c.secret !== undefined ? [c.secret] : []));
 }
 
 function withoutEndpoints(c: ClusterConfig): string {
@@ -364,9 +369,17 @@ export class ProxyRuntime {
       const routes = routeTable === null ? EMPTY_TABLE : tables.get(routeTable)!;
       const serviceRoutes = routeTable !== null && rest.direction === 'outbound' ? (serviceTables.get(routeTable) ?? null) : null;
       const old = this.#snapshots.get(l.name);
+      const secretNames = listenerSecrets(rest.tls);
+      const tlsSecrets = new Map<string, SecretResource>();
+      for (const n of secretNames) {
+        const r = all.get(`secret/${n}`);
+        if (r?.type === 'secret') tlsSecrets.set(n, r.value);
+      }
+      const secretsChanged = secretNames.some((n) => changed.has(`secret/${n}`));
       if (
         old !== undefined &&
         !changed.has(`listener/${l.name}`) &&
+        !secretsChanged &&
         old.routes === routes &&
         (old.serviceRoutes ?? null) === serviceRoutes &&
         old.clusters === clusterMap &&
@@ -377,17 +390,18 @@ export class ProxyRuntime {
       }
       const listener: ListenerConfig = { ...rest, virtualHosts: routeTable === null ? [] : tableResources.get(routeTable)!.virtualHosts };
       const authorize = listener.authorization ? buildAuthorizer(listener.authorization, l.name, identityMetrics(this.metrics.registry), this.#denials) : null;
-      snapshots.set(l.name, { mode: settings.mode, listener, limits: settings.limits, routes, serviceRoutes, clusters: clusterMap, needsOriginalDst, authorize });
+      snapshots.set(l.name, { mode: settings.mode, listener, limits: settings.limits, routes, serviceRoutes, clusters: clusterMap, needsOriginalDst, authorize, ...(secretNames.length > 0 ? { tlsSecrets } : {}) });
       this.counters.snapshots++;
       const running = this.#listeners.get(l.name);
       const was = old?.listener;
       // Before start() nothing is bound: start() binds whatever the config holds then.
       if (!this.#started) continue;
       if (running === undefined || was === undefined || was.address !== listener.address || was.port !== listener.port) toBind.push(l.name);
-      else if (JSON.stringify(was.tls) !== JSON.stringify(listener.tls)) tlsReload.push(l.name);
+      else if (secretsChanged || JSON.stringify(was.tls) !== JSON.stringify(listener.tls)) tlsReload.push(l.name);
       if (listener.tls !== null && (toBind.at(-1) === l.name || tlsReload.at(-1) === l.name)) {
         try {
-          createSecureContext({ cert: readFileSync(listener.tls.certFile), key: readFileSync(listener.tls.keyFile) });
+          // Every certificate, as the listener will load them: a bad one refuses the change, never half of it.
+          new ServerTlsContexts(listener.tls, tlsSecrets);
         } catch (e) {
           reasons.push({ type: 'listener', name: l.name, path: 'tls', message: `cannot load the certificate and key: ${(e as Error).message}` });
         }

@@ -25,6 +25,7 @@ import type {
   ProxyConfig,
   ProxyMode,
   RouteConfig,
+  TlsCertificateConfig,
   VirtualHostConfig,
 } from './proxy-config.ts';
 
@@ -223,10 +224,9 @@ export function parseProxyConfig(doc: unknown): Result<ProxyConfig, readonly Con
       tcpCluster: l.tcpCluster ?? null,
       tls: l.tls
         ? {
-            certFile: l.tls.certFile!,
-            keyFile: l.tls.keyFile!,
+            ...certificateSource(l.tls, `${at}.tls`, problems),
             alpn: l.tls.alpn ?? ['h2', 'http/1.1'],
-            certificates: (l.tls.certificates ?? []).map((c) => ({ certFile: c.certFile!, keyFile: c.keyFile! })),
+            certificates: (l.tls.certificates ?? []).map((c, ci) => certificateSource(c, `${at}.tls.certificates[${ci}]`, problems)),
           }
         : null,
       rateLimit: parseLocalRateLimit(l.rateLimit),
@@ -295,6 +295,16 @@ function meshListenerFields(l: In<ListenerConfig>, at: string, direction: string
   }
   if (l.authorization != null) out.authorization = parseAuthorization(l.authorization, `${at}.authorization`, direction, problems);
   return out;
+}
+
+/** A certificate's source: its two files, or the name of its `secret` resource; exactly one of the two forms. */
+function certificateSource(c: In<TlsCertificateConfig>, at: string, problems: ConfigProblem[]): TlsCertificateConfig {
+  if (c.secret != null) {
+    if (c.certFile != null || c.keyFile != null) problems.push({ path: at, message: 'give either certFile and keyFile, or secret, not both' });
+    return { secret: c.secret };
+  }
+  if (c.certFile == null || c.keyFile == null) problems.push({ path: at, message: 'needs certFile and keyFile (or secret)' });
+  return { certFile: c.certFile ?? '', keyFile: c.keyFile ?? '' };
 }
 
 /** Formats problems for a person: one line each, `path: message`. */

@@ -72,10 +72,12 @@ export const proxyConfigSchema = {
           tls: {
             type: 'object',
             additionalProperties: false,
-            required: ['certFile', 'keyFile'],
+            // A certificate is a pair of files, or a `secret` resource (the control plane's form: PEM held in memory);
+            // parseProxyConfig checks that exactly one form is given.
             properties: {
               certFile: { type: 'string', minLength: 1 },
               keyFile: { type: 'string', minLength: 1 },
+              secret: name,
               alpn: { type: 'array', items: { enum: ['h2', 'http/1.1'] }, minItems: 1, uniqueItems: true },
               certificates: {
                 type: 'array',
@@ -83,8 +85,7 @@ export const proxyConfigSchema = {
                 items: {
                   type: 'object',
                   additionalProperties: false,
-                  required: ['certFile', 'keyFile'],
-                  properties: { certFile: { type: 'string', minLength: 1 }, keyFile: { type: 'string', minLength: 1 } },
+                  properties: { certFile: { type: 'string', minLength: 1 }, keyFile: { type: 'string', minLength: 1 }, secret: name },
                 },
               },
             },

@@ -64,9 +64,7 @@ export interface ListenerConfig {
   readonly edge?: EdgePolicyConfig;
 }
 
-export interface ListenerTlsConfig {
-  readonly certFile: string;
-  readonly keyFile: string;
+export interface ListenerTlsConfig extends TlsCertificateConfig {
   /** ALPN protocols offered, in preference order. */
   readonly alpn: readonly ('h2' | 'http/1.1')[];
   /**
@@ -76,9 +74,14 @@ export interface ListenerTlsConfig {
   readonly certificates?: readonly TlsCertificateConfig[];
 }
 
+/**
+ * A certificate and its key: from two PEM files, or from the `secret` resource of that name (certificateChain and
+ * privateKey, held in memory only: how the control plane sends a Gateway's certificates). Exactly one of the two forms.
+ */
 export interface TlsCertificateConfig {
-  readonly certFile: string;
-  readonly keyFile: string;
+  readonly certFile?: string;
+  readonly keyFile?: string;
+  readonly secret?: string;
 }
 
 export interface VirtualHostConfig {

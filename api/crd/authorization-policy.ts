@@ -3,6 +3,7 @@
 // reference in docs/identity.md.
 import type { AuthorizationPolicyConfig, AuthorizationSourceConfig, AuthorizationTargetConfig } from '../config/mesh-identity-config.ts';
 import { spiffeId } from '../proto/identity.ts';
+import type { KubeCondition } from './kube-condition.ts';
 
 export const AUTHORIZATION_POLICY_GROUP = 'skein.dev';
 export const AUTHORIZATION_POLICY_VERSION = 'v1alpha1';
@@ -27,14 +28,7 @@ export interface AuthorizationPolicy {
  */
 export interface PolicyStatus {
   readonly observedGeneration?: number;
-  readonly conditions?: readonly {
-    readonly type: string;
-    readonly status: 'True' | 'False' | 'Unknown';
-    readonly reason: string;
-    readonly message: string;
-    readonly observedGeneration?: number;
-    readonly lastTransitionTime: string;
-  }[];
+  readonly conditions?: readonly KubeCondition[];
 }
 
 /** The workloads a policy applies to, in its own namespace: a Service's pods (by its selector) or a ServiceAccount's pods. */

@@ -1,10 +1,14 @@
-// TypeScript shape of the Gateway API route kinds the mesh reads (gateway.networking.k8s.io/v1 HTTPRoute and GRPCRoute,
-// release v1.6.3): only the fields Skein uses. The CRDs themselves come from the Go module (local-cluster/gateway-api-crds.ts).
+// TypeScript shape of the Gateway API kinds Skein reads (gateway.networking.k8s.io: GatewayClass, Gateway, HTTPRoute,
+// GRPCRoute, ReferenceGrant; release v1.6.3): only the fields Skein uses. The CRDs themselves come from the Go module (local-cluster/gateway-api-crds.ts).
+import type { KubeCondition } from './kube-condition.ts';
 
 export const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
 export const GATEWAY_API_VERSION = 'v1';
 /** The controller name Skein writes in route status (parents[].controllerName). */
 export const SKEIN_CONTROLLER_NAME = 'skein.dev/gateway-controller';
+
+/** ReferenceGrant is read at v1beta1 (its storage version in v1.6.3; v1 is served too). */
+export const REFERENCE_GRANT_VERSION = 'v1beta1';
 
 export interface ObjectMeta {
   readonly name: string;
@@ -12,6 +16,70 @@ export interface ObjectMeta {
   readonly generation?: number;
   readonly creationTimestamp?: string;
   readonly resourceVersion?: string;
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly annotations?: Readonly<Record<string, string>>;
+}
+
+export interface GatewayClass {
+  readonly apiVersion?: string;
+  readonly kind?: 'GatewayClass';
+  readonly metadata: ObjectMeta;
+  readonly spec: { readonly controllerName: string; readonly description?: string };
+  readonly status?: { readonly conditions?: readonly KubeCondition[]; readonly supportedFeatures?: readonly { readonly name: string }[] };
+}
+
+export interface SecretObjectReference {
+  readonly group?: string;
+  readonly kind?: string;
+  readonly name: string;
+  readonly namespace?: string;
+}
+
+export interface LabelSelector {
+  readonly matchLabels?: Readonly<Record<string, string>>;
+  readonly matchExpressions?: readonly { readonly key: string; readonly operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; readonly values?: readonly string[] }[];
+}
+
+export interface GatewayListener {
+  readonly name: string;
+  readonly hostname?: string;
+  readonly port: number;
+  readonly protocol: 'HTTP' | 'HTTPS' | 'TLS' | 'TCP' | 'UDP' | string;
+  readonly tls?: { readonly mode?: 'Terminate' | 'Passthrough'; readonly certificateRefs?: readonly SecretObjectReference[] };
+  readonly allowedRoutes?: {
+    readonly namespaces?: { readonly from?: 'All' | 'Same' | 'Selector'; readonly selector?: LabelSelector };
+    readonly kinds?: readonly { readonly group?: string; readonly kind: string }[];
+  };
+}
+
+export interface ListenerStatus {
+  readonly name: string;
+  readonly supportedKinds: readonly { readonly group?: string; readonly kind: string }[];
+  readonly attachedRoutes: number;
+  readonly conditions: readonly KubeCondition[];
+}
+
+export interface GatewayStatusAddress {
+  readonly type?: 'IPAddress' | 'Hostname' | string;
+  readonly value: string;
+}
+
+export interface Gateway {
+  readonly apiVersion?: string;
+  readonly kind?: 'Gateway';
+  readonly metadata: ObjectMeta;
+  readonly spec: { readonly gatewayClassName: string; readonly listeners: readonly GatewayListener[]; readonly addresses?: readonly GatewayStatusAddress[] };
+  readonly status?: { readonly addresses?: readonly GatewayStatusAddress[]; readonly conditions?: readonly KubeCondition[]; readonly listeners?: readonly ListenerStatus[] };
+}
+
+export interface ReferenceGrant {
+  readonly apiVersion?: string;
+  readonly kind?: 'ReferenceGrant';
+  readonly metadata: ObjectMeta;
+  readonly spec: {
+    readonly from: readonly { readonly group: string; readonly kind: string; readonly namespace: string }[];
+    readonly to: readonly { readonly group: string; readonly kind: string; readonly name?: string }[];
+  };
 }
 
 export interface ParentReference {
@@ -59,6 +127,14 @@ export interface RouteFilter {
   readonly requestRedirect?: { readonly scheme?: 'http' | 'https'; readonly hostname?: string; readonly path?: HTTPPathModifier; readonly port?: number; readonly statusCode?: number };
   readonly urlRewrite?: { readonly hostname?: string; readonly path?: HTTPPathModifier };
   readonly requestMirror?: { readonly backendRef: BackendRef; readonly percent?: number; readonly fraction?: { readonly numerator: number; readonly denominator?: number } };
+  readonly cors?: {
+    readonly allowOrigins?: readonly string[];
+    readonly allowMethods?: readonly string[];
+    readonly allowHeaders?: readonly string[];
+    readonly exposeHeaders?: readonly string[];
+    readonly maxAge?: number;
+    readonly allowCredentials?: boolean;
+  };
 }
 
 export interface HTTPRouteMatch {
@@ -91,14 +167,7 @@ export interface GRPCRouteRule {
 export interface RouteParentStatus {
   readonly parentRef: ParentReference;
   readonly controllerName: string;
-  readonly conditions: readonly {
-    readonly type: string;
-    readonly status: 'True' | 'False' | 'Unknown';
-    readonly reason: string;
-    readonly message: string;
-    readonly observedGeneration?: number;
-    readonly lastTransitionTime: string;
-  }[];
+  readonly conditions: readonly KubeCondition[];
 }
 
 export interface RouteStatus {

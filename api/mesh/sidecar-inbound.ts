@@ -6,6 +6,8 @@ import { PROXY_INBOUND_PORT } from './mesh-constants.ts';
 export const SIDECAR_INBOUND_LISTENER = 'inbound';
 /** Where inbound traffic goes: the app on 127.0.0.1 at the port it was sent to. */
 export const SIDECAR_INBOUND_CLUSTER = 'inbound-app';
+/** The same, over HTTP/2 (prior knowledge): where gRPC calls go, since gRPC servers speak nothing else. */
+export const SIDECAR_INBOUND_H2_CLUSTER = 'inbound-app-h2';
 
 /**
  * The listener without its routes (the bootstrap's route table of the same name sends everything to the app). Pushed as a

@@ -35,6 +35,8 @@ export interface Hello {
   readonly mode: string;
   readonly knownVersions: Readonly<Record<string, string>>;
   readonly proxyVersion: string;
+  /** Ingress mode: the Gateway served, `namespace/name`; empty or absent: every Gateway of Skein's classes and the Ingresses. */
+  readonly gateway?: string;
 }
 
 export interface Push {

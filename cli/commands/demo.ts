@@ -10,12 +10,10 @@ const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 /** Journey checks whose parts do not exist yet: each says precisely what it waits for (never reported as a pass). */
 function notBuiltJourney(has: { controlPlane: boolean; ingress: boolean }): { part: string; reason: string }[] {
   return [
-    {
-      part: 'request ingress -> web -> api -> echo',
-      reason: has.ingress
-        ? 'manifests/ingress/ is deployed, but no route to web and no check through it are written yet'
-        : 'needs the ingress (no manifests/ingress/); meanwhile the request goes from the host to web\'s pod IP (check above)',
-    },
+    // With the ingress deployed, the request through it is checked for real (after the request journey).
+    ...(has.ingress
+      ? []
+      : [{ part: 'request ingress -> web -> api -> echo', reason: 'needs the ingress (no manifests/ingress/); meanwhile the request goes from the host to web\'s pod IP (check above)' }]),
     // With the control plane deployed, mTLS is checked for real (after the request journey).
     ...(has.controlPlane
       ? []
@@ -97,6 +95,7 @@ export function registerDemoCommand(program: Command): void {
         // Install each part that has manifests, as a user would (server-side apply), then prove it works.
         const manifestsDir = join(repoRoot, 'manifests');
         let controlPlaneInstalled = false;
+        let ingressInstalled = false;
         for (const p of MESH_PARTS) {
           const shipped = meshPartManifests(manifestsDir, p);
           const objects = shipped && p.dir === 'injector' && collector ? withTraceCollector(shipped, collector, DEMO_TRACE_SAMPLING_PERCENT) : shipped;
@@ -105,6 +104,12 @@ export function registerDemoCommand(program: Command): void {
             continue;
           }
           try {
+            // The ingress's GatewayClass (and the Gateways after it) need the Gateway API CRDs, from the Go module.
+            if (p.dir === 'ingress') {
+              const { applyCrds, waitCrdsEstablished } = await import('../../local-cluster/apply-crds.ts');
+              const { gatewayApiCrdTexts } = await import('../../local-cluster/gateway-api-crds.ts');
+              await waitCrdsEstablished(kc, await applyCrds(kc, await gatewayApiCrdTexts()));
+            }
             await applyManifests(cluster.kubeconfigPath, objects, log);
           } catch (e) {
             record(p.part, 'fail', `applying manifests/${p.dir}/: ${(e as Error).message.split('\n')[0]}`);
@@ -121,6 +126,12 @@ export function registerDemoCommand(program: Command): void {
           } else if (p.dir === 'control-plane') {
             // Checked once the demo's sidecars run: each must hold config pushed by a replica (below).
             controlPlaneInstalled = true;
+          } else if (p.dir === 'ingress') {
+            // Its GatewayClass accepted now; a request through it once web runs (below).
+            const { checkGatewayClass } = await import('../../local-cluster/demo-ingress-check.ts');
+            const r = await checkGatewayClass(kc, 60_000);
+            record(r.part, r.status, r.detail);
+            ingressInstalled = r.status === 'pass';
           } else {
             record(p.part, 'not built yet', `manifests/${p.dir}/ deployed and available; its smoke check is not written yet`);
           }
@@ -169,6 +180,15 @@ export function registerDemoCommand(program: Command): void {
               const t = await checkTraceInJaeger(kc, jaeger.queryUrl, 60_000);
               record(t.part, t.status, t.detail);
             }
+            if (ingressInstalled) {
+              const { checkIngressJourney, demoGatewayObjects } = await import('../../local-cluster/demo-ingress-check.ts');
+              const problem = await applyManifests(cluster.kubeconfigPath, demoGatewayObjects(), log).then(
+                () => null,
+                (e: Error) => e.message.split('\n')[0] ?? 'error',
+              );
+              const g = problem === null ? await checkIngressJourney(kc, 120_000) : { part: 'request ingress -> web -> api -> echo', status: 'fail' as const, detail: `applying the demo Gateway: ${problem}` };
+              record(g.part, g.status, g.detail);
+            }
           }
           // After the request check, which must see its own request alone in the sidecars' counters.
           const trafficProblem = await deploy(demo.traffic);
@@ -191,6 +211,8 @@ export function registerDemoCommand(program: Command): void {
         for (const j of notBuiltJourney(has)) record(j.part, 'not built yet', j.reason);
 
         const web = await demoPods(kc, ['web']).then((m) => m.get('web')?.status?.podIP, () => undefined);
+        const { ingressAddress } = await import('../../local-cluster/demo-ingress-check.ts');
+        const ingress = has.ingress ? await ingressAddress(kc).catch(() => null) : null;
         const query = `sum by (app, direction) (rate(skein_requests_total{namespace="${DEMO_NAMESPACE}"}[1m]))`;
         process.stdout.write(
           [
@@ -202,7 +224,7 @@ export function registerDemoCommand(program: Command): void {
             `  skein stat:  ${prom ? `node bin/skein.mjs stat --prometheus ${prom.url} -n ${DEMO_NAMESPACE}  (golden signals per workload; --by edge, --by route)` : '(no Prometheus)'}`,
             `  dashboards:  manifests/observability/dashboards/*.json  (import into Grafana with ${prom ? prom.url : 'this Prometheus'} as the data source)`,
             `  Jaeger UI:   ${jaeger ? `${jaeger.queryUrl}/search?service=web.${DEMO_NAMESPACE}  (every request is traced: sidecars export to ${collector ?? 'nothing (no node address)'})` : '(not running)'}`,
-            '  ingress:     not built yet',
+            `  ingress:     ${ingress ? `http://${ingress}/  (Gateway ${DEMO_NAMESPACE}/demo of class skein: ingress -> web -> api -> echo)` : has.ingress ? '(not running)' : 'not built yet'}`,
             `  kubeconfig:  export KUBECONFIG=${cluster.kubeconfigPath}`,
             `  API server:  ${cluster.server}`,
             `  logs:        ${join(cluster.workDir, 'logs')}`,

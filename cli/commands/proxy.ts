@@ -1,4 +1,4 @@
-// `skein proxy`: runs the sidecar / ingress proxy from a static config file.
+// `skein proxy`: runs the sidecar / ingress proxy from a static config file, the sidecar environment, or (ingress) the control plane.
 import type { Command } from 'commander';
 import { formatConfigProblems, parseProxyConfig } from '../../api/config/parse-proxy-config.ts';
 import { readFileSync } from 'node:fs';
@@ -15,6 +15,10 @@ export interface ProxyCommandOptions {
   readonly check?: boolean;
   /** Worker processes (ingress): a positive integer as text; default the machine's cores in ingress mode, else 1. */
   readonly workers?: string;
+  /** Ingress fed by the control plane at this address (else SKEIN_CONTROL_PLANE_ADDRESS), instead of a config file. */
+  readonly controlPlane?: string;
+  /** Ingress: the Gateway served, `namespace/name`; absent: every Gateway of Skein's classes and the Ingress objects. */
+  readonly gateway?: string;
 }
 
 export function registerProxyCommand(program: Command): void {
@@ -26,13 +30,17 @@ export function registerProxyCommand(program: Command): void {
     .option('--mode <mode>', 'override the mode in the config: sidecar | ingress')
     .option('--check', 'validate the config and exit')
     .option('--workers <n>', 'worker processes sharing the listeners (default: one per core in ingress mode, else 1)')
+    .option('--control-plane <address>', 'ingress: take config from the control plane at host:port (default $SKEIN_CONTROL_PLANE_ADDRESS) instead of --config')
+    .option('--gateway <namespace/name>', 'ingress: serve this Gateway only (default: every Gateway of class skein, and Ingress objects of class skein)')
     .action((opts: ProxyCommandOptions) => runProxyCommand(opts));
 }
 
 /** `skein proxy` itself, once its options are parsed. */
 export async function runProxyCommand(opts: ProxyCommandOptions): Promise<void> {
   if (opts.sidecar && opts.config) throw new CliError('use either --config or --sidecar, not both', 2);
-  if (!opts.sidecar && !opts.config) throw new CliError('--config <file> is required (or --sidecar inside a meshed pod)', 2);
+  if (opts.mode === 'ingress' && !opts.config && !opts.sidecar) return runControlledIngress(opts);
+  if (opts.gateway !== undefined || opts.controlPlane !== undefined) throw new CliError('--gateway and --control-plane are for `--mode ingress` without --config', 2);
+  if (!opts.sidecar && !opts.config) throw new CliError('--config <file> is required (or --sidecar inside a meshed pod, or --mode ingress with a control plane)', 2);
   const source = opts.config ?? 'sidecar environment';
   const { sidecarConfigDocument } = await import('../../proxy/sidecar/sidecar-bootstrap.ts');
   const doc = opts.config ? await loadConfigDocument(opts.config) : sidecarConfigDocument(process.env);
@@ -88,6 +96,52 @@ export async function runProxyCommand(opts: ProxyCommandOptions): Promise<void> 
     health: { address: '0.0.0.0', port: PROXY_HEALTH_PORT, probes: probes.probes },
     ...(controlPlane ? { controlPlane } : {}),
     ...(process.env[SIDECAR_ENV.exitOnAppExit] === 'true' ? { exitOnAppExit: {} } : {}),
+  });
+}
+
+/** How many worker processes (the --workers text, checked; default one per core). */
+async function workerCount(text: string | undefined): Promise<number> {
+  if (text === undefined) return (await import('node:os')).availableParallelism();
+  if (!/^[0-9]{1,3}$/.test(text) || Number(text) < 1) throw new CliError(`--workers must be a whole number from 1, not "${text}"`, 2);
+  return Number(text);
+}
+
+/**
+ * `skein proxy --mode ingress` without a file: the ingress of a cluster, fed by the control plane (docs/gateway.md). It
+ * starts with no listener; each Gateway listener arrives as a resource. Identity as a sidecar's when the mesh roots are
+ * given (mTLS to meshed backends); readiness on the health port.
+ */
+async function runControlledIngress(opts: ProxyCommandOptions): Promise<void> {
+  const env = { ...process.env, ...(opts.controlPlane ? { [SIDECAR_ENV.controlPlaneAddress]: opts.controlPlane } : {}) };
+  const gateway = opts.gateway ?? '';
+  if (gateway !== '' && !/^[a-z0-9][-a-z0-9]*\/[a-z0-9][-a-z0-9.]*$/.test(gateway)) throw new CliError(`--gateway must be namespace/name, not "${gateway}"`, 2);
+  const controlPlane = sidecarControlPlane(env);
+  if (!controlPlane) throw new CliError(`--mode ingress needs --config <file>, or a control plane (--control-plane or ${SIDECAR_ENV.controlPlaneAddress})`, 2);
+  const { ingressConfigDocument, ingressHello } = await import('../../proxy/ingress/ingress-bootstrap.ts');
+  const parsed = parseProxyConfig(ingressConfigDocument(env));
+  if (!parsed.ok) throw new CliError(`invalid ingress bootstrap:\n${formatConfigProblems(parsed.error)}`, 2);
+  if (opts.check) {
+    process.stdout.write('ingress bootstrap: valid\n');
+    return;
+  }
+  const count = await workerCount(opts.workers);
+  const { isWorker, superviseWorkers } = await import('../../proxy/proxy-workers.ts');
+  if (count > 1 && !isWorker()) return superviseWorkers(count);
+  const worker = isWorker() ? ((await import('node:cluster')).default.worker?.id ?? null) : null;
+  const { runProxyProcess } = await import('../../proxy/proxy-process.ts');
+  const { log } = await import('../../proxy/log.ts');
+  const { ProxyMetrics } = await import('../../proxy/telemetry/proxy-metrics.ts');
+  const { identityMetrics } = await import('../../proxy/identity/identity-metrics.ts');
+  const { sidecarIdentity } = await import('../../proxy/identity/sidecar-identity.ts');
+  const metrics = new ProxyMetrics();
+  const identity = sidecarIdentity(env, identityMetrics(metrics.registry), log);
+  if (typeof identity === 'string') log('warn', 'mesh identity disabled: meshed backends that require mTLS cannot be reached', { reason: identity });
+  else identity.start();
+  await runProxyProcess(parsed.value, {
+    metrics,
+    ...(typeof identity === 'string' ? {} : { identity }),
+    health: { address: '0.0.0.0', port: PROXY_HEALTH_PORT, probes: new Map() },
+    controlPlane: { ...controlPlane, hello: ingressHello(controlPlane.hello, gateway, worker) },
   });
 }
 

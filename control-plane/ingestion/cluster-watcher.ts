@@ -1,9 +1,20 @@
-// Ingestion: informers over Services, EndpointSlices, Namespaces, Pods and the custom resources (TrafficPolicy,
-// AuthorizationPolicy, MeshTLSPolicy, HTTPRoute, GRPCRoute); their callbacks only enqueue a change notice, and translation reads a snapshot of the caches when it runs.
+// Ingestion: informers over Services, EndpointSlices, Namespaces, Pods, the custom resources (TrafficPolicy,
+// AuthorizationPolicy, MeshTLSPolicy, and Gateway API GatewayClass, Gateway, HTTPRoute, GRPCRoute, ReferenceGrant), TLS
+// Secrets and Ingresses; their callbacks only enqueue a change notice, and translation reads a snapshot of the caches when it runs.
 import * as k8s from '@kubernetes/client-node';
 import { AUTHORIZATION_POLICY_GROUP, AUTHORIZATION_POLICY_PLURAL, AUTHORIZATION_POLICY_VERSION, type AuthorizationPolicy } from '../../api/crd/authorization-policy.ts';
 import { MESH_TLS_POLICY_GROUP, MESH_TLS_POLICY_PLURAL, MESH_TLS_POLICY_VERSION, type MeshTLSPolicy } from '../../api/crd/mesh-tls-policy.ts';
-import { GATEWAY_API_GROUP, GATEWAY_API_VERSION, type GRPCRoute, type HTTPRoute } from '../../api/crd/gateway-api.ts';
+import {
+  GATEWAY_API_GROUP,
+  GATEWAY_API_VERSION,
+  REFERENCE_GRANT_VERSION,
+  type Gateway,
+  type GatewayClass,
+  type GRPCRoute,
+  type HTTPRoute,
+  type ReferenceGrant,
+} from '../../api/crd/gateway-api.ts';
+import { TLS_SECRET_TYPE } from '../translation/gateway-resolution.ts';
 import { MESH_IDENTITY_ANNOTATION } from '../../api/mesh/mesh-constants.ts';
 import { spiffeId } from '../../api/proto/identity.ts';
 import { TRAFFIC_POLICY_GROUP, TRAFFIC_POLICY_PLURAL, TRAFFIC_POLICY_VERSION, type TrafficPolicy } from '../../api/crd/traffic-policy.ts';
@@ -32,6 +43,12 @@ export class ClusterWatcher {
   /** Gateway API routes (GAMMA when their parent is a Service); the Gateway API CRDs are optional. */
   readonly httpRoutes: RestartingInformer<HTTPRoute & k8s.KubernetesObject>;
   readonly grpcRoutes: RestartingInformer<GRPCRoute & k8s.KubernetesObject>;
+  /** The edge: Gateway API Gateways and their classes, ReferenceGrants; TLS Secrets (that type only); Ingresses. */
+  readonly gatewayClasses: RestartingInformer<GatewayClass & k8s.KubernetesObject>;
+  readonly gateways: RestartingInformer<Gateway & k8s.KubernetesObject>;
+  readonly referenceGrants: RestartingInformer<ReferenceGrant & k8s.KubernetesObject>;
+  readonly tlsSecrets: RestartingInformer<k8s.V1Secret>;
+  readonly ingresses: RestartingInformer<k8s.V1Ingress>;
 
   readonly #trustDomain: string | null;
 
@@ -53,6 +70,17 @@ export class ClusterWatcher {
     this.meshTlsPolicies = wrap('meshtlspolicies', customInformer(MESH_TLS_POLICY_GROUP, MESH_TLS_POLICY_VERSION, MESH_TLS_POLICY_PLURAL));
     this.httpRoutes = wrap('httproutes', customInformer(GATEWAY_API_GROUP, GATEWAY_API_VERSION, 'httproutes'));
     this.grpcRoutes = wrap('grpcroutes', customInformer(GATEWAY_API_GROUP, GATEWAY_API_VERSION, 'grpcroutes'));
+    this.gatewayClasses = wrap('gatewayclasses', customInformer(GATEWAY_API_GROUP, GATEWAY_API_VERSION, 'gatewayclasses'));
+    this.gateways = wrap('gateways', customInformer(GATEWAY_API_GROUP, GATEWAY_API_VERSION, 'gateways'));
+    this.referenceGrants = wrap('referencegrants', customInformer(GATEWAY_API_GROUP, REFERENCE_GRANT_VERSION, 'referencegrants'));
+    // Only Secrets of type kubernetes.io/tls are ever read (a field selector: the others never reach this process).
+    const tlsOnly = `type=${TLS_SECRET_TYPE}`;
+    this.tlsSecrets = wrap(
+      'secrets',
+      new k8s.ListWatch<k8s.V1Secret>('/api/v1/secrets', new k8s.Watch(kc), () => core.listSecretForAllNamespaces({ fieldSelector: tlsOnly }), false, undefined, tlsOnly),
+    );
+    const networking = kc.makeApiClient(k8s.NetworkingV1Api);
+    this.ingresses = wrap('ingresses', k8s.makeInformer(kc, '/apis/networking.k8s.io/v1/ingresses', () => networking.listIngressForAllNamespaces()));
   }
 
   /** Every informer (for metrics read at scrape time). */
@@ -60,7 +88,19 @@ export class ClusterWatcher {
     return [this.services, this.endpointSlices, this.namespaces, this.pods, ...this.#optional()] as RestartingInformer<k8s.KubernetesObject>[];
   }
 
-  readonly #optional = (): RestartingInformer<k8s.KubernetesObject>[] => [this.trafficPolicies, this.authorizationPolicies, this.meshTlsPolicies, this.httpRoutes, this.grpcRoutes];
+  /** Informers readiness does not wait for: CRDs that may be missing, and what only the ingress needs. */
+  readonly #optional = (): RestartingInformer<k8s.KubernetesObject>[] => [
+    this.trafficPolicies,
+    this.authorizationPolicies,
+    this.meshTlsPolicies,
+    this.httpRoutes,
+    this.grpcRoutes,
+    this.gatewayClasses,
+    this.gateways,
+    this.referenceGrants,
+    this.tlsSecrets,
+    this.ingresses,
+  ];
 
   /** Resolves once every informer listed once. */
   async start(): Promise<void> {
@@ -80,6 +120,12 @@ export class ClusterWatcher {
       authorizationPolicies: this.authorizationPolicies.list(),
       meshTlsPolicies: this.meshTlsPolicies.list(),
       pods: this.pods.list(),
+      gatewayClasses: this.gatewayClasses.list(),
+      gateways: this.gateways.list(),
+      referenceGrants: this.referenceGrants.list(),
+      // The field selector already keeps other types out; checked again in case a watch ever delivers one.
+      tlsSecrets: this.tlsSecrets.list().filter((x) => x.type === TLS_SECRET_TYPE),
+      ingresses: this.ingresses.list(),
       ...(this.#trustDomain ? { endpointIdentities: endpointIdentities(this.pods.list(), this.#trustDomain) } : {}),
     };
   }

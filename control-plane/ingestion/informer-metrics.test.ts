@@ -20,14 +20,16 @@ describe('informer metrics', () => {
     const registry = new Registry();
     const informers = [{ name: 'pods', synced: true, restarts: 2 }, { name: 'httproutes', synced: false, restarts: 0 }];
     const m = new InformerMetrics(registry, () => informers, () => at('2026-01-01T00:00:12Z'));
-    const pod = { metadata: { managedFields: [{ time: '2026-01-01T00:00:10Z' as unknown as Date }] } };
-    m.event('pods', 'add', { metadata: { creationTimestamp: '2025-01-01T00:00:00Z' as unknown as Date } }, false); // the first list: an old object
+    const pod = { metadata: { uid: 'p1', managedFields: [{ time: '2026-01-01T00:00:10Z' as unknown as Date }] } };
+    m.event('pods', 'add', { metadata: { uid: 'p0', creationTimestamp: '2025-01-01T00:00:00Z' as unknown as Date } }, false); // the first list: an old object
     m.event('pods', 'update', pod, true);
+    m.event('pods', 'update', pod, true); // a write that did not date itself: not measured again
+    m.event('pods', 'update', { metadata: { uid: 'p0', creationTimestamp: '2025-01-01T00:00:00Z' as unknown as Date } }, true); // likewise for the listed one
     m.event('pods', 'delete', pod, true);
-    m.event('pods', 'update', { metadata: { managedFields: [{ time: '2026-01-01T00:00:20Z' as unknown as Date }] } }, true); // clock skew: 0, never negative
+    m.event('pods', 'update', { metadata: { uid: 'p2', managedFields: [{ time: '2026-01-01T00:00:20Z' as unknown as Date }] } }, true); // clock skew: 0, never negative
     const text = await registry.metrics();
     expect(text).toContain('skein_cp_informer_events_total{resource="pods",event="add"} 1');
-    expect(text).toContain('skein_cp_informer_events_total{resource="pods",event="update"} 2');
+    expect(text).toContain('skein_cp_informer_events_total{resource="pods",event="update"} 4');
     expect(text).toContain('skein_cp_informer_events_total{resource="pods",event="delete"} 1');
     expect(text).toContain('skein_cp_informer_lag_seconds_count{resource="pods"} 2');
     expect(text).toContain('skein_cp_informer_lag_seconds_sum{resource="pods"} 2');

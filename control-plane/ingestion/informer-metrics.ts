@@ -14,6 +14,12 @@ export class InformerMetrics implements InformerObserver {
   readonly events: Counter<'resource' | 'event'>;
   readonly lag: Histogram<'resource'>;
   readonly #now: () => number;
+  /**
+   * Each object's newest write time seen so far: some writes bump the resourceVersion without dating themselves in
+   * managedFields (an apply that changes no owned field), and such an update would read as the object's age. Only a write
+   * time that moved forward is a new write to measure. One number per cached object.
+   */
+  readonly #lastWrite = new Map<string, number>();
 
   /** `informers` is read at scrape time: name -> synced and restart count. */
   constructor(registry: Registry, informers: () => readonly { readonly name: string; readonly synced: boolean; readonly restarts: number }[], now: () => number = Date.now) {
@@ -48,10 +54,19 @@ export class InformerMetrics implements InformerObserver {
 
   event(resource: string, event: InformerEvent, obj: KubernetesObject | undefined, synced: boolean): void {
     this.events.labels(resource, event).inc();
-    // The first list replays objects written long ago: their age is not lag. A delete carries no write time of its own.
-    if (!synced || event === 'delete' || !obj) return;
+    if (!obj) return;
+    const key = `${resource}/${obj.metadata?.uid ?? `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`}`;
+    if (event === 'delete') {
+      this.#lastWrite.delete(key);
+      return;
+    }
     const written = lastWriteMs(obj);
-    if (written !== null) this.lag.labels(resource).observe(Math.max(0, this.#now() - written) / 1000);
+    if (written === null) return;
+    const previous = this.#lastWrite.get(key);
+    this.#lastWrite.set(key, Math.max(written, previous ?? written));
+    // The first list replays objects written long ago: their age is not lag; nor is an update that carries no newer write time.
+    if (!synced || (previous !== undefined && written <= previous)) return;
+    this.lag.labels(resource).observe(Math.max(0, this.#now() - written) / 1000);
   }
 }
 

@@ -15,7 +15,7 @@ import { ControlPlaneError } from '../control-plane-error.ts';
 import { Debouncer } from './debouncer.ts';
 import { ProxyState, type ProxyStatusView } from './proxy-state.ts';
 import { resourceDelta } from './resource-diff.ts';
-import type { ProxyIdentity, SnapshotSource } from './snapshot-source.ts';
+import type { ProxyIdentity, ProxySnapshot, SnapshotSource } from './snapshot-source.ts';
 
 export type ServingLog = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 
@@ -67,11 +67,13 @@ export function validateHello(h: Hello): { ok: true; identity: ProxyIdentity; kn
     }
     known.set(k, v);
   }
+  const gateway = h.gateway ?? '';
+  if (gateway !== '' && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(gateway)) problems.push('gateway must be "<namespace>/<name>" or empty');
   if (problems.length > 0) return { ok: false, message: problems.join('; ') };
   const id = h.proxyId || `${h.podName}.${h.podNamespace}`;
   return {
     ok: true,
-    identity: { id, podName: h.podName, namespace: h.podNamespace, podIp: h.podIp ?? '', serviceAccount: h.serviceAccount || 'default', mode: h.mode || 'sidecar' },
+    identity: { id, podName: h.podName, namespace: h.podNamespace, podIp: h.podIp ?? '', serviceAccount: h.serviceAccount || 'default', mode: h.mode || 'sidecar', gateway },
     known,
   };
 }
@@ -113,7 +115,47 @@ export class ConfigServer {
   /** Registers the service on an existing server (the identity service shares the port). */
   addTo(server: grpc.Server): void {
     const { service } = loadConfigDiscovery();
-    server.addService(service, { subscribe: (call: grpc.ServerDuplexStream<unknown, unknown>) => this.#subscribe(call) });
+    // Pushes are encoded once and written as bytes to every proxy that needs the same change (see #encodedPush).
+    const method = service.Subscribe!;
+    this.#serialize = method.responseSerialize as (m: Push) => Buffer;
+    const passBytes = { ...service, Subscribe: { ...method, responseSerialize: (m: Push | Buffer) => (Buffer.isBuffer(m) ? m : this.#serialize!(m)) } };
+    server.addService(passBytes, { subscribe: (call: grpc.ServerDuplexStream<unknown, unknown>) => this.#subscribe(call) });
+  }
+
+  #serialize: ((m: Push) => Buffer) | null = null;
+  /** key -> resource versions of a snapshot, shared by every proxy that holds or is sent it (a map per proxy would not scale). */
+  readonly #versions = new WeakMap<ProxySnapshot, ReadonlyMap<string, string>>();
+  /** "<version held>><version sent>" -> that change encoded once (or 'none' when nothing changes), for every proxy making it. */
+  readonly #encoded = new Map<string, { push: Push; bytes: Buffer | null } | 'none'>();
+
+  #versionsOf(snapshot: ProxySnapshot): ReadonlyMap<string, string> {
+    let v = this.#versions.get(snapshot);
+    if (v === undefined) {
+      const m = new Map<string, string>();
+      for (const [k, r] of snapshot.resources) m.set(k, r.version);
+      this.#versions.set(snapshot, (v = m));
+    }
+    return v;
+  }
+
+  /**
+   * The push that takes a proxy from what it holds to `snapshot`: computed and encoded once per (held version, new version)
+   * when what it holds is exactly a known version (after an ACK, or nothing at all), else for this proxy alone.
+   */
+  #encodedPush(s: ProxyState, snapshot: ProxySnapshot): { push: Push; bytes: Buffer | null } | 'none' {
+    const from = s.ackedExact ? s.ackedVersion : s.acked.size === 0 ? '-' : null;
+    const key = from === null ? null : `${from}>${snapshot.version}`;
+    const hit = key === null ? undefined : this.#encoded.get(key);
+    if (hit !== undefined) return hit;
+    const delta = resourceDelta(s.acked, snapshot);
+    const push: Push = { nonce: randomBytes(8).toString('hex'), version: snapshot.version, resources: delta.changed, removed: delta.removed };
+    const entry = delta.changed.length === 0 && delta.removed.length === 0 ? 'none' : { push, bytes: key === null || this.#serialize === null ? null : this.#serialize(push) };
+    if (key !== null && (entry === 'none' || entry.bytes !== null)) {
+      // Bounded: the working set is one or two changes per scope; older entries are only a cache miss away.
+      if (this.#encoded.size >= 512) this.#encoded.clear();
+      this.#encoded.set(key, entry);
+    }
+    return entry;
   }
 
   async listen(address: string, port: number, credentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
@@ -220,24 +262,26 @@ export class ConfigServer {
     s.latestVersion = snapshot.version;
     // The proxy rejected exactly this set already: sending it again would only be rejected again.
     if (s.nackedVersion === snapshot.version) return;
-    const delta = resourceDelta(s.acked, snapshot);
-    if (!greeting && delta.changed.length === 0 && delta.removed.length === 0) {
-      s.ackedVersion = snapshot.version;
-      return;
+    let change = this.#encodedPush(s, snapshot);
+    if (change === 'none') {
+      if (!greeting) {
+        s.ackedVersion = snapshot.version;
+        return;
+      }
+      change = { push: { nonce: randomBytes(8).toString('hex'), version: snapshot.version, resources: [], removed: [] }, bytes: null };
     }
-    const nonce = randomBytes(8).toString('hex');
-    const versions = new Map<string, string>();
-    for (const [k, r] of snapshot.resources) versions.set(k, r.version);
-    s.inFlight = { nonce, version: snapshot.version, versions, sentAt: Date.now() };
+    const { push, bytes } = change;
+    // A nonce may be shared by the proxies sent the same encoded change: it only has to tell this stream's pushes apart.
+    const nonce = push.nonce;
+    s.inFlight = { nonce, version: snapshot.version, versions: this.#versionsOf(snapshot), sentAt: Date.now() };
     s.pushes++;
-    const push: Push = { nonce, version: snapshot.version, resources: delta.changed, removed: delta.removed };
     safe(() => this.#opts.events?.onPush?.(s.identity.id, push));
     conn.ackTimer = setTimeout(
       () => this.#cut(conn, grpc.status.DEADLINE_EXCEEDED, new ControlPlaneError('SKEIN_ERR_CP_ACK_TIMEOUT', `the proxy did not take or answer a push within ${this.#opts.ackTimeoutMs} ms`)),
       this.#opts.ackTimeoutMs,
     );
     // Never awaited: the ACK timer is what watches this proxy.
-    conn.call.write(push);
+    conn.call.write(bytes ?? push);
   }
 
   #onAck(conn: Connection, nonce: string): void {
@@ -246,8 +290,9 @@ export class ConfigServer {
     if (!f || f.nonce !== nonce) return; // an answer to a push that was superseded or never sent
     clearTimeout(conn.ackTimer);
     s.inFlight = null;
-    s.acked = new Map(f.versions);
+    s.acked = f.versions;
     s.ackedVersion = f.version;
+    s.ackedExact = true;
     s.nackedVersion = '';
     s.nackReasons = [];
     s.acks++;

@@ -40,7 +40,9 @@ export class ProxyState {
   readonly connectedAt: number;
   lastContactAt: number;
   /** key -> version of what the proxy holds (its Hello, then each ACK). */
-  acked: Map<string, string>;
+  acked: ReadonlyMap<string, string>;
+  /** `acked` is exactly the resource set of version `ackedVersion` (after an ACK; not after a Hello's own list). */
+  ackedExact = false;
   ackedVersion = '';
   latestVersion = '';
   inFlight: InFlightPush | null = null;

@@ -11,6 +11,8 @@ export interface ProxyIdentity {
   readonly podIp: string;
   readonly serviceAccount: string;
   readonly mode: string;
+  /** Ingress mode: the Gateway it serves (`namespace/name`), or '' for every Gateway of Skein's classes. */
+  readonly gateway?: string;
 }
 
 /** Every resource one proxy should hold, by key "<type>/<name>", and the version of the whole set. */

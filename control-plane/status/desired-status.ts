@@ -2,8 +2,21 @@
 // from what it holds, so that a pass over unchanged inputs writes nothing.
 import type { TrafficPolicy, TrafficPolicyStatus } from '../../api/crd/traffic-policy.ts';
 import { TRAFFIC_POLICY_GROUP, TRAFFIC_POLICY_PLURAL, TRAFFIC_POLICY_VERSION } from '../../api/crd/traffic-policy.ts';
-import { GATEWAY_API_GROUP, GATEWAY_API_VERSION, SKEIN_CONTROLLER_NAME, type ParentReference, type RouteParentStatus, type RouteStatus } from '../../api/crd/gateway-api.ts';
-import { resolveGammaRoutes, type RouteOutcome } from '../translation/gamma-routes.ts';
+import {
+  GATEWAY_API_GROUP,
+  GATEWAY_API_VERSION,
+  SKEIN_CONTROLLER_NAME,
+  type Gateway,
+  type GatewayClass,
+  type ListenerStatus,
+  type ParentReference,
+  type RouteParentStatus,
+  type RouteStatus,
+} from '../../api/crd/gateway-api.ts';
+import { GATEWAY_SUPPORTED_FEATURES } from '../../api/crd/gateway-support.ts';
+import { resolveGammaRoutes, type ParentOutcome } from '../translation/gamma-routes.ts';
+import { resolveGateways, type GatewayOutcome } from '../translation/gateway-resolution.ts';
+import { gatewayInputsOf } from '../translation/translate-ingress.ts';
 import type { MeshInputs } from '../translation/mesh-inputs.ts';
 import { resolveTrafficPolicies } from '../translation/traffic-policy-resolution.ts';
 import { rfc3339, sameConditions, withTransitionTimes, type Condition } from './status-conditions.ts';
@@ -54,7 +67,7 @@ export function trafficPolicyStatusUpdates(inputs: MeshInputs, nowMs: number): S
 const parentKey = (p: ParentReference, ns: string): string => `${p.group ?? ''}/${p.kind ?? ''}/${p.namespace ?? ns}/${p.name}/${p.port ?? ''}/${p.sectionName ?? ''}`;
 
 /**
- * GAMMA routes: one `parents[]` entry per Service parentRef, with Accepted and ResolvedRefs, under Skein's controllerName;
+ * Routes: one `parents[]` entry per Service parentRef (GAMMA) and per Gateway parentRef of a Skein Gateway, with Accepted and ResolvedRefs, under Skein's controllerName;
  * other controllers' entries (a Gateway implementation's) are kept as they are.
  */
 export function routeStatusUpdates(inputs: MeshInputs, nowMs: number): StatusUpdate[] {
@@ -62,7 +75,16 @@ export function routeStatusUpdates(inputs: MeshInputs, nowMs: number): StatusUpd
   const http = inputs.httpRoutes ?? [];
   const grpc = inputs.grpcRoutes ?? [];
   const resolved = resolveGammaRoutes(http, grpc, inputs.services);
-  const outcomeOf = new Map<string, RouteOutcome>(resolved.outcomes.map((o) => [`${o.kind}/${o.namespace}/${o.name}`, o]));
+  // A route's parents: its Service parents (GAMMA) and its Gateway parents (the ingress), each with its outcome.
+  const outcomeOf = new Map<string, { generation: number; parents: ParentOutcome[] }>();
+  const add = (o: { kind: string; namespace: string; name: string; generation: number; parents: readonly ParentOutcome[] }): void => {
+    const k = `${o.kind}/${o.namespace}/${o.name}`;
+    const cur = outcomeOf.get(k);
+    if (cur) cur.parents.push(...o.parents);
+    else outcomeOf.set(k, { generation: o.generation, parents: [...o.parents] });
+  };
+  for (const o of resolved.outcomes) add(o);
+  if ((inputs.gateways ?? []).length > 0) for (const o of resolveGateways(gatewayInputsOf(inputs)).routes) add(o);
   const updates: StatusUpdate[] = [];
   const all = [...http.map((r) => ({ kind: 'HTTPRoute', plural: 'httproutes', r })), ...grpc.map((r) => ({ kind: 'GRPCRoute', plural: 'grpcroutes', r }))];
   for (const { kind, plural, r } of all) {
@@ -101,6 +123,84 @@ export function routeStatusUpdates(inputs: MeshInputs, nowMs: number): StatusUpd
       name: r.metadata.name,
       object: r as unknown as Record<string, unknown>,
       status: { ...(r.status ?? {}), parents: [...current.filter((p) => p.controllerName !== SKEIN_CONTROLLER_NAME), ...desired] },
+    });
+  }
+  return updates;
+}
+
+const featureList = GATEWAY_SUPPORTED_FEATURES.map((name) => ({ name }));
+
+/** GatewayClasses naming Skein's controller: Accepted, and the features Skein supports. */
+export function gatewayClassStatusUpdates(inputs: MeshInputs, nowMs: number): StatusUpdate[] {
+  const now = rfc3339(nowMs);
+  const updates: StatusUpdate[] = [];
+  const resolved = resolveGateways(gatewayInputsOf({ ...inputs, ingresses: [] }));
+  const byName = new Map<string, GatewayClass>((inputs.gatewayClasses ?? []).map((c) => [c.metadata.name, c]));
+  for (const o of resolved.classes) {
+    const obj = byName.get(o.name);
+    if (!obj) continue;
+    const conditions = withTransitionTimes([{ type: 'Accepted', ...o.accepted, observedGeneration: o.generation }], obj.status?.conditions as readonly Condition[] | undefined, now);
+    const same = sameConditions(obj.status?.conditions as readonly Condition[] | undefined, conditions) && JSON.stringify(obj.status?.supportedFeatures ?? []) === JSON.stringify(featureList);
+    if (same) continue;
+    updates.push({ group: GATEWAY_API_GROUP, version: GATEWAY_API_VERSION, plural: 'gatewayclasses', namespace: '', name: o.name, object: obj as unknown as Record<string, unknown>, status: { ...(obj.status ?? {}), conditions, supportedFeatures: featureList } });
+  }
+  return updates;
+}
+
+function listenerStatus(l: GatewayOutcome['listeners'][number], generation: number, prev: ListenerStatus | undefined, now: string): ListenerStatus {
+  return {
+    name: l.name,
+    supportedKinds: l.supportedKinds.map((k) => ({ group: k.group, kind: k.kind })),
+    attachedRoutes: l.routes.length,
+    conditions: withTransitionTimes(
+      [
+        { type: 'Accepted', ...l.accepted, observedGeneration: generation },
+        { type: 'ResolvedRefs', ...l.resolvedRefs, observedGeneration: generation },
+        { type: 'Conflicted', ...l.conflicted, observedGeneration: generation },
+        { type: 'Programmed', ...l.programmed, observedGeneration: generation },
+      ],
+      prev?.conditions as readonly Condition[] | undefined,
+      now,
+    ),
+  };
+}
+
+/** Gateways of Skein's classes: Accepted, Programmed, addresses, and each listener's conditions and attached routes. */
+export function gatewayStatusUpdates(inputs: MeshInputs, nowMs: number): StatusUpdate[] {
+  const now = rfc3339(nowMs);
+  if ((inputs.gateways ?? []).length === 0) return [];
+  const resolved = resolveGateways(gatewayInputsOf({ ...inputs, ingresses: [] }));
+  const byKey = new Map<string, Gateway>((inputs.gateways ?? []).map((g) => [`${g.metadata.namespace}/${g.metadata.name}`, g]));
+  const updates: StatusUpdate[] = [];
+  for (const o of resolved.gateways) {
+    const obj = byKey.get(`${o.namespace}/${o.name}`);
+    if (!obj) continue;
+    const cur = obj.status;
+    const conditions = withTransitionTimes(
+      [
+        { type: 'Accepted', ...o.accepted, observedGeneration: o.generation },
+        { type: 'Programmed', ...o.programmed, observedGeneration: o.generation },
+      ],
+      cur?.conditions as readonly Condition[] | undefined,
+      now,
+    );
+    const listeners = o.listeners.map((l) => listenerStatus(l, o.generation, cur?.listeners?.find((x) => x.name === l.name), now));
+    const sameListeners =
+      (cur?.listeners ?? []).length === listeners.length &&
+      listeners.every((l) => {
+        const c = cur?.listeners?.find((x) => x.name === l.name);
+        return c !== undefined && c.attachedRoutes === l.attachedRoutes && JSON.stringify(c.supportedKinds) === JSON.stringify(l.supportedKinds) && sameConditions(c.conditions as readonly Condition[], l.conditions as readonly Condition[]);
+      });
+    const sameAddresses = JSON.stringify(cur?.addresses ?? []) === JSON.stringify(o.addresses);
+    if (sameListeners && sameAddresses && sameConditions(cur?.conditions as readonly Condition[] | undefined, conditions)) continue;
+    updates.push({
+      group: GATEWAY_API_GROUP,
+      version: GATEWAY_API_VERSION,
+      plural: 'gateways',
+      namespace: o.namespace,
+      name: o.name,
+      object: obj as unknown as Record<string, unknown>,
+      status: { ...(cur ?? {}), addresses: o.addresses, conditions, listeners },
     });
   }
   return updates;

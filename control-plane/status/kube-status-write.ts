@@ -13,14 +13,10 @@ export function kubeStatusWrite(kc: k8s.KubeConfig): StatusWrite {
   const api = kc.makeApiClient(k8s.CustomObjectsApi);
   return async (u: StatusUpdate) => {
     try {
-      await api.replaceNamespacedCustomObjectStatus({
-        group: u.group,
-        version: u.version,
-        namespace: u.namespace,
-        plural: u.plural,
-        name: u.name,
-        body: { ...u.object, status: u.status },
-      });
+      const body = { ...u.object, status: u.status };
+      // Cluster-scoped kinds (GatewayClass) have no namespace.
+      if (u.namespace === '') await api.replaceClusterCustomObjectStatus({ group: u.group, version: u.version, plural: u.plural, name: u.name, body });
+      else await api.replaceNamespacedCustomObjectStatus({ group: u.group, version: u.version, namespace: u.namespace, plural: u.plural, name: u.name, body });
       return 'ok';
     } catch (e) {
       const c = code(e);

@@ -2,14 +2,9 @@
 // its status is unchanged, and two condition lists compare equal when nothing but times differ (so an unchanged
 // outcome is never written again).
 
-export interface Condition {
-  readonly type: string;
-  readonly status: 'True' | 'False' | 'Unknown';
-  readonly reason: string;
-  readonly message: string;
-  readonly observedGeneration?: number;
-  readonly lastTransitionTime: string;
-}
+import type { KubeCondition } from '../../api/crd/kube-condition.ts';
+
+export type Condition = KubeCondition;
 
 export type DesiredCondition = Omit<Condition, 'lastTransitionTime'>;
 

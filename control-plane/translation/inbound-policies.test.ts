@@ -206,8 +206,10 @@ describe('MeshTranslator: the inbound listener per sidecar', () => {
     });
     expect(listenerOf(t, proxy('other-1'))).not.toHaveProperty('authorization');
     expect(listenerOf(t, proxy('gone-1'))).toBeUndefined();
-    expect(listenerOf(t, proxy('echo-1', 'ingress'))).toBeUndefined();
     expect(t.translations).toBe(1);
+    // An ingress gets a translation of its own (the Gateways it serves), never an inbound listener.
+    expect(listenerOf(t, proxy('echo-1', 'ingress'))).toBeUndefined();
+    expect(t.translations).toBe(2);
     // A policy change reaches the listener (a new generation), and an invalid policy shows among the problems.
     t.setInputs(inputs([authz('demo', 'echo-web', { selector: { matchLabels: { app: 'echo' } }, rules: [{ to: [{ methods: ['get'] }] }] })]));
     expect(listenerOf(t, proxy('echo-1'))!.authorization).toEqual({ defaultAction: 'allow', policies: [{ name: 'demo/echo-web', rules: [] }] });

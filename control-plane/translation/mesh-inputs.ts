@@ -1,8 +1,8 @@
 // Everything translation reads: the Kubernetes objects ingestion keeps, as plain readonly data.
-import type { V1EndpointSlice, V1Namespace, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { V1EndpointSlice, V1Ingress, V1Namespace, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
 import type { AuthorizationPolicy } from '../../api/crd/authorization-policy.ts';
 import type { MeshTLSPolicy } from '../../api/crd/mesh-tls-policy.ts';
-import type { GRPCRoute, HTTPRoute } from '../../api/crd/gateway-api.ts';
+import type { Gateway, GatewayClass, GRPCRoute, HTTPRoute, ReferenceGrant } from '../../api/crd/gateway-api.ts';
 import type { TrafficPolicy } from '../../api/crd/traffic-policy.ts';
 
 export interface MeshInputs {
@@ -24,6 +24,13 @@ export interface MeshInputs {
   readonly meshTlsPolicies?: readonly MeshTLSPolicy[];
   /** Pods (MeshTLSPolicy conflicts are found per pod that two workload policies select). */
   readonly pods?: readonly V1Pod[];
+  /** The edge (docs/gateway.md): Gateway API objects (empty while their CRDs are not installed), TLS Secrets, Ingresses. */
+  readonly gatewayClasses?: readonly GatewayClass[];
+  readonly gateways?: readonly Gateway[];
+  readonly referenceGrants?: readonly ReferenceGrant[];
+  /** Secrets of type kubernetes.io/tls only (the certificates listeners and Ingresses name). */
+  readonly tlsSecrets?: readonly V1Secret[];
+  readonly ingresses?: readonly V1Ingress[];
 }
 
 /** The proxy a snapshot is for, and how its workload narrowed what it may call. */

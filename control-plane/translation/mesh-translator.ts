@@ -1,5 +1,6 @@
 // Translation served to the gRPC layer: snapshots cached by a key over every input (the inputs' generation and the
-// proxy's scope), so a thousand proxies of one namespace cost one translation per change.
+// proxy's scope: a sidecar's namespaces, or the Gateway an ingress serves), so a thousand proxies of one namespace
+// cost one translation per change.
 import type { V1Pod } from '@kubernetes/client-node';
 import { ok, type Result } from '../../api/result.ts';
 import type { ControlPlaneError } from '../control-plane-error.ts';
@@ -8,6 +9,7 @@ import type { ProxyIdentity, ProxySnapshot, SnapshotSource } from '../serving/sn
 import { InboundPolicies, type InboundDefaults } from './inbound-policies.ts';
 import type { MeshInputs, ProxyScope } from './mesh-inputs.ts';
 import { translateInbound } from './translate-inbound.ts';
+import { translateIngress } from './translate-ingress.ts';
 import { translateProxy, type TranslationProblem } from './translate-proxy.ts';
 
 /** A sidecar's inbound side: where its pod is read, and the defaults of its mTLS mode and authorization. */
@@ -77,6 +79,18 @@ export class MeshTranslator implements SnapshotSource {
     if (this.#stale && this.#source) {
       this.#inputs = this.#source();
       this.#stale = false;
+    }
+    if (proxy.mode === 'ingress') {
+      // An ingress's resources depend only on the Gateways it serves.
+      const key = `ingress|${proxy.gateway ?? ''}`;
+      let hit = this.#cache.get(key);
+      if (!hit || hit.generation !== this.#generation) {
+        const t = translateIngress(this.#inputs, { gateway: proxy.gateway ? proxy.gateway : null });
+        this.translations++;
+        hit = { generation: this.#generation, snapshot: makeSnapshot(t.resources), problems: t.problems };
+        this.#cache.set(key, hit);
+      }
+      return ok(hit.snapshot);
     }
     const scope = this.#scopeOf(proxy);
     const key = `${scope.namespace}|${scope.outboundNamespaces === null ? '*' : [...scope.outboundNamespaces].sort().join(',')}`;

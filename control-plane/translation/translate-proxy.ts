@@ -100,7 +100,8 @@ function withPolicy(r: RouteConfig, p: CompiledSections | null): RouteConfig {
   return { ...r, timeoutMs, retries, streamIdleTimeoutMs: fromPolicy.streamIdleTimeoutMs, rateLimit: fromPolicy.rateLimit, fault: fromPolicy.fault };
 }
 
-function serviceCluster(ns: string, name: string, p: V1ServicePort, slices: readonly V1EndpointSlice[], policy: CompiledSections | null, problems: TranslationProblem[], identities?: ReadonlyMap<string, string>): ClusterConfig {
+/** A Service port's cluster: its ready endpoints (with identities: mTLS to meshed pods) and its TrafficPolicy's cluster fields. */
+export function serviceCluster(ns: string, name: string, p: V1ServicePort, slices: readonly V1EndpointSlice[], policy: CompiledSections | null, problems: TranslationProblem[], identities?: ReadonlyMap<string, string>): ClusterConfig {
   const endpoints = readyEndpoints(slices, p, problems, identities);
   return {
     name: clusterName(ns, name, p.port),
@@ -120,6 +121,20 @@ function serviceCluster(ns: string, name: string, p: V1ServicePort, slices: read
     circuitBreaker: policy?.circuitBreaker ?? null,
     outlierDetection: policy?.outlierDetection ?? null,
   };
+}
+
+/** EndpointSlices by their Service, `namespace/name`. */
+export function slicesOfServices(endpointSlices: readonly V1EndpointSlice[]): Map<string, V1EndpointSlice[]> {
+  const out = new Map<string, V1EndpointSlice[]>();
+  for (const s of endpointSlices) {
+    const svc = s.metadata?.labels?.['kubernetes.io/service-name'];
+    if (!svc || !s.metadata?.namespace) continue;
+    const key = `${s.metadata.namespace}/${svc}`;
+    let list = out.get(key);
+    if (!list) out.set(key, (list = []));
+    list.push(s);
+  }
+  return out;
 }
 
 function visibleTo(svc: V1Service, scope: ProxyScope): boolean {
@@ -188,15 +203,7 @@ export function translateProxy(inputs: MeshInputs, scope: ProxyScope): ProxyTran
   const serviceByKey = new Map(inputs.services.map((x) => [`${x.metadata?.namespace}/${x.metadata?.name}`, x]));
   /** Clusters the routes of this proxy send to. */
   const wanted = new Set<string>();
-  const slicesByService = new Map<string, V1EndpointSlice[]>();
-  for (const s of inputs.endpointSlices) {
-    const svc = s.metadata?.labels?.['kubernetes.io/service-name'];
-    if (!svc || !s.metadata?.namespace) continue;
-    const key = `${s.metadata.namespace}/${svc}`;
-    let list = slicesByService.get(key);
-    if (!list) slicesByService.set(key, (list = []));
-    list.push(s);
-  }
+  const slicesByService = slicesOfServices(inputs.endpointSlices);
   const clusters: ClusterConfig[] = [];
   const virtualHosts: VirtualHostConfig[] = [];
   const vips: OutboundVip[] = [];
@@ -283,7 +290,7 @@ export function translateProxy(inputs: MeshInputs, scope: ProxyScope): ProxyTran
  * most frequent change in a mesh: every rollout, every scale) then changes one small resource, and the proxy rebuilds one
  * balancer rather than the cluster and what refers to it.
  */
-function clusterResources(c: ClusterConfig): ResourceBody[] {
+export function clusterResources(c: ClusterConfig): ResourceBody[] {
   if (c.type !== 'static') return [{ type: RESOURCE_TYPES.cluster, name: c.name, body: c }];
   return [
     { type: RESOURCE_TYPES.cluster, name: c.name, body: { ...c, endpoints: [] } },

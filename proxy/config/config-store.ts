@@ -113,7 +113,7 @@ function checkRestart(current: ProxySettings | null, next: ReadonlyMap<string, S
   return reasons;
 }
 
-/** Every reference of the whole set: listeners -> route tables and clusters, routes -> clusters, VIPs -> virtual hosts. */
+/** Every reference of the whole set: listeners -> route tables, clusters and secrets, routes -> clusters, VIPs -> virtual hosts. */
 export function checkReferences(all: ReadonlyMap<string, StoredResource>): NackReason[] {
   const reasons: NackReason[] = [];
   const of = <T extends ConfigResourceType>(type: T) => [...all.values()].filter((r): r is Extract<StoredResource, { type: T }> => r.type === type);
@@ -128,6 +128,11 @@ export function checkReferences(all: ReadonlyMap<string, StoredResource>): NackR
     const v = l.value;
     if (v.routeTable !== null && !tables.has(v.routeTable)) reasons.push({ type: 'listener', name: l.name, path: 'routeTable', message: `unknown route table "${v.routeTable}"` });
     if (v.tcpCluster !== null) needCluster('listener', l.name, 'tcpCluster', v.tcpCluster);
+    if (v.tls !== null) {
+      [v.tls, ...(v.tls.certificates ?? [])].forEach((c, i) => {
+        if (c.secret !== undefined && !all.has(`secret/${c.secret}`)) reasons.push({ type: 'listener', name: l.name, path: i === 0 ? 'tls.secret' : `tls.certificates[${i - 1}].secret`, message: `unknown secret "${c.secret}"` });
+      });
+    }
     const at = `${v.address}:${v.port}`;
     if (v.port !== 0 && bound.has(at)) reasons.push({ type: 'listener', name: l.name, path: 'port', message: `${at} is already used by listener "${bound.get(at)}"` });
     bound.set(at, l.name);

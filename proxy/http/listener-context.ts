@@ -7,6 +7,7 @@ import type { Authorizer, StackHooks } from '../stack/stack-hooks.ts';
 import type { WorkloadTls } from '../identity/workload-tls.ts';
 import type { ProxyMetrics } from '../telemetry/proxy-metrics.ts';
 import type { UpstreamCluster } from '../upstream/upstream-cluster.ts';
+import type { TlsSecrets } from '../listener/tls-contexts.ts';
 
 /** The verified mesh identity of the peer (SPIFFE id), stored on a socket that completed inbound mTLS. */
 export const PEER_IDENTITY: unique symbol = Symbol('skein.peerIdentity');
@@ -30,6 +31,8 @@ export interface ListenerSnapshot {
   readonly needsOriginalDst: boolean;
   /** The listener's compiled authorization (its `authorization` config); absent or null: no authorization layer. */
   readonly authorize?: Authorizer | null;
+  /** The `secret` resources its TLS certificates name (absent: none; certificates from files only). */
+  readonly tlsSecrets?: TlsSecrets;
 }
 
 export interface ListenerContext {

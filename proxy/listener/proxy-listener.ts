@@ -114,11 +114,12 @@ export class ProxyListener {
     this.#server.on('error', () => {});
   }
 
-  /** (Re)loads the TLS certificates and keys from the files in the config (TLS 1.2+, AEAD ciphers, SNI selection). */
+  /** (Re)loads the TLS certificates and keys from the files or secrets in the config (TLS 1.2+, AEAD ciphers, SNI selection). */
   reloadTls(): void {
-    const t = this.#ctx.snapshot().listener.tls;
+    const snap = this.#ctx.snapshot();
+    const t = snap.listener.tls;
     if (!t) return;
-    this.#tls = new ServerTlsContexts(t);
+    this.#tls = new ServerTlsContexts(t, snap.tlsSecrets);
   }
 
   /** Binds the listener's address (or `at`: a listener an apply is about to add binds before its config is committed). */

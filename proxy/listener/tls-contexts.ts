@@ -2,7 +2,11 @@
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
-import type { ListenerTlsConfig } from '../../api/config/proxy-config.ts';
+import type { SecretResource } from '../../api/config/config-resources.ts';
+import type { ListenerTlsConfig, TlsCertificateConfig } from '../../api/config/proxy-config.ts';
+
+/** The `secret` resources a listener's certificates may name, by name. */
+export type TlsSecrets = ReadonlyMap<string, SecretResource>;
 
 /**
  * Forward-secret AEAD suites only (Mozilla's "intermediate" list): TLS 1.3's (all AEAD) and the ECDHE GCM / ChaCha20
@@ -21,9 +25,20 @@ export const AEAD_CIPHERS = [
   'ECDHE-RSA-CHACHA20-POLY1305',
 ].join(':');
 
-function context(certFile: string, keyFile: string): { ctx: tls.SecureContext; names: string[] } {
-  const cert = readFileSync(certFile);
-  const ctx = tls.createSecureContext({ cert, key: readFileSync(keyFile), minVersion: 'TLSv1.2', ciphers: AEAD_CIPHERS, honorCipherOrder: true });
+/** The PEM of a certificate and its key, from its files or its secret resource; throws saying what is missing. */
+function material(c: TlsCertificateConfig, secrets: TlsSecrets): { cert: Buffer | string; key: Buffer | string } {
+  if (c.secret !== undefined) {
+    const s = secrets.get(c.secret);
+    if (s === undefined) throw new Error(`unknown secret "${c.secret}"`);
+    if (s.certificateChain === null || s.privateKey === null) throw new Error(`secret "${c.secret}" needs a certificateChain and a privateKey`);
+    return { cert: s.certificateChain, key: s.privateKey };
+  }
+  return { cert: readFileSync(c.certFile!), key: readFileSync(c.keyFile!) };
+}
+
+function context(c: TlsCertificateConfig, secrets: TlsSecrets): { ctx: tls.SecureContext; names: string[] } {
+  const { cert, key } = material(c, secrets);
+  const ctx = tls.createSecureContext({ cert, key, minVersion: 'TLSv1.2', ciphers: AEAD_CIPHERS, honorCipherOrder: true });
   // The names a certificate is for are its DNS SANs (the CN is not consulted, as browsers do not).
   const san = new X509Certificate(cert).subjectAltName ?? '';
   const names = san
@@ -34,7 +49,7 @@ function context(certFile: string, keyFile: string): { ctx: tls.SecureContext; n
   return { ctx, names };
 }
 
-/** The contexts of one listener, loaded from its files; `select` is the SNI callback's lookup. */
+/** The contexts of one listener, loaded from its files or secrets; `select` is the SNI callback's lookup. */
 export class ServerTlsContexts {
   readonly default: tls.SecureContext;
   readonly #exact = new Map<string, tls.SecureContext>();
@@ -42,13 +57,13 @@ export class ServerTlsContexts {
   /** False with a single certificate: no SNI callback at all (nothing to choose, nothing to throw). */
   readonly bySni: boolean;
 
-  /** Throws (with the file's error) when a file cannot be read or is not a certificate / key. */
-  constructor(t: ListenerTlsConfig) {
-    this.default = context(t.certFile, t.keyFile).ctx;
+  /** Throws (with the file's error) when a file or secret is missing or is not a certificate / key. */
+  constructor(t: ListenerTlsConfig, secrets: TlsSecrets = new Map()) {
+    this.default = context(t, secrets).ctx;
     const more = t.certificates ?? [];
     this.bySni = more.length > 0;
     for (const c of more) {
-      const { ctx, names } = context(c.certFile, c.keyFile);
+      const { ctx, names } = context(c, secrets);
       for (const n of names) {
         // The first certificate listed for a name wins.
         const map = n.startsWith('*.') ? this.#wildcards : this.#exact;

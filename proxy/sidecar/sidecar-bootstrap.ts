@@ -4,7 +4,7 @@ import {
   PROXY_OUTBOUND_PORT,
   SIDECAR_ENV,
 } from '../../api/mesh/mesh-constants.ts';
-import { SIDECAR_INBOUND_CLUSTER, sidecarInboundListener } from '../../api/mesh/sidecar-inbound.ts';
+import { SIDECAR_INBOUND_CLUSTER, SIDECAR_INBOUND_H2_CLUSTER, sidecarInboundListener } from '../../api/mesh/sidecar-inbound.ts';
 
 /**
  * Inbound (15006, all addresses): traffic iptables redirected to this pod goes to the app on 127.0.0.1 at the port it
@@ -37,7 +37,18 @@ export function sidecarConfigDocument(env: NodeJS.ProcessEnv): Record<string, un
         // With a mesh identity the sidecar also takes mTLS from meshed callers (and still plain text from the rest) until
         // the control plane pushes this workload's mode and authorization.
         ...sidecarInboundListener(env[SIDECAR_ENV.trustAnchors] ? { mode: 'permissive', ports: [] } : null, null),
-        virtualHosts: [passthrough(SIDECAR_INBOUND_CLUSTER, 'inbound')],
+        virtualHosts: [
+          {
+            name: 'inbound-all',
+            domains: ['*'],
+            routes: [
+              // gRPC servers speak only HTTP/2: a gRPC call (from HTTP/2, or an HTTP/1.1 caller) goes to the app as HTTP/2;
+              // the rest as HTTP/1.1, which every HTTP app takes (gRPC-Web, application/grpc-web, is HTTP/1.1 on purpose).
+              { name: SIDECAR_INBOUND_H2_CLUSTER, match: { headers: [{ name: 'content-type', type: 'regex', value: 'application/grpc([+;].*)?' }] }, backends: [{ cluster: SIDECAR_INBOUND_H2_CLUSTER }] },
+              { name: SIDECAR_INBOUND_CLUSTER, backends: [{ cluster: SIDECAR_INBOUND_CLUSTER }] },
+            ],
+          },
+        ],
       },
       {
         name: 'outbound',
@@ -51,6 +62,7 @@ export function sidecarConfigDocument(env: NodeJS.ProcessEnv): Record<string, un
     ],
     clusters: [
       { name: SIDECAR_INBOUND_CLUSTER, type: 'original-destination', originalDestinationAddress: '127.0.0.1', connectTimeoutMs: 300 },
+      { name: SIDECAR_INBOUND_H2_CLUSTER, type: 'original-destination', originalDestinationAddress: '127.0.0.1', connectTimeoutMs: 300, protocol: 'http2' },
       { name: 'outbound-passthrough', type: 'original-destination' },
     ],
   };

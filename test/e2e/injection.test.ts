@@ -271,10 +271,14 @@ describe('sidecar injection on the local cluster', () => {
     for (const [who, ns, pod, container] of [['meshed', MESHED, 'caller', 'caller'], ['unmeshed', PLAIN, 'client', 'client']] as const) {
       for (const url of urls[who]) {
         // kube-proxy programs a new Service within a second or two; a first try may come before it.
+        let last = '';
         const out = await waitFor(`${url} from the ${who} pod`, async () => {
-          const o = await fetchIn(ns, pod, container, url);
+          const o = await fetchIn(ns, pod, container, url).catch((e: unknown) => `kubectl exec failed: ${(e as Error).message}`);
+          last = o;
           return o.startsWith('200 ') ? o : undefined;
-        }, 30_000, 1000);
+        }, 30_000, 1000).catch((e: unknown) => {
+          throw new Error(`${(e as Error).message}; last answer: ${last.slice(0, 500)}`);
+        });
         const body = JSON.parse(out.slice(4)) as { pod: string; url: string };
         expect(echoNames, `${who} ${url}`).toContain(body.pod);
         expect(body.url).toBe(new URL(url).pathname);

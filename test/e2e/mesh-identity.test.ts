@@ -5,6 +5,7 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import * as k8s from '@kubernetes/client-node';
+import http from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTHORIZATION_POLICY_GROUP, AUTHORIZATION_POLICY_PLURAL, AUTHORIZATION_POLICY_VERSION } from '../../api/crd/authorization-policy.ts';
@@ -78,19 +79,29 @@ describe('mesh identity on the local cluster', () => {
     return { upstreamStatus: doc.upstreamStatus ?? 0, echo };
   }
 
-  /** A plain-text request from outside the mesh (the host) straight to echo's pod, through echo's inbound sidecar. */
-  async function plainToEcho(path: string, headers: Record<string, string> = {}): Promise<{ status: number; echo: EchoSeen | null } | 'refused'> {
-    try {
-      const res = await fetch(`http://${ips.get('echo')}:8080${path}`, { headers, signal: AbortSignal.timeout(10_000) });
-      const text = await res.text();
-      let echo: EchoSeen | null = null;
-      try {
-        echo = JSON.parse(text) as EchoSeen;
-      } catch {}
-      return { status: res.status, echo };
-    } catch {
-      return 'refused';
-    }
+  /**
+   * A plain-text request from outside the mesh (the host) straight to echo's pod, through echo's inbound sidecar, on a new
+   * connection every time (a kept-alive one would have been judged under the mode in force when it was opened).
+   */
+  function plainToEcho(path: string, headers: Record<string, string> = {}): Promise<{ status: number; echo: EchoSeen | null } | 'refused'> {
+    return new Promise((resolve) => {
+      const req = http.request({ host: ips.get('echo'), port: 8080, path, headers, agent: false, timeout: 10_000 }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => {
+          let echo: EchoSeen | null = null;
+          try {
+            echo = JSON.parse(text) as EchoSeen;
+          } catch {}
+          resolve({ status: res.statusCode ?? 0, echo });
+        });
+        res.on('error', () => resolve('refused'));
+      });
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', () => resolve('refused'));
+      req.end();
+    });
   }
 
   /** A plain-text gRPC call from the host to grpc-echo's pod: OK, or the status it failed with. */

@@ -11,23 +11,9 @@ import { applyCrds, waitCrdsEstablished } from '../../local-cluster/apply-crds.t
 import { startLocalCluster, type LocalClusterDetails } from '../../local-cluster/cluster.ts';
 import { gatewayApiCrdTexts } from '../../local-cluster/gateway-api-crds.ts';
 import { ControlPlaneClient } from '../../proxy/control/control-plane-client.ts';
+import { eventually } from '../support/until.ts';
 
 const NS = 'cp-gamma';
-
-async function until<T>(what: string, f: () => T | undefined | false | Promise<T | undefined | false>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await f();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('GAMMA routes through the control plane on a real API server', () => {
   let cluster: LocalClusterDetails;
@@ -113,7 +99,7 @@ describe('GAMMA routes through the control plane on a real API server', () => {
     client.start();
     try {
       const vhosts = () => (held.get('route-table/outbound') as { virtualHosts: VirtualHostConfig[] } | undefined)?.virtualHosts ?? [];
-      const echo = await until('the HTTPRoute in the pushed route table', () => {
+      const echo = await eventually('the HTTPRoute in the pushed route table', () => {
         const vh = vhosts().find((v) => v.name === clusterName(NS, 'echo', 80));
         return vh && vh.routes.length === 2 && vh;
       });
@@ -124,7 +110,7 @@ describe('GAMMA routes through the control plane on a real API server', () => {
         requestHeaders: { set: { 'x-route': 'canary' } },
       });
       expect(echo.routes[1]).toMatchObject({ backends: [{ cluster: clusterName(NS, 'echo-v1', 8080), weight: 90 }, { cluster: clusterName(NS, 'echo-v2', 8080), weight: 10 }], timeoutMs: 2000 });
-      const greeter = await until('the GRPCRoute in the pushed route table', () => {
+      const greeter = await eventually('the GRPCRoute in the pushed route table', () => {
         const vh = vhosts().find((v) => v.name === clusterName(NS, 'greeter', 9090));
         return vh && vh.routes[0]!.name !== 'default' && vh;
       });
@@ -134,7 +120,7 @@ describe('GAMMA routes through the control plane on a real API server', () => {
     }
 
     const parentsOf = async (plural: string, name: string) => ((await custom.getNamespacedCustomObject({ ...gw, plural, name })) as { status?: RouteStatus }).status?.parents ?? [];
-    const http = await until('HTTPRoute status', async () => {
+    const http = await eventually('HTTPRoute status', async () => {
       const p = await parentsOf('httproutes', 'echo-split');
       return p.length === 1 && p;
     });
@@ -144,7 +130,7 @@ describe('GAMMA routes through the control plane on a real API server', () => {
       ['Accepted', 'True', 'Accepted', 1],
       ['ResolvedRefs', 'False', 'BackendNotFound', 1],
     ]);
-    const grpc = await until('GRPCRoute status', async () => {
+    const grpc = await eventually('GRPCRoute status', async () => {
       const p = await parentsOf('grpcroutes', 'greeter');
       return p.length === 1 && p;
     });

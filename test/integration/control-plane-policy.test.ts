@@ -12,24 +12,10 @@ import { clusterName } from '../../control-plane/translation/translate-proxy.ts'
 import { applyCrds, waitCrdsEstablished } from '../../local-cluster/apply-crds.ts';
 import { startLocalCluster, type LocalClusterDetails } from '../../local-cluster/cluster.ts';
 import { ControlPlaneClient } from '../../proxy/control/control-plane-client.ts';
+import { eventually } from '../support/until.ts';
 
 const NS = 'cp-policy';
 const LEASE_NS = 'skein-system';
-
-async function until<T>(what: string, f: () => T | undefined | false | Promise<T | undefined | false>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await f();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('TrafficPolicy through the control plane on a real API server', () => {
   let cluster: LocalClusterDetails;
@@ -105,7 +91,7 @@ describe('TrafficPolicy through the control plane on a real API server', () => {
     client.start();
     try {
       const name = clusterName(NS, 'echo', 80);
-      const route = await until('the policy in the pushed route table', () => {
+      const route = await eventually('the policy in the pushed route table', () => {
         const table = held.get('route-table/outbound') as { virtualHosts: VirtualHostConfig[] } | undefined;
         const r = table?.virtualHosts.find((v) => v.name === name)?.routes[0];
         return r?.retries && r.rateLimit ? r : undefined;
@@ -118,19 +104,19 @@ describe('TrafficPolicy through the control plane on a real API server', () => {
       client.stop();
     }
 
-    const good = await until('echo-policy Accepted', async () => {
+    const good = await eventually('echo-policy Accepted', async () => {
       const p = await readPolicy('echo-policy');
       return condition(p, 'Accepted')?.status === 'True' && p;
     });
     expect(good.status!.observedGeneration).toBe(good.metadata.generation);
     expect(condition(good, 'Conflicted')).toMatchObject({ status: 'False', reason: 'NoConflict' });
-    const younger = await until('echo-younger Conflicted', async () => {
+    const younger = await eventually('echo-younger Conflicted', async () => {
       const p = await readPolicy('echo-younger');
       return condition(p, 'Conflicted')?.status === 'True' && p;
     });
     expect(condition(younger, 'Accepted')!.status).toBe('True');
     expect(condition(younger, 'Conflicted')!.message).toContain(`retries set by ${NS}/echo-policy`);
-    const invalid = await until('echo-invalid Invalid', async () => {
+    const invalid = await eventually('echo-invalid Invalid', async () => {
       const p = await readPolicy('echo-invalid');
       return condition(p, 'Accepted')?.reason === 'Invalid' && p;
     });
@@ -151,7 +137,7 @@ describe('TrafficPolicy through the control plane on a real API server', () => {
     const rv = (await readPolicy('echo-policy')).metadata.resourceVersion;
     const passes = replicas.get(holder)!.status.passes;
     await core.createNamespacedService({ namespace: NS, body: { metadata: { name: 'unrelated' }, spec: { ports: [{ port: 81 }] } } });
-    await until('a status pass after the unrelated change', () => replicas.get(holder)!.status.passes > passes);
+    await eventually('a status pass after the unrelated change', () => replicas.get(holder)!.status.passes > passes);
     await replicas.get(holder)!.status.idle();
     expect(replicas.get(holder)!.status.writes).toBe(writes);
     expect((await readPolicy('echo-policy')).metadata.resourceVersion).toBe(rv);
@@ -163,11 +149,11 @@ describe('TrafficPolicy through the control plane on a real API server', () => {
     const other = holder === 'cp-a' ? 'cp-b' : 'cp-a';
     await replicas.get(holder)!.stop();
     replicas.delete(holder);
-    await until('the other replica leading', () => replicas.get(other)!.elector.leading);
+    await eventually('the other replica leading', () => replicas.get(other)!.elector.leading);
     // a new generation of the invalid policy, now valid
     const p = await readPolicy('echo-invalid');
     await custom.replaceNamespacedCustomObject({ ...tpApi, name: 'echo-invalid', body: { ...p, spec: { ...p.spec, timeouts: { request: '3s' } } } });
-    const fixed = await until('echo-invalid Accepted at generation 2', async () => {
+    const fixed = await eventually('echo-invalid Accepted at generation 2', async () => {
       const q = await readPolicy('echo-invalid');
       return q.status?.observedGeneration === 2 && q;
     });

@@ -69,6 +69,8 @@ describe('live config', () => {
     let stop = false;
     const failures: string[] = [];
     let served = 0;
+    /** The edits that answered requests: traffic ran through the storm, not only before or after it. */
+    const editsSeen = new Set<string>();
     const h1Agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
     const h2 = new H2Client(proxy.port);
     const worker = async (send: () => Promise<{ status: number; headers: Record<string, unknown> }>): Promise<void> => {
@@ -76,6 +78,7 @@ describe('live config', () => {
         try {
           const r = await send();
           served++;
+          editsSeen.add(String(r.headers['x-edit'] ?? ''));
           if (r.status !== 200) failures.push(`status ${r.status} ${String(r.headers['x-skein-error'] ?? '')}`);
         } catch (e) {
           failures.push(`error ${(e as Error).message}`);
@@ -102,7 +105,10 @@ describe('live config', () => {
       h2.close();
     }
     expect(failures).toEqual([]);
-    expect(served).toBeGreaterThan(100);
+    // However slow a loaded machine serves, requests were answered by many successive edits (a count of requests would
+    // measure the machine's speed, not the proxy).
+    expect(served).toBeGreaterThan(10);
+    expect(editsSeen.size).toBeGreaterThanOrEqual(5);
     // The last edit serves (100 % 3 === 1: cluster a; 100 % 4 === 0: over HTTP/1.1 to a1), with its header.
     expect(proxy.proxy.runtime.version).toBe('edit-100');
     const r = await h1Request(proxy.port, '/x');

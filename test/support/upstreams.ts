@@ -84,12 +84,15 @@ function handler(id: string, seen: Upstream['seen'], delayMs: number): (req: Req
   };
 }
 
-function listen(server: net.Server): Promise<number> {
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+function listen(server: net.Server, host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve) => server.listen(0, host, () => resolve((server.address() as AddressInfo).port)));
 }
 
-/** An HTTP upstream speaking HTTP/1.1 (h1) or cleartext HTTP/2 (h2). `delayMs` delays every answer (slow endpoint). */
-export async function startHttpUpstream(protocol: Protocol, opts: { id?: string; delayMs?: number } = {}): Promise<Upstream> {
+/**
+ * An HTTP upstream speaking HTTP/1.1 (h1) or cleartext HTTP/2 (h2). `delayMs` delays every answer (slow endpoint); `host`
+ * is where it listens (loopback by default; an API server refuses loopback addresses in EndpointSlices).
+ */
+export async function startHttpUpstream(protocol: Protocol, opts: { id?: string; delayMs?: number; host?: string } = {}): Promise<Upstream> {
   const id = opts.id ?? `${protocol}-upstream`;
   const seen: Upstream['seen'] = [];
   const h = handler(id, seen, opts.delayMs ?? 0);
@@ -100,7 +103,7 @@ export async function startHttpUpstream(protocol: Protocol, opts: { id?: string;
     sessions.add(s);
     s.on('close', () => sessions.delete(s));
   });
-  const port = await listen(server);
+  const port = await listen(server, opts.host);
   return {
     port,
     id,

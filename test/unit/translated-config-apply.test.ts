@@ -173,8 +173,21 @@ describe('translated config applied by the proxy', () => {
       expect(decide(api, 'POST', '/api/items')).toBe('403 forbidden no-match');
       expect(decide(null, 'GET', '/api/items')).toBe('403 forbidden no-match');
       expect(decide(api, 'GET', '/api/%2e%2e/admin')).toBe('403 forbidden ambiguous-path');
-      // Still the bootstrap's routing to the app.
-      expect(runtime.config.listeners.find((l) => l.name === 'inbound')!.virtualHosts[0]!.routes[0]!.backends[0]!.cluster).toBe('inbound-app');
+      // Still the bootstrap's routing to the app: gRPC over HTTP/2 (gRPC servers speak nothing else), the rest over HTTP/1.1.
+      const toApp = (contentType: string | null): string => {
+        const req = request('web', { address: '10.244.0.5', port: 8080 }, { peer: api, method: 'POST', path: '/x' });
+        if (contentType !== null) req.headers['content-type'] = contentType;
+        const route = pickRoute(inbound, req);
+        if (route instanceof ProxyError) return route.message;
+        const c = pickCluster(inbound, route);
+        return c instanceof ProxyError ? c.message : `${c.cluster.name} ${c.cluster.config.protocol}`;
+      };
+      expect(toApp('application/grpc')).toBe('inbound-app-h2 http2');
+      expect(toApp('application/grpc+proto')).toBe('inbound-app-h2 http2');
+      expect(toApp('application/grpc-web+proto')).toBe('inbound-app http1');
+      expect(toApp('application/json')).toBe('inbound-app http1');
+      expect(toApp(null)).toBe('inbound-app http1');
+      expect(runtime.config.listeners.find((l) => l.name === 'inbound')!.virtualHosts[0]!.routes.map((r) => r.backends[0]!.cluster)).toEqual(['inbound-app-h2', 'inbound-app']);
     } finally {
       runtime.close();
     }

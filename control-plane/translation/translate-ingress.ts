@@ -1,0 +1,179 @@
+// Translation for a proxy in ingress mode, a pure function: the Gateways it serves (one, or every Gateway of Skein's
+// classes plus the Ingress objects of IngressClass skein) in, its resources out: one listener and route table per port
+// (virtual hosts by the hostnames each route serves there), the certificates as `secret` resources chosen by SNI, and
+// the clusters of the backends (endpoints with identity: mTLS to meshed pods, as for sidecars).
+import type { RouteConfig, VirtualHostConfig } from '../../api/config/proxy-config.ts';
+import type { ListenerResource, SecretResource } from '../../api/config/config-resources.ts';
+import type { ResourceBody } from '../serving/proxy-snapshot.ts';
+import { parseEdgeAnnotation, NO_ATTACHMENT, type EdgeAttachment } from './edge-policy-annotation.ts';
+import { resolveGateways, type GatewayInputs, type ResolvedGateways } from './gateway-resolution.ts';
+import { ingressesAsGateways } from './ingress-objects.ts';
+import { clusterName, type MeshInputs } from './mesh-inputs.ts';
+import { compareRanked, type RankedRoute } from './route-rules.ts';
+import { portKey, resolveTrafficPolicies } from './traffic-policy-resolution.ts';
+import { clusterResources, RESOURCE_TYPES, serviceCluster, slicesOfServices, type ProxyTranslation, type TranslationProblem } from './translate-proxy.ts';
+
+/** Which Gateways an ingress proxy serves: `namespace/name`, or null for every Gateway of Skein's classes and the Ingresses. */
+export interface IngressScope {
+  readonly gateway: string | null;
+}
+
+export const INGRESS_RESOURCE_TYPES = { ...RESOURCE_TYPES, listener: 'listener', secret: 'secret' } as const;
+
+/** The name of the proxy's listener (and route table) for a port. */
+export const ingressListenerName = (port: number): string => `ingress:${port}`;
+/** The name of the `secret` resource holding a TLS Secret's certificate and key. */
+export const certificateSecretName = (ns: string, name: string): string => `tls:${ns}/${name}`;
+
+/** Everything the Gateway resolution reads, with the Ingress objects restated as Gateways and HTTPRoutes. */
+export function gatewayInputsOf(inputs: MeshInputs): GatewayInputs {
+  const ing = ingressesAsGateways(inputs.ingresses ?? [], inputs.services);
+  return {
+    gatewayClasses: [...(inputs.gatewayClasses ?? []), ...(ing.gateways.length > 0 ? [ing.gatewayClass] : [])],
+    gateways: [...(inputs.gateways ?? []), ...ing.gateways],
+    httpRoutes: [...(inputs.httpRoutes ?? []), ...ing.httpRoutes],
+    grpcRoutes: inputs.grpcRoutes ?? [],
+    referenceGrants: inputs.referenceGrants ?? [],
+    secrets: inputs.tlsSecrets ?? [],
+    services: inputs.services,
+    namespaces: inputs.namespaces,
+  };
+}
+
+interface PortDraft {
+  readonly port: number;
+  readonly protocol: string;
+  readonly owner: string;
+  readonly attachment: EdgeAttachment;
+  readonly certificates: Map<string, SecretResource>;
+  readonly hosts: Map<string, Map<string, RankedRoute>>;
+}
+
+/** A route's edge policies on top of its Gateway's: each kind set on the route replaces the Gateway's. */
+function withEdge(route: RouteConfig, gateway: EdgeAttachment, own: EdgeAttachment): RouteConfig {
+  const g = gateway.edge;
+  const r = own.edge;
+  const filterCors = route.edge?.cors ?? null;
+  if (g === null && r === null && own.rateLimit === null) return route;
+  return {
+    ...route,
+    edge: {
+      ipFilter: r?.ipFilter ?? g?.ipFilter ?? null,
+      // The route's own CORS filter (Gateway API) is the most specific.
+      cors: filterCors ?? r?.cors ?? g?.cors ?? null,
+      jwt: r?.jwt ?? g?.jwt ?? null,
+      extAuthz: r?.extAuthz ?? g?.extAuthz ?? null,
+    },
+    rateLimit: own.rateLimit ?? route.rateLimit,
+  };
+}
+
+function failed(route: RouteConfig, why: string): RouteConfig {
+  return { ...route, backends: [], mirrors: [], redirect: null, rewrite: null, directResponse: { status: 500, body: `${why}\n` } };
+}
+
+export function translateIngress(inputs: MeshInputs, scope: IngressScope, resolved: ResolvedGateways = resolveGateways(gatewayInputsOf(inputs))): ProxyTranslation {
+  const problems: TranslationProblem[] = [];
+  const ports = new Map<number, PortDraft>();
+  const annotations = new Map<string, EdgeAttachment | string>();
+  const routeAttachment = (kind: string, ns: string, name: string, a: Readonly<Record<string, string>> | undefined): EdgeAttachment | string => {
+    const k = `${kind}/${ns}/${name}`;
+    let v = annotations.get(k);
+    if (v === undefined) {
+      const p = parseEdgeAnnotation(a, kind === 'Gateway');
+      v = p.ok ? p.value : p.error;
+      if (!p.ok) problems.push({ object: `${kind} ${ns}/${name}`, message: p.error });
+      annotations.set(k, v);
+    }
+    return v;
+  };
+  const routeObjects = new Map<string, Readonly<Record<string, string>> | undefined>();
+  for (const r of inputs.httpRoutes ?? []) routeObjects.set(`HTTPRoute/${r.metadata.namespace}/${r.metadata.name}`, r.metadata.annotations);
+  for (const r of inputs.grpcRoutes ?? []) routeObjects.set(`GRPCRoute/${r.metadata.namespace}/${r.metadata.name}`, r.metadata.annotations);
+
+  for (const g of resolved.gateways) {
+    const id = `${g.namespace}/${g.name}`;
+    // A proxy for one Gateway serves it alone; one for all serves every Gateway (and the Ingresses, restated as Gateways).
+    if (scope.gateway !== null && scope.gateway !== id) continue;
+    const gw = routeAttachment('Gateway', g.namespace, g.name, g.annotations);
+    for (const l of g.listeners) {
+      if (!l.valid) continue;
+      let draft = ports.get(l.port);
+      if (draft === undefined) {
+        draft = { port: l.port, protocol: l.protocol, owner: id, attachment: typeof gw === 'string' ? NO_ATTACHMENT : gw, certificates: new Map(), hosts: new Map() };
+        ports.set(l.port, draft);
+      } else if (draft.protocol !== l.protocol) {
+        problems.push({ object: `Gateway ${id}`, message: `listener ${l.name}: port ${l.port} is ${draft.protocol} for Gateway ${draft.owner}; this ${l.protocol} listener is not served by this ingress` });
+        continue;
+      }
+      for (const c of l.certificates) draft.certificates.set(certificateSecretName(c.namespace, c.name), { certificateChain: c.certificateChain, privateKey: c.privateKey, trustBundle: null });
+      for (const a of l.routes) {
+        const own = routeAttachment(a.kind, a.namespace, a.name, routeObjects.get(`${a.kind}/${a.namespace}/${a.name}`) ?? undefined);
+        for (const host of a.hostnames) {
+          let list = draft.hosts.get(host);
+          if (!list) draft.hosts.set(host, (list = new Map()));
+          for (const rr of a.rules) {
+            // Fail closed: a policy that does not parse must not leave the route open.
+            const route =
+              typeof gw === 'string'
+                ? failed(rr.route, `the Gateway's ${gw.split(':')[0]} annotation is invalid`)
+                : typeof own === 'string'
+                  ? failed(rr.route, `the route's ${own.split(':')[0]} annotation is invalid`)
+                  : withEdge(rr.route, gw, own);
+            // The same rule reached through two listeners of one port serves once.
+            if (!list.has(route.name)) list.set(route.name, { route, key: rr.key });
+          }
+        }
+      }
+    }
+  }
+
+  const trafficPolicies = resolveTrafficPolicies(inputs.trafficPolicies, inputs.services);
+  const services = new Map(inputs.services.map((s) => [`${s.metadata?.namespace}/${s.metadata?.name}`, s]));
+  const slices = slicesOfServices(inputs.endpointSlices);
+  const wanted = new Set<string>();
+  const resources: ResourceBody[] = [];
+  for (const d of [...ports.values()].sort((a, b) => a.port - b.port)) {
+    const name = ingressListenerName(d.port);
+    // By name, `*` last: the proxy matches exact names before wildcards whatever the order; a stable order keeps content hashes.
+    const hosts = [...d.hosts.keys()].sort((a, b) => (a === '*' ? 1 : b === '*' ? -1 : a.localeCompare(b)));
+    const virtualHosts: VirtualHostConfig[] = hosts.map((h) => ({
+      // Resource names take no `*`: a wildcard's name spells it out.
+      name: h === '*' ? `${name}:any` : h.startsWith('*.') ? `${name}:wildcard:${h.slice(2)}` : `${name}:host:${h}`,
+      domains: [h],
+      routes: [...d.hosts.get(h)!.values()].sort(compareRanked).map((x) => {
+        for (const b of x.route.backends) wanted.add(b.cluster);
+        for (const m of x.route.mirrors) wanted.add(m.cluster);
+        return x.route;
+      }),
+    }));
+    const certs = [...d.certificates.keys()].sort();
+    const listener: ListenerResource = {
+      name,
+      address: '0.0.0.0',
+      port: d.port,
+      direction: 'ingress',
+      protocol: 'detect',
+      routeTable: name,
+      tcpCluster: null,
+      tls: d.protocol === 'HTTPS' && certs.length > 0 ? { secret: certs[0]!, alpn: ['h2', 'http/1.1'], certificates: certs.slice(1).map((c) => ({ secret: c })) } : null,
+      rateLimit: d.attachment.rateLimit,
+      xffTrustedHops: d.attachment.xffTrustedHops,
+    };
+    resources.push({ type: INGRESS_RESOURCE_TYPES.listener, name, body: listener });
+    resources.push({ type: INGRESS_RESOURCE_TYPES.routeTable, name, body: { name, virtualHosts } });
+    for (const c of certs) resources.push({ type: INGRESS_RESOURCE_TYPES.secret, name: c, body: d.certificates.get(c)! });
+  }
+  const seenSecrets = new Set<string>();
+  const deduped = resources.filter((r) => r.type !== 'secret' || (!seenSecrets.has(r.name) && seenSecrets.add(r.name)));
+  for (const b of resolved.backends) {
+    const cname = clusterName(b.namespace, b.name, b.port);
+    if (!wanted.has(cname)) continue;
+    const svc = services.get(`${b.namespace}/${b.name}`);
+    const p = svc?.spec?.ports?.find((x) => x.port === b.port);
+    if (!svc || !p) continue;
+    const policy = trafficPolicies.byPort.get(portKey(b.namespace, b.name, b.port))?.sections ?? null;
+    deduped.push(...clusterResources(serviceCluster(b.namespace, b.name, p, slices.get(`${b.namespace}/${b.name}`) ?? [], policy, problems, inputs.endpointIdentities)));
+  }
+  return { resources: deduped, problems };
+}
