@@ -65,7 +65,7 @@ describe('skein demo --smoke', () => {
     if (hasControlPlane) expect(stdout).toMatch(/mTLS between sidecars\s+PASS\s+echo saw its caller as spiffe:\/\/cluster\.local\/ns\/skein-demo\/sa\/default/);
     // The ingress is checked for real: its GatewayClass accepted, and a request from this machine through it and the chain.
     if (hasIngress) expect(stdout).toMatch(/\n\s+ingress\s+PASS\s+skein-system\/skein-ingress available; GatewayClass skein Accepted/);
-    if (hasIngress) expect(stdout).toMatch(/request ingress -> web -> api -> echo\s+PASS\s+http:\/\/10\.244\.\d+\.\d+:80\/ answered through web-\S+ -> api-\S+ -> echo-\S+/);
+    if (hasIngress) expect(stdout).toMatch(/request ingress -> web -> api -> echo\s+PASS\s+http:\/\/10\.245\.\d+\.\d+:80\/ answered through web-\S+ -> api-\S+ -> echo-\S+/);
     expect(code).toBe(0);
 
     // Every process the demo started (they log "pid N") is gone, and so are the pod network's namespaces and links.
@@ -94,7 +94,7 @@ describe('skein demo --smoke', () => {
       expect(web, stdout).toBeDefined();
       expect(stdout).toMatch(/Prometheus:\s+http:\/\/127\.0\.0\.1:\d+\/graph\?g0\.expr=/);
       expect(stdout).toMatch(/Jaeger UI:\s+http:\/\/127\.0\.0\.1:\d+/);
-      if (existsSync(join(repo, 'manifests', 'ingress'))) expect(stdout).toMatch(/ingress:\s+http:\/\/10\.244\.\d+\.\d+:80\/ /);
+      if (existsSync(join(repo, 'manifests', 'ingress'))) expect(stdout).toMatch(/ingress:\s+http:\/\/10\.245\.\d+\.\d+:80\/ /);
       expect(stdout).toContain(`kubeconfig:  export KUBECONFIG=${join(demoDir, 'cluster', 'admin.kubeconfig')}`);
       // What the printout promises: web answers from this machine through api and echo.
       const hops = journeyHops(await (await fetch(`http://${web}:8080/from-the-test`)).text());
