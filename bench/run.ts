@@ -251,6 +251,23 @@ async function main(): Promise<void> {
     const grpcVcpu = (key: string, names: readonly string[]): number | null =>
       maxOf(...names.map((n) => round(median((grpcRes[key] ?? []).map((w) => (w.proxyCores[n] ?? NaN) / (w.value.actualQps / 1000))), 4)));
 
+    // --- 4b: the cost of tracing (bench/tracing-cost.ts): its own proxies beside the others, off / 0 % / 1 % / 100 % sampling.
+    let tracing: import('./tracing-cost.ts').TracingCostResult | null = null;
+    if (skeinOk) {
+      try {
+        const { measureTracingCost } = await import('./tracing-cost.ts');
+        log('tracing: measureTracingCost() from bench/tracing-cost.ts');
+        tracing = await measureTracingCost({
+          group, fortioPath: tools.fortio, upstreamPort: up.h1, workDir: work, runs: opts.runs,
+          seconds: { warm: D.warm, tput: D.tput, lat: D.lat }, qps: QPS, connections: THROUGHPUT_CONNS, log,
+        });
+        notes.push(`tracing cost: one proxy (wrk, ${THROUGHPUT_CONNS} conns) and a pair (fortio ${QPS} req/s) per variant, spans exported over OTLP/HTTP protobuf to a stand-in collector that answers at once; ` +
+          tracing.variants.map((v) => `${v.variant}: ${v.rps} req/s, pair p99 ${v.pairP99Ms} ms, ${v.exportRequests} exports (${Math.round(v.exportBytes / 1024)} KiB)`).join('; ') + '.');
+      } catch (e) {
+        notes.push(`tracing cost benchmark failed: ${(e as Error).message}`);
+      }
+    }
+
     // --- 5: hooks for figures that other parts of Skein will provide.
     let webhookP99: number | null = null;
     let webhookDetail: unknown = null;
@@ -321,6 +338,12 @@ async function main(): Promise<void> {
       push_p99_ms_1000: round(pushP99(1000), 1),
       cp_rss_mb_1000: push ? push.cpRssMb : null,
       webhook_p99_ms: round(webhookP99, 3),
+      tracing_rps_ratio_0: tracing?.rpsRatio['0'] ?? null,
+      tracing_rps_ratio_1: tracing?.rpsRatio['1'] ?? null,
+      tracing_rps_ratio_100: tracing?.rpsRatio['100'] ?? null,
+      tracing_pair_p99_ratio_0: tracing?.pairP99Ratio['0'] ?? null,
+      tracing_pair_p99_ratio_1: tracing?.pairP99Ratio['1'] ?? null,
+      tracing_pair_p99_ratio_100: tracing?.pairP99Ratio['100'] ?? null,
     };
     const hapAdded99 = added('haproxy-pair', 16, 'p99');
     const rows: TableRow[] = [
@@ -339,6 +362,14 @@ async function main(): Promise<void> {
       { figure: 'config push to 100 proxies p99 (bench/config-push.ts)', skein: summary.push_p99_ms_100, reference: null, referenceName: '', unit: 'ms', target: 'report', met: null, note: 'change -> ACK at the control plane, debounce included' },
       { figure: 'config push to 1000 proxies p99 (bench/config-push.ts)', skein: summary.push_p99_ms_1000, reference: null, referenceName: '', unit: 'ms', target: '<= 1000 ms', met: summary.push_p99_ms_1000 === null ? null : summary.push_p99_ms_1000 <= 1000, note: '1000 Services' },
       { figure: 'control-plane RSS, 1000 Services, 2000 proxies (bench/config-push.ts)', skein: summary.cp_rss_mb_1000, reference: null, referenceName: 'istiod ~1.5 GB', unit: 'MB', target: '<= 200 MB', met: summary.cp_rss_mb_1000 === null ? null : summary.cp_rss_mb_1000 <= 200 },
+      ...(['0', '1', '100'] as const).map((v): TableRow => ({
+        figure: `one proxy req/s with tracing at ${v} % sampling (bench/tracing-cost.ts)`, skein: tracing?.variants.find((x) => x.variant === v)?.rps ?? null,
+        reference: tracing?.variants.find((x) => x.variant === 'off')?.rps ?? null, referenceName: 'the same proxy without tracing', unit: 'req/s', target: 'report', met: null,
+      })),
+      ...(['0', '1', '100'] as const).map((v): TableRow => ({
+        figure: `sidecar pair p99 @${QPS} req/s with tracing at ${v} % (bench/tracing-cost.ts)`, skein: tracing?.variants.find((x) => x.variant === v)?.pairP99Ms ?? null,
+        reference: tracing?.variants.find((x) => x.variant === 'off')?.pairP99Ms ?? null, referenceName: 'the same pair without tracing', unit: 'ms', target: 'report', met: null,
+      })),
       { figure: 'injector webhook p99, 50 concurrent (bench/webhook.ts)', skein: summary.webhook_p99_ms, reference: null, referenceName: '', unit: 'ms', target: '<= 10 ms', met: summary.webhook_p99_ms === null ? null : summary.webhook_p99_ms <= 10 },
     ];
     const latRows: string[] = ['| topology | conns | p50 ms | p90 ms | p99 ms | max ms | added p50 | added p99 | actual req/s | behind schedule (last run) |', '|---|---|---|---|---|---|---|---|---|---|'];
@@ -377,6 +408,7 @@ async function main(): Promise<void> {
       webhook: webhookDetail,
       certify: issuance,
       configPush: push,
+      tracing,
       windows, notes, skeinAvailable: skeinOk,
     };
     writeFileSync(join(outDir, 'results.json'), JSON.stringify(results, null, 2) + '\n');
