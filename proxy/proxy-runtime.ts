@@ -389,8 +389,12 @@ export class ProxyRuntime {
         continue;
       }
       const listener: ListenerConfig = { ...rest, virtualHosts: routeTable === null ? [] : tableResources.get(routeTable)!.virtualHosts };
-      const authorize = listener.authorization ? buildAuthorizer(listener.authorization, l.name, identityMetrics(this.metrics.registry), this.#denials) : null;
-      snapshots.set(l.name, { mode: settings.mode, listener, limits: settings.limits, routes, serviceRoutes, clusters: clusterMap, needsOriginalDst, authorize, ...(secretNames.length > 0 ? { tlsSecrets } : {}) });
+      // The same policy keeps its checks (the same functions tell the listener that open TCP connections need no recheck).
+      const sameAuthz = old !== undefined && JSON.stringify(old.listener.authorization ?? null) === JSON.stringify(listener.authorization ?? null);
+      const authz = sameAuthz || !listener.authorization ? null : buildAuthorizer(listener.authorization, l.name, identityMetrics(this.metrics.registry), this.#denials);
+      const authorize = sameAuthz ? (old.authorize ?? null) : (authz?.request ?? null);
+      const authorizeConnection = sameAuthz ? (old.authorizeConnection ?? null) : (authz?.connection ?? null);
+      snapshots.set(l.name, { mode: settings.mode, listener, limits: settings.limits, routes, serviceRoutes, clusters: clusterMap, needsOriginalDst, authorize, authorizeConnection, ...(secretNames.length > 0 ? { tlsSecrets } : {}) });
       this.counters.snapshots++;
       const running = this.#listeners.get(l.name);
       const was = old?.listener;
@@ -426,6 +430,7 @@ export class ProxyRuntime {
     this.#upstreams = plan.upstreams;
     this.#tables = plan.tables;
     this.#serviceTables = plan.serviceTables;
+    const before = this.#snapshots;
     this.#snapshots = plan.snapshots;
     this.#store.commit(plan.staged);
     for (const c of plan.retired) c.retire(plan.upstreams.get(c.name) ?? null);
@@ -447,6 +452,12 @@ export class ProxyRuntime {
       } catch (e) {
         log('error', 'listener TLS reload failed (the previous certificate keeps serving)', { listener: name, error: (e as Error).message });
       }
+    }
+    // A listener kept in place judges its open connections again where the change concerns them (a port turned strict, a
+    // policy that no longer allows an open TCP connection).
+    for (const [name, l] of this.#listeners) {
+      const was = before.get(name);
+      if (was !== undefined && !bound.has(name) && was !== plan.snapshots.get(name)) l.configChanged(was);
     }
     this.#applyTelemetry(plan.settings);
     this.metrics.configApplied(plan.staged.version);

@@ -17,6 +17,7 @@ interface ControlPlaneCliOptions {
   identityPort: string;
   trustDomain: string;
   certTtl: string;
+  caReloadInterval: string;
   caNamespace: string;
   caSecret: string;
   authorizationDefault: string;
@@ -28,6 +29,14 @@ function certTtl(text: string): number {
   const m = /^(\d+)(s|m|h)$/.exec(text);
   const ms = m ? Number(m[1]) * { s: 1000, m: 60_000, h: 3600_000 }[m[2] as 's' | 'm' | 'h'] : NaN;
   if (!(ms >= 60_000 && ms <= 90 * 86_400_000)) throw new CliError(`--cert-ttl: "${text}" is not a duration between 60s and 2160h (e.g. 24h)`, 2);
+  return ms;
+}
+
+/** `5s`, `1m` -> milliseconds: how often the CA Secret is re-read (a root rotation is picked up within it); 1 s to 1 h. */
+function reloadInterval(text: string): number {
+  const m = /^(\d+)(s|m)$/.exec(text);
+  const ms = m ? Number(m[1]) * { s: 1000, m: 60_000 }[m[2] as 's' | 'm'] : NaN;
+  if (!(ms >= 1000 && ms <= 3600_000)) throw new CliError(`--ca-reload-interval: "${text}" is not a duration between 1s and 60m (e.g. 60s)`, 2);
   return ms;
 }
 
@@ -52,6 +61,7 @@ export function registerControlPlaneCommand(program: Command): void {
     .option('--identity-port <port>', 'Certify listen port', String(IDENTITY_PORT))
     .option('--trust-domain <domain>', 'SPIFFE trust domain of the mesh', DEFAULT_TRUST_DOMAIN)
     .option('--cert-ttl <duration>', 'lifetime of workload certificates (60s..2160h)', '24h')
+    .option('--ca-reload-interval <duration>', 'how often the CA Secret is re-read, so an edit (a root rotation) takes effect (1s..60m)', '60s')
     .option('--ca-namespace <namespace>', 'namespace of the CA Secret', process.env.POD_NAMESPACE ?? 'skein-system')
     .option('--ca-secret <name>', 'name of the CA Secret (created with a generated root when absent)', 'skein-identity-ca')
     .option('--authorization-default <allow|deny>', 'authorization of a workload no AuthorizationPolicy selects (a namespace annotation skein.dev/authorization-default overrides it)', 'allow')
@@ -67,6 +77,7 @@ export function registerControlPlaneCommand(program: Command): void {
             port: port(opts.identityPort, '--identity-port'),
             trustDomain: opts.trustDomain,
             leafTtlMs: certTtl(opts.certTtl),
+            reloadIntervalMs: reloadInterval(opts.caReloadInterval),
             caNamespace: opts.caNamespace,
             caSecretName: opts.caSecret,
           }

@@ -5,6 +5,7 @@ import type { ServiceRouteTable } from '../routing/service-route-table.ts';
 import type { PolicyLayers } from '../stack/policy-slot.ts';
 import type { Authorizer, StackHooks } from '../stack/stack-hooks.ts';
 import type { WorkloadTls } from '../identity/workload-tls.ts';
+import type { ConnectionAuthorizer } from '../identity/authorizer.ts';
 import type { ProxyMetrics } from '../telemetry/proxy-metrics.ts';
 import type { UpstreamCluster } from '../upstream/upstream-cluster.ts';
 import type { TlsSecrets } from '../listener/tls-contexts.ts';
@@ -31,6 +32,8 @@ export interface ListenerSnapshot {
   readonly needsOriginalDst: boolean;
   /** The listener's compiled authorization (its `authorization` config); absent or null: no authorization layer. */
   readonly authorize?: Authorizer | null;
+  /** The same config's check of opaque TCP connections (made with `authorize`); absent or null: TCP is not checked. */
+  readonly authorizeConnection?: ConnectionAuthorizer | null;
   /** The `secret` resources its TLS certificates name (absent: none; certificates from files only). */
   readonly tlsSecrets?: TlsSecrets;
 }

@@ -79,6 +79,11 @@ export function tunnelUpgrade(ctx: ListenerContext, req: Http1Request, socket: D
   const headers = upstreamRequestHeaders(downstream.direction, req.headers, downstream.clientAddress, downstream.tls, downstream.peerIdentity, snap.listener.xffTrustedHops ?? 0);
   // The same route and balance stages as every request (a ProxyRequest without a body: the tunnel carries the bytes).
   const preq = new ProxyRequest(req.method, target[0], target[1], headers, null, downstream, false, performance.now(), req.headers);
+  // Authorized like every request on the listener (the stack's authorize layer, which an upgrade does not pass through):
+  // a tunnel is a long-lived connection to the app, so a policy that denies the request denies it.
+  const authorize = snap.authorize ?? ctx.hooks?.authorize ?? null;
+  const denied = authorize === null ? null : authorize(preq);
+  if (denied !== null) return rejectUpgrade(ctx, socket, denied);
   const route = pickRoute(snap, preq);
   if (route instanceof ProxyError) return rejectUpgrade(ctx, socket, route);
   if (route.config.directResponse && route.config.backends.length === 0) return rejectUpgrade(ctx, socket, new ProxyError(ERRORS.upgradeRejected, 'route answers directly'));

@@ -241,7 +241,7 @@ export class Http1Response extends DownstreamResponseBase {
     const req = this.#req;
     const status = this.statusCode;
     const headers = this.responseHeaders();
-    let close = !this.shouldKeepAlive || this.#conn.closing;
+    let close = !this.shouldKeepAlive || this.#conn.closing || this.#conn.lastResponse;
     const conn = headers?.connection;
     if (typeof conn === 'string' && conn.toLowerCase() === 'close') close = true;
     let extra = '';
@@ -300,6 +300,8 @@ export class Http1ServerConnection {
   #headStartedAt = 0;
   /** No further request will be read (an error was answered, or the response said close). */
   closing = false;
+  /** The response in progress is the last one (closeAfterResponse): it says `connection: close`, then the connection ends. */
+  lastResponse = false;
   readonly #hooks: Http1ServerHooks;
   readonly #limits: LimitsConfig;
   readonly #maxPending: number;
@@ -355,6 +357,18 @@ export class Http1ServerConnection {
     if (!this.busy && this.#headStartedAt === 0) this.socket.destroy();
   }
 
+  /**
+   * Serves no request after the one in progress: closes now when idle; otherwise the response in progress (or the one to
+   * the request whose head is arriving) says `connection: close` and the connection ends once it is sent.
+   */
+  closeAfterResponse(): void {
+    if (!this.busy && this.#headStartedAt === 0) {
+      this.socket.destroy();
+      return;
+    }
+    this.lastResponse = true;
+  }
+
   /** @internal */
   pauseBody(): void {
     if (!this.#paused) {
@@ -377,7 +391,8 @@ export class Http1ServerConnection {
     this.#res = null;
     this.active = true;
     const req = this.#req!;
-    if (!res.shouldKeepAlive) {
+    // lastResponse set after this response's head went out (a streamed answer): it still ends the connection now.
+    if (!res.shouldKeepAlive || this.lastResponse) {
       this.closing = true;
       this.#buf = null;
       req.discardBody();

@@ -1,4 +1,5 @@
-// Compiles an inbound listener's authorization config into the stack's Authorizer: who may call, on which port, path, method.
+// Compiles an inbound listener's authorization config into its checks: per HTTP request (who, port, path, method) and per opaque
+// TCP connection (who, port), from one set of rules.
 import type { AuthorizationConfig, AuthorizationSourceConfig, AuthorizationTargetConfig } from '../../api/config/mesh-identity-config.ts';
 import { parseSpiffeId } from '../../api/proto/identity.ts';
 import { ERRORS, ProxyError } from '../errors/proxy-error.ts';
@@ -8,14 +9,20 @@ import type { RateLimitedLog } from '../telemetry/rate-limited-log.ts';
 import { pathAmbiguity } from '../../api/mesh/ambiguous-path.ts';
 import type { IdentityMetrics } from './identity-metrics.ts';
 
-/** What a decision looks at. `peer` is the verified mTLS identity, or null for a caller that did not prove one. */
-export interface AuthorizationInput {
-  readonly peer: string | null;
-  readonly port: number;
-  readonly method: string;
-  /** The path as forwarded, query excluded. */
-  readonly path: string;
-}
+/**
+ * What a decision looks at: an HTTP request, or an opaque TCP connection (which has no method and no path). `peer` is the
+ * verified mTLS identity, or null for a caller that did not prove one.
+ */
+export type AuthorizationInput =
+  | {
+      readonly protocol: 'http';
+      readonly peer: string | null;
+      readonly port: number;
+      readonly method: string;
+      /** The path as forwarded, query excluded. */
+      readonly path: string;
+    }
+  | { readonly protocol: 'tcp'; readonly peer: string | null; readonly port: number };
 
 export interface AuthorizationDecision {
   readonly allow: boolean;
@@ -53,6 +60,12 @@ function prefixMatcher(prefix: string): (p: string) => boolean {
   return (p) => p === trimmed || p.startsWith(withSlash);
 }
 
+/**
+ * A request condition. On a TCP connection a condition naming methods or paths cannot be evaluated, and an ALLOW condition
+ * that cannot be evaluated does not match (Istio's rule): a rule that allows `GET /api` never allows raw TCP, so the
+ * connection falls to the deny that selection implies. (Rules only allow today; a DENY rule, if one is ever added, must do
+ * the opposite on TCP, drop its HTTP-only fields and match more, so that the ambiguity still fails closed.)
+ */
 function targetMatcher(t: AuthorizationTargetConfig): Match {
   const checks: Match[] = [];
   if (t.ports.length > 0) {
@@ -62,11 +75,11 @@ function targetMatcher(t: AuthorizationTargetConfig): Match {
   if (t.methods.length > 0) {
     // Methods are case-sensitive (RFC 9110): "get" is not GET, so it matches no rule naming GET (fail closed).
     const methods = new Set(t.methods);
-    checks.push((i) => methods.has(i.method));
+    checks.push((i) => i.protocol === 'http' && methods.has(i.method));
   }
   if (t.paths.length > 0) {
     const paths = t.paths.map((p) => (p.type === 'exact' ? (s: string) => s === p.value : prefixMatcher(p.value)));
-    checks.push((i) => paths.some((m) => m(i.path)));
+    checks.push((i) => i.protocol === 'http' && paths.some((m) => m(i.path)));
   }
   return (i) => checks.every((c) => c(i));
 }
@@ -96,16 +109,31 @@ export function compileAuthorization(config: AuthorizationConfig): (i: Authoriza
   const ambiguous: AuthorizationDecision = { allow: false, policy: named, reason: 'ambiguous-path' };
   return (i) => {
     // A path that may read differently to the app cannot be judged by a path rule: fail closed before any rule sees it.
-    if (usesPaths && pathAmbiguity(i.path) !== null) return ambiguous;
+    if (usesPaths && i.protocol === 'http' && pathAmbiguity(i.path) !== null) return ambiguous;
     for (const r of rules) if (r.matches(i)) return r.decision;
     return noMatch;
   };
 }
 
-/** The Authorizer for the stack: the decision, a counter per outcome (children made here) and a rate-limited log line per denial. */
-export function buildAuthorizer(config: AuthorizationConfig, listener: string, metrics: IdentityMetrics, logs: RateLimitedLog): Authorizer {
+/** The connection-level check of an opaque TCP connection: true to forward it, false to close it before a byte reaches the app. */
+export type ConnectionAuthorizer = (peer: string | null, port: number, recheck?: boolean) => boolean;
+
+/** Both checks of one listener, sharing its counters; built once per authorization config, never per request. */
+export interface ListenerAuthorization {
+  /** For the request stack (HTTP/1.1, HTTP/2, gRPC, WebSocket upgrades): null to allow, else the 403 to answer. */
+  readonly request: Authorizer;
+  /**
+   * For opaque TCP (a `tcp` listener, or detection falling back to TCP): called when the connection is dispatched, and again
+   * with `recheck` when the listener's policy changes while it is open (a recheck counts and logs denials only, so the
+   * allow counter stays one per connection).
+   */
+  readonly connection: ConnectionAuthorizer;
+}
+
+/** The checks for a listener: the decision, a counter per outcome (children made here) and a rate-limited log line per denial. */
+export function buildAuthorizer(config: AuthorizationConfig, listener: string, metrics: IdentityMetrics, logs: RateLimitedLog): ListenerAuthorization {
   const decide = compileAuthorization(config);
-  const counters = new Map<AuthorizationDecision['reason'] | string, ReturnType<IdentityMetrics['authorizationCounter']>>();
+  const counters = new Map<string, ReturnType<IdentityMetrics['authorizationCounter']>>();
   const counter = (d: AuthorizationDecision): ReturnType<IdentityMetrics['authorizationCounter']> => {
     const key = `${d.policy}\u0000${d.allow}\u0000${d.reason}`;
     let c = counters.get(key);
@@ -115,9 +143,10 @@ export function buildAuthorizer(config: AuthorizationConfig, listener: string, m
     }
     return c;
   };
-  return (req: ProxyRequest) => {
+  const request = (req: ProxyRequest): ProxyError | null => {
     const q = req.path.indexOf('?');
     const input: AuthorizationInput = {
+      protocol: 'http',
       peer: req.downstream.peerIdentity,
       port: req.downstream.originalDst?.port ?? req.downstream.localPort ?? 0,
       method: req.method,
@@ -137,4 +166,22 @@ export function buildAuthorizer(config: AuthorizationConfig, listener: string, m
     });
     return new ProxyError(ERRORS.forbidden, d.reason);
   };
+  const connection = (peer: string | null, port: number, recheck = false): boolean => {
+    const d = decide({ protocol: 'tcp', peer, port });
+    if (d.allow) {
+      if (!recheck) counter(d).inc();
+      return true;
+    }
+    counter(d).inc();
+    logs.write(`${listener}\u0000tcp\u0000${d.reason}`, 'warn', recheck ? 'open TCP connection closed: no longer allowed by authorization policy' : 'TCP connection denied by authorization policy', {
+      listener,
+      protocol: 'tcp',
+      reason: d.reason,
+      policies: d.policy,
+      caller: peer ?? 'unauthenticated',
+      port,
+    });
+    return false;
+  };
+  return { request, connection };
 }

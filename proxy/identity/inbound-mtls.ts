@@ -3,17 +3,27 @@ import { X509Certificate } from 'node:crypto';
 import type net from 'node:net';
 import type tls from 'node:tls';
 import type { InboundMtlsConfig, InboundMtlsMode } from '../../api/config/mesh-identity-config.ts';
-import { ORIGINAL_DST } from '../http/listener-context.ts';
+import { ORIGINAL_DST, PEER_IDENTITY } from '../http/listener-context.ts';
 import type { OriginalDestination } from '../native/original-destination.ts';
 import type { HandshakeFailureReason } from './identity-metrics.ts';
 import { verifyPeerCertificate } from './peer-certificate.ts';
 import { chainReason, type WorkloadTls } from './workload-tls.ts';
 
+/** The app port a connection was headed to: its original destination's port (redirected), else the port it reached. */
+export function destinationPort(socket: net.Socket): number {
+  const dst = (socket as net.Socket & { [ORIGINAL_DST]?: OriginalDestination | null })[ORIGINAL_DST] ?? null;
+  return dst?.port ?? socket.localPort ?? 0;
+}
+
+/** The verified mesh identity of a connection's client, or null when it did not arrive over verified mTLS. */
+export function verifiedPeer(socket: net.Socket): string | null {
+  return (socket as net.Socket & { [PEER_IDENTITY]?: string })[PEER_IDENTITY] ?? null;
+}
+
 /** The mode for a connection: its app port's override (the original destination's port), else the listener's. */
 export function inboundMtlsMode(mtls: InboundMtlsConfig, socket: net.Socket): InboundMtlsMode {
   if (mtls.ports.length === 0) return mtls.mode;
-  const dst = (socket as net.Socket & { [ORIGINAL_DST]?: OriginalDestination | null })[ORIGINAL_DST] ?? null;
-  const port = dst?.port ?? socket.localPort;
+  const port = destinationPort(socket);
   for (const p of mtls.ports) if (p.port === port) return p.mode;
   return mtls.mode;
 }

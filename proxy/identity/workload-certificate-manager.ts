@@ -183,13 +183,17 @@ export class WorkloadCertificateManager {
     if (!this.#stopped) this.#schedule(this.renewDelayMs(t));
   }
 
-  /** When to renew `t`, from now: at renewAt of its lifetime, spread by ± renewJitter, never in the past. */
+  /**
+   * When to renew `t`, from now (called as it is installed): at renewAt of the lifetime it has from now on, spread by
+   * ± renewJitter, as linkerd2-proxy does. Not from notBefore: CAs backdate it for clock skew (ours by 5 minutes), which
+   * would put the renewal of a short-lived certificate (2 minutes) in the past, and renew it again at once, forever.
+   */
   renewDelayMs(t: WorkloadTls): number {
-    const life = t.notAfterMs - t.notBeforeMs;
+    const now = this.#clock.now();
+    const life = t.notAfterMs - Math.max(t.notBeforeMs, now);
     const at = this.#o.renewAt ?? 0.7;
     const jitter = this.#o.renewJitter ?? 0.05;
-    const when = t.notBeforeMs + life * (at + jitter * (2 * this.#random() - 1));
-    return Math.max(0, when - this.#clock.now());
+    return Math.max(0, life * (at + jitter * (2 * this.#random() - 1)));
   }
 
   #backoffMs(): number {

@@ -5,7 +5,8 @@ import tls from 'node:tls';
 import type { HeaderBag } from '../http/hop-headers.ts';
 import { ORIGINAL_DST, PEER_IDENTITY, type ListenerContext, type ListenerSnapshot } from '../http/listener-context.ts';
 import { identityMetrics, type HandshakeFailureReason } from '../identity/identity-metrics.ts';
-import { inboundMtlsMode, verifyMeshClient } from '../identity/inbound-mtls.ts';
+import { destinationPort, inboundMtlsMode, verifiedPeer, verifyMeshClient } from '../identity/inbound-mtls.ts';
+import { log } from '../log.ts';
 import { RateLimitedLog } from '../telemetry/rate-limited-log.ts';
 import { tunnelUpgrade } from '../http/websocket-tunnel.ts';
 import { Http1ServerConnection, type Http1ServerHooks } from '../http1/server-connection.ts';
@@ -44,6 +45,8 @@ export class ProxyListener {
   readonly #h2: http2.Http2Server;
   readonly #sockets = new Set<net.Socket>();
   readonly #sessions = new Set<http2.ServerHttp2Session>();
+  /** Open opaque TCP connections (client sockets): judged again when the listener's mTLS mode or policy changes. */
+  readonly #tcp = new Set<net.Socket>();
   #tls: ServerTlsContexts | null = null;
   #draining = false;
 
@@ -286,9 +289,18 @@ export class ProxyListener {
           socket.destroy();
           return;
         }
+        const peer = verifiedPeer(socket);
+        const authorize = snap.authorizeConnection ?? null;
+        if (authorize !== null && !authorize(peer, destinationPort(socket))) {
+          // Denied before anything is connected to the app: a reset, so the client cannot mistake it for an answer.
+          socket.resetAndDestroy();
+          return;
+        }
+        this.#tcp.add(socket);
+        socket.once('close', () => this.#tcp.delete(socket));
         this.#ctx.requestStarted();
         const tcp = metrics.tcpRecorder(snap.listener, cluster);
-        forwardTcp(socket, cluster, { idleTimeoutMs: snap.limits.connectionIdleTimeoutMs, metrics: tcp, peerIdentity: (socket as { [PEER_IDENTITY]?: string })[PEER_IDENTITY] ?? null, onClose: () => this.#ctx.requestFinished() });
+        forwardTcp(socket, cluster, { idleTimeoutMs: snap.limits.connectionIdleTimeoutMs, metrics: tcp, peerIdentity: peer, onClose: () => this.#ctx.requestFinished() });
         socket.resume();
         return;
       }
@@ -344,6 +356,44 @@ export class ProxyListener {
   #handshakeFailed(reason: HandshakeFailureReason, socket: net.Socket, detail: string): void {
     identityMetrics(this.#ctx.metrics.registry).handshakeFailed('inbound', reason);
     handshakeLogs.write(`${this.name}\u0000${reason}`, 'warn', 'inbound mTLS refused', { listener: this.name, reason, detail: detail.slice(0, 300), client: socket.remoteAddress ?? '' });
+  }
+
+  /**
+   * The listener's snapshot was replaced in place (same socket); `prev` is the one it replaces. New connections simply
+   * follow the new one; open connections are judged again where the change concerns them, as Envoy drains a filter chain
+   * that changed:
+   * - a port that turned strict stops serving its plain-text connections: idle HTTP/1.1 ones close at once, busy ones
+   *   after the response in progress (which says `connection: close`), HTTP/2 ones get GOAWAY (streams in flight finish),
+   *   opaque TCP ones close;
+   * - a changed policy closes the open TCP connections it no longer allows (requests are judged one by one anyway).
+   */
+  configChanged(prev: ListenerSnapshot): void {
+    const snap = this.#ctx.snapshot();
+    const mtls = snap.listener.mtls ?? null;
+    if (mtls !== null && JSON.stringify(mtls) !== JSON.stringify(prev.listener.mtls ?? null)) {
+      let closed = 0;
+      const refused = (socket: net.Socket): boolean => {
+        if (verifiedPeer(socket) !== null || inboundMtlsMode(mtls, socket) !== 'strict') return false;
+        closed++;
+        this.#ctx.metrics.proxyError(this.name, ERRORS.mtlsRequired.cause);
+        return true;
+      };
+      for (const c of this.#h1) if (refused(c.socket)) c.closeAfterResponse();
+      for (const c of this.#h2Conns) if (refused(c.socket)) c.goaway();
+      for (const s of this.#sessions) {
+        try {
+          if (refused(s.socket as net.Socket)) s.close();
+        } catch {
+          // A session whose socket is already gone (node:http2 throws on reading it) has nothing left to close.
+        }
+      }
+      for (const s of this.#tcp) if (refused(s)) s.destroy();
+      if (closed > 0) log('info', 'mTLS mode turned strict: open plain-text connections close after their requests in flight', { listener: this.name, connections: closed });
+    }
+    const authorize = snap.authorizeConnection ?? null;
+    if (authorize !== null && authorize !== (prev.authorizeConnection ?? null)) {
+      for (const s of this.#tcp) if (!s.destroyed && !authorize(verifiedPeer(s), destinationPort(s), true)) s.resetAndDestroy();
+    }
   }
 
   /** Stops accepting; idle HTTP/1 connections close, HTTP/2 sessions get GOAWAY; in-flight requests continue. */

@@ -1,16 +1,21 @@
 // Mesh mTLS between two real proxies on loopback: the client sidecar (web) dials the server sidecar (echo) over mutual TLS
 // 1.3 with certificates from an in-memory CA (the control plane's own), checked on the wire; the app sees the caller's
 // identity in x-skein-client-id and never a spoofed one; permissive and strict; a wrong identity is a 503 with its cause;
-// the leaf rotates under steady traffic with zero failed requests.
+// the leaf rotates under steady traffic with zero failed requests; a port turned strict live stops serving the plain-text
+// connections already open on it (after their requests in flight).
 import http from 'node:http';
+import http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseProxyConfig } from '../../api/config/parse-proxy-config.ts';
 import { spiffeId } from '../../api/proto/identity.ts';
 import { startProxy, type RunningProxy } from '../../proxy/proxy-process.ts';
 import { h1Request } from '../support/clients.ts';
+import { editListener } from '../support/proxy-fixture.ts';
+import { rawSession } from '../support/raw-http.ts';
+import { until } from '../support/until.ts';
 import { TestCa, testWorkload, type TestWorkload } from '../support/mesh-identity-fixture.ts';
 import { loadEchoService, startGrpcUpstream, startHttpUpstream, type EchoMsg, type Upstream } from '../support/upstreams.ts';
 
@@ -24,7 +29,7 @@ function config(doc: Record<string, unknown>) {
 }
 
 /** The server sidecar: an inbound listener with mesh mTLS in front of the app (and a gRPC app, when given). */
-async function serverSidecar(w: TestWorkload, app: number, mtls: Record<string, unknown>, extra: { grpcApp?: number; authorization?: unknown } = {}): Promise<{ proxy: RunningProxy; port: number }> {
+async function serverSidecar(w: TestWorkload, app: number, mtls: Record<string, unknown>, extra: { grpcApp?: number; authorization?: unknown; tcpApp?: number } = {}): Promise<{ proxy: RunningProxy; port: number }> {
   const routes = [
     ...(extra.grpcApp !== undefined ? [{ name: 'grpc', match: { path: { type: 'prefix', value: '/skein.test.Echo' } }, backends: [{ cluster: 'grpc-app' }] }] : []),
     { name: 'app', backends: [{ cluster: 'app' }] },
@@ -39,12 +44,14 @@ async function serverSidecar(w: TestWorkload, app: number, mtls: Record<string, 
           direction: 'inbound',
           mtls,
           ...(extra.authorization !== undefined ? { authorization: extra.authorization } : {}),
+          ...(extra.tcpApp !== undefined ? { tcpCluster: 'tcp-app' } : {}),
           virtualHosts: [{ name: 'all', domains: ['*'], routes }],
         },
       ],
       clusters: [
         { name: 'app', endpoints: [{ address: '127.0.0.1', port: app }] },
         ...(extra.grpcApp !== undefined ? [{ name: 'grpc-app', protocol: 'http2', endpoints: [{ address: '127.0.0.1', port: extra.grpcApp }] }] : []),
+        ...(extra.tcpApp !== undefined ? [{ name: 'tcp-app', endpoints: [{ address: '127.0.0.1', port: extra.tcpApp }] }] : []),
       ],
     }),
     { identity: w.manager, metrics: w.metrics },
@@ -287,6 +294,140 @@ describe('authorization over mTLS: HTTP and gRPC, allow and deny', () => {
       call.on('status', resolve);
     });
     expect(denied.code).toBe(grpc.status.PERMISSION_DENIED);
+  });
+});
+
+/** An HTTP app that holds every request to /hold until told to answer it, and echoes anything else at once. */
+async function startHoldingApp(): Promise<{ port: number; held(): number; release(): void; close(): Promise<void> }> {
+  const held: http.ServerResponse[] = [];
+  const server = http.createServer((req, res) => {
+    if (req.url === '/hold') {
+      held.push(res);
+      return;
+    }
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ path: req.url, headers: req.headers }));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    held: () => held.length,
+    release: () => {
+      for (const r of held.splice(0)) r.end('released');
+    },
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((r) => server.close(() => r()));
+    },
+  };
+}
+
+describe('a port turned strict while plain-text connections are open (live config, as Envoy drains a changed filter chain)', () => {
+  const ca = new TestCa();
+  let web: TestWorkload;
+  let echo: TestWorkload;
+  let app: Awaited<ReturnType<typeof startHoldingApp>>;
+  let tcpApp: net.Server;
+  let server: { proxy: RunningProxy; port: number };
+  let client: { proxy: RunningProxy; port: number };
+  const GET = (path: string): string => `GET ${path} HTTP/1.1\r\nhost: echo\r\n\r\n`;
+  const setMode = (mtls: Record<string, unknown>): Promise<void> => editListener(server.proxy, 'inbound', { mtls: { ports: [], ...mtls } });
+  const refused = async (): Promise<number> => Number(/cause="mtls-required"[^}]*} (\d+)/.exec(await server.proxy.runtime.metrics.registry.getSingleMetricAsString('skein_proxy_errors_total'))?.[1] ?? 0);
+
+  beforeAll(async () => {
+    web = await testWorkload(ca, WEB);
+    echo = await testWorkload(ca, ECHO);
+    app = await startHoldingApp();
+    tcpApp = net.createServer((s) => {
+      s.on('error', () => {});
+      s.pipe(s);
+    });
+    await new Promise<void>((r) => tcpApp.listen(0, '127.0.0.1', r));
+    server = await serverSidecar(echo, app.port, { mode: 'permissive' }, { tcpApp: (tcpApp.address() as AddressInfo).port });
+    client = await clientSidecar(web, [{ name: 'echo', port: server.port, identity: ECHO }]);
+  });
+
+  afterAll(async () => {
+    await client?.proxy.close();
+    await server?.proxy.close();
+    await app?.close();
+    tcpApp?.close();
+    web?.manager.stop();
+    echo?.manager.stop();
+  });
+
+  it('HTTP/1.1: a kept-alive plain-text connection serves no request after the switch; a busy one answers with connection: close, then closes', async () => {
+    await setMode({ mode: 'permissive' });
+    const idle = await rawSession(server.port, { responses: 2, deadlineMs: 10_000 });
+    idle.write(GET('/before'));
+    await until('the first answer on the kept-alive connection', () => idle.socket.bytesRead > 0);
+    const busy = await rawSession(server.port, { responses: 2, deadlineMs: 10_000 });
+    busy.write(GET('/hold'));
+    await until('the busy request held by the app', () => app.held() === 1);
+    const mesh = await h1Request(client.port, '/mesh-before', { headers: { host: 'echo' } });
+    expect(mesh.status).toBe(200);
+    const counted = await refused();
+
+    await setMode({ mode: 'strict' });
+    const idleEnd = await idle.result();
+    expect(idleEnd.closed).toBe(true);
+    expect(idleEnd.responses.map((r) => r.status)).toEqual([200]);
+    app.release();
+    const busyEnd = await busy.result();
+    expect(busyEnd.closed).toBe(true);
+    expect(busyEnd.responses.map((r) => [r.status, r.headers.connection, r.body.toString()])).toEqual([[200, 'close', 'released']]);
+    expect(await refused()).toBe(counted + 2);
+    // A new plain-text connection is refused; mTLS callers are served as before.
+    await expect(h1Request(server.port, '/after', { headers: { host: 'echo' } })).rejects.toThrow();
+    expect((await h1Request(client.port, '/mesh-after', { headers: { host: 'echo' } })).status).toBe(200);
+  });
+
+  it('HTTP/2 prior knowledge: GOAWAY, the stream in flight still answered; opaque TCP: closed', async () => {
+    await setMode({ mode: 'permissive' });
+    const session = http2.connect(`http://127.0.0.1:${server.port}`);
+    session.on('error', () => {});
+    const goaway = new Promise<number>((r) => session.once('goaway', (code: number) => r(code)));
+    const closed = new Promise<void>((r) => session.once('close', () => r()));
+    const answer = (path: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const s = session.request({ ':path': path, host: 'echo' });
+        let body = '';
+        let status = 0;
+        s.on('response', (h) => (status = Number(h[':status'])));
+        s.on('data', (d: Buffer) => (body += d.toString()));
+        s.on('end', () => resolve({ status, body }));
+        s.on('error', reject);
+        s.end();
+      });
+    expect((await answer('/h2-before')).status).toBe(200);
+    const held = answer('/hold');
+    await until('the HTTP/2 request held by the app', () => app.held() === 1);
+    const tcp = net.connect({ host: '127.0.0.1', port: server.port });
+    tcp.on('error', () => {});
+    let echoed = '';
+    tcp.on('data', (d: Buffer) => (echoed += d.toString('latin1')));
+    tcp.write(Buffer.from([0, 1, 2, 3]));
+    await until('the TCP echo', () => echoed.length === 4);
+    const tcpClosed = new Promise<void>((r) => tcp.once('close', () => r()));
+
+    await setMode({ mode: 'strict' });
+    expect(await goaway).toBe(0);
+    await tcpClosed;
+    app.release();
+    expect(await held).toEqual({ status: 200, body: 'released' });
+    await closed;
+  });
+
+  it('a port kept permissive by its own mode keeps its plain-text connections', async () => {
+    await setMode({ mode: 'permissive' });
+    const kept = await rawSession(server.port, { responses: 2, deadlineMs: 10_000 });
+    kept.write(GET('/one'));
+    await until('the first answer', () => kept.socket.bytesRead > 0);
+    await setMode({ mode: 'strict', ports: [{ port: server.port, mode: 'permissive' }] });
+    kept.write(GET('/two'));
+    const r = await kept.result();
+    expect(r.responses.map((x) => x.status)).toEqual([200, 200]);
+    kept.socket.destroy();
   });
 });
 

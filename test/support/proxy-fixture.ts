@@ -52,3 +52,18 @@ export async function startTestProxy(opts: {
     close: () => proxy.close(),
   };
 }
+
+let edits = 0;
+
+/**
+ * Replaces fields of the running listener resource `name` (its mTLS mode, its authorization...) through the proxy's one
+ * config entry point, as a control-plane push does: the same socket, a new snapshot. Throws if the change is refused.
+ */
+export async function editListener(proxy: RunningProxy, name: string, patch: Record<string, unknown>): Promise<void> {
+  const listener = proxy.runtime.config.listeners.find((l) => l.name === name);
+  if (listener === undefined) throw new Error(`no listener ${name}`);
+  const { virtualHosts: _, ...rest } = listener;
+  const version = `edit-${++edits}`;
+  const outcome = await proxy.runtime.applyChangeSet({ version, upserts: [{ type: 'listener', name, version, body: { ...rest, routeTable: name, ...patch } }], removals: [] });
+  if (!outcome.ok) throw new Error(`listener edit refused: ${JSON.stringify(outcome.reasons)}`);
+}

@@ -24,18 +24,30 @@ function setup(ca: TestCa, random = () => 0.5) {
 }
 
 describe('WorkloadCertificateManager', () => {
-  it('renews at 70 % of the lifetime, spread by the jitter', async () => {
+  it('renews at 70 % of the lifetime it has from its arrival, spread by the jitter', async () => {
     const ca = new TestCa();
     ca.ttlMs = 3600_000;
     for (const [random, share] of [[0.5, 0.7], [0, 0.65], [1, 0.75]] as const) {
       const { m, timer } = setup(ca, () => random);
       await m.renewNow();
       const t = m.current()!;
-      const expected = t.notBeforeMs + (t.notAfterMs - t.notBeforeMs) * share - Date.now();
+      const expected = (t.notAfterMs - Date.now()) * share;
       expect(timer()).toHaveLength(1);
       expect(Math.abs(timer()[0]! - expected)).toBeLessThan(2_000);
       m.stop();
     }
+  });
+
+  it('a short-lived certificate whose notBefore the CA backdated (5 min) is renewed at 70 % of its 60 s, not at once', async () => {
+    const ca = new TestCa();
+    ca.ttlMs = 60_000;
+    const { m, timer } = setup(ca);
+    await m.renewNow();
+    const t = m.current()!;
+    expect(Date.now() - t.notBeforeMs).toBeGreaterThan(200_000);
+    expect(timer()).toHaveLength(1);
+    expect(Math.abs(timer()[0]! - 42_000)).toBeLessThan(2_000);
+    m.stop();
   });
 
   it('a renewal installs a new version and tells the listeners', async () => {
