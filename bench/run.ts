@@ -306,7 +306,7 @@ async function main(): Promise<void> {
       log('config push: measureConfigPush() from bench/config-push.ts');
       push = await measureConfigPush(opts.quick ? { rounds: 3 } : undefined);
       const l1000 = push.latency.find((l) => l.proxies === 1000);
-      notes.push(`config push: ${push.services} Services in 10 namespaces, one TrafficPolicy changed; time from the change to each simulated proxy's ACK at the control plane (debounce of 100 ms included)${l1000 ? `; each push to a proxy carried ${Math.round(l1000.pushBytes / 1024)} KiB` : ''}. Control-plane RSS after GC: ${push.cpRssNoProxiesMb} MB with no proxy, ${push.cpRssMb} MB with ${push.memoryProxies} proxies synced.`);
+      notes.push(`config push: ${push.services} Services in ${push.namespaces} namespaces, one TrafficPolicy changed; time from the change to each simulated proxy's ACK at the control plane (debounce of 100 ms included)${l1000 ? `; each push to a proxy carried ${(l1000.pushBytes / 1024).toFixed(1)} KiB (a first push ${Math.round(push.initialPushBytes / 1024)} KiB)` : ''}. Control-plane RSS after GC: ${push.cpRssNoProxiesMb} MB with no proxy, ${push.cpRssMb} MB with ${push.memoryProxies} proxies synced (heap ${push.cpHeapMb} MB, external ${push.cpExternalMb} MB).`);
     } catch (e) {
       notes.push(`config push benchmark failed: ${(e as Error).message}`);
     }
@@ -337,6 +337,9 @@ async function main(): Promise<void> {
       push_p99_ms_100: round(pushP99(100), 1),
       push_p99_ms_1000: round(pushP99(1000), 1),
       cp_rss_mb_1000: push ? push.cpRssMb : null,
+      // What cp_rss_mb_1000 was measured with (the issue's case is 1000 Services and 2000 proxies).
+      cp_rss_services: push ? push.services : null,
+      cp_rss_proxies: push ? push.memoryProxies : null,
       webhook_p99_ms: round(webhookP99, 3),
       tracing_rps_ratio_0: tracing?.rpsRatio['0'] ?? null,
       tracing_rps_ratio_1: tracing?.rpsRatio['1'] ?? null,

@@ -148,18 +148,23 @@ describe('backend images', () => {
     expect(suiteImageNames([yamlA, yamlB, yamlA])).toEqual({
       echoBasic: ['registry.k8s.io/gateway-api/echo-basic:v1.5.1', 'registry.k8s.io/gateway-api/echo-basic:v1.6.0-dev.2'],
       echoAdvanced: ['registry.k8s.io/gateway-api/echo-advanced:v1.5.1'],
+      coredns: ['registry.k8s.io/coredns/coredns:v1.12.2'],
     });
   });
 
   it("echo-advanced is Istio's echo app as its Dockerfile describes it: server as entrypoint, client on PATH, the cert files", () => {
     const d = mkdtempSync(join(tmpdir(), 'skein-echo-test-'));
     try {
-      for (const f of ['server', 'client', 'cert.crt', 'cert.key', 'echo-basic']) writeFileSync(join(d, f), f);
-      const specs = echoImageSpecs({ echoBasic: join(d, 'echo-basic'), echoAdvancedDir: d }, { echoBasic: ['r/echo-basic:v1'], echoAdvanced: ['r/echo-advanced:v1', 'r/echo-advanced:v2'] });
+      for (const f of ['server', 'client', 'cert.crt', 'cert.key', 'echo-basic', 'coredns']) writeFileSync(join(d, f), f);
+      const names = { echoBasic: ['r/echo-basic:v1'], echoAdvanced: ['r/echo-advanced:v1', 'r/echo-advanced:v2'], coredns: ['r/coredns:v1'] };
+      const specs = echoImageSpecs({ echoBasic: join(d, 'echo-basic'), echoAdvancedDir: d }, names, join(d, 'coredns'));
       expect(specs.map((s) => [s.name, s.aliases, s.config.entrypoint, s.config.user])).toEqual([
         ['r/echo-basic:v1', [], ['/echo-basic'], '65532:65532'],
         ['r/echo-advanced:v1', ['r/echo-advanced:v2'], ['/usr/local/bin/server'], '1338:1338'],
+        // The DNS backend of the Gateway tests: the local cluster's CoreDNS, as root (it binds 53 with the pod's NET_BIND_SERVICE).
+        ['r/coredns:v1', [], ['/coredns'], '0:0'],
       ]);
+      expect(specs[2]!.layers.flatMap((l) => l.entries()).filter((e) => e.kind === 'host-file').map((e) => e.path)).toEqual(['coredns']);
       const files = specs[1]!.layers.flatMap((l) => l.entries()).filter((e) => e.kind === 'host-file').map((e) => e.path);
       expect(files).toEqual(['usr/local/bin/server', 'usr/local/bin/client', 'cert.crt', 'cert.key']);
       expect(specs[1]!.config.env).toContain('PATH=/usr/local/bin:/usr/bin:/bin');

@@ -4,6 +4,7 @@ import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { ensureNodeBinaries } from '../local-cluster/binaries.ts';
 import { imageCacheDir } from '../local-cluster/images/build-images.ts';
 import { buildImage, writeOciArchive, type ImageSpec } from '../local-cluster/images/oci-archive.ts';
 import { Rootfs } from '../local-cluster/images/rootfs.ts';
@@ -15,12 +16,15 @@ const run = promisify(execFile);
 export interface SuiteImageNames {
   readonly echoBasic: readonly string[];
   readonly echoAdvanced: readonly string[];
+  /** The DNS server of the Gateway base manifests (a UDP backend; its pod must be ready before any Gateway test runs). */
+  readonly coredns: readonly string[];
 }
 
-/** Every `image:` of the given YAML texts that names echo-basic or echo-advanced, sorted, each once. */
+/** Every `image:` of the given YAML texts that names echo-basic, echo-advanced or coredns, sorted, each once. */
 export function suiteImageNames(yamlTexts: readonly string[]): SuiteImageNames {
   const basic = new Set<string>();
   const advanced = new Set<string>();
+  const coredns = new Set<string>();
   for (const text of yamlTexts) {
     for (const m of text.matchAll(/^\s*(?:-\s*)?image:\s*["']?([^\s"']+)["']?\s*$/gm)) {
       const ref = m[1]!;
@@ -28,9 +32,10 @@ export function suiteImageNames(yamlTexts: readonly string[]): SuiteImageNames {
       const last = repo.slice(repo.lastIndexOf('/') + 1);
       if (last === 'echo-basic') basic.add(ref);
       else if (last === 'echo-advanced') advanced.add(ref);
+      else if (last === 'coredns') coredns.add(ref);
     }
   }
-  return { echoBasic: [...basic].sort(), echoAdvanced: [...advanced].sort() };
+  return { echoBasic: [...basic].sort(), echoAdvanced: [...advanced].sort(), coredns: [...coredns].sort() };
 }
 
 /** The YAML files of the conformance module (base/, mesh/, tests/), read for their image names. */
@@ -65,8 +70,12 @@ function baseLayer(): Rootfs {
     .dir('home/nonroot');
 }
 
-/** The two images, as the suite's Dockerfiles describe them (entrypoint, user, files), under the manifests' names. */
-export function echoImageSpecs(suite: Pick<ConformanceSuite, 'echoBasic' | 'echoAdvancedDir'>, names: SuiteImageNames): ImageSpec[] {
+/**
+ * The images, as the suite's Dockerfiles describe them (entrypoint, user, files), under the manifests' names; CoreDNS is
+ * the local cluster's own build (`corednsBinary`), run as root: the pod adds NET_BIND_SERVICE for port 53, which the
+ * upstream image gives its non-root user by a file capability our layers do not carry.
+ */
+export function echoImageSpecs(suite: Pick<ConformanceSuite, 'echoBasic' | 'echoAdvancedDir'>, names: SuiteImageNames, corednsBinary?: string): ImageSpec[] {
   const specs: ImageSpec[] = [];
   const base = baseLayer();
   const [basicName, ...basicAliases] = names.echoBasic;
@@ -95,14 +104,25 @@ export function echoImageSpecs(suite: Pick<ConformanceSuite, 'echoBasic' | 'echo
       config: { entrypoint: ['/usr/local/bin/server'], env: [PATH_ENV], workingDir: '/', user: `${ISTIO_APP_UID}:${ISTIO_APP_UID}` },
     });
   }
+  const [corednsName, ...corednsAliases] = names.coredns;
+  if (corednsName && corednsBinary !== undefined) {
+    specs.push({
+      name: corednsName,
+      aliases: corednsAliases,
+      layers: [base, new Rootfs().file('coredns', corednsBinary, 0o755)],
+      config: { entrypoint: ['/coredns'], env: [PATH_ENV], workingDir: '/', user: '0:0', exposedPorts: [53] },
+    });
+  }
   return specs;
 }
 
 /** Builds the images (layers cached with the node's) into one archive; returns it and the names it holds. */
-export function buildEchoImages(suite: ConformanceSuite, log: (line: string) => void, cacheDir = imageCacheDir()): { archive: string; names: string[] } {
+export async function buildEchoImages(suite: ConformanceSuite, log: (line: string) => void, cacheDir = imageCacheDir()): Promise<{ archive: string; names: string[] }> {
   const names = suiteImageNames(suiteManifestTexts(suite.moduleDir));
   if (names.echoAdvanced.length === 0) throw new Error(`no echo-advanced image named in ${suite.moduleDir}'s manifests: the mesh tests need it`);
-  const built = echoImageSpecs(suite, names).map((s) => buildImage(s, cacheDir));
+  // The node's binaries (CoreDNS among them): built here when missing, as the cluster would build them.
+  const bins = await ensureNodeBinaries(log);
+  const built = echoImageSpecs(suite, names, bins.coredns).map((s) => buildImage(s, cacheDir));
   const archive = writeOciArchive(built, join(cacheDir, 'archives'), 'conformance-images');
   for (const b of built) log(`conformance images: ${b.names.join(', ')} (${(b.size / 1048576).toFixed(1)} MiB${b.cached ? ', cached' : ''})`);
   return { archive: archive.path, names: built.flatMap((b) => b.names) };

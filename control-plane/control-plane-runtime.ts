@@ -8,13 +8,15 @@ import type { Server } from 'node:http';
 import { MESH_NAMESPACE } from '../api/mesh/mesh-constants.ts';
 import { ClusterWatcher } from './ingestion/cluster-watcher.ts';
 import { InformerMetrics } from './ingestion/informer-metrics.ts';
-import { gatewayClassStatusUpdates, gatewayStatusUpdates, routeStatusUpdates, trafficPolicyStatusUpdates } from './status/desired-status.ts';
+import { gatewayClassStatusUpdates, gatewayServiceUpdates, gatewayStatusUpdates, routeStatusUpdates, trafficPolicyStatusUpdates } from './status/desired-status.ts';
 import { inboundPolicyStatusUpdates } from './status/inbound-policy-status.ts';
 import { DEFAULT_TRUST_DOMAIN } from '../api/proto/identity.ts';
 import { KubeLeaseStore, STATUS_LEASE_NAME } from './status/kube-lease-store.ts';
 import { kubeStatusWrite } from './status/kube-status-write.ts';
 import { LeaseElector } from './status/lease-elector.ts';
 import { StatusWriter } from './status/status-writer.ts';
+import { kubeServiceWrite } from './status/kube-service-write.ts';
+import type { ServiceChange } from './translation/gateway-services.ts';
 import { ConfigServer, type ServingLog } from './serving/config-server.ts';
 import { startDebugServer } from './serving/debug-server.ts';
 import { ServingMetrics } from './serving/serving-metrics.ts';
@@ -81,14 +83,27 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     write: kubeStatusWrite(opts.kubeConfig),
     log: opts.log,
   });
+  // The per-Gateway Services (gateway-services.ts) are the leader's to keep, like status.
+  const gatewayServices = new StatusWriter<ServiceChange>({
+    inputs: () => watcher!.inputs(),
+    compute: [gatewayServiceUpdates],
+    write: kubeServiceWrite(opts.kubeConfig),
+    log: opts.log,
+  });
   const elector = new LeaseElector({
     store: new KubeLeaseStore(opts.kubeConfig, opts.leaseNamespace ?? MESH_NAMESPACE, opts.leaseName ?? STATUS_LEASE_NAME),
     identity: opts.replica,
     leaseDurationMs: opts.lease?.durationMs,
     renewDeadlineMs: opts.lease?.renewDeadlineMs,
     retryPeriodMs: opts.lease?.retryPeriodMs,
-    onStartedLeading: () => status.setLeading(true),
-    onStoppedLeading: () => status.setLeading(false),
+    onStartedLeading: () => {
+      status.setLeading(true);
+      gatewayServices.setLeading(true);
+    },
+    onStoppedLeading: () => {
+      status.setLeading(false);
+      gatewayServices.setLeading(false);
+    },
     log: opts.log,
   });
   const registry = new Registry();
@@ -100,6 +115,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
       translator.invalidate();
       server?.changed('all');
       status.changed();
+      gatewayServices.changed();
     },
     log: opts.log,
     trustDomain: opts.identity?.trustDomain ?? null,
@@ -142,6 +158,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
       async stop() {
         await id?.stop();
         status.stop();
+        gatewayServices.stop();
         await elector.stop();
         await server.close();
         d.server.closeAllConnections();
@@ -152,6 +169,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
   } catch (e) {
     await identity?.stop();
     status.stop();
+    gatewayServices.stop();
     await elector.stop();
     await server.close();
     debug?.server.close();

@@ -2,11 +2,12 @@
 // through applyChangeSet: validated whole, new sockets bound, then swapped at once; a refused change leaves nothing applied.
 import type { AddressInfo } from 'node:net';
 import type { ProxySettings, SecretResource } from '../api/config/config-resources.ts';
-import type { ClusterConfig, ListenerConfig, ListenerTlsConfig, ProxyConfig } from '../api/config/proxy-config.ts';
+import type { ClusterConfig, ListenerConfig, ListenerTlsConfig, ProxyConfig, VirtualHostConfig } from '../api/config/proxy-config.ts';
 import { resourceKey, type NackReason } from '../api/proto/config-discovery.ts';
 import type { ApplyOutcome, ChangeSet } from './config/change-set.ts';
 import { configResources, resourceSetVersion } from './config/config-resources-of.ts';
 import { ConfigStore, type StagedConfig, type StoredResource } from './config/config-store.ts';
+import { routeTableHosts, tablesOfChangedHosts } from './config/route-table-hosts.ts';
 import type { ListenerContext, ListenerSnapshot } from './http/listener-context.ts';
 import { buildAuthorizer } from './identity/authorizer.ts';
 import { identityMetrics } from './identity/identity-metrics.ts';
@@ -200,11 +201,11 @@ export class ProxyRuntime {
   /** The running config as one document (listeners with their route tables' virtual hosts, clusters with their endpoints). */
   get config(): ProxyConfig {
     const all = this.#store.resources;
-    const tables = new Map(byType(all, 'route-table').map((t) => [t.name, t.value]));
+    const hosts = routeTableHosts(all);
     return {
       version: this.#store.version,
       ...this.#settings,
-      listeners: byType(all, 'listener').map(({ value: { routeTable, ...l } }) => ({ ...l, virtualHosts: routeTable === null ? [] : (tables.get(routeTable)?.virtualHosts ?? []) })),
+      listeners: byType(all, 'listener').map(({ value: { routeTable, ...l } }) => ({ ...l, virtualHosts: routeTable === null ? [] : (hosts.get(routeTable) ?? []) })),
       clusters: [...this.#upstreams.values()].map((c) => c.config),
     };
   }
@@ -327,14 +328,26 @@ export class ProxyRuntime {
 
     const tables = new Map<string, RouteTable>();
     const rebuilt = new Set<string>();
+    const hostsOf = routeTableHosts(all);
+    const hostsChanged = tablesOfChangedHosts(changed, this.#store.resources, all);
+    const refersToReplaced = (vh: VirtualHostConfig): boolean => replaced.size > 0 && vh.routes.some((r) => r.backends.some((b) => replaced.has(b.cluster)) || r.mirrors.some((m) => replaced.has(m.cluster)));
+    // Route stacks hold their listener's layers too (its rate limit, its edge policies): a table served by a changed
+    // listener compiles every virtual host anew.
+    const listenerChanged = new Set<string>();
+    for (const k of changed) {
+      if (!k.startsWith('listener/')) continue;
+      for (const r of [this.#store.resources.get(k), all.get(k)]) if (r?.type === 'listener' && r.value.routeTable !== null) listenerChanged.add(r.value.routeTable);
+    }
     for (const t of byType(all, 'route-table')) {
       const old = this.#tables.get(t.name);
-      const refsReplaced =
-        replaced.size > 0 && t.value.virtualHosts.some((vh) => vh.routes.some((r) => r.backends.some((b) => replaced.has(b.cluster)) || r.mirrors.some((m) => replaced.has(m.cluster))));
+      const hosts = hostsOf.get(t.name)!;
       // Rebuilt when a cluster it names was replaced too: route stacks hold their mirrors' cluster objects.
-      if (old !== undefined && !changed.has(`route-table/${t.name}`) && !refsReplaced) tables.set(t.name, old);
+      if (old !== undefined && !changed.has(`route-table/${t.name}`) && !hostsChanged.has(t.name) && !hosts.some(refersToReplaced)) tables.set(t.name, old);
       else {
-        tables.set(t.name, new RouteTable(t.value.virtualHosts));
+        // Virtual hosts whose config object and clusters are unchanged keep their compiled routes (and so their stacks):
+        // a change to one Service's routes compiles that Service's alone.
+        const reuse = old === undefined || listenerChanged.has(t.name) ? undefined : (vh: VirtualHostConfig) => (refersToReplaced(vh) ? undefined : old.compiledFor(vh));
+        tables.set(t.name, new RouteTable(hosts, reuse));
         this.counters.routeTables++;
         rebuilt.add(t.name);
       }
@@ -359,7 +372,6 @@ export class ProxyRuntime {
     }
 
     const needsOriginalDst = [...upstreams.values()].some((c) => c.config.type === 'original-destination');
-    const tableResources = new Map(byType(all, 'route-table').map((t) => [t.name, t.value]));
     const snapshots = new Map<string, ListenerSnapshot>();
     const toBind: string[] = [];
     const tlsReload: string[] = [];
@@ -388,7 +400,7 @@ export class ProxyRuntime {
         snapshots.set(l.name, old);
         continue;
       }
-      const listener: ListenerConfig = { ...rest, virtualHosts: routeTable === null ? [] : tableResources.get(routeTable)!.virtualHosts };
+      const listener: ListenerConfig = { ...rest, virtualHosts: routeTable === null ? [] : hostsOf.get(routeTable)! };
       // The same policy keeps its checks (the same functions tell the listener that open TCP connections need no recheck).
       const sameAuthz = old !== undefined && JSON.stringify(old.listener.authorization ?? null) === JSON.stringify(listener.authorization ?? null);
       const authz = sameAuthz || !listener.authorization ? null : buildAuthorizer(listener.authorization, l.name, identityMetrics(this.metrics.registry), this.#denials);

@@ -6,12 +6,14 @@ import type { ClusterConfig, EndpointConfig, LimitsConfig, ListenerConfig, Proxy
 /**
  * `settings` (one, named `proxy`): process-wide settings fixed at start (a change is refused as needing a restart).
  * `listener`: a listening socket; its HTTP routes are the route table it names. `route-table`: virtual hosts and routes.
+ * `virtual-host`: one more virtual host of a route table, on its own (Envoy's VHDS), so that a change to one Service's
+ * routes is one small resource rather than the whole table.
  * `cluster`: an upstream cluster (endpoints inline, or from the `endpoint-set` of the same name, which wins).
  * `endpoint-set`: a cluster's endpoints on their own, so that endpoint churn rebuilds one balancer and nothing else.
  * `outbound-vips`: service VIP:port -> a virtual host of a route table (outbound routing by original destination).
  * `secret`: PEM material held in memory only (never written to disk, never shown by /config_dump).
  */
-export const CONFIG_RESOURCE_TYPES = ['settings', 'listener', 'route-table', 'cluster', 'endpoint-set', 'outbound-vips', 'secret'] as const;
+export const CONFIG_RESOURCE_TYPES = ['settings', 'listener', 'route-table', 'virtual-host', 'cluster', 'endpoint-set', 'outbound-vips', 'secret'] as const;
 export type ConfigResourceType = (typeof CONFIG_RESOURCE_TYPES)[number];
 
 /** The name of the one `settings` resource. */
@@ -35,6 +37,12 @@ export interface ListenerResource extends Omit<ListenerConfig, 'virtualHosts'> {
 export interface RouteTableResource {
   readonly name: string;
   readonly virtualHosts: readonly VirtualHostConfig[];
+}
+
+/** A virtual host of the route table `routeTable`, named by the resource (its `virtualHost.name`). */
+export interface VirtualHostResource {
+  readonly routeTable: string;
+  readonly virtualHost: VirtualHostConfig;
 }
 
 export interface EndpointSetResource {
@@ -66,6 +74,7 @@ export type ParsedResource =
   | { readonly type: 'settings'; readonly value: ProxySettings }
   | { readonly type: 'listener'; readonly value: ListenerResource }
   | { readonly type: 'route-table'; readonly value: RouteTableResource }
+  | { readonly type: 'virtual-host'; readonly value: VirtualHostResource }
   | { readonly type: 'cluster'; readonly value: ClusterConfig }
   | { readonly type: 'endpoint-set'; readonly value: EndpointSetResource }
   | { readonly type: 'outbound-vips'; readonly value: OutboundVipsResource }

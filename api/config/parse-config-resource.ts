@@ -3,6 +3,7 @@
 // placing it where it sits in a config document, so a field added there is accepted here with the same rules.
 import { err, ok, type Result } from '../result.ts';
 import {
+  CONFIG_RESOURCE_TYPES,
   SETTINGS_NAME,
   type ConfigResourceType,
   type OutboundVipConfig,
@@ -123,6 +124,16 @@ export function parseConfigResource(type: string, name: string, body: unknown, c
       if (!parsed.ok) return err(relative(parsed.error, 'listeners[0].virtualHosts', 'virtualHosts'));
       return ok({ type: 'route-table', value: { name, virtualHosts: parsed.value.listeners[0]!.virtualHosts } });
     }
+    case 'virtual-host': {
+      const { routeTable, ...vh } = input;
+      if (typeof routeTable !== 'string' || routeTable === '') problems.push({ path: 'routeTable', message: 'is required (a route table name)' });
+      checkName(vh, 'name', name, problems);
+      if (problems.length > 0) return err(problems);
+      const doc = { mode: ctx.mode, listeners: [{ name: 'virtual-host', port: 0, virtualHosts: [{ ...vh, name }] }], clusters: stubClusters(vh) };
+      const parsed = parseProxyConfig(doc);
+      if (!parsed.ok) return err(relative(parsed.error, 'listeners[0].virtualHosts[0]'));
+      return ok({ type: 'virtual-host', value: { routeTable: routeTable as string, virtualHost: parsed.value.listeners[0]!.virtualHosts[0]! } });
+    }
     case 'cluster': {
       checkName(input, 'name', name, problems);
       const parsed = parseProxyConfig({ mode: ctx.mode, listeners: [], clusters: [{ ...input, name }] });
@@ -143,7 +154,7 @@ export function parseConfigResource(type: string, name: string, body: unknown, c
     case 'secret':
       return parseSecret(input);
     default:
-      return err([{ path: '(root)', message: `unknown resource type "${type}" (known: settings, listener, route-table, cluster, endpoint-set, outbound-vips, secret)` }]);
+      return err([{ path: '(root)', message: `unknown resource type "${type}" (known: ${CONFIG_RESOURCE_TYPES.join(', ')})` }]);
   }
 }
 

@@ -36,6 +36,14 @@ export interface ConfigServerOptions {
   readonly ackTimeoutMs?: number;
   /** A stream that sends no Hello within this long is refused. */
   readonly helloTimeoutMs?: number;
+  /**
+   * Bytes of pushes written to streams and not yet taken by HTTP/2, over every proxy. Past it, pushes wait in line (first
+   * come, first written) for room. grpc-js copies each message it writes, and HTTP/2 holds that copy until the peer's
+   * flow-control windows let it go: without a bound, 2000 proxies connecting at once would each hold a copy of the whole
+   * config (GBs) at the same time. One push is always let through, however large; a stream that stops reading holds its
+   * share until it is cut (ackTimeoutMs).
+   */
+  readonly maxBytesInFlight?: number;
   readonly log?: ServingLog;
   /** Observers for metrics and benchmarks (must not throw; errors are swallowed). */
   readonly events?: {
@@ -50,7 +58,13 @@ interface Connection {
   readonly state: ProxyState;
   readonly call: grpc.ServerDuplexStream<unknown, unknown>;
   ackTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Bytes of its last push that HTTP/2 has not taken yet (0 once taken), held against the write budget. */
+  unflushed: { bytes: number };
 }
+
+/** The cache of encoded changes: at most this many entries, and this many bytes. */
+const MAX_ENCODED_ENTRIES = 512;
+const MAX_ENCODED_BYTES = 64 << 20;
 
 const NAME_RE = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
@@ -84,6 +98,9 @@ export class ConfigServer {
   readonly #debouncer: Debouncer<string>;
   #server: grpc.Server | null = null;
   #closing = false;
+  /** Bytes of the pushes in flight (see maxBytesInFlight), and the proxies waiting for room, in order, with what they need. */
+  #bytesInFlight = 0;
+  readonly #waiting = new Map<Connection, { bytes: number; greeting: boolean }>();
 
   constructor(opts: ConfigServerOptions) {
     this.#opts = {
@@ -92,6 +109,7 @@ export class ConfigServer {
       debounceMaxMs: 1000,
       ackTimeoutMs: 10_000,
       helloTimeoutMs: 10_000,
+      maxBytesInFlight: 32 << 20,
       log: () => {},
       ...opts,
     };
@@ -127,6 +145,7 @@ export class ConfigServer {
   readonly #versions = new WeakMap<ProxySnapshot, ReadonlyMap<string, string>>();
   /** "<version held>><version sent>" -> that change encoded once (or 'none' when nothing changes), for every proxy making it. */
   readonly #encoded = new Map<string, { push: Push; bytes: Buffer | null } | 'none'>();
+  #encodedBytes = 0;
 
   #versionsOf(snapshot: ProxySnapshot): ReadonlyMap<string, string> {
     let v = this.#versions.get(snapshot);
@@ -151,9 +170,16 @@ export class ConfigServer {
     const push: Push = { nonce: randomBytes(8).toString('hex'), version: snapshot.version, resources: delta.changed, removed: delta.removed };
     const entry = delta.changed.length === 0 && delta.removed.length === 0 ? 'none' : { push, bytes: key === null || this.#serialize === null ? null : this.#serialize(push) };
     if (key !== null && (entry === 'none' || entry.bytes !== null)) {
-      // Bounded: the working set is one or two changes per scope; older entries are only a cache miss away.
-      if (this.#encoded.size >= 512) this.#encoded.clear();
+      // Bounded in count and bytes (a first push is the whole config): the working set is one or two changes per scope,
+      // and an entry evicted is only a cache miss away. Oldest first: a Map iterates in insertion order.
+      const size = entry === 'none' ? 0 : entry.bytes!.length;
+      for (const [k, old] of this.#encoded) {
+        if (this.#encoded.size < MAX_ENCODED_ENTRIES && this.#encodedBytes + size <= MAX_ENCODED_BYTES) break;
+        this.#encoded.delete(k);
+        if (old !== 'none') this.#encodedBytes -= old.bytes!.length;
+      }
       this.#encoded.set(key, entry);
+      this.#encodedBytes += size;
     }
     return entry;
   }
@@ -209,7 +235,7 @@ export class ConfigServer {
         const previous = this.#connections.get(v.identity.id);
         // A proxy that reconnects before its old stream was noticed dead: the new stream wins.
         if (previous) this.#cut(previous, grpc.status.ABORTED, new ControlPlaneError('SKEIN_ERR_CP_UNKNOWN_PROXY', 'replaced by a newer stream of the same proxy'));
-        conn = { state: new ProxyState(v.identity, v.known, Date.now()), call, ackTimer: undefined };
+        conn = { state: new ProxyState(v.identity, v.known, Date.now()), call, ackTimer: undefined, unflushed: { bytes: 0 } };
         this.#connections.set(v.identity.id, conn);
         this.#opts.log('info', 'proxy connected', { proxy: v.identity.id, known: v.known.size });
         // Always answered, even when the proxy already holds everything: the first push tells it that it was heard.
@@ -245,11 +271,17 @@ export class ConfigServer {
    * Sends the proxy what it lacks, unless a push is in flight (then once it is answered). `greeting`: the answer to a Hello,
    * sent even when empty (a proxy that hears nothing after its Hello gives up on this stream and dials again).
    */
-  #pushTo(conn: Connection, greeting = false): void {
+  #pushTo(conn: Connection, greeting = false, fromLine = false): void {
     const s = conn.state;
     if (s.closed) return;
     if (s.inFlight) {
       s.dirty = true;
+      return;
+    }
+    const waiting = this.#waiting.get(conn);
+    if (waiting !== undefined && !fromLine) {
+      // Already in line: its turn computes what it lacks then.
+      waiting.greeting ||= greeting;
       return;
     }
     s.dirty = false;
@@ -271,6 +303,12 @@ export class ConfigServer {
       change = { push: { nonce: randomBytes(8).toString('hex'), version: snapshot.version, resources: [], removed: [] }, bytes: null };
     }
     const { push, bytes } = change;
+    const size = bytes?.length ?? push.resources.reduce((n, r) => n + r.body.length, 0);
+    if (!fromLine && this.#bytesInFlight > 0 && (this.#waiting.size > 0 || this.#bytesInFlight + size > this.#opts.maxBytesInFlight)) {
+      this.#waiting.set(conn, { bytes: size, greeting });
+      s.queued = true;
+      return;
+    }
     // A nonce may be shared by the proxies sent the same encoded change: it only has to tell this stream's pushes apart.
     const nonce = push.nonce;
     s.inFlight = { nonce, version: snapshot.version, versions: this.#versionsOf(snapshot), sentAt: Date.now() };
@@ -280,8 +318,12 @@ export class ConfigServer {
       () => this.#cut(conn, grpc.status.DEADLINE_EXCEEDED, new ControlPlaneError('SKEIN_ERR_CP_ACK_TIMEOUT', `the proxy did not take or answer a push within ${this.#opts.ackTimeoutMs} ms`)),
       this.#opts.ackTimeoutMs,
     );
-    // Never awaited: the ACK timer is what watches this proxy.
-    conn.call.write(bytes ?? push);
+    // Never awaited: the ACK timer is what watches this proxy. The callback comes once HTTP/2 has taken the bytes (the
+    // peer's flow-control windows let them go): then grpc-js's copy is gone and the budget gets them back.
+    const held = { bytes: size };
+    this.#bytesInFlight += size;
+    conn.unflushed = held;
+    conn.call.write(bytes ?? push, () => this.#release(held));
   }
 
   #onAck(conn: Connection, nonce: string): void {
@@ -329,6 +371,22 @@ export class ConfigServer {
     s.closed = true;
     clearTimeout(conn.ackTimer);
     if (this.#connections.get(s.identity.id) === conn) this.#connections.delete(s.identity.id);
+    this.#waiting.delete(conn);
+    this.#release(conn.unflushed);
+  }
+
+  /** A push taken by HTTP/2 (or abandoned with its stream) frees its bytes; proxies in line are written while there is room. */
+  #release(held: { bytes: number }): void {
+    if (held.bytes === 0) return;
+    this.#bytesInFlight -= held.bytes;
+    held.bytes = 0;
+    if (this.#closing) return;
+    for (const [conn, next] of this.#waiting) {
+      if (this.#bytesInFlight > 0 && this.#bytesInFlight + next.bytes > this.#opts.maxBytesInFlight) break;
+      this.#waiting.delete(conn);
+      conn.state.queued = false;
+      this.#pushTo(conn, next.greeting, true);
+    }
   }
 }
 

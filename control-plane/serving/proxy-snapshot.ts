@@ -19,10 +19,15 @@ export function wireResource(r: ResourceBody): WireResource {
   return { type: r.type, name: r.name, version: hash(json), body: Buffer.from(json) };
 }
 
-export function makeSnapshot(resources: readonly (ResourceBody | WireResource)[]): ProxySnapshot {
+/**
+ * `intern`: given each resource, answers the one instance to keep of that key and version, so that snapshots of many scopes
+ * (and of successive generations) hold one body per distinct resource rather than one each.
+ */
+export function makeSnapshot(resources: readonly (ResourceBody | WireResource)[], intern?: (w: WireResource) => WireResource): ProxySnapshot {
   const map = new Map<string, WireResource>();
   for (const r of resources) {
-    const w = 'version' in r && r.body instanceof Uint8Array ? (r as WireResource) : wireResource(r as ResourceBody);
+    const made = 'version' in r && r.body instanceof Uint8Array ? (r as WireResource) : wireResource(r as ResourceBody);
+    const w = intern === undefined ? made : intern(made);
     map.set(resourceKey(w), w);
   }
   const keys = [...map.keys()].sort();

@@ -48,6 +48,8 @@ export class ProxyState {
   inFlight: InFlightPush | null = null;
   /** A change arrived while a push was in flight: push again once it is answered. */
   dirty = false;
+  /** Waiting for room in the server's write budget (nothing of it written yet). */
+  queued = false;
   nackedVersion = '';
   nackReasons: readonly NackReason[] = [];
   pushes = 0;
@@ -64,7 +66,7 @@ export class ProxyState {
 
   get status(): SyncStatus {
     if (this.nackedVersion !== '' && this.nackedVersion === this.latestVersion && this.inFlight === null) return 'NACKED';
-    if (this.inFlight === null && !this.dirty && this.ackedVersion === this.latestVersion && this.latestVersion !== '') return 'SYNCED';
+    if (this.inFlight === null && !this.dirty && !this.queued && this.ackedVersion === this.latestVersion && this.latestVersion !== '') return 'SYNCED';
     return 'STALE';
   }
 

@@ -16,6 +16,7 @@ import {
 import { GATEWAY_SUPPORTED_FEATURES } from '../../api/crd/gateway-support.ts';
 import { resolveGammaRoutes, type ParentOutcome } from '../translation/gamma-routes.ts';
 import { resolveGateways, type GatewayOutcome } from '../translation/gateway-resolution.ts';
+import { gatewayServiceChanges, type ServiceChange } from '../translation/gateway-services.ts';
 import { gatewayInputsOf } from '../translation/translate-ingress.ts';
 import type { MeshInputs } from '../translation/mesh-inputs.ts';
 import { resolveTrafficPolicies } from '../translation/traffic-policy-resolution.ts';
@@ -145,6 +146,11 @@ export function gatewayClassStatusUpdates(inputs: MeshInputs, nowMs: number): St
     updates.push({ group: GATEWAY_API_GROUP, version: GATEWAY_API_VERSION, plural: 'gatewayclasses', namespace: '', name: o.name, object: obj as unknown as Record<string, unknown>, status: { ...(obj.status ?? {}), conditions, supportedFeatures: featureList } });
   }
   return updates;
+}
+
+/** The per-Gateway Services to create, replace or delete (gateway-services.ts); none unless the shared Service asks. */
+export function gatewayServiceUpdates(inputs: MeshInputs): ServiceChange[] {
+  return gatewayServiceChanges(inputs.services, resolveGateways(gatewayInputsOf({ ...inputs, ingresses: [] })));
 }
 
 function listenerStatus(l: GatewayOutcome['listeners'][number], generation: number, prev: ListenerStatus | undefined, now: string): ListenerStatus {

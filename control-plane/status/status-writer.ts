@@ -1,17 +1,25 @@
 // Writes status while this replica holds the Lease, off the informer callbacks: a change only marks the writer dirty and
 // arms a short timer; a pass computes the desired statuses from the caches and writes only those that differ, one at a
 // time. A write that lost a race (409) or failed is retried by a later pass; nothing here blocks ingestion or serving.
+// The same loop keeps other objects the leader owns (the per-Gateway Services: a type parameter says what it writes).
 import type { MeshInputs } from '../translation/mesh-inputs.ts';
 import type { StatusUpdate } from './desired-status.ts';
 
 export type StatusWriteResult = 'ok' | 'conflict' | 'gone';
-export type StatusWrite = (u: StatusUpdate) => Promise<StatusWriteResult>;
+export type StatusWrite<U = StatusUpdate> = (u: U) => Promise<StatusWriteResult>;
 
-export interface StatusWriterOptions {
+/** What the log names of a write. */
+interface Named {
+  readonly plural: string;
+  readonly namespace: string;
+  readonly name: string;
+}
+
+export interface StatusWriterOptions<U extends Named = StatusUpdate> {
   readonly inputs: () => MeshInputs;
   /** Every status computation (TrafficPolicy, routes): inputs in, the updates that differ out. */
-  readonly compute: readonly ((inputs: MeshInputs, nowMs: number) => StatusUpdate[])[];
-  readonly write: StatusWrite;
+  readonly compute: readonly ((inputs: MeshInputs, nowMs: number) => U[])[];
+  readonly write: StatusWrite<U>;
   /** Quiet time after a change before a pass (folds a burst of events into one pass). */
   readonly debounceMs?: number;
   /** A pass that hit a conflict or failure runs again after this long, even without a new change. */
@@ -20,8 +28,8 @@ export interface StatusWriterOptions {
   readonly log?: (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
 }
 
-export class StatusWriter {
-  readonly #o: StatusWriterOptions;
+export class StatusWriter<U extends Named = StatusUpdate> {
+  readonly #o: StatusWriterOptions<U>;
   #leading = false;
   #stopped = false;
   #dirty = false;
@@ -32,7 +40,7 @@ export class StatusWriter {
   failures = 0;
   passes = 0;
 
-  constructor(opts: StatusWriterOptions) {
+  constructor(opts: StatusWriterOptions<U>) {
     this.#o = opts;
   }
 
@@ -67,7 +75,7 @@ export class StatusWriter {
     while (this.#dirty && this.#leading && !this.#stopped) {
       this.#dirty = false;
       this.passes++;
-      let updates: StatusUpdate[] = [];
+      let updates: U[] = [];
       try {
         const inputs = this.#o.inputs();
         const now = (this.#o.now ?? Date.now)();

@@ -3,12 +3,12 @@
 // producer and consumer routes, and the route status the Lease holder writes.
 import type { V1Service } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import type { ClusterConfig, RouteConfig, VirtualHostConfig } from '../../api/config/proxy-config.ts';
+import type { ClusterConfig, RouteConfig } from '../../api/config/proxy-config.ts';
 import { SKEIN_CONTROLLER_NAME, type GRPCRoute, type HTTPRoute } from '../../api/crd/gateway-api.ts';
 import type { TrafficPolicy } from '../../api/crd/traffic-policy.ts';
 import { routeStatusUpdates } from '../status/desired-status.ts';
 import type { MeshInputs } from './mesh-inputs.ts';
-import { clusterName, translateProxy } from './translate-proxy.ts';
+import { clusterName, outboundVirtualHosts, translateProxy } from './translate-proxy.ts';
 
 const svc = (ns: string, name: string, ports: number[], annotations?: Record<string, string>): V1Service => ({
   metadata: { namespace: ns, name, annotations },
@@ -38,7 +38,7 @@ const v2 = clusterName('demo', 'echo-v2', 8080);
 
 function routesOf(ins: MeshInputs, client = 'demo', ns = 'demo', name = 'echo', port = 80): { routes: RouteConfig[]; clusters: string[] } {
   const t = translateProxy(ins, { namespace: client, outboundNamespaces: null });
-  const vh = (t.resources.find((r) => r.type === 'route-table')!.body as { virtualHosts: VirtualHostConfig[] }).virtualHosts.find((v) => v.name === clusterName(ns, name, port))!;
+  const vh = outboundVirtualHosts(t.resources).find((v) => v.name === clusterName(ns, name, port))!;
   return { routes: [...vh.routes], clusters: t.resources.filter((r) => r.type === 'cluster').map((r) => (r.body as ClusterConfig).name) };
 }
 

@@ -18,10 +18,10 @@ import {
   type ReferenceGrant,
 } from '../../api/crd/gateway-api.ts';
 import type { ConditionOutcome } from './traffic-policy-resolution.ts';
+import { GATEWAY_SERVICES_ANNOTATION, INGRESS_SERVICE_LABEL, ownGatewayService, PER_GATEWAY, perGatewayServices, sharedIngressService } from './gateway-services.ts';
 import { compileRouteRules, serviceBackendResolver, type BackendPort, type RankedRoute, type RefProblem, type RouteKind } from './route-rules.ts';
 
-/** Service label naming what an ingress Service fronts: `all` (every Gateway of Skein's classes) or `<namespace>.<gateway>`. */
-export const INGRESS_SERVICE_LABEL = 'skein.dev/ingress';
+export { INGRESS_SERVICE_LABEL };
 export const TLS_SECRET_TYPE = 'kubernetes.io/tls';
 
 export interface GatewayInputs {
@@ -185,10 +185,14 @@ function listenerKinds(l: GatewayListener): { kinds: { group: string; kind: stri
   return { kinds, invalid };
 }
 
-/** The addresses of the ingress Service that fronts a Gateway (its own, else the one for all Gateways). */
+/**
+ * The addresses of the ingress Service that fronts a Gateway: its own, else the one for all Gateways; with a Service per
+ * Gateway (gateway-services.ts), only its own (none until the control plane made it: the shared address would mix Gateways).
+ */
 function gatewayAddresses(services: readonly V1Service[], ns: string, name: string): GatewayStatusAddress[] {
-  const own = services.find((s) => s.metadata?.labels?.[INGRESS_SERVICE_LABEL] === `${ns}.${name}`);
-  const svc = own ?? services.find((s) => s.metadata?.labels?.[INGRESS_SERVICE_LABEL] === 'all');
+  const svc = perGatewayServices(services)
+    ? ownGatewayService(services, ns, name)
+    : (services.find((s) => s.metadata?.labels?.[INGRESS_SERVICE_LABEL] === `${ns}.${name}`) ?? sharedIngressService(services));
   if (!svc) return [];
   const out: GatewayStatusAddress[] = [];
   for (const i of svc.status?.loadBalancer?.ingress ?? []) {
@@ -321,11 +325,22 @@ export function resolveGateways(inputs: GatewayInputs): ResolvedGateways {
       namespace: ns,
       name: g.metadata.name,
       generation: g.metadata.generation ?? 0,
-      accepted: listeners.length === 0 || listeners.some((l) => l.accepted.status === 'True') ? ok('Accepted', 'the Gateway is accepted') : no('ListenersNotValid', 'no listener is valid'),
+      // Accepted while one listener is; the reason names listeners that are not (True or False, as the API specifies).
+      accepted:
+        listeners.length === 0 || listeners.every((l) => l.accepted.status === 'True')
+          ? ok('Accepted', 'the Gateway is accepted')
+          : listeners.some((l) => l.accepted.status === 'True')
+            ? ok('ListenersNotValid', `the Gateway is accepted; listeners not accepted: ${listeners.filter((l) => l.accepted.status !== 'True').map((l) => l.name).join(', ')}`)
+            : no('ListenersNotValid', 'no listener is accepted'),
       programmed: !anyValid
         ? no('Invalid', 'no listener is valid')
         : addresses.length === 0
-          ? no('AddressNotAssigned', `no ingress Service (label ${INGRESS_SERVICE_LABEL}=all or ${ns}.${g.metadata.name}) gives the Gateway an address`)
+          ? no(
+              'AddressNotAssigned',
+              perGatewayServices(inputs.services)
+                ? `the control plane has not made this Gateway's own Service yet (${GATEWAY_SERVICES_ANNOTATION}: ${PER_GATEWAY})`
+                : `no ingress Service (label ${INGRESS_SERVICE_LABEL}=all or ${ns}.${g.metadata.name}) gives the Gateway an address`,
+            )
           : ok('Programmed', 'the ingress serves this Gateway'),
       addresses,
       listeners,

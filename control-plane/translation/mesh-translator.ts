@@ -6,6 +6,7 @@ import { ok, type Result } from '../../api/result.ts';
 import type { ControlPlaneError } from '../control-plane-error.ts';
 import { makeSnapshot, wireResource } from '../serving/proxy-snapshot.ts';
 import type { ProxyIdentity, ProxySnapshot, SnapshotSource } from '../serving/snapshot-source.ts';
+import { resourceKey, type WireResource } from '../../api/proto/config-discovery.ts';
 import { InboundPolicies, type InboundDefaults } from './inbound-policies.ts';
 import type { MeshInputs, ProxyScope } from './mesh-inputs.ts';
 import { translateInbound } from './translate-inbound.ts';
@@ -44,7 +45,22 @@ export class MeshTranslator implements SnapshotSource {
     this.#inbound = inbound;
   }
 
+  /** Resource instances by key and version, this generation's and the last one's (see makeSnapshot's `intern`). */
+  #wire = new Map<string, WireResource>();
+  #lastWire = new Map<string, WireResource>();
+  readonly #intern = (w: WireResource): WireResource => {
+    const id = `${resourceKey(w)}@${w.version}`;
+    const kept = this.#wire.get(id) ?? this.#lastWire.get(id) ?? w;
+    this.#wire.set(id, kept);
+    return kept;
+  };
+
   #clear(): void {
+    // Rotated only once used: a burst of invalidations between two translations must not forget the last generation.
+    if (this.#wire.size > 0) {
+      this.#lastWire = this.#wire;
+      this.#wire = new Map();
+    }
     this.#cache.clear();
     this.#snapshots.clear();
     this.#inboundProblems.clear();
@@ -87,7 +103,7 @@ export class MeshTranslator implements SnapshotSource {
       if (!hit || hit.generation !== this.#generation) {
         const t = translateIngress(this.#inputs, { gateway: proxy.gateway ? proxy.gateway : null });
         this.translations++;
-        hit = { generation: this.#generation, snapshot: makeSnapshot(t.resources), problems: t.problems };
+        hit = { generation: this.#generation, snapshot: makeSnapshot(t.resources, this.#intern), problems: t.problems };
         this.#cache.set(key, hit);
       }
       return ok(hit.snapshot);
@@ -98,7 +114,7 @@ export class MeshTranslator implements SnapshotSource {
     if (!outbound || outbound.generation !== this.#generation) {
       const t = translateProxy(this.#inputs, scope);
       this.translations++;
-      outbound = { generation: this.#generation, snapshot: makeSnapshot(t.resources), problems: t.problems };
+      outbound = { generation: this.#generation, snapshot: makeSnapshot(t.resources, this.#intern), problems: t.problems };
       this.#cache.set(key, outbound);
     }
     const pod = this.#inbound !== null && proxy.mode === 'sidecar' ? this.#inbound.podOf(proxy) : undefined;
@@ -106,7 +122,7 @@ export class MeshTranslator implements SnapshotSource {
     this.#inboundPolicies ??= new InboundPolicies(this.#inputs, this.#inbound!.defaults);
     const inbound = translateInbound(this.#inboundPolicies, pod);
     this.#inboundProblems.set(`${proxy.namespace}/${proxy.podName}`, inbound.problems);
-    const wire = wireResource(inbound.resource);
+    const wire = this.#intern(wireResource(inbound.resource));
     // Workloads with the same inbound settings in one scope share one snapshot.
     const whole = `${key}|${wire.version}`;
     let snapshot = this.#snapshots.get(whole);

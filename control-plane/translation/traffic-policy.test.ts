@@ -2,11 +2,11 @@
 // conflict (with the outcome each policy gets), invalid policies that change nothing, missing targets, scoping.
 import type { V1Service } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import type { RouteConfig, VirtualHostConfig } from '../../api/config/proxy-config.ts';
+import type { RouteConfig } from '../../api/config/proxy-config.ts';
 import type { TrafficPolicy, TrafficPolicySpec } from '../../api/crd/traffic-policy.ts';
 import { parseGoDuration } from '../../api/crd/go-duration.ts';
 import type { MeshInputs } from './mesh-inputs.ts';
-import { clusterName, clustersWithEndpoints, translateProxy } from './translate-proxy.ts';
+import { clusterName, clustersWithEndpoints, outboundVirtualHosts, translateProxy } from './translate-proxy.ts';
 import { resolveTrafficPolicies } from './traffic-policy-resolution.ts';
 
 const svc = (ns: string, name: string, ports: number[]): V1Service => ({
@@ -27,7 +27,7 @@ const inputs = (services: V1Service[], trafficPolicies: TrafficPolicy[]): MeshIn
 function view(ins: MeshInputs, ns = 'demo') {
   const t = translateProxy(ins, { namespace: ns, outboundNamespaces: null });
   const clusters = clustersWithEndpoints(t.resources);
-  const vhosts = (t.resources.find((r) => r.type === 'route-table')!.body as { virtualHosts: VirtualHostConfig[] }).virtualHosts;
+  const vhosts = outboundVirtualHosts(t.resources);
   return {
     t,
     cluster: (port: number, name = 'echo') => clusters.find((c) => c.name === clusterName('demo', name, port)),
@@ -154,7 +154,7 @@ describe('TrafficPolicy translation', () => {
     const other = svc('other', 'echo', [80]);
     const p = policy('other', 'p', { timeouts: { request: '7s' } });
     const t = translateProxy(inputs([echo, other], [p]), { namespace: 'demo', outboundNamespaces: null });
-    const vh = (ns: string) => (t.resources.find((r) => r.type === 'route-table')!.body as { virtualHosts: VirtualHostConfig[] }).virtualHosts.find((v) => v.name === clusterName(ns, 'echo', 80))!;
+    const vh = (ns: string) => outboundVirtualHosts(t.resources).find((v) => v.name === clusterName(ns, 'echo', 80))!;
     expect(vh('other').routes[0]!.timeoutMs).toBe(7000);
     expect(vh('demo').routes[0]!.timeoutMs).toBe(0);
     // a proxy narrowed to its own namespace does not get the other Service at all

@@ -116,7 +116,8 @@ describe('Gateway translation for the ingress proxy', () => {
     const t = translateIngress(inputs({ gateways: [gateway([http80, https('a', 'a.example.com', 'a-cert')])], httpRoutes: [redirect] }), all);
     const r = table(t, 'ingress:80')[0]!.routes[0]!;
     expect(r.redirect).toEqual({ scheme: 'https', hostname: null, port: null, path: null, statusCode: 301 });
-    expect(table(t, 'ingress:443')).toEqual([]);
+    // The HTTPS listener has no route: its hostname's virtual host is empty (its requests get 404, not another listener's routes).
+    expect(table(t, 'ingress:443').map((v) => [v.domains, v.routes.length])).toEqual([[['a.example.com'], 0]]);
   });
 
   it('hostnames intersection: listener and route narrow each other; none in common does not attach', () => {
@@ -132,7 +133,11 @@ describe('Gateway translation for the ingress proxy', () => {
     expect(res.routes.find((r) => r.name === 'far')!.parents[0]!.accepted).toMatchObject({ status: 'False', reason: 'NoMatchingListenerHostname' });
     expect(res.routes.find((r) => r.name === 'near')!.parents[0]!.accepted.status).toBe('True');
     const t = translateIngress(inputs({ gateways: [gw], httpRoutes: [far, near] }), all);
-    expect(table(t, 'ingress:80').map((v) => v.domains)).toEqual([['shop.example.com']]);
+    // The listener's own hostname has its (here empty) virtual host: other hosts below it get 404 from this listener.
+    expect(table(t, 'ingress:80').map((v) => [v.domains, v.routes.length])).toEqual([
+      [['*.example.com'], 0],
+      [['shop.example.com'], 1],
+    ]);
   });
 
   it('certificates in another namespace only through a ReferenceGrant', () => {
@@ -279,6 +284,34 @@ describe('Gateway translation for the ingress proxy', () => {
     ]);
     // An Ingress is not served by a proxy for one Gateway.
     expect(byType(translateIngress(inputs({ ingresses: [ing] }), { gateway: 'edge/gw' }), 'listener')).toEqual([]);
+  });
+
+  it('listener isolation: a request goes to the most specific listener that matches its host, and only to its routes', () => {
+    const l = (name: string, hostname?: string): GatewayListener => ({ name, port: 80, protocol: 'HTTP', ...(hostname ? { hostname } : {}), allowedRoutes: { namespaces: { from: 'All' } } });
+    const gw = gateway([l('empty'), l('wild', '*.example.com'), l('wild-foo', '*.foo.example.com'), l('abc', 'abc.foo.example.com')]);
+    const at = (name: string, section: string, hostnames?: string[]) =>
+      route(name, [{ matches: [{ path: { type: 'PathPrefix', value: `/${section}` } }], backendRefs: [{ name: 'web', port: 8080 }] }], { parents: [{ name: 'gw', namespace: 'edge', sectionName: section }], ...(hostnames ? { hostnames } : {}) });
+    // Routes on the listener without hostname name hosts that more specific listeners own: those are not served through it.
+    const t = translateIngress(inputs({ gateways: [gw], httpRoutes: [at('e', 'empty', ['bar.example.com', 'bar.foo.example.com', 'other.org', '*.example.com']), at('w', 'wild'), at('wf', 'wild-foo'), at('a', 'abc')] }), all);
+    expect(t.problems).toEqual([]);
+    const vhosts = table(t, 'ingress:80').map((v) => [v.domains[0], v.routes.map((r) => r.name.split('/')[2])]);
+    expect(vhosts).toEqual([
+      ['*.example.com', ['w']],
+      ['*.foo.example.com', ['wf']],
+      ['abc.foo.example.com', ['a']],
+      ['other.org', ['e']],
+    ]);
+  });
+
+  it('a Gateway is Accepted while one listener is, with reason ListenersNotValid when another is not; not Accepted when none is', () => {
+    const bad: GatewayListener = { name: 'invalid', port: 1111, protocol: 'INVALID' };
+    expect(gwOf({ gateways: [gateway([http80])] }).accepted).toMatchObject({ status: 'True', reason: 'Accepted' });
+    expect(gwOf({ gateways: [gateway([http80, bad])] }).accepted).toMatchObject({ status: 'True', reason: 'ListenersNotValid' });
+    expect(gwOf({ gateways: [gateway([bad])] }).accepted).toMatchObject({ status: 'False', reason: 'ListenersNotValid' });
+    expect(gwOf({ gateways: [gateway([http80, bad])] }).listeners.map((l) => [l.name, l.accepted.status, l.accepted.reason, l.supportedKinds.length])).toEqual([
+      ['http', 'True', 'Accepted', 2],
+      ['invalid', 'False', 'UnsupportedProtocol', 0],
+    ]);
   });
 
   it('translation is pure: the same inputs give the same resources, and the inputs are untouched', () => {

@@ -6,7 +6,8 @@ import type { RouteConfig, VirtualHostConfig } from '../../api/config/proxy-conf
 import type { ListenerResource, SecretResource } from '../../api/config/config-resources.ts';
 import type { ResourceBody } from '../serving/proxy-snapshot.ts';
 import { parseEdgeAnnotation, NO_ATTACHMENT, type EdgeAttachment } from './edge-policy-annotation.ts';
-import { resolveGateways, type GatewayInputs, type ResolvedGateways } from './gateway-resolution.ts';
+import { resolveGateways, type GatewayInputs, type ListenerOutcome, type ResolvedGateways } from './gateway-resolution.ts';
+import { gatewayTargetPorts } from './gateway-services.ts';
 import { ingressesAsGateways } from './ingress-objects.ts';
 import { clusterName, type MeshInputs } from './mesh-inputs.ts';
 import { compareRanked, type RankedRoute } from './route-rules.ts';
@@ -44,6 +45,8 @@ interface PortDraft {
   readonly port: number;
   readonly protocol: string;
   readonly owner: string;
+  /** Bound for one Gateway's own Service (gateway-services.ts), not shared by the Gateways on a listener port. */
+  readonly isolated: boolean;
   readonly attachment: EdgeAttachment;
   readonly certificates: Map<string, SecretResource>;
   readonly hosts: Map<string, Map<string, RankedRoute>>;
@@ -66,6 +69,20 @@ function withEdge(route: RouteConfig, gateway: EdgeAttachment, own: EdgeAttachme
     },
     rateLimit: own.rateLimit ?? route.rateLimit,
   };
+}
+
+/** How specific a listener hostname is: none < wildcards (longer suffix first) < exact names. */
+function hostnameRank(h: string | null): number {
+  if (h === null) return 0;
+  return h.startsWith('*.') ? h.length : 1_000_000;
+}
+
+/** Does a listener hostname match every request a route hostname (exact or wildcard) serves? */
+function hostnameCovers(listener: string | null, host: string): boolean {
+  if (listener === null) return true;
+  if (!listener.startsWith('*.')) return host === listener;
+  const suffix = listener.slice(1);
+  return host === listener || (host.endsWith(suffix) && host.length > suffix.length && !host.slice(0, host.length - suffix.length).includes('*', 1));
 }
 
 function failed(route: RouteConfig, why: string): RouteConfig {
@@ -91,42 +108,69 @@ export function translateIngress(inputs: MeshInputs, scope: IngressScope, resolv
   for (const r of inputs.httpRoutes ?? []) routeObjects.set(`HTTPRoute/${r.metadata.namespace}/${r.metadata.name}`, r.metadata.annotations);
   for (const r of inputs.grpcRoutes ?? []) routeObjects.set(`GRPCRoute/${r.metadata.namespace}/${r.metadata.name}`, r.metadata.annotations);
 
+  // A listener's certificates and routes into the draft of the port it is bound on. Listener isolation (Gateway API): a
+  // request goes to the most specific listener whose hostname matches it, so a route hostname that a more specific
+  // listener of the port matches is not served through this one; each listener hostname gets its virtual host (empty if
+  // it has no route), so that its requests never fall through to a less specific listener's routes.
+  const addListener = (draft: PortDraft, l: ListenerOutcome, gw: EdgeAttachment | string, listenerHosts: readonly (string | null)[]): void => {
+    for (const c of l.certificates) draft.certificates.set(certificateSecretName(c.namespace, c.name), { certificateChain: c.certificateChain, privateKey: c.privateKey, trustBundle: null });
+    const own = l.hostname?.toLowerCase() ?? null;
+    if (own !== null && !draft.hosts.has(own)) draft.hosts.set(own, new Map());
+    const shadowed = (host: string): boolean => listenerHosts.some((other) => other !== own && hostnameRank(other) > hostnameRank(own) && hostnameCovers(other, host));
+    for (const a of l.routes) {
+      const ownPolicy = routeAttachment(a.kind, a.namespace, a.name, routeObjects.get(`${a.kind}/${a.namespace}/${a.name}`) ?? undefined);
+      for (const host of a.hostnames) {
+        if (shadowed(host)) continue;
+        let list = draft.hosts.get(host);
+        if (!list) draft.hosts.set(host, (list = new Map()));
+        for (const rr of a.rules) {
+          // Fail closed: a policy that does not parse must not leave the route open.
+          const route =
+            typeof gw === 'string'
+              ? failed(rr.route, `the Gateway's ${gw.split(':')[0]} annotation is invalid`)
+              : typeof ownPolicy === 'string'
+                ? failed(rr.route, `the route's ${ownPolicy.split(':')[0]} annotation is invalid`)
+                : withEdge(rr.route, gw, ownPolicy);
+          // The same rule reached through two listeners of one port serves once.
+          if (!list.has(route.name)) list.set(route.name, { route, key: rr.key });
+        }
+      }
+    }
+  };
+  const pending: { draft: PortDraft; l: ListenerOutcome; gw: EdgeAttachment | string }[] = [];
+
   for (const g of resolved.gateways) {
     const id = `${g.namespace}/${g.name}`;
     // A proxy for one Gateway serves it alone; one for all serves every Gateway (and the Ingresses, restated as Gateways).
     if (scope.gateway !== null && scope.gateway !== id) continue;
     const gw = routeAttachment('Gateway', g.namespace, g.name, g.annotations);
+    // With a Service per Gateway, its listeners are bound a second time on the ports only its own Service sends to.
+    const own = scope.gateway === null ? gatewayTargetPorts(inputs.services, g.namespace, g.name) : new Map<number, number>();
     for (const l of g.listeners) {
       if (!l.valid) continue;
-      let draft = ports.get(l.port);
-      if (draft === undefined) {
-        draft = { port: l.port, protocol: l.protocol, owner: id, attachment: typeof gw === 'string' ? NO_ATTACHMENT : gw, certificates: new Map(), hosts: new Map() };
-        ports.set(l.port, draft);
-      } else if (draft.protocol !== l.protocol) {
-        problems.push({ object: `Gateway ${id}`, message: `listener ${l.name}: port ${l.port} is ${draft.protocol} for Gateway ${draft.owner}; this ${l.protocol} listener is not served by this ingress` });
-        continue;
-      }
-      for (const c of l.certificates) draft.certificates.set(certificateSecretName(c.namespace, c.name), { certificateChain: c.certificateChain, privateKey: c.privateKey, trustBundle: null });
-      for (const a of l.routes) {
-        const own = routeAttachment(a.kind, a.namespace, a.name, routeObjects.get(`${a.kind}/${a.namespace}/${a.name}`) ?? undefined);
-        for (const host of a.hostnames) {
-          let list = draft.hosts.get(host);
-          if (!list) draft.hosts.set(host, (list = new Map()));
-          for (const rr of a.rules) {
-            // Fail closed: a policy that does not parse must not leave the route open.
-            const route =
-              typeof gw === 'string'
-                ? failed(rr.route, `the Gateway's ${gw.split(':')[0]} annotation is invalid`)
-                : typeof own === 'string'
-                  ? failed(rr.route, `the route's ${own.split(':')[0]} annotation is invalid`)
-                  : withEdge(rr.route, gw, own);
-            // The same rule reached through two listeners of one port serves once.
-            if (!list.has(route.name)) list.set(route.name, { route, key: rr.key });
-          }
+      const binds: { port: number; isolated: boolean }[] = [{ port: l.port, isolated: false }];
+      const target = own.get(l.port);
+      if (target !== undefined) binds.push({ port: target, isolated: true });
+      for (const bind of binds) {
+        let draft = ports.get(bind.port);
+        if (draft === undefined) {
+          draft = { port: bind.port, protocol: l.protocol, owner: id, isolated: bind.isolated, attachment: typeof gw === 'string' ? NO_ATTACHMENT : gw, certificates: new Map(), hosts: new Map() };
+          ports.set(bind.port, draft);
+        } else if (draft.isolated !== bind.isolated || (bind.isolated && draft.owner !== id)) {
+          problems.push({ object: `Gateway ${id}`, message: `listener ${l.name}: port ${bind.port} of the ingress pod is taken by ${draft.isolated ? `Gateway ${draft.owner}'s own Service` : 'a Gateway listener'}; not served there` });
+          continue;
+        } else if (draft.protocol !== l.protocol) {
+          problems.push({ object: `Gateway ${id}`, message: `listener ${l.name}: port ${l.port} is ${draft.protocol} for Gateway ${draft.owner}; this ${l.protocol} listener is not served by this ingress` });
+          continue;
         }
+        pending.push({ draft, l, gw });
       }
     }
   }
+  // Every listener of a port known, each one's routes go in (isolation needs the port's other listener hostnames).
+  const hostsOf = new Map<PortDraft, (string | null)[]>();
+  for (const p of pending) hostsOf.set(p.draft, [...(hostsOf.get(p.draft) ?? []), p.l.hostname?.toLowerCase() ?? null]);
+  for (const p of pending) addListener(p.draft, p.l, p.gw, hostsOf.get(p.draft)!);
 
   const trafficPolicies = resolveTrafficPolicies(inputs.trafficPolicies, inputs.services);
   const services = new Map(inputs.services.map((s) => [`${s.metadata?.namespace}/${s.metadata?.name}`, s]));

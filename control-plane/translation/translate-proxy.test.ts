@@ -2,11 +2,10 @@
 // headless and ExternalName Services, scoping (export-to, outbound namespaces), invalid objects, purity.
 import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import type { VirtualHostConfig } from '../../api/config/proxy-config.ts';
 import type { MeshInputs } from './mesh-inputs.ts';
 import { parseNamespaceList } from './mesh-inputs.ts';
 import { MeshTranslator } from './mesh-translator.ts';
-import { clusterName, clustersWithEndpoints, translateProxy, type OutboundVip } from './translate-proxy.ts';
+import { clusterName, clustersWithEndpoints, outboundVirtualHosts, outboundVips, PASSTHROUGH_CLUSTER, translateProxy } from './translate-proxy.ts';
 
 function service(ns: string, name: string, ports: { port: number; name?: string; appProtocol?: string; protocol?: string }[], extra: Partial<V1Service['spec']> = {}, annotations?: Record<string, string>): V1Service {
   return { metadata: { namespace: ns, name, annotations }, spec: { clusterIP: '10.96.0.10', ports, ...extra } };
@@ -24,9 +23,7 @@ const everywhere = (ns: string) => ({ namespace: ns, outboundNamespaces: null })
 
 function outputs(t: ReturnType<typeof translateProxy>) {
   const clusters = clustersWithEndpoints(t.resources);
-  const table = t.resources.find((r) => r.type === 'route-table')!.body as { virtualHosts: VirtualHostConfig[] };
-  const vips = (t.resources.find((r) => r.type === 'outbound-vips')!.body as { vips: OutboundVip[] }).vips;
-  return { clusters, vhosts: table.virtualHosts, vips };
+  return { clusters, vhosts: outboundVirtualHosts(t.resources), vips: outboundVips(t.resources) };
 }
 
 describe('translateProxy', () => {
@@ -55,8 +52,9 @@ describe('translateProxy', () => {
       { address: '10.96.0.10', port: 80, virtualHost: http.name },
       { address: '10.96.0.10', port: 9090, virtualHost: clusterName('demo', 'echo', 9090) },
     ]);
-    // Everything else passes through, last.
-    expect(vhosts.at(-1)!.domains).toEqual(['*']);
+    // Everything else passes through: the table's own virtual host, the only one with a wildcard (so order cannot matter).
+    expect(vhosts.map((v) => v.domains.includes('*'))).toEqual([true, false, false]);
+    expect(vhosts[0]).toMatchObject({ domains: ['*'], routes: [{ backends: [{ cluster: PASSTHROUGH_CLUSTER }] }] });
   });
 
   it('meshed endpoints carry their pod\'s identity and make the cluster mTLS; other endpoints stay plain', () => {
@@ -166,5 +164,28 @@ describe('MeshTranslator', () => {
     const c = t.snapshotFor(proxy('a', 'demo'));
     expect(t.translations).toBe(3);
     expect(c.ok && a.ok && c.value.version !== a.value.version).toBe(true);
+  });
+
+  it('holds one instance of each distinct resource across scopes and generations', () => {
+    const t = new MeshTranslator((p) => ({ namespace: p.namespace, outboundNamespaces: null }));
+    const proxy = (ns: string) => ({ id: `p.${ns}`, podName: 'p', namespace: ns, podIp: '', serviceAccount: 'default', mode: 'sidecar' });
+    const echo = service('demo', 'echo', [{ port: 80 }]);
+    t.setInputs(inputs([echo, service('other', 'api', [{ port: 80 }])]));
+    const get = (ns: string, key: string) => {
+      const s = t.snapshotFor(proxy(ns));
+      if (!s.ok) throw new Error('no snapshot');
+      return s.value.resources.get(key)!;
+    };
+    const cluster = `cluster/${clusterName('demo', 'echo', 80)}`;
+    // The same cluster for callers in two namespaces: one body, not one per scope.
+    expect(get('demo', cluster)).toBe(get('third', cluster));
+    // Its virtual host differs by scope (the bare name only from its own namespace): two bodies.
+    const vh = `virtual-host/${clusterName('demo', 'echo', 80)}`;
+    expect(get('demo', vh).version).not.toBe(get('third', vh).version);
+    // A new generation in which echo did not change keeps echo's instances.
+    const before = get('demo', cluster);
+    t.setInputs(inputs([echo, service('other', 'api', [{ port: 80 }, { port: 81 }])]));
+    t.invalidate();
+    expect(get('demo', cluster)).toBe(before);
   });
 });

@@ -13,7 +13,7 @@ import { portKey, resolveTrafficPolicies } from './traffic-policy-resolution.ts'
 import { CLUSTER_DOMAIN, clusterName, EXPORT_TO_ANNOTATION, parseNamespaceList, type MeshInputs, type ProxyScope } from './mesh-inputs.ts';
 
 /** The resource kinds translation produces (the proxy's live-config kinds). */
-export const RESOURCE_TYPES = { cluster: 'cluster', endpointSet: 'endpoint-set', routeTable: 'route-table', outboundVips: 'outbound-vips' } as const;
+export const RESOURCE_TYPES = { cluster: 'cluster', endpointSet: 'endpoint-set', routeTable: 'route-table', virtualHost: 'virtual-host', outboundVips: 'outbound-vips' } as const;
 export const OUTBOUND_ROUTE_TABLE = 'outbound';
 export const PASSTHROUGH_CLUSTER = 'outbound-passthrough';
 
@@ -205,8 +205,8 @@ export function translateProxy(inputs: MeshInputs, scope: ProxyScope): ProxyTran
   const wanted = new Set<string>();
   const slicesByService = slicesOfServices(inputs.endpointSlices);
   const clusters: ClusterConfig[] = [];
-  const virtualHosts: VirtualHostConfig[] = [];
-  const vips: OutboundVip[] = [];
+  /** Each Service port's virtual host and ClusterIP:ports, sent as resources of their own (see serviceResources). */
+  const perService: { readonly virtualHost: VirtualHostConfig; readonly vips: readonly OutboundVip[] }[] = [];
   const services = [...inputs.services].sort((a, b) => `${a.metadata?.namespace}/${a.metadata?.name}`.localeCompare(`${b.metadata?.namespace}/${b.metadata?.name}`));
   for (const svc of services) {
     if (!validService(svc, problems) || !visibleTo(svc, scope)) continue;
@@ -230,13 +230,14 @@ export function translateProxy(inputs: MeshInputs, scope: ProxyScope): ProxyTran
       // Host forms cannot collide: every form but the bare name carries the namespace, and the bare name is only
       // given to proxies of the Service's own namespace, where names are unique.
       const domains = hostForms(ns, name, p.port, ns === scope.namespace);
+      const vips: OutboundVip[] = [];
       for (const ip of clusterIps) {
         const hostIp = ip.includes(':') ? `[${ip}]` : ip;
         domains.push(`${hostIp}:${p.port}`);
         if (p.port === 80) domains.push(hostIp);
         vips.push({ address: ip, port: p.port, virtualHost: cluster });
       }
-      virtualHosts.push({
+      const virtualHost: VirtualHostConfig = {
         name: cluster,
         domains,
         routes: (gamma.routesFor(scope.namespace, ns, name, p.port) ?? [defaultRoute(cluster)]).map((r) => {
@@ -244,7 +245,8 @@ export function translateProxy(inputs: MeshInputs, scope: ProxyScope): ProxyTran
           for (const m of r.mirrors) wanted.add(m.cluster);
           return withPolicy(r, policy);
         }),
-      });
+      };
+      perService.push({ virtualHost, vips });
     }
   }
   // Backends and mirrors of GAMMA routes that the scope alone did not bring (a Service not exported to this namespace).
@@ -258,8 +260,8 @@ export function translateProxy(inputs: MeshInputs, scope: ProxyScope): ProxyTran
     clusters.push(serviceCluster(b.namespace, b.name, p, slicesByService.get(`${b.namespace}/${b.name}`) ?? [], trafficPolicies.byPort.get(portKey(b.namespace, b.name, b.port))?.sections ?? null, problems, inputs.endpointIdentities));
     have.add(name);
   }
-  // Anything else (headless Services, destinations outside the mesh) goes where it was headed.
-  virtualHosts.push({
+  // Anything else (headless Services, destinations outside the mesh) goes where it was headed: the table's own host.
+  const passthrough: VirtualHostConfig = {
     name: PASSTHROUGH_CLUSTER,
     domains: ['*'],
     routes: [
@@ -276,13 +278,43 @@ export function translateProxy(inputs: MeshInputs, scope: ProxyScope): ProxyTran
         ...NO_ROUTE_POLICY,
       },
     ],
-  });
+  };
   const resources: ResourceBody[] = [
     ...clusters.flatMap(clusterResources),
-    { type: RESOURCE_TYPES.routeTable, name: OUTBOUND_ROUTE_TABLE, body: { name: OUTBOUND_ROUTE_TABLE, virtualHosts } },
-    { type: RESOURCE_TYPES.outboundVips, name: OUTBOUND_ROUTE_TABLE, body: { routeTable: OUTBOUND_ROUTE_TABLE, vips } },
+    { type: RESOURCE_TYPES.routeTable, name: OUTBOUND_ROUTE_TABLE, body: { name: OUTBOUND_ROUTE_TABLE, virtualHosts: [passthrough] } },
+    ...perService.flatMap((s) => serviceResources(s.virtualHost, s.vips)),
   ];
   return { resources, problems };
+}
+
+/**
+ * A Service port's routing goes out as resources of its own, named by its virtual host: its `virtual-host` in the `outbound`
+ * table and its ClusterIP:ports in an `outbound-vips`. A change to one Service (a TrafficPolicy, an HTTPRoute, a new
+ * Service) then pushes that Service's few KiB, not the table of every Service (Envoy's VHDS does the same).
+ */
+export function serviceResources(virtualHost: VirtualHostConfig, vips: readonly OutboundVip[]): ResourceBody[] {
+  const out: ResourceBody[] = [{ type: RESOURCE_TYPES.virtualHost, name: virtualHost.name, body: { routeTable: OUTBOUND_ROUTE_TABLE, ...virtualHost } }];
+  if (vips.length > 0) out.push({ type: RESOURCE_TYPES.outboundVips, name: virtualHost.name, body: { routeTable: OUTBOUND_ROUTE_TABLE, vips } });
+  return out;
+}
+
+/** The `outbound` table's virtual hosts as the proxy assembles them: its own, then its `virtual-host` resources by name. */
+export function outboundVirtualHosts(resources: readonly ResourceBody[]): VirtualHostConfig[] {
+  const table = resources.find((r) => r.type === RESOURCE_TYPES.routeTable && r.name === OUTBOUND_ROUTE_TABLE);
+  const own = (table?.body as { virtualHosts: VirtualHostConfig[] } | undefined)?.virtualHosts ?? [];
+  const extra = resources
+    .filter((r) => r.type === RESOURCE_TYPES.virtualHost && (r.body as { routeTable: string }).routeTable === OUTBOUND_ROUTE_TABLE)
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((r) => {
+      const { routeTable: _table, ...vh } = r.body as VirtualHostConfig & { routeTable: string };
+      return vh;
+    });
+  return [...own, ...extra];
+}
+
+/** Every ClusterIP:port of the `outbound` table, from its `outbound-vips` resources. */
+export function outboundVips(resources: readonly ResourceBody[]): OutboundVip[] {
+  return resources.filter((r) => r.type === RESOURCE_TYPES.outboundVips).flatMap((r) => (r.body as { vips: OutboundVip[] }).vips);
 }
 
 /**

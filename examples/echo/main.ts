@@ -1,5 +1,7 @@
-// Example app `skein.dev/example-echo`: an HTTP server on $PORT (default 8080) answering with its pod name, the request and its headers.
+// Example app `skein.dev/example-echo`: an HTTP server on $PORT (default 8080) answering with its pod name, the request and its
+// headers; with $TCP_PORT set, also a plain TCP echo there (every byte sent back), an opaque TCP workload for the mesh.
 import { createServer } from 'node:http';
+import { createServer as createTcpServer } from 'node:net';
 import { hostname } from 'node:os';
 
 const port = Number(process.env.PORT ?? 8080);
@@ -46,9 +48,18 @@ const server = createServer((req, res) => {
 });
 server.listen(port, '0.0.0.0', () => console.log(`echo ${pod} listening on :${port}`));
 
+const tcpPort = Number(process.env.TCP_PORT ?? 0);
+const tcp = tcpPort > 0
+  ? createTcpServer((socket) => {
+      socket.on('error', () => socket.destroy());
+      socket.pipe(socket);
+    }).listen(tcpPort, '0.0.0.0', () => console.log(`echo ${pod}: TCP echo on :${tcpPort}`))
+  : undefined;
+
 process.on('SIGTERM', () => {
   // Fail readiness first, finish in-flight requests, then exit: what a well-behaved app does on pod deletion.
   ready = false;
+  tcp?.close();
   server.close(() => process.exit(0));
   server.closeIdleConnections();
   setTimeout(() => process.exit(0), 2000).unref();

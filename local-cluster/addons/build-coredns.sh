@@ -14,8 +14,10 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache="${SKEIN_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/skein}"
 dir="$cache/coredns/$COREDNS_VERSION"
 parallel="${SKEIN_BUILD_PARALLEL:-2}"
-# Kept in step with the Corefile that local-cluster/addons/coredns.ts writes (a directive without its plugin fails at start).
-plugins="errors health ready kubernetes forward cache loop reload loadbalance log metrics"
+# Kept in step with the Corefile that local-cluster/addons/coredns.ts writes (a directive without its plugin fails at start),
+# plus whoami: the Gateway API conformance suite runs this binary as its DNS backend too (conformance/echo-images.ts), whose
+# Corefile uses it. The cache is rebuilt when this list changes.
+plugins="errors health ready kubernetes forward cache loop reload loadbalance log metrics whoami"
 
 if [ "${1:-}" = "--print-dir" ]; then echo "$dir/bin"; exit 0; fi
 say() { printf '[build-coredns %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -26,7 +28,7 @@ mkdir -p "$cache"
 exec 9>"$cache/.build-coredns.lock"
 flock -n 9 || { say "another build is running; waiting for it"; flock 9; }
 
-if [ -x "$dir/bin/coredns" ]; then say "coredns $COREDNS_VERSION: cached in $dir/bin"; exit 0; fi
+if [ -x "$dir/bin/coredns" ] && [ "$(cat "$dir/plugins" 2>/dev/null)" = "$plugins" ]; then say "coredns $COREDNS_VERSION: cached in $dir/bin"; exit 0; fi
 start=$SECONDS
 work="$dir/work"
 rm -rf "$work" "$dir/bin.tmp"; mkdir -p "$work" "$dir/bin.tmp"
@@ -75,4 +77,5 @@ n=0
 [ -x "$dir/bin.tmp/coredns" ] || { say "error: coredns was not built"; exit 1; }
 rm -rf "$dir/bin"; mv "$dir/bin.tmp" "$dir/bin"
 echo "$((SECONDS - start))" >"$dir/build-seconds"
+echo "$plugins" >"$dir/plugins"
 say "coredns $COREDNS_VERSION: built in $((SECONDS - start)) s -> $dir/bin"

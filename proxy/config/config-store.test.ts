@@ -6,6 +6,7 @@ import type { ProxyConfig } from '../../api/config/proxy-config.ts';
 import type { ChangeSet, ResourceUpdate } from './change-set.ts';
 import { configResources } from './config-resources-of.ts';
 import { ConfigStore } from './config-store.ts';
+import { routeTableHosts } from './route-table-hosts.ts';
 
 function parsed(doc: unknown): ProxyConfig {
   const r = parseProxyConfig(doc);
@@ -148,6 +149,40 @@ describe('ConfigStore', () => {
     expect(table?.type === 'route-table' && table.value.virtualHosts).toEqual(full.listeners[0]!.virtualHosts);
     const cluster = r.value.resources.get('cluster/app');
     expect(cluster?.value).toEqual(full.clusters[0]);
+  });
+
+  it('takes a virtual host as a resource of its own: validated alone, joined to its route table after the table\'s own hosts', () => {
+    const s = storeWith();
+    const vh = (name: string, domains: string[], cluster = 'app') => up('virtual-host', name, { routeTable: 'out', name, domains, routes: [{ name: 'r', backends: [{ cluster }] }] });
+    const r = s.stage(change([vh('svc-b', ['b.test']), vh('svc-a', ['a.test']), up('outbound-vips', 'svc-a', { routeTable: 'out', vips: [{ address: '10.96.0.7', port: 80, virtualHost: 'svc-a' }] })]));
+    expect(r.ok ? [] : r.error).toEqual([]);
+    if (!r.ok) return;
+    expect([...r.value.changed].sort()).toEqual(['outbound-vips/svc-a', 'virtual-host/svc-a', 'virtual-host/svc-b']);
+    expect(routeTableHosts(r.value.resources).get('out')!.map((h) => [h.name, h.domains])).toEqual([['all', ['*']], ['svc-a', ['a.test']], ['svc-b', ['b.test']]]);
+    s.commit(r.value);
+    // Its body problems and broken references, each with its path in the virtual host's own body.
+    const bad = s.stage(
+      change([
+        up('virtual-host', 'svc-a', { routeTable: 'out', name: 'svc-a', domains: ['a.test'], routes: [{ name: 'r', match: { path: { type: 'regex', value: '(' } }, backends: [{ cluster: 'app' }] }] }),
+        up('virtual-host', 'svc-c', { routeTable: 'nowhere', domains: ['c.test'], routes: [{ name: 'r', backends: [{ cluster: 'gone' }] }] }),
+        up('virtual-host', 'svc-d', { name: 'other', domains: ['d.test'], routes: [] }),
+        up('virtual-host', 'all', { routeTable: 'out', domains: ['e.test'], routes: [] }),
+      ]),
+    );
+    const reasons = bad.ok ? [] : bad.error;
+    expect(reasons).toContainEqual({ type: 'virtual-host', name: 'svc-a', path: 'routes[0].match.path.value', message: expect.stringMatching(/regular expression/) });
+    expect(reasons).toContainEqual({ type: 'virtual-host', name: 'svc-d', path: 'routeTable', message: 'is required (a route table name)' });
+    expect(reasons).toContainEqual({ type: 'virtual-host', name: 'svc-d', path: 'name', message: 'must equal the resource name "svc-d"' });
+    // References are checked once every body is valid: a second change with only valid bodies.
+    const refs = s.stage(change([up('virtual-host', 'svc-c', { routeTable: 'nowhere', domains: ['c.test'], routes: [{ name: 'r', backends: [{ cluster: 'gone' }] }] }), up('virtual-host', 'all', { routeTable: 'out', domains: ['e.test'], routes: [] })]));
+    expect(refs.ok ? [] : refs.error).toEqual([
+      { type: 'virtual-host', name: 'svc-c', path: 'routeTable', message: 'unknown route table "nowhere"' },
+      { type: 'virtual-host', name: 'svc-c', path: 'routes[0].backends[0].cluster', message: 'unknown cluster "gone"' },
+      { type: 'virtual-host', name: 'all', path: 'name', message: 'route table "out" has a virtual host of this name already' },
+    ]);
+    // A VIP may not name a virtual host that goes away.
+    const gone = s.stage(change([], [{ type: 'virtual-host', name: 'svc-a' }]));
+    expect(gone.ok ? [] : gone.error).toEqual([{ type: 'outbound-vips', name: 'svc-a', path: 'vips[0].virtualHost', message: 'route table "out" has no virtual host "svc-a"' }]);
   });
 
   it('keeps secrets and refuses one that is not PEM', () => {

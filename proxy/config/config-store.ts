@@ -8,10 +8,11 @@ import {
   type ProxySettings,
 } from '../../api/config/config-resources.ts';
 import { parseConfigResource } from '../../api/config/parse-config-resource.ts';
-import type { ClusterConfig } from '../../api/config/proxy-config.ts';
+import type { ClusterConfig, VirtualHostConfig } from '../../api/config/proxy-config.ts';
 import { resourceKey, type NackReason } from '../../api/proto/config-discovery.ts';
 import { err, ok, type Result } from '../../api/result.ts';
 import type { ChangeSet } from './change-set.ts';
+import { routeTableHosts } from './route-table-hosts.ts';
 
 export type StoredResource = ParsedResource & { readonly name: string; readonly version: string };
 
@@ -113,7 +114,10 @@ function checkRestart(current: ProxySettings | null, next: ReadonlyMap<string, S
   return reasons;
 }
 
-/** Every reference of the whole set: listeners -> route tables, clusters and secrets, routes -> clusters, VIPs -> virtual hosts. */
+/**
+ * Every reference of the whole set: listeners -> route tables, clusters and secrets, virtual hosts -> route tables, routes ->
+ * clusters, VIPs -> virtual hosts (a table's own or its `virtual-host` resources).
+ */
 export function checkReferences(all: ReadonlyMap<string, StoredResource>): NackReason[] {
   const reasons: NackReason[] = [];
   const of = <T extends ConfigResourceType>(type: T) => [...all.values()].filter((r): r is Extract<StoredResource, { type: T }> => r.type === type);
@@ -123,6 +127,14 @@ export function checkReferences(all: ReadonlyMap<string, StoredResource>): NackR
   const needCluster = (type: string, name: string, path: string, cluster: string): void => {
     if (!clusters.has(cluster)) reasons.push({ type, name, path, message: `unknown cluster "${cluster}"` });
   };
+  const checkRoutes = (vh: VirtualHostConfig, type: string, name: string, at: string): void =>
+    vh.routes.forEach((r, ri) => {
+      r.backends.forEach((b, bi) => needCluster(type, name, `${at}routes[${ri}].backends[${bi}].cluster`, b.cluster));
+      r.mirrors.forEach((m, mi) => needCluster(type, name, `${at}routes[${ri}].mirrors[${mi}].cluster`, m.cluster));
+    });
+  const hostsOf = routeTableHosts(all);
+  /** Per table, once: a set holds a VIP table per Service. */
+  const hostNames = new Map<string, Set<string>>();
   const bound = new Map<string, string>();
   for (const l of of('listener')) {
     const v = l.value;
@@ -138,13 +150,13 @@ export function checkReferences(all: ReadonlyMap<string, StoredResource>): NackR
     bound.set(at, l.name);
   }
   for (const t of of('route-table')) {
-    t.value.virtualHosts.forEach((vh, vi) =>
-      vh.routes.forEach((r, ri) => {
-        const at = `virtualHosts[${vi}].routes[${ri}]`;
-        r.backends.forEach((b, bi) => needCluster('route-table', t.name, `${at}.backends[${bi}].cluster`, b.cluster));
-        r.mirrors.forEach((m, mi) => needCluster('route-table', t.name, `${at}.mirrors[${mi}].cluster`, m.cluster));
-      }),
-    );
+    t.value.virtualHosts.forEach((vh, vi) => checkRoutes(vh, 'route-table', t.name, `virtualHosts[${vi}].`));
+  }
+  for (const v of of('virtual-host')) {
+    const table = tables.get(v.value.routeTable);
+    if (table === undefined) reasons.push({ type: 'virtual-host', name: v.name, path: 'routeTable', message: `unknown route table "${v.value.routeTable}"` });
+    else if (table.virtualHosts.some((vh) => vh.name === v.name)) reasons.push({ type: 'virtual-host', name: v.name, path: 'name', message: `route table "${v.value.routeTable}" has a virtual host of this name already` });
+    checkRoutes(v.value.virtualHost, 'virtual-host', v.name, '');
   }
   for (const e of of('endpoint-set')) {
     const c = clusters.get(e.name);
@@ -157,7 +169,8 @@ export function checkReferences(all: ReadonlyMap<string, StoredResource>): NackR
       reasons.push({ type: 'outbound-vips', name: v.name, path: 'routeTable', message: `unknown route table "${v.value.routeTable}"` });
       continue;
     }
-    const hosts = new Set(table.virtualHosts.map((vh) => vh.name));
+    let hosts = hostNames.get(v.value.routeTable);
+    if (hosts === undefined) hostNames.set(v.value.routeTable, (hosts = new Set(hostsOf.get(v.value.routeTable)!.map((vh) => vh.name))));
     v.value.vips.forEach((vip, i) => {
       if (!hosts.has(vip.virtualHost)) reasons.push({ type: 'outbound-vips', name: v.name, path: `vips[${i}].virtualHost`, message: `route table "${v.value.routeTable}" has no virtual host "${vip.virtualHost}"` });
     });

@@ -11,6 +11,8 @@ export abstract class DownstreamResponseBase {
   #headers: Readonly<Record<string, unknown>> | null = null;
   #preset: HeaderBag | null = null;
   #closed = false;
+  /** The first 'close' listener (serve's, on every request) in a field; only further ones make an array. */
+  #onClose1: (() => void) | null = null;
   #onClose: (() => void)[] | null = null;
   #onDrain: (() => void)[] | null = null;
 
@@ -18,6 +20,7 @@ export abstract class DownstreamResponseBase {
   once(event: 'close' | 'drain', fn: () => void): this {
     if (event === 'close') {
       if (this.#closed) queueMicrotask(fn);
+      else if (this.#onClose1 === null) this.#onClose1 = fn;
       else (this.#onClose ??= []).push(fn);
     } else (this.#onDrain ??= []).push(fn);
     return this;
@@ -64,9 +67,12 @@ export abstract class DownstreamResponseBase {
   protected emitClose(): void {
     if (this.#closed) return;
     this.#closed = true;
+    const first = this.#onClose1;
     const fns = this.#onClose;
+    this.#onClose1 = null;
     this.#onClose = null;
     this.#onDrain = null;
+    if (first !== null) first();
     if (fns !== null) for (const fn of fns) fn();
   }
 }

@@ -1,13 +1,14 @@
 // One upstream HTTP/2 connection on a raw socket, the client role of our codec (RFC 9113): streams bounded by the peer's
 // SETTINGS, flow control both ways, GOAWAY, RST_STREAM, PING keepalive, idle close.
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { ERRORS, ProxyError } from '../errors/proxy-error.ts';
 import type { HeaderBag } from '../http/hop-headers.ts';
 import { encodeFields, isEmptyObject, safe, sendable } from './field-encoding.ts';
 import { RecvWindow, grow } from './flow-window.ts';
 import { FrameOutput } from './frame-output.ts';
 import { Flag, FrameReader, FrameType, type FrameHandler } from './frame-reader.ts';
-import { dataFrameHeader, goawayFrame, headersFrames, pingFrame, rstStreamFrame, settingsFrame, windowUpdateFrame } from './frame-writer.ts';
+import { goawayFrame, pingFrame, settingsFrame } from './frame-writer.ts';
 import { DEFAULT_WINDOW, H2Error, MAX_WINDOW, PREFACE, Setting } from './h2-codes.ts';
 import { HeaderBlock } from './header-block.ts';
 import { FieldsVerdict, HeaderFields } from './header-fields.ts';
@@ -35,10 +36,14 @@ export interface Http2ClientOptions {
 
 /** The callbacks of one stream. After onEnd or onError nothing more is called. */
 export interface ClientStreamHandler {
-  /** The final (non-1xx) response head; `endStream`: there is no body (trailers-only, 204, HEAD). */
+  /**
+   * The final (non-1xx) response head; `headers` are its end-to-end fields (no pseudo-headers, nothing hop-by-hop), a
+   * fresh object the handler may keep and change. `endStream`: there is no body (trailers-only, 204, HEAD).
+   */
   onResponse(status: number, headers: HeaderBag, endStream: boolean): void;
   /** Body bytes (a view of the received buffer); false stops returning window to the server until `stream.resume()`. */
   onData(chunk: Buffer): boolean;
+  /** `trailers`: end-to-end fields, as the head's. */
   onEnd(trailers: HeaderBag | null): void;
   /** `retryable`: the server has not processed the request (REFUSED_STREAM, or above a GOAWAY's last stream id). */
   onError(e: Error, retryable: boolean): void;
@@ -60,6 +65,13 @@ const MAX_UNREAD_OUTPUT = 1 << 20;
 const CLOSE_GRACE_MS = 1_000;
 /** The largest stream id; past it the connection takes no new streams. */
 const MAX_STREAM_ID = 0x7fffffff;
+/**
+ * Frames that make us work without moving a response along (PING, SETTINGS after the first, PRIORITY, RST_STREAM or
+ * WINDOW_UPDATE for a stream already closed, empty DATA or CONTINUATION, unknown types): a burst, then a rate, as the
+ * server side allows its clients (a server flooding them gets GOAWAY(ENHANCE_YOUR_CALM) and loses the connection).
+ */
+const CALM_BURST = 1_000;
+const CALM_REFILL_PER_SEC = 200;
 
 /** One request/response exchange on the connection (the stack's exchange drives it through write/end/resume/cancel). */
 export class Http2ClientStream implements SendingStream {
@@ -170,6 +182,9 @@ export class Http2ClientConnection implements FrameHandler {
   readonly #timer: NodeJS.Timeout;
   #handshakeTimer: NodeJS.Timeout | null;
   #drainWanted = false;
+  /** Flood budget (frames that do no work for a stream), refilled per read. */
+  #calm = CALM_BURST;
+  #calmAt = performance.now();
 
   constructor(socket: Socket, opts: Http2ClientOptions, owner: ClientConnectionOwner) {
     this.socket = socket;
@@ -184,6 +199,11 @@ export class Http2ClientConnection implements FrameHandler {
     socket.on('drain', this.#onDrain);
     socket.on('error', this.#onError);
     socket.once('close', this.#onClose);
+    if ((socket as Partial<TLSSocket>).encrypted === true) {
+      // HTTP/2 over TLS only once the server agreed to it by ALPN (RFC 9113 3.2): not a byte of it to a server that did not.
+      this.#out.hold();
+      socket.once('secureConnect', this.#onSecureConnect);
+    }
     // Preface, our SETTINGS and the connection window in the first write (sent once the socket connects).
     this.#out.queue(PREFACE);
     this.#out.queue(
@@ -195,7 +215,7 @@ export class Http2ClientConnection implements FrameHandler {
     );
     const extra = this.#recvWindow.size - DEFAULT_WINDOW;
     if (extra > 0) {
-      this.#out.queue(windowUpdateFrame(0, extra));
+      this.#out.frameU32(FrameType.WINDOW_UPDATE, 0, extra);
       this.#recvWindow.available += extra;
     }
     this.#timer = setInterval(this.#tick, Math.max(1, Math.min(opts.keepaliveMs, opts.idleTimeoutMs)));
@@ -249,7 +269,7 @@ export class Http2ClientConnection implements FrameHandler {
     enc.field(':path', path);
     encodeFields(enc, headers);
     if (te) enc.field('te', 'trailers');
-    this.#out.queue(headersFrames(id, enc.end(), endStream, this.#peer.maxFrame));
+    this.#out.headers(id, Buffer.from(enc.end()), endStream, this.#peer.maxFrame);
     const s = new Http2ClientStream(this, id, handler, this.#peer.initialWindow, this.#opts.streamWindowBytes, endStream, method === 'HEAD');
     if (this.#streams.size === 0) this.socket.ref();
     this.#streams.set(id, s);
@@ -273,10 +293,28 @@ export class Http2ClientConnection implements FrameHandler {
 
   // ---- input ------------------------------------------------------------------------------------------------------
 
+  readonly #onSecureConnect = (): void => {
+    const alpn = (this.socket as TLSSocket).alpnProtocol;
+    if (alpn === 'h2') return this.#out.release();
+    this.#socketError ??= new ProxyError(ERRORS.upstreamProtocol, `upstream did not agree to HTTP/2 over TLS (ALPN: ${alpn === false || alpn == null ? 'none' : alpn})`);
+    this.#out.clear();
+    this.socket.destroy();
+  };
+
   readonly #onData = (chunk: Buffer): void => {
     this.#readSinceTick = true;
+    const now = performance.now();
+    this.#calm = Math.min(CALM_BURST, this.#calm + ((now - this.#calmAt) * CALM_REFILL_PER_SEC) / 1000);
+    this.#calmAt = now;
     this.#reader.push(chunk);
   };
+
+  /** Takes one unit of the flood budget; past it, GOAWAY(ENHANCE_YOUR_CALM) and the connection fails. */
+  #spend(what: string): boolean {
+    if (--this.#calm >= 0) return true;
+    this.#connectionError(H2Error.ENHANCE_YOUR_CALM, `flood of ${what} frames`);
+    return false;
+  }
 
   onFrameTooLarge(): void {
     this.#connectionError(H2Error.FRAME_SIZE_ERROR, 'frame larger than our maximum');
@@ -292,6 +330,7 @@ export class Http2ClientConnection implements FrameHandler {
       case FrameType.PRIORITY:
         if (id === 0) return this.#connectionError(H2Error.PROTOCOL_ERROR, 'PRIORITY on stream 0');
         if (payload.length !== 5) return this.#connectionError(H2Error.FRAME_SIZE_ERROR, 'PRIORITY length');
+        this.#spend('PRIORITY');
         return;
       case FrameType.RST_STREAM:
         return this.#onRstStream(id, payload);
@@ -304,7 +343,7 @@ export class Http2ClientConnection implements FrameHandler {
         if (id !== 0) return this.#connectionError(H2Error.PROTOCOL_ERROR, 'PING on a stream');
         if (payload.length !== 8) return this.#connectionError(H2Error.FRAME_SIZE_ERROR, 'PING length');
         if ((flags & Flag.ACK) !== 0) this.#pingOutstanding = false;
-        else this.#queueControl(pingFrame(payload, true));
+        else if (this.#spend('PING')) this.#queueControl(pingFrame(payload, true));
         return;
       case FrameType.GOAWAY:
         return this.#onGoaway(id, payload);
@@ -313,7 +352,9 @@ export class Http2ClientConnection implements FrameHandler {
       case FrameType.CONTINUATION:
         return this.#onContinuation(flags, id, payload);
       default:
-        return; // unknown frame types are ignored (RFC 9113 5.5)
+        // Unknown frame types are ignored (RFC 9113 5.5), but not for free.
+        this.#spend('unknown');
+        return;
     }
   }
 
@@ -332,6 +373,7 @@ export class Http2ClientConnection implements FrameHandler {
     }
     // Every DATA frame counts against the connection window, whatever becomes of its stream.
     if (!this.#recvWindow.receive(flowLength)) return this.#connectionError(H2Error.FLOW_CONTROL_ERROR, 'connection window overrun');
+    if (flowLength === 0 && (flags & Flag.END_STREAM) === 0 && !this.#spend('empty DATA')) return;
     const s = this.#streams.get(id);
     if (s === undefined) {
       // A stream we closed (cancelled, or reset): the server may not know yet.
@@ -366,6 +408,7 @@ export class Http2ClientConnection implements FrameHandler {
   #onContinuation(flags: number, id: number, payload: Buffer): void {
     const error = this.#block.add(flags, id, payload);
     if (error !== 0) return this.#connectionError(error, error === H2Error.ENHANCE_YOUR_CALM ? 'response header block too large' : 'CONTINUATION out of place');
+    if (payload.length === 0 && !this.#spend('empty CONTINUATION')) return;
     if (this.#block.complete) this.#headerBlock();
   }
 
@@ -413,7 +456,7 @@ export class Http2ClientConnection implements FrameHandler {
     s.remoteClosed = true;
     if (!s.localClosed) {
       // The answer is complete before our request body (RFC 9113 8.1): stop sending it.
-      this.#out.queue(rstStreamFrame(s.id, H2Error.NO_ERROR));
+      this.#out.frameU32(FrameType.RST_STREAM, s.id, H2Error.NO_ERROR);
     }
     this.#close(s);
     s.handler.onEnd(trailers);
@@ -423,7 +466,10 @@ export class Http2ClientConnection implements FrameHandler {
     if (payload.length !== 4) return this.#connectionError(H2Error.FRAME_SIZE_ERROR, 'RST_STREAM length');
     if (id === 0 || this.#idle(id)) return this.#connectionError(H2Error.PROTOCOL_ERROR, 'RST_STREAM on an idle stream');
     const s = this.#streams.get(id);
-    if (s === undefined) return;
+    if (s === undefined) {
+      this.#spend('RST_STREAM');
+      return;
+    }
     const code = payload.readUInt32BE(0);
     this.#close(s);
     // REFUSED_STREAM: the server did no work on it (RFC 9113 8.7), so it may be sent again.
@@ -435,9 +481,11 @@ export class Http2ClientConnection implements FrameHandler {
     if (id !== 0) return this.#connectionError(H2Error.PROTOCOL_ERROR, 'SETTINGS on a stream');
     if ((flags & Flag.ACK) !== 0) {
       if (payload.length !== 0) this.#connectionError(H2Error.FRAME_SIZE_ERROR, 'SETTINGS ACK with a payload');
+      else this.#spend('SETTINGS');
       return;
     }
     if (payload.length % 6 !== 0) return this.#connectionError(H2Error.FRAME_SIZE_ERROR, 'SETTINGS length');
+    if (this.#ready && !this.#spend('SETTINGS')) return;
     const before = this.available;
     const error = this.#peer.apply(payload, 'client');
     if (error !== 0) return this.#connectionError(error, 'invalid SETTINGS');
@@ -491,7 +539,10 @@ export class Http2ClientConnection implements FrameHandler {
     }
     if (this.#idle(id)) return this.#connectionError(H2Error.PROTOCOL_ERROR, 'WINDOW_UPDATE on an idle stream');
     const s = this.#streams.get(id);
-    if (s === undefined) return;
+    if (s === undefined) {
+      this.#spend('WINDOW_UPDATE');
+      return;
+    }
     if (inc === 0) return this.#streamError(s, H2Error.PROTOCOL_ERROR, 'WINDOW_UPDATE of 0');
     const w = grow(s.sendWindow, inc);
     if (w === null) return this.#streamError(s, H2Error.FLOW_CONTROL_ERROR, 'window past 2^31-1');
@@ -521,7 +572,7 @@ export class Http2ClientConnection implements FrameHandler {
 
   /** A stream error of ours (RFC 9113 5.4.2): RST_STREAM, the stream closed, its exchange failed. */
   #streamError(s: Http2ClientStream, code: number, why: string): void {
-    this.#out.queue(rstStreamFrame(s.id, code));
+    this.#out.frameU32(FrameType.RST_STREAM, s.id, code);
     this.#close(s);
     s.handler.onError(new ProxyError(ERRORS.upstreamProtocol, why), false);
   }
@@ -529,7 +580,7 @@ export class Http2ClientConnection implements FrameHandler {
   /** @internal The exchange abandons the stream. */
   cancel(s: Http2ClientStream): void {
     if (s.closed) return;
-    if (!s.remoteClosed || !s.localClosed) this.#out.queue(rstStreamFrame(s.id, H2Error.CANCEL));
+    if (!s.remoteClosed || !s.localClosed) this.#out.frameU32(FrameType.RST_STREAM, s.id, H2Error.CANCEL);
     this.#close(s);
   }
 
@@ -574,8 +625,8 @@ export class Http2ClientConnection implements FrameHandler {
         const enc = this.#encoder;
         enc.begin();
         encodeFields(enc, t);
-        this.#out.queue(headersFrames(s.id, enc.end(), true, this.#peer.maxFrame));
-      } else this.#out.queue(dataFrameHeader(s.id, 0, true));
+        this.#out.headers(s.id, Buffer.from(enc.end()), true, this.#peer.maxFrame);
+      } else this.#out.frame(FrameType.DATA, Flag.END_STREAM, s.id, null);
       s.localClosed = true;
       return;
     }
@@ -599,13 +650,13 @@ export class Http2ClientConnection implements FrameHandler {
   consumed(s: Http2ClientStream, n: number): void {
     if (this.#phase === Phase.CLOSED) return;
     const inc = s.closed || s.remoteClosed ? 0 : s.window.consume(n);
-    if (inc > 0) this.#out.queue(windowUpdateFrame(s.id, inc));
+    if (inc > 0) this.#out.frameU32(FrameType.WINDOW_UPDATE, s.id, inc);
     this.#returnConnectionWindow(n);
   }
 
   #returnConnectionWindow(n: number): void {
     const inc = this.#recvWindow.consume(n);
-    if (inc > 0) this.#out.queue(windowUpdateFrame(0, inc));
+    if (inc > 0) this.#out.frameU32(FrameType.WINDOW_UPDATE, 0, inc);
   }
 
   // ---- connection lifecycle ---------------------------------------------------------------------------------------

@@ -1,15 +1,39 @@
 // One connection's outgoing frames, either role: queued during a turn of the event loop and written in one socket write.
 import type { Socket } from 'node:net';
+import { Flag, FrameType } from './frame-reader.ts';
+import { writeFrameHeader } from './frame-writer.ts';
 
-/** Output up to this size is joined into one socket write. */
+/** Output up to this size is joined into one buffer and one socket write. */
 const JOIN_LIMIT = 64 * 1024;
+/** Past JOIN_LIMIT, payloads this large are written as they are (writev) instead of copied. */
+const BY_REFERENCE = 4 * 1024;
 
+/** What a queued item is: a frame whose header is written at flush time, or bytes sent as given. */
+const RAW = -1;
+
+/**
+ * Frames are queued as numbers (length, type, flags, stream, a 32-bit payload for RST_STREAM and WINDOW_UPDATE) plus the
+ * payload buffer, and their headers are written straight into the one buffer the flush sends: no buffer per frame
+ * header or control frame (they were a good part of the garbage of a proxied request).
+ */
 export class FrameOutput {
   readonly #socket: Socket;
   readonly #afterFlush: () => void;
-  #out: Buffer[] = [];
+  /**
+   * Per item: payload length (negative for a DATA header whose payload is queued after it), type (RAW for given bytes),
+   * flags, stream id, and the 32-bit payload of a 4-byte frame whose buffer is null.
+   */
+  #meta: number[] = [];
+  #bufs: (Buffer | null)[] = [];
+  /** Items queued. The arrays are reused (slots overwritten, buffers let go after each flush): two pairs, swapped at
+   *  each flush, so that whatever is queued while a flush writes never lands in the arrays being written. */
+  #n = 0;
+  #spareMeta: number[] = [];
+  #spareBufs: (Buffer | null)[] = [];
   #bytes = 0;
   #scheduled = false;
+  /** Nothing is written until `release()` (a TLS connection whose ALPN is not checked yet). */
+  #held = false;
 
   /** `afterFlush` runs after each socket write (the connection wakes writers that waited on it). */
   constructor(socket: Socket, afterFlush: () => void) {
@@ -22,19 +46,77 @@ export class FrameOutput {
     return this.#bytes + this.#socket.writableLength;
   }
 
+  /** Bytes sent as they are (the preface, a frame built elsewhere). Not copied: `buf` must not change before the flush. */
   queue(buf: Buffer): void {
-    this.#out.push(buf);
-    this.#bytes += buf.length;
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      queueMicrotask(this.#task);
+    this.#item(buf.length, RAW, 0, 0, 0, buf, buf.length);
+  }
+
+  /** A frame with `payload` (kept by reference until the flush; null: empty). */
+  frame(type: number, flags: number, streamId: number, payload: Buffer | null): void {
+    const n = payload === null ? 0 : payload.length;
+    this.#item(n, type, flags, streamId, 0, payload, 9 + n);
+  }
+
+  /** A DATA frame header for `length` payload bytes that the caller queues right after it with `queue`. */
+  dataHeader(streamId: number, length: number, endStream: boolean): void {
+    // A negative length: the header announces -length - 1 bytes but carries none itself.
+    this.#item(-length - 1, FrameType.DATA, endStream ? Flag.END_STREAM : 0, streamId, 0, null, 9);
+  }
+
+  /** RST_STREAM or WINDOW_UPDATE: a frame whose payload is one 32-bit number. */
+  frameU32(type: number, streamId: number, value: number): void {
+    this.#item(4, type, 0, streamId, value, null, 13);
+  }
+
+  /** A header block as HEADERS (+ CONTINUATION frames past `maxFrameSize`); `block` is kept by reference. */
+  headers(streamId: number, block: Buffer, endStream: boolean, maxFrameSize: number): void {
+    if (block.length <= maxFrameSize) {
+      this.frame(FrameType.HEADERS, Flag.END_HEADERS | (endStream ? Flag.END_STREAM : 0), streamId, block);
+      return;
     }
+    for (let p = 0, first = true; p < block.length; first = false) {
+      const len = Math.min(maxFrameSize, block.length - p);
+      const last = p + len === block.length;
+      const type = first ? FrameType.HEADERS : FrameType.CONTINUATION;
+      const flags = (last ? Flag.END_HEADERS : 0) | (first && endStream ? Flag.END_STREAM : 0);
+      this.frame(type, flags, streamId, block.subarray(p, p + len));
+      p += len;
+    }
+  }
+
+  /** Keeps everything queued until `release()`. */
+  hold(): void {
+    this.#held = true;
+  }
+
+  /** Writes what was held, and from now on as usual. */
+  release(): void {
+    this.#held = false;
+    this.flush();
   }
 
   /** Drops what is queued (the socket is gone). */
   clear(): void {
-    this.#out = [];
+    this.#bufs.fill(null, 0, this.#n);
+    this.#n = 0;
     this.#bytes = 0;
+  }
+
+  #item(length: number, type: number, flags: number, streamId: number, u32: number, buf: Buffer | null, size: number): void {
+    const i = this.#n++;
+    const meta = this.#meta;
+    const m = i * 5;
+    meta[m] = length;
+    meta[m + 1] = type;
+    meta[m + 2] = flags;
+    meta[m + 3] = streamId;
+    meta[m + 4] = u32;
+    this.#bufs[i] = buf;
+    this.#bytes += size;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      queueMicrotask(this.#task);
+    }
   }
 
   readonly #task = (): void => {
@@ -43,20 +125,74 @@ export class FrameOutput {
 
   flush(): void {
     this.#scheduled = false;
-    const out = this.#out;
-    if (out.length === 0) return;
-    const socket = this.#socket;
     const bytes = this.#bytes;
-    this.#out = [];
+    if (bytes === 0 || this.#held) return;
+    const meta = this.#meta;
+    const bufs = this.#bufs;
+    const n = this.#n;
+    const socket = this.#socket;
+    this.#meta = this.#spareMeta;
+    this.#bufs = this.#spareBufs;
+    this.#n = 0;
     this.#bytes = 0;
-    if (socket.destroyed || !socket.writable) return;
-    if (out.length === 1) socket.write(out[0]!);
-    else if (bytes <= JOIN_LIMIT) socket.write(Buffer.concat(out, bytes));
-    else {
-      socket.cork();
-      for (const b of out) socket.write(b);
-      socket.uncork();
+    const writable = !socket.destroyed && socket.writable;
+    if (writable) {
+      if (n === 1 && meta[1] === RAW) socket.write(bufs[0]!);
+      else if (bytes <= JOIN_LIMIT) socket.write(this.#join(meta, bufs, 0, n, bytes));
+      else this.#writeLarge(meta, bufs, n);
     }
-    this.#afterFlush();
+    bufs.fill(null, 0, n);
+    this.#spareMeta = meta;
+    this.#spareBufs = bufs;
+    if (writable) this.#afterFlush();
+  }
+
+  /** Items [from, to) in one new buffer of `size` bytes. */
+  #join(meta: readonly number[], bufs: readonly (Buffer | null)[], from: number, to: number, size: number): Buffer {
+    const out = Buffer.allocUnsafe(size);
+    let o = 0;
+    for (let i = from; i < to; i++) {
+      const m = i * 5;
+      const type = meta[m + 1]!;
+      const buf = bufs[i]!;
+      if (type !== RAW) {
+        const length = meta[m]!;
+        writeFrameHeader(out, o, length < 0 ? -length - 1 : length, type, meta[m + 2]!, meta[m + 3]!);
+        o += 9;
+        if (buf === null) {
+          if (length === 4) o = out.writeUInt32BE(meta[m + 4]!, o);
+          continue;
+        }
+      }
+      o += buf.copy(out, o);
+    }
+    return out;
+  }
+
+  /** More than JOIN_LIMIT: small items joined in runs, large payloads written as they are, all in one corked write. */
+  #writeLarge(meta: readonly number[], bufs: readonly (Buffer | null)[], n: number): void {
+    const socket = this.#socket;
+    socket.cork();
+    let from = 0;
+    let size = 0;
+    for (let i = 0; i < n; i++) {
+      const buf = bufs[i];
+      const itemSize = (meta[i * 5 + 1] === RAW ? 0 : 9) + (buf == null ? (meta[i * 5] === 4 ? 4 : 0) : buf.length);
+      if (buf != null && buf.length > BY_REFERENCE && meta[i * 5 + 1] === RAW) {
+        if (i > from) socket.write(this.#join(meta, bufs, from, i, size));
+        socket.write(buf);
+        from = i + 1;
+        size = 0;
+        continue;
+      }
+      if (size + itemSize > JOIN_LIMIT && i > from) {
+        socket.write(this.#join(meta, bufs, from, i, size));
+        from = i;
+        size = 0;
+      }
+      size += itemSize;
+    }
+    if (n > from) socket.write(this.#join(meta, bufs, from, n, size));
+    socket.uncork();
   }
 }

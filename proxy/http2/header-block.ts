@@ -17,7 +17,9 @@ export class HeaderBlock {
   complete = false;
   /** Bytes a block may reach with its framing overhead; past it: ENHANCE_YOUR_CALM. */
   readonly #maxBytes: number;
-  #parts: Buffer[] = [];
+  /** The HEADERS frame's fragment, and the CONTINUATIONs' (null until there is one: most blocks are one frame). */
+  #first: Buffer | null = null;
+  #more: Buffer[] | null = null;
   #bytes = 0;
   #frames = 0;
 
@@ -41,12 +43,13 @@ export class HeaderBlock {
       p += 5;
     }
     if (end < p) return H2Error.PROTOCOL_ERROR;
-    const fragment = payload.subarray(p, end);
+    const fragment = p === 0 && end === payload.length ? payload : payload.subarray(p, end);
     this.stream = id;
     this.endStream = (flags & Flag.END_STREAM) !== 0;
     this.complete = (flags & Flag.END_HEADERS) !== 0;
     // Payloads are views of read buffers that live on: kept as they are until the block is complete.
-    this.#parts = [fragment];
+    this.#first = fragment;
+    this.#more = null;
     this.#bytes = fragment.length;
     this.#frames = 0;
     return 0;
@@ -57,23 +60,24 @@ export class HeaderBlock {
     if (this.stream === 0 || id !== this.stream) return H2Error.PROTOCOL_ERROR;
     this.#bytes += payload.length;
     if (++this.#frames > MAX_CONTINUATIONS || this.#bytes > this.#maxBytes) return H2Error.ENHANCE_YOUR_CALM;
-    this.#parts.push(payload);
+    (this.#more ??= []).push(payload);
     this.complete = (flags & Flag.END_HEADERS) !== 0;
     return 0;
   }
 
   /** The whole block; the next frame may start another. */
   take(): Buffer {
-    const parts = this.#parts;
-    this.#parts = [];
+    const first = this.#first!;
+    const more = this.#more;
+    this.#first = this.#more = null;
     this.stream = 0;
     this.complete = false;
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    return more === null ? first : Buffer.concat([first, ...more]);
   }
 
   /** Drops an open block (the connection failed). */
   reset(): void {
-    this.#parts = [];
+    this.#first = this.#more = null;
     this.stream = 0;
     this.complete = false;
   }

@@ -1,5 +1,5 @@
 // Collects and validates one header block, either role (RFC 9113 8.2, 8.3): a malformed block is a stream error, never forwarded.
-import type { HeaderBag } from '../http/hop-headers.ts';
+import { newHeaderBag, type HeaderBag } from '../http/hop-headers.ts';
 
 /** Why a header block was refused; each maps to the RST_STREAM code the connection sends. */
 export const FieldsVerdict = {
@@ -22,6 +22,11 @@ for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL
 const STATUS = /^[1-5][0-9][0-9]$/;
 
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+/**
+ * Valid in a response or its trailers but never forwarded (hop-by-hop, or meaningless past this hop): left out of the
+ * header object, so that the object is the end-to-end header set the proxy passes on without copying it.
+ */
+const NOT_FORWARDED_IN_RESPONSE = new Set(['te', 'trailer', 'http2-settings', 'host']);
 
 function isToken(s: string, table: Uint8Array): boolean {
   if (s.length === 0) return false;
@@ -63,10 +68,12 @@ function validPath(p: string): boolean {
  * still runs to keep the dynamic table in step).
  */
 export class HeaderFields {
-  headers: HeaderBag = Object.create(null) as HeaderBag;
+  headers: HeaderBag = newHeaderBag();
   verdict: FieldsVerdict = FieldsVerdict.OK;
   /** The parsed content-length, or -1. */
   contentLength = -1;
+  /** A response's :status as received ('' until seen): kept out of `headers`, which hold end-to-end fields only. */
+  #status = '';
   #trailers = false;
   #response = false;
   readonly #maxBytes: number;
@@ -80,12 +87,16 @@ export class HeaderFields {
     this.#maxCount = maxCount;
   }
 
-  /** Starts a block: a request head, a response head (`response`), or trailers (no pseudo-headers allowed). */
+  /**
+   * Starts a block: a request head (pseudo-headers kept in `headers`), a response head (`response`: :status kept apart,
+   * `headers` end-to-end only), or trailers (no pseudo-headers allowed).
+   */
   begin(trailers: boolean, response = false): void {
     this.#response = response;
-    this.headers = Object.create(null) as HeaderBag;
+    this.headers = newHeaderBag();
     this.verdict = FieldsVerdict.OK;
     this.contentLength = -1;
+    this.#status = '';
     this.#trailers = trailers;
     this.#bytes = 0;
     this.#count = 0;
@@ -103,7 +114,12 @@ export class HeaderFields {
     const h = this.headers;
     if (name.charCodeAt(0) === 0x3a /* ':' */) {
       // Pseudo-headers: only the four request ones (or :status in a response), once each, before any regular field, never in trailers.
-      const known = this.#response ? name === ':status' : name === ':method' || name === ':scheme' || name === ':path' || name === ':authority';
+      if (this.#response) {
+        if (this.#trailers || this.#regularSeen || name !== ':status' || this.#status !== '' || !validValue(value)) this.#refuse(FieldsVerdict.MALFORMED);
+        else this.#status = value;
+        return;
+      }
+      const known = name === ':method' || name === ':scheme' || name === ':path' || name === ':authority';
       if (this.#trailers || this.#regularSeen || !known || h[name] !== undefined || !validValue(value)) {
         this.#refuse(FieldsVerdict.MALFORMED);
         return;
@@ -120,6 +136,7 @@ export class HeaderFields {
       this.#refuse(FieldsVerdict.MALFORMED);
       return;
     }
+    if (this.#response && NOT_FORWARDED_IN_RESPONSE.has(name)) return;
     const prev = h[name];
     if (prev === undefined) h[name] = name === 'set-cookie' ? [value] : value;
     else if (Array.isArray(prev)) prev.push(value);
@@ -128,7 +145,7 @@ export class HeaderFields {
 
   #refuse(v: FieldsVerdict): void {
     this.verdict = v;
-    this.headers = Object.create(null) as HeaderBag;
+    this.headers = newHeaderBag();
   }
 
   /** After the block: the request-level rules (RFC 9113 8.3.1, 8.1.1 content-length). Returns the verdict. */
@@ -153,8 +170,8 @@ export class HeaderFields {
   /** After a response head block (RFC 9113 8.3.2): returns the :status (100-599), or -1 when the block is malformed. */
   finishResponse(): number {
     if (this.verdict !== FieldsVerdict.OK) return -1;
-    const st = this.headers[':status'];
-    if (typeof st !== 'string' || !STATUS.test(st)) {
+    const st = this.#status;
+    if (!STATUS.test(st)) {
       this.#malformed();
       return -1;
     }

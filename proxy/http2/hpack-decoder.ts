@@ -23,6 +23,8 @@ export class HpackDecoder {
   #names: string[] = [];
   #values: string[] = [];
   #start = 0;
+  /** The read position in the block being decoded (integers and strings are read at it, without a tuple per read). */
+  #p = 0;
 
   constructor(maxTableSize = 4096) {
     this.#maxAllowed = maxTableSize;
@@ -40,43 +42,73 @@ export class HpackDecoder {
   /** Decodes `block`, calling `sink` per field. Throws HpackError on any malformed input. */
   decode(block: Uint8Array, sink: FieldSink): void {
     const end = block.length;
-    let p = 0;
+    this.#p = 0;
     let fieldSeen = false;
-    while (p < end) {
-      const b = block[p]!;
+    while (this.#p < end) {
+      const b = block[this.#p]!;
       if (b >= 0x80) {
         // Indexed field.
-        const [idx, q] = readInt(block, p, 7);
-        p = q;
+        const idx = this.#int(block, 7);
         if (idx === 0) throw new HpackError('index 0');
         this.#emitIndexed(idx, sink);
         fieldSeen = true;
       } else if (b >= 0x40 || b < 0x20) {
         // Literal with incremental indexing (01), without indexing (0000) or never indexed (0001).
         const indexing = b >= 0x40;
-        const [idx, q] = readInt(block, p, indexing ? 6 : 4);
-        p = q;
-        let name: string;
-        if (idx === 0) {
-          const r = readString(block, p);
-          name = r[0];
-          p = r[1];
-        } else name = this.#name(idx);
-        const r = readString(block, p);
-        p = r[1];
-        sink(name, r[0]);
-        if (indexing) this.#add(name, r[0]);
+        const idx = this.#int(block, indexing ? 6 : 4);
+        const name = idx === 0 ? this.#string(block) : this.#name(idx);
+        const value = this.#string(block);
+        sink(name, value);
+        if (indexing) this.#add(name, value);
         fieldSeen = true;
       } else {
         // Dynamic table size update (001): only at the start of a block (RFC 7541 4.2).
         if (fieldSeen) throw new HpackError('table size update after a field');
-        const [size, q] = readInt(block, p, 5);
-        p = q;
+        const size = this.#int(block, 5);
         if (size > this.#maxAllowed) throw new HpackError('table size update above the advertised limit');
         this.#maxSize = size;
         this.#evict(0);
       }
     }
+  }
+
+  /** An HPACK integer with an N-bit prefix at the cursor, which moves past it. Values past 2^28 are refused. */
+  #int(buf: Uint8Array, bits: number): number {
+    let p = this.#p;
+    const mask = (1 << bits) - 1;
+    let v = buf[p]! & mask;
+    p++;
+    if (v < mask) {
+      this.#p = p;
+      return v;
+    }
+    let shift = 0;
+    for (;;) {
+      if (p >= buf.length) throw new HpackError('truncated integer');
+      const b = buf[p++]!;
+      v += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) break;
+      shift += 7;
+      if (shift > 21) throw new HpackError('integer too large');
+    }
+    this.#p = p;
+    return v;
+  }
+
+  /** A string literal at the cursor (Huffman or raw, as latin1); the cursor moves past it. */
+  #string(buf: Uint8Array): string {
+    const p = this.#p;
+    if (p >= buf.length) throw new HpackError('truncated string');
+    const huffman = buf[p]! >= 0x80;
+    const len = this.#int(buf, 7);
+    const q = this.#p;
+    const end = q + len;
+    if (end > buf.length) throw new HpackError('string past the end of the block');
+    this.#p = end;
+    if (!huffman) return Buffer.prototype.toString.call(buf, 'latin1', q, end) as string;
+    const s = huffmanDecode(buf, q, end);
+    if (s === null) throw new HpackError('invalid Huffman encoding');
+    return s;
   }
 
   #emitIndexed(idx: number, sink: FieldSink): void {
@@ -123,35 +155,4 @@ export class HpackDecoder {
       this.#start = 0;
     }
   }
-}
-
-/** An HPACK integer with an N-bit prefix at `p`; returns [value, next offset]. Values past 2^28 are refused. */
-function readInt(buf: Uint8Array, p: number, bits: number): [number, number] {
-  const mask = (1 << bits) - 1;
-  let v = buf[p]! & mask;
-  p++;
-  if (v < mask) return [v, p];
-  let shift = 0;
-  for (;;) {
-    if (p >= buf.length) throw new HpackError('truncated integer');
-    const b = buf[p++]!;
-    v += (b & 0x7f) * 2 ** shift;
-    if (b < 0x80) break;
-    shift += 7;
-    if (shift > 21) throw new HpackError('integer too large');
-  }
-  return [v, p];
-}
-
-/** A string literal at `p` (Huffman or raw, as latin1); returns [value, next offset]. */
-function readString(buf: Uint8Array, p: number): [string, number] {
-  if (p >= buf.length) throw new HpackError('truncated string');
-  const huffman = buf[p]! >= 0x80;
-  const [len, q] = readInt(buf, p, 7);
-  const end = q + len;
-  if (end > buf.length) throw new HpackError('string past the end of the block');
-  if (!huffman) return [Buffer.prototype.toString.call(buf, 'latin1', q, end) as string, end];
-  const s = huffmanDecode(buf, q, end);
-  if (s === null) throw new HpackError('invalid Huffman encoding');
-  return [s, end];
 }

@@ -2,13 +2,27 @@
 import { huffmanEncode, huffmanLength } from './huffman.ts';
 import { STATIC_TABLE } from './hpack-tables.ts';
 
-/** Static entries by "name\0value" and first index by name. */
-const STATIC_FIELD = new Map<string, number>();
-const STATIC_NAME = new Map<string, number>();
+/**
+ * Static entries by name: the name's first index and the index of each value the table has for it. Looked up by name
+ * then value, so no "name\0value" key string is built per field (those strings were a good part of the proxy's garbage).
+ */
+interface StaticName {
+  index: number;
+  readonly values: Map<string, number>;
+}
+const STATIC = new Map<string, StaticName>();
 for (let i = STATIC_TABLE.length - 1; i >= 1; i--) {
   const [n, v] = STATIC_TABLE[i]!;
-  STATIC_FIELD.set(`${n}\0${v}`, i);
-  STATIC_NAME.set(n, i);
+  let e = STATIC.get(n);
+  if (e === undefined) STATIC.set(n, (e = { index: i, values: new Map() }));
+  e.index = i;
+  e.values.set(v, i);
+}
+
+/** The dynamic table's entries of one name: insertion number of the newest, and of each value still in the table. */
+interface DynamicName {
+  latest: number;
+  readonly values: Map<string, number>;
 }
 
 /** Fields never put in a table (RFC 7541 7.1: credentials), and ones whose values change with every message. */
@@ -25,12 +39,11 @@ export class HpackEncoder {
   #maxSize = 4096;
   #pendingSizeUpdate = -1;
   #size = 0;
-  /** Insertion number of each live entry, by "name\0value"; index = inserted - number + 62. */
-  readonly #byField = new Map<string, number>();
-  readonly #byName = new Map<string, number>();
-  /** Live entries oldest first, as keys and sizes; `#head` past the evicted ones. */
-  #keys: string[] = [];
+  /** Insertion numbers of the live entries by name and value; index = inserted - number + 62. */
+  readonly #byName = new Map<string, DynamicName>();
+  /** Live entries oldest first, as names, values and sizes; `#head` past the evicted ones. */
   #names: string[] = [];
+  #values: string[] = [];
   #sizes: number[] = [];
   #head = 0;
   #inserted = 0;
@@ -57,19 +70,24 @@ export class HpackEncoder {
 
   /** Adds one field (lower-case name, latin1 value). */
   field(name: string, value: string): void {
-    const key = `${name}\0${value}`;
-    const st = STATIC_FIELD.get(key);
-    if (st !== undefined) return this.#int(st, 7, 0x80);
-    const dyn = this.#byField.get(key);
-    if (dyn !== undefined) return this.#int(this.#inserted - dyn + 62, 7, 0x80);
-    const nameIdx = STATIC_NAME.get(name) ?? this.#dynamicName(name);
+    const st = STATIC.get(name);
+    if (st !== undefined) {
+      const i = st.values.get(value);
+      if (i !== undefined) return this.#int(i, 7, 0x80);
+    }
+    const dyn = this.#byName.get(name);
+    if (dyn !== undefined) {
+      const n = dyn.values.get(value);
+      if (n !== undefined) return this.#int(this.#inserted - n + 62, 7, 0x80);
+    }
+    const nameIdx = st !== undefined ? st.index : dyn !== undefined ? this.#inserted - dyn.latest + 62 : 0;
     if (NEVER_INDEX.has(name)) {
       this.#literal(nameIdx, name, 4, 0x10);
     } else if (NOT_INDEXED.has(name) || value.length > MAX_INDEXED_VALUE || name.length + value.length + 32 > this.#maxSize) {
       this.#literal(nameIdx, name, 4, 0x00);
     } else {
       this.#literal(nameIdx, name, 6, 0x40);
-      this.#add(key, name, name.length + value.length + 32);
+      this.#add(name, value, name.length + value.length + 32);
     }
     this.#string(value);
   }
@@ -86,40 +104,40 @@ export class HpackEncoder {
     return Buffer.from(this.end());
   }
 
-  #dynamicName(name: string): number {
-    const n = this.#byName.get(name);
-    return n === undefined ? 0 : this.#inserted - n + 62;
-  }
-
   #literal(nameIdx: number, name: string, bits: number, pattern: number): void {
     this.#int(nameIdx, bits, pattern);
     if (nameIdx === 0) this.#string(name);
   }
 
-  #add(key: string, name: string, size: number): void {
+  #add(name: string, value: string, size: number): void {
     this.#evict(size);
-    this.#inserted++;
-    this.#keys.push(key);
+    const number = ++this.#inserted;
     this.#names.push(name);
+    this.#values.push(value);
     this.#sizes.push(size);
-    this.#byField.set(key, this.#inserted);
-    this.#byName.set(name, this.#inserted);
+    let dyn = this.#byName.get(name);
+    if (dyn === undefined) this.#byName.set(name, (dyn = { latest: number, values: new Map() }));
+    dyn.latest = number;
+    dyn.values.set(value, number);
     this.#size += size;
   }
 
   #evict(room: number): void {
-    while (this.#size + room > this.#maxSize && this.#head < this.#keys.length) {
+    const names = this.#names;
+    while (this.#size + room > this.#maxSize && this.#head < names.length) {
       const h = this.#head++;
-      const number = this.#inserted - (this.#keys.length - 1 - h);
+      const number = this.#inserted - (names.length - 1 - h);
       this.#size -= this.#sizes[h]!;
-      const key = this.#keys[h]!;
-      if (this.#byField.get(key) === number) this.#byField.delete(key);
-      const name = this.#names[h]!;
-      if (this.#byName.get(name) === number) this.#byName.delete(name);
+      const name = names[h]!;
+      const dyn = this.#byName.get(name)!;
+      const value = this.#values[h]!;
+      if (dyn.values.get(value) === number) dyn.values.delete(value);
+      // Entries leave oldest first: when the newest of a name goes, so have all the others.
+      if (dyn.latest === number) this.#byName.delete(name);
     }
-    if (this.#head > 64 && this.#head * 2 > this.#keys.length) {
-      this.#keys.splice(0, this.#head);
-      this.#names.splice(0, this.#head);
+    if (this.#head > 64 && this.#head * 2 > names.length) {
+      names.splice(0, this.#head);
+      this.#values.splice(0, this.#head);
       this.#sizes.splice(0, this.#head);
       this.#head = 0;
     }

@@ -1,6 +1,5 @@
 // The sending half of flow control, either role: a stream's waiting bytes leave as DATA frames as far as the windows allow.
 import type { FrameOutput } from './frame-output.ts';
-import { dataFrameHeader } from './frame-writer.ts';
 
 /** What a stream has waiting to send (a server's response body, a client's request body). */
 export interface SendingStream {
@@ -29,7 +28,7 @@ export function sendData(s: SendingStream, connWindow: number, maxFrame: number,
     s.pendingBytes -= n;
     s.sendWindow -= n;
     sent += n;
-    out.queue(dataFrameHeader(s.id, n, endWhenEmpty && s.pendingBytes === 0));
+    out.dataHeader(s.id, n, endWhenEmpty && s.pendingBytes === 0);
     out.queue(n === first.length ? first : first.subarray(0, n));
   }
   return sent;

@@ -5,7 +5,7 @@ import type { HeaderBag } from '../http/hop-headers.ts';
 import { Flag, FrameReader, FrameType, type FrameHandler } from './frame-reader.ts';
 import { encodeFields, isEmptyObject, sendable } from './field-encoding.ts';
 import { FrameOutput } from './frame-output.ts';
-import { dataFrameHeader, goawayFrame, headersFrames, pingFrame, rstStreamFrame, settingsFrame, windowUpdateFrame } from './frame-writer.ts';
+import { goawayFrame, pingFrame, settingsFrame } from './frame-writer.ts';
 import { DEFAULT_WINDOW, H2Error, MAX_WINDOW, PREFACE, Setting } from './h2-codes.ts';
 import { HpackDecoder, HpackError } from './hpack-decoder.ts';
 import { HpackEncoder } from './hpack-encoder.ts';
@@ -117,7 +117,7 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
     );
     const extra = this.#recvWindow.size - DEFAULT_WINDOW;
     if (extra > 0) {
-      this.#queue(windowUpdateFrame(0, extra));
+      this.#out.frameU32(FrameType.WINDOW_UPDATE, 0, extra);
       this.#recvWindow.available += extra;
     }
   }
@@ -270,7 +270,7 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
         return this.#connectionError(H2Error.PROTOCOL_ERROR);
       }
       if (res.discardFrom >= 0 && req.received - res.discardFrom > DISCARD_LIMIT) {
-        this.#queue(rstStreamFrame(id, H2Error.NO_ERROR));
+        this.#out.frameU32(FrameType.RST_STREAM, id, H2Error.NO_ERROR);
         return this.#close(res, CLOSED_WE_RESET);
       }
       req.onData(data);
@@ -436,7 +436,7 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
 
   /** A stream error (RFC 9113 5.4.2): RST_STREAM, the stream closed; `premature` counts it toward the rapid-reset ratio. */
   #streamError(id: number, code: number, premature = false): void {
-    this.#queueControl(rstStreamFrame(id, code));
+    if (this.#controlRoom()) this.#out.frameU32(FrameType.RST_STREAM, id, code);
     const res = this.#streams.get(id);
     if (res !== undefined) this.#close(res, CLOSED_WE_RESET);
     else this.#remember(id, CLOSED_WE_RESET);
@@ -490,9 +490,9 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
     }
     const enc = this.#encoder;
     enc.begin();
-    enc.field(':status', String(status));
+    enc.field(':status', statusText(status));
     if (headers !== null) encodeFields(enc, headers);
-    this.#queue(headersFrames(id, Buffer.from(enc.end()), endStream, this.#peer.maxFrame));
+    this.#out.headers(id, Buffer.from(enc.end()), endStream, this.#peer.maxFrame);
     res.active = true;
     if (endStream) {
       res.localClosed = true;
@@ -531,8 +531,8 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
         const enc = this.#encoder;
         enc.begin();
         encodeFields(enc, t);
-        this.#queue(headersFrames(id, Buffer.from(enc.end()), true, this.#peer.maxFrame));
-      } else this.#queue(dataFrameHeader(id, 0, true));
+        this.#out.headers(id, Buffer.from(enc.end()), true, this.#peer.maxFrame);
+      } else this.#out.frame(FrameType.DATA, Flag.END_STREAM, id, null);
       res.localClosed = true;
       this.#maybeClose(res);
       return;
@@ -544,19 +544,19 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
   consumed(req: Http2Request, n: number): void {
     if (this.#phase >= Phase.FAILED) return;
     const inc = req.cancelled || req.remoteClosed ? 0 : req.window.consume(n);
-    if (inc > 0) this.#queue(windowUpdateFrame(req.id, inc));
+    if (inc > 0) this.#out.frameU32(FrameType.WINDOW_UPDATE, req.id, inc);
     this.#returnConnectionWindow(n);
   }
 
   #returnConnectionWindow(n: number): void {
     const inc = this.#recvWindow.consume(n);
-    if (inc > 0) this.#queue(windowUpdateFrame(0, inc));
+    if (inc > 0) this.#out.frameU32(FrameType.WINDOW_UPDATE, 0, inc);
   }
 
   reset(res: Http2Response, code: number): void {
     const id = res.request.id;
     if (this.#streams.get(id) !== res) return;
-    this.#queue(rstStreamFrame(id, code));
+    this.#out.frameU32(FrameType.RST_STREAM, id, code);
     this.#close(res, CLOSED_WE_RESET);
   }
 
@@ -653,8 +653,14 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
 
   /** A frame we answer with (ACK, RST_STREAM): refused, with the connection, when the client does not read them. */
   #queueControl(frame: Buffer): void {
-    if (this.#out.unsent > MAX_UNREAD_OUTPUT) return this.#connectionError(H2Error.ENHANCE_YOUR_CALM);
-    this.#queue(frame);
+    if (this.#controlRoom()) this.#queue(frame);
+  }
+
+  /** Whether the client reads what we answer; if not, the connection is closed (ENHANCE_YOUR_CALM). */
+  #controlRoom(): boolean {
+    if (this.#out.unsent <= MAX_UNREAD_OUTPUT) return true;
+    this.#connectionError(H2Error.ENHANCE_YOUR_CALM);
+    return false;
   }
 
   #queue(buf: Buffer): void {
@@ -672,3 +678,9 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
 }
 
 function noop(): void {}
+
+/** `:status` values as strings, each made once (not a new string per response). */
+const STATUS_TEXT: string[] = [];
+function statusText(status: number): string {
+  return (STATUS_TEXT[status] ??= String(status));
+}

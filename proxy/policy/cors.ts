@@ -85,6 +85,8 @@ export class CorsPolicy {
       const headers = this.#anyHeader ? (this.#credentials ? (asked ?? '') : '*') : this.#headers;
       if (headers !== '') h['access-control-allow-headers'] = headers;
       if (this.#maxAge !== '') h['access-control-max-age'] = this.#maxAge;
+      // Browsers read it on the actual response; the Gateway API (and its conformance suite) sends it on preflights too.
+      if (this.#expose !== '') h['access-control-expose-headers'] = this.#expose;
     }
     return new ProxyResponse(200, h, null);
   }

@@ -131,11 +131,14 @@ export class RouteTable {
   readonly #suffixes: { suffix: string; vhost: CompiledVirtualHost }[] = [];
   #fallback: CompiledVirtualHost | null = null;
   readonly #byName = new Map<string, CompiledVirtualHost>();
+  readonly #byConfig = new Map<VirtualHostConfig, CompiledVirtualHost>();
   readonly #narrowed = new Map<string, RouteTable>();
 
-  constructor(virtualHosts: readonly VirtualHostConfig[]) {
+  /** `reuse`: a virtual host compiled already (by an earlier table) for this very config object, to take as it is. */
+  constructor(virtualHosts: readonly VirtualHostConfig[], reuse?: (vh: VirtualHostConfig) => CompiledVirtualHost | undefined) {
     for (const vh of virtualHosts) {
-      const compiled: CompiledVirtualHost = { name: vh.name, routes: vh.routes.map((r) => compileRoute(vh.name, r)) };
+      const compiled: CompiledVirtualHost = reuse?.(vh) ?? { name: vh.name, routes: vh.routes.map((r) => compileRoute(vh.name, r)) };
+      this.#byConfig.set(vh, compiled);
       if (!this.#byName.has(vh.name)) this.#byName.set(vh.name, compiled);
       for (const d of vh.domains) {
         if (d === '*') this.#fallback ??= compiled;
@@ -145,6 +148,11 @@ export class RouteTable {
     }
     // Longest suffix wins.
     this.#suffixes.sort((a, b) => b.suffix.length - a.suffix.length);
+  }
+
+  /** The compiled form of a virtual host of this table, by its config object (the same object, not an equal one). */
+  compiledFor(vh: VirtualHostConfig): CompiledVirtualHost | undefined {
+    return this.#byConfig.get(vh);
   }
 
   /**

@@ -1,7 +1,7 @@
 // The HTTP/2 client stage: one attempt as a stream on our own client connection (proxy/http2/client-connection.ts),
 // resolved with the response head, its body and trailers streamed after.
 import { ERRORS, ProxyError, classifyUpstreamError } from '../errors/proxy-error.ts';
-import { copyEndToEndHeaders, type HeaderBag } from '../http/hop-headers.ts';
+import type { HeaderBag } from '../http/hop-headers.ts';
 import type { BodySink } from '../http1/server-connection.ts';
 import type { ClientStreamHandler, Http2ClientConnection, Http2ClientStream } from '../http2/client-connection.ts';
 import type { Http2PoolWaiter } from '../upstream/http2-pool.ts';
@@ -63,13 +63,13 @@ class Http2Exchange extends UpstreamAttempt implements Http2PoolWaiter, ClientSt
   onResponse(status: number, headers: HeaderBag, endStream: boolean): void {
     this.#gotResponse = true;
     this.observeLatency();
-    const out = copyEndToEndHeaders(headers, null);
+    // Already end-to-end only, and ours to keep (client-connection.ts): no copy.
     if (endStream) {
       // Trailers-only (a gRPC error) or no body: on HTTP/2 downstream serve sends it as a single HEADERS frame.
-      this.resolve(new ProxyResponse(status, out, null));
+      this.resolve(new ProxyResponse(status, headers, null));
       return;
     }
-    this.resolve(new ProxyResponse(status, out, this));
+    this.resolve(new ProxyResponse(status, headers, this));
   }
 
   onData(chunk: Buffer): boolean {
@@ -78,7 +78,7 @@ class Http2Exchange extends UpstreamAttempt implements Http2PoolWaiter, ClientSt
 
   onEnd(trailers: HeaderBag | null): void {
     this.#stream = null;
-    this.finish(trailers === null ? null : copyEndToEndHeaders(trailers, null));
+    this.finish(trailers);
   }
 
   onError(e: Error, retryable: boolean): void {

@@ -7,6 +7,7 @@ import type { WorkloadMetadata } from '../../api/config/telemetry-config.ts';
 import type { UpstreamCluster } from '../upstream/upstream-cluster.ts';
 import { GRPC_STATUS_NAMES } from '../../api/config/policy-config-schema.ts';
 import { peerLabels, UNKNOWN_PEER, type PeerLabels } from './peer-labels.ts';
+import { CounterSeries, flushAll, HistogramSeries } from './bound-series.ts';
 
 /** Bounded values of skein_config_rejected_total's resource_type (anything else counts as `document`). */
 const CONFIG_RESOURCE_TYPE_LABELS: ReadonlySet<string> = new Set(CONFIG_RESOURCE_TYPES);
@@ -107,10 +108,83 @@ export interface TcpConnectionRecord {
 }
 
 interface RequestChildren {
-  readonly requests: { inc(): void };
-  readonly duration: { observe(v: number): void };
-  readonly requestSize: { observe(v: number): void };
-  readonly responseSize: { observe(v: number): void };
+  readonly requests: CounterSeries<RequestLabel>;
+  readonly duration: HistogramSeries<RequestLabel>;
+  readonly requestSize: HistogramSeries<RequestLabel>;
+  readonly responseSize: HistogramSeries<RequestLabel>;
+}
+
+/**
+ * The four request metrics and the series of every label set made so far, one per label set however many recorders
+ * (config versions) ask for it; each metric takes its series in when it is scraped.
+ */
+class RequestMetrics {
+  readonly #bySet = new Map<string, RequestChildren>();
+  readonly #requests: CounterSeries<RequestLabel>[] = [];
+  readonly #latency: HistogramSeries<RequestLabel>[] = [];
+  readonly #requestSize: HistogramSeries<RequestLabel>[] = [];
+  readonly #responseSize: HistogramSeries<RequestLabel>[] = [];
+  readonly requests: Counter<RequestLabel>;
+  readonly latency: Histogram<RequestLabel>;
+  readonly requestSize: Histogram<RequestLabel>;
+  readonly responseSize: Histogram<RequestLabel>;
+
+  constructor(registry: Registry) {
+    const labelNames = REQUEST_LABELS;
+    const registers = [registry];
+    this.requests = new Counter({
+      name: 'skein_requests_total',
+      help: 'HTTP and gRPC requests completed, by direction, route, response code, gRPC status, mTLS, source and destination workload.',
+      labelNames,
+      registers,
+      collect: () => flushAll(this.#requests),
+    });
+    this.latency = new Histogram({
+      name: 'skein_request_duration_seconds',
+      help: 'Time from the request arriving to the response completing.',
+      labelNames,
+      buckets: LATENCY_BUCKETS_S,
+      registers,
+      collect: () => flushAll(this.#latency),
+    });
+    this.requestSize = new Histogram({
+      name: 'skein_request_size_bytes',
+      help: 'Request body bytes received from the client.',
+      labelNames,
+      buckets: SIZE_BUCKETS_BYTES,
+      registers,
+      collect: () => flushAll(this.#requestSize),
+    });
+    this.responseSize = new Histogram({
+      name: 'skein_response_size_bytes',
+      help: 'Response body bytes sent to the client.',
+      labelNames,
+      buckets: SIZE_BUCKETS_BYTES,
+      registers,
+      collect: () => flushAll(this.#responseSize),
+    });
+  }
+
+  /** The series of one label set (made once; a recorder keeps them for the label combinations it sees). */
+  children(labels: Readonly<Record<RequestLabel, string>>): RequestChildren {
+    const key = REQUEST_LABELS.map((l) => labels[l]).join('\u0000');
+    let c = this.#bySet.get(key);
+    if (c === undefined) {
+      c = {
+        requests: pushed(this.#requests, new CounterSeries(this.requests, labels)),
+        duration: pushed(this.#latency, new HistogramSeries(this.latency, labels)),
+        requestSize: pushed(this.#requestSize, new HistogramSeries(this.requestSize, labels)),
+        responseSize: pushed(this.#responseSize, new HistogramSeries(this.responseSize, labels)),
+      };
+      this.#bySet.set(key, c);
+    }
+    return c;
+  }
+}
+
+function pushed<T>(list: T[], x: T): T {
+  list.push(x);
+  return x;
 }
 
 /** The `grpc_status` label value: the status name ("" for a request that is not gRPC; out of range is UNKNOWN). */
@@ -121,10 +195,7 @@ export function grpcStatusLabel(code: number): string {
 
 export class ProxyMetrics {
   readonly registry = new Registry();
-  readonly #requests: Counter<RequestLabel>;
-  readonly #latency: Histogram<RequestLabel>;
-  readonly #requestSize: Histogram<RequestLabel>;
-  readonly #responseSize: Histogram<RequestLabel>;
+  readonly #request: RequestMetrics;
   readonly #errors: Counter<'listener' | 'cause'>;
   readonly #tcpOpened: Counter<TcpLabel>;
   readonly #tcpClosed: Counter<TcpLabel>;
@@ -145,34 +216,8 @@ export class ProxyMetrics {
 
   constructor() {
     collectProcessMetrics(this.registry);
-    const labelNames = REQUEST_LABELS;
-    this.#requests = new Counter({
-      name: 'skein_requests_total',
-      help: 'HTTP and gRPC requests completed, by direction, route, response code, gRPC status, mTLS, source and destination workload.',
-      labelNames,
-      registers: [this.registry],
-    });
-    this.#latency = new Histogram({
-      name: 'skein_request_duration_seconds',
-      help: 'Time from the request arriving to the response completing.',
-      labelNames,
-      buckets: LATENCY_BUCKETS_S,
-      registers: [this.registry],
-    });
-    this.#requestSize = new Histogram({
-      name: 'skein_request_size_bytes',
-      help: 'Request body bytes received from the client.',
-      labelNames,
-      buckets: SIZE_BUCKETS_BYTES,
-      registers: [this.registry],
-    });
-    this.#responseSize = new Histogram({
-      name: 'skein_response_size_bytes',
-      help: 'Response body bytes sent to the client.',
-      labelNames,
-      buckets: SIZE_BUCKETS_BYTES,
-      registers: [this.registry],
-    });
+    // Requests add to plain numbers of their label set (bound-series.ts); each metric takes them in when scraped.
+    this.#request = new RequestMetrics(this.registry);
     this.#errors = new Counter({
       name: 'skein_proxy_errors_total',
       help: 'Requests the proxy answered itself because something failed, by cause (the x-skein-error value).',
@@ -257,7 +302,7 @@ export class ProxyMetrics {
     const key = `${listener.name}\u0000${listener.direction}\u0000${route}\u0000${cluster?.name ?? ''}`;
     const cached = this.#recorders.get(key) as (RequestRecorder & { local: PeerLabels }) | undefined;
     if (cached !== undefined && cached.local === local) return cached;
-    const r = new Recorder(this.#requests, this.#latency, this.#requestSize, this.#responseSize, listener, route, cluster?.name ?? '', local);
+    const r = new Recorder(this.#request, listener, route, cluster?.name ?? '', local);
     this.#recorders.set(key, r);
     return r;
   }
@@ -326,15 +371,15 @@ function requestLabels(listener: RecorderListener, route: string, cluster: strin
 /** One route's recorder: label children cached by (remote end, code, gRPC status, mTLS), so a request only increments. */
 class Recorder implements RequestRecorder {
   readonly local: PeerLabels;
-  readonly #metrics: readonly [Counter<RequestLabel>, Histogram<RequestLabel>, Histogram<RequestLabel>, Histogram<RequestLabel>];
+  readonly #metrics: RequestMetrics;
   readonly #listener: RecorderListener;
   readonly #route: string;
   readonly #cluster: string;
   readonly #inbound: boolean;
   readonly #children = new Map<PeerLabels, Map<number, RequestChildren>>();
 
-  constructor(requests: Counter<RequestLabel>, latency: Histogram<RequestLabel>, requestSize: Histogram<RequestLabel>, responseSize: Histogram<RequestLabel>, listener: RecorderListener, route: string, cluster: string, local: PeerLabels) {
-    this.#metrics = [requests, latency, requestSize, responseSize];
+  constructor(metrics: RequestMetrics, listener: RecorderListener, route: string, cluster: string, local: PeerLabels) {
+    this.#metrics = metrics;
     this.#listener = listener;
     this.#route = route;
     this.#cluster = cluster;
@@ -352,8 +397,7 @@ class Recorder implements RequestRecorder {
     if (c === undefined) {
       const [source, destination] = this.#inbound ? [remote, this.local] : [this.local, remote];
       const labels = requestLabels(this.#listener, this.#route, this.#cluster, code, grpcStatus > 16 ? 2 : grpcStatus, mtls, source, destination);
-      const [requests, latency, requestSize, responseSize] = this.#metrics;
-      c = { requests: requests.labels(labels), duration: latency.labels(labels), requestSize: requestSize.labels(labels), responseSize: responseSize.labels(labels) };
+      c = this.#metrics.children(labels);
       byRemote.set(key, c);
     }
     c.requests.inc();

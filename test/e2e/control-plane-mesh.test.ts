@@ -3,52 +3,29 @@
 // the policy's timeout, a rate limit answers 429, an invalid policy is refused, a change reaches every proxy quickly, and
 // traffic keeps flowing while every control-plane replica is gone.
 import * as k8s from '@kubernetes/client-node';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MESH_NAMESPACE, PROXY_HEALTH_PORT, PROXY_READY_PATH } from '../../api/mesh/mesh-constants.ts';
 import { TRAFFIC_POLICY_GROUP, TRAFFIC_POLICY_PLURAL, TRAFFIC_POLICY_VERSION } from '../../api/crd/traffic-policy.ts';
-import { applyManifests, readManifests } from '../../local-cluster/apply-manifests.ts';
-import { startLocalCluster, type LocalClusterDetails } from '../../local-cluster/cluster.ts';
 import { listProxies, unsyncedPods } from '../../local-cluster/demo-control-plane-check.ts';
 import { unavailableDeployments } from '../../local-cluster/demo-mesh-parts.ts';
-import { REPO_ROOT } from '../../local-cluster/images/skein-images.ts';
+import { exampleDeployment, startLocalMesh, type LocalMesh } from '../support/local-mesh.ts';
 import { waitFor } from './wait-for.ts';
 
 const NS = 'e2e-mesh';
 const ECHO_REPLICAS = 3;
 
 function workloads(): k8s.KubernetesObject[] {
-  const env = (extra: Record<string, string>) => [
-    { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-    { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
-    ...Object.entries(extra).map(([name, value]) => ({ name, value })),
-  ];
-  const deployment = (name: string, image: string, replicas: number, extra: Record<string, string>) => ({
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name, namespace: NS },
-    spec: {
-      replicas,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name } },
-        spec: {
-          terminationGracePeriodSeconds: 2,
-          containers: [{ name, image, ports: [{ name: 'http', containerPort: 8080 }], env: env(extra), readinessProbe: { httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 1 } }],
-        },
-      },
-    },
-  });
+  const deployment = (name: string, app: 'echo' | 'caller', replicas: number, env: Record<string, string>) => exampleDeployment({ namespace: NS, name, app, replicas, env });
   return [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS, labels: { 'skein.dev/inject': 'enabled' } } },
     // A regular ClusterIP Service on port 80: only the sidecar's discovery (ClusterIP:port -> endpoints) can route it here.
     { apiVersion: 'v1', kind: 'Service', metadata: { name: 'echo', namespace: NS }, spec: { selector: { app: 'echo' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } } as k8s.KubernetesObject,
-    deployment('echo', 'skein.dev/example-echo:e2e', ECHO_REPLICAS, { PORT: '8080' }),
-    deployment('caller', 'skein.dev/example-caller:e2e', 1, { PORT: '8080', UPSTREAM_URL: 'http://echo.e2e-mesh.svc.cluster.local' }),
+    deployment('echo', 'echo', ECHO_REPLICAS, {}),
+    deployment('caller', 'caller', 1, { UPSTREAM_URL: 'http://echo.e2e-mesh.svc.cluster.local' }),
     // One upstream whose failures are spread evenly over what it serves (examples/echo: `status` + `percent`), and its caller.
     { apiVersion: 'v1', kind: 'Service', metadata: { name: 'flaky', namespace: NS }, spec: { selector: { app: 'flaky' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } } as k8s.KubernetesObject,
-    deployment('flaky', 'skein.dev/example-echo:e2e', 1, { PORT: '8080' }),
-    deployment('flaky-caller', 'skein.dev/example-caller:e2e', 1, { PORT: '8080', UPSTREAM_URL: 'http://flaky.e2e-mesh.svc.cluster.local' }),
+    deployment('flaky', 'echo', 1, {}),
+    deployment('flaky-caller', 'caller', 1, { UPSTREAM_URL: 'http://flaky.e2e-mesh.svc.cluster.local' }),
   ];
 }
 
@@ -59,7 +36,7 @@ interface CallResult {
 }
 
 describe('the control plane on the local cluster', () => {
-  let cluster: LocalClusterDetails;
+  let mesh: LocalMesh;
   let kc: k8s.KubeConfig;
   let core: k8s.CoreV1Api;
   let custom: k8s.CustomObjectsApi;
@@ -144,22 +121,11 @@ describe('the control plane on the local cluster', () => {
   }
 
   beforeAll(async () => {
-    cluster = await startLocalCluster({ log: () => {} });
-    kc = new k8s.KubeConfig();
-    kc.loadFromFile(cluster.kubeconfigPath);
-    core = kc.makeApiClient(k8s.CoreV1Api);
+    mesh = await startLocalMesh();
+    kc = mesh.kc;
+    core = mesh.core;
     custom = kc.makeApiClient(k8s.CustomObjectsApi);
-    const log = (): void => {};
-    for (const part of ['control-plane', 'injector']) {
-      const objects = readManifests(join(REPO_ROOT, 'manifests', part));
-      await applyManifests(cluster.kubeconfigPath, objects, log);
-      expect(await unavailableDeployments(kc, objects, 180_000)).toEqual([]);
-    }
-    const apps = workloads();
-    await applyManifests(cluster.kubeconfigPath, apps.slice(0, 1), log);
-    await waitFor('the default ServiceAccount', () => core.readNamespacedServiceAccount({ name: 'default', namespace: NS }));
-    await applyManifests(cluster.kubeconfigPath, apps.slice(1), log);
-    expect(await unavailableDeployments(kc, apps, 180_000)).toEqual([]);
+    await mesh.deploy(workloads());
     for (const app of ['caller', 'flaky-caller']) {
       const pod = await waitFor(`the ${app} pod`, async () => (await core.listNamespacedPod({ namespace: NS, labelSelector: `app=${app}` })).items.find((p) => p.status?.podIP));
       callerIps.set(app, pod.status!.podIP!);
@@ -168,7 +134,7 @@ describe('the control plane on the local cluster', () => {
   }, 600_000);
 
   afterAll(async () => {
-    await cluster?.stop();
+    await mesh?.stop();
   });
 
   it('routes a ClusterIP Service through the caller\'s sidecar to every ready endpoint', async () => {

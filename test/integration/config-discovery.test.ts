@@ -276,6 +276,50 @@ describe('config discovery over gRPC', () => {
     expect(server.proxies().map((v) => v.id)).toEqual(['web-1.ns']);
   });
 
+  it('past the write budget pushes wait in line; a stream that stops reading holds its share only until it is cut', async () => {
+    const source = new TableSource();
+    // More than the HTTP/2 windows: the stuck stream's push is never all taken, so its bytes stay held against the budget.
+    source.defaults = [res('big', 'x'.repeat(8 << 20))];
+    const { server, port, pushes, cuts } = await startServer(source, { ackTimeoutMs: 300, maxBytesInFlight: 1 << 20 });
+    const { Client } = loadConfigDiscovery();
+    const c = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': 64 << 20 });
+    cleanups.push(() => c.close());
+    const stuck = (c as unknown as { subscribe(): grpc.ClientDuplexStream<unknown, unknown> }).subscribe();
+    stuck.on('error', () => {});
+    stuck.pause();
+    stuck.write({ hello: { podName: 'stuck', podNamespace: 'ns' } });
+    await until('the stuck stream pushed', () => pushes.length === 1);
+    const p = startProxy(port, 'web-1');
+    // A Hello is answered in the callback that reads it: once the server lists web-1, its push is either out or in line.
+    await until('web-1 heard', () => server.proxies().some((v) => v.id === 'web-1.ns'));
+    expect(pushes.map((x) => x.proxy)).toEqual(['stuck.ns']);
+    expect(server.proxies().find((v) => v.id === 'web-1.ns')!.status).toBe('STALE');
+    await until('web-1 synced', () => p.client.status.state === 'synced', 10_000);
+    expect(cuts).toEqual([{ proxy: 'stuck.ns', code: 'SKEIN_ERR_CP_ACK_TIMEOUT' }]);
+    expect(pushes.map((x) => x.proxy)).toEqual(['stuck.ns', 'web-1.ns']);
+    stuck.cancel();
+  });
+
+  it('a stream that reads its push but has not answered yet holds no share of the write budget', async () => {
+    const source = new TableSource();
+    source.defaults = [res('big', 'x'.repeat(600 << 10))];
+    // Two pushes do not fit in the budget at once; the ACK timeout is far beyond the wait below.
+    const { port, pushes, cuts } = await startServer(source, { ackTimeoutMs: 60_000, maxBytesInFlight: 1 << 20 });
+    const { Client } = loadConfigDiscovery();
+    const c = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': 64 << 20 });
+    cleanups.push(() => c.close());
+    const mute = (c as unknown as { subscribe(): grpc.ClientDuplexStream<unknown, unknown> }).subscribe();
+    mute.on('error', () => {});
+    const got = new Promise<void>((r) => mute.on('data', () => r()));
+    mute.write({ hello: { podName: 'mute', podNamespace: 'ns' } });
+    await got;
+    const p = startProxy(port, 'web-1');
+    await until('web-1 synced while mute still owes its answer', () => p.client.status.state === 'synced');
+    expect(pushes.map((x) => x.proxy)).toEqual(['mute.ns', 'web-1.ns']);
+    expect(cuts).toEqual([]);
+    mute.cancel();
+  });
+
   it('cuts a stream that stops reading', async () => {
     const source = new TableSource();
     // several MiB: more than the HTTP/2 windows, so the push sits unread

@@ -98,9 +98,9 @@ describe('GAMMA routes through the control plane on a real API server', () => {
     });
     client.start();
     try {
-      const vhosts = () => (held.get('route-table/outbound') as { virtualHosts: VirtualHostConfig[] } | undefined)?.virtualHosts ?? [];
-      const echo = await eventually('the HTTPRoute in the pushed route table', () => {
-        const vh = vhosts().find((v) => v.name === clusterName(NS, 'echo', 80));
+      const vhost = (name: string) => held.get(`virtual-host/${name}`) as VirtualHostConfig | undefined;
+      const echo = await eventually('the HTTPRoute in the pushed virtual host', () => {
+        const vh = vhost(clusterName(NS, 'echo', 80));
         return vh && vh.routes.length === 2 && vh;
       });
       expect(echo.routes[0]).toMatchObject({
@@ -110,8 +110,8 @@ describe('GAMMA routes through the control plane on a real API server', () => {
         requestHeaders: { set: { 'x-route': 'canary' } },
       });
       expect(echo.routes[1]).toMatchObject({ backends: [{ cluster: clusterName(NS, 'echo-v1', 8080), weight: 90 }, { cluster: clusterName(NS, 'echo-v2', 8080), weight: 10 }], timeoutMs: 2000 });
-      const greeter = await eventually('the GRPCRoute in the pushed route table', () => {
-        const vh = vhosts().find((v) => v.name === clusterName(NS, 'greeter', 9090));
+      const greeter = await eventually('the GRPCRoute in the pushed virtual host', () => {
+        const vh = vhost(clusterName(NS, 'greeter', 9090));
         return vh && vh.routes[0]!.name !== 'default' && vh;
       });
       expect(greeter.routes.map((r) => r.match.path)).toEqual([{ type: 'exact', value: '/helloworld.Greeter/SayHello' }]);

@@ -91,9 +91,8 @@ describe('TrafficPolicy through the control plane on a real API server', () => {
     client.start();
     try {
       const name = clusterName(NS, 'echo', 80);
-      const route = await eventually('the policy in the pushed route table', () => {
-        const table = held.get('route-table/outbound') as { virtualHosts: VirtualHostConfig[] } | undefined;
-        const r = table?.virtualHosts.find((v) => v.name === name)?.routes[0];
+      const route = await eventually('the policy in the pushed virtual host', () => {
+        const r = (held.get(`virtual-host/${name}`) as VirtualHostConfig | undefined)?.routes[0];
         return r?.retries && r.rateLimit ? r : undefined;
       });
       expect(route.timeoutMs).toBe(2000);

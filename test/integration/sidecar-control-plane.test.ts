@@ -106,7 +106,8 @@ describe('sidecar fed by the control plane', () => {
     await startControlPlane();
     await until('synced', () => proxy.controlPlane?.status.state === 'synced');
     expect(proxy.runtime.version).toBe(proxy.controlPlane!.status.version);
-    expect(keys(pushes[0]!)).toEqual([`cluster/${clusterName('demo', 'echo', 8080)}`, `endpoint-set/${clusterName('demo', 'echo', 8080)}`, 'outbound-vips/outbound', 'route-table/outbound']);
+    const echo = clusterName('demo', 'echo', 8080);
+    expect(keys(pushes[0]!)).toEqual([`cluster/${echo}`, `endpoint-set/${echo}`, `outbound-vips/${echo}`, 'route-table/outbound', `virtual-host/${echo}`]);
     for (const host of ['echo.demo:8080', 'echo.demo.svc.cluster.local:8080', '10.96.0.10:8080']) {
       const r = await h1Request(outbound(), '/hello', { headers: { host } });
       expect(r.status, host).toBe(200);
@@ -132,7 +133,9 @@ describe('sidecar fed by the control plane', () => {
     await startControlPlane();
     await until('synced again', () => proxy.controlPlane?.status.state === 'synced' && proxy.runtime.version !== held);
     expect(pushes).toHaveLength(1);
-    expect(keys(pushes[0]!)).toEqual([`cluster/${clusterName('demo', 'api', 9090)}`, `endpoint-set/${clusterName('demo', 'api', 9090)}`, 'outbound-vips/outbound', 'route-table/outbound']);
+    // The new Service's own resources, and nothing of the Services the proxy holds already (not even the route table).
+    const api9090 = clusterName('demo', 'api', 9090);
+    expect(keys(pushes[0]!)).toEqual([`cluster/${api9090}`, `endpoint-set/${api9090}`, `outbound-vips/${api9090}`, `virtual-host/${api9090}`]);
     expect((await h1Request(outbound(), '/x', { headers: { host: 'api.demo:9090' } })).body.toString()).toContain('"id":"api"');
     expect((await h1Request(outbound(), '/x', { headers: { host: '10.96.0.10:8080' } })).status).toBe(200);
   });

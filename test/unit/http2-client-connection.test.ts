@@ -1,14 +1,19 @@
 // Our HTTP/2 client connection driven by a scripted server peer over loopback (frames in, frames out): streams, SETTINGS
 // limits, GOAWAY, RST_STREAM, PING keepalive, flow control both ways, trailers, idle close; and the pool above it.
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import tls from 'node:tls';
+import { readFileSync } from 'node:fs';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { HeaderBag } from '../../proxy/http/hop-headers.ts';
 import { Http2ClientConnection, type ClientConnectionOwner, type ClientStreamHandler, type Http2ClientOptions } from '../../proxy/http2/client-connection.ts';
 import { HpackDecoder } from '../../proxy/http2/hpack-decoder.ts';
 import { Http2Pool } from '../../proxy/upstream/http2-pool.ts';
+import type { Transport } from '../../proxy/upstream/connector.ts';
+import { makeTestCert, type TestCert } from '../support/test-cert.ts';
 import {
   FLAG,
   FRAME,
+  continuationFrame,
   FrameReader,
   H2_ERROR,
   PREFACE,
@@ -537,5 +542,147 @@ describe('HTTP/2 pool on our client', () => {
     cleanups.push(() => peer.socket.destroy());
     const e = await failed;
     expect(e.message).toContain('no HTTP/2 SETTINGS');
+  });
+});
+
+describe('HTTP/2 client facing a hostile server', () => {
+  const isCalm = (f: PeerFrame) => f.type === FRAME.GOAWAY && errorCodeOf(f) === H2_ERROR.ENHANCE_YOUR_CALM;
+  const floods: [string, () => Buffer][] = [
+    ['PING', () => pingFrame()],
+    ['SETTINGS', () => settingsFrame([])],
+    ['SETTINGS ACK', () => settingsFrame([], true)],
+    ['PRIORITY', () => frame(FRAME.PRIORITY, 0, 3, Buffer.alloc(5))],
+    ['empty DATA', () => dataFrame(1, '')],
+    ['unknown frame type', () => frame(0x20, 0, 0, Buffer.alloc(4))],
+  ];
+  for (const [what, one] of floods) {
+    it(`a ${what} flood costs the server its connection: GOAWAY(ENHANCE_YOUR_CALM), the streams fail`, async () => {
+      const { conn, peer } = await connected();
+      const r = new Recorder();
+      get(conn, r);
+      await peer.waitFor(headersOn(1), 'request');
+      if (what === 'empty DATA') peer.send(headersFrame(1, status(200)));
+      // Twice the burst in one write: whatever the budget refills while it is read, the flood is past it.
+      peer.send(Buffer.concat(Array.from({ length: 2_000 }, one)));
+      await r.done;
+      expect((r.error as { code?: string }).code).toBe('SKEIN_ERR_UPSTREAM_PROTOCOL');
+      expect(r.error!.message).toContain('flood');
+      await peer.waitFor(isCalm, 'GOAWAY(ENHANCE_YOUR_CALM)');
+      await peer.closedByClient();
+      // Never more answers than the budget allowed.
+      expect(peer.frames.filter((f) => f.type === FRAME.PING && (f.flags & FLAG.ACK) !== 0).length).toBeLessThanOrEqual(1_000);
+      expect(peer.frames.filter((f) => f.type === FRAME.SETTINGS && (f.flags & FLAG.ACK) !== 0).length).toBeLessThanOrEqual(1_001);
+    });
+  }
+
+  it('RST_STREAM and WINDOW_UPDATE floods on closed streams cost the server its connection', async () => {
+    for (const one of [() => rstStreamFrame(1, H2_ERROR.CANCEL), () => windowUpdateFrame(1, 1)]) {
+      const { conn, peer } = await connected();
+      const done = new Recorder();
+      get(conn, done);
+      peer.send(headersFrame(1, status(200), { endStream: true }));
+      await done.done;
+      const open = new Recorder();
+      get(conn, open);
+      await peer.waitFor(headersOn(3), 'second request');
+      peer.send(Buffer.concat(Array.from({ length: 2_000 }, one)));
+      await open.done;
+      expect(open.error!.message).toContain('flood');
+      await peer.waitFor(isCalm, 'GOAWAY(ENHANCE_YOUR_CALM)');
+    }
+  });
+
+  it('answers the PINGs and SETTINGS of a well-behaved server, however long the connection lives', async () => {
+    const { conn, peer } = await connected();
+    // Well under the rate: a few hundred over the connection's life are fine.
+    for (let i = 0; i < 5; i++) {
+      peer.send(Buffer.concat(Array.from({ length: 100 }, () => pingFrame())), settingsFrame([]));
+      await peer.sync(100 + i);
+    }
+    const r = new Recorder();
+    get(conn, r);
+    peer.send(headersFrame(1, status(200), { endStream: true }));
+    await r.done;
+    expect(r.status).toBe(200);
+    expect(peer.frames.some(isCalm)).toBe(false);
+  });
+
+  it('a response header block past the limit is refused: fields past maxHeaderCount reset the stream, a CONTINUATION flood the connection', async () => {
+    const { conn, peer } = await connected({ maxHeaderCount: 50 });
+    const many = new Recorder();
+    get(conn, many);
+    const fields: [string, string][] = Array.from({ length: 60 }, (_, i) => [`x-f${i}`, 'v']);
+    peer.send(headersFrame(1, status(200, fields), { endStream: true }));
+    await many.done;
+    expect((many.error as { code?: string }).code).toBe('SKEIN_ERR_UPSTREAM_PROTOCOL');
+    const rst = await peer.waitFor((f) => f.type === FRAME.RST_STREAM && f.streamId === 1, 'RST_STREAM');
+    expect(errorCodeOf(rst)).toBe(H2_ERROR.CANCEL);
+    // A header block that never ends: bounded, then the connection is closed.
+    const flooded = new Recorder();
+    get(conn, flooded);
+    const parts = [headersFrame(3, status(200), { endHeaders: false })];
+    for (let i = 0; i < 200; i++) parts.push(continuationFrame(3, headerBlock([[`x-c${i}`, 'v'.repeat(100)]]), false));
+    peer.send(...parts);
+    await flooded.done;
+    expect(flooded.error!.message).toContain('header block too large');
+    await peer.waitFor(isCalm, 'GOAWAY(ENHANCE_YOUR_CALM)');
+  });
+});
+
+describe('HTTP/2 client over TLS: ALPN', () => {
+  let cert: TestCert;
+  beforeAll(() => {
+    cert = makeTestCert(['upstream.test']);
+  });
+  afterAll(() => cert.remove());
+
+  /** A TLS server choosing `alpn` (null: no ALPN at all); records the bytes it is sent after the handshake. */
+  async function tlsServer(alpn: string[] | null) {
+    const received: Buffer[] = [];
+    const sockets: tls.TLSSocket[] = [];
+    const server = tls.createServer({ cert: readFileSync(cert.certFile), key: readFileSync(cert.keyFile), ...(alpn ? { ALPNProtocols: alpn } : {}) }, (socket) => {
+      sockets.push(socket);
+      socket.on('error', () => {});
+      socket.on('data', (b: Buffer) => {
+        received.push(b);
+        // Answer as an HTTP/2 server would, so that a client that went ahead would get as far as it can.
+        if (received.length === 1) socket.write(settingsFrame([]));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    });
+    const transport: Transport = {
+      kind: 'tls',
+      servername: 'upstream.test',
+      serverIdentity: null,
+      context: tls.createSecureContext({ ca: readFileSync(cert.certFile) }),
+      contextVersion: 'test',
+      alpn: ['h2', 'http/1.1'],
+    };
+    const pool = new Http2Pool({ host: '127.0.0.1', port: (server.address() as net.AddressInfo).port, idleTimeoutMs: 60_000, connectTimeoutMs: 2_000, streamWindowBytes: 65_535, connectionWindowBytes: 1 << 20, maxConnections: 1, transport });
+    cleanups.push(() => pool.close());
+    const result = new Promise<Http2ClientConnection | Error>((resolve) => pool.acquire({ onConnection: resolve, onConnectionError: resolve }));
+    return { received, result };
+  }
+
+  for (const [name, alpn] of [['negotiates http/1.1', ['http/1.1']], ['negotiates nothing', null]] as const) {
+    it(`a server that ${name} is never spoken HTTP/2 to: the request fails as an upstream protocol error`, async () => {
+      const { received, result } = await tlsServer(alpn === null ? null : [...alpn]);
+      const e = await result;
+      expect(e).toBeInstanceOf(Error);
+      expect((e as { code?: string }).code).toBe('SKEIN_ERR_UPSTREAM_PROTOCOL');
+      expect((e as Error).message).toContain(`ALPN: ${alpn === null ? 'none' : 'http/1.1'}`);
+      expect(Buffer.concat(received).length).toBe(0);
+    });
+  }
+
+  it('a server that negotiates h2 gets the preface and serves streams', async () => {
+    const { received, result } = await tlsServer(['h2']);
+    const conn = await result;
+    expect(conn).toBeInstanceOf(Http2ClientConnection);
+    expect(Buffer.concat(received).subarray(0, PREFACE.length).equals(PREFACE)).toBe(true);
   });
 });

@@ -139,6 +139,47 @@ describe('translated config applied by the proxy', () => {
     }
   });
 
+  it('a TrafficPolicy change on one Service pushes that Service\'s virtual host alone; the proxy recompiles that host only', async () => {
+    const runtime = new ProxyRuntime(bootstrap(), new ProxyMetrics());
+    try {
+      const policy = (request: string): MeshInputs['trafficPolicies'][number] => ({
+        apiVersion: 'skein.dev/v1alpha1',
+        kind: 'TrafficPolicy',
+        metadata: { namespace: 'demo', name: 'echo', generation: 1, creationTimestamp: '2026-12-01T00:00:00Z' },
+        spec: { targetRef: { kind: 'Service', name: 'echo' }, timeouts: { request } },
+      });
+      // Many Services, as a mesh has: the change must not cost in proportion to them.
+      const others = Array.from({ length: 50 }, (_, i) => service('other', `api-${i}`, `10.96.1.${i}`, 9090, 9090));
+      const inputs: MeshInputs = {
+        services: [service('demo', 'echo', '10.96.0.10', 80, 8080), ...others],
+        endpointSlices: [slice('demo', 'echo', ['10.244.0.5'], 8080), ...others.map((o, i) => slice('other', o.metadata!.name!, [`10.244.1.${i}`], 9090))],
+        namespaces: [],
+        trafficPolicies: [policy('2s')],
+      };
+      const first = makeSnapshot(translateProxy(inputs, scope).resources);
+      expect(await runtime.applyChangeSet(changeSet(first.version, [...first.resources.values()]))).toEqual({ ok: true });
+      const snap = runtime.snapshot('outbound')!;
+      const api = pickRoute(snap, request('api-7.other:9090', null));
+      const echoBefore = pickRoute(snap, request('echo', null));
+
+      const next = makeSnapshot(translateProxy({ ...inputs, trafficPolicies: [policy('3s')] }, scope).resources);
+      const delta = resourceDelta(new Map([...first.resources].map(([k, r]) => [k, r.version])), next);
+      expect(delta.changed.map((r) => `${r.type}/${r.name}`)).toEqual([`virtual-host/${echo}`]);
+      expect(delta.changed[0]!.body.length).toBeLessThan(2048);
+      expect(await runtime.applyChangeSet(changeSet(next.version, delta.changed, delta.removed))).toEqual({ ok: true });
+
+      const after = runtime.snapshot('outbound')!;
+      const echoAfter = pickRoute(after, request('echo', null));
+      expect(echoAfter instanceof ProxyError ? null : echoAfter.config.timeoutMs).toBe(3000);
+      expect(echoAfter).not.toBe(echoBefore);
+      // Every other Service keeps its compiled route (and with it its route stack), by Host and by ClusterIP:port.
+      expect(pickRoute(after, request('api-7.other:9090', null))).toBe(api);
+      expect(pickRoute(after, request('x', { address: '10.96.1.7', port: 9090 }))).toBe(api);
+    } finally {
+      runtime.close();
+    }
+  });
+
   it('the inbound listener the control plane pushes carries the workload\'s mTLS mode and authorization; denials are 403', async () => {
     const runtime = new ProxyRuntime(bootstrap(), new ProxyMetrics());
     try {
