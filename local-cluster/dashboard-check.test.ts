@@ -3,6 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ProxyMetrics, REQUEST_LABELS, TCP_LABELS } from '../proxy/telemetry/proxy-metrics.ts';
 import { dashboardFiles, DASHBOARDS_DIR } from '../scripts/gen-dashboards.ts';
 import { dashboardQueries, expandVariables, promqlNames } from './dashboard-check.ts';
 
@@ -32,5 +33,24 @@ describe('dashboard check', () => {
     expect([...dashboards].sort()).toEqual(['skein-control-plane.json', 'skein-mesh.json', 'skein-service.json', 'skein-workload.json']);
     expect(queries.filter((q) => q.labelValues).length).toBe(4);
     for (const q of queries) expect(promqlNames(q.expr).metrics.length, q.where).toBeGreaterThan(0);
+  });
+
+  it('names only metrics and labels the proxy exports, TCP panels included (offline; the demo runs them against Prometheus)', () => {
+    const registry = new ProxyMetrics().registry;
+    // Labels Prometheus adds to every sidecar's series (manifests/observability/prometheus-scrape-configs.yaml), and `le`.
+    const scrape = ['namespace', 'pod', 'app', 'job', 'instance', 'le'];
+    const labelsOf = (metric: string): readonly string[] => (metric.startsWith('skein_tcp_') ? TCP_LABELS : REQUEST_LABELS);
+    const proxyQueries = dashboardQueries(DASHBOARDS_DIR).filter((q) => /skein_(requests?|response|tcp)_/.test(q.expr));
+    const problems: string[] = [];
+    for (const q of proxyQueries) {
+      const { metrics, labels } = promqlNames(q.expr);
+      for (const m of metrics) if (!registry.getSingleMetric(m.replace(/_bucket$/, ''))) problems.push(`${q.where}: ${m} is not a proxy metric`);
+      const unknown = labels.filter((l) => !scrape.includes(l) && !metrics.every((m) => labelsOf(m).includes(l)));
+      if (unknown.length > 0) problems.push(`${q.where}: ${unknown.join(', ')} not labels of ${metrics.join(', ')}`);
+    }
+    expect(problems).toEqual([]);
+    // Connections opened and closed, bytes both ways: each TCP counter has a panel.
+    const tcp = new Set(proxyQueries.flatMap((q) => promqlNames(q.expr).metrics.filter((m) => m.startsWith('skein_tcp_'))));
+    expect([...tcp].sort()).toEqual(['skein_tcp_connections_closed_total', 'skein_tcp_connections_opened_total', 'skein_tcp_received_bytes_total', 'skein_tcp_sent_bytes_total']);
   });
 });

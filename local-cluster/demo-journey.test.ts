@@ -7,7 +7,7 @@ import { DEMO_NAMESPACE, demoManifests, journeyHops, requestCountsByDirection, t
 const repoRoot = fileURLToPath(new URL('../', import.meta.url));
 
 describe('demoManifests', () => {
-  it('deploys web, api and echo behind ClusterIP Services in an injected namespace, and the traffic generator apart', () => {
+  it('deploys web, api and echo behind ClusterIP Services (and echo\'s TCP echo behind a headless one) in an injected namespace, and the traffic generator apart', () => {
     const { services, traffic } = demoManifests(repoRoot);
     const ns = services.find((o) => o.kind === 'Namespace');
     expect(ns?.metadata?.name).toBe(DEMO_NAMESPACE);
@@ -15,7 +15,7 @@ describe('demoManifests', () => {
     const deployments = services.filter((o) => o.kind === 'Deployment').map((o) => o.metadata?.name).sort();
     expect(deployments).toEqual(['api', 'echo', 'web']);
     const svc = services.filter((o) => o.kind === 'Service') as { metadata?: { name?: string }; spec?: { clusterIP?: string } }[];
-    expect(svc.map((s) => [s.metadata?.name, s.spec?.clusterIP]).sort()).toEqual([['api', undefined], ['echo', undefined], ['web', undefined]]);
+    expect(svc.map((s) => [s.metadata?.name, s.spec?.clusterIP]).sort()).toEqual([['api', undefined], ['echo', undefined], ['echo-tcp', 'None'], ['web', undefined]]);
     expect(traffic.map((o) => `${o.kind}/${o.metadata?.name}`)).toEqual(['Deployment/loadgen']);
     for (const o of [...services, ...traffic]) if (o.kind !== 'Namespace') expect(o.metadata?.namespace).toBe(DEMO_NAMESPACE);
   });
@@ -31,6 +31,9 @@ describe('demoManifests', () => {
     expect(env('web', 'UPSTREAM_URL')).toBe('http://api:8080');
     expect(env('api', 'UPSTREAM_URL')).toBe('http://echo:8080');
     expect(env('loadgen', 'TARGET_URL')).toBe('http://web:8080');
+    // ... and exchanges opaque TCP with echo's TCP echo, which echo serves on that port.
+    expect(env('loadgen', 'TCP_TARGET')).toBe('echo-tcp:9000');
+    expect(env('echo', 'TCP_PORT')).toBe('9000');
     // Light and bounded: the demo promises 2 requests per second.
     expect(trafficRate(traffic)).toBe(2);
   });

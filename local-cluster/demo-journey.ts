@@ -163,25 +163,35 @@ interface PromVector {
 
 /**
  * Passes once Prometheus has scraped the sidecars' request counters of the demo pods: inbound for each service and
- * outbound for each caller, including the traffic generator (so its traffic is flowing through its own sidecar).
+ * outbound for each caller, including the traffic generator (so its traffic is flowing through its own sidecar); and,
+ * with `tcp`, their opaque TCP connections closed (the traffic generator's TCP exchanges with echo), so the dashboards' TCP
+ * panels have series.
  */
-export async function checkMetricsInPrometheus(prometheusUrl: string, apps: { inbound: readonly string[]; outbound: readonly string[] }, timeoutMs: number): Promise<SmokeResult> {
+export async function checkMetricsInPrometheus(
+  prometheusUrl: string,
+  apps: { inbound: readonly string[]; outbound: readonly string[]; tcp?: { inbound: readonly string[]; outbound: readonly string[] } },
+  timeoutMs: number,
+): Promise<SmokeResult> {
   const part = 'metrics in Prometheus';
-  const query = `sum by (app, direction) (skein_requests_total{namespace="${DEMO_NAMESPACE}"})`;
-  const url = `${prometheusUrl}/api/v1/query?query=${encodeURIComponent(query)}`;
-  const want = [...apps.inbound.map((a) => `${a} inbound`), ...apps.outbound.map((a) => `${a} outbound`)];
-  let seen = new Map<string, number>();
+  const want = (a: { inbound: readonly string[]; outbound: readonly string[] }): string[] => [...a.inbound.map((x) => `${x} inbound`), ...a.outbound.map((x) => `${x} outbound`)];
+  const checks = [
+    { label: '', query: `sum by (app, direction) (skein_requests_total{namespace="${DEMO_NAMESPACE}"})`, want: want(apps) },
+    ...(apps.tcp ? [{ label: 'TCP connections closed: ', query: `sum by (app, direction) (skein_tcp_connections_closed_total{namespace="${DEMO_NAMESPACE}"})`, want: want(apps.tcp) }] : []),
+  ];
+  const seen = checks.map(() => new Map<string, number>());
   let lastProblem = 'no answer';
   const ok = await poll(async () => {
-    const r = (await fetch(url, { signal: AbortSignal.timeout(5000) }).then((x) => x.json())) as PromVector;
-    if (r.status !== 'success') {
-      lastProblem = `query status ${r.status}`;
-      return undefined;
+    for (const [i, c] of checks.entries()) {
+      const r = (await fetch(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(c.query)}`, { signal: AbortSignal.timeout(5000) }).then((x) => x.json())) as PromVector;
+      if (r.status !== 'success') {
+        lastProblem = `query status ${r.status}`;
+        return undefined;
+      }
+      seen[i] = new Map((r.data?.result ?? []).map((s) => [`${s.metric.app ?? '?'} ${s.metric.direction ?? '?'}`, Number(s.value[1])]));
     }
-    seen = new Map((r.data?.result ?? []).map((s) => [`${s.metric.app ?? '?'} ${s.metric.direction ?? '?'}`, Number(s.value[1])]));
-    return want.every((w) => (seen.get(w) ?? 0) > 0) ? true : undefined;
+    return checks.every((c, i) => c.want.every((w) => (seen[i]!.get(w) ?? 0) > 0)) ? true : undefined;
   }, timeoutMs, 2000);
-  const found = want.map((w) => `${w}=${seen.get(w) ?? 0}`).join(', ');
-  if (!ok) return { part, status: 'fail', detail: `after ${Math.round(timeoutMs / 1000)} s, ${query}: ${found || lastProblem}` };
-  return { part, status: 'pass', detail: `${query}: ${found}` };
+  const found = checks.map((c, i) => `${c.query}: ${c.label}${c.want.map((w) => `${w}=${seen[i]!.get(w) ?? 0}`).join(', ')}`).join('; ');
+  if (!ok) return { part, status: 'fail', detail: `after ${Math.round(timeoutMs / 1000)} s, ${found || lastProblem}` };
+  return { part, status: 'pass', detail: found };
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 
 export const DASHBOARDS_DIR = join(import.meta.dirname, '..', 'manifests', 'observability', 'dashboards');
 
-type Unit = 'reqps' | 'percentunit' | 's' | 'short' | 'bytes' | 'ops' | 'percent';
+type Unit = 'reqps' | 'percentunit' | 's' | 'short' | 'bytes' | 'ops' | 'percent' | 'cps' | 'Bps';
 interface Panel {
   readonly title: string;
   readonly unit: Unit;
@@ -40,6 +40,19 @@ const quantile = (q: number, sel: string, by?: string, metric = 'skein_request_d
 const latency = (sel: string, by?: string, legend = ''): Panel['targets'] =>
   [0.5, 0.95, 0.99].map((q) => ({ expr: quantile(q, sel, by), legend: `${legend}p${q * 100}` }));
 
+// Opaque TCP (docs/metrics.md "TCP metrics"): connections are counted when opened and when closed, bytes when they close.
+// `received` is what the client sent, `sent` what it was sent back. Inbound by the serving workload, outbound by the caller.
+const tcpRate = (metric: string, sel: string, by: string): string => `sum by (${by}) (rate(skein_tcp_${metric}_total{${sel}}${R}))`;
+const TCP_DESCRIPTION = 'Opaque TCP connections (not HTTP or gRPC) through the sidecars: counted when opened and when closed; bytes when a connection closes.';
+const tcpConnections = (sel: string, by: string, who: string): Panel['targets'] => [
+  { expr: tcpRate('connections_opened', sel, by), legend: `${who} opened` },
+  { expr: tcpRate('connections_closed', sel, by), legend: `${who} closed` },
+];
+const tcpBytes = (sel: string, by: string, who: string): Panel['targets'] => [
+  { expr: tcpRate('received_bytes', sel, by), legend: `${who} received` },
+  { expr: tcpRate('sent_bytes', sel, by), legend: `${who} sent` },
+];
+
 const NS_VAR: Variable = { name: 'namespace', label: 'Namespace', query: `label_values(skein_requests_total{${IN}}, destination_namespace)` };
 
 const dashboards: readonly Dashboard[] = [
@@ -65,6 +78,11 @@ const dashboards: readonly Dashboard[] = [
         { title: 'Traffic between workloads (caller -> callee)', unit: 'reqps', targets: [{ expr: rate(OUT, 'source_workload, destination_workload'), legend: '{{source_workload}} -> {{destination_workload}}' }] },
         { title: 'Responses by code', unit: 'reqps', targets: [{ expr: rate(IN, 'code'), legend: '{{code}}' }] },
         { title: 'Proxy CPU', unit: 'percent', description: 'CPU of every sidecar, in % of one core', targets: [{ expr: '100 * sum by (namespace, pod) (rate(skein_proxy_process_cpu_seconds_total[$__rate_interval]))', legend: '{{namespace}}/{{pod}}' }] },
+      ],
+      [
+        { title: 'TCP connections by workload', unit: 'cps', description: `${TCP_DESCRIPTION} As each serving workload's sidecar sees them (inbound).`, targets: tcpConnections(IN, 'destination_namespace, destination_workload', '{{destination_namespace}}/{{destination_workload}}') },
+        { title: 'TCP bytes by workload', unit: 'Bps', description: `${TCP_DESCRIPTION} Received: from the callers; sent: back to them.`, targets: tcpBytes(IN, 'destination_namespace, destination_workload', '{{destination_namespace}}/{{destination_workload}}') },
+        { title: 'TCP connections opened by caller', unit: 'cps', description: `${TCP_DESCRIPTION} As each calling workload's sidecar sees them (outbound).`, targets: [{ expr: tcpRate('connections_opened', OUT, 'source_namespace, source_workload'), legend: '{{source_namespace}}/{{source_workload}}' }] },
       ],
     ],
   },
@@ -114,6 +132,14 @@ const dashboards: readonly Dashboard[] = [
         ] },
         { title: 'Sidecar CPU', unit: 'percent', targets: [{ expr: '100 * sum by (pod) (rate(skein_proxy_process_cpu_seconds_total{namespace=~"$namespace",pod=~"$workload-.*"}[$__rate_interval]))', legend: '{{pod}}' }] },
         { title: 'Sidecar memory (RSS)', unit: 'bytes', targets: [{ expr: 'sum by (pod) (skein_proxy_process_resident_memory_bytes{namespace=~"$namespace",pod=~"$workload-.*"})', legend: '{{pod}}' }] },
+      ],
+      [
+        { title: 'TCP connections', unit: 'cps', description: TCP_DESCRIPTION, targets: [
+          ...tcpConnections(`${IN},destination_namespace=~"$namespace",destination_workload=~"$workload"`, 'direction', 'inbound'),
+          ...tcpConnections(`${OUT},source_namespace=~"$namespace",source_workload=~"$workload"`, 'direction', 'outbound'),
+        ] },
+        { title: 'TCP bytes, inbound', unit: 'Bps', description: `${TCP_DESCRIPTION} Received: from the callers; sent: back to them.`, targets: tcpBytes(`${IN},destination_namespace=~"$namespace",destination_workload=~"$workload"`, 'direction', 'inbound') },
+        { title: 'TCP bytes, outbound', unit: 'Bps', description: `${TCP_DESCRIPTION} Received: from this workload's app; sent: back to it.`, targets: tcpBytes(`${OUT},source_namespace=~"$namespace",source_workload=~"$workload"`, 'direction', 'outbound') },
       ],
     ],
   },

@@ -204,7 +204,9 @@ export function registerDemoCommand(program: Command): void {
             record('metrics in Prometheus', 'fail', 'prometheus is not running');
             record('dashboards', 'fail', 'prometheus is not running');
           } else {
-            const m = await checkMetricsInPrometheus(prom.url, { inbound: DEMO_CHAIN, outbound: ['web', 'api', ...(trafficFlowing ? ['loadgen'] : [])] }, 120_000);
+            // The traffic generator also exchanges opaque TCP with echo (examples/demo/40-loadgen.yaml): the TCP panels' series.
+            const tcp = trafficFlowing ? { tcp: { inbound: ['echo'], outbound: ['loadgen'] } } : {};
+            const m = await checkMetricsInPrometheus(prom.url, { inbound: DEMO_CHAIN, outbound: ['web', 'api', ...(trafficFlowing ? ['loadgen'] : [])], ...tcp }, 120_000);
             record(m.part, m.status, m.detail);
             // The shipped dashboards against this Prometheus, which scrapes with the shipped scrape jobs (manifests/observability/).
             const { checkDashboards } = await import('../../local-cluster/dashboard-check.ts');

@@ -11,6 +11,7 @@ import { InboundPolicies, type InboundDefaults } from './inbound-policies.ts';
 import type { MeshInputs, ProxyScope } from './mesh-inputs.ts';
 import { translateInbound } from './translate-inbound.ts';
 import { translateIngress } from './translate-ingress.ts';
+import { ServicePortMemo } from './service-port-memo.ts';
 import { translateProxy, type TranslationProblem } from './translate-proxy.ts';
 
 /** A sidecar's inbound side: where its pod is read, and the defaults of its mTLS mode and authorization. */
@@ -45,6 +46,8 @@ export class MeshTranslator implements SnapshotSource {
     this.#inbound = inbound;
   }
 
+  /** Each Service port's resources while its inputs stay the same: a change to one Service re-translates that one. */
+  readonly #memo = new ServicePortMemo();
   /** Resource instances by key and version, this generation's and the last one's (see makeSnapshot's `intern`). */
   #wire = new Map<string, WireResource>();
   #lastWire = new Map<string, WireResource>();
@@ -112,7 +115,7 @@ export class MeshTranslator implements SnapshotSource {
     const key = `${scope.namespace}|${scope.outboundNamespaces === null ? '*' : [...scope.outboundNamespaces].sort().join(',')}`;
     let outbound = this.#cache.get(key);
     if (!outbound || outbound.generation !== this.#generation) {
-      const t = translateProxy(this.#inputs, scope);
+      const t = translateProxy(this.#inputs, scope, this.#memo);
       this.translations++;
       outbound = { generation: this.#generation, snapshot: makeSnapshot(t.resources, this.#intern), problems: t.problems };
       this.#cache.set(key, outbound);

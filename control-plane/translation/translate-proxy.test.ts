@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { MeshInputs } from './mesh-inputs.ts';
 import { parseNamespaceList } from './mesh-inputs.ts';
 import { MeshTranslator } from './mesh-translator.ts';
+import { ServicePortMemo } from './service-port-memo.ts';
 import { clusterName, clustersWithEndpoints, outboundVirtualHosts, outboundVips, PASSTHROUGH_CLUSTER, translateProxy } from './translate-proxy.ts';
 
 function service(ns: string, name: string, ports: { port: number; name?: string; appProtocol?: string; protocol?: string }[], extra: Partial<V1Service['spec']> = {}, annotations?: Record<string, string>): V1Service {
@@ -147,6 +148,47 @@ describe('translateProxy', () => {
     const b = JSON.stringify(translateProxy(inputs([echo], [echoSlice]), everywhere('demo')));
     expect(a).toBe(b);
     expect(JSON.stringify(ins)).toBe(before);
+  });
+});
+
+describe('translateProxy with a memo', () => {
+  const echo = service('demo', 'echo', [{ port: 80 }]);
+  const api = service('other', 'api', [{ port: 80 }, { port: 9090 }]);
+  const echoSlice = slice('demo', 'echo', 'echo-a', [{ port: 8080 }], [{ ip: '10.244.0.5' }]);
+  const policy = (request: string): MeshInputs['trafficPolicies'][number] => ({
+    apiVersion: 'skein.dev/v1alpha1',
+    kind: 'TrafficPolicy',
+    metadata: { namespace: 'demo', name: 'p', generation: 1, creationTimestamp: '2026-12-01T00:00:00Z' },
+    spec: { targetRef: { kind: 'Service', name: 'echo' }, timeouts: { request } },
+  });
+  /** Resources as the proxy reads them: bodies decoded where the memo encoded them. */
+  const decoded = (t: ReturnType<typeof translateProxy>) =>
+    new Map(t.resources.map((r) => [`${r.type}/${r.name}`, r.body instanceof Uint8Array ? (JSON.parse(Buffer.from(r.body).toString()) as unknown) : JSON.parse(JSON.stringify(r.body))]));
+
+  it('gives what translation gives without it, and translates again only the Service ports whose inputs changed', () => {
+    const memo = new ServicePortMemo();
+    const first: MeshInputs = { ...inputs([echo, api], [echoSlice]), trafficPolicies: [policy('2s')] };
+    expect(decoded(translateProxy(first, everywhere('demo'), memo))).toEqual(decoded(translateProxy(first, everywhere('demo'))));
+    expect([memo.misses, memo.hits]).toEqual([3, 0]);
+    // Another namespace's callers: echo's Host forms differ there (no bare name), api's do not.
+    expect(decoded(translateProxy(first, everywhere('third'), memo))).toEqual(decoded(translateProxy(first, everywhere('third'))));
+    expect([memo.misses, memo.hits]).toEqual([4, 2]);
+    // The policy on echo changes: echo alone is translated again.
+    const second = { ...first, trafficPolicies: [policy('3s')] };
+    const t = translateProxy(second, everywhere('demo'), memo);
+    expect([memo.misses, memo.hits]).toEqual([5, 4]);
+    expect(decoded(t)).toEqual(decoded(translateProxy(second, everywhere('demo'))));
+    // A new EndpointSlice object for echo (ingestion replaces an object that changed): echo again, alone.
+    const third = { ...second, endpointSlices: [slice('demo', 'echo', 'echo-a', [{ port: 8080 }], [{ ip: '10.244.0.6' }])] };
+    expect(decoded(translateProxy(third, everywhere('demo'), memo))).toEqual(decoded(translateProxy(third, everywhere('demo'))));
+    expect([memo.misses, memo.hits]).toEqual([6, 6]);
+    // So do the identities of its endpoints' pods.
+    const withPod = { ...third, endpointSlices: [{ ...third.endpointSlices[0]!, endpoints: [{ addresses: ['10.244.0.6'], targetRef: { kind: 'Pod', name: 'echo-1', namespace: 'demo' } }] }] };
+    translateProxy(withPod, everywhere('demo'), memo);
+    const misses = memo.misses;
+    const meshed = { ...withPod, endpointIdentities: new Map([['demo/echo-1', 'spiffe://cluster.local/ns/demo/sa/echo']]) };
+    expect(decoded(translateProxy(meshed, everywhere('demo'), memo))).toEqual(decoded(translateProxy(meshed, everywhere('demo'))));
+    expect(memo.misses).toBe(misses + 1);
   });
 });
 

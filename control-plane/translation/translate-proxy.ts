@@ -6,7 +6,9 @@ import type { V1EndpointSlice, V1Service, V1ServicePort } from '@kubernetes/clie
 import type { RoutePolicyConfig } from '../../api/config/policy-config.ts';
 import type { ClusterConfig, EndpointConfig, RouteConfig, VirtualHostConfig } from '../../api/config/proxy-config.ts';
 import { DEFAULT_MAX_CONNECTIONS_PER_ENDPOINT, DEFAULT_OUTBOUND_CONNECT_TIMEOUT_MS, DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS } from '../../api/config/proxy-config-defaults.ts';
-import type { ResourceBody } from '../serving/proxy-snapshot.ts';
+import type { WireResource } from '../../api/proto/config-discovery.ts';
+import { wireResource, type ResourceBody } from '../serving/proxy-snapshot.ts';
+import type { ServicePortMemo } from './service-port-memo.ts';
 import { resolveGammaRoutes } from './gamma-routes.ts';
 import type { CompiledSections } from './traffic-policy-compile.ts';
 import { portKey, resolveTrafficPolicies } from './traffic-policy-resolution.ts';
@@ -31,7 +33,8 @@ export interface OutboundVip {
 }
 
 export interface ProxyTranslation {
-  readonly resources: readonly ResourceBody[];
+  /** Bodies as objects; those of Service ports already encoded when translation was given a memo. */
+  readonly resources: readonly (ResourceBody | WireResource)[];
   readonly problems: readonly TranslationProblem[];
 }
 
@@ -195,7 +198,63 @@ function validService(svc: V1Service, problems: TranslationProblem[]): boolean {
   return true;
 }
 
-export function translateProxy(inputs: MeshInputs, scope: ProxyScope): ProxyTranslation {
+/** A Service port's resources: its cluster and endpoint set, its virtual host, its ClusterIP:ports; and what its routes name. */
+function servicePort(
+  ns: string,
+  name: string,
+  p: V1ServicePort,
+  slices: readonly V1EndpointSlice[],
+  clusterIps: readonly string[],
+  policy: CompiledSections | null,
+  routes: readonly RouteConfig[] | null,
+  sameNamespace: boolean,
+  problems: TranslationProblem[],
+  identities: ReadonlyMap<string, string> | undefined,
+): { resources: ResourceBody[]; wanted: string[] } {
+  const cluster = clusterName(ns, name, p.port);
+  const c = serviceCluster(ns, name, p, slices, policy, problems, identities);
+  // Host forms cannot collide: every form but the bare name carries the namespace, and the bare name is only
+  // given to proxies of the Service's own namespace, where names are unique.
+  const domains = hostForms(ns, name, p.port, sameNamespace);
+  const vips: OutboundVip[] = [];
+  for (const ip of clusterIps) {
+    const hostIp = ip.includes(':') ? `[${ip}]` : ip;
+    domains.push(`${hostIp}:${p.port}`);
+    if (p.port === 80) domains.push(hostIp);
+    vips.push({ address: ip, port: p.port, virtualHost: cluster });
+  }
+  const wanted: string[] = [];
+  const virtualHost: VirtualHostConfig = {
+    name: cluster,
+    domains,
+    routes: (routes ?? [defaultRoute(cluster)]).map((r) => {
+      for (const b of r.backends) wanted.push(b.cluster);
+      for (const m of r.mirrors) wanted.push(m.cluster);
+      return withPolicy(r, policy);
+    }),
+  };
+  return { resources: [...clusterResources(c), ...serviceResources(virtualHost, vips)], wanted };
+}
+
+/** The identities of the pods behind a Service's endpoints, in order: a part of its cluster's inputs. */
+function endpointIdentitySignature(slices: readonly V1EndpointSlice[], identities: ReadonlyMap<string, string> | undefined): string {
+  if (identities === undefined || identities.size === 0) return '';
+  let sig = '';
+  for (const slice of slices) {
+    for (const ep of slice.endpoints ?? []) {
+      const t = ep.targetRef;
+      if (t?.kind === 'Pod' && t.name) sig += `${identities.get(`${t.namespace ?? slice.metadata?.namespace}/${t.name}`) ?? ''},`;
+    }
+  }
+  return sig;
+}
+
+/**
+ * `memo`: keeps each Service port's resources, encoded, while its inputs are the same (see ServicePortMemo), so that a change
+ * to one Service re-translates and re-encodes that Service alone, and callers of many namespaces share them. The output is
+ * the same with or without it (bodies already encoded where it was given).
+ */
+export function translateProxy(inputs: MeshInputs, scope: ProxyScope, memo?: ServicePortMemo): ProxyTranslation {
   const problems: TranslationProblem[] = [];
   const trafficPolicies = resolveTrafficPolicies(inputs.trafficPolicies, inputs.services);
   problems.push(...trafficPolicies.problems);
@@ -204,10 +263,13 @@ export function translateProxy(inputs: MeshInputs, scope: ProxyScope): ProxyTran
   /** Clusters the routes of this proxy send to. */
   const wanted = new Set<string>();
   const slicesByService = slicesOfServices(inputs.endpointSlices);
+  /** Clusters of GAMMA backends outside the scope (see below). */
   const clusters: ClusterConfig[] = [];
-  /** Each Service port's virtual host and ClusterIP:ports, sent as resources of their own (see serviceResources). */
-  const perService: { readonly virtualHost: VirtualHostConfig; readonly vips: readonly OutboundVip[] }[] = [];
-  const services = [...inputs.services].sort((a, b) => `${a.metadata?.namespace}/${a.metadata?.name}`.localeCompare(`${b.metadata?.namespace}/${b.metadata?.name}`));
+  /** The resources of every Service port, and the clusters they bring. */
+  const portResources: (ResourceBody | WireResource)[] = [];
+  const have = new Set<string>();
+  const byKey = (x: V1Service): string => `${x.metadata?.namespace}/${x.metadata?.name}`;
+  const services = [...inputs.services].sort((a, b) => (byKey(a) < byKey(b) ? -1 : byKey(a) > byKey(b) ? 1 : 0));
   for (const svc of services) {
     if (!validService(svc, problems) || !visibleTo(svc, scope)) continue;
     const ns = svc.metadata!.namespace!;
@@ -224,33 +286,38 @@ export function translateProxy(inputs: MeshInputs, scope: ProxyScope): ProxyTran
         problems.push({ object: where, message: `port ${p.name ?? p.port} is out of range` });
         continue;
       }
-      const cluster = clusterName(ns, name, p.port);
       const policy = trafficPolicies.byPort.get(portKey(ns, name, p.port))?.sections ?? null;
-      clusters.push(serviceCluster(ns, name, p, slices, policy, problems, inputs.endpointIdentities));
-      // Host forms cannot collide: every form but the bare name carries the namespace, and the bare name is only
-      // given to proxies of the Service's own namespace, where names are unique.
-      const domains = hostForms(ns, name, p.port, ns === scope.namespace);
-      const vips: OutboundVip[] = [];
-      for (const ip of clusterIps) {
-        const hostIp = ip.includes(':') ? `[${ip}]` : ip;
-        domains.push(`${hostIp}:${p.port}`);
-        if (p.port === 80) domains.push(hostIp);
-        vips.push({ address: ip, port: p.port, virtualHost: cluster });
-      }
-      const virtualHost: VirtualHostConfig = {
-        name: cluster,
-        domains,
-        routes: (gamma.routesFor(scope.namespace, ns, name, p.port) ?? [defaultRoute(cluster)]).map((r) => {
-          for (const b of r.backends) wanted.add(b.cluster);
-          for (const m of r.mirrors) wanted.add(m.cluster);
-          return withPolicy(r, policy);
-        }),
+      const routes = gamma.routesFor(scope.namespace, ns, name, p.port);
+      const make = (): { resources: (ResourceBody | WireResource)[]; wanted: string[]; problems: TranslationProblem[] } => {
+        const found: TranslationProblem[] = [];
+        const made = servicePort(ns, name, p, slices, clusterIps, policy, routes, ns === scope.namespace, found, inputs.endpointIdentities);
+        return { ...made, problems: found };
       };
-      perService.push({ virtualHost, vips });
+      const out =
+        memo === undefined
+          ? make()
+          : memo.get(
+              svc,
+              {
+                port: p.port,
+                sameNamespace: ns === scope.namespace,
+                slices,
+                policy: policy === null ? '' : JSON.stringify(policy),
+                routes: routes === null ? '' : JSON.stringify(routes),
+                identities: endpointIdentitySignature(slices, inputs.endpointIdentities),
+              },
+              () => {
+                const m = make();
+                return { ...m, resources: m.resources.map((x) => wireResource(x as ResourceBody)) };
+              },
+            );
+      problems.push(...out.problems);
+      for (const w of out.wanted) wanted.add(w);
+      portResources.push(...out.resources);
+      have.add(clusterName(ns, name, p.port));
     }
   }
   // Backends and mirrors of GAMMA routes that the scope alone did not bring (a Service not exported to this namespace).
-  const have = new Set(clusters.map((c) => c.name));
   for (const b of gamma.backends) {
     const name = clusterName(b.namespace, b.name, b.port);
     if (have.has(name) || !wanted.has(name)) continue;
@@ -279,10 +346,10 @@ export function translateProxy(inputs: MeshInputs, scope: ProxyScope): ProxyTran
       },
     ],
   };
-  const resources: ResourceBody[] = [
+  const resources: (ResourceBody | WireResource)[] = [
+    ...portResources,
     ...clusters.flatMap(clusterResources),
     { type: RESOURCE_TYPES.routeTable, name: OUTBOUND_ROUTE_TABLE, body: { name: OUTBOUND_ROUTE_TABLE, virtualHosts: [passthrough] } },
-    ...perService.flatMap((s) => serviceResources(s.virtualHost, s.vips)),
   ];
   return { resources, problems };
 }
@@ -299,7 +366,7 @@ export function serviceResources(virtualHost: VirtualHostConfig, vips: readonly 
 }
 
 /** The `outbound` table's virtual hosts as the proxy assembles them: its own, then its `virtual-host` resources by name. */
-export function outboundVirtualHosts(resources: readonly ResourceBody[]): VirtualHostConfig[] {
+export function outboundVirtualHosts(resources: readonly (ResourceBody | WireResource)[]): VirtualHostConfig[] {
   const table = resources.find((r) => r.type === RESOURCE_TYPES.routeTable && r.name === OUTBOUND_ROUTE_TABLE);
   const own = (table?.body as { virtualHosts: VirtualHostConfig[] } | undefined)?.virtualHosts ?? [];
   const extra = resources
@@ -313,7 +380,7 @@ export function outboundVirtualHosts(resources: readonly ResourceBody[]): Virtua
 }
 
 /** Every ClusterIP:port of the `outbound` table, from its `outbound-vips` resources. */
-export function outboundVips(resources: readonly ResourceBody[]): OutboundVip[] {
+export function outboundVips(resources: readonly (ResourceBody | WireResource)[]): OutboundVip[] {
   return resources.filter((r) => r.type === RESOURCE_TYPES.outboundVips).flatMap((r) => (r.body as { vips: OutboundVip[] }).vips);
 }
 
@@ -331,7 +398,7 @@ export function clusterResources(c: ClusterConfig): ResourceBody[] {
 }
 
 /** The clusters of a translation with their endpoint sets put back in (what the proxy assembles: debug output and tests). */
-export function clustersWithEndpoints(resources: readonly ResourceBody[]): ClusterConfig[] {
+export function clustersWithEndpoints(resources: readonly (ResourceBody | WireResource)[]): ClusterConfig[] {
   const sets = new Map<string, readonly EndpointConfig[]>();
   for (const r of resources) if (r.type === RESOURCE_TYPES.endpointSet) sets.set(r.name, (r.body as { endpoints: readonly EndpointConfig[] }).endpoints);
   return resources

@@ -12,6 +12,7 @@ import { HpackEncoder } from './hpack-encoder.ts';
 import { RecvWindow, grow } from './flow-window.ts';
 import { PeerSettings } from './peer-settings.ts';
 import { sendData } from './send-data.ts';
+import { ClosedStreams } from './closed-streams.ts';
 import { HeaderBlock } from './header-block.ts';
 import { FieldsVerdict, HeaderFields } from './header-fields.ts';
 import { Http2Request, Http2Response, type StreamWriter } from './server-exchange.ts';
@@ -62,7 +63,7 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
   readonly #encoder = new HpackEncoder();
   readonly #fields: HeaderFields;
   readonly #streams = new Map<number, Http2Response>();
-  readonly #closedStreams = new Map<number, number>();
+  readonly #closedStreams = new ClosedStreams(CLOSED_MEMORY);
   /** Streams opened in the current read, dispatched at its end (a HEADERS + RST_STREAM pair in one read costs no upstream work). */
   #newStreams: Http2Response[] = [];
   /** Streams with data waiting for the connection window. */
@@ -444,9 +445,7 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
   }
 
   #remember(id: number, how: number): void {
-    const m = this.#closedStreams;
-    m.set(id, how);
-    if (m.size > CLOSED_MEMORY) m.delete(m.keys().next().value!);
+    this.#closedStreams.remember(id, how);
   }
 
   #maybeClose(res: Http2Response): void {

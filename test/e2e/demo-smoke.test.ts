@@ -42,6 +42,8 @@ describe('skein demo --smoke', () => {
     // runs and names only metrics and labels that exist (local-cluster/dashboard-check.ts).
     expect(stdout).toMatch(/dashboards\s+PASS\s+\d+ queries of 4 dashboards run, every metric and label found .*targets up: skein-proxies [1-9]\d*, skein-control-plane 2, skein-injector 2/);
     expect(stdout).toMatch(/metrics in Prometheus\s+PASS\s+.*web inbound=\d+, api inbound=\d+, echo inbound=\d+, web outbound=\d+, api outbound=\d+, loadgen outbound=\d+/);
+    // ... and opaque TCP: the traffic generator's exchanges with echo's TCP echo, seen by both sidecars (the TCP panels' series).
+    expect(stdout).toMatch(/metrics in Prometheus\s+PASS\s+.*TCP connections closed: echo inbound=\d+, loadgen outbound=\d+/);
     // Parts that do not exist are never reported as a pass: without the control plane and the ingress, mTLS and the
     // ingress request are not built yet.
     const hasControlPlane = existsSync(join(repo, 'manifests', 'control-plane'));

@@ -1,112 +1,28 @@
 // e2e: mesh identity on the local cluster, installed from manifests/: two injected workloads talk over mTLS (the server
 // sidecar counts the request as mTLS from the caller's SPIFFE id, and the app sees it in x-skein-client-id), a spoofed
-// x-skein-client-id from a plain-text client never reaches the app, a strict MeshTLSPolicy refuses plain text and
-// permissive takes it again, and AuthorizationPolicies allow and deny over HTTP and gRPC (403 / PERMISSION_DENIED).
+// x-skein-client-id from a plain-text client never reaches the app, a strict MeshTLSPolicy refuses plain text (and closes
+// a plain-text connection kept alive from before) and permissive takes it again, and AuthorizationPolicies allow and deny over HTTP and gRPC (403 / PERMISSION_DENIED).
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import * as k8s from '@kubernetes/client-node';
-import http from 'node:http';
+import net from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTHORIZATION_POLICY_GROUP, AUTHORIZATION_POLICY_PLURAL, AUTHORIZATION_POLICY_VERSION } from '../../api/crd/authorization-policy.ts';
 import { MESH_TLS_POLICY_PLURAL } from '../../api/crd/mesh-tls-policy.ts';
-import { MESH_IDENTITY_ANNOTATION, MESH_NAMESPACE, PROXY_HEALTH_PORT, PROXY_PROMETHEUS_PATH, TRUST_BUNDLE_CONFIGMAP } from '../../api/mesh/mesh-constants.ts';
-import { applyManifests, readManifests } from '../../local-cluster/apply-manifests.ts';
-import { startLocalCluster, type LocalClusterDetails } from '../../local-cluster/cluster.ts';
-import { unavailableDeployments } from '../../local-cluster/demo-mesh-parts.ts';
 import { REPO_ROOT } from '../../local-cluster/images/skein-images.ts';
+import { CALLER_ID, MESH_IDENTITY_NS as NS, startMeshIdentityCluster, type MeshIdentityCluster } from '../support/mesh-identity-cluster.ts';
 import { waitFor } from './wait-for.ts';
 
-const NS = 'e2e-identity';
-const CALLER_ID = `spiffe://cluster.local/ns/${NS}/sa/caller`;
-
-function workloads(): k8s.KubernetesObject[] {
-  const env = (extra: Record<string, string>) => [
-    { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-    { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
-    ...Object.entries(extra).map(([name, value]) => ({ name, value })),
-  ];
-  const deployment = (name: string, image: string, port: number, extra: Record<string, string>, serviceAccountName?: string, probe: Record<string, unknown> = { httpGet: { path: '/healthz', port } }) => ({
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name, namespace: NS },
-    spec: {
-      replicas: 1,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name } },
-        spec: {
-          ...(serviceAccountName ? { serviceAccountName } : {}),
-          terminationGracePeriodSeconds: 2,
-          containers: [{ name, image, ports: [{ containerPort: port }], env: env({ PORT: String(port), ...extra }), readinessProbe: { ...probe, periodSeconds: 1 } }],
-        },
-      },
-    },
-  });
-  const service = (name: string, port: number, targetPort: number, portName: string) =>
-    ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: NS }, spec: { selector: { app: name }, ports: [{ name: portName, port, targetPort }] } }) as k8s.KubernetesObject;
-  return [
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS, labels: { 'skein.dev/inject': 'enabled' } } },
-    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'caller', namespace: NS } },
-    service('echo', 80, 8080, 'http'),
-    service('grpc-echo', 9090, 9090, 'grpc'),
-    deployment('echo', 'skein.dev/example-echo:e2e', 8080, {}),
-    deployment('caller', 'skein.dev/example-caller:e2e', 8080, { UPSTREAM_URL: `http://echo.${NS}.svc.cluster.local` }, 'caller'),
-    deployment('grpc-echo', 'skein.dev/example-grpc-echo:e2e', 9090, {}, undefined, { tcpSocket: { port: 9090 } }),
-  ];
-}
-
-interface EchoSeen {
-  readonly headers: Record<string, string | undefined>;
-}
-
 describe('mesh identity on the local cluster', () => {
-  let cluster: LocalClusterDetails;
-  let kc: k8s.KubeConfig;
-  let core: k8s.CoreV1Api;
-  let custom: k8s.CustomObjectsApi;
-  const ips = new Map<string, string>();
+  let mesh: MeshIdentityCluster;
   let EchoClient: grpc.ServiceClientConstructor;
-
-  /** The caller app calls echo's Service through both sidecars (mTLS between them); what the caller and echo saw. */
-  async function viaCaller(path: string): Promise<{ upstreamStatus: number; echo: EchoSeen | null }> {
-    const res = await fetch(`http://${ips.get('caller')}:8080${path}`, { signal: AbortSignal.timeout(15_000) });
-    const doc = (await res.json()) as { upstreamStatus?: number; upstreamBody?: string };
-    let echo: EchoSeen | null = null;
-    try {
-      echo = JSON.parse(doc.upstreamBody ?? '') as EchoSeen;
-    } catch {}
-    return { upstreamStatus: doc.upstreamStatus ?? 0, echo };
-  }
-
-  /**
-   * A plain-text request from outside the mesh (the host) straight to echo's pod, through echo's inbound sidecar, on a new
-   * connection every time (a kept-alive one would have been judged under the mode in force when it was opened).
-   */
-  function plainToEcho(path: string, headers: Record<string, string> = {}): Promise<{ status: number; echo: EchoSeen | null } | 'refused'> {
-    return new Promise((resolve) => {
-      const req = http.request({ host: ips.get('echo'), port: 8080, path, headers, agent: false, timeout: 10_000 }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (text += c));
-        res.on('end', () => {
-          let echo: EchoSeen | null = null;
-          try {
-            echo = JSON.parse(text) as EchoSeen;
-          } catch {}
-          resolve({ status: res.statusCode ?? 0, echo });
-        });
-        res.on('error', () => resolve('refused'));
-      });
-      req.on('timeout', () => req.destroy(new Error('timeout')));
-      req.on('error', () => resolve('refused'));
-      req.end();
-    });
-  }
+  const viaCaller = (path: string) => mesh.viaCaller(path);
+  const plainToEcho = (path: string, headers: Record<string, string> = {}) => mesh.plainToEcho(path, headers);
+  const sidecarMetrics = (app: string) => mesh.sidecarMetrics(app);
 
   /** A plain-text gRPC call from the host to grpc-echo's pod: OK, or the status it failed with. */
   async function sayPlain(): Promise<string> {
-    const client = new EchoClient(`${ips.get('grpc-echo')}:9090`, grpc.credentials.createInsecure());
+    const client = new EchoClient(`${mesh.ips.get('grpc-echo')}:9090`, grpc.credentials.createInsecure());
     try {
       return await new Promise<string>((resolve) =>
         (client as unknown as { Say(r: unknown, m: grpc.Metadata, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null) => void): void }).Say(
@@ -121,15 +37,10 @@ describe('mesh identity on the local cluster', () => {
     }
   }
 
-  async function sidecarMetrics(app: string): Promise<string> {
-    const res = await fetch(`http://${ips.get(app)}:${PROXY_HEALTH_PORT}${PROXY_PROMETHEUS_PATH}`, { signal: AbortSignal.timeout(10_000) });
-    return res.text();
-  }
-
   const policy = (plural: string, kind: string) => ({
     apply: (name: string, spec: Record<string, unknown>) =>
-      custom.createNamespacedCustomObject({ group: AUTHORIZATION_POLICY_GROUP, version: AUTHORIZATION_POLICY_VERSION, namespace: NS, plural, body: { apiVersion: 'skein.dev/v1alpha1', kind, metadata: { name, namespace: NS }, spec } }),
-    remove: (name: string) => custom.deleteNamespacedCustomObject({ group: AUTHORIZATION_POLICY_GROUP, version: AUTHORIZATION_POLICY_VERSION, namespace: NS, plural, name }),
+      mesh.custom.createNamespacedCustomObject({ group: AUTHORIZATION_POLICY_GROUP, version: AUTHORIZATION_POLICY_VERSION, namespace: NS, plural, body: { apiVersion: 'skein.dev/v1alpha1', kind, metadata: { name, namespace: NS }, spec } }),
+    remove: (name: string) => mesh.custom.deleteNamespacedCustomObject({ group: AUTHORIZATION_POLICY_GROUP, version: AUTHORIZATION_POLICY_VERSION, namespace: NS, plural, name }),
   });
   const authz = () => policy(AUTHORIZATION_POLICY_PLURAL, 'AuthorizationPolicy');
   const mtls = () => policy(MESH_TLS_POLICY_PLURAL, 'MeshTLSPolicy');
@@ -137,34 +48,11 @@ describe('mesh identity on the local cluster', () => {
   beforeAll(async () => {
     const def = protoLoader.loadSync(join(REPO_ROOT, 'examples/grpc-echo/echo.proto'), { keepCase: true });
     EchoClient = (grpc.loadPackageDefinition(def) as unknown as { skein: { examples: { Echo: grpc.ServiceClientConstructor } } }).skein.examples.Echo;
-    cluster = await startLocalCluster({ log: () => {} });
-    kc = new k8s.KubeConfig();
-    kc.loadFromFile(cluster.kubeconfigPath);
-    core = kc.makeApiClient(k8s.CoreV1Api);
-    custom = kc.makeApiClient(k8s.CustomObjectsApi);
-    const log = (): void => {};
-    const cp = readManifests(join(REPO_ROOT, 'manifests', 'control-plane'));
-    await applyManifests(cluster.kubeconfigPath, cp, log);
-    expect(await unavailableDeployments(kc, cp, 180_000)).toEqual([]);
-    // The injector gives new pods the mesh roots only once the control plane has published them.
-    await waitFor('the trust bundle ConfigMap', () => core.readNamespacedConfigMap({ name: TRUST_BUNDLE_CONFIGMAP, namespace: MESH_NAMESPACE }), 60_000);
-    const injector = readManifests(join(REPO_ROOT, 'manifests', 'injector'));
-    await applyManifests(cluster.kubeconfigPath, injector, log);
-    expect(await unavailableDeployments(kc, injector, 180_000)).toEqual([]);
-    const apps = workloads();
-    await applyManifests(cluster.kubeconfigPath, apps.slice(0, 2), log);
-    await waitFor('the default ServiceAccount', () => core.readNamespacedServiceAccount({ name: 'default', namespace: NS }));
-    await applyManifests(cluster.kubeconfigPath, apps.slice(2), log);
-    expect(await unavailableDeployments(kc, apps, 240_000)).toEqual([]);
-    for (const app of ['echo', 'caller', 'grpc-echo']) {
-      const pod = await waitFor(`the ${app} pod`, async () => (await core.listNamespacedPod({ namespace: NS, labelSelector: `app=${app}` })).items.find((p) => p.status?.podIP && !p.metadata?.deletionTimestamp));
-      expect(pod.metadata?.annotations?.[MESH_IDENTITY_ANNOTATION], `${app} has a mesh identity`).toBe('enabled');
-      ips.set(app, pod.status!.podIP!);
-    }
+    mesh = await startMeshIdentityCluster();
   }, 600_000);
 
   afterAll(async () => {
-    await cluster?.stop();
+    await mesh?.stop();
   });
 
   it('caller -> echo goes over mTLS: echo\'s sidecar counts it as mTLS from the caller\'s identity, and echo sees x-skein-client-id', async () => {
@@ -189,11 +77,28 @@ describe('mesh identity on the local cluster', () => {
     expect(r.echo!.headers['x-skein-client-id']).toBeUndefined();
   });
 
-  it('a strict MeshTLSPolicy refuses plain text (mTLS callers still pass); permissive accepts it again', async () => {
+  it('a strict MeshTLSPolicy refuses plain text, a kept-alive connection included (mTLS callers still pass); permissive accepts it again', async () => {
     expect(await plainToEcho('/before')).toMatchObject({ status: 200 });
+    // A plain-text keep-alive connection opened while echo's port is permissive, one request answered on it.
+    const kept = net.connect({ host: mesh.ips.get('echo'), port: 8080 });
+    kept.on('error', () => {});
+    let keptText = '';
+    kept.setEncoding('latin1');
+    kept.on('data', (c: string) => (keptText += c));
+    let keptClosed = false;
+    kept.once('close', () => (keptClosed = true));
+    kept.write('GET /kept HTTP/1.1\r\nhost: echo\r\n\r\n');
+    await waitFor('the answer on the kept-alive connection', async () => (/^HTTP\/1\.1 200 /.test(keptText) ? true : undefined), 15_000, 50);
+    // The test reaches the caller app from the host in plain text: the caller's workload keeps Permissive (a workload
+    // policy overrides the namespace's; created first and removed last, so the caller is never strict in between). Without
+    // it, the namespace's Strict closes the host's kept-alive connection to the caller and refuses new ones.
+    await mtls().apply('caller-permissive', { selector: { matchLabels: { app: 'caller' } }, mode: 'Permissive' });
     await mtls().apply('strict', { mode: 'Strict' });
     try {
       await waitFor('plain text to echo refused', async () => ((await plainToEcho('/strict')) === 'refused' ? true : undefined), 60_000);
+      // The kept-alive connection was closed by the switch, so no second request can be made on it.
+      await waitFor('the kept-alive connection closed', async () => (keptClosed ? true : undefined), 10_000, 50);
+      expect(keptText.match(/HTTP\/1\.1 /g)?.length).toBe(1);
       // Refused on every try, not once by chance.
       for (let i = 0; i < 5; i++) expect(await plainToEcho(`/strict-${i}`)).toBe('refused');
       const viaMesh = await viaCaller('/strict-mesh');
@@ -208,6 +113,7 @@ describe('mesh identity on the local cluster', () => {
       await mtls().remove('strict');
     }
     await waitFor('permissive again', async () => ((await plainToEcho('/after')) !== 'refused' ? true : undefined), 60_000);
+    await mtls().remove('caller-permissive');
   });
 
   it('an AuthorizationPolicy over HTTP: the caller\'s identity may GET /api, anything else is 403 and never reaches the app', async () => {
@@ -228,7 +134,7 @@ describe('mesh identity on the local cluster', () => {
       expect(m).toMatch(new RegExp(`skein_authorization_decisions_total\\{listener="inbound",policy="${NS}/echo-api-from-caller",decision="deny",reason="no-match"\\} [1-9]`));
       // The Lease holder wrote the policy's status.
       const status = await waitFor('the policy\'s Accepted condition', async () => {
-        const o = (await custom.getNamespacedCustomObject({ group: AUTHORIZATION_POLICY_GROUP, version: AUTHORIZATION_POLICY_VERSION, namespace: NS, plural: AUTHORIZATION_POLICY_PLURAL, name: 'echo-api-from-caller' })) as { status?: { conditions?: { type: string; status: string }[] } };
+        const o = (await mesh.custom.getNamespacedCustomObject({ group: AUTHORIZATION_POLICY_GROUP, version: AUTHORIZATION_POLICY_VERSION, namespace: NS, plural: AUTHORIZATION_POLICY_PLURAL, name: 'echo-api-from-caller' })) as { status?: { conditions?: { type: string; status: string }[] } };
         return o.status?.conditions?.find((c) => c.type === 'Accepted');
       }, 60_000);
       expect(status.status).toBe('True');
