@@ -324,7 +324,13 @@ export class ProxyListener {
     this.#ctx.requestStarted();
     const tcp = this.#ctx.metrics.tcpRecorder(snap.listener, cluster);
     // forwardTcp starts the client's bytes flowing itself (over mTLS only once the upstream took the TCP ALPN).
-    forwardTcp(socket, cluster, { idleTimeoutMs: snap.limits.connectionIdleTimeoutMs, metrics: tcp, peerIdentity: peer, onClose: () => this.#ctx.requestFinished() });
+    forwardTcp(socket, cluster, {
+      idleTimeoutMs: snap.limits.connectionIdleTimeoutMs,
+      metrics: tcp,
+      peerIdentity: peer,
+      onUpstreamError: (e) => this.#tcpUpstreamFailed(e, socket),
+      onClose: () => this.#ctx.requestFinished(),
+    });
   }
 
   /**
@@ -380,6 +386,20 @@ export class ProxyListener {
   #handshakeFailed(reason: HandshakeFailureReason, socket: net.Socket, detail: string): void {
     identityMetrics(this.#ctx.metrics.registry).handshakeFailed('inbound', reason);
     handshakeLogs.write(`${this.name}\u0000${reason}`, 'warn', 'inbound mTLS refused', { listener: this.name, reason, detail: detail.slice(0, 300), client: socket.remoteAddress ?? '' });
+  }
+
+  /**
+   * An opaque TCP connection whose upstream failed: counted by cause like an HTTP answer of the proxy's own; a mesh mTLS
+   * refusal (another identity, no certificate, a failed handshake or a peer without the TCP ALPN) also as an outbound
+   * handshake failure, with a log line (the client only sees its connection close).
+   */
+  #tcpUpstreamFailed(e: ProxyError, socket: net.Socket): void {
+    this.#ctx.metrics.proxyError(this.name, e.spec.cause);
+    const reason: HandshakeFailureReason | null =
+      e.spec === ERRORS.peerIdentity ? 'peer-identity' : e.spec === ERRORS.noWorkloadCertificate ? 'no-workload-certificate' : e.spec === ERRORS.upstreamTls ? 'handshake' : null;
+    if (reason === null) return;
+    identityMetrics(this.#ctx.metrics.registry).handshakeFailed('outbound', reason);
+    handshakeLogs.write(`${this.name}\u0000out\u0000${reason}`, 'warn', 'outbound mTLS for opaque TCP refused', { listener: this.name, reason, detail: e.message.slice(0, 300), client: socket.remoteAddress ?? '' });
   }
 
   /**

@@ -4,6 +4,7 @@ import type net from 'node:net';
 import type tls from 'node:tls';
 import { ORIGINAL_DST } from '../http/listener-context.ts';
 import type { OriginalDestination } from '../native/original-destination.ts';
+import { classifyUpstreamError, ERRORS, ProxyError } from '../errors/proxy-error.ts';
 import { MESH_TCP_ALPN } from '../identity/mesh-transport.ts';
 import { connect } from '../upstream/connector.ts';
 import type { UpstreamCluster } from '../upstream/upstream-cluster.ts';
@@ -16,6 +17,8 @@ export interface TcpForwardOptions {
   readonly metrics?: TcpRecorder;
   /** The client's verified identity (inbound mTLS), or null. */
   readonly peerIdentity?: string | null;
+  /** Once, when the upstream side fails before the client closed (refused, timed out, a mesh identity or TLS refusal). */
+  onUpstreamError?(e: ProxyError): void;
   onClose?(): void;
 }
 
@@ -54,7 +57,11 @@ export function forwardTcp(downstream: net.Socket, cluster: UpstreamCluster, opt
     upstream.setTimeout(opts.idleTimeoutMs, close);
     downstream.setTimeout(opts.idleTimeoutMs, close);
   });
-  upstream.on('error', close);
+  const upstreamFailed = (e: unknown): void => {
+    if (!closed) opts.onUpstreamError?.(classifyUpstreamError(e));
+    close();
+  };
+  upstream.on('error', upstreamFailed);
   downstream.on('error', close);
   upstream.once('close', close);
   downstream.once('close', close);
@@ -68,6 +75,6 @@ export function forwardTcp(downstream: net.Socket, cluster: UpstreamCluster, opt
   // as something else: none is sent, not even into the handshake's buffer, until it said "opaque TCP follows".
   upstream.once('secureConnect', () => {
     if ((upstream as tls.TLSSocket).alpnProtocol === MESH_TCP_ALPN) downstream.pipe(upstream);
-    else close();
+    else upstreamFailed(new ProxyError(ERRORS.upstreamTls, `the peer did not take ALPN ${MESH_TCP_ALPN}`));
   });
 }

@@ -198,6 +198,9 @@ describe('opaque TCP between two sidecars over mesh mTLS', () => {
     expect(await c.ended).not.toBe('still open');
     expect(c.received()).toBe('');
     expect(app.accepted.length).toBe(before);
+    // Counted and cause-named on the client side, as HTTP's 503 peer-identity would be.
+    expect(await metric(fromWeb.proxy, 'skein_mtls_handshake_failures_total')).toContain('{direction="outbound",reason="peer-identity"} 1');
+    expect(await metric(fromWeb.proxy, 'skein_proxy_errors_total')).toContain('{listener="wrong-identity",cause="peer-identity"} 1');
   });
 
   it('a peer that does not take the TCP ALPN gets no byte', async () => {
@@ -206,6 +209,7 @@ describe('opaque TCP between two sidecars over mesh mTLS', () => {
     expect(noAlpn.connections()).toBe(1);
     // The client sidecar may close before its side of the handshake reaches the server: then the server saw no session at all.
     expect(noAlpn.seen.map((s) => [s.alpn, s.bytes])).toEqual(noAlpn.seen.length === 0 ? [] : [[false, '']]);
+    expect(await metric(fromWeb.proxy, 'skein_proxy_errors_total')).toContain('{listener="no-alpn",cause="upstream-tls"} 1');
   });
 
   it('strict: plain-text TCP is refused, mTLS TCP is forwarded; permissive forwards plain text (without an identity)', async () => {
