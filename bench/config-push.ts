@@ -1,7 +1,7 @@
 // Benchmark hook: how fast a TrafficPolicy change reaches every connected proxy, and what the control plane holds in memory.
 //
-// The control plane half is its own process (so that its RSS is its own): the real MeshTranslator and ConfigServer (default
-// debounce), fed synthetic inputs: `services` Services over `namespaces` namespaces, each with a ClusterIP port and an
+// The control plane half is its own process (so that its RSS is its own), started with the V8 flags and environment of
+// `skein control-plane` (bin/process-settings.mjs): the real MeshTranslator and ConfigServer (default debounce), fed synthetic inputs: `services` Services over `namespaces` namespaces, each with a ClusterIP port and an
 // EndpointSlice of 3 ready endpoints, and one TrafficPolicy on the first Service. The proxy half, in this process, opens N
 // lightweight simulated proxies: each a real Subscribe stream over its own HTTP/2 connection, sending a Hello and ACKing every
 // push at once without applying it (a real proxy's apply runs on its own CPU, not the control plane's). They read each push's
@@ -9,8 +9,9 @@
 // on a small machine without their decoding stealing its CPU.
 //   push_p99_ms_N: the TrafficPolicy is changed; for each proxy, the time from the change to its ACK reaching the control plane
 //     (debounce included); p50/p99/max over the proxies, median over `rounds` changes.
-//   cp_rss_mb: the control plane's RSS after a full GC with `services` Services and `memoryProxies` proxies connected and
-//     synced, and again after one change pushed to all of them (the larger of the two). CONFIG_PUSH_HEAP_SNAPSHOTS=<dir>
+//   cp_rss_mb: the RSS of a fresh control plane (not the one that served the latency rounds) after full GCs with `services`
+//     Services and `memoryProxies` proxies connected and synced, and again after one change pushed to all of them (the
+//     larger of the two). CONFIG_PUSH_HEAP_SNAPSHOTS=<dir>
 //     writes a heap snapshot of the control plane at each memory reading.
 // Run directly: `node bench/config-push.ts [--services 1000] [--namespaces 10] [--proxies 100,1000] [--memory-proxies 2000]
 // [--rounds 5]` (the server half runs as `node bench/config-push.ts --serve`).
@@ -176,7 +177,12 @@ interface ServerHandle {
 }
 
 async function startServer(services: number, namespaces: number): Promise<ServerHandle> {
-  const child: ChildProcess = spawn(process.execPath, ['--expose-gc', import.meta.filename, '--serve', String(services), String(namespaces)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  // Set up as `skein control-plane` runs in a pod: its V8 flags and environment (bin/process-settings.mjs).
+  const settings = (await import(new URL('../bin/process-settings.mjs', import.meta.url).href)) as { V8_FLAGS: Record<string, string[]>; ENV: Record<string, Record<string, string>> };
+  const child: ChildProcess = spawn(process.execPath, [...settings.V8_FLAGS['control-plane']!, '--expose-gc', import.meta.filename, '--serve', String(services), String(namespaces)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...settings.ENV['control-plane'], ...process.env },
+  });
   const lines = createInterface({ input: child.stdout! });
   const waiting: { resolve: (r: ServerReply) => void; reject: (e: Error) => void }[] = [];
   lines.on('line', (l) => waiting.shift()?.resolve(JSON.parse(l) as ServerReply));
@@ -325,46 +331,53 @@ export async function measureConfigPush(opts: ConfigPushOptions = {}): Promise<C
   const namespaces = opts.namespaces ?? 10;
   const rounds = opts.rounds ?? 5;
   const memoryProxies = opts.memoryProxies ?? 2000;
-  const server = await startServer(services, namespaces);
   const memory: MemoryPhase[] = [];
-  const measure = async (phase: string, proxies: number): Promise<MemoryPhase> => {
+  const measure = async (server: ServerHandle, phase: string, proxies: number): Promise<MemoryPhase> => {
     const u = (await server.send({ cmd: 'rss', phase })) as Usage;
     const m: MemoryPhase = { phase, proxies, rssMb: round1(u.rssMb), heapMb: round1(u.heapMb), heapTotalMb: round1(u.heapTotalMb), externalMb: round1(u.externalMb), arrayBuffersMb: round1(u.arrayBuffersMb) };
     memory.push(m);
     return m;
   };
   /** One change pushed to `n` connected proxies: p50/p99/max of change -> ACK. */
-  const change = async (n: number): Promise<{ p50: number; p99: number; max: number }> => {
+  const change = async (server: ServerHandle, n: number): Promise<{ p50: number; p99: number; max: number }> => {
     const { acked } = (await server.send({ cmd: 'bump', expect: n })) as { acked: number[] };
     const s = [...acked].sort((a, b) => a - b);
     return { p50: percentile(s, 50), p99: percentile(s, 99), max: s.at(-1)! };
   };
+  const latency: PushLatency[] = [];
+  let initialPushBytes = 0;
+  const timing = await startServer(services, namespaces);
   try {
-    const idle = await measure('no proxy', 0);
-    const latency: PushLatency[] = [];
-    let initialPushBytes = 0;
+    await measure(timing, 'latency: no proxy', 0);
     for (const n of opts.proxyCounts ?? [100, 1000]) {
       const t0 = performance.now();
-      const proxies = connectProxies(server.port, n, namespaces);
+      const proxies = connectProxies(timing.port, n, namespaces);
       try {
         await proxies.synced;
         const syncMs = performance.now() - t0;
         initialPushBytes = Math.max(initialPushBytes, proxies.firstPushBytes);
         const per: { p50: number; p99: number; max: number }[] = [];
-        for (let r = 0; r < rounds; r++) per.push(await change(n));
+        for (let r = 0; r < rounds; r++) per.push(await change(timing, n));
         latency.push({ proxies: n, p50Ms: median(per.map((x) => x.p50)), p99Ms: median(per.map((x) => x.p99)), maxMs: median(per.map((x) => x.max)), pushBytes: proxies.lastPushBytes, reconnects: proxies.reconnects, syncMs: Math.round(syncMs) });
-        await measure(`${n} proxies after ${rounds} changes`, n);
+        await measure(timing, `latency: ${n} proxies after ${rounds} changes`, n);
       } finally {
         proxies.close();
       }
     }
+  } finally {
+    timing.stop();
+  }
+  // Memory in a control plane of its own: what it holds for these Services and proxies, not what earlier phases left.
+  const server = await startServer(services, namespaces);
+  try {
+    const idle = await measure(server, 'no proxy', 0);
     const many = connectProxies(server.port, memoryProxies, namespaces);
     try {
       await many.synced;
       initialPushBytes = Math.max(initialPushBytes, many.firstPushBytes);
-      const synced = await measure(`${memoryProxies} proxies synced`, memoryProxies);
-      await change(memoryProxies);
-      const changed = await measure(`${memoryProxies} proxies after a change`, memoryProxies);
+      const synced = await measure(server, `${memoryProxies} proxies synced`, memoryProxies);
+      await change(server, memoryProxies);
+      const changed = await measure(server, `${memoryProxies} proxies after a change`, memoryProxies);
       const worst = changed.rssMb > synced.rssMb ? changed : synced;
       return {
         services,

@@ -23,20 +23,24 @@ if (major < 24) {
   process.exit(r.status ?? (r.signal ? 128 : 1));
 }
 
-// V8 flags of the proxy process. Semi-spaces capped at 1 MB (V8 grows them to 16 MB): -2 MB RSS idle, -4 MB at 1000
-// req/s, -110 MB under saturating HTTP/2; costs ~2 % of closed-loop HTTP/1.1 and ~5 % of HTTP/2 throughput, and at
-// 1000 req/s 0.095 instead of 0.091 vCPU (inside the run-to-run spread; docs/benchmarks.md). Applied here, by
+// V8 flags and environment of the long-running commands (bin/process-settings.mjs says which and why). Applied here, by
 // re-executing this process with them (same pid, so the kubelet, the bench and the tests keep watching the right
-// process), so that every way of launching `skein proxy` gets them. SKEIN_PROXY_V8_FLAGS=0 runs without.
-const PROXY_V8_FLAGS = ['--max-semi-space-size=1'];
-if (process.argv[2] === 'proxy' && process.env.SKEIN_PROXY_V8_FLAGS !== '0' && typeof process.execve === 'function' &&
-    PROXY_V8_FLAGS.some((f) => !process.execArgv.includes(f))) {
-  // Ours first: a flag the caller gave (on the command line or in NODE_OPTIONS, which stays in the environment) wins.
-  const argv = [process.execPath, ...PROXY_V8_FLAGS, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)];
+// process), so that every way of launching `skein proxy` or `skein control-plane` gets them. SKEIN_PROXY_V8_FLAGS=0 (the
+// proxy) and SKEIN_PROCESS_SETTINGS=0 (either) run without.
+const { V8_FLAGS, ENV } = await import('./process-settings.mjs');
+const command = process.argv[2];
+const flags = V8_FLAGS[command] ?? [];
+const env = ENV[command] ?? {};
+const wanted = flags.some((f) => !process.execArgv.includes(f)) || Object.keys(env).some((k) => process.env[k] === undefined);
+const refused = process.env.SKEIN_PROCESS_SETTINGS === '0' || (command === 'proxy' && process.env.SKEIN_PROXY_V8_FLAGS === '0');
+if (Object.hasOwn(V8_FLAGS, command) && wanted && !refused && typeof process.execve === 'function') {
+  // Ours first: a flag the caller gave (on the command line or in NODE_OPTIONS, which stays in the environment) wins, and
+  // so does a variable the caller set.
+  const argv = [process.execPath, ...flags, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)];
   try {
-    process.execve(process.execPath, argv, process.env);
+    process.execve(process.execPath, argv, { ...env, ...process.env });
   } catch (e) {
-    if (process.env.SKEIN_DEBUG) process.stderr.write(`skein: cannot apply ${PROXY_V8_FLAGS.join(' ')}: ${e.message}\n`);
+    if (process.env.SKEIN_DEBUG) process.stderr.write(`skein: cannot apply ${flags.join(' ')}: ${e.message}\n`);
   }
 }
 

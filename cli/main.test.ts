@@ -56,6 +56,27 @@ describe('skein', () => {
     expect(readFileSync(starts, 'utf8').trim().split('\n')).toHaveLength(1);
   });
 
+  it('`skein control-plane` re-executes itself with its V8 flags and malloc setting (a variable the caller set wins)', () => {
+    const hook = join(dir, 'record-cp-start.mjs');
+    const starts = join(dir, 'cp-starts.txt');
+    writeFileSync(hook, `import { appendFileSync } from 'node:fs'; appendFileSync(${JSON.stringify(starts)}, JSON.stringify([process.pid, process.execArgv, process.env.MALLOC_MMAP_THRESHOLD_ ?? null]) + '\\n');`);
+    const run = (env: NodeJS.ProcessEnv): [number, string[], string | null][] => {
+      writeFileSync(starts, '');
+      expect(skein(['control-plane', '--help'], ['--import', hook], env).stdout).toContain('Usage: skein control-plane');
+      return readFileSync(starts, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as [number, string[], string | null]);
+    };
+    const started = run({ MALLOC_MMAP_THRESHOLD_: undefined });
+    expect(started).toHaveLength(2);
+    expect(started[1]![0]).toBe(started[0]![0]);
+    expect(started[1]![1]).toContain('--max-semi-space-size=1');
+    expect(started[1]![2]).toBe('131072');
+    expect(run({ MALLOC_MMAP_THRESHOLD_: '65536' }).at(-1)![2]).toBe('65536');
+    const without = run({ SKEIN_PROCESS_SETTINGS: '0', MALLOC_MMAP_THRESHOLD_: undefined });
+    expect(without).toHaveLength(1);
+    expect(without[0]![1]).not.toContain('--max-semi-space-size=1');
+    expect(without[0]![2]).toBe(null);
+  });
+
   it('`skein proxy` loads neither the other subcommands nor their libraries', () => {
     // A loader hook in the child records every module it loads.
     const hook = join(dir, 'record-modules.mjs');

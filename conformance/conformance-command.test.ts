@@ -10,6 +10,8 @@ import { checkClaims, CONFORMANCE_PROFILES, loadClaims } from './conformance-cla
 import { conformanceVersions } from './conformance-suite.ts';
 import { belongsToProfile, formatSummary, parseGoTestResults, parseReport, summaryPassed } from './conformance-summary.ts';
 import { echoImageSpecs, suiteImageNames } from './echo-images.ts';
+import { GUARD_CHAIN, guardCommands, unguardCommands } from './service-cidr-guard.ts';
+import { NODE_CHAIN } from '../local-cluster/real-node/host-cleanup.ts';
 import { suiteArgs } from './run-conformance.ts';
 
 const NOW = new Date('2026-12-06T23:59:00Z');
@@ -259,5 +261,15 @@ describe('the summary', () => {
     expect(summaryPassed({ profile: 'MESH-HTTP', report: ok, tests, exitCode: 1 })).toBe(false);
     expect(summaryPassed({ profile: 'MESH-HTTP', report: null, tests, exitCode: 0 })).toBe(false);
     expect(summaryPassed({ profile: 'GATEWAY-HTTP', report: ok, tests, exitCode: 0 })).toBe(false);
+  });
+});
+
+describe('the Service range guard', () => {
+  it('refuses only what kube-proxy did not rewrite (filter OUTPUT, Service range) and is a chain the real node cleanup removes', () => {
+    const cmds = guardCommands('10.96.0.0/16');
+    expect(cmds[1]).toEqual(['-w', '-A', GUARD_CHAIN, '-d', '10.96.0.0/16', '-p', 'tcp', '-j', 'REJECT', '--reject-with', 'tcp-reset']);
+    expect(cmds[2]).toEqual(['-w', '-I', 'OUTPUT', '-j', GUARD_CHAIN]);
+    expect(NODE_CHAIN.test(GUARD_CHAIN)).toBe(true);
+    expect(unguardCommands().map((c) => c[1])).toEqual(['-D', '-F', '-X']);
   });
 });

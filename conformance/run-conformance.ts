@@ -16,6 +16,7 @@ import { loadClaims, type ConformanceClaims, type ConformanceProfile } from './c
 import { ensureConformanceSuite, type ConformanceSuite } from './conformance-suite.ts';
 import { belongsToProfile, formatSummary, parseGoTestResults, parseReport, summaryPassed } from './conformance-summary.ts';
 import { buildEchoImages, importImages } from './echo-images.ts';
+import { guardServiceCidr, removeServiceCidrGuard } from './service-cidr-guard.ts';
 
 /** How long the suite may run before `go test` stops it (it prints which test hung). */
 const SUITE_TIMEOUT = '60m';
@@ -152,6 +153,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     if (!cluster.realNode) throw new Error('the cluster has no real node: the mesh tests need kubectl exec and real pod hostnames');
     await step('images imported', () => importImages(cluster.realNode!.containerdSocket, images.archive));
+    await guardServiceCidr();
     await step('Skein installed', () => installSkein(cluster, a.profile, log));
 
     const version = implementationVersion();
@@ -181,6 +183,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       await new Promise<never>(() => {});
     }
   } finally {
+    await removeServiceCidrGuard();
     await cluster.stop();
   }
   return code;

@@ -24,12 +24,12 @@ export type SkeinStart = { readonly ok: true; readonly proc: Started } | { reado
 export async function startSkeinProxy(
   group: ProcessGroup, name: string, config: Record<string, unknown>, adminPort: number, dir: string, extraNodeArgs: readonly string[] = [],
   timeoutMs = 15_000,
-  /** `repoDir`: the checkout whose proxy runs (another commit, for a before/after in one run); `env`: added to ours. */
-  opts: { readonly repoDir?: string; readonly env?: Readonly<Record<string, string>> | undefined } = {},
+  /** `repoDir`: the checkout whose proxy runs (another commit, for a before/after in one run); `env`: added to ours; `proxyArgs`: after --config. */
+  opts: { readonly repoDir?: string; readonly env?: Readonly<Record<string, string>> | undefined; readonly proxyArgs?: readonly string[] } = {},
 ): Promise<SkeinStart> {
   const file = join(dir, `${name}.json`);
   writeFileSync(file, JSON.stringify(config, null, 2));
-  const proc = group.start(name, process.execPath, [...extraNodeArgs, join(opts.repoDir ?? REPO_DIR, 'bin', 'skein.mjs'), 'proxy', '--config', file], opts.env);
+  const proc = group.start(name, process.execPath, [...extraNodeArgs, join(opts.repoDir ?? REPO_DIR, 'bin', 'skein.mjs'), 'proxy', '--config', file, ...(opts.proxyArgs ?? [])], opts.env);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (proc.child.exitCode !== null || proc.child.signalCode !== null) {

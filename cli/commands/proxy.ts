@@ -19,6 +19,8 @@ export interface ProxyCommandOptions {
   readonly controlPlane?: string;
   /** Ingress: the Gateway served, `namespace/name`; absent: every Gateway of Skein's classes and the Ingress objects. */
   readonly gateway?: string;
+  /** `--config` mode: mesh mTLS with the certificate in this directory (tls.key, tls.crt, ca.crt), never renewed. */
+  readonly workloadIdentity?: string;
 }
 
 export function registerProxyCommand(program: Command): void {
@@ -31,6 +33,7 @@ export function registerProxyCommand(program: Command): void {
     .option('--check', 'validate the config and exit')
     .option('--workers <n>', 'worker processes sharing the listeners (default: one per core in ingress mode, else 1)')
     .option('--control-plane <address>', 'ingress: take config from the control plane at host:port (default $SKEIN_CONTROL_PLANE_ADDRESS) instead of --config')
+    .option('--workload-identity <dir>', 'with --config: mesh mTLS with the workload certificate in DIR (tls.key, tls.crt, ca.crt; never renewed; docs/identity.md)')
     .option('--gateway <namespace/name>', 'ingress: serve this Gateway only (default: every Gateway of class skein, and Ingress objects of class skein)')
     .action((opts: ProxyCommandOptions) => runProxyCommand(opts));
 }
@@ -64,13 +67,21 @@ export async function runProxyCommand(opts: ProxyCommandOptions): Promise<void> 
     process.stdout.write(`${source}: valid\n`);
     return;
   }
+  if (opts.workloadIdentity !== undefined && opts.sidecar) throw new CliError('--workload-identity is for --config; a sidecar gets its certificate from the control plane', 2);
+  let fileIdentity: Exclude<ReturnType<typeof import('../../proxy/identity/file-workload-identity.ts').fileWorkloadIdentity>, string> | undefined;
+  if (opts.workloadIdentity !== undefined) {
+    const { fileWorkloadIdentity } = await import('../../proxy/identity/file-workload-identity.ts');
+    const read = fileWorkloadIdentity(opts.workloadIdentity, Date.now());
+    if (typeof read === 'string') throw new CliError(`--workload-identity: ${read}`, 2);
+    fileIdentity = read;
+  }
   if (!opts.sidecar) {
     const count = workers ?? (parsed.value.mode === 'ingress' ? (await import('node:os')).availableParallelism() : 1);
     const { isWorker, superviseWorkers } = await import('../../proxy/proxy-workers.ts');
     if (count > 1 && !isWorker()) return superviseWorkers(count);
     const { runProxyProcess } = await import('../../proxy/proxy-process.ts');
     // Each worker watches the file (and takes SIGHUP) itself: each holds its own runtime.
-    return runProxyProcess(parsed.value, { configFile: { file: opts.config!, load: loadConfigDocument, override } });
+    return runProxyProcess(parsed.value, { configFile: { file: opts.config!, load: loadConfigDocument, override }, ...(fileIdentity !== undefined ? { identity: fileIdentity } : {}) });
   }
   const { runProxyProcess } = await import('../../proxy/proxy-process.ts');
   const { parseAppProbes } = await import('../../proxy/admin/health-server.ts');

@@ -64,7 +64,7 @@ interface Connection {
 
 /** The cache of encoded changes: at most this many entries, and this many bytes. */
 const MAX_ENCODED_ENTRIES = 512;
-const MAX_ENCODED_BYTES = 64 << 20;
+const MAX_ENCODED_BYTES = 16 << 20;
 
 const NAME_RE = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
@@ -109,7 +109,7 @@ export class ConfigServer {
       debounceMaxMs: 1000,
       ackTimeoutMs: 10_000,
       helloTimeoutMs: 10_000,
-      maxBytesInFlight: 32 << 20,
+      maxBytesInFlight: 8 << 20,
       log: () => {},
       ...opts,
     };

@@ -1,13 +1,9 @@
 // Applies one per-Gateway Service change through the API (create, replace with the resourceVersion read, delete), with the
 // same outcomes as a status write: a lost race (409: created or changed meanwhile) is retried by a later pass, 404 is gone.
 import * as k8s from '@kubernetes/client-node';
+import { kubeErrorCode } from '../kube-error-code.ts';
 import type { ServiceChange } from '../translation/gateway-services.ts';
 import type { StatusWrite } from './status-writer.ts';
-
-function code(e: unknown): number | undefined {
-  const x = e as { code?: unknown };
-  return typeof x?.code === 'number' ? x.code : undefined;
-}
 
 export function kubeServiceWrite(kc: k8s.KubeConfig): StatusWrite<ServiceChange> {
   const api = kc.makeApiClient(k8s.CoreV1Api);
@@ -18,7 +14,7 @@ export function kubeServiceWrite(kc: k8s.KubeConfig): StatusWrite<ServiceChange>
       else await api.deleteNamespacedService({ namespace: c.namespace, name: c.name, body: { preconditions: { uid: c.service.metadata?.uid } } });
       return 'ok';
     } catch (e) {
-      const n = code(e);
+      const n = kubeErrorCode(e);
       if (n === 409) return 'conflict';
       if (n === 404) return 'gone';
       throw e;

@@ -3,7 +3,7 @@
 // ReferenceGrant, conflicts), which HTTPRoutes / GRPCRoutes attach to which listeners (sectionName, port, allowed
 // namespaces and kinds, hostnames intersection), and every outcome the status writer reports. Translation to the ingress
 // proxy's resources (translate-ingress.ts) and status (desired-status.ts) both read this one result.
-import type { V1Namespace, V1Secret, V1Service } from '@kubernetes/client-node';
+import type { V1EndpointSlice, V1Namespace, V1Secret, V1Service } from '@kubernetes/client-node';
 import {
   GATEWAY_API_GROUP,
   SKEIN_CONTROLLER_NAME,
@@ -34,6 +34,8 @@ export interface GatewayInputs {
   readonly secrets: readonly V1Secret[];
   readonly services: readonly V1Service[];
   readonly namespaces: readonly V1Namespace[];
+  /** To tell when a per-Gateway Service routes somewhere (its address is given only then); absent: not checked. */
+  readonly endpointSlices?: readonly V1EndpointSlice[];
 }
 
 /** A certificate a listener serves: the Secret's PEM, named for the proxy's `secret` resource. */
@@ -189,11 +191,15 @@ function listenerKinds(l: GatewayListener): { kinds: { group: string; kind: stri
  * The addresses of the ingress Service that fronts a Gateway: its own, else the one for all Gateways; with a Service per
  * Gateway (gateway-services.ts), only its own (none until the control plane made it: the shared address would mix Gateways).
  */
-function gatewayAddresses(services: readonly V1Service[], ns: string, name: string): GatewayStatusAddress[] {
-  const svc = perGatewayServices(services)
+function gatewayAddresses(services: readonly V1Service[], ns: string, name: string, slices: readonly V1EndpointSlice[] | undefined): GatewayStatusAddress[] {
+  const perGateway = perGatewayServices(services);
+  const svc = perGateway
     ? ownGatewayService(services, ns, name)
     : (services.find((s) => s.metadata?.labels?.[INGRESS_SERVICE_LABEL] === `${ns}.${name}`) ?? sharedIngressService(services));
   if (!svc) return [];
+  // A new Service's address routes nowhere until its endpoints exist (the node's kube-proxy programs it from the same
+  // EndpointSlice): a client given it earlier may reach whatever else answers that address, and keep that connection.
+  if (perGateway && slices !== undefined && !hasReadyEndpoint(slices, svc)) return [];
   const out: GatewayStatusAddress[] = [];
   for (const i of svc.status?.loadBalancer?.ingress ?? []) {
     if (i.ip) out.push({ type: 'IPAddress', value: i.ip });
@@ -202,6 +208,15 @@ function gatewayAddresses(services: readonly V1Service[], ns: string, name: stri
   if (out.length === 0) for (const ip of svc.spec?.externalIPs ?? []) out.push({ type: 'IPAddress', value: ip });
   if (out.length === 0 && svc.spec?.clusterIP && svc.spec.clusterIP !== 'None') out.push({ type: 'IPAddress', value: svc.spec.clusterIP });
   return out;
+}
+
+function hasReadyEndpoint(slices: readonly V1EndpointSlice[], svc: V1Service): boolean {
+  return slices.some(
+    (sl) =>
+      sl.metadata?.namespace === svc.metadata?.namespace &&
+      sl.metadata?.labels?.['kubernetes.io/service-name'] === svc.metadata?.name &&
+      (sl.endpoints ?? []).some((e) => e.conditions?.ready !== false && (e.addresses ?? []).length > 0),
+  );
 }
 
 function pemOf(secret: V1Secret, field: string): string | null {
@@ -319,7 +334,7 @@ export function resolveGateways(inputs: GatewayInputs): ResolvedGateways {
         routes: [],
       };
     });
-    const addresses = gatewayAddresses(inputs.services, ns, g.metadata.name);
+    const addresses = gatewayAddresses(inputs.services, ns, g.metadata.name, inputs.endpointSlices);
     const anyValid = listeners.some((l) => l.valid);
     const out: GatewayOutcome = {
       namespace: ns,

@@ -1,6 +1,6 @@
 // A Service per Gateway from one ingress: which Services the leader writes (names, ports, stable target ports, deletes),
 // the ingress listeners bound on their target ports with only their own Gateway's routes, and the Gateway's address.
-import type { V1Service } from '@kubernetes/client-node';
+import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import type { ListenerResource, RouteTableResource } from '../../api/config/config-resources.ts';
 import { parseConfigResource } from '../../api/config/parse-config-resource.ts';
@@ -31,10 +31,17 @@ const route = (name: string, gw: string, path: string): HTTPRoute => ({
   spec: { parentRefs: [{ name: gw }], rules: [{ matches: [{ path: { type: 'PathPrefix', value: path } }], backendRefs: [{ name: 'web', port: 8080 }] }] },
 });
 
-function inputs(services: readonly V1Service[], gateways: readonly Gateway[], httpRoutes: readonly HTTPRoute[] = []): MeshInputs {
+/** The EndpointSlice the cluster makes for a Service once the ingress pod is ready behind it. */
+const readySlice = (s: V1Service): V1EndpointSlice => ({
+  metadata: { namespace: s.metadata!.namespace!, name: `${s.metadata!.name!}-x`, labels: { 'kubernetes.io/service-name': s.metadata!.name! } },
+  addressType: 'IPv4',
+  endpoints: [{ addresses: ['10.244.0.30'], conditions: { ready: true } }],
+});
+
+function inputs(services: readonly V1Service[], gateways: readonly Gateway[], httpRoutes: readonly HTTPRoute[] = [], endpointSlices: readonly V1EndpointSlice[] = services.map(readySlice)): MeshInputs {
   return {
     services: [backend, ...services],
-    endpointSlices: [],
+    endpointSlices,
     namespaces: [{ metadata: { name: 'infra' } }],
     trafficPolicies: [],
     gatewayClasses: [{ metadata: { name: 'skein', generation: 1 }, spec: { controllerName: SKEIN_CONTROLLER_NAME } }],
@@ -141,5 +148,9 @@ describe('a Service per Gateway', () => {
 
     const st = gatewayStatusUpdates(ins, 0).map((u) => u.status as { addresses: unknown[] });
     expect(st.map((s) => s.addresses)).toEqual([[{ type: 'IPAddress', value: '10.96.1.1' }], [{ type: 'IPAddress', value: '10.96.1.2' }]]);
+    // Not before the Service has a ready endpoint: until kube-proxy programs it, its address leads nowhere (or elsewhere).
+    const unrouted = gatewayStatusUpdates(inputs(cluster, [a, b], routes, []), 0).map((u) => u.status as { addresses: unknown[]; conditions: { type: string; reason: string }[] });
+    expect(unrouted.map((s) => s.addresses)).toEqual([[], []]);
+    expect(unrouted[0]!.conditions.find((c) => c.type === 'Programmed')!.reason).toBe('AddressNotAssigned');
   });
 });

@@ -38,6 +38,7 @@ export function gatewayInputsOf(inputs: MeshInputs): GatewayInputs {
     secrets: inputs.tlsSecrets ?? [],
     services: inputs.services,
     namespaces: inputs.namespaces,
+    endpointSlices: inputs.endpointSlices,
   };
 }
 

@@ -9,11 +9,21 @@ export function encodeFields(enc: HpackEncoder, headers: Readonly<Record<string,
   for (const key in headers) {
     const v = headers[key];
     if (v === undefined || v === null) continue;
-    const name = key.toLowerCase();
+    const name = lowerCase(key);
     if (name.charCodeAt(0) === 0x3a || CONNECTION_SPECIFIC.has(name)) continue;
     if (Array.isArray(v)) for (const x of v) enc.field(name, String(x));
     else enc.field(name, String(v));
   }
+}
+
+/** `s` in lower case; `s` itself when it already is (what every name is but a few from config: `toLowerCase` makes a
+ *  new string each time, a string per field per message). */
+function lowerCase(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) return s.toLowerCase();
+  }
+  return s;
 }
 
 /** No CR, LF or NUL in any name or value (checked before encoding, so an unsendable head leaves HPACK state untouched). */

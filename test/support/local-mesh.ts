@@ -22,7 +22,20 @@ export interface LocalMeshOptions {
    * mesh-wide `--trace-collector` to Jaeger with this sampling share for new traces (a caller's sampled flag is honoured anyway).
    */
   readonly observability?: { readonly samplingPercent: number };
+  /** Arguments added to the control plane's container (e.g. `--cert-ttl=120s`). */
+  readonly controlPlaneArgs?: readonly string[];
   readonly log?: (line: string) => void;
+}
+
+/** The control plane's manifests, with `args` added to its container. */
+function controlPlaneManifests(args: readonly string[]): k8s.KubernetesObject[] {
+  const objects = readManifests(join(REPO_ROOT, 'manifests', 'control-plane'));
+  if (args.length === 0) return objects;
+  const d = objects.find((o) => o.kind === 'Deployment' && o.metadata?.name === 'skein-control-plane') as k8s.V1Deployment | undefined;
+  const container = d?.spec?.template.spec?.containers[0];
+  if (container === undefined) throw new Error('no skein-control-plane Deployment in manifests/control-plane');
+  container.args = [...(container.args ?? []), ...args];
+  return objects;
 }
 
 export interface LocalMesh {
@@ -75,7 +88,7 @@ export async function startLocalMesh(opts: LocalMeshOptions = {}): Promise<Local
       if (!node) throw new Error('the node has no InternalIP for the sidecars to reach Jaeger at');
       injector = withTraceCollector(injector, `http://${node}:${j.otlpHttpPort}/v1/traces`, opts.observability.samplingPercent);
     }
-    await applyAvailable(cluster, kc, readManifests(join(REPO_ROOT, 'manifests', 'control-plane')), 180_000, log);
+    await applyAvailable(cluster, kc, controlPlaneManifests(opts.controlPlaneArgs ?? []), 180_000, log);
     // The injector gives new pods the mesh roots (and so workload certificates, mTLS, caller identities) only once the
     // control plane has published them.
     const bundle = await poll(() => core.readNamespacedConfigMap({ name: TRUST_BUNDLE_CONFIGMAP, namespace: MESH_NAMESPACE }), 60_000);

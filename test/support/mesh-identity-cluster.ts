@@ -1,14 +1,12 @@
-// The mesh-identity e2e setup, shared by the files that need it: a local cluster with the control plane and the injector
-// from manifests/, and three injected workloads in one namespace (echo, caller -> echo, grpc-echo), reached from the host.
-import * as k8s from '@kubernetes/client-node';
+// The mesh-identity e2e setup, shared by the files that need it: the local mesh (test/support/local-mesh.ts) and three
+// injected workloads in one namespace (echo, caller -> echo as ServiceAccount caller, grpc-echo), reached from the host.
+import type * as k8s from '@kubernetes/client-node';
+import { AppsV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import http from 'node:http';
-import { join } from 'node:path';
 import { MESH_IDENTITY_ANNOTATION, MESH_NAMESPACE, PROXY_HEALTH_PORT, PROXY_PROMETHEUS_PATH, TRUST_BUNDLE_CONFIGMAP } from '../../api/mesh/mesh-constants.ts';
-import { applyManifests, readManifests } from '../../local-cluster/apply-manifests.ts';
-import { startLocalCluster, type LocalClusterDetails } from '../../local-cluster/cluster.ts';
-import { unavailableDeployments } from '../../local-cluster/demo-mesh-parts.ts';
-import { REPO_ROOT } from '../../local-cluster/images/skein-images.ts';
+import type { LocalClusterDetails } from '../../local-cluster/cluster.ts';
 import { waitFor } from '../e2e/wait-for.ts';
+import { exampleDeployment, startLocalMesh } from './local-mesh.ts';
 
 export const MESH_IDENTITY_NS = 'e2e-identity';
 export const CALLER_ID = `spiffe://cluster.local/ns/${MESH_IDENTITY_NS}/sa/caller`;
@@ -16,39 +14,17 @@ export const CONTROL_PLANE_DEPLOYMENT = 'skein-control-plane';
 export const MESH_APPS = ['echo', 'caller', 'grpc-echo'] as const;
 
 function workloads(): k8s.KubernetesObject[] {
-  const NS = MESH_IDENTITY_NS;
-  const env = (extra: Record<string, string>) => [
-    { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-    { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
-    ...Object.entries(extra).map(([name, value]) => ({ name, value })),
-  ];
-  const deployment = (name: string, image: string, port: number, extra: Record<string, string>, serviceAccountName?: string, probe: Record<string, unknown> = { httpGet: { path: '/healthz', port } }) => ({
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name, namespace: NS },
-    spec: {
-      replicas: 1,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name } },
-        spec: {
-          ...(serviceAccountName ? { serviceAccountName } : {}),
-          terminationGracePeriodSeconds: 2,
-          containers: [{ name, image, ports: [{ containerPort: port }], env: env({ PORT: String(port), ...extra }), readinessProbe: { ...probe, periodSeconds: 1 } }],
-        },
-      },
-    },
-  });
+  const namespace = MESH_IDENTITY_NS;
   const service = (name: string, port: number, targetPort: number, portName: string) =>
-    ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: NS }, spec: { selector: { app: name }, ports: [{ name: portName, port, targetPort }] } }) as k8s.KubernetesObject;
+    ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace }, spec: { selector: { app: name }, ports: [{ name: portName, port, targetPort }] } }) as k8s.KubernetesObject;
   return [
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS, labels: { 'skein.dev/inject': 'enabled' } } },
-    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'caller', namespace: NS } },
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: { 'skein.dev/inject': 'enabled' } } },
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'caller', namespace } },
     service('echo', 80, 8080, 'http'),
     service('grpc-echo', 9090, 9090, 'grpc'),
-    deployment('echo', 'skein.dev/example-echo:e2e', 8080, {}),
-    deployment('caller', 'skein.dev/example-caller:e2e', 8080, { UPSTREAM_URL: `http://echo.${NS}.svc.cluster.local` }, 'caller'),
-    deployment('grpc-echo', 'skein.dev/example-grpc-echo:e2e', 9090, {}, undefined, { tcpSocket: { port: 9090 } }),
+    exampleDeployment({ namespace, name: 'echo', app: 'echo' }),
+    exampleDeployment({ namespace, name: 'caller', app: 'caller', serviceAccountName: 'caller', env: { UPSTREAM_URL: `http://echo.${namespace}.svc.cluster.local` } }),
+    exampleDeployment({ namespace, name: 'grpc-echo', app: 'grpc-echo', port: 9090 }),
   ];
 }
 
@@ -84,34 +60,12 @@ export interface MeshIdentityCluster {
 /** Starts the cluster, installs the mesh from manifests/ and the three workloads, and waits until all of it is ready. */
 export async function startMeshIdentityCluster(opts: MeshIdentityClusterOptions = {}): Promise<MeshIdentityCluster> {
   const NS = MESH_IDENTITY_NS;
-  const cluster = await startLocalCluster({ log: () => {} });
+  const mesh = await startLocalMesh({ ...(opts.controlPlaneArgs ? { controlPlaneArgs: opts.controlPlaneArgs } : {}) });
   try {
-    const kc = new k8s.KubeConfig();
-    kc.loadFromFile(cluster.kubeconfigPath);
-    const core = kc.makeApiClient(k8s.CoreV1Api);
-    const log = (): void => {};
-    const cp = readManifests(join(REPO_ROOT, 'manifests', 'control-plane'));
-    if (opts.controlPlaneArgs !== undefined) {
-      const d = cp.find((o) => o.kind === 'Deployment' && o.metadata?.name === CONTROL_PLANE_DEPLOYMENT) as k8s.V1Deployment | undefined;
-      const container = d?.spec?.template.spec?.containers[0];
-      if (container === undefined) throw new Error(`no ${CONTROL_PLANE_DEPLOYMENT} Deployment in manifests/control-plane`);
-      container.args = [...(container.args ?? []), ...opts.controlPlaneArgs];
-    }
-    await applyManifests(cluster.kubeconfigPath, cp, log);
-    const cpDown = await unavailableDeployments(kc, cp, 180_000);
-    if (cpDown.length > 0) throw new Error(`control plane not available: ${JSON.stringify(cpDown)}`);
+    const { cluster, kc, core } = mesh;
     // The injector gives new pods the mesh roots only once the control plane has published them.
     await waitFor('the trust bundle ConfigMap', () => core.readNamespacedConfigMap({ name: TRUST_BUNDLE_CONFIGMAP, namespace: MESH_NAMESPACE }), 60_000);
-    const injector = readManifests(join(REPO_ROOT, 'manifests', 'injector'));
-    await applyManifests(cluster.kubeconfigPath, injector, log);
-    const injectorDown = await unavailableDeployments(kc, injector, 180_000);
-    if (injectorDown.length > 0) throw new Error(`injector not available: ${JSON.stringify(injectorDown)}`);
-    const all = workloads();
-    await applyManifests(cluster.kubeconfigPath, all.slice(0, 2), log);
-    await waitFor('the default ServiceAccount', () => core.readNamespacedServiceAccount({ name: 'default', namespace: NS }));
-    await applyManifests(cluster.kubeconfigPath, all.slice(2), log);
-    const appsDown = await unavailableDeployments(kc, all, 240_000);
-    if (appsDown.length > 0) throw new Error(`workloads not available: ${JSON.stringify(appsDown)}`);
+    await mesh.deploy(workloads(), 240_000);
     const ips = new Map<string, string>();
     for (const app of MESH_APPS) {
       const pod = await waitFor(`the ${app} pod`, async () => (await core.listNamespacedPod({ namespace: NS, labelSelector: `app=${app}` })).items.find((p) => p.status?.podIP && !p.metadata?.deletionTimestamp));
@@ -155,16 +109,16 @@ export async function startMeshIdentityCluster(opts: MeshIdentityClusterOptions 
       cluster,
       kc,
       core,
-      custom: kc.makeApiClient(k8s.CustomObjectsApi),
-      apps: kc.makeApiClient(k8s.AppsV1Api),
+      custom: kc.makeApiClient(CustomObjectsApi),
+      apps: kc.makeApiClient(AppsV1Api),
       ips,
       viaCaller,
       plainToEcho,
       sidecarMetrics,
-      stop: () => cluster.stop(),
+      stop: () => mesh.stop(),
     };
   } catch (e) {
-    await cluster.stop();
+    await mesh.stop();
     throw e;
   }
 }
