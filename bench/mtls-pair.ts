@@ -2,18 +2,15 @@
 // the pair in plain text and the pair with mTLS (strict inbound, TLS 1.3, certificates from the control plane's own CA via
 // `skein proxy --workload-identity`) side by side at 1000 req/s over 16 connections (latency added over direct, CPU of each
 // proxy), and the handshake: new connections to the inbound sidecar, each with one request, mTLS vs plain text.
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
-import { generateRootSecretData, loadCaMaterial } from '../control-plane/identity/ca-material.ts';
-import { CertificateAuthority } from '../control-plane/identity/certificate-authority.ts';
-import { WORKLOAD_IDENTITY_FILES } from '../proxy/identity/file-workload-identity.ts';
 import { upstreamConfig } from './lib/haproxy-config.ts';
 import { binDir, installTools } from './lib/install-tools.ts';
 import { fortio, parseFortioJson, type LatencyResult } from './lib/load-tools.ts';
+import { BENCH_CLIENT_ID, BENCH_SERVER_ID, benchMeshCa, meshPairConfigs, writeWorkloadIdentity } from './lib/mesh-identity.ts';
 import { cpuSeconds } from './lib/proc-stats.ts';
 import { freePort, ProcessGroup, waitForPort, type Started } from './lib/process-group.ts';
 import { skeinProxyConfig } from './lib/skein-config.ts';
@@ -23,23 +20,9 @@ import { median, round } from './lib/stats.ts';
 const QPS = 1000;
 const CONNS = 16;
 const BODY_BYTES = 1024;
-const CLIENT = 'spiffe://bench.local/ns/bench/sa/client';
-const SERVER = 'spiffe://bench.local/ns/bench/sa/server';
 
 function log(msg: string): void {
   process.stderr.write(`bench mtls: ${msg}\n`);
-}
-
-/** A leaf for `identity` from `ca`, written as the three files `--workload-identity` reads; the PEMs too. */
-function identityDir(ca: CertificateAuthority, identity: string, dir: string): { keyPem: string; certPem: string; bundlePem: string } {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const leaf = ca.issueWorkload(publicKey.export({ type: 'spki', format: 'der' }), identity, Date.now(), 86_400_000);
-  const files = { keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, certPem: leaf.certificateChainPem, bundlePem: ca.trustBundlePem };
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, WORKLOAD_IDENTITY_FILES.key), files.keyPem);
-  writeFileSync(join(dir, WORKLOAD_IDENTITY_FILES.chain), files.certPem);
-  writeFileSync(join(dir, WORKLOAD_IDENTITY_FILES.bundle), files.bundlePem);
-  return files;
 }
 
 /** `n` new connections one after the other, each with one GET read to its end; per connection: client ms and server CPU ms. */
@@ -81,24 +64,18 @@ async function main(): Promise<void> {
     })()]);
     await waitForPort(up.h1, 10_000, upstream);
 
-    const now = Date.now();
-    const material = loadCaMaterial(generateRootSecretData('bench.local', now), now);
-    if (!material.ok) throw new Error(material.error.join('; '));
-    const ca = new CertificateAuthority(material.value);
-    identityDir(ca, SERVER, join(work, 'server-identity'));
-    identityDir(ca, CLIENT, join(work, 'client-identity'));
-    const client = identityDir(ca, CLIENT, join(work, 'bench-client'));
+    const ca = benchMeshCa();
+    writeWorkloadIdentity(ca, BENCH_SERVER_ID, join(work, 'server-identity'));
+    writeWorkloadIdentity(ca, BENCH_CLIENT_ID, join(work, 'client-identity'));
+    const client = writeWorkloadIdentity(ca, BENCH_CLIENT_ID, join(work, 'bench-client'));
 
     const ports = { plainOut: await freePort(), plainIn: await freePort(), mtlsOut: await freePort(), mtlsIn: await freePort() };
     const admin = { plainOut: await freePort(), plainIn: await freePort(), mtlsOut: await freePort(), mtlsIn: await freePort() };
     const inbound = (name: string, port: number, adminPort: number) => skeinProxyConfig(name, adminPort, [{ name: 'in', port, direction: 'inbound', upstreamPort: up.h1, upstreamProtocol: 'http1' }]);
     const outbound = (name: string, port: number, adminPort: number, to: number) => skeinProxyConfig(name, adminPort, [{ name: 'out', port, direction: 'outbound', upstreamPort: to, upstreamProtocol: 'http1' }]);
     const mtlsIn = inbound('mtls-in', ports.mtlsIn, admin.mtlsIn);
-    (mtlsIn.listeners as Record<string, unknown>[])[0]!.mtls = { mode: 'strict' };
     const mtlsOut = outbound('mtls-out', ports.mtlsOut, admin.mtlsOut, ports.mtlsIn);
-    const cluster = (mtlsOut.clusters as Record<string, unknown>[])[0]!;
-    cluster.meshTls = {};
-    cluster.endpoints = [{ address: '127.0.0.1', port: ports.mtlsIn, identity: SERVER }];
+    meshPairConfigs(mtlsIn, mtlsOut, BENCH_SERVER_ID);
     const start = async (name: string, config: Record<string, unknown>, adminPort: number, identity?: string): Promise<Started> => {
       const r = await startSkeinProxy(group, name, config, adminPort, work, [], 30_000, identity ? { proxyArgs: ['--workload-identity', identity] } : {});
       if (!r.ok) throw new Error(r.reason);

@@ -16,6 +16,7 @@ import { machineInfo } from './lib/machine-info.ts';
 import { plotLatency } from './lib/plot.ts';
 import { CpuWindow, rssMb } from './lib/proc-stats.ts';
 import { freePort, ProcessGroup, waitForPort, type Started } from './lib/process-group.ts';
+import { BENCH_CLIENT_ID, BENCH_SERVER_ID, benchMeshCa, meshPairConfigs, writeWorkloadIdentity } from './lib/mesh-identity.ts';
 import { markdownTable, type TableRow } from './lib/report-table.ts';
 import { skeinProxyConfig } from './lib/skein-config.ts';
 import { httpStatus, REPO_DIR, startSkeinProxy } from './lib/skein-proxy.ts';
@@ -113,17 +114,28 @@ async function main(): Promise<void> {
         { name: 'single-h2', port: sk.singleH2, direction: 'outbound', upstreamPort: up.h2, upstreamProtocol: 'http2' },
       ]),
     };
+    // The pair is mesh mTLS like the HAProxy pair (strict inbound, TLS 1.3, client certificates), with leaves from the
+    // control plane's own CA through --workload-identity; the single proxy stays plain (it has no peer).
+    meshPairConfigs(skeinConfigs['skein-in'], skeinConfigs['skein-out'], BENCH_SERVER_ID);
+    const meshCa = benchMeshCa();
+    const identityArgs: Record<string, readonly string[]> = {};
+    for (const [n, id] of [['skein-in', BENCH_SERVER_ID], ['skein-out', BENCH_CLIENT_ID]] as const) {
+      writeWorkloadIdentity(meshCa, id, join(work, `${n}-identity`));
+      identityArgs[n] = ['--workload-identity', join(work, `${n}-identity`)];
+    }
     for (const [n, c] of Object.entries(skeinConfigs)) writeFileSync(join(outDir, 'configs', `${n}.json`), JSON.stringify(c, null, 2));
     const skein: Record<string, Started> = {};
     let skeinReason: string | null = null;
     for (const [n, c] of Object.entries(skeinConfigs)) {
-      const r = await startSkeinProxy(group, n, c, (c.admin as { port: number }).port, work);
+      const r = await startSkeinProxy(group, n, c, (c.admin as { port: number }).port, work, [], undefined, { proxyArgs: identityArgs[n] ?? [] });
       if (!r.ok) { skeinReason = r.reason; break; }
       skein[n] = keep(r.proc);
     }
     if (skeinReason === null) {
       const code = await httpStatus(`http://127.0.0.1:${sk.outH1}/`);
       if (code !== 200) skeinReason = `the Skein pair answered ${code ?? 'nothing'} instead of 200`;
+      // The pair really is mTLS: its inbound sidecar refuses plain text.
+      else if ((await httpStatus(`http://127.0.0.1:${sk.inH1}/`)) === 200) skeinReason = 'the Skein pair\'s inbound sidecar answered plain text (mTLS is not on)';
     }
     if (skeinReason !== null) {
       for (const p of Object.values(skein)) await group.stop(p);
@@ -311,7 +323,7 @@ async function main(): Promise<void> {
       notes.push(`config push benchmark failed: ${(e as Error).message}`);
     }
     const pushP99 = (n: number): number | null => push?.latency.find((l) => l.proxies === n)?.p99Ms ?? null;
-    notes.push('Skein pair is plain HTTP between the proxies (no mTLS yet); the HAProxy pair uses mTLS (TLS 1.3, client certificates).');
+    notes.push('Both sidecar pairs use mTLS between the proxies (TLS 1.3, client certificates; Skein: mesh identities, strict inbound). The Skein pair in plain text, next to the same pair with mTLS in one run, is measured by npm run bench:mtls (docs/identity.md, "The cost of mTLS between sidecars").');
     notes.push('gRPC latency: ghz --rps schedules requests at a fixed rate but times them from the actual send (no coordinated-omission correction).');
 
     // --- results
@@ -350,9 +362,9 @@ async function main(): Promise<void> {
     };
     const hapAdded99 = added('haproxy-pair', 16, 'p99');
     const rows: TableRow[] = [
-      { figure: 'sidecar pair added p50 @1000 req/s, 16 conns', skein: added('skein-pair', 16, 'p50'), reference: added('haproxy-pair', 16, 'p50'), referenceName: 'HAProxy pair, mTLS', unit: 'ms', target: 'report', met: null, note: 'Skein plain, no mTLS yet' },
-      { figure: 'sidecar pair added p99 @1000 req/s, 16 conns', skein: summary.pair_added_p99_ms, reference: hapAdded99, referenceName: 'HAProxy pair, mTLS', unit: 'ms', target: '<= 1.0 x HAProxy and <= 1 ms', met: summary.pair_added_p99_ms === null || hapAdded99 === null ? null : summary.pair_added_p99_ms <= Math.max(hapAdded99, 0) && summary.pair_added_p99_ms <= 1, note: 'Skein plain, no mTLS yet' },
-      { figure: 'sidecar pair added p99 @1000 req/s, 4 conns', skein: added('skein-pair', 4, 'p99'), reference: added('haproxy-pair', 4, 'p99'), referenceName: 'HAProxy pair, mTLS', unit: 'ms', target: '<= 1.0 x HAProxy and <= 1 ms', met: (() => { const s = added('skein-pair', 4, 'p99'); const h = added('haproxy-pair', 4, 'p99'); return s === null || h === null ? null : s <= Math.max(h, 0) && s <= 1; })(), note: 'Skein plain, no mTLS yet' },
+      { figure: 'sidecar pair added p50 @1000 req/s, 16 conns', skein: added('skein-pair', 16, 'p50'), reference: added('haproxy-pair', 16, 'p50'), referenceName: 'HAProxy pair, mTLS', unit: 'ms', target: 'report', met: null, note: 'both pairs mTLS' },
+      { figure: 'sidecar pair added p99 @1000 req/s, 16 conns', skein: summary.pair_added_p99_ms, reference: hapAdded99, referenceName: 'HAProxy pair, mTLS', unit: 'ms', target: '<= 1.0 x HAProxy and <= 1 ms', met: summary.pair_added_p99_ms === null || hapAdded99 === null ? null : summary.pair_added_p99_ms <= Math.max(hapAdded99, 0) && summary.pair_added_p99_ms <= 1, note: 'both pairs mTLS' },
+      { figure: 'sidecar pair added p99 @1000 req/s, 4 conns', skein: added('skein-pair', 4, 'p99'), reference: added('haproxy-pair', 4, 'p99'), referenceName: 'HAProxy pair, mTLS', unit: 'ms', target: '<= 1.0 x HAProxy and <= 1 ms', met: (() => { const s = added('skein-pair', 4, 'p99'); const h = added('haproxy-pair', 4, 'p99'); return s === null || h === null ? null : s <= Math.max(h, 0) && s <= 1; })(), note: 'both pairs mTLS' },
       { figure: 'one proxy, HTTP/1.1 keep-alive, 16 conns (wrk)', skein: summary.proxy_rps, reference: summary.haproxy_rps, referenceName: `HAProxy nbthread 1; direct ${summary.direct_rps}`, unit: 'req/s', target: '>= 0.6 x HAProxy', met: summary.proxy_rps === null || summary.haproxy_rps === null ? null : summary.proxy_rps >= 0.6 * summary.haproxy_rps },
       { figure: `one proxy, HTTP/2, 16 conns x ${H2_STREAMS} streams (h2load)`, skein: summary.proxy_h2_rps, reference: summary.haproxy_h2_rps, referenceName: `HAProxy nbthread 1; direct ${round(rps('direct-h2'), 0)}`, unit: 'req/s', target: '>= 0.5 x HAProxy', met: summary.proxy_h2_rps === null || summary.haproxy_h2_rps === null ? null : summary.proxy_h2_rps >= 0.5 * summary.haproxy_h2_rps },
       { figure: 'CPU per 1000 req/s (busier proxy of the pair)', skein: summary.vcpu_per_krps, reference: hapCost.vcpu, referenceName: 'HAProxy, mTLS', unit: 'vCPU', target: '<= 0.10 vCPU', met: summary.vcpu_per_krps === null ? null : summary.vcpu_per_krps <= 0.1 },

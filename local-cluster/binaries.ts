@@ -80,11 +80,19 @@ export async function ensureClusterBinaries(log: (line: string) => void = () => 
   const bins = clusterBinaryPaths();
   const missing = missingBinaries(bins);
   if (missing.length === 0) return bins;
-  log(`local cluster: building missing binaries (${missing.map((p) => p.split('/').pop()).join(', ')}) with ${buildScriptPath}`);
+  log(`local cluster: building missing binaries (${missing.map((p) => p.split('/').pop()).join(', ')}) with ${buildScriptPath} (${firstBuildNote(13)})`);
   await runBuildScript(buildScriptPath, log);
   const still = missingBinaries(bins);
   if (still.length > 0) throw new LocalClusterError('SKEIN_ERR_LOCAL_CLUSTER_BUILD', `the build did not produce ${still.join(', ')}`);
   return bins;
+}
+
+/**
+ * What a build log line promises a newcomer: the first build's duration as measured on 2 cores (docs/local-cluster.md,
+ * "Measured build time"), and that it happens once.
+ */
+export function firstBuildNote(minutes: number): string {
+  return `first time only, about ${minutes} min on 2 cores; cached in ${skeinCacheDir()} afterwards`;
 }
 
 /** Runs one of our build scripts, streaming its progress lines to `log`; rejects with the output's tail when it fails. */
@@ -148,11 +156,11 @@ export async function ensureNodeBinaries(log: (line: string) => void = () => {})
   const k8s = [bins.kubelet, bins.kubeProxy, bins.kubectl];
   const missing = k8s.filter((p) => !isExecutable(p));
   if (missing.length > 0) {
-    log(`local cluster: building ${missing.map((p) => p.split('/').pop()).join(', ')} with ${buildScriptPath}`);
+    log(`local cluster: building ${missing.map((p) => p.split('/').pop()).join(', ')} with ${buildScriptPath} (${firstBuildNote(2)})`);
     await runBuildScript(buildScriptPath, log, 'bash', ['kubelet', 'kube-proxy', 'kubectl']);
   }
   if (!isExecutable(bins.coredns)) {
-    log(`local cluster: building coredns with ${buildCorednsScriptPath}`);
+    log(`local cluster: building coredns with ${buildCorednsScriptPath} (${firstBuildNote(5)})`);
     await runBuildScript(buildCorednsScriptPath, log);
   }
   const still = Object.values(bins).filter((p) => !isExecutable(p));

@@ -1,8 +1,8 @@
-// Starts a real local Kubernetes (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, and a node: our node agent or a
-// real kubelet + containerd + kube-proxy) and tears it down.
+// Starts a real local Kubernetes (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, and a real node: kubelet +
+// containerd + kube-proxy, with CoreDNS) and tears it down.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureClusterBinaries, ensureNodeBinaries, type NodeBinaries } from './binaries.ts';
@@ -12,7 +12,7 @@ import { LocalClusterError } from './local-cluster-error.ts';
 import { freePorts } from './free-port.ts';
 import { startManagedProcess, procStartTicks, type ManagedProcess } from './managed-process.ts';
 import { waitReady, type Probe } from './wait-ready.ts';
-import { cleanupStaleClusters, clusterStateDir, liveNodeAgentOwner, writeClusterState } from './state-file.ts';
+import { cleanupStaleClusters, clusterStateDir, writeClusterState } from './state-file.ts';
 import { registerTeardown } from './teardown.ts';
 import { startRealNode, type RealNode } from './real-node/real-node.ts';
 import { cleanupStaleRealNode } from './real-node/real-node-state.ts';
@@ -22,32 +22,32 @@ export interface LocalClusterOptions {
   /** Where certificates, kubeconfigs, etcd data and component logs go; a fresh temp dir (removed on stop) when omitted. */
   workDir?: string;
   log?: (line: string) => void;
-  /** Start the node agent (registers node 'skein-local' and runs pods); default true. Superseded by `node`. */
+  /** false: the control plane only, no node (pods stay Pending); the same as `node: 'none'`. Kept for its many callers. */
   withNodeAgent?: boolean;
   /**
-   * The node: 'agent' (our node agent, pods as processes), 'kubelet' (a real kubelet with containerd, the CNI plugins and
-   * kube-proxy; see docs/local-cluster-real-node.md) or 'none'. Default: 'none' when withNodeAgent is false, else
-   * $SKEIN_LOCAL_NODE (agent or kubelet), else 'agent'.
+   * The node: 'kubelet' (a real kubelet with containerd, the CNI plugins, kube-proxy and CoreDNS; see
+   * docs/local-cluster-real-node.md) or 'none'. Default: 'none' when withNodeAgent is false, else $SKEIN_LOCAL_NODE, else 'kubelet'.
    */
   node?: LocalNodeKind;
   /**
-   * How long to wait for another cluster on this machine that runs the node agent to stop (one node per machine);
-   * default 15 minutes, then the start fails.
+   * How long to wait for another process's real node on this machine to stop (one real node per machine: its iptables chains
+   * and sysctls are machine-wide); default 15 minutes, then the start fails.
    */
-  nodeAgentWaitMs?: number;
+  nodeWaitMs?: number;
 }
 
-export type LocalNodeKind = 'agent' | 'kubelet' | 'none';
+export type LocalNodeKind = 'kubelet' | 'none';
 
 /**
- * The node a cluster gets when its caller asks for one without naming it: SKEIN_LOCAL_NODE=kubelet runs every such caller (the
- * demo, the e2e tests) on the real node, to see how far each is from retiring the node agent; otherwise the node agent.
+ * The node a cluster gets when its caller asks for one without naming it: the real node, unless SKEIN_LOCAL_NODE=none (the
+ * control plane alone). The node agent that ran pods as processes was retired; naming it is an error that says so.
  */
 export function defaultNodeKind(env: NodeJS.ProcessEnv = process.env): LocalNodeKind {
   const v = env.SKEIN_LOCAL_NODE;
-  if (v === undefined || v === '') return 'agent';
-  if (v === 'agent' || v === 'kubelet') return v;
-  throw new LocalClusterError('SKEIN_ERR_LOCAL_CLUSTER_START', `SKEIN_LOCAL_NODE must be agent or kubelet (got ${JSON.stringify(v)})`);
+  if (v === undefined || v === '') return 'kubelet';
+  if (v === 'kubelet' || v === 'none') return v;
+  const why = v === 'agent' ? ': the node agent was retired, every cluster runs a real kubelet now' : '';
+  throw new LocalClusterError('SKEIN_ERR_LOCAL_CLUSTER_START', `SKEIN_LOCAL_NODE must be kubelet or none (got ${JSON.stringify(v)})${why}`);
 }
 
 export interface LocalCluster {
@@ -78,21 +78,9 @@ export interface LocalClusterDetails extends LocalCluster {
 }
 
 export const LOCAL_NODE_NAME = 'skein-local';
-export const LOCAL_POD_CIDR = '10.244.0.0/24';
 export const SERVICE_CIDR = '10.96.0.0/16';
 export const KUBERNETES_SERVICE_IP = '10.96.0.1';
 export const SERVICE_ACCOUNT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
-
-interface NodeAgentHandle {
-  stop(): Promise<void>;
-}
-type StartNodeAgent = (opts: {
-  kubeconfigPath: string;
-  nodeName: string;
-  podCidr: string;
-  workDir: string;
-  log?: (line: string) => void;
-}) => Promise<NodeAgentHandle>;
 
 /** The IPv4 address of the default-route interface: what the apiserver advertises and pods on the bridge can reach. */
 function hostAddress(): string {
@@ -103,7 +91,7 @@ function hostAddress(): string {
     if (addr) return addr;
   } catch {}
   for (const list of Object.values(networkInterfaces())) {
-    const a = list?.find((x) => x.family === 'IPv4' && !x.internal && !x.address.startsWith('10.244.'));
+    const a = list?.find((x) => x.family === 'IPv4' && !x.internal && !x.address.startsWith('10.245.'));
     if (a) return a.address;
   }
   // No routable address: the apiserver still runs, but the `kubernetes` Service gets no endpoints (loopback is refused there).
@@ -113,7 +101,6 @@ function hostAddress(): string {
 export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise<LocalClusterDetails> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const nodeKind: LocalNodeKind = opts.node ?? (opts.withNodeAgent === false ? 'none' : defaultNodeKind());
-  const withNodeAgent = nodeKind === 'agent';
 
   const stateDir = clusterStateDir();
   // A real node whose owner crashed left iptables chains, mounts, netns and sysctls: put them back whatever node we start now
@@ -125,22 +112,6 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
   const bins = await ensureClusterBinaries(log);
   const nodeBins: NodeBinaries | undefined = nodeKind === 'kubelet' ? await ensureNodeBinaries(log) : undefined;
 
-  if (withNodeAgent) {
-    // Another test run or demo holds the node: queue behind it rather than fail on the node agent's lock.
-    const deadline = Date.now() + (opts.nodeAgentWaitMs ?? 15 * 60_000);
-    // Our own process holding it would wait for itself: no wait, the node agent reports the clash.
-    const other = (): number | undefined => {
-      const o = liveNodeAgentOwner(stateDir);
-      return o === process.pid ? undefined : o;
-    };
-    let owner = other();
-    if (owner !== undefined) log(`local cluster: waiting for the cluster of process ${owner} to stop (it runs node ${LOCAL_NODE_NAME})`);
-    while (owner !== undefined && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 1000));
-      owner = other();
-    }
-  }
-
   const removeWorkDir = opts.workDir === undefined;
   const workDir = opts.workDir ?? mkdtempSync(join(tmpdir(), 'skein-cluster-'));
   // A fresh cluster every time: old etcd data would not match the new CA and service-account keys.
@@ -151,7 +122,6 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
 
   const statePath = join(stateDir, `${process.pid}-${randomBytes(4).toString('hex')}.json`);
   const procs: ManagedProcess[] = [];
-  let nodeAgent: NodeAgentHandle | undefined;
   let realNode: RealNode | undefined;
   let stopping: Promise<void> | undefined;
   const saveState = (): void =>
@@ -160,7 +130,6 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
       ownerStartTicks: procStartTicks(process.pid) ?? '',
       workDir,
       removeWorkDir,
-      nodeAgent: withNodeAgent,
       processes: procs.map((p) => ({ name: p.name, pid: p.pid, exe: p.exe, startTicks: p.startTicks })),
     });
 
@@ -173,13 +142,6 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
     stop(): Promise<void> {
       stopping ??= (async () => {
         log('local cluster: stopping');
-        if (nodeAgent) {
-          try {
-            await nodeAgent.stop();
-          } catch (e) {
-            log(`local cluster: node agent stop failed: ${(e as Error).message}`);
-          }
-        }
         if (realNode) {
           try {
             await realNode.stop();
@@ -224,7 +186,7 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
 
     // PKI: one CA signs the apiserver's serving certificate and every client certificate; a separate key pair signs SA tokens.
     const ca = createCertificateAuthority('skein-local-cluster-ca');
-    const ips = ['127.0.0.1', KUBERNETES_SERVICE_IP, advertiseAddress, '10.244.0.1'];
+    const ips = ['127.0.0.1', KUBERNETES_SERVICE_IP, advertiseAddress];
     const apiserverCert = issueCertificate(ca, {
       commonName: 'kube-apiserver',
       server: true,
@@ -328,8 +290,8 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
       '--enable-admission-plugins=NodeRestriction',
       `--service-cluster-ip-range=${SERVICE_CIDR}`,
       '--allow-privileged=true',
-      // Webhooks and aggregated APIs addressed by Service are dialled at an endpoint (pod IP) rather than the ClusterIP:
-      // there is no kube-proxy, but the host routes to pod IPs over the bridge. The injector depends on this.
+      // Aggregated APIs addressed by Service are dialled at an endpoint (pod IP, routed over the node's bridge) rather than the
+      // ClusterIP, so they answer before kube-proxy has programmed the Service.
       '--enable-aggregator-routing=true',
       `--cert-dir=${join(workDir, 'apiserver-certs')}`,
       '--profiling=false',
@@ -369,7 +331,7 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
       `--cluster-signing-cert-file=${join(pki, 'ca.crt')}`,
       `--cluster-signing-key-file=${join(pki, 'ca.key')}`,
       `--service-cluster-ip-range=${SERVICE_CIDR}`,
-      // The node agent brings its own pod CIDR; the IPAM controller stays off.
+      // The node's CNI config brings its own pod CIDR (host-local); the IPAM controller stays off.
       '--allocate-node-cidrs=false',
     ]);
     const scheduler = start('kube-scheduler', bins.kubeScheduler, servingArgs(schedPort, schedKubeconfig, 'scheduler'));
@@ -380,29 +342,6 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
     log(`local cluster: control plane ready (${Date.now() - t0} ms)`);
 
     let nodeName: string | undefined;
-    if (withNodeAgent) {
-      const modPath = new URL('./node-agent/node-agent.ts', import.meta.url);
-      if (!existsSync(modPath)) {
-        throw new LocalClusterError('SKEIN_ERR_LOCAL_CLUSTER_NODE_AGENT', `the node agent is missing (${modPath.pathname}); start with withNodeAgent: false`);
-      }
-      const mod = (await import(modPath.href)) as { startNodeAgent: StartNodeAgent };
-      const agentDir = join(workDir, 'node-agent');
-      mkdirSync(agentDir, { recursive: true });
-      try {
-        nodeAgent = await mod.startNodeAgent({
-          kubeconfigPath,
-          nodeName: LOCAL_NODE_NAME,
-          podCidr: LOCAL_POD_CIDR,
-          workDir: agentDir,
-          log: (line) => log(`node-agent: ${line}`),
-        });
-      } catch (e) {
-        throw new LocalClusterError('SKEIN_ERR_LOCAL_CLUSTER_NODE_AGENT', `the node agent failed to start: ${(e as Error).message}`, { cause: e });
-      }
-      nodeName = LOCAL_NODE_NAME;
-      log(`local cluster: node agent running node ${LOCAL_NODE_NAME} (${Date.now() - t0} ms)`);
-    }
-
     if (nodeKind === 'kubelet' && nodeBins && kubeProxyKubeconfig) {
       realNode = await startRealNode({
         root: join(workDir, 'node'),
@@ -420,7 +359,7 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
         clusterDns: [CLUSTER_DNS_IP],
         start,
         log,
-        waitMs: opts.nodeAgentWaitMs,
+        waitMs: opts.nodeWaitMs,
       });
       nodeName = LOCAL_NODE_NAME;
       log(`local cluster: real node ${LOCAL_NODE_NAME} ready (${Date.now() - t0} ms)`);
@@ -455,7 +394,6 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
     const keep = removeWorkDir;
     if (keep) log(`local cluster: keeping ${workDir} for inspection`);
     stopping ??= (async () => {
-      if (nodeAgent) await nodeAgent.stop().catch(() => {});
       if (realNode) await realNode.stop().catch(() => {});
       for (const p of [...procs].reverse()) await p.stop(5000);
       unregister();

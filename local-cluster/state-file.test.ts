@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { procStartTicks } from './managed-process.ts';
-import { cleanupStaleClusters, liveNodeAgentOwner, writeClusterState } from './state-file.ts';
+import { cleanupStaleClusters, writeClusterState } from './state-file.ts';
 
 function sleeper(): { pid: number; exited: Promise<void> } {
   const child = spawn('sleep', ['300'], { detached: true, stdio: 'ignore' });
@@ -69,16 +69,5 @@ describe('cleanupStaleClusters', () => {
     expect(existsSync(join(dir, 'dead.json'))).toBe(false);
     expect(procStartTicks(live.pid)).toBeDefined();
     expect(procStartTicks(reused.pid)).toBeDefined();
-  });
-
-  it('names the live owner of a cluster that runs the node agent, ignoring dead owners and clusters without one', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'skein-state-'));
-    dirs.push(dir);
-    const base = { ownerPid: process.pid, workDir: '/nonexistent', removeWorkDir: false, processes: [] };
-    writeClusterState(join(dir, 'dead.json'), { ...base, ownerStartTicks: 'gone', nodeAgent: true });
-    writeClusterState(join(dir, 'no-agent.json'), { ...base, ownerStartTicks: procStartTicks(process.pid)!, nodeAgent: false });
-    expect(liveNodeAgentOwner(dir)).toBeUndefined();
-    writeClusterState(join(dir, 'live.json'), { ...base, ownerStartTicks: procStartTicks(process.pid)!, nodeAgent: true });
-    expect(liveNodeAgentOwner(dir)).toBe(process.pid);
   });
 });

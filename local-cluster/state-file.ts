@@ -10,8 +10,6 @@ export interface ClusterState {
   readonly ownerStartTicks: string;
   readonly workDir: string;
   readonly removeWorkDir: boolean;
-  /** Set while this cluster runs the node agent: the node (its name, bridge and pod CIDR) exists once per machine. */
-  readonly nodeAgent?: boolean;
   readonly processes: readonly { name: string; pid: number; exe: string; startTicks: string }[];
 }
 
@@ -96,21 +94,4 @@ export function recordOwnedProcesses(label: string, workDir: string, procs: read
     processes: procs.map((p) => ({ name: p.name, pid: p.pid, exe: p.exe, startTicks: p.startTicks })),
   });
   return () => rmSync(path, { force: true });
-}
-
-/** The owner pid of a live cluster on this machine that runs the node agent, if any. */
-export function liveNodeAgentOwner(stateDir: string): number | undefined {
-  let entries: string[];
-  try {
-    entries = readdirSync(stateDir).filter((f) => f.endsWith('.json'));
-  } catch {
-    return undefined;
-  }
-  for (const file of entries) {
-    try {
-      const state = JSON.parse(readFileSync(join(stateDir, file), 'utf8')) as ClusterState;
-      if (state.nodeAgent && alive(state.ownerPid, state.ownerStartTicks)) return state.ownerPid;
-    } catch {}
-  }
-  return undefined;
 }

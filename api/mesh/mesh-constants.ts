@@ -1,9 +1,9 @@
 // Names, ports and identifiers shared by the injector, the proxy, the control plane and the local cluster.
 import { DEFAULT_ADMIN_PORT, DEFAULT_INBOUND_PORT, DEFAULT_OUTBOUND_PORT } from '../config/proxy-config-defaults.ts';
 
-/** The one container image of Skein; the local cluster's node agent maps it to this checkout's `bin/skein.mjs`. */
+/** The one container image of Skein; the local cluster builds it from this checkout (local-cluster/images/). */
 export const SKEIN_IMAGE = 'skein.dev/skein:0.1.0';
-/** Example apps are `skein.dev/example-<name>:<tag>`; the node agent maps them to `examples/<name>/`. */
+/** Example apps are `skein.dev/example-<name>:<tag>`, images the local cluster builds from `examples/<name>/`. */
 export const EXAMPLE_IMAGE_PREFIX = 'skein.dev/example-';
 
 /** The sidecar proxy runs as this UID; the interception rules let its own traffic through untouched. */

@@ -9,11 +9,12 @@ export function registerClusterCommand(program: Command): void {
     .command('up')
     .description('start the local cluster and keep it running until Ctrl-C')
     .option('--work-dir <dir>', 'certificates, kubeconfigs, etcd data and logs (default: a folder in the skein cache)')
-    .option('--no-node-agent', 'start the control plane only (no node, so pods stay Pending); same as --node none')
-    .option('--node <kind>', 'the node: agent (pods as processes), kubelet (a real kubelet, containerd and kube-proxy) or none', 'agent')
+    .option('--no-node-agent', 'start the control plane only (no node, so pods stay Pending); same as --node none (the old name)')
+    .option('--node <kind>', 'the node: kubelet (a real kubelet, containerd, kube-proxy and CoreDNS) or none', 'kubelet')
     .action(async (opts: { workDir?: string; nodeAgent: boolean; node: string }) => {
-      if (!['agent', 'kubelet', 'none'].includes(opts.node)) throw new CliError(`--node must be agent, kubelet or none (got ${JSON.stringify(opts.node)})`);
-      const node = opts.nodeAgent ? (opts.node as 'agent' | 'kubelet' | 'none') : 'none';
+      if (opts.node === 'agent') throw new CliError('--node agent: the node agent was retired; every cluster runs a real kubelet (--node kubelet, the default)');
+      if (!['kubelet', 'none'].includes(opts.node)) throw new CliError(`--node must be kubelet or none (got ${JSON.stringify(opts.node)})`);
+      const node = opts.nodeAgent ? (opts.node as 'kubelet' | 'none') : 'none';
       const { startLocalCluster } = await import('../../local-cluster/cluster.ts');
       const { skeinCacheDir } = await import('../../local-cluster/binaries.ts');
       const { LocalClusterError } = await import('../../local-cluster/local-cluster-error.ts');

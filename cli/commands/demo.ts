@@ -32,7 +32,7 @@ export function registerDemoCommand(program: Command): void {
       const { startLocalCluster } = await import('../../local-cluster/cluster.ts');
       const { skeinCacheDir } = await import('../../local-cluster/binaries.ts');
       const { startPrometheus } = await import('../../local-cluster/addons/prometheus.ts');
-      const { startJaeger } = await import('../../local-cluster/addons/jaeger.ts');
+      const { ensureJaegerBinary, startJaeger } = await import('../../local-cluster/addons/jaeger.ts');
       const { applyManifests } = await import('../../local-cluster/apply-manifests.ts');
       const { MESH_PARTS, meshPartManifests, unavailableDeployments, checkInjector } = await import('../../local-cluster/demo-mesh-parts.ts');
       const { DEMO_CHAIN, DEMO_APP_PORT, DEMO_NAMESPACE, demoManifests, demoPods, trafficRate, checkRequestJourney, checkMetricsInPrometheus } = await import(
@@ -56,6 +56,10 @@ export function registerDemoCommand(program: Command): void {
         for (const s of stoppers.reverse()) await s().catch(() => {});
       };
 
+      // Jaeger's first build takes minutes: it runs beside the cluster's start (which needs none of it) instead of after it.
+      // A failure is reported where Jaeger is started; a failed demo waits for the build to end rather than leave it running.
+      const jaegerBuilt = ensureJaegerBinary(log).then(() => null, (e: Error) => e);
+      stoppers.push(async () => void (await jaegerBuilt));
       try {
         const cluster = await startLocalCluster({ workDir: join(workDir, 'cluster'), log });
         stoppers.push(() => cluster.stop());
@@ -65,7 +69,7 @@ export function registerDemoCommand(program: Command): void {
         const nodes = await core.listNode();
         const ready = nodes.items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
         record('local cluster', 'pass', `${cluster.server}, ${nodes.items.length} node(s)`);
-        record('node agent', ready.length > 0 ? 'pass' : 'fail', ready.length > 0 ? `node ${ready[0]!.metadata?.name} Ready` : 'no Ready node');
+        record('node', ready.length > 0 ? 'pass' : 'fail', ready.length > 0 ? `node ${ready[0]!.metadata?.name} Ready` : 'no Ready node');
 
         const addonsDir = join(workDir, 'addons');
         const prom = await startPrometheus({ workDir: addonsDir, kubeconfigPath: cluster.kubeconfigPath, log }).then(
@@ -76,7 +80,9 @@ export function registerDemoCommand(program: Command): void {
           const r = await fetch(`${prom.url}/api/v1/query?query=up`).then((x) => x.json() as Promise<{ status?: string }>).catch(() => undefined);
           record('prometheus', r?.status === 'success' ? 'pass' : 'fail', prom.url);
         }
-        const jaeger = await startJaeger({ workDir: addonsDir, log }).then(
+        const jaegerBuildError = await jaegerBuilt;
+        if (jaegerBuildError) record('jaeger', 'fail', jaegerBuildError.message);
+        const jaeger = jaegerBuildError ? undefined : await startJaeger({ workDir: addonsDir, log }).then(
           (j) => (stoppers.push(() => j.stop()), j),
           (e: Error) => (record('jaeger', 'fail', e.message), undefined),
         );

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { componentVersions, runBuildScript, skeinCacheDir } from '../binaries.ts';
+import { componentVersions, firstBuildNote, runBuildScript, skeinCacheDir } from '../binaries.ts';
 import { freePorts } from '../free-port.ts';
 import { startManagedProcess } from '../managed-process.ts';
 import { recordOwnedProcesses } from '../state-file.ts';
@@ -31,7 +31,7 @@ export function jaegerBinaryPath(): string {
 export async function ensureJaegerBinary(log: (line: string) => void): Promise<string> {
   const bin = jaegerBinaryPath();
   if (!existsSync(bin)) {
-    log(`jaeger: building ${bin} with ${buildJaegerScript}`);
+    log(`jaeger: building ${bin} with ${buildJaegerScript} (${firstBuildNote(9)})`);
     await runBuildScript(buildJaegerScript, log);
   }
   return bin;

@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 
-/** Bridge and pod CIDR of the real node: apart from the node agent's (skein-br0, 10.244.0.0/24), so both can run at once. */
+/** Bridge and pod CIDR of the real node (apart from the retired node agent's skein-br0 and 10.244.0.0/24, which an older checkout may still run). */
 export const REAL_NODE_BRIDGE = 'skein-cni0';
 export const REAL_NODE_POD_CIDR = '10.245.0.0/24';
 /** The CNI network's name: host-local keeps its leases under <cni dir>/ipam/<name>; the bridge plugin's iptables chains are CNI-*. */

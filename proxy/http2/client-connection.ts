@@ -159,6 +159,8 @@ export class Http2ClientConnection implements FrameHandler {
   readonly #reader = new FrameReader(this);
   readonly #decoder = new HpackDecoder();
   readonly #encoder = new HpackEncoder();
+  /** `https` over TLS (mesh mTLS, TLS upstreams), `http` in clear text (RFC 9113 8.3.1: the scheme of the target URI). */
+  readonly #scheme: 'http' | 'https';
   // Until the server says otherwise, streams are unlimited (RFC 9113 6.5.2); no stream is opened before it could say.
   readonly #peer = new PeerSettings(this.#encoder, Infinity);
   readonly #fields: HeaderFields;
@@ -188,6 +190,7 @@ export class Http2ClientConnection implements FrameHandler {
 
   constructor(socket: Socket, opts: Http2ClientOptions, owner: ClientConnectionOwner) {
     this.socket = socket;
+    this.#scheme = (socket as TLSSocket).encrypted === true ? 'https' : 'http';
     this.#opts = opts;
     this.#owner = owner;
     this.#fields = new HeaderFields(opts.maxHeaderBytes, opts.maxHeaderCount);
@@ -264,7 +267,7 @@ export class Http2ClientConnection implements FrameHandler {
     const enc = this.#encoder;
     enc.begin();
     enc.field(':method', method);
-    enc.field(':scheme', 'http');
+    enc.field(':scheme', this.#scheme);
     enc.field(':authority', authority);
     enc.field(':path', path);
     encodeFields(enc, headers);

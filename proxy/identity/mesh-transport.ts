@@ -9,6 +9,12 @@ export function meshEndpointIdentity(cluster: ClusterConfig, ep: EndpointConfig)
   return ep.identity ?? cluster.meshTls.identity ?? null;
 }
 
+/**
+ * The ALPN that says "opaque TCP follows" inside a mesh mTLS session: the inbound sidecar forwards the bytes after the
+ * handshake to the app's port as they are, instead of reading them as HTTP (docs/identity.md, "Opaque TCP over mTLS").
+ */
+export const MESH_TCP_ALPN = 'skein-tcp/1';
+
 /** mTLS 1.3 toward a meshed endpoint, ALPN by the cluster's protocol; refused (never plain) while we have no certificate. */
 export function meshTransport(wt: WorkloadTls | null, identity: string, protocol: UpstreamProtocol): Transport {
   if (wt === null) return { kind: 'unavailable', reason: `expected peer ${identity}` };
@@ -20,4 +26,9 @@ export function meshTransport(wt: WorkloadTls | null, identity: string, protocol
     contextVersion: wt.version,
     alpn: protocol === 'http2' ? ['h2'] : ['http/1.1'],
   };
+}
+
+/** The same transport for an opaque TCP connection: mesh mTLS announces the TCP ALPN; plain text stays plain. */
+export function meshTcpTransport(t: Transport): Transport {
+  return t.kind === 'tls' ? { ...t, alpn: [MESH_TCP_ALPN] } : t;
 }

@@ -6,6 +6,7 @@ import type { HeaderBag } from '../http/hop-headers.ts';
 import { ORIGINAL_DST, PEER_IDENTITY, type ListenerContext, type ListenerSnapshot } from '../http/listener-context.ts';
 import { identityMetrics, type HandshakeFailureReason } from '../identity/identity-metrics.ts';
 import { destinationPort, inboundMtlsMode, verifiedPeer, verifyMeshClient } from '../identity/inbound-mtls.ts';
+import { MESH_TCP_ALPN } from '../identity/mesh-transport.ts';
 import { log } from '../log.ts';
 import { RateLimitedLog } from '../telemetry/rate-limited-log.ts';
 import { tunnelUpgrade } from '../http/websocket-tunnel.ts';
@@ -15,15 +16,19 @@ import { Http2ServerConnection, type Http2ServerHooks } from '../http2/server-co
 import type { Http2Request, Http2Response } from '../http2/server-exchange.ts';
 import { ERRORS, ProxyError, type ProxyErrorSpec } from '../errors/proxy-error.ts';
 import { rescue } from '../http/http-rescue.ts';
-import { originalDestination } from '../native/original-destination.ts';
+import { originalDestination, type OriginalDestination } from '../native/original-destination.ts';
 import { serveHttp } from '../stack/serve.ts';
 import { forwardTcp } from '../tcp/tcp-forwarder.ts';
+import { tcpTarget } from '../tcp/tcp-target.ts';
 import { detectProtocol, type DetectedProtocol } from './protocol-detect.ts';
 import { ServerTlsContexts } from './tls-contexts.ts';
 
 /** HTTP/2 rapid-reset defence (CVE-2023-44487): at most this many resets in a burst, refilled at the rate. */
 const STREAM_RESET_BURST = 200;
 const STREAM_RESET_RATE = 50;
+/** What the mesh mTLS listener offers: HTTP/2 and HTTP/1.1, and opaque TCP where the listener has a TCP path. */
+const MESH_ALPN_HTTP = ['h2', 'http/1.1'];
+const MESH_ALPN_WITH_TCP = ['h2', 'http/1.1', MESH_TCP_ALPN];
 /** Refused mTLS handshakes: one log line per listener and reason every 10 s. */
 const handshakeLogs = new RateLimitedLog();
 
@@ -32,6 +37,15 @@ const handshakeLogs = new RateLimitedLog();
  * it matures, node:http2's (`SKEIN_HTTP2_SERVER=node`).
  */
 const NODE_HTTP2_SERVER = process.env.SKEIN_HTTP2_SERVER === 'node';
+
+/**
+ * Resets a plain connection (RST, so its client cannot mistake the close for an answer). A mesh mTLS one is closed: its TCP
+ * handle belongs to TLS and cannot be reset from here, and the client sidecar closes its own client's connection either way.
+ */
+function resetConnection(socket: net.Socket): void {
+  if (socket instanceof tls.TLSSocket) socket.destroy();
+  else socket.resetAndDestroy();
+}
 
 export class ProxyListener {
   readonly name: string;
@@ -282,29 +296,41 @@ export class ProxyListener {
         this.#dispatch(socket, 'opaque');
         return;
       }
-      case 'opaque': {
-        const name = snap.listener.tcpCluster;
-        const cluster = name === null ? undefined : snap.clusters.get(name);
-        if (!cluster) {
-          socket.destroy();
-          return;
-        }
-        const peer = verifiedPeer(socket);
-        const authorize = snap.authorizeConnection ?? null;
-        if (authorize !== null && !authorize(peer, destinationPort(socket))) {
-          // Denied before anything is connected to the app: a reset, so the client cannot mistake it for an answer.
-          socket.resetAndDestroy();
-          return;
-        }
-        this.#tcp.add(socket);
-        socket.once('close', () => this.#tcp.delete(socket));
-        this.#ctx.requestStarted();
-        const tcp = metrics.tcpRecorder(snap.listener, cluster);
-        forwardTcp(socket, cluster, { idleTimeoutMs: snap.limits.connectionIdleTimeoutMs, metrics: tcp, peerIdentity: peer, onClose: () => this.#ctx.requestFinished() });
-        socket.resume();
+      case 'opaque':
+        this.#forwardOpaque(socket, snap);
         return;
-      }
     }
+  }
+
+  /**
+   * Opaque TCP to its Service's cluster (outbound, by original destination) or the listener's TCP cluster, judged first by the connection authorization with the client's verified
+   * identity (null for plain text; a socket from mesh mTLS carries it, see #acceptMeshTls).
+   */
+  #forwardOpaque(socket: net.Socket, snap: ListenerSnapshot): void {
+    const cluster = tcpTarget(snap, (socket as net.Socket & { [ORIGINAL_DST]?: OriginalDestination | null })[ORIGINAL_DST] ?? null);
+    if (!cluster) {
+      socket.destroy();
+      return;
+    }
+    const peer = verifiedPeer(socket);
+    const authorize = snap.authorizeConnection ?? null;
+    if (authorize !== null && !authorize(peer, destinationPort(socket))) {
+      // Denied before anything is connected to the app: a reset, so the client cannot mistake it for an answer.
+      resetConnection(socket);
+      return;
+    }
+    this.#tcp.add(socket);
+    socket.once('close', () => this.#tcp.delete(socket));
+    this.#ctx.requestStarted();
+    const tcp = this.#ctx.metrics.tcpRecorder(snap.listener, cluster);
+    // forwardTcp starts the client's bytes flowing itself (over mTLS only once the upstream took the TCP ALPN).
+    forwardTcp(socket, cluster, {
+      idleTimeoutMs: snap.limits.connectionIdleTimeoutMs,
+      metrics: tcp,
+      peerIdentity: peer,
+      onUpstreamError: (e) => this.#tcpUpstreamFailed(e, socket),
+      onClose: () => this.#ctx.requestFinished(),
+    });
   }
 
   /**
@@ -324,7 +350,8 @@ export class ProxyListener {
       secureContext: wt.context,
       requestCert: true,
       rejectUnauthorized: true,
-      ALPNProtocols: ['h2', 'http/1.1'],
+      // The TCP ALPN only where there is a TCP path to the app: elsewhere a TCP client fails the handshake, never reaches HTTP.
+      ALPNProtocols: snap.listener.tcpCluster !== null ? MESH_ALPN_WITH_TCP : MESH_ALPN_HTTP,
     });
     let secured = false;
     tlsSocket.on('error', (e: NodeJS.ErrnoException) => {
@@ -347,7 +374,10 @@ export class ProxyListener {
       const dstHolder = tlsSocket as tls.TLSSocket & { [ORIGINAL_DST]?: unknown };
       dstHolder[ORIGINAL_DST] = (socket as net.Socket & { [ORIGINAL_DST]?: unknown })[ORIGINAL_DST];
       (tlsSocket as { secureConnecting?: boolean }).secureConnecting = false;
-      if (tlsSocket.alpnProtocol !== 'h2') this.#serveHttp1(tlsSocket);
+      // The session says what follows: opaque TCP to the app's port (with the caller's identity), or HTTP as negotiated.
+      const alpn = tlsSocket.alpnProtocol;
+      if (alpn === MESH_TCP_ALPN) this.#forwardOpaque(tlsSocket, this.#ctx.snapshot());
+      else if (alpn !== 'h2') this.#serveHttp1(tlsSocket);
       else if (NODE_HTTP2_SERVER) this.#h2.emit('connection', tlsSocket);
       else this.#serveHttp2(tlsSocket);
     });
@@ -356,6 +386,20 @@ export class ProxyListener {
   #handshakeFailed(reason: HandshakeFailureReason, socket: net.Socket, detail: string): void {
     identityMetrics(this.#ctx.metrics.registry).handshakeFailed('inbound', reason);
     handshakeLogs.write(`${this.name}\u0000${reason}`, 'warn', 'inbound mTLS refused', { listener: this.name, reason, detail: detail.slice(0, 300), client: socket.remoteAddress ?? '' });
+  }
+
+  /**
+   * An opaque TCP connection whose upstream failed: counted by cause like an HTTP answer of the proxy's own; a mesh mTLS
+   * refusal (another identity, no certificate, a failed handshake or a peer without the TCP ALPN) also as an outbound
+   * handshake failure, with a log line (the client only sees its connection close).
+   */
+  #tcpUpstreamFailed(e: ProxyError, socket: net.Socket): void {
+    this.#ctx.metrics.proxyError(this.name, e.spec.cause);
+    const reason: HandshakeFailureReason | null =
+      e.spec === ERRORS.peerIdentity ? 'peer-identity' : e.spec === ERRORS.noWorkloadCertificate ? 'no-workload-certificate' : e.spec === ERRORS.upstreamTls ? 'handshake' : null;
+    if (reason === null) return;
+    identityMetrics(this.#ctx.metrics.registry).handshakeFailed('outbound', reason);
+    handshakeLogs.write(`${this.name}\u0000out\u0000${reason}`, 'warn', 'outbound mTLS for opaque TCP refused', { listener: this.name, reason, detail: e.message.slice(0, 300), client: socket.remoteAddress ?? '' });
   }
 
   /**
@@ -392,7 +436,7 @@ export class ProxyListener {
     }
     const authorize = snap.authorizeConnection ?? null;
     if (authorize !== null && authorize !== (prev.authorizeConnection ?? null)) {
-      for (const s of this.#tcp) if (!s.destroyed && !authorize(verifiedPeer(s), destinationPort(s), true)) s.resetAndDestroy();
+      for (const s of this.#tcp) if (!s.destroyed && !authorize(verifiedPeer(s), destinationPort(s), true)) resetConnection(s);
     }
   }
 

@@ -2,7 +2,7 @@
 import type { ClusterConfig, LimitsConfig } from '../../api/config/proxy-config.ts';
 import { EndpointState } from '../balance/endpoint-state.ts';
 import { createLoadBalancer, type LoadBalancer, type PickContext } from '../balance/load-balancer.ts';
-import { meshEndpointIdentity, meshTransport } from '../identity/mesh-transport.ts';
+import { meshEndpointIdentity, meshTcpTransport, meshTransport } from '../identity/mesh-transport.ts';
 import type { WorkloadTls } from '../identity/workload-tls.ts';
 import { PLAIN, poolKey, type Transport } from './connector.ts';
 import { Http1Pool } from './http1-pool.ts';
@@ -15,6 +15,8 @@ export interface EndpointHandle {
   readonly poolKey: string;
   /** How its connections are made (plain, or mesh mTLS expecting the endpoint's identity). */
   readonly transport: Transport;
+  /** How an opaque TCP connection to it is made: the same, with the ALPN that says "opaque TCP follows". */
+  readonly tcpTransport: Transport;
   readonly http1: Http1Pool;
   /** Our own HTTP/2 client's connections. */
   readonly http2: Http2Pool;
@@ -120,6 +122,7 @@ export class UpstreamCluster {
       state,
       poolKey: this.#poolKey(state, transport),
       transport,
+      tcpTransport: meshTcpTransport(transport),
       http1: new Http1Pool({
         transport,
         host: state.address,

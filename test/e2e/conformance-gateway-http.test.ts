@@ -1,6 +1,6 @@
 // e2e: the Gateway API conformance suite (v1.6.3), GATEWAY-HTTP profile, run by `npm run conformance` exactly as a user runs
 // it (real node, Skein and its ingress installed from manifests/, the features of conformance/claims.yaml). The suite is the
-// judge (conformance/reports/2026-12-06/GATEWAY-HTTP.md: 36 core, 28 extended; 192 s warm on 2 shared cores).
+// judge (conformance/reports/2026-12-06/GATEWAY-HTTP.md: 36 core, 28 extended; 163-192 s warm on 2 shared cores).
 import { describe, it } from 'vitest';
 import { expectProfilePasses, PROFILE_TIMEOUT_MS } from './conformance-profile.ts';
 

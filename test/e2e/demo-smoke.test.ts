@@ -29,11 +29,11 @@ describe('skein demo --smoke', () => {
       child.on('exit', (code) => resolve({ code, stdout, stderr }));
     });
     expect(stdout, stderr).toContain('skein demo --smoke summary:');
-    for (const part of ['local cluster', 'node agent', 'prometheus', 'jaeger']) expect(stdout).toMatch(new RegExp(`${part}\\s+PASS`));
+    for (const part of ['local cluster', 'node', 'prometheus', 'jaeger']) expect(stdout).toMatch(new RegExp(`${part}\\s+PASS`));
     expect(stdout).not.toMatch(/\bFAIL\b/);
     // The demo's own journey: deployed from examples/demo/, one request through every sidecar, metrics scraped from them.
     expect(stdout).toMatch(/example services\s+PASS/);
-    expect(stdout).toMatch(/request web -> api -> echo\s+PASS\s+http:\/\/10\.244\.\d+\.\d+:8080\/smoke-journey answered through web-\S+ -> api-\S+ -> echo-\S+; sidecar requests web inbound \+\d+, web outbound \+\d+, api inbound \+\d+, api outbound \+\d+, echo inbound \+\d+/);
+    expect(stdout).toMatch(/request web -> api -> echo\s+PASS\s+http:\/\/10\.245\.\d+\.\d+:8080\/smoke-journey answered through web-\S+ -> api-\S+ -> echo-\S+; sidecar requests web inbound \+\d+, web outbound \+\d+, api inbound \+\d+, api outbound \+\d+, echo inbound \+\d+/);
     // One traced request read back from Jaeger's query API: a span from every proxy hop (inbound and its attempt at each
     // app, outbound and its attempt at each caller), each hop parented on the one before (local-cluster/demo-trace-check.ts).
     expect(stdout).toMatch(/trace in Jaeger\s+PASS\s+trace [0-9a-f]{32}: \d+ spans from api\.skein-demo, echo\.skein-demo, web\.skein-demo, each hop parented on the one before/);
@@ -67,7 +67,7 @@ describe('skein demo --smoke', () => {
     if (hasControlPlane) expect(stdout).toMatch(/mTLS between sidecars\s+PASS\s+echo saw its caller as spiffe:\/\/cluster\.local\/ns\/skein-demo\/sa\/default/);
     // The ingress is checked for real: its GatewayClass accepted, and a request from this machine through it and the chain.
     if (hasIngress) expect(stdout).toMatch(/\n\s+ingress\s+PASS\s+skein-system\/skein-ingress available; GatewayClass skein Accepted/);
-    if (hasIngress) expect(stdout).toMatch(/request ingress -> web -> api -> echo\s+PASS\s+http:\/\/10\.244\.\d+\.\d+:80\/ answered through web-\S+ -> api-\S+ -> echo-\S+/);
+    if (hasIngress) expect(stdout).toMatch(/request ingress -> web -> api -> echo\s+PASS\s+http:\/\/10\.245\.\d+\.\d+:80\/ answered through web-\S+ -> api-\S+ -> echo-\S+/);
     expect(code).toBe(0);
 
     // Every process the demo started (they log "pid N") is gone, and so are the pod network's namespaces and links.
@@ -76,7 +76,8 @@ describe('skein demo --smoke', () => {
     expect(pids.filter(processAlive)).toEqual([]);
     // The demo's records (cluster, Prometheus, Jaeger) are gone: it stopped everything itself.
     expect(readdirSync(clusterStateDir()).filter((f) => f.startsWith(`${demoPid}-`))).toEqual([]);
-    const netns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith('skein-'));
+    // One real node per machine (its lock): every pod network namespace (cni-*) was the demo's.
+    const netns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith('cni-'));
     expect(netns).toEqual([]);
   });
 
@@ -91,11 +92,11 @@ describe('skein demo --smoke', () => {
     try {
       await waitFor('the demo to print where everything is', async () => (stdout.includes('Traffic keeps flowing until you press Ctrl-C.') ? true : undefined), 300_000, 500);
       expect(stderr).not.toMatch(/: fail \(/);
-      const web = /web:\s+http:\/\/(10\.244\.\d+\.\d+):8080\//.exec(stdout)?.[1];
+      const web = /web:\s+http:\/\/(10\.245\.\d+\.\d+):8080\//.exec(stdout)?.[1];
       expect(web, stdout).toBeDefined();
       expect(stdout).toMatch(/Prometheus:\s+http:\/\/127\.0\.0\.1:\d+\/graph\?g0\.expr=/);
       expect(stdout).toMatch(/Jaeger UI:\s+http:\/\/127\.0\.0\.1:\d+/);
-      if (existsSync(join(repo, 'manifests', 'ingress'))) expect(stdout).toMatch(/ingress:\s+http:\/\/10\.244\.\d+\.\d+:80\/ /);
+      if (existsSync(join(repo, 'manifests', 'ingress'))) expect(stdout).toMatch(/ingress:\s+http:\/\/10\.245\.\d+\.\d+:80\/ /);
       expect(stdout).toContain(`kubeconfig:  export KUBECONFIG=${join(demoDir, 'cluster', 'admin.kubeconfig')}`);
       // What the printout promises: web answers from this machine through api and echo.
       const hops = journeyHops(await (await fetch(`http://${web}:8080/from-the-test`)).text());
@@ -114,6 +115,6 @@ describe('skein demo --smoke', () => {
     const pids = [...stderr.matchAll(/\(pid (\d+)\)/g)].map((m) => Number(m[1]));
     expect(pids.filter(processAlive)).toEqual([]);
     expect(readdirSync(clusterStateDir()).filter((f) => f.startsWith(`${child.pid}-`))).toEqual([]);
-    expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith('skein-'))).toEqual([]);
+    expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith('cni-'))).toEqual([]);
   });
 });

@@ -20,7 +20,7 @@ export interface HostSnapshot {
   readonly hostDirs: Readonly<Record<string, boolean>>;
 }
 
-/** What the node agent (another cluster on this machine) owns: never ours to compare. */
+/** What a node agent (the retired node of an older checkout, run by someone else on this machine) owns: never ours to compare. */
 const NODE_AGENT = /(^|[^A-Za-z])(skein-br|skein-[0-9a-f]|SKEIN)/;
 
 function iptablesLines(): string[] {

@@ -4,6 +4,7 @@ import * as k8s from '@kubernetes/client-node';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { MESH_NAMESPACE, TRUST_BUNDLE_CONFIGMAP } from '../../api/mesh/mesh-constants.ts';
 import { startJaeger, type JaegerAddon } from '../../local-cluster/addons/jaeger.ts';
 import { startPrometheus, type PrometheusAddon } from '../../local-cluster/addons/prometheus.ts';
 import { applyManifests, readManifests } from '../../local-cluster/apply-manifests.ts';
@@ -88,6 +89,10 @@ export async function startLocalMesh(opts: LocalMeshOptions = {}): Promise<Local
       injector = withTraceCollector(injector, `http://${node}:${j.otlpHttpPort}/v1/traces`, opts.observability.samplingPercent);
     }
     await applyAvailable(cluster, kc, controlPlaneManifests(opts.controlPlaneArgs ?? []), 180_000, log);
+    // The injector gives new pods the mesh roots (and so workload certificates, mTLS, caller identities) only once the
+    // control plane has published them.
+    const bundle = await poll(() => core.readNamespacedConfigMap({ name: TRUST_BUNDLE_CONFIGMAP, namespace: MESH_NAMESPACE }), 60_000);
+    if (!bundle) throw new Error(`the control plane published no trust bundle (${MESH_NAMESPACE}/${TRUST_BUNDLE_CONFIGMAP}) in 60 s`);
     await applyAvailable(cluster, kc, injector, 180_000, log);
     const deploy = async (objects: readonly k8s.KubernetesObject[], timeoutMs = 180_000): Promise<void> => {
       const namespaces = objects.filter((o) => o.kind === 'Namespace');

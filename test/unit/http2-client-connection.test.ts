@@ -10,6 +10,7 @@ import { HpackDecoder } from '../../proxy/http2/hpack-decoder.ts';
 import { Http2Pool } from '../../proxy/upstream/http2-pool.ts';
 import type { Transport } from '../../proxy/upstream/connector.ts';
 import { makeTestCert, type TestCert } from '../support/test-cert.ts';
+import { until } from '../support/until.ts';
 import {
   FLAG,
   FRAME,
@@ -684,5 +685,22 @@ describe('HTTP/2 client over TLS: ALPN', () => {
     const conn = await result;
     expect(conn).toBeInstanceOf(Http2ClientConnection);
     expect(Buffer.concat(received).subarray(0, PREFACE.length).equals(PREFACE)).toBe(true);
+  });
+
+  it('says :scheme https on a TLS connection (http only in clear text)', async () => {
+    const { received, result } = await tlsServer(['h2']);
+    const conn = (await result) as Http2ClientConnection;
+    await until('the server SETTINGS to be taken in', () => conn.available > 0);
+    get(conn, new Recorder(), '/over-tls');
+    const fields = await until('the request HEADERS', () => {
+      const reader = new FrameReader();
+      const h = (reader.push(Buffer.concat(received).subarray(PREFACE.length)) as Frame[]).find((f) => f.type === FRAME.HEADERS);
+      if (!h) return undefined;
+      const out: [string, string][] = [];
+      new HpackDecoder().decode(h.payload, (n, v) => out.push([n, v]));
+      return out;
+    });
+    expect(fields).toContainEqual([':scheme', 'https']);
+    expect(fields).toContainEqual([':path', '/over-tls']);
   });
 });
