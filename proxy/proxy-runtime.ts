@@ -342,7 +342,8 @@ export class ProxyRuntime {
       const old = this.#tables.get(t.name);
       const hosts = hostsOf.get(t.name)!;
       // Rebuilt when a cluster it names was replaced too: route stacks hold their mirrors' cluster objects.
-      if (old !== undefined && !changed.has(`route-table/${t.name}`) && !hostsChanged.has(t.name) && !hosts.some(refersToReplaced)) tables.set(t.name, old);
+      // Kept whole only when nothing it was compiled with changed, its listener included (route stacks hold its layers).
+      if (old !== undefined && !changed.has(`route-table/${t.name}`) && !hostsChanged.has(t.name) && !listenerChanged.has(t.name) && !hosts.some(refersToReplaced)) tables.set(t.name, old);
       else {
         // Virtual hosts whose config object and clusters are unchanged keep their compiled routes (and so their stacks):
         // a change to one Service's routes compiles that Service's alone.

@@ -191,6 +191,26 @@ describe('live config', () => {
     expect((await h1Request(proxy.port, '/x')).status).toBe(200);
   });
 
+  it('a change to a listener alone (its rate limit) reaches the routes it serves, whose table did not change', async () => {
+    const runtime = proxy.proxy.runtime;
+    const listener = (rateLimit: Record<string, number> | null, v: string) => ({ type: 'listener' as const, name: 'limited', version: v, body: { name: 'limited', address: '127.0.0.1', port: 0, routeTable: 'limited', ...(rateLimit ? { rateLimit } : {}) } });
+    const table = { type: 'route-table' as const, name: 'limited', version: 'l1', body: { name: 'limited', virtualHosts: [{ name: 'all', routes: [{ name: 'to-b', backends: [{ cluster: 'b' }] }] }] } };
+    // One request's worth of tokens, refilled far too slowly to matter during the test.
+    expect(await runtime.applyChangeSet({ version: 'limited-1', upserts: [listener({ requestsPerSecond: 0.001, burst: 1 }, 'l1'), table], removals: [] })).toEqual({ ok: true });
+    const port = proxy.proxy.listeners.get('limited')!.port;
+    try {
+      expect((await h1Request(port, '/first')).status).toBe(200);
+      expect((await h1Request(port, '/second')).status).toBe(429);
+      // The listener's limit is lifted; its route table is the same resource as before.
+      expect(await runtime.applyChangeSet({ version: 'limited-2', upserts: [listener(null, 'l2')], removals: [] })).toEqual({ ok: true });
+      expect(proxy.proxy.listeners.get('limited')!.port).toBe(port);
+      expect((await h1Request(port, '/after-lift')).status).toBe(200);
+      expect((await h1Request(port, '/after-lift-again')).status).toBe(200);
+    } finally {
+      await runtime.applyChangeSet({ version: 'limited-gone', upserts: [], removals: [{ type: 'listener', name: 'limited' }, { type: 'route-table', name: 'limited' }] });
+    }
+  });
+
   it('refuses a listener it cannot bind, and applies nothing of that change', async () => {
     const taken = net.createServer();
     await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
