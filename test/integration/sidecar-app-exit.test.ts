@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROXY_UID } from '../../api/mesh/mesh-constants.ts';
+import { asProxyUid } from '../support/proxy-uid.ts';
 
 const tag = `${process.pid % 10000}`;
 const root = new URL('../..', import.meta.url).pathname;
-const asProxy = ['setpriv', `--reuid=${PROXY_UID}`, `--regid=${PROXY_UID}`, '--clear-groups', '--', process.execPath, `${root}bin/skein.mjs`];
+const asProxy = [...asProxyUid(), process.execPath, `${root}bin/skein.mjs`];
 const quote = (args: readonly string[]): string => args.map((a) => `'${a}'`).join(' ');
 let dir: string;
 

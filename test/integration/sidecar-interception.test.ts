@@ -2,7 +2,7 @@
 // go through `skein proxy --sidecar` (seen in its metrics) while the app itself is unchanged.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROXY_UID } from '../../api/mesh/mesh-constants.ts';
+import { asProxyUid } from '../support/proxy-uid.ts';
 import { defaultInterceptionRules, generateIptablesScript } from '../../injector/iptables-script.ts';
 
 const tag = `${process.pid % 10000}`;
@@ -47,7 +47,7 @@ describe('sidecar interception (netns + iptables from the injector)', () => {
     startIn(podNs, [process.execPath, '-e', server(8080, 'app')]);
     startIn(peerNs, [process.execPath, '-e', server(9090, 'peer')]);
     // The sidecar, as the proxy UID the rules exempt.
-    startIn(podNs, ['setpriv', `--reuid=${PROXY_UID}`, `--regid=${PROXY_UID}`, '--clear-groups', '--', process.execPath, `${root}bin/skein.mjs`, 'proxy', '--sidecar'], {
+    startIn(podNs, [...asProxyUid(), process.execPath, `${root}bin/skein.mjs`, 'proxy', '--sidecar'], {
       SKEIN_POD_NAME: 'app-pod',
       SKEIN_POD_NAMESPACE: 'test',
       SKEIN_APP_PROBES: JSON.stringify({ '/app-health/app/readyz': { httpGet: { path: '/healthz', port: 8080 } } }),

@@ -41,7 +41,9 @@ function skein(args: readonly string[], env: NodeJS.ProcessEnv = {}): { status: 
 }
 
 const manifest = (): JsManifest => JSON.parse(readFileSync(join(root, JS_CACHE_DIR, MANIFEST), 'utf8')) as JsManifest;
-const fromCopy = (modules: readonly string[]): boolean => modules.length > 0 && modules.filter((m) => m !== 'bin/skein.mjs').every((m) => m.startsWith(`${JS_CACHE_DIR}/`) && m.endsWith('.js'));
+/** The launcher (bin/skein.mjs and the plain-JS settings it reads, bin/process-settings.mjs) aside, every module from the copy. */
+const LAUNCHER = new Set(['bin/skein.mjs', 'bin/process-settings.mjs']);
+const fromCopy = (modules: readonly string[]): boolean => modules.length > 0 && modules.filter((m) => !LAUNCHER.has(m)).every((m) => m.startsWith(`${JS_CACHE_DIR}/`) && m.endsWith('.js'));
 
 describe('builtin imports in the copy', () => {
   it('become process.getBuiltinModule with the same bindings and line count; other imports stay', () => {
