@@ -1,7 +1,8 @@
 // e2e: mesh identity on the local cluster, installed from manifests/: two injected workloads talk over mTLS (the server
 // sidecar counts the request as mTLS from the caller's SPIFFE id, and the app sees it in x-skein-client-id), a spoofed
 // x-skein-client-id from a plain-text client never reaches the app, a strict MeshTLSPolicy refuses plain text (and closes
-// a plain-text connection kept alive from before) and permissive takes it again, and AuthorizationPolicies allow and deny over HTTP and gRPC (403 / PERMISSION_DENIED).
+// a plain-text connection kept alive from before) and permissive takes it again, and AuthorizationPolicies allow and deny over HTTP and gRPC (403 / PERMISSION_DENIED);
+// opaque TCP from the caller pod to echo's Service goes over mTLS and passes under Strict.
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import net from 'node:net';
@@ -10,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTHORIZATION_POLICY_GROUP, AUTHORIZATION_POLICY_PLURAL, AUTHORIZATION_POLICY_VERSION } from '../../api/crd/authorization-policy.ts';
 import { MESH_TLS_POLICY_PLURAL } from '../../api/crd/mesh-tls-policy.ts';
 import { REPO_ROOT } from '../../local-cluster/images/skein-images.ts';
-import { CALLER_ID, MESH_IDENTITY_NS as NS, startMeshIdentityCluster, type MeshIdentityCluster } from '../support/mesh-identity-cluster.ts';
+import { CALLER_ID, ECHO_TCP_PORT, MESH_IDENTITY_NS as NS, startMeshIdentityCluster, type MeshIdentityCluster } from '../support/mesh-identity-cluster.ts';
+import { kubectlIn } from './kubectl.ts';
 import { waitFor } from './wait-for.ts';
 
 describe('mesh identity on the local cluster', () => {
@@ -114,6 +116,41 @@ describe('mesh identity on the local cluster', () => {
     }
     await waitFor('permissive again', async () => ((await plainToEcho('/after')) !== 'refused' ? true : undefined), 60_000);
     await mtls().remove('caller-permissive');
+  });
+
+  it('opaque TCP caller -> echo (its ClusterIP) goes over mTLS: it passes under Strict, and echo\'s sidecar counts it as mTLS from the caller', async () => {
+    const kubectl = kubectlIn(mesh.cluster);
+    const caller = (await mesh.core.listNamespacedPod({ namespace: NS, labelSelector: 'app=caller' })).items.find((p) => p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp)!.metadata!.name!;
+    const svc = await mesh.core.readNamespacedService({ name: 'echo', namespace: NS });
+    // From inside the caller pod (its sidecar takes the connection): bytes to echo's ClusterIP:port, echoed back. The first
+    // byte after "tcp" is a newline, so the caller sidecar's detection says opaque TCP at once.
+    const script = `const s=require('net').connect(${ECHO_TCP_PORT},'${svc.spec!.clusterIP}',()=>s.write('tcp-over-mtls\\n'));let g='';s.on('data',d=>{g+=d;if(g.includes('\\n')){console.log(g.trim());s.destroy();}});s.on('error',e=>{console.log('error '+e.code);});setTimeout(()=>{console.log('timeout '+g);process.exit(0)},8000).unref();`;
+    const viaMesh = () => kubectl(['-n', NS, 'exec', caller, '-c', 'caller', '--', '/usr/local/bin/node', '-e', script]).catch((e: Error) => e.message);
+    const plainTcp = () =>
+      new Promise<string>((resolve) => {
+        const s = net.connect({ host: mesh.ips.get('echo'), port: ECHO_TCP_PORT }, () => s.write('plain\n'));
+        let got = '';
+        s.setEncoding('latin1');
+        s.on('data', (c: string) => (got += c));
+        s.on('error', () => {});
+        s.setTimeout(10_000, () => s.destroy());
+        s.once('close', () => resolve(got === '' ? 'refused' : got));
+        s.on('data', () => got.includes('\n') && s.end());
+      });
+    expect((await viaMesh()).trim()).toBe('tcp-over-mtls');
+    await mtls().apply('caller-permissive', { selector: { matchLabels: { app: 'caller' } }, mode: 'Permissive' });
+    await mtls().apply('strict', { mode: 'Strict' });
+    try {
+      await waitFor('plain-text TCP to echo refused', async () => ((await plainTcp()) === 'refused' ? true : undefined), 60_000);
+      expect((await viaMesh()).trim()).toBe('tcp-over-mtls');
+      const m = await sidecarMetrics('echo');
+      const line = m.split('\n').find((l) => l.startsWith('skein_tcp_connections_opened_total{') && l.includes('direction="inbound"') && l.includes('mtls="true"') && l.includes(`source_identity="${CALLER_ID}"`));
+      expect(line, 'an inbound mTLS TCP connection from the caller in echo\'s sidecar metrics').toBeDefined();
+      expect(Number(line!.split(' ').pop())).toBeGreaterThanOrEqual(2);
+    } finally {
+      await mtls().remove('strict');
+      await mtls().remove('caller-permissive');
+    }
   });
 
   it('an AuthorizationPolicy over HTTP: the caller\'s identity may GET /api, anything else is 403 and never reaches the app', async () => {

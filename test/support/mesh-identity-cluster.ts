@@ -12,6 +12,8 @@ export const MESH_IDENTITY_NS = 'e2e-identity';
 export const CALLER_ID = `spiffe://cluster.local/ns/${MESH_IDENTITY_NS}/sa/caller`;
 export const CONTROL_PLANE_DEPLOYMENT = 'skein-control-plane';
 export const MESH_APPS = ['echo', 'caller', 'grpc-echo'] as const;
+/** echo's plain TCP echo port (container and Service). */
+export const ECHO_TCP_PORT = 9000;
 
 function workloads(): k8s.KubernetesObject[] {
   const namespace = MESH_IDENTITY_NS;
@@ -20,9 +22,10 @@ function workloads(): k8s.KubernetesObject[] {
   return [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: { 'skein.dev/inject': 'enabled' } } },
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'caller', namespace } },
-    service('echo', 80, 8080, 'http'),
+    // Echo also serves a plain TCP echo on ECHO_TCP_PORT: opaque TCP through both sidecars (mTLS, ALPN skein-tcp/1).
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'echo', namespace }, spec: { selector: { app: 'echo' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }, { name: 'tcp-echo', port: ECHO_TCP_PORT, targetPort: ECHO_TCP_PORT }] } } as k8s.KubernetesObject,
     service('grpc-echo', 9090, 9090, 'grpc'),
-    exampleDeployment({ namespace, name: 'echo', app: 'echo' }),
+    exampleDeployment({ namespace, name: 'echo', app: 'echo', tcpPort: ECHO_TCP_PORT }),
     exampleDeployment({ namespace, name: 'caller', app: 'caller', serviceAccountName: 'caller', env: { UPSTREAM_URL: `http://echo.${namespace}.svc.cluster.local` } }),
     exampleDeployment({ namespace, name: 'grpc-echo', app: 'grpc-echo', port: 9090 }),
   ];
