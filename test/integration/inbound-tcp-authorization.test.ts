@@ -2,7 +2,6 @@
 // falling back to TCP on a non-HTTP first byte or a silent client) is judged per connection and a denied one is reset
 // before anything connects to the app; an open TCP connection a new policy no longer allows is closed; a WebSocket upgrade
 // is authorized like any request.
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spiffeId } from '../../api/proto/identity.ts';
 import { startProxy, type RunningProxy } from '../../proxy/proxy-process.ts';
@@ -11,6 +10,7 @@ import { editListener, testConfig } from '../support/proxy-fixture.ts';
 import { rawExchange } from '../support/raw-http.ts';
 import { until } from '../support/until.ts';
 import { startHttpUpstream, type Upstream } from '../support/upstreams.ts';
+import { startRecordingTcpEcho, tcpClient, type RecordingTcpEcho } from '../support/tcp-peers.ts';
 
 const WEB = spiffeId('cluster.local', 'demo', 'web');
 const ONLY_WEB = { policies: [{ name: 'demo/only-web', rules: [{ from: [{ identities: [WEB] }] }] }] };
@@ -18,59 +18,8 @@ const ANYONE = { policies: [{ name: 'demo/anyone', rules: [{ from: [{ unauthenti
 /** Allows plain-text callers GET on any path: an HTTP-only rule, which must not allow raw TCP. */
 const HTTP_GET = { policies: [{ name: 'demo/http-get', rules: [{ from: [{ unauthenticated: true }], to: [{ methods: ['GET'], paths: [{ type: 'prefix', value: '/' }] }] }] }] };
 
-/** A TCP app that echoes and remembers every connection it accepted. */
-interface TcpApp {
-  readonly port: number;
-  readonly accepted: net.Socket[];
-  close(): Promise<void>;
-}
-
-async function startTcpApp(): Promise<TcpApp> {
-  const accepted: net.Socket[] = [];
-  const server = net.createServer((s) => {
-    accepted.push(s);
-    s.on('error', () => {});
-    s.pipe(s);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    accepted,
-    close: () => {
-      for (const s of accepted) s.destroy();
-      return new Promise((r) => server.close(() => r()));
-    },
-  };
-}
-
-/** A raw client connection: what it received, and how it ended. */
-interface TcpClient {
-  readonly socket: net.Socket;
-  received(): string;
-  /** Resolves with the error code it ended with ('' for a clean close), or 'still open' after 10 s (a bound, not a guess). */
-  readonly ended: Promise<string>;
-}
-
-function tcpClient(port: number, first?: Buffer | string): TcpClient {
-  const socket = net.connect({ host: '127.0.0.1', port });
-  let got = '';
-  let code = '';
-  socket.setEncoding('latin1');
-  socket.on('data', (c: string) => (got += c));
-  socket.on('error', (e: NodeJS.ErrnoException) => (code = e.code ?? e.message));
-  if (first !== undefined) socket.write(first);
-  const ended = new Promise<string>((r) => {
-    const bound = setTimeout(() => r('still open'), 10_000);
-    socket.once('close', () => {
-      clearTimeout(bound);
-      r(code);
-    });
-  });
-  return { socket, received: () => got, ended };
-}
-
 describe('authorization of opaque TCP connections and WebSocket upgrades', () => {
-  let app: TcpApp;
+  let app: RecordingTcpEcho;
   let web: Upstream;
   let proxy: RunningProxy;
   const port = (name: string): number => proxy.listeners.get(name)!.port;
@@ -79,7 +28,7 @@ describe('authorization of opaque TCP connections and WebSocket upgrades', () =>
   const setAuthorization = (name: string, authorization: unknown): Promise<void> => editListener(proxy, name, { authorization });
 
   beforeAll(async () => {
-    app = await startTcpApp();
+    app = await startRecordingTcpEcho();
     web = await startHttpUpstream('h1', { id: 'web' });
     const tcpListener = (name: string, authorization: unknown) => ({ name, address: '127.0.0.1', port: 0, direction: 'inbound', protocol: 'tcp', tcpCluster: 'tcp-app', authorization, virtualHosts: [] });
     const routes = [{ name: 'all', backends: [{ cluster: 'web' }] }];

@@ -2,7 +2,7 @@
 // with its workload certificate and the TCP ALPN (checked on the wire), bytes echo end to end, the server sidecar forwards to
 // the app with the caller's verified identity (authorization sees it; the TCP metrics say mtls), a peer with another identity
 // or one that does not take the TCP ALPN gets no byte, and strict refuses plain-text TCP while permissive forwards it.
-import net, { type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spiffeId } from '../../api/proto/identity.ts';
@@ -11,48 +11,11 @@ import { startProxy, type RunningProxy } from '../../proxy/proxy-process.ts';
 import { testConfig } from '../support/proxy-fixture.ts';
 import { until } from '../support/until.ts';
 import { TestCa, testWorkload, type TestWorkload } from '../support/mesh-identity-fixture.ts';
+import { startRecordingTcpEcho, tcpClient, type RecordingTcpEcho } from '../support/tcp-peers.ts';
 
 const WEB = spiffeId('cluster.local', 'demo', 'web');
 const BATCH = spiffeId('cluster.local', 'demo', 'batch');
 const ECHO = spiffeId('cluster.local', 'demo', 'echo');
-
-/** A TCP app that echoes and remembers every connection it accepted. */
-async function startTcpApp(): Promise<{ port: number; accepted: net.Socket[]; close(): Promise<void> }> {
-  const accepted: net.Socket[] = [];
-  const server = net.createServer((s) => {
-    accepted.push(s);
-    s.on('error', () => {});
-    s.pipe(s);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as AddressInfo).port,
-    accepted,
-    close: () => {
-      for (const s of accepted) s.destroy();
-      return new Promise((r) => server.close(() => r()));
-    },
-  };
-}
-
-/** A raw TCP client: what it received, and how it ended ('' for a clean close; 'still open' after 10 s, a bound). */
-function tcpClient(port: number, first?: string): { socket: net.Socket; received(): string; ended: Promise<string> } {
-  const socket = net.connect({ host: '127.0.0.1', port });
-  let got = '';
-  let code = '';
-  socket.setEncoding('latin1');
-  socket.on('data', (c: string) => (got += c));
-  socket.on('error', (e: NodeJS.ErrnoException) => (code = e.code ?? e.message));
-  if (first !== undefined) socket.write(first, 'latin1');
-  const ended = new Promise<string>((r) => {
-    const bound = setTimeout(() => r('still open'), 10_000);
-    socket.once('close', () => {
-      clearTimeout(bound);
-      r(code);
-    });
-  });
-  return { socket, received: () => got, ended };
-}
 
 /** The server sidecar: a detect inbound listener with mesh mTLS whose opaque TCP goes to the app. */
 async function serverSidecar(w: TestWorkload, tcpApp: number, mtls: Record<string, unknown>, authorization?: unknown): Promise<{ proxy: RunningProxy; port: number }> {
@@ -112,7 +75,7 @@ describe('opaque TCP between two sidecars over mesh mTLS', () => {
   let web: TestWorkload;
   let batch: TestWorkload;
   let echo: TestWorkload;
-  let app: Awaited<ReturnType<typeof startTcpApp>>;
+  let app: RecordingTcpEcho;
   let permissive: { proxy: RunningProxy; port: number };
   let strict: { proxy: RunningProxy; port: number };
   let onlyWeb: { proxy: RunningProxy; port: number };
@@ -125,7 +88,7 @@ describe('opaque TCP between two sidecars over mesh mTLS', () => {
     web = await testWorkload(ca, WEB);
     batch = await testWorkload(ca, BATCH);
     echo = await testWorkload(ca, ECHO);
-    app = await startTcpApp();
+    app = await startRecordingTcpEcho();
     permissive = await serverSidecar(echo, app.port, { mode: 'permissive' });
     strict = await serverSidecar(echo, app.port, { mode: 'strict' });
     onlyWeb = await serverSidecar(echo, app.port, { mode: 'permissive' }, { policies: [{ name: 'demo/only-web', rules: [{ from: [{ identities: [WEB] }] }] }] });
