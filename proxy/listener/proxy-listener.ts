@@ -174,8 +174,12 @@ export class ProxyListener {
     const timer = setTimeout(
       () => {
         socket.off('data', onData);
-        if (buffered.length === 0 && fallbackToTcp) this.#dispatch(socket, 'opaque');
-        else socket.destroy();
+        if (!fallbackToTcp) return void socket.destroy();
+        // Nothing yet (a server-first protocol), or a short first message that could still have begun an HTTP request
+        // ("ping"): once the detection time is up it is opaque TCP, as Envoy's and Istio's protocol sniffing decides.
+        socket.pause();
+        if (buffered.length > 0) socket.unshift(buffered);
+        this.#dispatch(socket, 'opaque');
       },
       fallbackToTcp ? limits.protocolDetectTimeoutMs : limits.headersTimeoutMs,
     );

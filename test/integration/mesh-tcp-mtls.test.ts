@@ -195,4 +195,15 @@ describe('opaque TCP between two sidecars over mesh mTLS', () => {
     expect(await open.ended).toBe('');
     expect(await metric(permissive.proxy, 'skein_tcp_connections_opened_total')).toMatch(/mtls="false",[^}]*source_identity="unknown"[^}]*} 1/);
   });
+
+  it('a short first message that could still begin an HTTP request ("ping") is forwarded as TCP once detection times out', async () => {
+    const before = app.accepted.length;
+    const c = tcpClient(permissive.port, 'ping');
+    await until('the echo of a short first message', () => c.received() === 'ping', 10_000);
+    expect(app.accepted.length).toBe(before + 1);
+    c.socket.write(' pong');
+    await until('the rest of the conversation', () => c.received() === 'ping pong');
+    c.socket.end();
+    expect(await c.ended).toBe('');
+  });
 });
