@@ -136,7 +136,9 @@ async function fixedRate(agent: Agent, port: number, concurrency: number, rate: 
       const scheduled = start + next++ * intervalMs;
       const wait = scheduled - performance.now();
       if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-      latencies.push(await review(agent, port, body, scheduled));
+      // From the scheduled time when the send is late (the wait counts: no coordinated omission), from the send itself
+      // when it is early (a wait under 1 ms is not slept, and timers may fire early): never a negative latency.
+      latencies.push(await review(agent, port, body, Math.min(scheduled, performance.now())));
     }
   };
   await Promise.all(Array.from({ length: concurrency }, slot));
