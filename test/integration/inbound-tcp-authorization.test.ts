@@ -9,8 +9,8 @@ import { h1Request } from '../support/clients.ts';
 import { editListener, testConfig } from '../support/proxy-fixture.ts';
 import { rawExchange } from '../support/raw-http.ts';
 import { until } from '../support/until.ts';
-import { startHttpUpstream, type Upstream } from '../support/upstreams.ts';
-import { startRecordingTcpEcho, tcpClient, type RecordingTcpEcho } from '../support/tcp-peers.ts';
+import { startHttpUpstream, startTcpEcho, type TcpEcho, type Upstream } from '../support/upstreams.ts';
+import { tcpClient } from '../support/tcp-peers.ts';
 
 const WEB = spiffeId('cluster.local', 'demo', 'web');
 const ONLY_WEB = { policies: [{ name: 'demo/only-web', rules: [{ from: [{ identities: [WEB] }] }] }] };
@@ -19,7 +19,7 @@ const ANYONE = { policies: [{ name: 'demo/anyone', rules: [{ from: [{ unauthenti
 const HTTP_GET = { policies: [{ name: 'demo/http-get', rules: [{ from: [{ unauthenticated: true }], to: [{ methods: ['GET'], paths: [{ type: 'prefix', value: '/' }] }] }] }] };
 
 describe('authorization of opaque TCP connections and WebSocket upgrades', () => {
-  let app: RecordingTcpEcho;
+  let app: TcpEcho;
   let web: Upstream;
   let proxy: RunningProxy;
   const port = (name: string): number => proxy.listeners.get(name)!.port;
@@ -28,7 +28,7 @@ describe('authorization of opaque TCP connections and WebSocket upgrades', () =>
   const setAuthorization = (name: string, authorization: unknown): Promise<void> => editListener(proxy, name, { authorization });
 
   beforeAll(async () => {
-    app = await startRecordingTcpEcho();
+    app = await startTcpEcho();
     web = await startHttpUpstream('h1', { id: 'web' });
     const tcpListener = (name: string, authorization: unknown) => ({ name, address: '127.0.0.1', port: 0, direction: 'inbound', protocol: 'tcp', tcpCluster: 'tcp-app', authorization, virtualHosts: [] });
     const routes = [{ name: 'all', backends: [{ cluster: 'web' }] }];

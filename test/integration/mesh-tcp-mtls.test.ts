@@ -11,7 +11,8 @@ import { startProxy, type RunningProxy } from '../../proxy/proxy-process.ts';
 import { testConfig } from '../support/proxy-fixture.ts';
 import { until } from '../support/until.ts';
 import { TestCa, testWorkload, type TestWorkload } from '../support/mesh-identity-fixture.ts';
-import { startRecordingTcpEcho, tcpClient, type RecordingTcpEcho } from '../support/tcp-peers.ts';
+import { tcpClient } from '../support/tcp-peers.ts';
+import { startTcpEcho, type TcpEcho } from '../support/upstreams.ts';
 
 const WEB = spiffeId('cluster.local', 'demo', 'web');
 const BATCH = spiffeId('cluster.local', 'demo', 'batch');
@@ -75,7 +76,7 @@ describe('opaque TCP between two sidecars over mesh mTLS', () => {
   let web: TestWorkload;
   let batch: TestWorkload;
   let echo: TestWorkload;
-  let app: RecordingTcpEcho;
+  let app: TcpEcho;
   let permissive: { proxy: RunningProxy; port: number };
   let strict: { proxy: RunningProxy; port: number };
   let onlyWeb: { proxy: RunningProxy; port: number };
@@ -88,7 +89,7 @@ describe('opaque TCP between two sidecars over mesh mTLS', () => {
     web = await testWorkload(ca, WEB);
     batch = await testWorkload(ca, BATCH);
     echo = await testWorkload(ca, ECHO);
-    app = await startRecordingTcpEcho();
+    app = await startTcpEcho();
     permissive = await serverSidecar(echo, app.port, { mode: 'permissive' });
     strict = await serverSidecar(echo, app.port, { mode: 'strict' });
     onlyWeb = await serverSidecar(echo, app.port, { mode: 'permissive' }, { policies: [{ name: 'demo/only-web', rules: [{ from: [{ identities: [WEB] }] }] }] });

@@ -1,31 +1,6 @@
-// Opaque TCP peers for proxy tests: an echo app that remembers every connection it accepted (to prove a denied or refused
-// connection never reached it), and a raw client that reports what it received and how its connection ended.
+// A raw opaque-TCP client for proxy tests: what it received and how its connection ended (the app side is
+// startTcpEcho in upstreams.ts).
 import net from 'node:net';
-
-export interface RecordingTcpEcho {
-  readonly port: number;
-  /** Every connection the app accepted, in order. */
-  readonly accepted: net.Socket[];
-  close(): Promise<void>;
-}
-
-export async function startRecordingTcpEcho(): Promise<RecordingTcpEcho> {
-  const accepted: net.Socket[] = [];
-  const server = net.createServer((s) => {
-    accepted.push(s);
-    s.on('error', () => {});
-    s.pipe(s);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    accepted,
-    close: () => {
-      for (const s of accepted) s.destroy();
-      return new Promise((r) => server.close(() => r()));
-    },
-  };
-}
 
 export interface TcpClient {
   readonly socket: net.Socket;

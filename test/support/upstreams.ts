@@ -185,14 +185,20 @@ export async function startWebSocketUpstream(opts: { reject?: boolean } = {}): P
 }
 
 /** A raw TCP echo server (not HTTP). */
-export async function startTcpEcho(): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
+export interface TcpEcho {
+  readonly port: number;
+  /** Every connection it accepted, in order (to prove that a refused connection never reached it). */
+  readonly accepted: net.Socket[];
+  close(): Promise<void>;
+}
+
+export async function startTcpEcho(): Promise<TcpEcho> {
+  const accepted: net.Socket[] = [];
   const server = net.createServer((s) => {
-    sockets.add(s);
+    accepted.push(s);
     s.on('error', () => {});
-    s.on('close', () => sockets.delete(s));
     s.pipe(s);
   });
   const port = await listen(server);
-  return { port, close: () => new Promise((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }) };
+  return { port, accepted, close: () => new Promise((r) => { for (const s of accepted) s.destroy(); server.close(() => r()); }) };
 }
