@@ -280,6 +280,21 @@ async function main(): Promise<void> {
       }
     }
 
+    // --- 4c: every policy at its defaults against the bare request stack (bench/policy-cost.ts), issue 9's "at most 5 % more".
+    let policies: import('./policy-cost.ts').PolicyCostResult | null = null;
+    if (skeinOk) {
+      try {
+        const { measurePolicyCost } = await import('./policy-cost.ts');
+        log('policies: measurePolicyCost() from bench/policy-cost.ts');
+        // More rounds than the other figures: a 5 % difference is within one window's noise on a shared machine.
+        policies = await measurePolicyCost({ group, upstreamPort: up.h1, workDir: work, rounds: Math.max(5, 2 * opts.runs + 1), seconds: { warm: D.warm, tput: D.tput }, connections: THROUGHPUT_CONNS, log });
+        notes.push(`policy cost: one proxy plain and one with every policy at its defaults (bench/lib/skein-config.ts POLICY_DEFAULTS), wrk ${THROUGHPUT_CONNS} conns, interleaved rounds; ` +
+          policies.variants.map((v) => `${v.variant}: ${v.rps} req/s, ${v.reqPerCpuSecond} req per proxy CPU-second (other load ${v.otherCores} cores)`).join('; ') + '.');
+      } catch (e) {
+        notes.push(`policy cost benchmark failed: ${(e as Error).message}`);
+      }
+    }
+
     // --- 5: hooks for figures that other parts of Skein will provide.
     let webhookP99: number | null = null;
     let webhookDetail: unknown = null;
@@ -359,6 +374,8 @@ async function main(): Promise<void> {
       tracing_pair_p99_ratio_0: tracing?.pairP99Ratio['0'] ?? null,
       tracing_pair_p99_ratio_1: tracing?.pairP99Ratio['1'] ?? null,
       tracing_pair_p99_ratio_100: tracing?.pairP99Ratio['100'] ?? null,
+      policy_defaults_rps_ratio: policies?.rpsRatio ?? null,
+      policy_defaults_cpu_per_req_ratio: policies?.cpuPerRequestRatio ?? null,
     };
     const hapAdded99 = added('haproxy-pair', 16, 'p99');
     const rows: TableRow[] = [
@@ -385,6 +402,16 @@ async function main(): Promise<void> {
         figure: `sidecar pair p99 @${QPS} req/s with tracing at ${v} % (bench/tracing-cost.ts)`, skein: tracing?.variants.find((x) => x.variant === v)?.pairP99Ms ?? null,
         reference: tracing?.variants.find((x) => x.variant === 'off')?.pairP99Ms ?? null, referenceName: 'the same pair without tracing', unit: 'ms', target: 'report', met: null,
       })),
+      {
+        figure: 'one proxy req/s, every policy at its defaults (bench/policy-cost.ts)', skein: policies?.variants.find((x) => x.variant === 'defaults')?.rps ?? null,
+        reference: policies?.variants.find((x) => x.variant === 'plain')?.rps ?? null, referenceName: 'the same proxy, no policy', unit: 'req/s', target: '>= 0.95 x no policy',
+        met: summary.policy_defaults_rps_ratio === null ? null : summary.policy_defaults_rps_ratio >= 0.95,
+      },
+      {
+        figure: 'one proxy req per CPU-second, every policy at its defaults (bench/policy-cost.ts)', skein: policies?.variants.find((x) => x.variant === 'defaults')?.reqPerCpuSecond ?? null,
+        reference: policies?.variants.find((x) => x.variant === 'plain')?.reqPerCpuSecond ?? null, referenceName: 'the same proxy, no policy', unit: 'req/CPU-s', target: 'CPU per request <= 1.05 x no policy',
+        met: summary.policy_defaults_cpu_per_req_ratio === null ? null : summary.policy_defaults_cpu_per_req_ratio <= 1.05,
+      },
       { figure: 'injector webhook p99, 50 concurrent (bench/webhook.ts)', skein: summary.webhook_p99_ms, reference: null, referenceName: '', unit: 'ms', target: '<= 10 ms', met: summary.webhook_p99_ms === null ? null : summary.webhook_p99_ms <= 10 },
     ];
     const latRows: string[] = ['| topology | conns | p50 ms | p90 ms | p99 ms | max ms | added p50 | added p99 | actual req/s | behind schedule (last run) |', '|---|---|---|---|---|---|---|---|---|---|'];
@@ -424,6 +451,7 @@ async function main(): Promise<void> {
       certify: issuance,
       configPush: push,
       tracing,
+      policies,
       windows, notes, skeinAvailable: skeinOk,
     };
     writeFileSync(join(outDir, 'results.json'), JSON.stringify(results, null, 2) + '\n');
