@@ -294,6 +294,38 @@ async function main(): Promise<void> {
       }
     }
 
+    // --- 4c: every policy at its defaults against the bare request stack (bench/policy-cost.ts), issue 9's "at most 5 % more".
+    let policies: import('./policy-cost.ts').PolicyCostResult | null = null;
+    if (skeinOk) {
+      try {
+        const { measurePolicyCost } = await import('./policy-cost.ts');
+        log('policies: measurePolicyCost() from bench/policy-cost.ts');
+        // More rounds than the other figures: a 5 % difference is within one window's noise on a shared machine.
+        policies = await measurePolicyCost({ group, upstreamPort: up.h1, workDir: work, rounds: Math.max(5, 2 * opts.runs + 1), seconds: { warm: D.warm, tput: D.tput }, connections: THROUGHPUT_CONNS, log });
+        notes.push(`policy cost: one proxy plain and one with every policy at its defaults (bench/lib/skein-config.ts POLICY_DEFAULTS), wrk ${THROUGHPUT_CONNS} conns, interleaved rounds; ` +
+          policies.variants.map((v) => `${v.variant}: ${v.rps} req/s, ${v.reqPerCpuSecond} req per proxy CPU-second (other load ${v.otherCores} cores)`).join('; ') + '.');
+      } catch (e) {
+        notes.push(`policy cost benchmark failed: ${(e as Error).message}`);
+      }
+    }
+
+    // --- 4d: the ingress against HAProxy terminating TLS for the same route (bench/ingress-tls.ts), one core and all cores.
+    let ingress: Awaited<ReturnType<typeof import('./ingress-tls.ts').measureIngressTls>> | null = null;
+    let ingressMd = '';
+    try {
+      const { ingressTlsMarkdown, measureIngressTls } = await import('./ingress-tls.ts');
+      log('ingress: measureIngressTls() from bench/ingress-tls.ts');
+      ingress = await measureIngressTls({
+        group, fortioPath: tools.fortio, upstreamPort: up.h1, workDir: work, runs: opts.runs, qps: QPS, connections: THROUGHPUT_CONNS,
+        seconds: { warm: D.warm, tput: D.tput, lat: D.lat }, handshakes: opts.quick ? 300 : 1000,
+        ownPids: [vm.pid, ...mine.map((p) => p.pid)], configDir: join(outDir, 'configs'), log,
+      });
+      ingressMd = ingressTlsMarkdown(ingress.raw, ingress.summary, QPS, THROUGHPUT_CONNS);
+      notes.push(`ingress: skein proxy in ingress mode from a file config (one HTTPS listener, one route) next to HAProxy terminating TLS with the same certificate (ECDSA P-256), suites and upstream; 1 core = one worker process / nbthread 1, all cores = ${ingress.raw.cores} workers / nbthread ${ingress.raw.cores}; wrk ${THROUGHPUT_CONNS} conns HTTPS keep-alive, fortio ${QPS} req/s on the 1-core pair (added over plain HTTP direct), and ${opts.quick ? 300 : 1000} new TLS connections one at a time per 1-core proxy (server CPU per connection).`);
+    } catch (e) {
+      notes.push(`ingress TLS benchmark failed: ${(e as Error).message}`);
+    }
+
     // --- 5: hooks for figures that other parts of Skein will provide.
     let webhookP99: number | null = null;
     let webhookDetail: unknown = null;
@@ -347,6 +379,8 @@ async function main(): Promise<void> {
     notes.push('gRPC latency: ghz --rps schedules requests at a fixed rate but times them from the actual send (no coordinated-omission correction).');
 
     // --- results
+    const { ingressTlsRows, nullIngressTlsSummary } = await import('./ingress-tls.ts');
+    const ingressSummary = ingress?.summary ?? nullIngressTlsSummary();
     const summary = {
       pair_added_p50_ms: round(added('skein-pair', 16, 'p50'), 3),
       pair_added_p99_ms: round(added('skein-pair', 16, 'p99'), 3),
@@ -379,6 +413,9 @@ async function main(): Promise<void> {
       tracing_pair_p99_ratio_0: tracing?.pairP99Ratio['0'] ?? null,
       tracing_pair_p99_ratio_1: tracing?.pairP99Ratio['1'] ?? null,
       tracing_pair_p99_ratio_100: tracing?.pairP99Ratio['100'] ?? null,
+      policy_defaults_rps_ratio: policies?.rpsRatio ?? null,
+      policy_defaults_cpu_per_req_ratio: policies?.cpuPerRequestRatio ?? null,
+      ...ingressSummary,
     };
     const hapAdded99 = added('haproxy-pair', 16, 'p99');
     const rows: TableRow[] = [
@@ -405,6 +442,17 @@ async function main(): Promise<void> {
         figure: `sidecar pair p99 @${QPS} req/s with tracing at ${v} % (bench/tracing-cost.ts)`, skein: tracing?.variants.find((x) => x.variant === v)?.pairP99Ms ?? null,
         reference: tracing?.variants.find((x) => x.variant === 'off')?.pairP99Ms ?? null, referenceName: 'the same pair without tracing', unit: 'ms', target: 'report', met: null,
       })),
+      {
+        figure: 'one proxy req/s, every policy at its defaults (bench/policy-cost.ts)', skein: policies?.variants.find((x) => x.variant === 'defaults')?.rps ?? null,
+        reference: policies?.variants.find((x) => x.variant === 'plain')?.rps ?? null, referenceName: 'the same proxy, no policy', unit: 'req/s', target: '>= 0.95 x no policy',
+        met: summary.policy_defaults_rps_ratio === null ? null : summary.policy_defaults_rps_ratio >= 0.95,
+      },
+      {
+        figure: 'one proxy req per CPU-second, every policy at its defaults (bench/policy-cost.ts)', skein: policies?.variants.find((x) => x.variant === 'defaults')?.reqPerCpuSecond ?? null,
+        reference: policies?.variants.find((x) => x.variant === 'plain')?.reqPerCpuSecond ?? null, referenceName: 'the same proxy, no policy', unit: 'req/CPU-s', target: 'CPU per request <= 1.05 x no policy',
+        met: summary.policy_defaults_cpu_per_req_ratio === null ? null : summary.policy_defaults_cpu_per_req_ratio <= 1.05,
+      },
+      ...ingressTlsRows(ingressSummary, QPS, THROUGHPUT_CONNS),
       { figure: 'injector webhook p99, 50 concurrent (bench/webhook.ts)', skein: summary.webhook_p99_ms, reference: null, referenceName: '', unit: 'ms', target: '<= 10 ms', met: summary.webhook_p99_ms === null ? null : summary.webhook_p99_ms <= 10 },
     ];
     const latRows: string[] = ['| topology | conns | p50 ms | p90 ms | p99 ms | max ms | added p50 | added p99 | actual req/s | behind schedule (last run) |', '|---|---|---|---|---|---|---|---|---|---|'];
@@ -430,6 +478,7 @@ async function main(): Promise<void> {
       tputTargets.map((t) => `| ${t.key} | ${round(rps(t.key), 0)} | ${(tput[t.key] ?? []).map((w) => Math.round(w.value.rps)).join(' / ')} | ${Object.keys(t.proxies).map((n) => round(tputCpu(t.key, n), 2)).join(', ') || '-'} |`).join('\n') +
       `\n\n## gRPC unary @${QPS} req/s (ghz, ${GRPC_CONNS} connections)\n\n| target | p50 ms | p99 ms |\n|---|---|---|\n` +
       grpcTargets.map((t) => `| ${t.key} | ${round(grpcP(t.key, 'p50'), 3)} | ${round(grpcP(t.key, 'p99'), 3)} |`).join('\n') +
+      (ingressMd ? `\n\n${ingressMd}` : '') +
       `\n\n## Notes\n\n- ${flagLine}\n${notes.map((n) => `- ${n}`).join('\n')}\n`;
     writeFileSync(join(outDir, 'table.md'), md);
     writeFileSync(join(outDir, 'vmstat.log'), vm.lines.join('\n') + '\n');
@@ -444,6 +493,8 @@ async function main(): Promise<void> {
       certify: issuance,
       configPush: push,
       tracing,
+      policies,
+      ingressTls: ingress?.raw ?? null,
       windows, notes, skeinAvailable: skeinOk,
     };
     writeFileSync(join(outDir, 'results.json'), JSON.stringify(results, null, 2) + '\n');

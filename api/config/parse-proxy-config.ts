@@ -227,6 +227,7 @@ export function parseProxyConfig(doc: unknown): Result<ProxyConfig, readonly Con
             ...certificateSource(l.tls, `${at}.tls`, problems),
             alpn: l.tls.alpn ?? ['h2', 'http/1.1'],
             certificates: (l.tls.certificates ?? []).map((c, ci) => certificateSource(c, `${at}.tls.certificates[${ci}]`, problems)),
+            ...(l.tls.listenerHostnames !== undefined ? { listenerHostnames: [...new Set(l.tls.listenerHostnames)].sort() } : {}),
           }
         : null,
       rateLimit: parseLocalRateLimit(l.rateLimit),

@@ -88,6 +88,11 @@ export const proxyConfigSchema = {
                   properties: { certFile: { type: 'string', minLength: 1 }, keyFile: { type: 'string', minLength: 1 }, secret: name },
                 },
               },
+              listenerHostnames: {
+                type: 'array',
+                maxItems: 64,
+                items: { type: 'string', minLength: 1, maxLength: 253, pattern: '^(\\*|(\\*\\.)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?)$' },
+              },
             },
           },
           virtualHosts: {

@@ -72,6 +72,12 @@ export interface ListenerTlsConfig extends TlsCertificateConfig {
    * certFile/keyFile pair above answers a client whose SNI matches none of them, or that sent none.
    */
   readonly certificates?: readonly TlsCertificateConfig[];
+  /**
+   * The hostnames of the Gateway listeners this port serves (lower case; `*.suffix` a wildcard, `*` a listener without
+   * hostname). Set: a request whose Host differs from the connection's SNI is answered 421 only when the two select
+   * different listeners. Absent: 421 whenever they differ.
+   */
+  readonly listenerHostnames?: readonly string[];
 }
 
 /**

@@ -86,7 +86,13 @@ describe('Gateway translation for the ingress proxy', () => {
       ['ingress:443', 443, 'ingress', 'ingress:443'],
     ]);
     expect(listeners[0]!.tls).toBeNull();
-    expect(listeners[1]!.tls).toEqual({ secret: certificateSecretName('edge', 'a-cert'), alpn: ['h2', 'http/1.1'], certificates: [{ secret: certificateSecretName('edge', 'b-cert') }] });
+    // The port's listener hostnames ride along: a Host differing from the SNI is a 421 only across listeners.
+    expect(listeners[1]!.tls).toEqual({
+      secret: certificateSecretName('edge', 'a-cert'),
+      alpn: ['h2', 'http/1.1'],
+      certificates: [{ secret: certificateSecretName('edge', 'b-cert') }],
+      listenerHostnames: ['a.example.com', 'b.example.com'],
+    });
     const secrets = byType(t, 'secret');
     expect(secrets.map((s) => s.name)).toEqual(['tls:edge/a-cert', 'tls:edge/b-cert']);
     expect((secrets[0]!.body as SecretResource).certificateChain).toContain('CERTIFICATE a-cert');

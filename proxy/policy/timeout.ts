@@ -88,8 +88,7 @@ class IdleBody implements ResponseBody, ResponseSink {
 
 /** The stream idle timeout of a route: its response bodies are cut after `idleMs` without a byte. */
 export function streamIdleLayer(idleMs: number): Layer {
-  return (inner) => async (req) => {
-    const res = await inner(req);
-    return res.body === null ? res : new ProxyResponse(res.status, res.headers, new IdleBody(res.body, idleMs), res.trailers);
-  };
+  // One function per layer, made at config time: no async frame or closure per request.
+  const watch = (res: ProxyResponse): ProxyResponse => (res.body === null ? res : new ProxyResponse(res.status, res.headers, new IdleBody(res.body, idleMs), res.trailers));
+  return (inner) => (req) => inner(req).then(watch);
 }
