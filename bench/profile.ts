@@ -42,10 +42,14 @@ export function category(fn: string, file: string): string {
 export interface SelfCost { readonly fn: string; readonly where: string; readonly ms: number; readonly pct: number }
 
 /** Self time per function (summed over every node with the same name and location), largest first. */
-export function selfTimes(profile: CpuProfile): { total: number; byFunction: SelfCost[]; byFile: SelfCost[]; byCategory: SelfCost[] } {
+export function selfTimes(profile: CpuProfile, skipFirstMs = 0): { total: number; byFunction: SelfCost[]; byFile: SelfCost[]; byCategory: SelfCost[] } {
   const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
   const perNode = new Map<number, number>();
+  // `skipFirstMs`: samples from the start-up and warm-up left out, so the shares are those of the measured load.
+  let at = 0;
   for (let i = 0; i < profile.samples.length; i++) {
+    at += profile.timeDeltas[i] ?? 0;
+    if (at < skipFirstMs * 1000) continue;
     // timeDeltas[i] is the time since the previous sample; attribute the interval ending at sample i+1 to sample i.
     const dt = profile.timeDeltas[i + 1] ?? 0;
     perNode.set(profile.samples[i]!, (perNode.get(profile.samples[i]!) ?? 0) + dt);
