@@ -41,8 +41,9 @@ export abstract class UpstreamAttempt implements CancelHandler {
       this.#resolve = resolve;
       this.#reject = reject;
     });
-    const ms = req.deadline === 0 ? 0 : req.deadline - this.#sentAt;
-    if (req.deadline !== 0) this.#timer = setTimeout(onAttemptTimeout, Math.max(1, ms), this);
+    // Whole milliseconds: Node keeps one timer list per distinct duration, and a fractional one (a deadline minus now) made a
+    // new list, and a priority-queue insert, for nearly every attempt. Rounded up, so never before the deadline.
+    if (req.deadline !== 0) this.#timer = setTimeout(onAttemptTimeout, Math.max(1, Math.ceil(req.deadline - this.#sentAt)), this);
     req.onCancel(this);
   }
 
