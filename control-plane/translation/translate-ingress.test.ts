@@ -117,6 +117,14 @@ describe('Gateway translation for the ingress proxy', () => {
     expect(g2.listeners.map((l) => l.routes.length)).toEqual([2, 2, 2]);
   });
 
+  it("a rule's retry becomes the route's retry policy at the ingress, and the proxy takes it", () => {
+    const retried = route('retried', [{ backendRefs: [{ name: 'web', port: 8080 }], retry: { codes: [500, 502], attempts: 2, backoff: '50ms' } }]);
+    const t = translateIngress(inputs({ gateways: [gateway([http80])], httpRoutes: [retried] }), all);
+    expect(t.problems).toEqual([]);
+    for (const r of t.resources) expect(parseConfigResource(r.type, r.name, JSON.parse(JSON.stringify(r.body)), { mode: 'ingress' })).toMatchObject({ ok: true });
+    expect(table(t, 'ingress:80')[0]!.routes[0]!.retries).toMatchObject({ attempts: 2, retriableStatusCodes: [500, 502], backoff: { minIntervalMs: 50 } });
+  });
+
   it('a plain HTTP listener redirects to HTTPS with a RequestRedirect filter', () => {
     const redirect = route('to-https', [{ filters: [{ type: 'RequestRedirect', requestRedirect: { scheme: 'https', statusCode: 301 } }] }], { parents: [{ name: 'gw', namespace: 'edge', sectionName: 'http' }] });
     const t = translateIngress(inputs({ gateways: [gateway([http80, https('a', 'a.example.com', 'a-cert')])], httpRoutes: [redirect] }), all);
