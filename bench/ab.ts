@@ -3,7 +3,10 @@
 // variant alike); the figure that moves least with other load is requests per proxy CPU-second.
 // Usage: node bench/ab.ts [--path h2-h2|h2-h1|h1-h1] [--runs N] [--seconds S] [--base DIR] [--variants JSON] [--no-haproxy]
 //   --base DIR     also runs the proxy of another checkout (e.g. `git archive <commit> | tar -x -C DIR`, node_modules linked)
-//   --variants '[{"name":"semi-4","args":["--max-semi-space-size=4"],"env":{"K":"V"},"dir":"/path"}]'   more variants
+//   --variants '[{"name":"semi-4","args":["--max-semi-space-size=4"],"env":{"K":"V"},"dir":"/path"}]'   more variants; a variant's
+//     "config" is merged into the proxy config's top level, "route" into its route and "cluster" into its cluster, e.g.
+//     '[{"name":"tracing 0 %","config":{"telemetry":{"tracing":{"collector":"http://127.0.0.1:9/v1/traces","samplingPercent":0}}}}]'
+//   --policy-defaults  also runs this checkout with every policy at its defaults (bench/lib/skein-config.ts POLICY_DEFAULTS)
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,15 +14,16 @@ import { singleProxyConfig, upstreamConfig } from './lib/haproxy-config.ts';
 import { h2load, parseH2load, parseWrk, wrk } from './lib/load-tools.ts';
 import { CpuWindow, rssMb } from './lib/proc-stats.ts';
 import { freePort, ProcessGroup, waitForPort, type Started } from './lib/process-group.ts';
-import { skeinProxyConfig } from './lib/skein-config.ts';
+import { POLICY_DEFAULTS, skeinProxyConfig, withRouteAndCluster } from './lib/skein-config.ts';
 import { REPO_DIR, startSkeinProxy } from './lib/skein-proxy.ts';
 import { median } from './lib/stats.ts';
+import { cliArg, variantsFrom, type Variant } from './lib/variants.ts';
 
-interface Variant {
-  readonly name: string;
-  readonly dir?: string;
-  readonly args?: readonly string[];
-  readonly env?: Readonly<Record<string, string>>;
+/** A variant may also change the proxy's config (the policy-cost variants). */
+interface AbVariant extends Variant {
+  readonly config?: Readonly<Record<string, unknown>>;
+  readonly route?: object;
+  readonly cluster?: object;
 }
 
 interface Target {
@@ -36,19 +40,15 @@ interface Target {
 }
 
 const argv = process.argv.slice(2);
-const arg = (name: string, dflt: string): string => {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1]! : dflt;
-};
+const arg = (name: string, dflt: string): string => cliArg(argv, name, dflt);
 const path = arg('--path', 'h2-h2');
 if (!['h2-h2', 'h2-h1', 'h1-h1'].includes(path)) throw new Error(`--path must be h2-h2, h2-h1 or h1-h1, not ${path}`);
 const runs = Number(arg('--runs', '5'));
 const seconds = Number(arg('--seconds', '5'));
 const downH2 = path.startsWith('h2');
 const upH2Cluster = path.endsWith('h2');
-const variants: Variant[] = [{ name: 'this checkout' }];
-if (argv.includes('--base')) variants.unshift({ name: `base (${arg('--base', '')})`, dir: arg('--base', '') });
-if (argv.includes('--variants')) variants.push(...(JSON.parse(arg('--variants', '[]')) as Variant[]));
+const variants = variantsFrom<AbVariant>(argv);
+if (argv.includes('--policy-defaults')) variants.push({ name: 'policies at defaults', ...POLICY_DEFAULTS });
 
 const group = new ProcessGroup();
 const work = mkdtempSync(join(tmpdir(), 'skein-ab-'));
@@ -65,7 +65,8 @@ async function main(): Promise<void> {
   for (let i = 0; i < variants.length + 1; i++) ports.push([await freePort(), await freePort()]);
   for (const [i, v] of variants.entries()) {
     const [port, admin] = ports[i]!;
-    const cfg = skeinProxyConfig(`ab-${i}`, admin, [{ name: 'ab', port, direction: 'outbound', upstreamPort: upH2Cluster ? upH2 : upH1, upstreamProtocol: upH2Cluster ? 'http2' : 'http1' }]);
+    const base = skeinProxyConfig(`ab-${i}`, admin, [{ name: 'ab', port, direction: 'outbound', upstreamPort: upH2Cluster ? upH2 : upH1, upstreamProtocol: upH2Cluster ? 'http2' : 'http1' }]);
+    const cfg = { ...withRouteAndCluster(base, { ...(v.route ? { route: v.route } : {}), ...(v.cluster ? { cluster: v.cluster } : {}) }), ...v.config };
     const r = await startSkeinProxy(group, `ab-${i}`, cfg, admin, work, v.args ?? [], 30_000, { repoDir: v.dir ?? REPO_DIR, env: v.env });
     if (!r.ok) throw new Error(r.reason);
     targets.push(target(v.name, port, r.proc));

@@ -7,6 +7,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
+import { connectionCost } from './lib/connection-cost.ts';
 import { upstreamConfig } from './lib/haproxy-config.ts';
 import { binDir, installTools } from './lib/install-tools.ts';
 import { fortio, parseFortioJson, type LatencyResult } from './lib/load-tools.ts';
@@ -23,29 +24,6 @@ const BODY_BYTES = 1024;
 
 function log(msg: string): void {
   process.stderr.write(`bench mtls: ${msg}\n`);
-}
-
-/** `n` new connections one after the other, each with one GET read to its end; per connection: client ms and server CPU ms. */
-async function connectionCost(n: number, connect: () => net.Socket, server: Started): Promise<{ ms: number; serverCpuMs: number }> {
-  const one = (): Promise<void> =>
-    new Promise((resolve, reject) => {
-      const s = connect();
-      let got = '';
-      s.setEncoding('latin1');
-      s.once('error', reject);
-      s.on('data', (c: string) => {
-        got += c;
-        if (got.includes('\r\n\r\n') && got.length >= BODY_BYTES) s.destroy();
-      });
-      s.once('close', () => (got.startsWith('HTTP/1.1 200') ? resolve() : reject(new Error(`no 200: ${got.slice(0, 80)}`))));
-      s.write('GET / HTTP/1.1\r\nhost: bench\r\nconnection: close\r\n\r\n');
-    });
-  for (let i = 0; i < 20; i++) await one();
-  const cpu0 = cpuSeconds(server.pid) ?? 0;
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) await one();
-  const ms = (performance.now() - t0) / n;
-  return { ms, serverCpuMs: (((cpuSeconds(server.pid) ?? 0) - cpu0) * 1000) / n };
 }
 
 async function main(): Promise<void> {
@@ -124,12 +102,13 @@ async function main(): Promise<void> {
     };
 
     // --- handshake: new connections to each inbound sidecar, one request each.
-    const plainConn = await connectionCost(D.handshakes, () => net.connect({ host: '127.0.0.1', port: ports.plainIn }), procs.plainIn);
-    const mtlsConn = await connectionCost(
-      D.handshakes,
-      () => tls.connect({ host: '127.0.0.1', port: ports.mtlsIn, key: client.keyPem, cert: client.certPem, ca: client.bundlePem, ALPNProtocols: ['http/1.1'], checkServerIdentity: () => undefined }),
-      procs.mtlsIn,
-    );
+    const plainConn = await connectionCost({ connections: D.handshakes, connect: () => net.connect({ host: '127.0.0.1', port: ports.plainIn }), server: procs.plainIn, bodyBytes: BODY_BYTES });
+    const mtlsConn = await connectionCost({
+      connections: D.handshakes,
+      connect: () => tls.connect({ host: '127.0.0.1', port: ports.mtlsIn, key: client.keyPem, cert: client.certPem, ca: client.bundlePem, ALPNProtocols: ['http/1.1'], checkServerIdentity: () => undefined }),
+      server: procs.mtlsIn,
+      bodyBytes: BODY_BYTES,
+    });
 
     const summary = {
       runs: D.runs,

@@ -5,7 +5,8 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ensureNodeBinaries } from '../local-cluster/binaries.ts';
-import { imageCacheDir } from '../local-cluster/images/build-images.ts';
+import { imageCacheDir, usedPaths } from '../local-cluster/images/build-images.ts';
+import { pruneImageCache } from '../local-cluster/images/image-cache-prune.ts';
 import { buildImage, writeOciArchive, type ImageSpec } from '../local-cluster/images/oci-archive.ts';
 import { Rootfs } from '../local-cluster/images/rootfs.ts';
 import type { ConformanceSuite } from './conformance-suite.ts';
@@ -125,6 +126,7 @@ export async function buildEchoImages(suite: ConformanceSuite, log: (line: strin
   const built = echoImageSpecs(suite, names, bins.coredns).map((s) => buildImage(s, cacheDir));
   const archive = writeOciArchive(built, join(cacheDir, 'archives'), 'conformance-images');
   for (const b of built) log(`conformance images: ${b.names.join(', ')} (${(b.size / 1048576).toFixed(1)} MiB${b.cached ? ', cached' : ''})`);
+  pruneImageCache(cacheDir, { keep: usedPaths(built, archive.path), log });
   return { archive: archive.path, names: built.flatMap((b) => b.names) };
 }
 

@@ -3,7 +3,8 @@ export type LocalClusterErrorCode =
   | 'SKEIN_ERR_LOCAL_CLUSTER_BUILD'
   | 'SKEIN_ERR_LOCAL_CLUSTER_START'
   | 'SKEIN_ERR_LOCAL_CLUSTER_NOT_READY'
-  | 'SKEIN_ERR_LOCAL_CLUSTER_NODE_AGENT';
+  | 'SKEIN_ERR_LOCAL_CLUSTER_NODE_BUSY'
+  | 'SKEIN_ERR_LOCAL_CLUSTER_CONFIG';
 
 export class LocalClusterError extends Error {
   readonly code: LocalClusterErrorCode;

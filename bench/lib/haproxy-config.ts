@@ -1,10 +1,11 @@
 // Writes HAProxy configurations for the references: a static upstream, a single proxy, and a TLS sidecar pair.
 
-const globalSection = (nbthread: number): string => `global
+/** `extraGlobal`: more lines for the global section, each indented by two spaces and ending in a newline. */
+const globalSection = (nbthread: number, extraGlobal = ''): string => `global
   nbthread ${nbthread}
   maxconn 4000
   tune.ssl.default-dh-param 2048
-defaults
+${extraGlobal}defaults
   mode http
   timeout connect 1s
   timeout client 60s
@@ -93,5 +94,38 @@ backend app_h1
 backend app_grpc
   http-reuse always
   server app 127.0.0.1:${p.appGrpc} proto h2
+`;
+}
+
+export interface TlsTerminationSpec {
+  /** The HTTPS port clients connect to. */
+  readonly port: number;
+  /** The plain HTTP/1.1 upstream on loopback. */
+  readonly upstreamPort: number;
+  /** Leaf certificate followed by its key (HAProxy's `crt`). */
+  readonly certWithKeyPem: string;
+  readonly nbthread: number;
+  /** The TLS 1.3 suites and TLS 1.2 ciphers to offer, colon-separated, server order (the ingress's own list). */
+  readonly tls13Suites: string;
+  readonly tls12Ciphers: string;
+}
+
+/**
+ * HAProxy terminating TLS for one route in front of the upstream, as the ingress does: TLS 1.2+ with the ingress's AEAD
+ * suites in the same (server) order, ALPN h2 and http/1.1, keep-alive to the upstream, and the edge's forwarding headers
+ * (`x-forwarded-for` appended, `x-forwarded-proto: https`, a fresh `x-request-id`), so both do the same work per request.
+ */
+export function tlsTerminationConfig(s: TlsTerminationSpec): string {
+  const tlsGlobal = `  ssl-default-bind-ciphersuites ${s.tls13Suites}\n  ssl-default-bind-ciphers ${s.tls12Ciphers}\n  ssl-default-bind-options ssl-min-ver TLSv1.2\n`;
+  return `${globalSection(s.nbthread, tlsGlobal)}
+frontend edge_https
+  bind 127.0.0.1:${s.port} ssl crt ${s.certWithKeyPem} alpn h2,http/1.1
+  option forwardfor
+  http-request set-header x-forwarded-proto https
+  http-request set-header x-request-id %[uuid]
+  default_backend edge_upstream
+backend edge_upstream
+  http-reuse always
+  server up 127.0.0.1:${s.upstreamPort}
 `;
 }

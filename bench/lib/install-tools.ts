@@ -2,8 +2,8 @@
 // cache directory outside the repo (~/.cache/skein/bench/bin, or $SKEIN_BENCH_BIN).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { skeinCacheDir } from '../../local-cluster/binaries.ts';
 
 export interface Tools {
   readonly fortio: string;
@@ -26,8 +26,9 @@ function onPath(bin: string): boolean {
 
 function log(msg: string): void { process.stderr.write(`bench: ${msg}\n`); }
 
+/** Where the bench's own tools go: $SKEIN_BENCH_BIN, else bench/bin under the cache root every Skein build shares. */
 export function binDir(): string {
-  return process.env.SKEIN_BENCH_BIN ?? join(homedir(), '.cache', 'skein', 'bench', 'bin');
+  return process.env.SKEIN_BENCH_BIN ?? join(skeinCacheDir(), 'bench', 'bin');
 }
 
 export function installTools(): Tools {

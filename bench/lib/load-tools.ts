@@ -81,10 +81,12 @@ export interface LatencyResult {
  */
 export function fortio(
   group: ProcessGroup, fortioBin: string, url: string, qps: number, connections: number, durationS: number, jsonPath: string,
+  /** More flags before the URL (HTTPS: `-cacert FILE -resolve 127.0.0.1`). */
+  extraArgs: readonly string[] = [],
 ): ToolRun {
   const args = ['load', '-loglevel', 'Warning', '-qps', String(qps), '-c', String(connections), '-t', `${durationS}s`, '-uniform',
     // -r: histogram resolution in seconds; fortio's default (1 ms) would blur the sub-millisecond figures we care about.
-    '-r', '0.00001', '-p', '50,90,99,99.9', '-json', jsonPath, '-a=false', url];
+    '-r', '0.00001', '-p', '50,90,99,99.9', '-json', jsonPath, '-a=false', ...extraArgs, url];
   return runTool(group, 'fortio', fortioBin, args, (durationS + 30) * 1000);
 }
 

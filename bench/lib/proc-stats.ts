@@ -38,6 +38,19 @@ export function machineJiffies(): { busy: number; total: number } {
   return { busy, total };
 }
 
+/** The pids whose parent is `pid` (an ingress's worker processes under its supervisor), from /proc; [] if none. */
+export function childPids(pid: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) continue;
+    try {
+      const s = readFileSync(`/proc/${name}/stat`, 'latin1');
+      if (s.slice(s.lastIndexOf(')') + 2).split(' ')[1] === String(pid)) out.push(Number(name));
+    } catch {}
+  }
+  return out;
+}
+
 /**
  * CPU seconds of all kernel threads (children of kthreadd, pid 2). Under heavy loopback traffic, ksoftirqd does network
  * work on behalf of our own load; it must not count as somebody else's.

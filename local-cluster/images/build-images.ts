@@ -1,6 +1,7 @@
 // Builds every image the real node runs (pause, Skein, the example apps) as OCI archives in the cache, reporting sizes and times.
 import { join } from 'node:path';
 import { skeinCacheDir } from '../binaries.ts';
+import { pruneImageCache } from './image-cache-prune.ts';
 import { buildImage, writeOciArchive, type BuiltImage } from './oci-archive.ts';
 import { skeinImageSpecs } from './skein-images.ts';
 
@@ -15,6 +16,11 @@ export interface SkeinImages {
   readonly images: readonly BuiltImage[];
   /** One OCI archive holding them all (each shared layer once): what the real node imports into containerd. */
   readonly archivePath: string;
+}
+
+/** The cache files a build uses (its layers and its archive): the prune keeps them whatever their age. */
+export function usedPaths(images: readonly BuiltImage[], archivePath: string): Set<string> {
+  return new Set([archivePath, ...images.flatMap((img) => img.layers.map((l) => l.path))]);
 }
 
 /** Builds (or finds cached) every image and the archive that holds them. */
@@ -34,5 +40,6 @@ export function buildSkeinImages(
   }
   const archive = writeOciArchive(out, join(cacheDir, 'archives'), 'skein-images');
   log(`images: ${out.length} images ready in ${Date.now() - t0} ms: ${archive.path}${archive.cached ? ' (cached)' : ''}`);
+  pruneImageCache(cacheDir, { keep: usedPaths(out, archive.path), log });
   return { images: out, archivePath: archive.path };
 }

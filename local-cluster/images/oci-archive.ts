@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { touchUsed } from './image-cache-prune.ts';
 import type { Rootfs } from './rootfs.ts';
 import { writeTar, type TarEntry } from './tar-writer.ts';
 
@@ -67,6 +68,8 @@ export function buildLayer(rootfs: Rootfs, cacheDir: string): BuiltLayer & { cac
   const meta = join(dir, `${key}.json`);
   if (existsSync(path) && existsSync(meta)) {
     const m = JSON.parse(readFileSync(meta, 'utf8')) as { digest: string; size: number };
+    touchUsed(path);
+    touchUsed(meta);
     return { path, digest: m.digest, size: m.size, cached: true };
   }
   const tmp = `${path}.${process.pid}.tmp`;
@@ -147,7 +150,10 @@ export function writeOciArchive(images: readonly BuiltImage[], dir: string, labe
   );
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `${label.replace(/[^A-Za-z0-9._-]+/g, '_')}-${hex(sha(index)).slice(0, 16)}.tar`);
-  if (existsSync(path)) return { path, cached: true };
+  if (existsSync(path)) {
+    touchUsed(path);
+    return { path, cached: true };
+  }
   const blobs = new Map<string, TarEntry>();
   for (const img of images) {
     blobs.set(img.configDigest, { kind: 'file', path: `blobs/sha256/${hex(img.configDigest)}`, data: img.config });

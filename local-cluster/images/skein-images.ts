@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { EXAMPLE_IMAGE_PREFIX, PROXY_UID, SKEIN_IMAGE } from '../../api/mesh/mesh-constants.ts';
+import { touchUsed } from './image-cache-prune.ts';
 import type { ImageConfig, ImageSpec } from './oci-archive.ts';
 import { Rootfs } from './rootfs.ts';
 
@@ -76,7 +77,10 @@ function strippedNode(root: string, cacheDir: string): string {
   const node = realpathSync(join(root, 'node_modules', 'node', 'bin', 'node'));
   const st = statSync(node);
   const out = join(cacheDir, 'native', `node-${createHash('sha256').update(`${node}\0${st.size}\0${st.mtimeMs}`).digest('hex').slice(0, 16)}`);
-  if (existsSync(out)) return out;
+  if (existsSync(out)) {
+    touchUsed(out);
+    return out;
+  }
   mkdirSync(join(cacheDir, 'native'), { recursive: true });
   const tmp = `${out}.${process.pid}.tmp`;
   try {
@@ -117,7 +121,7 @@ function prebuiltNativeHelper(root: string, cacheDir: string): { name: string; p
     const tmp = `${path}.${process.pid}.tmp`;
     execFileSync(process.env.CC ?? 'cc', ['-shared', '-fPIC', '-O2', '-o', tmp, source], { stdio: 'pipe' });
     renameSync(tmp, path);
-  }
+  } else touchUsed(path);
   return { name, path };
 }
 
@@ -134,7 +138,7 @@ function pauseBinary(cacheDir: string): string {
     } finally {
       rmSync(tmp, { force: true });
     }
-  }
+  } else touchUsed(path);
   return path;
 }
 

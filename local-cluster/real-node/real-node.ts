@@ -36,7 +36,7 @@ export interface RealNodeOptions {
   /** Starts and records a component process (the cluster's state file lists it, so a crashed run's processes are killed). */
   readonly start: (name: string, exe: string, args: string[], env?: NodeJS.ProcessEnv) => ManagedProcess;
   readonly log: (line: string) => void;
-  /** How long to wait for another process's real node on this machine to stop; default 15 minutes. */
+  /** How long to wait for another process's real node on this machine to stop; default `realNodeWaitMs()`. */
   readonly waitMs?: number;
 }
 
@@ -48,6 +48,21 @@ export interface RealNode {
   /** The CoreDNS image imported for the cluster DNS addon (local-cluster/addons/cluster-dns.ts). */
   readonly corednsImage: string;
   stop(): Promise<void>;
+}
+
+const DEFAULT_WAIT_S = 15 * 60;
+
+/**
+ * How long a start waits for another process's real node on this machine: $SKEIN_REAL_NODE_WAIT_S seconds, else 15 minutes.
+ * A CI run on a machine where others also start real nodes sets it higher, so that a queue of short runs cannot time it out.
+ */
+export function realNodeWaitMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.SKEIN_REAL_NODE_WAIT_S;
+  if (raw === undefined || raw === '') return DEFAULT_WAIT_S * 1000;
+  if (!/^\d{1,6}$/.test(raw.trim())) {
+    throw new LocalClusterError('SKEIN_ERR_LOCAL_CLUSTER_CONFIG', `SKEIN_REAL_NODE_WAIT_S must be a whole number of seconds (0-999999), not ${JSON.stringify(raw)}`);
+  }
+  return Number(raw.trim()) * 1000;
 }
 
 function run(file: string, args: readonly string[], timeoutMs = 120_000): Promise<string> {
@@ -69,13 +84,17 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
   };
 
   // One real node per machine: its iptables chains and sysctls are machine-wide.
-  const deadline = Date.now() + (o.waitMs ?? 15 * 60_000);
+  const waitMs = o.waitMs ?? realNodeWaitMs();
+  const deadline = Date.now() + waitMs;
   let record: RealNodeRecord | false;
   for (;;) {
     record = await claimRealNode(o.stateDir, o.root, o.bins.kubeProxy, o.log);
     if (record) break;
     if (Date.now() > deadline) {
-      throw new LocalClusterError('SKEIN_ERR_LOCAL_CLUSTER_NODE_AGENT', `another process (${liveRealNodeOwner(o.stateDir)}) runs this machine's real node`);
+      throw new LocalClusterError(
+        'SKEIN_ERR_LOCAL_CLUSTER_NODE_BUSY',
+        `another process (${liveRealNodeOwner(o.stateDir)}) has run this machine's real node for the last ${Math.round(waitMs / 1000)} s; stop it, or wait longer with SKEIN_REAL_NODE_WAIT_S`,
+      );
     }
     o.log(`real node: waiting for process ${liveRealNodeOwner(o.stateDir)} to stop its node`);
     await new Promise((r) => setTimeout(r, 2000));

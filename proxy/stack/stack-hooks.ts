@@ -70,25 +70,32 @@ export function authorizeLayer(authorize: Authorizer | null): Layer | null {
   };
 }
 
-/** The span layer for a hop, or null when no span starter is configured. */
+/**
+ * The span layer for a hop, or null when no span starter is configured. A hop the starter makes no span for (not sampled)
+ * goes straight to the inner service: no async frame, no closure, as if the layer were not there.
+ */
 export function spanLayer(span: SpanStarter | null, hop: 'request' | 'attempt'): Layer | null {
   if (span === null) return null;
-  return (inner: Service): Service => async (req) => {
+  return (inner: Service): Service => (req) => {
     let s: HopSpan | null = null;
     try {
       s = span(req, hop);
     } catch {
       // Telemetry never breaks the request (OpenTelemetry's rule).
     }
-    try {
-      const res = await inner(req);
-      safeEnd(s, res, null);
-      return res;
-    } catch (e) {
-      safeEnd(s, null, e as ProxyError);
-      throw e;
-    }
+    return s === null ? inner(req) : traced(inner, req, s);
   };
+}
+
+async function traced(inner: Service, req: ProxyRequest, s: HopSpan): Promise<ProxyResponse> {
+  try {
+    const res = await inner(req);
+    safeEnd(s, res, null);
+    return res;
+  } catch (e) {
+    safeEnd(s, null, e as ProxyError);
+    throw e;
+  }
 }
 
 function safeEnd(s: HopSpan | null, res: ProxyResponse | null, e: ProxyError | null): void {

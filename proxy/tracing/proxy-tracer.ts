@@ -4,6 +4,7 @@ import type { Attributes, HrTime, SpanContext, SpanKind, SpanStatus } from '@ope
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { ListenerDirection } from '../../api/config/proxy-config.ts';
+import type { HeaderBag } from '../http/hop-headers.ts';
 import type { ProxyError } from '../errors/proxy-error.ts';
 import type { CompiledRoute } from '../routing/route-table.ts';
 import type { ProxyRequest } from '../stack/proxy-request.ts';
@@ -13,7 +14,7 @@ import type { UpstreamCluster } from '../upstream/upstream-cluster.ts';
 import { grpcStatusLabel } from '../telemetry/proxy-metrics.ts';
 import { shouldSample } from './sampler.ts';
 import { newSpanId, newTraceId } from './span-ids.ts';
-import { extractSamplingOnly, extractTraceParent, injectTraceContext } from './trace-context.ts';
+import { extractSamplingOnly, injectTraceContext, injectUnsampled, readB3Multi, readB3Single, readTraceparent, type TraceParent } from './trace-context.ts';
 
 // @opentelemetry/api's SpanKind and SpanStatusCode values, inlined so the proxy loads no OpenTelemetry module per request.
 const KIND_SERVER = 1 as SpanKind;
@@ -96,33 +97,48 @@ interface ClusterTracing {
 /** gRPC statuses that are a server-side error (OpenTelemetry's RPC conventions). */
 const GRPC_SERVER_ERRORS = new Set([2, 4, 12, 13, 14, 15]);
 
-/** The trace state of one request, kept from serve until the response is complete. */
+/**
+ * The trace state of one request, kept from serve until the response is complete. Ids are made only when asked for: a
+ * request not sampled that came with a W3C context makes none.
+ */
 class TracedRequest implements RequestObservation {
-  readonly traceId: string;
-  /** This hop's span. */
-  readonly spanId: string;
-  /** The caller's span, or null for a new trace. */
-  readonly parentSpanId: string | null;
-  readonly traceState: string | null;
+  /** The caller's context, or null for a new trace. */
+  readonly #parent: TraceParent | null;
+  /** The parent came as W3C traceparent (passed on as it came when not sampled). */
+  readonly #w3c: boolean;
   readonly #parentSampled: boolean | null;
   #sampled: boolean | null = null;
+  #traceId: string | null;
+  #spanId: string | null = null;
   readonly #tracer: ProxyTracer;
 
   constructor(tracer: ProxyTracer, req: ProxyRequest) {
     this.#tracer = tracer;
-    const parent = extractTraceParent(req.clientHeaders);
-    if (parent !== null) {
-      this.traceId = parent.traceId;
-      this.parentSpanId = parent.spanId;
-      this.traceState = parent.traceState;
-      this.#parentSampled = parent.sampled;
-    } else {
-      this.traceId = newTraceId();
-      this.parentSpanId = null;
-      this.traceState = null;
-      this.#parentSampled = extractSamplingOnly(req.clientHeaders);
-    }
-    this.spanId = newSpanId();
+    const h = req.clientHeaders;
+    const w3c = readTraceparent(h);
+    const parent = w3c ?? readB3Single(h) ?? readB3Multi(h);
+    this.#parent = parent;
+    this.#w3c = w3c !== null;
+    this.#traceId = parent?.traceId ?? null;
+    this.#parentSampled = parent !== null ? parent.sampled : extractSamplingOnly(h);
+  }
+
+  get traceId(): string {
+    return (this.#traceId ??= newTraceId());
+  }
+
+  /** This hop's span. */
+  get spanId(): string {
+    return (this.#spanId ??= newSpanId());
+  }
+
+  /** The caller's span, or null for a new trace. */
+  get parentSpanId(): string | null {
+    return this.#parent?.spanId ?? null;
+  }
+
+  get traceState(): string | null {
+    return this.#parent?.traceState ?? null;
   }
 
   /** Decided once, when the route is known (an attempt starts, or the request ends). */
@@ -130,6 +146,12 @@ class TracedRequest implements RequestObservation {
     let s = this.#sampled;
     if (s === null) s = this.#sampled = shouldSample(this.#parentSampled, this.#tracer.samplingPercent(req.route), this.#tracer.random);
     return s;
+  }
+
+  /** Not sampled: the decision goes on, under the caller's ids when it gave some, else under new ones. */
+  propagateUnsampled(headers: HeaderBag): void {
+    const p = this.#parent;
+    injectUnsampled(headers, this.#w3c ? null : `00-${this.traceId}-${p !== null ? p.spanId : this.spanId}-00`);
   }
 
   finish(req: ProxyRequest, outcome: RequestOutcome): void {
@@ -189,11 +211,14 @@ export class ProxyTracer implements RequestObserver {
     const trace = req.observation;
     if (!(trace instanceof TracedRequest)) return null; // a mirror's copy, or a request this tracer did not start
     try {
-      const sampled = trace.sampled(req);
-      // Unsampled requests still pass the decision on, under this hop's span id, so the next hops agree.
-      const spanId = sampled ? newSpanId() : trace.spanId;
-      injectTraceContext(req.headers, trace.traceId, spanId, sampled, trace.traceState, sampled ? trace.spanId : trace.parentSpanId);
-      return sampled ? new AttemptSpan(this, trace, req, spanId, performance.timeOrigin + performance.now()) : null;
+      if (!trace.sampled(req)) {
+        // No span, no attempt object: the decision alone is passed on, so the next hops agree (docs/tracing-and-access-logs.md).
+        trace.propagateUnsampled(req.headers);
+        return null;
+      }
+      const spanId = newSpanId();
+      injectTraceContext(req.headers, trace.traceId, spanId, true, trace.traceState, trace.spanId);
+      return new AttemptSpan(this, trace, req, spanId, performance.timeOrigin + performance.now());
     } catch {
       this.#sink.error();
       return null;

@@ -1,7 +1,7 @@
 // Propagation: every format read (W3C, B3 single, B3 multi, a lone B3 decision), both written, invalid input ignored.
 import { describe, expect, it } from 'vitest';
 import type { HeaderBag } from '../http/hop-headers.ts';
-import { extractSamplingOnly, extractTraceParent, injectTraceContext, readB3Multi, readB3Single, readTraceparent } from './trace-context.ts';
+import { extractSamplingOnly, extractTraceParent, injectTraceContext, injectUnsampled, readB3Multi, readB3Single, readTraceparent } from './trace-context.ts';
 
 const T = '4bf92f3577b34da6a3ce929d0e0e4736';
 const S = '00f067aa0ba902b7';
@@ -86,5 +86,21 @@ describe('writing trace context', () => {
     expect(h['x-b3-parentspanid']).toBeUndefined();
     expect(h.b3).toBe(`${T}-${S}-0`);
     expect(h.traceparent).toBe(`00-${T}-${S}-00`);
+  });
+
+  it('passes a decision not to sample on with the caller\'s W3C context as it came, and B3 as the bare decision', () => {
+    const h: HeaderBag = Object.assign(Object.create(null), { traceparent: `00-${T}-${S}-00`, tracestate: 'congo=t61rcWkgMzE', 'x-b3-traceid': T, 'x-b3-spanid': S, 'x-b3-flags': '0' });
+    injectUnsampled(h, null);
+    expect({ ...h }).toEqual({ traceparent: `00-${T}-${S}-00`, tracestate: 'congo=t61rcWkgMzE', b3: '0', 'x-b3-sampled': '0' });
+    // Every format reads back the same decision: not sampled.
+    expect(readTraceparent(h)?.sampled).toBe(false);
+    expect(readB3Single(h)).toBeNull();
+    expect(extractSamplingOnly(h)).toBe(false);
+  });
+
+  it('writes the traceparent it is given for a new trace not sampled, dropping a stale tracestate', () => {
+    const h: HeaderBag = Object.assign(Object.create(null), { tracestate: 'old=1', b3: `${T}-${S}` });
+    injectUnsampled(h, `00-${T}-${S}-00`);
+    expect({ ...h }).toEqual({ traceparent: `00-${T}-${S}-00`, b3: '0', 'x-b3-sampled': '0' });
   });
 });

@@ -110,6 +110,17 @@ export function extractSamplingOnly(headers: Headers): boolean | null {
 /** The headers this module writes (and so replaces): W3C and both B3 forms. */
 export const TRACE_HEADERS = ['traceparent', 'tracestate', 'b3', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-sampled', 'x-b3-flags'] as const;
 
+/** B3's ids and debug flag: dropped when the decision alone goes on. */
+const B3_IDS = ['x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-flags'] as const;
+
+/**
+ * Deletes a header only when it is there: deleting a present key is what turns a header object into a slow dictionary
+ * (ARCHITECTURE: header objects keep V8's fast properties), and most requests carry none of these.
+ */
+function drop(headers: HeaderBag, name: string): void {
+  if (headers[name] !== undefined) delete headers[name];
+}
+
 /**
  * Writes the context for the next hop into `headers`: `spanId` is the span the next hop's span is a child of. Every
  * incoming trace header is replaced, so W3C and B3 never disagree downstream. tracestate is passed on when given.
@@ -118,12 +129,28 @@ export function injectTraceContext(headers: HeaderBag, traceId: string, spanId: 
   const flag = sampled ? '1' : '0';
   headers.traceparent = `00-${traceId}-${spanId}-0${flag}`;
   if (traceState !== null) headers.tracestate = traceState;
-  else delete headers.tracestate;
+  else drop(headers, 'tracestate');
   headers.b3 = `${traceId}-${spanId}-${flag}${parentSpanId !== null ? `-${parentSpanId}` : ''}`;
   headers['x-b3-traceid'] = traceId;
   headers['x-b3-spanid'] = spanId;
   if (parentSpanId !== null) headers['x-b3-parentspanid'] = parentSpanId;
-  else delete headers['x-b3-parentspanid'];
+  else drop(headers, 'x-b3-parentspanid');
   headers['x-b3-sampled'] = flag;
-  delete headers['x-b3-flags'];
+  drop(headers, 'x-b3-flags');
+}
+
+/**
+ * Passes a "not sampled" decision on at the least cost, for a hop that records no span. `traceparent`: the one to write
+ * (sampled flag off), or null to leave the caller's W3C context (traceparent and tracestate) as it came, since there is no
+ * span of ours to be a parent. B3 gets the bare decision with no ids (`b3: 0`, `x-b3-sampled: 0`), which B3 allows for a
+ * trace not sampled: both formats agree, and nothing is formatted but the one traceparent of a new trace.
+ */
+export function injectUnsampled(headers: HeaderBag, traceparent: string | null): void {
+  if (traceparent !== null) {
+    headers.traceparent = traceparent;
+    drop(headers, 'tracestate');
+  }
+  headers.b3 = '0';
+  headers['x-b3-sampled'] = '0';
+  for (const h of B3_IDS) drop(headers, h);
 }

@@ -176,6 +176,34 @@ describe('traces through two proxies', () => {
     expect(collector.spans.filter((s) => s.name === 'outbound quiet').map((s) => s.traceId)).toEqual(['0af7651916cd43dd8448eb211c80319c']);
   });
 
+  it('passes a decision not to sample on through every hop, exporting nothing: a new trace\'s traceparent with the flag off, a caller\'s as it came', async () => {
+    const collector = await startCollector();
+    cleanups.push(() => collector.close());
+    const seen: http.IncomingHttpHeaders[] = [];
+    const app = http.createServer((req, res) => {
+      seen.push(req.headers);
+      res.end('ok');
+    });
+    await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise((r) => (app.closeAllConnections(), app.close(() => r()))));
+    // The first hop samples no new trace; the second would sample every one: it must follow the first hop's decision.
+    const inbound = await proxy('api-pod', 'inbound', { name: 'inbound-app' }, { name: 'app', endpoints: [{ address: '127.0.0.1', port: (app.address() as AddressInfo).port }] }, { tracing: tracing(collector.url) });
+    cleanups.push(() => inbound.close());
+    const outbound = await proxy('web-pod', 'outbound', { name: 'to-api' }, { name: 'api', endpoints: [{ address: '127.0.0.1', port: inbound.listeners.get('inbound')!.port }] }, { tracing: tracing(collector.url, { samplingPercent: 0 }) });
+    cleanups.push(() => outbound.close());
+    const url = `http://127.0.0.1:${outbound.listeners.get('outbound')!.port}/`;
+    await (await fetch(url)).text();
+    const callerContext = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00', tracestate: 'congo=t61rcWkgMzE' };
+    await (await fetch(url, { headers: { ...callerContext, 'x-b3-traceid': '0af7651916cd43dd8448eb211c80319c', 'x-b3-spanid': 'b7ad6b7169203331' } })).text();
+    await outbound.runtime.flushTelemetry();
+    await inbound.runtime.flushTelemetry();
+    expect(collector.spans).toEqual([]);
+    const trace = (h: http.IncomingHttpHeaders) => Object.fromEntries(Object.entries(h).filter(([k]) => k === 'traceparent' || k === 'tracestate' || k.startsWith('x-b3-') || k === 'b3'));
+    expect(seen).toHaveLength(2);
+    expect(trace(seen[0]!)).toEqual({ traceparent: expect.stringMatching(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/), b3: '0', 'x-b3-sampled': '0' });
+    expect(trace(seen[1]!)).toEqual({ ...callerContext, b3: '0', 'x-b3-sampled': '0' });
+  });
+
   it('exports OTLP protobuf by default', async () => {
     const collector = await startCollector();
     cleanups.push(() => collector.close());
