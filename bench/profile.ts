@@ -1,7 +1,8 @@
 // Profiles one Skein proxy under closed-loop load with `node --cpu-prof` and prints the biggest self-time costs by function.
-// Usage: node bench/profile.ts [--proto h1|h2|ingress-tls] [--seconds 15] [--qps N] [--tracing PERCENT] [--out DIR] [--no-pin]   (prints a table; keeps the .cpuprofile in DIR)
+// Usage: node bench/profile.ts [--proto h1|h2|ingress-tls] [--seconds 15] [--qps N] [--tracing PERCENT] [--policy-defaults] [--out DIR] [--no-pin]   (prints a table; keeps the .cpuprofile in DIR)
 // --proto ingress-tls: an ingress (one worker process) terminating TLS for one route, driven by wrk over HTTPS keep-alive.
 // --tracing PERCENT: tracing configured, new traces sampled at PERCENT (0-100), spans exported to a stand-in collector.
+// --policy-defaults: every policy configured at its defaults (bench/lib/skein-config.ts POLICY_DEFAULTS).
 // --qps N (h1 only): fixed rate with fortio over 16 connections instead of closed loop; also prints the proxy's vCPU per 1000 req/s.
 // By default the proxy is pinned to CPU 0 and the upstream and load generator to CPU 1 (taskset), so the profile shows the
 // proxy's own costs rather than time it spent preempted by its peers.
@@ -15,7 +16,7 @@ import { fortio, h2load, parseFortioJson, parseH2load, parseWrk, wrk } from './l
 import { binDir } from './lib/install-tools.ts';
 import { cpuSeconds } from './lib/proc-stats.ts';
 import { freePort, ProcessGroup, waitForPort } from './lib/process-group.ts';
-import { skeinIngressConfig, skeinProxyConfig } from './lib/skein-config.ts';
+import { POLICY_DEFAULTS, skeinIngressConfig, skeinProxyConfig, withRouteAndCluster } from './lib/skein-config.ts';
 import { startSkeinProxy } from './lib/skein-proxy.ts';
 import { makeCerts } from './lib/tls-certs.ts';
 
@@ -43,10 +44,14 @@ export function category(fn: string, file: string): string {
 export interface SelfCost { readonly fn: string; readonly where: string; readonly ms: number; readonly pct: number }
 
 /** Self time per function (summed over every node with the same name and location), largest first. */
-export function selfTimes(profile: CpuProfile): { total: number; byFunction: SelfCost[]; byFile: SelfCost[]; byCategory: SelfCost[] } {
+export function selfTimes(profile: CpuProfile, skipFirstMs = 0): { total: number; byFunction: SelfCost[]; byFile: SelfCost[]; byCategory: SelfCost[] } {
   const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
   const perNode = new Map<number, number>();
+  // `skipFirstMs`: samples from the start-up and warm-up left out, so the shares are those of the measured load.
+  let at = 0;
   for (let i = 0; i < profile.samples.length; i++) {
+    at += profile.timeDeltas[i] ?? 0;
+    if (at < skipFirstMs * 1000) continue;
     // timeDeltas[i] is the time since the previous sample; attribute the interval ending at sample i+1 to sample i.
     const dt = profile.timeDeltas[i + 1] ?? 0;
     perNode.set(profile.samples[i]!, (perNode.get(profile.samples[i]!) ?? 0) + dt);
@@ -112,11 +117,13 @@ async function main(): Promise<void> {
     const h1Load = proto !== 'h2';
     const ingress = proto === 'ingress-tls';
     const certs = ingress ? makeCerts(work, 'ingress.bench') : null;
-    const cfg = certs
+    const plain = certs
       ? skeinIngressConfig('bench-profile', admin, { port, upstreamPort: up.h1, certFile: certs.leafCertPem, keyFile: certs.leafKeyPem })
       : skeinProxyConfig('bench-profile', admin, [
         { name: 'prof', port, direction: 'outbound', upstreamPort: proto === 'h1' ? up.h1 : up.h2, upstreamProtocol: proto === 'h1' ? 'http1' : 'http2' },
       ]);
+    const policies = argv.includes('--policy-defaults');
+    const cfg = policies ? withRouteAndCluster(plain, POLICY_DEFAULTS) : plain;
     const tracing = arg('--tracing', '');
     if (tracing !== '') {
       const sinkPort = await freePort();
@@ -141,7 +148,7 @@ async function main(): Promise<void> {
     const file = readdirSync(out).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(out, f)).sort().at(-1);
     if (!file) throw new Error(`no .cpuprofile in ${out} (did the proxy exit cleanly on SIGTERM?)`);
     const s = selfTimes(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile);
-    const lines = [`# Skein proxy CPU profile: ${proto}${tracing !== '' ? `, tracing at ${tracing} %` : ''}, ${qps > 0 ? `fortio -qps ${qps}` : 'wrk/h2load'} 16 conns, ${seconds} s, ${Math.round(res.rps)} req/s while profiling` +
+    const lines = [`# Skein proxy CPU profile: ${proto}${tracing !== '' ? `, tracing at ${tracing} %` : ''}${policies ? ', every policy at its defaults' : ''}, ${qps > 0 ? `fortio -qps ${qps}` : 'wrk/h2load'} 16 conns, ${seconds} s, ${Math.round(res.rps)} req/s while profiling` +
       (pinned ? ' (proxy pinned to CPU 0, upstream and load generator to CPU 1)' : ' (not pinned)'), '',
       `proxy CPU ${cpu.toFixed(3)} cores (from /proc, profiler overhead included): ${Math.round(res.rps / cpu)} req per CPU-second, ${((1000 * cpu) / res.rps).toFixed(3)} vCPU per 1000 req/s`, '',
       `profile: ${file} (total sampled ${s.total.toFixed(0)} ms)`, '', '| self % | category |', '|---|---|',

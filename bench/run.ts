@@ -30,17 +30,27 @@ const LATENCY_CONNS = [16, 4] as const;
 const THROUGHPUT_CONNS = 16;
 const H2_STREAMS = 10;
 const GRPC_CONNS = 4;
+/** The gRPC windows' warm-up, in quick mode too (seconds). */
+const GRPC_WARM_S = 5;
 /** A measurement window is flagged when processes that are not ours used more than this many cores on average. */
 const OTHER_LOAD_FLAG_CORES = 0.2;
 
-interface Options { quick: boolean; runs: number; install: boolean; keep: boolean }
+/** The parts of a run, for `--only a,b` (every one by default). */
+const SECTIONS = ['latency', 'throughput', 'grpc', 'tracing', 'policies', 'ingress', 'webhook', 'certify', 'push'] as const;
+type Section = (typeof SECTIONS)[number];
+
+interface Options { quick: boolean; runs: number; install: boolean; keep: boolean; only: ReadonlySet<Section> }
 
 function parseOptions(argv: readonly string[]): Options {
   const quick = argv.includes('--quick');
   const i = argv.indexOf('--runs');
   const runs = i >= 0 ? Number(argv[i + 1]) : quick ? 1 : 3;
   if (!Number.isInteger(runs) || runs < 1 || runs > 20) throw new Error('--runs must be an integer 1..20');
-  return { quick, runs, install: !argv.includes('--no-install'), keep: argv.includes('--keep-temp') };
+  const o = argv.indexOf('--only');
+  const only = o >= 0 ? (argv[o + 1] ?? '').split(',') : [...SECTIONS];
+  const unknown = only.filter((x) => !(SECTIONS as readonly string[]).includes(x));
+  if (unknown.length > 0 || only.length === 0) throw new Error(`--only takes a comma-separated list of ${SECTIONS.join(', ')}${unknown.length ? ` (not: ${unknown.join(', ')})` : ''}`);
+  return { quick, runs, install: !argv.includes('--no-install'), keep: argv.includes('--keep-temp'), only: new Set(only as Section[]) };
 }
 
 function log(msg: string): void { process.stderr.write(`bench: ${msg}\n`); }
@@ -67,7 +77,9 @@ async function main(): Promise<void> {
   const tools: Tools = opts.install ? installTools() : { fortio: join(binDir(), 'fortio'), ghz: join(binDir(), 'ghz') };
   const started = new Date();
   const stamp = started.toISOString();
-  const outDir = join(REPO_DIR, 'bench', 'results', stamp.slice(0, 10), `${stamp.slice(11, 19).replace(/:/g, '')}-${opts.quick ? 'quick' : 'full'}`);
+  // A run of some sections only (--only) is named after them, so that it is never read as a whole run.
+  const partial = opts.only.size < SECTIONS.length ? `-${[...opts.only].join('+')}` : '';
+  const outDir = join(REPO_DIR, 'bench', 'results', stamp.slice(0, 10), `${stamp.slice(11, 19).replace(/:/g, '')}-${opts.quick ? 'quick' : 'full'}${partial}`);
   mkdirSync(join(outDir, 'configs'), { recursive: true });
   const work = mkdtempSync(join(tmpdir(), 'skein-bench-'));
   const group = new ProcessGroup();
@@ -188,7 +200,7 @@ async function main(): Promise<void> {
       ...(skeinOk ? [{ key: 'skein-pair', url: `http://127.0.0.1:${sk.outH1}/`, proxies: { 'skein-out': skein['skein-out']!, 'skein-in': skein['skein-in']! } as Proxies }] : []),
     ];
     const lat: Record<string, Record<number, Window<LatencyResult>[]>> = {};
-    for (let run = 1; run <= opts.runs; run++) {
+    for (let run = 1; run <= (opts.only.has('latency') ? opts.runs : 0); run++) {
       for (const conns of LATENCY_CONNS) {
         for (const t of latTargets) {
           const json = join(work, `fortio-${t.key}-${conns}-${run}.json`);
@@ -232,7 +244,7 @@ async function main(): Promise<void> {
       ...(skeinOk ? [{ key: 'skein-h2', proto: 'h2', port: sk.singleH2, proxies: { 'skein-single': skein['skein-single']! } as Proxies }] : []),
     ];
     const tput: Record<string, Window<{ rps: number; errors: number }>[]> = {};
-    for (let run = 1; run <= opts.runs; run++) {
+    for (let run = 1; run <= (opts.only.has('throughput') ? opts.runs : 0); run++) {
       for (const t of tputTargets) {
         const url = `http://127.0.0.1:${t.port}/`;
         const load = (s: number): ToolRun => (t.proto === 'h1' ? wrk(group, url, THROUGHPUT_CONNS, s) : h2load(group, url, THROUGHPUT_CONNS, H2_STREAMS, s));
@@ -250,10 +262,12 @@ async function main(): Promise<void> {
       ...(skeinOk ? [{ key: 'skein-pair', target: `127.0.0.1:${sk.outGrpc}`, proxies: { 'skein-out': skein['skein-out']!, 'skein-in': skein['skein-in']! } as Proxies }] : []),
     ];
     const grpcRes: Record<string, Window<LatencyResult>[]> = {};
-    for (let run = 1; run <= opts.runs; run++) {
+    for (let run = 1; run <= (opts.only.has('grpc') ? opts.runs : 0); run++) {
       for (const t of grpcTargets) {
         const json = join(work, `ghz-${t.key}-${run}.json`);
-        await ghz(group, tools.ghz, t.target, BENCH_PROTO, ECHO_CALL, QPS, GRPC_CONNS, D.warm, json).done;
+        // At least GRPC_WARM_S (../shared/BENCHMARKS.md: >= 5 s): the HTTP/1.1 windows warm only the code both paths share,
+        // and what V8 still compiles of the HTTP/2 path in its first seconds is start-up, not the cost per call.
+        await ghz(group, tools.ghz, t.target, BENCH_PROTO, ECHO_CALL, QPS, GRPC_CONNS, Math.max(D.warm, GRPC_WARM_S), json).done;
         (grpcRes[t.key] ??= []).push(record('grpc', t.key, run, GRPC_CONNS, await windowed(ghz(group, tools.ghz, t.target, BENCH_PROTO, ECHO_CALL, QPS, GRPC_CONNS, D.grpc, json), t.proxies, () => parseGhzJson(json))));
       }
     }
@@ -265,7 +279,7 @@ async function main(): Promise<void> {
 
     // --- 4b: the cost of tracing (bench/tracing-cost.ts): its own proxies beside the others, off / 0 % / 1 % / 100 % sampling.
     let tracing: import('./tracing-cost.ts').TracingCostResult | null = null;
-    if (skeinOk) {
+    if (skeinOk && opts.only.has('tracing')) {
       try {
         const { measureTracingCost } = await import('./tracing-cost.ts');
         log('tracing: measureTracingCost() from bench/tracing-cost.ts');
@@ -280,28 +294,47 @@ async function main(): Promise<void> {
       }
     }
 
-    // --- 4c: the ingress against HAProxy terminating TLS for the same route (bench/ingress-tls.ts), one core and all cores.
+    // --- 4c: every policy at its defaults against the bare request stack (bench/policy-cost.ts), issue 9's "at most 5 % more".
+    let policies: import('./policy-cost.ts').PolicyCostResult | null = null;
+    if (skeinOk && opts.only.has('policies')) {
+      try {
+        const { measurePolicyCost } = await import('./policy-cost.ts');
+        log('policies: measurePolicyCost() from bench/policy-cost.ts');
+        // More rounds than the other figures: a 5 % difference is within one window's noise on a shared machine.
+        policies = await measurePolicyCost({ group, upstreamPort: up.h1, workDir: work, rounds: Math.max(5, 2 * opts.runs + 1), seconds: { warm: D.warm, tput: D.tput }, connections: THROUGHPUT_CONNS, log });
+        notes.push(`policy cost: one proxy plain and one with every policy at its defaults (bench/lib/skein-config.ts POLICY_DEFAULTS), wrk ${THROUGHPUT_CONNS} conns, interleaved rounds; ` +
+          policies.variants.map((v) => `${v.variant}: ${v.rps} req/s, ${v.reqPerCpuSecond} req per proxy CPU-second (other load ${v.otherCores} cores)`).join('; ') + '.');
+      } catch (e) {
+        notes.push(`policy cost benchmark failed: ${(e as Error).message}`);
+      }
+    }
+
+    // --- 4d: the ingress against HAProxy terminating TLS for the same route (bench/ingress-tls.ts), one core and all cores.
     let ingress: Awaited<ReturnType<typeof import('./ingress-tls.ts').measureIngressTls>> | null = null;
     let ingressMd = '';
-    try {
-      const { ingressTlsMarkdown, measureIngressTls } = await import('./ingress-tls.ts');
-      log('ingress: measureIngressTls() from bench/ingress-tls.ts');
-      ingress = await measureIngressTls({
-        group, fortioPath: tools.fortio, upstreamPort: up.h1, workDir: work, runs: opts.runs, qps: QPS, connections: THROUGHPUT_CONNS,
-        seconds: { warm: D.warm, tput: D.tput, lat: D.lat }, handshakes: opts.quick ? 300 : 1000,
-        ownPids: [vm.pid, ...mine.map((p) => p.pid)], configDir: join(outDir, 'configs'), log,
-      });
-      ingressMd = ingressTlsMarkdown(ingress.raw, ingress.summary, QPS, THROUGHPUT_CONNS);
-      notes.push(`ingress: skein proxy in ingress mode from a file config (one HTTPS listener, one route) next to HAProxy terminating TLS with the same certificate (ECDSA P-256), suites and upstream; 1 core = one worker process / nbthread 1, all cores = ${ingress.raw.cores} workers / nbthread ${ingress.raw.cores}; wrk ${THROUGHPUT_CONNS} conns HTTPS keep-alive, fortio ${QPS} req/s on the 1-core pair (added over plain HTTP direct), and ${opts.quick ? 300 : 1000} new TLS connections one at a time per 1-core proxy (server CPU per connection).`);
-    } catch (e) {
-      notes.push(`ingress TLS benchmark failed: ${(e as Error).message}`);
+    if (opts.only.has('ingress')) {
+      try {
+        const { ingressTlsMarkdown, measureIngressTls } = await import('./ingress-tls.ts');
+        log('ingress: measureIngressTls() from bench/ingress-tls.ts');
+        ingress = await measureIngressTls({
+          group, fortioPath: tools.fortio, upstreamPort: up.h1, workDir: work, runs: opts.runs, qps: QPS, connections: THROUGHPUT_CONNS,
+          seconds: { warm: D.warm, tput: D.tput, lat: D.lat }, handshakes: opts.quick ? 300 : 1000,
+          ownPids: [vm.pid, ...mine.map((p) => p.pid)], configDir: join(outDir, 'configs'), log,
+        });
+        ingressMd = ingressTlsMarkdown(ingress.raw, ingress.summary, QPS, THROUGHPUT_CONNS);
+        notes.push(`ingress: skein proxy in ingress mode from a file config (one HTTPS listener, one route) next to HAProxy terminating TLS with the same certificate (ECDSA P-256), suites and upstream; 1 core = one worker process / nbthread 1, all cores = ${ingress.raw.cores} workers / nbthread ${ingress.raw.cores}; wrk ${THROUGHPUT_CONNS} conns HTTPS keep-alive, fortio ${QPS} req/s on the 1-core pair (added over plain HTTP direct), and ${opts.quick ? 300 : 1000} new TLS connections one at a time per 1-core proxy (server CPU per connection).`);
+      } catch (e) {
+        notes.push(`ingress TLS benchmark failed: ${(e as Error).message}`);
+      }
     }
 
     // --- 5: hooks for figures that other parts of Skein will provide.
     let webhookP99: number | null = null;
     let webhookDetail: unknown = null;
     const webhookFile = join(import.meta.dirname, 'webhook.ts');
-    if (existsSync(webhookFile)) {
+    if (!opts.only.has('webhook')) {
+      // Not asked for (--only).
+    } else if (existsSync(webhookFile)) {
       try {
         type WebhookFn = (o?: Record<string, number>) => Promise<number | { p99Ms: number } | null>;
         const mod = (await import(pathToFileURL(webhookFile).href)) as { measureWebhookP99?: WebhookFn };
@@ -321,23 +354,27 @@ async function main(): Promise<void> {
       notes.push('webhook p99: bench/webhook.ts does not exist yet (injector).');
     }
     let issuance: { certsPerCpuSecond: number; certsPerSecond: number; p99Ms: number } | null = null;
-    try {
-      const { measureCertIssuance } = await import('./certify.ts');
-      log('certificates: measureCertIssuance() from bench/certify.ts');
-      issuance = await measureCertIssuance(opts.quick ? { saturationCalls: 2000, rateCalls: 2500, warmup: 300 } : undefined);
-      notes.push(`certificate issuance: the Certify server pinned to one CPU, TokenReview answered at once; ${issuance.certsPerCpuSecond} certs per CPU-second, ${issuance.certsPerSecond} per wall second; p99 at 500/s from the scheduled send.`);
-    } catch (e) {
-      notes.push(`certificate issuance benchmark failed: ${(e as Error).message}`);
+    if (opts.only.has('certify')) {
+      try {
+        const { measureCertIssuance } = await import('./certify.ts');
+        log('certificates: measureCertIssuance() from bench/certify.ts');
+        issuance = await measureCertIssuance(opts.quick ? { saturationCalls: 2000, rateCalls: 2500, warmup: 300 } : undefined);
+        notes.push(`certificate issuance: the Certify server pinned to one CPU, TokenReview answered at once; ${issuance.certsPerCpuSecond} certs per CPU-second, ${issuance.certsPerSecond} per wall second; p99 at 500/s from the scheduled send.`);
+      } catch (e) {
+        notes.push(`certificate issuance benchmark failed: ${(e as Error).message}`);
+      }
     }
     let push: import('./config-push.ts').ConfigPushResult | null = null;
-    try {
-      const { measureConfigPush } = await import('./config-push.ts');
-      log('config push: measureConfigPush() from bench/config-push.ts');
-      push = await measureConfigPush(opts.quick ? { rounds: 3 } : undefined);
-      const l1000 = push.latency.find((l) => l.proxies === 1000);
-      notes.push(`config push: ${push.services} Services in ${push.namespaces} namespaces, one TrafficPolicy changed; time from the change to each simulated proxy's ACK at the control plane (debounce of 100 ms included)${l1000 ? `; each push to a proxy carried ${(l1000.pushBytes / 1024).toFixed(1)} KiB (a first push ${Math.round(push.initialPushBytes / 1024)} KiB)` : ''}. Control-plane RSS after GC: ${push.cpRssNoProxiesMb} MB with no proxy, ${push.cpRssMb} MB with ${push.memoryProxies} proxies synced (heap ${push.cpHeapMb} MB, external ${push.cpExternalMb} MB).`);
-    } catch (e) {
-      notes.push(`config push benchmark failed: ${(e as Error).message}`);
+    if (opts.only.has('push')) {
+      try {
+        const { measureConfigPush } = await import('./config-push.ts');
+        log('config push: measureConfigPush() from bench/config-push.ts');
+        push = await measureConfigPush(opts.quick ? { rounds: 3 } : undefined);
+        const l1000 = push.latency.find((l) => l.proxies === 1000);
+        notes.push(`config push: ${push.services} Services in ${push.namespaces} namespaces, one TrafficPolicy changed; time from the change to each simulated proxy's ACK at the control plane (debounce of 100 ms included)${l1000 ? `; each push to a proxy carried ${(l1000.pushBytes / 1024).toFixed(1)} KiB (a first push ${Math.round(push.initialPushBytes / 1024)} KiB)` : ''}. Control-plane RSS after GC: ${push.cpRssNoProxiesMb} MB with no proxy, ${push.cpRssMb} MB with ${push.memoryProxies} proxies synced (heap ${push.cpHeapMb} MB, external ${push.cpExternalMb} MB).`);
+      } catch (e) {
+        notes.push(`config push benchmark failed: ${(e as Error).message}`);
+      }
     }
     const pushP99 = (n: number): number | null => push?.latency.find((l) => l.proxies === n)?.p99Ms ?? null;
     notes.push('Both sidecar pairs use mTLS between the proxies (TLS 1.3, client certificates; Skein: mesh identities, strict inbound). The Skein pair in plain text, next to the same pair with mTLS in one run, is measured by npm run bench:mtls (docs/identity.md, "The cost of mTLS between sidecars").');
@@ -378,6 +415,8 @@ async function main(): Promise<void> {
       tracing_pair_p99_ratio_0: tracing?.pairP99Ratio['0'] ?? null,
       tracing_pair_p99_ratio_1: tracing?.pairP99Ratio['1'] ?? null,
       tracing_pair_p99_ratio_100: tracing?.pairP99Ratio['100'] ?? null,
+      policy_defaults_rps_ratio: policies?.rpsRatio ?? null,
+      policy_defaults_cpu_per_req_ratio: policies?.cpuPerRequestRatio ?? null,
       ...ingressSummary,
     };
     const hapAdded99 = added('haproxy-pair', 16, 'p99');
@@ -405,6 +444,16 @@ async function main(): Promise<void> {
         figure: `sidecar pair p99 @${QPS} req/s with tracing at ${v} % (bench/tracing-cost.ts)`, skein: tracing?.variants.find((x) => x.variant === v)?.pairP99Ms ?? null,
         reference: tracing?.variants.find((x) => x.variant === 'off')?.pairP99Ms ?? null, referenceName: 'the same pair without tracing', unit: 'ms', target: 'report', met: null,
       })),
+      {
+        figure: 'one proxy req/s, every policy at its defaults (bench/policy-cost.ts)', skein: policies?.variants.find((x) => x.variant === 'defaults')?.rps ?? null,
+        reference: policies?.variants.find((x) => x.variant === 'plain')?.rps ?? null, referenceName: 'the same proxy, no policy', unit: 'req/s', target: '>= 0.95 x no policy',
+        met: summary.policy_defaults_rps_ratio === null ? null : summary.policy_defaults_rps_ratio >= 0.95,
+      },
+      {
+        figure: 'one proxy req per CPU-second, every policy at its defaults (bench/policy-cost.ts)', skein: policies?.variants.find((x) => x.variant === 'defaults')?.reqPerCpuSecond ?? null,
+        reference: policies?.variants.find((x) => x.variant === 'plain')?.reqPerCpuSecond ?? null, referenceName: 'the same proxy, no policy', unit: 'req/CPU-s', target: 'CPU per request <= 1.05 x no policy',
+        met: summary.policy_defaults_cpu_per_req_ratio === null ? null : summary.policy_defaults_cpu_per_req_ratio <= 1.05,
+      },
       ...ingressTlsRows(ingressSummary, QPS, THROUGHPUT_CONNS),
       { figure: 'injector webhook p99, 50 concurrent (bench/webhook.ts)', skein: summary.webhook_p99_ms, reference: null, referenceName: '', unit: 'ms', target: '<= 10 ms', met: summary.webhook_p99_ms === null ? null : summary.webhook_p99_ms <= 10 },
     ];
@@ -426,7 +475,7 @@ async function main(): Promise<void> {
       }))));
     if (plot.error) notes.push(`plot failed: ${plot.error}`);
     const table = markdownTable(rows);
-    const md = `# Skein benchmark ${stamp} (${opts.quick ? 'quick' : 'full'}, ${opts.runs} run(s), median)\n\n${table}\n\n## Latency at ${QPS} req/s (fortio, 1 KiB, HTTP/1.1)\n\n${latRows.join('\n')}\n\n` +
+    const md = `# Skein benchmark ${stamp} (${opts.quick ? 'quick' : 'full'}, ${opts.runs} run(s), median${partial ? `; only ${[...opts.only].join(', ')}` : ''})\n\n${table}\n\n## Latency at ${QPS} req/s (fortio, 1 KiB, HTTP/1.1)\n\n${latRows.join('\n')}\n\n` +
       `## Throughput\n\n| target | req/s (median) | runs | proxy CPU (cores) |\n|---|---|---|---|\n` +
       tputTargets.map((t) => `| ${t.key} | ${round(rps(t.key), 0)} | ${(tput[t.key] ?? []).map((w) => Math.round(w.value.rps)).join(' / ')} | ${Object.keys(t.proxies).map((n) => round(tputCpu(t.key, n), 2)).join(', ') || '-'} |`).join('\n') +
       `\n\n## gRPC unary @${QPS} req/s (ghz, ${GRPC_CONNS} connections)\n\n| target | p50 ms | p99 ms |\n|---|---|---|\n` +
@@ -436,7 +485,7 @@ async function main(): Promise<void> {
     writeFileSync(join(outDir, 'table.md'), md);
     writeFileSync(join(outDir, 'vmstat.log'), vm.lines.join('\n') + '\n');
     const results = {
-      date: stamp, mode: opts.quick ? 'quick' : 'full', runs: opts.runs, durations_s: D, qps: QPS, bodyBytes: BODY_BYTES,
+      date: stamp, mode: opts.quick ? 'quick' : 'full', sections: [...opts.only], runs: opts.runs, durations_s: D, qps: QPS, bodyBytes: BODY_BYTES,
       machine: machineInfo(tools, REPO_DIR), summary,
       latency: Object.fromEntries(Object.entries(lat).map(([k, byConns]) => [k, Object.fromEntries(Object.entries(byConns).map(([c, ws]) => [c, ws.map((w) => ({ ...w.value, proxyCores: w.proxyCores, rssMaxMb: w.rssMaxMb, otherLoadCores: w.otherLoadCores, flagged: w.flagged }))]))])),
       throughput: Object.fromEntries(Object.entries(tput).map(([k, ws]) => [k, ws.map((w) => ({ ...w.value, proxyCores: w.proxyCores, otherLoadCores: w.otherLoadCores, flagged: w.flagged }))])),
@@ -446,6 +495,7 @@ async function main(): Promise<void> {
       certify: issuance,
       configPush: push,
       tracing,
+      policies,
       ingressTls: ingress?.raw ?? null,
       windows, notes, skeinAvailable: skeinOk,
     };

@@ -73,6 +73,7 @@ export async function startProxy(config: ProxyConfig, options: ProxyProcessOptio
       apply: (changes) => runtime.applyChangeSet(changes),
       log,
       onStatus: (s) => log('info', 'control plane state', { state: s.state, version: s.version, lastError: s.lastError }),
+      onIgnored: (resources) => metrics.configIgnored(resources.length),
     });
   }
   const readyDetails = (): string[] => {

@@ -88,6 +88,11 @@ export const proxyConfigSchema = {
                   properties: { certFile: { type: 'string', minLength: 1 }, keyFile: { type: 'string', minLength: 1 }, secret: name },
                 },
               },
+              listenerHostnames: {
+                type: 'array',
+                maxItems: 64,
+                items: { type: 'string', minLength: 1, maxLength: 253, pattern: '^(\\*|(\\*\\.)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?)$' },
+              },
             },
           },
           virtualHosts: {
@@ -209,6 +214,7 @@ export const proxyConfigSchema = {
           type: { enum: ['static', 'original-destination'] },
           originalDestinationAddress: { type: 'string', minLength: 1, maxLength: 64 },
           protocol: { enum: ['http1', 'http2'] },
+          http2Ports: { type: 'array', maxItems: 1024, uniqueItems: true, items: { type: 'integer', minimum: 1, maximum: 65535 } },
           loadBalancer: {
             type: 'object',
             additionalProperties: false,

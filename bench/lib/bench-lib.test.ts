@@ -10,7 +10,7 @@ import { pairInboundConfig, pairOutboundConfig, singleProxyConfig, upstreamConfi
 import { parseFortioBehind, parseFortioJson, parseGhzJson, parseH2load, parseWrk } from './load-tools.ts';
 import { cpuSeconds, CpuWindow, rssMb } from './proc-stats.ts';
 import { markdownTable } from './report-table.ts';
-import { skeinProxyConfig } from './skein-config.ts';
+import { POLICY_DEFAULTS, skeinProxyConfig, withRouteAndCluster } from './skein-config.ts';
 import { median, round } from './stats.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'skein-bench-test-'));
@@ -94,6 +94,23 @@ describe('generated configs', () => {
       expect(r.value.admin.port).toBe(15999);
       expect(r.value.clusters.map((x) => x.protocol)).toEqual(['http1', 'http2']);
     }
+  });
+
+  it('the "every policy at its defaults" config is valid and configures every policy but mirroring', () => {
+    const c = withRouteAndCluster(skeinProxyConfig('bench', 15999, [{ name: 'single', port: 20001, direction: 'outbound', upstreamPort: 20002, upstreamProtocol: 'http1' }]), POLICY_DEFAULTS);
+    const r = parseProxyConfig(c);
+    expect(r.ok ? null : r.error).toBeNull();
+    if (!r.ok) return;
+    const route = r.value.listeners[0]!.virtualHosts[0]!.routes[0]!;
+    expect(route.timeoutMs).toBeGreaterThan(0);
+    expect(route.streamIdleTimeoutMs).toBeGreaterThan(0);
+    expect(route.retries).toMatchObject({ attempts: 2 });
+    expect(route.rateLimit).not.toBeNull();
+    expect(route.fault).toMatchObject({ header: 'x-bench-fault' });
+    expect(route.mirrors).toEqual([]);
+    const cluster = r.value.clusters[0]!;
+    expect(cluster.circuitBreaker).toMatchObject({ maxRequests: 1024 });
+    expect(cluster.outlierDetection).toMatchObject({ consecutive5xxErrors: 5 });
   });
 
   const haproxy = spawnSync('sh', ['-c', 'command -v haproxy'], { stdio: 'ignore' }).status === 0;

@@ -86,7 +86,13 @@ describe('Gateway translation for the ingress proxy', () => {
       ['ingress:443', 443, 'ingress', 'ingress:443'],
     ]);
     expect(listeners[0]!.tls).toBeNull();
-    expect(listeners[1]!.tls).toEqual({ secret: certificateSecretName('edge', 'a-cert'), alpn: ['h2', 'http/1.1'], certificates: [{ secret: certificateSecretName('edge', 'b-cert') }] });
+    // The port's listener hostnames ride along: a Host differing from the SNI is a 421 only across listeners.
+    expect(listeners[1]!.tls).toEqual({
+      secret: certificateSecretName('edge', 'a-cert'),
+      alpn: ['h2', 'http/1.1'],
+      certificates: [{ secret: certificateSecretName('edge', 'b-cert') }],
+      listenerHostnames: ['a.example.com', 'b.example.com'],
+    });
     const secrets = byType(t, 'secret');
     expect(secrets.map((s) => s.name)).toEqual(['tls:edge/a-cert', 'tls:edge/b-cert']);
     expect((secrets[0]!.body as SecretResource).certificateChain).toContain('CERTIFICATE a-cert');
@@ -109,6 +115,14 @@ describe('Gateway translation for the ingress proxy', () => {
     ]);
     const g2 = gwOf({ gateways: [gw], httpRoutes: [split, route('any', [{ backendRefs: [{ name: 'web', port: 8080 }] }], { hostnames: ['*.example.com'] })] });
     expect(g2.listeners.map((l) => l.routes.length)).toEqual([2, 2, 2]);
+  });
+
+  it("a rule's retry becomes the route's retry policy at the ingress, and the proxy takes it", () => {
+    const retried = route('retried', [{ backendRefs: [{ name: 'web', port: 8080 }], retry: { codes: [500, 502], attempts: 2, backoff: '50ms' } }]);
+    const t = translateIngress(inputs({ gateways: [gateway([http80])], httpRoutes: [retried] }), all);
+    expect(t.problems).toEqual([]);
+    for (const r of t.resources) expect(parseConfigResource(r.type, r.name, JSON.parse(JSON.stringify(r.body)), { mode: 'ingress' })).toMatchObject({ ok: true });
+    expect(table(t, 'ingress:80')[0]!.routes[0]!.retries).toMatchObject({ attempts: 2, retriableStatusCodes: [500, 502], backoff: { minIntervalMs: 50 } });
   });
 
   it('a plain HTTP listener redirects to HTTPS with a RequestRedirect filter', () => {

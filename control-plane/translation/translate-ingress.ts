@@ -201,7 +201,16 @@ export function translateIngress(inputs: MeshInputs, scope: IngressScope, resolv
       protocol: 'detect',
       routeTable: name,
       tcpCluster: null,
-      tls: d.protocol === 'HTTPS' && certs.length > 0 ? { secret: certs[0]!, alpn: ['h2', 'http/1.1'], certificates: certs.slice(1).map((c) => ({ secret: c })) } : null,
+      tls:
+        d.protocol === 'HTTPS' && certs.length > 0
+          ? {
+              secret: certs[0]!,
+              alpn: ['h2', 'http/1.1'],
+              certificates: certs.slice(1).map((c) => ({ secret: c })),
+              // A Host that differs from the SNI is misdirected (421) only when it selects another of these listeners.
+              listenerHostnames: [...new Set((hostsOf.get(d) ?? []).map((h) => h ?? '*'))].sort(),
+            }
+          : null,
       rateLimit: d.attachment.rateLimit,
       xffTrustedHops: d.attachment.xffTrustedHops,
     };

@@ -93,13 +93,15 @@ function defaultRoute(cluster: string): RouteConfig {
 
 /**
  * A route with its Service port's TrafficPolicy: retries, rate limit, fault and stream idle from the policy; the route's
- * own timeout (HTTPRoute timeouts) wins over the policy's; a per-try timeout never exceeds the route's timeout.
+ * own timeout (HTTPRoute timeouts) and retries (HTTPRoute retry) win over the policy's; a per-try timeout never exceeds
+ * the route's timeout.
  */
 function withPolicy(r: RouteConfig, p: CompiledSections | null): RouteConfig {
   if (p === null) return r;
   const fromPolicy = routePolicy(p);
   const timeoutMs = r.timeoutMs > 0 ? r.timeoutMs : fromPolicy.timeoutMs;
-  const retries = fromPolicy.retries && timeoutMs > 0 && fromPolicy.retries.perTryTimeoutMs > timeoutMs ? { ...fromPolicy.retries, perTryTimeoutMs: timeoutMs } : fromPolicy.retries;
+  const retries =
+    r.retries ?? (fromPolicy.retries && timeoutMs > 0 && fromPolicy.retries.perTryTimeoutMs > timeoutMs ? { ...fromPolicy.retries, perTryTimeoutMs: timeoutMs } : fromPolicy.retries);
   return { ...r, timeoutMs, retries, streamIdleTimeoutMs: fromPolicy.streamIdleTimeoutMs, rateLimit: fromPolicy.rateLimit, fault: fromPolicy.fault };
 }
 

@@ -2,6 +2,7 @@
 // point, answers ACK or NACK, reconnects with backoff and jitter, and keeps serving its last config while away.
 import type * as grpcTypes from '@grpc/grpc-js';
 import { createRequire } from 'node:module';
+import { CONFIG_RESOURCE_TYPES } from '../../api/config/config-resources.ts';
 import {
   loadConfigDiscovery,
   MAX_PUSH_BYTES,
@@ -9,6 +10,7 @@ import {
   type Hello,
   type NackReason,
   type Push,
+  type ResourceRef,
 } from '../../api/proto/config-discovery.ts';
 import type { ApplyChangeSet, ApplyOutcome, ResourceUpdate } from '../config/change-set.ts';
 import { DEFAULT_BACKOFF, reconnectDelayMs, type BackoffOptions } from './reconnect-backoff.ts';
@@ -28,6 +30,11 @@ export interface ControlStatus {
   readonly lastError: string;
   readonly lastRejection: { readonly version: string; readonly reasons: readonly NackReason[] } | null;
   readonly reconnects: number;
+  /**
+   * Resources held by the control plane's account but ignored here, because their type is newer than this proxy (a control
+   * plane upgraded before its proxies): how many, and their types.
+   */
+  readonly ignored: { readonly resources: number; readonly types: readonly string[] };
 }
 
 export interface ControlPlaneClientOptions {
@@ -46,7 +53,12 @@ export interface ControlPlaneClientOptions {
   readonly greetingTimeoutMs?: number;
   /** Called on every state change (readiness details, metrics). */
   readonly onStatus?: (s: ControlStatus) => void;
+  /** Called with the resources of unknown types a push carried (already logged; for the metric). */
+  readonly onIgnored?: (resources: readonly ResourceRef[]) => void;
 }
+
+/** The resource types this proxy applies; a push's others are ignored (see ControlStatus.ignored). */
+const KNOWN_TYPES: ReadonlySet<string> = new Set(CONFIG_RESOURCE_TYPES);
 
 type Call = grpcTypes.ClientDuplexStream<unknown, unknown>;
 
@@ -60,12 +72,14 @@ export class ControlPlaneClient {
   #stopped = false;
   /** key -> version of what the proxy serves: sent in Hello so a reconnect gets only the difference. */
   #known = new Map<string, string>();
+  /** Keys of the resources of unknown types that the control plane counts this proxy as holding. */
+  readonly #ignored = new Set<string>();
   #status: ControlStatus;
 
   constructor(opts: ControlPlaneClientOptions) {
     this.#opts = opts;
     this.#grpc = createRequire(import.meta.url)('@grpc/grpc-js') as typeof grpcTypes;
-    this.#status = { state: 'pass-through', address: opts.address, version: '', lastError: '', lastRejection: null, reconnects: 0 };
+    this.#status = { state: 'pass-through', address: opts.address, version: '', lastError: '', lastRejection: null, reconnects: 0, ignored: { resources: 0, types: [] } };
   }
 
   get status(): ControlStatus {
@@ -81,7 +95,7 @@ export class ControlPlaneClient {
       case 'away':
         return `control plane ${s.address} away: serving last config ${s.version}${s.lastError ? ` (${s.lastError})` : ''}`;
       case 'synced':
-        return `control plane ${s.address}: config ${s.version}`;
+        return `control plane ${s.address}: config ${s.version}${s.ignored.resources > 0 ? ` (ignoring ${s.ignored.resources} resources of types this proxy does not know: ${s.ignored.types.join(', ')})` : ''}`;
     }
   }
 
@@ -174,7 +188,13 @@ export class ControlPlaneClient {
   async #applyPush(call: Call, push: Push): Promise<void> {
     const reasons: NackReason[] = [];
     const upserts: ResourceUpdate[] = [];
+    // Types newer than this proxy (a control plane upgraded first) are ignored, logged and ACKed, as Envoy does with
+    // resources it has no use for: the rest of the push is still taken, and the proxy keeps serving. A NACK instead would
+    // hold back every later change too, since the control plane cannot send the same set any other way.
+    const unknown = push.resources.filter((r) => !KNOWN_TYPES.has(r.type));
+    const removals = push.removed.filter((r) => KNOWN_TYPES.has(r.type));
     for (const r of push.resources) {
+      if (!KNOWN_TYPES.has(r.type)) continue;
       try {
         upserts.push({ type: r.type, name: r.name, version: r.version, body: JSON.parse(Buffer.from(r.body).toString('utf8')) });
       } catch (e) {
@@ -184,19 +204,29 @@ export class ControlPlaneClient {
     let outcome: ApplyOutcome;
     if (reasons.length > 0) outcome = { ok: false, reasons };
     // The answer to a Hello when the proxy already holds everything: nothing to apply, only to acknowledge.
-    else if (upserts.length === 0 && push.removed.length === 0 && this.#status.version !== '') outcome = { ok: true };
+    else if (upserts.length === 0 && removals.length === 0 && this.#status.version !== '') outcome = { ok: true };
     else {
       try {
-        outcome = await this.#opts.apply({ version: push.version, upserts, removals: push.removed });
+        outcome = await this.#opts.apply({ version: push.version, upserts, removals });
       } catch (e) {
         // The apply entry point must not throw; if it does, the change is refused, never half taken.
         outcome = { ok: false, reasons: [{ type: '', name: '', path: '', message: `apply failed: ${(e as Error).message}` }] };
       }
     }
     if (outcome.ok) {
-      for (const r of push.removed) this.#known.delete(resourceKey(r));
+      for (const r of push.removed) {
+        this.#known.delete(resourceKey(r));
+        this.#ignored.delete(resourceKey(r));
+      }
       for (const r of upserts) this.#known.set(resourceKey(r), r.version);
-      this.#setStatus(this.#call === call ? { state: 'synced', version: push.version, lastError: '' } : { version: push.version });
+      // Counted as held, so that a reconnect does not ask for them again (nor is told about them again).
+      for (const r of unknown) {
+        this.#known.set(resourceKey(r), r.version);
+        this.#ignored.add(resourceKey(r));
+      }
+      if (unknown.length > 0) this.#reportIgnored(push.version, unknown);
+      const ignored = { resources: this.#ignored.size, types: [...new Set([...this.#ignored].map((k) => k.slice(0, k.indexOf('/'))))].sort() };
+      this.#setStatus(this.#call === call ? { state: 'synced', version: push.version, lastError: '', ignored } : { version: push.version, ignored });
     } else {
       this.#opts.log?.('warn', 'config push rejected (keeping the last good config)', { version: push.version, reasons: outcome.reasons.map((r) => `${r.type}/${r.name}: ${r.message}`).join('; ') });
       this.#setStatus({ lastRejection: { version: push.version, reasons: outcome.reasons } });
@@ -205,5 +235,20 @@ export class ControlPlaneClient {
     if (this.#call !== call) return;
     if (outcome.ok) call.write({ ack: { nonce: push.nonce, version: push.version } });
     else call.write({ nack: { nonce: push.nonce, version: push.version, reasons: outcome.reasons } });
+  }
+
+  #reportIgnored(version: string, unknown: readonly ResourceRef[]): void {
+    const byType = new Map<string, number>();
+    for (const r of unknown) byType.set(r.type, (byType.get(r.type) ?? 0) + 1);
+    this.#opts.log?.('warn', 'ignoring config resources of types this proxy does not know (a newer control plane?)', {
+      version,
+      ignored: [...byType].map(([t, n]) => `${t.slice(0, 64)} x${n}`).join(', '),
+      known: CONFIG_RESOURCE_TYPES.join(', '),
+    });
+    try {
+      this.#opts.onIgnored?.(unknown);
+    } catch {
+      // metrics observers never break config handling
+    }
   }
 }

@@ -73,7 +73,7 @@ function writeAnswer(socket: Duplex, res: ProxyResponse): void {
 export function tunnelUpgrade(ctx: ListenerContext, req: Http1Request, socket: Duplex, head: Buffer): void {
   socket.on('error', () => socket.destroy());
   const snap = ctx.snapshot();
-  const target = requestTarget(req, snap.listener.direction === 'ingress');
+  const target = requestTarget(req, snap.listener.direction === 'ingress', snap.listener.tls?.listenerHostnames);
   if (target instanceof ProxyError) return rejectUpgrade(ctx, socket, target);
   const downstream = downstreamInfo(req.socket, snap);
   const headers = upstreamRequestHeaders(downstream.direction, req.headers, downstream.clientAddress, downstream.tls, downstream.peerIdentity, snap.listener.xffTrustedHops ?? 0);

@@ -56,24 +56,41 @@ class BreakerService {
     this.#breaker = breaker;
   }
 
-  readonly call = async (req: ProxyRequest): Promise<ProxyResponse> => {
+  /** An attempt admitted at once (the common case) costs no async frame: the handlers are made once per layer. */
+  readonly call = (req: ProxyRequest): Promise<ProxyResponse> => {
     const admitted = this.#breaker.enter();
-    if (admitted !== null) {
-      const e = admitted instanceof Promise ? await admitted : admitted;
-      if (e !== null) throw e;
-    }
-    let res: ProxyResponse;
+    return admitted === null ? this.#run(req) : this.#queued(admitted, req);
+  };
+
+  async #queued(admitted: ProxyError | Promise<ProxyError | null>, req: ProxyRequest): Promise<ProxyResponse> {
+    const e = admitted instanceof Promise ? await admitted : admitted;
+    if (e !== null) throw e;
+    return this.#run(req);
+  }
+
+  /** Admitted: the slot is held until the answer's body is complete, or the attempt fails. */
+  #run(req: ProxyRequest): Promise<ProxyResponse> {
+    let p: Promise<ProxyResponse>;
     try {
-      res = await this.#inner(req);
+      p = this.#inner(req);
     } catch (e) {
       this.#breaker.release();
-      throw e;
+      return Promise.reject(e as Error);
     }
+    return p.then(this.#answered, this.#failed);
+  }
+
+  readonly #answered = (res: ProxyResponse): ProxyResponse => {
     if (res.body === null) {
       this.#breaker.release();
       return res;
     }
     return new ProxyResponse(res.status, res.headers, new ReleasingBody(res.body, this.#breaker), res.trailers);
+  };
+
+  readonly #failed = (e: unknown): never => {
+    this.#breaker.release();
+    throw e;
   };
 }
 

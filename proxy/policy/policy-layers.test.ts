@@ -211,6 +211,15 @@ describe('retry layer', () => {
 describe('circuit breaker layer', () => {
   afterEach(() => vi.useRealTimers());
 
+  it('frees the slot when the attempt throws before it returns a promise', async () => {
+    const b = new CircuitBreaker({ maxConnections: 1, maxPendingRequests: 0, pendingTimeoutMs: 1000, maxRequests: 1, maxActiveRetries: 1 });
+    const s = circuitBreakerLayer(b)(() => {
+      throw new ProxyError(ERRORS.internal);
+    });
+    for (let i = 0; i < 2; i++) expect(await s(request()).catch((e: ProxyError) => e.spec)).toBe(ERRORS.internal);
+    expect(b.active).toBe(0);
+  });
+
   it('refuses pending requests beyond the limit at once and frees the slot when the body ends', async () => {
     vi.useFakeTimers();
     const breaker = new CircuitBreaker({ maxConnections: 10, maxPendingRequests: 1, pendingTimeoutMs: 1000, maxRequests: 1, maxActiveRetries: 1 });
@@ -258,6 +267,12 @@ describe('rate limit, fault and mirror layers', () => {
     const h = faultInjectionLayer(new FaultDecision({ delay: null, abort: { httpStatus: 500, grpcStatus: 2, percent: 100 }, header: 'x-chaos' }), deps())(ok);
     expect((await h(request())).status).toBe(200);
     expect(await h(request('GET', null, { 'x-chaos': '1' })).catch((e: ProxyError) => e.spec.status)).toBe(500);
+  });
+
+  it('costs nothing on the requests a fault does not apply to: the inner service\'s own promise comes back', () => {
+    const p = Promise.resolve(new ProxyResponse(200, {}, null));
+    const h = faultInjectionLayer(new FaultDecision({ delay: null, abort: { httpStatus: 500, grpcStatus: 2, percent: 100 }, header: 'x-chaos' }), deps())(() => p);
+    expect(h(request())).toBe(p);
   });
 
   it('mirrors a request body up to its bound (the same bytes), and skips a larger one', async () => {
@@ -319,6 +334,19 @@ describe('stream idle timeout', () => {
     expect(got.error!.spec).toBe(ERRORS.streamIdleTimeout);
     expect(cancelled).toBe(true);
     expect(got.data).toBe(5);
+  });
+
+  it('watches every body of a route with one timer, which stops when no body is left', async () => {
+    vi.useFakeTimers();
+    const sinks: ResponseSink[] = [];
+    const s = streamIdleLayer(100)(async () => new ProxyResponse(200, {}, { start: (x) => void sinks.push(x), resume: () => {}, cancel: () => {} }));
+    const ends: number[] = [];
+    for (let i = 0; i < 3; i++) (await s(request())).body!.start({ data: () => true, end: () => void ends.push(i), error: () => {} });
+    expect(vi.getTimerCount()).toBe(1);
+    for (const x of sinks) x.end(null);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(ends).toEqual([0, 1, 2]);
+    expect(vi.getTimerCount()).toBe(0);
   });
 });
 

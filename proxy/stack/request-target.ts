@@ -3,6 +3,7 @@ import { ERRORS, ProxyError } from '../errors/proxy-error.ts';
 import type { DownstreamRequest } from '../http/http-rescue.ts';
 import { PEER_IDENTITY } from '../http/listener-context.ts';
 import type { Http1Request } from '../http1/server-connection.ts';
+import { misdirected } from './misdirected.ts';
 import { normalizePath } from './path-normalize.ts';
 
 export function headerString(v: unknown): string | undefined {
@@ -13,8 +14,9 @@ export function headerString(v: unknown): string | undefined {
 /**
  * Validates the request target and authority (RELIABILITY 7: host confusion), returning [authority, path] or an error.
  * `normalize` (the ingress) also puts the path in canonical form first (RELIABILITY 5, path-normalize.ts).
+ * `listenerHostnames` (the listener's TLS config) narrows the 421 to a Host that selects another listener (misdirected.ts).
  */
-export function requestTarget(req: DownstreamRequest, normalize = false): ProxyError | readonly [string, string] {
+export function requestTarget(req: DownstreamRequest, normalize = false, listenerHostnames?: readonly string[]): ProxyError | readonly [string, string] {
   let authority: string | undefined;
   let path: string = req.url ?? '';
   if (req.httpVersionMajor === 2) {
@@ -54,7 +56,7 @@ export function requestTarget(req: DownstreamRequest, normalize = false): ProxyE
   // Mesh mTLS is exempt: it authenticates the workload, not a host name, and a sidecar dials by IP (no SNI to match).
   const socket = req.socket as { servername?: unknown; [PEER_IDENTITY]?: string } | undefined;
   const sni = socket?.servername;
-  if (typeof sni === 'string' && sni !== '' && socket?.[PEER_IDENTITY] === undefined && hostWithoutPort(authority) !== sni.toLowerCase()) {
+  if (typeof sni === 'string' && sni !== '' && socket?.[PEER_IDENTITY] === undefined && misdirected(listenerHostnames, sni.toLowerCase(), hostWithoutPort(authority))) {
     return new ProxyError(ERRORS.misdirected, 'Host differs from TLS SNI');
   }
   return [authority, path] as const;

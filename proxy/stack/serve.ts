@@ -79,7 +79,7 @@ class Serve implements ResponseSink, RequestOutcome {
       // silently lost: refuse it (RELIABILITY 1, TE variants) rather than forward a body the upstream cannot decode.
       const te = h2 ? undefined : req.headers['transfer-encoding'];
       if (te !== undefined && String(te).trim().toLowerCase() !== 'chunked') return this.#fail(new ProxyError(ERRORS.badRequest, 'unsupported transfer-coding'));
-      const target = requestTarget(req, snap.listener.direction === 'ingress');
+      const target = requestTarget(req, snap.listener.direction === 'ingress', snap.listener.tls?.listenerHostnames);
       if (target instanceof ProxyError) return this.#fail(target);
       const preq = this.#build(target[0], target[1]);
       this.#preq = preq;

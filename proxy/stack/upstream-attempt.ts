@@ -3,17 +3,17 @@
 import { ERRORS, ProxyError } from '../errors/proxy-error.ts';
 import type { HeaderBag } from '../http/hop-headers.ts';
 import type { EndpointHandle } from '../upstream/upstream-cluster.ts';
+import { DeadlineQueue, type Deadlined } from './deadline-queue.ts';
 import type { CancelHandler, ProxyRequest } from './proxy-request.ts';
 import type { ProxyResponse, ResponseSink } from './proxy-response.ts';
 
 /** Body bytes held for a response whose consumer has not started yet before the upstream is paused. */
 const MAX_PENDING_BYTES = 65_536;
 
-function onAttemptTimeout(a: UpstreamAttempt): void {
-  a.timedOut();
-}
+/** The deadlines of every attempt in flight in this process (one timer for all). */
+const DEADLINES = new DeadlineQueue();
 
-export abstract class UpstreamAttempt implements CancelHandler {
+export abstract class UpstreamAttempt implements CancelHandler, Deadlined {
   readonly req: ProxyRequest;
   readonly endpoint: EndpointHandle;
   readonly promise: Promise<ProxyResponse>;
@@ -22,7 +22,10 @@ export abstract class UpstreamAttempt implements CancelHandler {
   #reject!: (e: ProxyError) => void;
   #settled = false;
   #released = false;
-  #timer: NodeJS.Timeout | null = null;
+  /** @internal DeadlineQueue's: the attempt's deadline and its place in the queue (-1: none). */
+  deadlineAt = 0;
+  /** @internal */
+  heapIndex = -1;
   readonly #sentAt: number;
   #sink: ResponseSink | null = null;
   #pending: Buffer[] | null = null;
@@ -41,8 +44,10 @@ export abstract class UpstreamAttempt implements CancelHandler {
       this.#resolve = resolve;
       this.#reject = reject;
     });
-    const ms = req.deadline === 0 ? 0 : req.deadline - this.#sentAt;
-    if (req.deadline !== 0) this.#timer = setTimeout(onAttemptTimeout, Math.max(1, ms), this);
+    if (req.deadline !== 0) {
+      this.deadlineAt = req.deadline;
+      DEADLINES.add(this);
+    }
     req.onCancel(this);
   }
 
@@ -123,10 +128,7 @@ export abstract class UpstreamAttempt implements CancelHandler {
   }
 
   #stop(): void {
-    if (this.#timer !== null) {
-      clearTimeout(this.#timer);
-      this.#timer = null;
-    }
+    if (this.heapIndex >= 0) DEADLINES.remove(this);
     if (!this.#released) {
       this.#released = true;
       this.endpoint.state.active--;
@@ -135,7 +137,6 @@ export abstract class UpstreamAttempt implements CancelHandler {
 
   /** @internal The deadline passed. */
   timedOut(): void {
-    this.#timer = null;
     this.abort();
     this.fail(new ProxyError(ERRORS.timeout));
   }

@@ -204,6 +204,7 @@ export class ProxyMetrics {
   readonly #activeConnections: Gauge<'listener' | 'protocol'>;
   readonly #configInfo: Gauge<'version'>;
   readonly #configRejected: Counter;
+  readonly #configIgnored: Counter;
   readonly #spansExported: Counter;
   readonly #spansDropped: Counter<'reason'>;
   readonly #exportFailures: Counter<'reason'>;
@@ -245,6 +246,11 @@ export class ProxyMetrics {
       name: 'skein_config_rejected_total',
       help: 'Config updates rejected as invalid (the last good config kept serving), by the type of the first resource at fault (document: the whole file did not parse).',
       labelNames: ['resource_type'],
+      registers: [this.registry],
+    });
+    this.#configIgnored = new Counter({
+      name: 'skein_config_ignored_total',
+      help: 'Resources from the control plane of a type this proxy does not know (a newer control plane), ignored; the rest of each push applied.',
       registers: [this.registry],
     });
     this.#spansExported = new Counter({ name: 'skein_trace_spans_exported_total', help: 'Spans the collector accepted.', registers: [this.registry] });
@@ -345,6 +351,11 @@ export class ProxyMetrics {
   /** `resourceType`: one of the config resource types, or '' for a document that did not parse (label value `document`). */
   configRejected(resourceType: string): void {
     this.#configRejected.inc({ resource_type: CONFIG_RESOURCE_TYPE_LABELS.has(resourceType) ? resourceType : 'document' });
+  }
+
+  /** `count` resources of types this proxy does not know were ignored (their types are in the log, unbounded as labels). */
+  configIgnored(count: number): void {
+    this.#configIgnored.inc(count);
   }
 }
 

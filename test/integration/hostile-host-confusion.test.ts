@@ -132,4 +132,51 @@ describe('RELIABILITY 7: host confusion', () => {
       }
     });
   });
+
+  describe('SNI vs Host with the Gateway listeners known (GatewayHTTPSListenerDetectMisdirectedRequests)', () => {
+    let cert: TestCert;
+    let gateway: HostileProxy;
+
+    beforeAll(async () => {
+      cert = makeTestCert(['api.test', 'other.test', '*.wild.test']);
+      gateway = await startHostileProxy({
+        upstreamPort: upstream.port,
+        mode: 'ingress',
+        direction: 'ingress',
+        // A listener without hostname, one for api.test, one for *.wild.test, on one port.
+        tls: { certFile: cert.certFile, keyFile: cert.keyFile, listenerHostnames: ['*', 'api.test', '*.wild.test'] },
+        domains: ['api.test', 'other.test', '*.wild.test'],
+      });
+    });
+    afterAll(async () => {
+      await gateway?.close();
+      cert?.remove();
+    });
+
+    const ask = async (servername: string, authority: string): Promise<number> => {
+      const session = http2.connect(`https://127.0.0.1:${gateway.port}`, { servername, rejectUnauthorized: false });
+      try {
+        return await new Promise((resolve, reject) => {
+          const req = session.request({ ':path': '/listeners', ':authority': authority });
+          req.on('response', (h) => resolve(Number(h[':status'])));
+          req.on('error', reject);
+          req.resume();
+          req.end();
+        });
+      } finally {
+        session.destroy();
+      }
+    };
+
+    it('421 only when Host selects another listener than the SNI did', async () => {
+      const before = upstream.requests.length;
+      expect(await ask('other.test', 'API.test')).toBe(421);
+      expect(await ask('a.wild.test', 'api.test')).toBe(421);
+      expect(await ask('api.test', 'b.wild.test')).toBe(421);
+      expect(upstream.requests.length).toBe(before);
+      // Same listener: an unknown SNI on the listener without hostname, two names under one wildcard.
+      expect(await ask('unknown.test', 'other.test')).toBe(200);
+      expect(await ask('a.wild.test', `b.wild.test:${gateway.port}`)).toBe(200);
+    });
+  });
 });

@@ -173,4 +173,24 @@ describe('sidecar fed by the control plane', () => {
     expect(seen.nackReasons).toEqual(rejection.reasons);
     expect((await h1Request(outbound(), '/x', { headers: { host: 'api.demo:9090' } })).status).toBe(200);
   });
+
+  it('ignores resources of a type newer than itself (a control plane upgraded first), applies the rest, ACKs and says so', async () => {
+    const before = proxy.runtime.version;
+    // Alongside the unknown type, a change it knows: a new Service, which must be applied in the same push.
+    source.extra = [{ type: 'virtual-host-v2', name: 'echo', body: { anything: true } }];
+    source.inputs = { ...source.inputs, services: [...source.inputs.services, service('late', '10.96.0.12', 7070, echo.port)], endpointSlices: [...source.inputs.endpointSlices, slice('late', echo.port)] };
+    servers.at(-1)!.changed('all');
+    await until('synced past the rejected set', () => proxy.controlPlane?.status.state === 'synced' && proxy.runtime.version !== before && proxy.runtime.version === proxy.controlPlane.status.version);
+    expect(proxy.controlPlane!.status.ignored).toEqual({ resources: 1, types: ['virtual-host-v2'] });
+    expect((await h1Request(outbound(), '/x', { headers: { host: 'late.demo:7070' } })).status).toBe(200);
+    const seen = await until('SYNCED at the control plane', () => servers.at(-1)!.proxies().find((p) => p.status === 'SYNCED'));
+    expect(seen.ackedVersion).toBe(proxy.runtime.version);
+    expect(await ready()).toMatch(/config \w+ \(ignoring 1 resources of types this proxy does not know: virtual-host-v2\)/);
+    expect((await h1Request(proxy.admin.port, '/metrics')).body.toString()).toMatch(/^skein_config_ignored_total 1$/m);
+    // Gone from the set: nothing is ignored any more.
+    source.extra = [];
+    servers.at(-1)!.changed('all');
+    await until('the unknown resource removed', () => proxy.controlPlane?.status.ignored.resources === 0);
+    expect(await ready()).not.toMatch(/ignoring/);
+  });
 });

@@ -17,7 +17,7 @@ export interface HostileProxyOptions {
   readonly mode?: 'sidecar' | 'ingress';
   readonly protocol?: 'detect' | 'http' | 'tcp';
   readonly limits?: Record<string, number>;
-  readonly tls?: { readonly certFile: string; readonly keyFile: string };
+  readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly listenerHostnames?: readonly string[] };
   /** Virtual host domains (default `*`). */
   readonly domains?: readonly string[];
   /** Extra routes placed before the catch-all. */
@@ -40,7 +40,7 @@ export function hostileConfigDocument(o: HostileProxyOptions): Record<string, un
         port: 0,
         direction: o.direction ?? (mode === 'ingress' ? 'ingress' : 'outbound'),
         protocol: o.protocol ?? 'detect',
-        ...(o.tls ? { tls: { certFile: o.tls.certFile, keyFile: o.tls.keyFile } } : {}),
+        ...(o.tls ? { tls: { certFile: o.tls.certFile, keyFile: o.tls.keyFile, ...(o.tls.listenerHostnames ? { listenerHostnames: o.tls.listenerHostnames } : {}) } } : {}),
         virtualHosts: [
           {
             name: 'all',

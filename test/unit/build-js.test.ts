@@ -77,7 +77,9 @@ describe('builtin imports in the copy', () => {
   });
 });
 
-describe('plain-JS copy of the pod commands', () => {
+// Each test spawns the CLI up to four times, and a spawn that rebuilds the copy takes seconds on a loaded machine: the unit
+// project's 20 s default timed one out in CI (23.6 s at load 17), so the limit is the spawns' own (60 s each).
+describe('plain-JS copy of the pod commands', { timeout: 240_000 }, () => {
   it('is built on first use and then used: no .ts module loads', () => {
     const r = skein(['proxy', '--check', '--config', config]);
     expect(r.stderr).toBe('');
