@@ -14,20 +14,14 @@ import { pairInboundConfig, pairOutboundConfig, type PairPorts } from './lib/hap
 import { binDir } from './lib/install-tools.ts';
 import { ghz, parseGhzJson } from './lib/load-tools.ts';
 import { BENCH_CLIENT_ID, BENCH_SERVER_ID, benchMeshCa, meshPairConfigs, writeWorkloadIdentity } from './lib/mesh-identity.ts';
-import { CpuWindow } from './lib/proc-stats.ts';
+import { CpuWindow, rssMb } from './lib/proc-stats.ts';
 import { freePort, ProcessGroup, waitForPort, type Started } from './lib/process-group.ts';
 import { skeinProxyConfig } from './lib/skein-config.ts';
 import { REPO_DIR, startSkeinProxy } from './lib/skein-proxy.ts';
 import { median } from './lib/stats.ts';
+import { cliArg, variantsFrom } from './lib/variants.ts';
 import { makeCerts } from './lib/tls-certs.ts';
 import { selfTimes } from './profile.ts';
-
-interface Variant {
-  readonly name: string;
-  readonly dir?: string;
-  readonly args?: readonly string[];
-  readonly env?: Readonly<Record<string, string>>;
-}
 
 interface Target {
   readonly name: string;
@@ -40,21 +34,18 @@ interface Target {
   readonly vcpuOut: number[];
   readonly vcpuIn: number[];
   readonly other: number[];
+  /** RSS (MiB) of the busier-in-memory proxy of the pair right after each run. */
+  readonly rss: number[];
   errors: number;
 }
 
 const argv = process.argv.slice(2);
-const arg = (name: string, dflt: string): string => {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1]! : dflt;
-};
+const arg = (name: string, dflt: string): string => cliArg(argv, name, dflt);
 const runs = Number(arg('--runs', '3'));
 const seconds = Number(arg('--seconds', '10'));
 const qps = Number(arg('--qps', '1000'));
 const profileDir = argv.includes('--profile') ? arg('--profile', '') : null;
-const variants: Variant[] = [{ name: 'this checkout' }];
-if (argv.includes('--base')) variants.unshift({ name: 'base', dir: arg('--base', '') });
-if (argv.includes('--variants')) variants.push(...(JSON.parse(arg('--variants', '[]')) as Variant[]));
+const variants = variantsFrom(argv);
 
 const group = new ProcessGroup();
 const work = mkdtempSync(join(tmpdir(), 'skein-grpc-pair-'));
@@ -76,7 +67,7 @@ async function main(): Promise<void> {
   await waitForPort(pair.inTlsGrpc, 10_000, hapIn);
   await waitForPort(pair.outGrpc, 10_000, hapOut);
 
-  const target = (name: string, port: number, procs: readonly Started[]): Target => ({ name, port, procs, p50: [], p99: [], vcpuOut: [], vcpuIn: [], other: [], errors: 0 });
+  const target = (name: string, port: number, procs: readonly Started[]): Target => ({ name, port, procs, p50: [], p99: [], vcpuOut: [], vcpuIn: [], other: [], rss: [], errors: 0 });
   const targets: Target[] = [target('direct', appPort, []), target('HAProxy pair (mTLS)', pair.outGrpc, [hapOut, hapIn])];
   const meshCa = benchMeshCa();
   const idDir = { in: join(work, 'id-in'), out: join(work, 'id-out') };
@@ -125,6 +116,7 @@ async function main(): Promise<void> {
       t.p99.push(r.p99);
       if (t.procs.length === 2) { t.vcpuOut.push(perK(0)); t.vcpuIn.push(perK(1)); }
       t.other.push(c.otherCores);
+      if (t.procs.length === 2) t.rss.push(Math.max(...t.procs.map((p) => rssMb(p.pid) ?? 0)));
       t.errors += r.errors;
       if (r.errorKinds) process.stderr.write(`${t.name} run ${i + 1} errors: ${r.errorKinds}\n`);
       process.stderr.write(`${t.name} run ${i + 1}: p50 ${r.p50.toFixed(3)} p99 ${r.p99.toFixed(3)} ms, ${r.actualQps.toFixed(0)} calls/s` +
@@ -136,10 +128,10 @@ async function main(): Promise<void> {
   const ratio = (xs: number[], ref: number[]): string => (xs.length && ref.length ? (median(xs)! / median(ref)!).toFixed(2) : '-');
   const busier = (t: Target): number[] => t.vcpuOut.map((o, j) => Math.max(o, t.vcpuIn[j]!));
   console.log(`gRPC unary through the pair, ghz ${qps} calls/s over 4 connections, ${runs} x ${seconds} s interleaved, ${new Date().toISOString()}`);
-  console.log('| target | p50 ms | p99 ms | p99 vs HAProxy | vCPU/1000 out | vCPU/1000 in | busier vs HAProxy | other load (cores) |');
-  console.log('|---|---|---|---|---|---|---|---|');
+  console.log('| target | p50 ms | p99 ms | p99 vs HAProxy | vCPU/1000 out | vCPU/1000 in | busier vs HAProxy | RSS MiB (max) | other load (cores) |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
   for (const t of targets) {
-    console.log(`| ${t.name} | ${f(t.p50)} | ${f(t.p99)} | ${t.procs.length ? ratio(t.p99, hap.p99) : '-'} | ${f(t.vcpuOut)} | ${f(t.vcpuIn)} | ${t.procs.length ? ratio(busier(t), busier(hap)) : '-'} | ${f(t.other, 2)} |${t.errors ? ` errors ${t.errors}` : ''}`);
+    console.log(`| ${t.name} | ${f(t.p50)} | ${f(t.p99)} | ${t.procs.length ? ratio(t.p99, hap.p99) : '-'} | ${f(t.vcpuOut)} | ${f(t.vcpuIn)} | ${t.procs.length ? ratio(busier(t), busier(hap)) : '-'} | ${t.rss.length ? Math.max(...t.rss).toFixed(0) : '-'} | ${f(t.other, 2)} |${t.errors ? ` errors ${t.errors}` : ''}`);
   }
   if (profileDir === null) return;
   // SIGTERM: each proxy drains and exits, and Node writes its profile on exit.

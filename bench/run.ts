@@ -36,7 +36,7 @@ const GRPC_WARM_S = 5;
 const OTHER_LOAD_FLAG_CORES = 0.2;
 
 /** The parts of a run, for `--only a,b` (every one by default). */
-const SECTIONS = ['latency', 'throughput', 'grpc', 'tracing', 'webhook', 'certify', 'push'] as const;
+const SECTIONS = ['latency', 'throughput', 'grpc', 'tracing', 'policies', 'ingress', 'webhook', 'certify', 'push'] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Options { quick: boolean; runs: number; install: boolean; keep: boolean; only: ReadonlySet<Section> }
@@ -296,7 +296,7 @@ async function main(): Promise<void> {
 
     // --- 4c: every policy at its defaults against the bare request stack (bench/policy-cost.ts), issue 9's "at most 5 % more".
     let policies: import('./policy-cost.ts').PolicyCostResult | null = null;
-    if (skeinOk) {
+    if (skeinOk && opts.only.has('policies')) {
       try {
         const { measurePolicyCost } = await import('./policy-cost.ts');
         log('policies: measurePolicyCost() from bench/policy-cost.ts');
@@ -312,18 +312,20 @@ async function main(): Promise<void> {
     // --- 4d: the ingress against HAProxy terminating TLS for the same route (bench/ingress-tls.ts), one core and all cores.
     let ingress: Awaited<ReturnType<typeof import('./ingress-tls.ts').measureIngressTls>> | null = null;
     let ingressMd = '';
-    try {
-      const { ingressTlsMarkdown, measureIngressTls } = await import('./ingress-tls.ts');
-      log('ingress: measureIngressTls() from bench/ingress-tls.ts');
-      ingress = await measureIngressTls({
-        group, fortioPath: tools.fortio, upstreamPort: up.h1, workDir: work, runs: opts.runs, qps: QPS, connections: THROUGHPUT_CONNS,
-        seconds: { warm: D.warm, tput: D.tput, lat: D.lat }, handshakes: opts.quick ? 300 : 1000,
-        ownPids: [vm.pid, ...mine.map((p) => p.pid)], configDir: join(outDir, 'configs'), log,
-      });
-      ingressMd = ingressTlsMarkdown(ingress.raw, ingress.summary, QPS, THROUGHPUT_CONNS);
-      notes.push(`ingress: skein proxy in ingress mode from a file config (one HTTPS listener, one route) next to HAProxy terminating TLS with the same certificate (ECDSA P-256), suites and upstream; 1 core = one worker process / nbthread 1, all cores = ${ingress.raw.cores} workers / nbthread ${ingress.raw.cores}; wrk ${THROUGHPUT_CONNS} conns HTTPS keep-alive, fortio ${QPS} req/s on the 1-core pair (added over plain HTTP direct), and ${opts.quick ? 300 : 1000} new TLS connections one at a time per 1-core proxy (server CPU per connection).`);
-    } catch (e) {
-      notes.push(`ingress TLS benchmark failed: ${(e as Error).message}`);
+    if (opts.only.has('ingress')) {
+      try {
+        const { ingressTlsMarkdown, measureIngressTls } = await import('./ingress-tls.ts');
+        log('ingress: measureIngressTls() from bench/ingress-tls.ts');
+        ingress = await measureIngressTls({
+          group, fortioPath: tools.fortio, upstreamPort: up.h1, workDir: work, runs: opts.runs, qps: QPS, connections: THROUGHPUT_CONNS,
+          seconds: { warm: D.warm, tput: D.tput, lat: D.lat }, handshakes: opts.quick ? 300 : 1000,
+          ownPids: [vm.pid, ...mine.map((p) => p.pid)], configDir: join(outDir, 'configs'), log,
+        });
+        ingressMd = ingressTlsMarkdown(ingress.raw, ingress.summary, QPS, THROUGHPUT_CONNS);
+        notes.push(`ingress: skein proxy in ingress mode from a file config (one HTTPS listener, one route) next to HAProxy terminating TLS with the same certificate (ECDSA P-256), suites and upstream; 1 core = one worker process / nbthread 1, all cores = ${ingress.raw.cores} workers / nbthread ${ingress.raw.cores}; wrk ${THROUGHPUT_CONNS} conns HTTPS keep-alive, fortio ${QPS} req/s on the 1-core pair (added over plain HTTP direct), and ${opts.quick ? 300 : 1000} new TLS connections one at a time per 1-core proxy (server CPU per connection).`);
+      } catch (e) {
+        notes.push(`ingress TLS benchmark failed: ${(e as Error).message}`);
+      }
     }
 
     // --- 5: hooks for figures that other parts of Skein will provide.

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import type { GatewayApiChannel } from '../local-cluster/gateway-api-crds.ts';
 
 /** The profiles `npm run conformance` runs (the suite also knows MESH-GRPC, GATEWAY-TLS...: claimed here as they come). */
 export const CONFORMANCE_PROFILES = ['MESH-HTTP', 'GATEWAY-HTTP', 'GATEWAY-GRPC'] as const;
@@ -22,6 +23,8 @@ export interface ConformanceClaims {
   readonly implementation: ImplementationInfo;
   /** Per profile, the features passed to the suite as --supported-features (core features included). */
   readonly features: Readonly<Record<ConformanceProfile, readonly string[]>>;
+  /** Per profile, the CRD channel installed for its run (`crdChannel`, default standard; the report names it). */
+  readonly channels: Readonly<Record<ConformanceProfile, GatewayApiChannel>>;
 }
 
 export type ClaimsResult = { readonly ok: true; readonly value: ConformanceClaims } | { readonly ok: false; readonly problems: readonly string[] };
@@ -58,11 +61,16 @@ export function checkClaims(doc: unknown): ClaimsResult {
   const profiles = (root.profiles ?? {}) as Record<string, unknown>;
   if (typeof root.profiles !== 'object' || root.profiles === null || Array.isArray(root.profiles)) problems.push('profiles: required, a mapping of profile name to its features');
   const features = {} as Record<ConformanceProfile, readonly string[]>;
+  const channels = {} as Record<ConformanceProfile, GatewayApiChannel>;
   for (const [name, body] of Object.entries(profiles)) {
     if (!isConformanceProfile(name)) {
       problems.push(`profiles.${name}: unknown profile (one of ${CONFORMANCE_PROFILES.join(', ')})`);
       continue;
     }
+    for (const k of Object.keys((body ?? {}) as object)) if (k !== 'features' && k !== 'crdChannel') problems.push(`profiles.${name}.${k}: unknown field`);
+    const channel = (body as { crdChannel?: unknown } | null)?.crdChannel ?? 'standard';
+    if (channel !== 'standard' && channel !== 'experimental') problems.push(`profiles.${name}.crdChannel: ${JSON.stringify(channel)} is not standard or experimental`);
+    else channels[name] = channel;
     const list = (body as { features?: unknown } | null)?.features;
     if (!Array.isArray(list) || list.length === 0) {
       problems.push(`profiles.${name}.features: required, a non-empty list`);
@@ -90,6 +98,7 @@ export function checkClaims(doc: unknown): ClaimsResult {
       gatewayClass: root.gatewayClass as string,
       implementation: { organization: impl.organization as string, project: impl.project as string, url: impl.url as string, contact: contact as string[] },
       features,
+      channels,
     },
   };
 }

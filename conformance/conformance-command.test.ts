@@ -78,13 +78,15 @@ describe('the claims file', () => {
     expect(r.value.features['MESH-HTTP']).toEqual(expect.arrayContaining(['Mesh', 'HTTPRoute']));
     expect(r.value.features['GATEWAY-HTTP']).toEqual(expect.arrayContaining(['Gateway', 'HTTPRoute']));
     expect(r.value.features['GATEWAY-GRPC']).toEqual(expect.arrayContaining(['Gateway', 'GRPCRoute']));
+    // HTTPRoute `retry` is an experimental field: GATEWAY-HTTP runs on the experimental CRDs, the others on the standard ones.
+    expect(r.value.channels).toEqual({ 'MESH-HTTP': 'standard', 'GATEWAY-HTTP': 'experimental', 'GATEWAY-GRPC': 'standard' });
   });
 
   it('reports every problem at once, each with its path', () => {
     const r = checkClaims({
       gatewayClass: 'Not A Name',
       implementation: { organization: 'x', project: '', url: 'ftp://x', contact: [] },
-      profiles: { 'MESH-HTTP': { features: ['HTTPRoute', 'HTTPRoute', 'bad name'] }, 'MESH-TCP': { features: ['Mesh'] }, 'GATEWAY-HTTP': { features: [] } },
+      profiles: { 'MESH-HTTP': { features: ['HTTPRoute', 'HTTPRoute', 'bad name'], crdChannel: 'beta', extra: true }, 'MESH-TCP': { features: ['Mesh'] }, 'GATEWAY-HTTP': { features: [] } },
       extra: 1,
     });
     expect(r.ok).toBe(false);
@@ -98,6 +100,8 @@ describe('the claims file', () => {
         'implementation.contact: required, a non-empty list of strings',
         'profiles.MESH-HTTP.features[1]: HTTPRoute is listed twice',
         'profiles.MESH-HTTP.features[2]: "bad name" is not a feature name',
+        'profiles.MESH-HTTP.extra: unknown field',
+        'profiles.MESH-HTTP.crdChannel: "beta" is not standard or experimental',
         'profiles.MESH-TCP: unknown profile (one of MESH-HTTP, GATEWAY-HTTP, GATEWAY-GRPC)',
         'profiles.GATEWAY-HTTP.features: required, a non-empty list',
         'profiles.GATEWAY-GRPC: missing',

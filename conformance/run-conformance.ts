@@ -9,7 +9,7 @@ import { applyManifests, readManifests } from '../local-cluster/apply-manifests.
 import { skeinCacheDir } from '../local-cluster/binaries.ts';
 import { startLocalCluster, type LocalClusterDetails } from '../local-cluster/cluster.ts';
 import { unavailableDeployments } from '../local-cluster/demo-mesh-parts.ts';
-import { gatewayApiCrdTexts } from '../local-cluster/gateway-api-crds.ts';
+import { gatewayApiCrdTexts, type GatewayApiChannel } from '../local-cluster/gateway-api-crds.ts';
 import { REPO_ROOT } from '../local-cluster/images/skein-images.ts';
 import { parseConformanceArgs, reportPaths, type ConformanceArgs } from './conformance-args.ts';
 import { loadClaims, type ConformanceClaims, type ConformanceProfile } from './conformance-claims.ts';
@@ -91,13 +91,13 @@ function runSuite(binary: string, args: readonly string[], profile: ConformanceP
   });
 }
 
-async function installSkein(cluster: LocalClusterDetails, profile: ConformanceArgs['profile'], log: (l: string) => void): Promise<void> {
+async function installSkein(cluster: LocalClusterDetails, profile: ConformanceArgs['profile'], channel: GatewayApiChannel, log: (l: string) => void): Promise<void> {
   const k8s = await import('@kubernetes/client-node');
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(cluster.kubeconfigPath);
-  const crds = await applyCrds(kc, await gatewayApiCrdTexts());
+  const crds = await applyCrds(kc, await gatewayApiCrdTexts(undefined, channel));
   await waitCrdsEstablished(kc, crds, 60_000);
-  log(`conformance: ${crds.length} Gateway API CRDs applied from the Go module`);
+  log(`conformance: ${crds.length} Gateway API CRDs (${channel} channel) applied from the Go module`);
   for (const part of profile.startsWith('MESH') ? PARTS.mesh : PARTS.gateway) {
     const dir = join(REPO_ROOT, 'manifests', part);
     const objects = existsSync(dir) ? readManifests(dir) : [];
@@ -154,7 +154,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (!cluster.realNode) throw new Error('the cluster has no real node: the mesh tests need kubectl exec and real pod hostnames');
     await step('images imported', () => importImages(cluster.realNode!.containerdSocket, images.archive));
     await guardServiceCidr();
-    await step('Skein installed', () => installSkein(cluster, a.profile, log));
+    await step('Skein installed', () => installSkein(cluster, a.profile, claims.channels[a.profile], log));
 
     const version = implementationVersion();
     const args = suiteArgs(a, claims, paths.report, version);

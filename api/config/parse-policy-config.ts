@@ -83,9 +83,13 @@ export function parseRetryPolicy(r: Opt, at: string, problems: PolicyProblem[]):
   const backoff = {
     baseIntervalMs: r.backoff?.baseIntervalMs ?? DEFAULT_RETRY_BACKOFF.baseIntervalMs,
     maxIntervalMs: r.backoff?.maxIntervalMs ?? Math.max(DEFAULT_RETRY_BACKOFF.maxIntervalMs, 10 * (r.backoff?.baseIntervalMs ?? 0)),
+    ...(r.backoff?.minIntervalMs ? { minIntervalMs: r.backoff.minIntervalMs } : {}),
   };
   if (backoff.maxIntervalMs < backoff.baseIntervalMs) {
     problems.push({ path: `${at}.backoff.maxIntervalMs`, message: `must be at least baseIntervalMs (${backoff.baseIntervalMs})` });
+  }
+  if ((backoff.minIntervalMs ?? 0) > backoff.maxIntervalMs) {
+    problems.push({ path: `${at}.backoff.minIntervalMs`, message: `must not exceed maxIntervalMs (${backoff.maxIntervalMs})` });
   }
   return {
     attempts: r.attempts ?? DEFAULT_RETRY_ATTEMPTS,

@@ -242,6 +242,8 @@ export function parseProxyConfig(doc: unknown): Result<ProxyConfig, readonly Con
     type: c.type ?? 'static',
     originalDestinationAddress: c.originalDestinationAddress ?? null,
     protocol: c.protocol ?? 'http1',
+    // Only when set: configs without h2c ports keep their exact shape.
+    ...(c.http2Ports !== undefined && c.http2Ports.length > 0 ? { http2Ports: [...c.http2Ports].sort((a, b) => a - b) } : {}),
     loadBalancer: {
       policy: c.loadBalancer?.policy ?? 'p2c-ewma',
       hashOn: (c.loadBalancer?.hashOn as ClusterConfig['loadBalancer']['hashOn'] | undefined) ?? null,

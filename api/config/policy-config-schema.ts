@@ -29,7 +29,7 @@ export const retryPolicySchema = {
     backoff: {
       type: 'object',
       additionalProperties: false,
-      properties: { baseIntervalMs: positiveMs, maxIntervalMs: positiveMs },
+      properties: { baseIntervalMs: positiveMs, maxIntervalMs: positiveMs, minIntervalMs: ms },
     },
     budget: {
       type: 'object',

@@ -57,10 +57,14 @@ export interface RetryPolicyConfig {
   readonly maxBufferedBodyBytes: number;
 }
 
-/** Exponential backoff with full jitter: before retry n, a random wait in [0, min(max, base * 2^(n-1))). */
+/**
+ * Exponential backoff with full jitter: before retry n, a random wait in [min, max(min, min(max, base * 2^(n-1)))).
+ * `minIntervalMs` (absent: 0) is a floor no retry comes before (the Gateway API's `retry.backoff` is one).
+ */
 export interface RetryBackoffConfig {
   readonly baseIntervalMs: number;
   readonly maxIntervalMs: number;
+  readonly minIntervalMs?: number;
 }
 
 /**

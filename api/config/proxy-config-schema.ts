@@ -214,6 +214,7 @@ export const proxyConfigSchema = {
           type: { enum: ['static', 'original-destination'] },
           originalDestinationAddress: { type: 'string', minLength: 1, maxLength: 64 },
           protocol: { enum: ['http1', 'http2'] },
+          http2Ports: { type: 'array', maxItems: 1024, uniqueItems: true, items: { type: 'integer', minimum: 1, maximum: 65535 } },
           loadBalancer: {
             type: 'object',
             additionalProperties: false,

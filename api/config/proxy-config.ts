@@ -197,6 +197,11 @@ export interface ClusterConfig {
    * redirected it to the proxy (SO_ORIGINAL_DST) — the sidecar's pass-through; `endpoints` is ignored.
    */
   readonly type: 'static' | 'original-destination';
+  /**
+   * Endpoint ports spoken to over HTTP/2 by prior knowledge (h2c, or h2 over mesh TLS) whatever `protocol` says for the
+   * others: the sidecar's inbound cluster lists its app's `kubernetes.io/h2c` ports. Absent: `protocol` for every port.
+   */
+  readonly http2Ports?: readonly number[];
   /** original-destination only: connect to this address instead, keeping the port (127.0.0.1 for the inbound app). */
   readonly originalDestinationAddress: string | null;
   readonly protocol: UpstreamProtocol;

@@ -150,6 +150,8 @@ export interface HTTPRouteRule {
   readonly filters?: readonly RouteFilter[];
   readonly backendRefs?: readonly (BackendRef & { readonly filters?: readonly RouteFilter[] })[];
   readonly timeouts?: { readonly request?: string; readonly backendRequest?: string };
+  /** Experimental channel (GEP-1731): `attempts` counts retries after the first try; `backoff` is a Gateway API Duration. */
+  readonly retry?: { readonly codes?: readonly number[]; readonly attempts?: number; readonly backoff?: string };
 }
 
 export interface GRPCRouteMatch {

@@ -10,9 +10,7 @@ export { SKEIN_CONTROLLER_NAME };
 /**
  * Supported features, sorted by name (the API requires status.supportedFeatures in that order): exactly what
  * conformance/claims.yaml claims for GATEWAY-HTTP and GATEWAY-GRPC, each run and passing (conformance/reports/; a unit test
- * keeps the two equal). Implemented but not claimed, as their tests do not pass yet: HTTPRouteBackendProtocolH2C (the
- * sidecar speaks HTTP/1.1 to a non-gRPC app port) and GatewayHTTPSListenerDetectMisdirectedRequests (the proxy's 421 compares
- * Host with SNI, not the listeners they select); docs/conformance.md.
+ * keeps the two equal). What is not claimed, and why: docs/conformance.md.
  */
 export const GATEWAY_SUPPORTED_FEATURES: readonly string[] = [
   // Core of the GATEWAY-HTTP and GATEWAY-GRPC profiles.
@@ -23,12 +21,14 @@ export const GATEWAY_SUPPORTED_FEATURES: readonly string[] = [
   // Extended: the Gateway.
   'GatewayAddressEmpty',
   'GatewayHTTPListenerIsolation',
+  'GatewayHTTPSListenerDetectMisdirectedRequests',
   'GatewayPort8080',
   // Extended: routes.
   'GRPCRouteNamedRouteRule',
   'HTTPRoute303RedirectStatusCode',
   'HTTPRoute307RedirectStatusCode',
   'HTTPRoute308RedirectStatusCode',
+  'HTTPRouteBackendProtocolH2C',
   'HTTPRouteBackendProtocolWebSocket',
   'HTTPRouteBackendRequestHeaderModification',
   'HTTPRouteBackendTimeout',
@@ -47,5 +47,8 @@ export const GATEWAY_SUPPORTED_FEATURES: readonly string[] = [
   'HTTPRouteRequestPercentageMirror',
   'HTTPRouteRequestTimeout',
   'HTTPRouteResponseHeaderModification',
+  'HTTPRouteRetry',
+  'HTTPRouteRetryBackendTimeout',
+  'HTTPRouteRetryConnectionError',
   'HTTPRouteSchemeRedirect',
 ].sort();

@@ -10,6 +10,21 @@ export const SIDECAR_INBOUND_CLUSTER = 'inbound-app';
 export const SIDECAR_INBOUND_H2_CLUSTER = 'inbound-app-h2';
 
 /**
+ * The cluster the inbound routes send non-gRPC requests to: the app on 127.0.0.1 at the port the connection was headed
+ * for, over HTTP/1.1, or over HTTP/2 prior knowledge on `http2Ports` (the app's `kubernetes.io/h2c` ports). The bootstrap
+ * has it without those ports; the control plane pushes it with them (same name: replaced in place).
+ */
+export function sidecarInboundAppCluster(http2Ports: readonly number[]): Record<string, unknown> {
+  return {
+    name: SIDECAR_INBOUND_CLUSTER,
+    type: 'original-destination',
+    originalDestinationAddress: '127.0.0.1',
+    connectTimeoutMs: 300,
+    ...(http2Ports.length > 0 ? { http2Ports } : {}),
+  };
+}
+
+/**
  * The listener without its routes (the bootstrap's route table of the same name sends everything to the app). Pushed as a
  * resource it replaces the bootstrap's listener in place (same address and port: no rebind, open connections kept).
  */

@@ -130,6 +130,24 @@ describe('GAMMA HTTPRoute translation', () => {
     ]);
   });
 
+  it("a rule's own retry (HTTPRoute retry) wins over the TrafficPolicy's; the policy's other sections still apply", () => {
+    const policy: TrafficPolicy = {
+      apiVersion: 'skein.dev/v1alpha1',
+      kind: 'TrafficPolicy',
+      metadata: { namespace: 'demo', name: 'p', generation: 1, creationTimestamp: '2026-12-01T00:00:00Z' },
+      spec: { targetRef: { kind: 'Service', name: 'echo' }, retries: { attempts: 3, perTryTimeout: '2s' }, rateLimit: { requestsPerSecond: 10 } },
+    };
+    const route = http('echo', [
+      { matches: [{ path: { type: 'PathPrefix', value: '/own' } }], backendRefs: [{ name: 'echo-v1', port: 8080 }], retry: { codes: [500], attempts: 4 }, timeouts: { backendRequest: '300ms' } },
+      { backendRefs: [{ name: 'echo-v1', port: 8080 }] },
+    ]);
+    const { routes } = routesOf(inputs([route], [], [policy]));
+    expect(routes.map((r) => [r.match.path?.value, r.retries?.attempts, r.retries?.retriableStatusCodes, r.retries?.perTryTimeoutMs, r.rateLimit?.requestsPerSecond])).toEqual([
+      ['/own', 4, [500], 300, 10],
+      ['/', 2, [503], 2000, 10],
+    ]);
+  });
+
   it('invalid references: ResolvedRefs false with its reason, the rule answers 500, the valid part still routes', () => {
     const route = http('echo', [
       { matches: [{ path: { type: 'PathPrefix', value: '/gone' } }], backendRefs: [{ name: 'nope', port: 80 }] },

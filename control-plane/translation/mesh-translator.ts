@@ -9,6 +9,7 @@ import type { ProxyIdentity, ProxySnapshot, SnapshotSource } from '../serving/sn
 import { resourceKey, type WireResource } from '../../api/proto/config-discovery.ts';
 import { InboundPolicies, type InboundDefaults } from './inbound-policies.ts';
 import type { MeshInputs, ProxyScope } from './mesh-inputs.ts';
+import { h2cPortsByPod } from './h2c-ports.ts';
 import { translateInbound } from './translate-inbound.ts';
 import { translateIngress } from './translate-ingress.ts';
 import { ServicePortMemo } from './service-port-memo.ts';
@@ -29,6 +30,8 @@ export class MeshTranslator implements SnapshotSource {
   readonly #snapshots = new Map<string, ProxySnapshot>();
   readonly #inboundProblems = new Map<string, readonly TranslationProblem[]>();
   #inboundPolicies: InboundPolicies | null = null;
+  /** The pods' h2c ports of this generation (from the EndpointSlices), made when a sidecar first asks. */
+  #h2cPorts: Map<string, readonly number[]> | null = null;
   readonly #inbound: InboundTranslation | null;
   readonly #scopeOf: (proxy: ProxyIdentity) => ProxyScope;
   translations = 0;
@@ -68,6 +71,7 @@ export class MeshTranslator implements SnapshotSource {
     this.#snapshots.clear();
     this.#inboundProblems.clear();
     this.#inboundPolicies = null;
+    this.#h2cPorts = null;
   }
 
   /** Something in the inputs changed (cheap: called from informer callbacks). */
@@ -123,14 +127,15 @@ export class MeshTranslator implements SnapshotSource {
     const pod = this.#inbound !== null && proxy.mode === 'sidecar' ? this.#inbound.podOf(proxy) : undefined;
     if (pod === undefined) return ok(outbound.snapshot);
     this.#inboundPolicies ??= new InboundPolicies(this.#inputs, this.#inbound!.defaults);
-    const inbound = translateInbound(this.#inboundPolicies, pod);
+    this.#h2cPorts ??= h2cPortsByPod(this.#inputs.endpointSlices);
+    const inbound = translateInbound(this.#inboundPolicies, pod, this.#h2cPorts.get(`${pod.metadata?.namespace}/${pod.metadata?.name}`));
     this.#inboundProblems.set(`${proxy.namespace}/${proxy.podName}`, inbound.problems);
-    const wire = this.#intern(wireResource(inbound.resource));
+    const wires = inbound.resources.map((r) => this.#intern(wireResource(r)));
     // Workloads with the same inbound settings in one scope share one snapshot.
-    const whole = `${key}|${wire.version}`;
+    const whole = `${key}|${wires.map((w) => w.version).join('|')}`;
     let snapshot = this.#snapshots.get(whole);
     if (snapshot === undefined) {
-      snapshot = makeSnapshot([...outbound.snapshot.resources.values(), wire]);
+      snapshot = makeSnapshot([...outbound.snapshot.resources.values(), ...wires]);
       this.#snapshots.set(whole, snapshot);
     }
     return ok(snapshot);

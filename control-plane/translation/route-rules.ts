@@ -6,11 +6,14 @@ import type { CorsConfig } from '../../api/config/edge-policy-config.ts';
 import type { RequestMirrorConfig } from '../../api/config/policy-config.ts';
 import type { HeaderMatchConfig, HeaderMutationConfig, PathModifierConfig, RouteConfig, RouteMatchConfig, WeightedBackendConfig } from '../../api/config/proxy-config.ts';
 import type { BackendRef, GRPCRoute, HeaderModifier, HTTPPathModifier, HTTPRoute, RouteFilter } from '../../api/crd/gateway-api.ts';
-import { parseGoDuration } from '../../api/crd/go-duration.ts';
 import { DEFAULT_MIRROR_BODY_BYTES } from '../../api/config/policy-config-defaults.ts';
 import { clusterName } from './mesh-inputs.ts';
+import { ruleTiming, type RuleTiming } from './route-retry.ts';
 
 export type RouteKind = 'HTTPRoute' | 'GRPCRoute';
+
+/** GRPCRoute has neither timeouts nor retry (v1.6). */
+const NO_TIMING: RuleTiming = { timeoutMs: 0, retries: null };
 
 /** A compiled route with its precedence key (compare with compareRanked). */
 export interface RankedRoute {
@@ -217,8 +220,7 @@ export function compileRouteRules(kind: RouteKind, r: HTTPRoute | GRPCRoute, opt
         if (cluster !== null) mirrors.push({ cluster, percent: Math.min(100, Math.max(0, percent)), maxBodyBytes: DEFAULT_MIRROR_BODY_BYTES });
       } else unsupported = f.type;
     }
-    const timeouts = kind === 'HTTPRoute' ? (rule as HttpRule).timeouts : undefined;
-    const timeoutMs = Math.min(86_400_000, parseGoDuration(timeouts?.request ?? '') ?? parseGoDuration(timeouts?.backendRequest ?? '') ?? 0);
+    const { timeoutMs, retries } = kind === 'HTTPRoute' ? ruleTiming(rule as HttpRule) : NO_TIMING;
     const matches = kind === 'HTTPRoute' ? httpMatches(rule as HttpRule) : grpcMatches(rule as GrpcRule);
 
     matches.forEach((match, mi) => {
@@ -243,7 +245,7 @@ export function compileRouteRules(kind: RouteKind, r: HTTPRoute | GRPCRoute, opt
               }
             : null,
         rewrite: rewriteFilter !== null && redirectFilter === null && !failed ? { hostname: rewriteFilter.hostname?.toLowerCase() ?? null, path: pathModifier(rewriteFilter.path, match) } : null,
-        retries: null,
+        retries: failed || redirectFilter !== null ? null : retries,
         streamIdleTimeoutMs: 0,
         rateLimit: null,
         fault: null,

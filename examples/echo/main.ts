@@ -1,9 +1,11 @@
 // Example app `skein.dev/example-echo`: an HTTP server on $PORT (default 8080) answering with its pod name, the request and its
-// headers; with $TCP_PORT set, also a plain TCP echo there (every byte sent back), an opaque TCP workload for the mesh.
+// headers, and a WebSocket echo on /ws (every message sent back as it came); with $TCP_PORT set, also a plain TCP echo
+// there (every byte sent back), an opaque TCP workload for the mesh.
 // `GET /_served?path=<p>` answers how many requests for path <p> this pod has served (a mirror's copies are counted here).
 import { createServer } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import { hostname } from 'node:os';
+import { WebSocketServer } from 'ws';
 
 const port = Number(process.env.PORT ?? 8080);
 const pod = process.env.POD_NAME ?? hostname();
@@ -55,6 +57,11 @@ const server = createServer((req, res) => {
     if (delayMs > 0) setTimeout(answer, delayMs);
     else answer();
   });
+});
+// Upgrades to /ws only; ws answers any other upgrade with 400.
+new WebSocketServer({ server, path: '/ws', maxPayload: 1 << 20 }).on('connection', (ws) => {
+  ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+  ws.on('error', () => ws.terminate());
 });
 server.listen(port, '0.0.0.0', () => console.log(`echo ${pod} listening on :${port}`));
 

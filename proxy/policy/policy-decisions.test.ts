@@ -99,6 +99,12 @@ describe('backoff', () => {
     expect(mean).toBeGreaterThan(20);
     expect(mean).toBeLessThan(29);
   });
+
+  it('never comes before a floor (the Gateway API retry.backoff), and grows above it', () => {
+    const cfg = { baseIntervalMs: 100, maxIntervalMs: 1000, minIntervalMs: 100 };
+    expect([1, 2, 3, 5, 9].map((n) => backoffMs(n, cfg, () => 0))).toEqual([100, 100, 100, 100, 100]);
+    expect([1, 2, 3, 5, 9].map((n) => backoffMs(n, cfg, () => 0.999999))).toEqual([100, 199, 399, 999, 999]);
+  });
 });
 
 describe('token bucket', () => {

@@ -335,6 +335,19 @@ describe('stream idle timeout', () => {
     expect(cancelled).toBe(true);
     expect(got.data).toBe(5);
   });
+
+  it('watches every body of a route with one timer, which stops when no body is left', async () => {
+    vi.useFakeTimers();
+    const sinks: ResponseSink[] = [];
+    const s = streamIdleLayer(100)(async () => new ProxyResponse(200, {}, { start: (x) => void sinks.push(x), resume: () => {}, cancel: () => {} }));
+    const ends: number[] = [];
+    for (let i = 0; i < 3; i++) (await s(request())).body!.start({ data: () => true, end: () => void ends.push(i), error: () => {} });
+    expect(vi.getTimerCount()).toBe(1);
+    for (const x of sinks) x.end(null);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(ends).toEqual([0, 1, 2]);
+    expect(vi.getTimerCount()).toBe(0);
+  });
 });
 
 describe('SkeinPolicyLayers', () => {

@@ -31,34 +31,77 @@ export function startAttempt(req: ProxyRequest, overallDeadline: number, perTryM
   return perTry;
 }
 
+/**
+ * The response bodies of one route's stream idle timeout, watched by one interval timer (a tenth of the timeout) rather
+ * than a timer each: a timer per response cost about as much as the rest of the policy layers together (bench/profile.ts
+ * --policy-defaults). A body is cut at the first tick at least `idleMs` after its last byte, so within 1.1 x idleMs. The
+ * timer runs only while a body is watched, and never keeps the process alive.
+ */
+class IdleWatch {
+  readonly idleMs: number;
+  readonly #tickMs: number;
+  readonly #bodies = new Set<IdleBody>();
+  #timer: NodeJS.Timeout | null = null;
+
+  constructor(idleMs: number) {
+    this.idleMs = idleMs;
+    this.#tickMs = Math.max(1, Math.floor(idleMs / 10));
+  }
+
+  add(b: IdleBody): void {
+    this.#bodies.add(b);
+    if (this.#timer === null) (this.#timer = setInterval(this.#sweep, this.#tickMs)).unref();
+  }
+
+  delete(b: IdleBody): void {
+    this.#bodies.delete(b);
+  }
+
+  readonly #sweep = (): void => {
+    const now = Date.now();
+    for (const b of this.#bodies) {
+      if (now - b.lastActivity < this.idleMs) continue;
+      this.#bodies.delete(b);
+      b.idle();
+    }
+    if (this.#bodies.size === 0 && this.#timer !== null) {
+      clearInterval(this.#timer);
+      this.#timer = null;
+    }
+  };
+}
+
 /** A response body cut when no byte arrives for `idleMs` (the route's streamIdleTimeoutMs). */
 class IdleBody implements ResponseBody, ResponseSink {
   readonly #inner: ResponseBody;
-  readonly #idleMs: number;
+  readonly #watch: IdleWatch;
   #sink: ResponseSink | null = null;
-  #timer: NodeJS.Timeout | null = null;
   #done = false;
+  /** Date.now() of the start or the last byte (milliseconds are enough for an idle timeout). */
+  lastActivity = 0;
 
-  constructor(inner: ResponseBody, idleMs: number) {
+  constructor(inner: ResponseBody, watch: IdleWatch) {
     this.#inner = inner;
-    this.#idleMs = idleMs;
+    this.#watch = watch;
   }
 
-  readonly #onIdle = (): void => {
+  /** The watch found it idle. */
+  idle(): void {
     if (this.#done) return;
     this.#done = true;
     this.#inner.cancel();
     this.#sink!.error(new ProxyError(ERRORS.streamIdleTimeout));
-  };
+  }
 
   #stop(): void {
     this.#done = true;
-    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#watch.delete(this);
   }
 
   start(sink: ResponseSink): void {
     this.#sink = sink;
-    this.#timer = setTimeout(this.#onIdle, this.#idleMs);
+    this.lastActivity = Date.now();
+    this.#watch.add(this);
     this.#inner.start(this);
   }
   resume(): void {
@@ -70,8 +113,7 @@ class IdleBody implements ResponseBody, ResponseSink {
   }
   data(chunk: Buffer): boolean {
     if (this.#done) return true;
-    // refresh() re-arms the same timer: no allocation per chunk.
-    this.#timer?.refresh();
+    this.lastActivity = Date.now();
     return this.#sink!.data(chunk);
   }
   end(trailers: HeaderBag | null): void {
@@ -88,7 +130,8 @@ class IdleBody implements ResponseBody, ResponseSink {
 
 /** The stream idle timeout of a route: its response bodies are cut after `idleMs` without a byte. */
 export function streamIdleLayer(idleMs: number): Layer {
+  const watch = new IdleWatch(idleMs);
   // One function per layer, made at config time: no async frame or closure per request.
-  const watch = (res: ProxyResponse): ProxyResponse => (res.body === null ? res : new ProxyResponse(res.status, res.headers, new IdleBody(res.body, idleMs), res.trailers));
-  return (inner) => (req) => inner(req).then(watch);
+  const watched = (res: ProxyResponse): ProxyResponse => (res.body === null ? res : new ProxyResponse(res.status, res.headers, new IdleBody(res.body, watch), res.trailers));
+  return (inner) => (req) => inner(req).then(watched);
 }

@@ -4,7 +4,7 @@ import {
   PROXY_OUTBOUND_PORT,
   SIDECAR_ENV,
 } from '../../api/mesh/mesh-constants.ts';
-import { SIDECAR_INBOUND_CLUSTER, SIDECAR_INBOUND_H2_CLUSTER, sidecarInboundListener } from '../../api/mesh/sidecar-inbound.ts';
+import { SIDECAR_INBOUND_CLUSTER, SIDECAR_INBOUND_H2_CLUSTER, sidecarInboundAppCluster, sidecarInboundListener } from '../../api/mesh/sidecar-inbound.ts';
 
 /**
  * Inbound (15006, all addresses): traffic iptables redirected to this pod goes to the app on 127.0.0.1 at the port it
@@ -61,7 +61,7 @@ export function sidecarConfigDocument(env: NodeJS.ProcessEnv): Record<string, un
       },
     ],
     clusters: [
-      { name: SIDECAR_INBOUND_CLUSTER, type: 'original-destination', originalDestinationAddress: '127.0.0.1', connectTimeoutMs: 300 },
+      sidecarInboundAppCluster([]),
       { name: SIDECAR_INBOUND_H2_CLUSTER, type: 'original-destination', originalDestinationAddress: '127.0.0.1', connectTimeoutMs: 300, protocol: 'http2' },
       { name: 'outbound-passthrough', type: 'original-destination' },
     ],

@@ -11,7 +11,11 @@ import type { Service } from './service.ts';
  */
 const HTTP2_CLIENT: Service = process.env.SKEIN_HTTP2_CLIENT === 'node' ? nodeHttp2Client : http2Client;
 
-/** The innermost service for a cluster. */
+/** The innermost service for a cluster: its protocol's client, or per endpoint port when some ports speak HTTP/2 (h2c). */
 export function endpointService(cluster: UpstreamCluster): Service {
-  return cluster.config.protocol === 'http2' ? HTTP2_CLIENT : http1Client;
+  const byProtocol = cluster.config.protocol === 'http2' ? HTTP2_CLIENT : http1Client;
+  const h2 = cluster.config.http2Ports;
+  if (h2 === undefined || h2.length === 0 || byProtocol === HTTP2_CLIENT) return byProtocol;
+  const ports = new Set(h2);
+  return (req) => (ports.has(req.endpoint!.state.port) ? HTTP2_CLIENT(req) : byProtocol(req));
 }

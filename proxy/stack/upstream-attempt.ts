@@ -3,17 +3,17 @@
 import { ERRORS, ProxyError } from '../errors/proxy-error.ts';
 import type { HeaderBag } from '../http/hop-headers.ts';
 import type { EndpointHandle } from '../upstream/upstream-cluster.ts';
+import { DeadlineQueue, type Deadlined } from './deadline-queue.ts';
 import type { CancelHandler, ProxyRequest } from './proxy-request.ts';
 import type { ProxyResponse, ResponseSink } from './proxy-response.ts';
 
 /** Body bytes held for a response whose consumer has not started yet before the upstream is paused. */
 const MAX_PENDING_BYTES = 65_536;
 
-function onAttemptTimeout(a: UpstreamAttempt): void {
-  a.timedOut();
-}
+/** The deadlines of every attempt in flight in this process (one timer for all). */
+const DEADLINES = new DeadlineQueue();
 
-export abstract class UpstreamAttempt implements CancelHandler {
+export abstract class UpstreamAttempt implements CancelHandler, Deadlined {
   readonly req: ProxyRequest;
   readonly endpoint: EndpointHandle;
   readonly promise: Promise<ProxyResponse>;
@@ -22,7 +22,10 @@ export abstract class UpstreamAttempt implements CancelHandler {
   #reject!: (e: ProxyError) => void;
   #settled = false;
   #released = false;
-  #timer: NodeJS.Timeout | null = null;
+  /** @internal DeadlineQueue's: the attempt's deadline and its place in the queue (-1: none). */
+  deadlineAt = 0;
+  /** @internal */
+  heapIndex = -1;
   readonly #sentAt: number;
   #sink: ResponseSink | null = null;
   #pending: Buffer[] | null = null;
@@ -41,9 +44,10 @@ export abstract class UpstreamAttempt implements CancelHandler {
       this.#resolve = resolve;
       this.#reject = reject;
     });
-    // Whole milliseconds: Node keeps one timer list per distinct duration, and a fractional one (a deadline minus now) made a
-    // new list, and a priority-queue insert, for nearly every attempt. Rounded up, so never before the deadline.
-    if (req.deadline !== 0) this.#timer = setTimeout(onAttemptTimeout, Math.max(1, Math.ceil(req.deadline - this.#sentAt)), this);
+    if (req.deadline !== 0) {
+      this.deadlineAt = req.deadline;
+      DEADLINES.add(this);
+    }
     req.onCancel(this);
   }
 
@@ -124,10 +128,7 @@ export abstract class UpstreamAttempt implements CancelHandler {
   }
 
   #stop(): void {
-    if (this.#timer !== null) {
-      clearTimeout(this.#timer);
-      this.#timer = null;
-    }
+    if (this.heapIndex >= 0) DEADLINES.remove(this);
     if (!this.#released) {
       this.#released = true;
       this.endpoint.state.active--;
@@ -136,7 +137,6 @@ export abstract class UpstreamAttempt implements CancelHandler {
 
   /** @internal The deadline passed. */
   timedOut(): void {
-    this.#timer = null;
     this.abort();
     this.fail(new ProxyError(ERRORS.timeout));
   }

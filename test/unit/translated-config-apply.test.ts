@@ -233,4 +233,32 @@ describe('translated config applied by the proxy', () => {
       runtime.close();
     }
   });
+
+  it("the inbound cluster the control plane pushes speaks HTTP/2 to the app's kubernetes.io/h2c ports (and only those)", async () => {
+    const runtime = new ProxyRuntime(bootstrap(), new ProxyMetrics());
+    try {
+      const pod = { metadata: { namespace: 'demo', name: 'web-1', labels: { app: 'web' } }, spec: { containers: [] } };
+      const t = new MeshTranslator(() => scope, null, { podOf: () => pod, defaults: { trustDomain: 'cluster.local', meshNamespace: 'skein-system', authorizationDefault: 'allow', mtlsMode: 'permissive' } });
+      const h2cSlice: V1EndpointSlice = {
+        metadata: { namespace: 'demo', name: 'web-abc', labels: { 'kubernetes.io/service-name': 'web' } },
+        addressType: 'IPv4',
+        ports: [{ name: 'http', port: 3000, protocol: 'TCP' }, { name: 'h2c', port: 3001, protocol: 'TCP', appProtocol: 'kubernetes.io/h2c' }],
+        endpoints: [{ addresses: ['10.244.0.5'], conditions: { ready: true }, targetRef: { kind: 'Pod', namespace: 'demo', name: 'web-1' } }],
+      };
+      t.setInputs({ services: [], endpointSlices: [h2cSlice], namespaces: [], trafficPolicies: [] });
+      const snap = t.snapshotFor({ id: 'web-1.demo', podName: 'web-1', namespace: 'demo', podIp: '', serviceAccount: 'web', mode: 'sidecar' });
+      if (!snap.ok) throw new Error('no snapshot');
+      expect(await runtime.applyChangeSet(changeSet(snap.value.version, [...snap.value.resources.values()]))).toEqual({ ok: true });
+      const app = runtime.config.clusters.find((c) => c.name === 'inbound-app')!;
+      expect([app.type, app.originalDestinationAddress, app.protocol, app.http2Ports]).toEqual(['original-destination', '127.0.0.1', 'http1', [3001]]);
+      // Without the h2c port, the same cluster goes back to HTTP/1.1 everywhere.
+      t.setInputs({ services: [], endpointSlices: [{ ...h2cSlice, ports: [h2cSlice.ports![0]!] }], namespaces: [], trafficPolicies: [] });
+      const again = t.snapshotFor({ id: 'web-1.demo', podName: 'web-1', namespace: 'demo', podIp: '', serviceAccount: 'web', mode: 'sidecar' });
+      if (!again.ok) throw new Error('no snapshot');
+      expect(await runtime.applyChangeSet(changeSet(again.value.version, [...again.value.resources.values()]))).toEqual({ ok: true });
+      expect(runtime.config.clusters.find((c) => c.name === 'inbound-app')!.http2Ports).toBeUndefined();
+    } finally {
+      runtime.close();
+    }
+  });
 });
