@@ -1,26 +1,32 @@
 // Benchmark hook: how fast a TrafficPolicy change reaches every connected proxy, and what the control plane holds in memory.
 //
-// The control plane half is its own process (so that its RSS is its own), started with the V8 flags and environment of
-// `skein control-plane` (bin/process-settings.mjs): the real MeshTranslator and ConfigServer (default debounce), fed synthetic inputs: `services` Services over `namespaces` namespaces, each with a ClusterIP port and an
+// The control plane half (bench/config-push-serve.ts) is its own process (so that its RSS is its own), started as
+// `skein control-plane` runs in a pod: with its V8 flags and environment (bin/process-settings.mjs), from a plain-JS copy of
+// its modules (--sources: from the TypeScript sources). It runs the real MeshTranslator and ConfigServer (default
+// debounce), fed synthetic inputs: `services` Services over `namespaces` namespaces, each with a ClusterIP port and an
 // EndpointSlice of 3 ready endpoints, and one TrafficPolicy on the first Service. The proxy half, in this process, opens N
-// lightweight simulated proxies: each a real Subscribe stream over its own HTTP/2 connection, sending a Hello and ACKing every
+// lightweight simulated proxies: each a real Subscribe stream over its own HTTP/2 connection (a bare node:http2 session
+// speaking gRPC's framing, see connectProxies), sending a Hello and ACKing every
 // push at once without applying it (a real proxy's apply runs on its own CPU, not the control plane's). They read each push's
 // framing (nonce, version, resource keys and versions) and skip the bodies, so that 2000 of them fit beside the control plane
 // on a small machine without their decoding stealing its CPU.
 //   push_p99_ms_N: the TrafficPolicy is changed; for each proxy, the time from the change to its ACK reaching the control plane
 //     (debounce included); p50/p99/max over the proxies, median over `rounds` changes.
-//   cp_rss_mb: the RSS of a fresh control plane (not the one that served the latency rounds) after full GCs with `services`
-//     Services and `memoryProxies` proxies connected and synced, and again after one change pushed to all of them (the
-//     larger of the two). CONFIG_PUSH_HEAP_SNAPSHOTS=<dir>
+//   cp_rss_mb: the RSS of a fresh control plane (not the one that served the latency rounds) after full GCs and the
+//     control plane's own memory-reducing GC (config-push-serve.ts readMemory) with `services` Services and `memoryProxies`
+//     proxies connected and synced, and again after one change pushed to all of them (the larger of the two). CONFIG_PUSH_HEAP_SNAPSHOTS=<dir>
 //     writes a heap snapshot of the control plane at each memory reading.
 // Run directly: `node bench/config-push.ts [--services 1000] [--namespaces 10] [--proxies 100,1000] [--memory-proxies 2000]
-// [--rounds 5]` (the server half runs as `node bench/config-push.ts --serve`).
-import * as grpc from '@grpc/grpc-js';
+// [--rounds 5] [--sources]` (`--proxies ''`: memory only).
 import { spawn, type ChildProcess } from 'node:child_process';
+import * as http2 from 'node:http2';
 import { createInterface } from 'node:readline';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadConfigDiscovery } from '../api/proto/config-discovery.ts';
+import { buildJsGraph, REPO_ROOT } from '../scripts/build-js.ts';
+import type { ServerCommand, ServerReply, Usage } from './config-push-serve.ts';
 
 export interface ConfigPushOptions {
   readonly services?: number;
@@ -30,6 +36,8 @@ export interface ConfigPushOptions {
   readonly rounds?: number;
   /** Proxies connected when the control plane's memory is read. */
   readonly memoryProxies?: number;
+  /** Run the control-plane half from the TypeScript sources rather than a plain-JS copy (to compare; not how it ships). */
+  readonly fromSources?: boolean;
 }
 
 export interface PushLatency {
@@ -57,6 +65,16 @@ export interface MemoryPhase {
   readonly externalMb: number;
   /** Of which ArrayBuffers and Buffers. */
   readonly arrayBuffersMb: number;
+  /** Resident pages of the JS heap. */
+  readonly v8PhysicalMb: number;
+  /** Memory V8 itself took from malloc (compiler zones and the like). */
+  readonly v8MallocMb: number;
+  /** RSS of glibc's main malloc heap (native allocations of the main thread, and what malloc keeps after frees). */
+  readonly mallocHeapMb: number;
+  /** RSS of anonymous mappings (V8's heap, large Buffers, other threads' malloc arenas). */
+  readonly anonMb: number;
+  /** RSS of file mappings (the node binary and libraries). */
+  readonly fileMb: number;
 }
 
 export interface ConfigPushResult {
@@ -75,130 +93,55 @@ export interface ConfigPushResult {
   readonly memory: readonly MemoryPhase[];
 }
 
-type ServerCommand = { cmd: 'bump'; expect: number } | { cmd: 'rss'; phase: string };
-type Usage = { rssMb: number; heapMb: number; heapTotalMb: number; externalMb: number; arrayBuffersMb: number };
-type ServerReply = { port: number } | { acked: number[] } | Usage;
-
-// ---------------------------------------------------------------- control plane half
-
-async function serve(services: number, namespaces: number): Promise<void> {
-  const { MeshTranslator } = await import('../control-plane/translation/mesh-translator.ts');
-  const { ConfigServer } = await import('../control-plane/serving/config-server.ts');
-  const ns = (i: number): string => `ns-${i % namespaces}`;
-  const svcs = Array.from({ length: services }, (_, i) => ({
-    metadata: { namespace: ns(i), name: `svc-${i}` },
-    spec: { clusterIP: `10.96.${i >> 8}.${i & 255}`, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
-  }));
-  const slices = Array.from({ length: services }, (_, i) => ({
-    metadata: { namespace: ns(i), name: `svc-${i}-abc`, labels: { 'kubernetes.io/service-name': `svc-${i}` } },
-    addressType: 'IPv4',
-    ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
-    endpoints: [0, 1, 2].map((e) => ({ addresses: [`10.${100 + e}.${i >> 8}.${i & 255}`], conditions: { ready: true } })),
-  }));
-  let generation = 0;
-  const inputs = () => ({
-    services: svcs,
-    endpointSlices: slices,
-    namespaces: [],
-    trafficPolicies: [{
-      apiVersion: 'skein.dev/v1alpha1', kind: 'TrafficPolicy',
-      metadata: { namespace: ns(0), name: 'bench', generation: ++generation, creationTimestamp: '2026-12-01T00:00:00Z' },
-      spec: { targetRef: { kind: 'Service', name: 'svc-0' }, timeouts: { request: `${1000 + generation}ms` } },
-    }],
-    httpRoutes: [],
-    grpcRoutes: [],
-  });
-  const translator = new MeshTranslator((p) => ({ namespace: p.namespace, outboundNamespaces: null }));
-  translator.setInputs(inputs() as never);
-  let bumpedAt = 0;
-  let expectAcks = 0;
-  let acked: number[] = [];
-  const ackedBy = new Set<string>();
-  const reply = (r: ServerReply): void => void process.stdout.write(`${JSON.stringify(r)}\n`);
-  const server = new ConfigServer({
-    source: translator,
-    log: () => {},
-    events: {
-      onAck: (proxyId) => {
-        if (expectAcks === 0 || ackedBy.has(proxyId)) return;
-        ackedBy.add(proxyId);
-        acked.push(performance.now() - bumpedAt);
-        if (acked.length === expectAcks) {
-          expectAcks = 0;
-          reply({ acked });
-        }
-      },
-    },
-  });
-  const port = await server.listen('127.0.0.1', 0);
-  reply({ port });
-  const lines = createInterface({ input: process.stdin });
-  lines.on('line', (line) => {
-    const c = JSON.parse(line) as ServerCommand;
-    if (c.cmd === 'bump') {
-      acked = [];
-      ackedBy.clear();
-      expectAcks = c.expect;
-      bumpedAt = performance.now();
-      // What the informer callback does on a TrafficPolicy event: new inputs, then every proxy is looked at (debounced).
-      translator.setInputs(inputs() as never);
-      server.changed('all');
-    } else void readMemory(c.phase).then(reply);
-  });
-  lines.on('close', () => void server.close().then(() => process.exit(0)));
-}
-
-/**
- * The process's memory after full GCs. Buffers freed by a GC give their memory back a little later (their backing stores
- * are released after the collection): read at once, `arrayBuffers` still counts every Buffer just collected (it read
- * 1.7 MB per connected proxy before, 0.1 MB once settled).
- */
-async function readMemory(phase: string): Promise<Usage> {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  for (let i = 0; i < 3; i++) {
-    gc?.();
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const m = process.memoryUsage();
-  const mb = (n: number): number => n / 2 ** 20;
-  // For finding what holds memory: a heap snapshot per phase (open in Chrome DevTools, Memory tab).
-  const dir = process.env.CONFIG_PUSH_HEAP_SNAPSHOTS;
-  if (dir) (await import('node:v8')).writeHeapSnapshot(`${dir}/config-push-${phase.replace(/[^a-z0-9]+/gi, '-')}.heapsnapshot`);
-  // `external` already includes `arrayBuffers` (Node's definition): they are reported apart, never added.
-  return { rssMb: mb(m.rss), heapMb: mb(m.heapUsed), heapTotalMb: mb(m.heapTotal), externalMb: mb(m.external), arrayBuffersMb: mb(m.arrayBuffers) };
-}
-
 // ---------------------------------------------------------------- proxy half
 
 interface ServerHandle {
   readonly port: number;
   send(c: ServerCommand): Promise<ServerReply>;
+  /** Rejects if the control plane half exits before stop(): what waits on it (proxies syncing) must not wait forever. */
+  readonly exited: Promise<never>;
   stop(): void;
 }
 
-async function startServer(services: number, namespaces: number): Promise<ServerHandle> {
-  // Set up as `skein control-plane` runs in a pod: its V8 flags and environment (bin/process-settings.mjs).
+async function startServer(services: number, namespaces: number, fromSources: boolean): Promise<ServerHandle> {
+  // Set up as `skein control-plane` runs in a pod: its V8 flags and environment (bin/process-settings.mjs), and from a
+  // plain-JS copy of its modules (no TypeScript stripper in the process).
   const settings = (await import(new URL('../bin/process-settings.mjs', import.meta.url).href)) as { V8_FLAGS: Record<string, string[]>; ENV: Record<string, Record<string, string>> };
-  const child: ChildProcess = spawn(process.execPath, [...settings.V8_FLAGS['control-plane']!, '--expose-gc', import.meta.filename, '--serve', String(services), String(namespaces)], {
+  const entry = 'bench/config-push-serve.ts';
+  const script = fromSources ? join(REPO_ROOT, entry) : join(buildJsGraph([entry]), entry.replace(/\.ts$/, '.js'));
+  const child: ChildProcess = spawn(process.execPath, [...settings.V8_FLAGS['control-plane']!, '--expose-gc', script, String(services), String(namespaces)], {
     stdio: ['pipe', 'pipe', 'inherit'],
     env: { ...settings.ENV['control-plane'], ...process.env },
   });
   const lines = createInterface({ input: child.stdout! });
   const waiting: { resolve: (r: ServerReply) => void; reject: (e: Error) => void }[] = [];
   lines.on('line', (l) => waiting.shift()?.resolve(JSON.parse(l) as ServerReply));
-  child.once('exit', (code) => {
-    for (const w of waiting.splice(0)) w.reject(new Error(`control plane half exited (${code})`));
-  });
+  let stopping = false;
+  const exited = new Promise<never>((_, reject) =>
+    child.once('exit', (code, signal) => {
+      const e = new Error(`control plane half exited (${code ?? signal})`);
+      for (const w of waiting.splice(0)) w.reject(e);
+      if (!stopping) reject(e);
+    }),
+  );
+  exited.catch(() => {});
   const next = (): Promise<ServerReply> => new Promise((resolve, reject) => void waiting.push({ resolve, reject }));
   const first = (await next()) as { port: number };
   return {
     port: first.port,
     send: (c) => {
       const r = next();
+      const t = performance.now();
+      process.stderr.write(`config-push: ${JSON.stringify(c)}\n`);
+      void r.then(() => process.stderr.write(`config-push: ${c.cmd} answered in ${Math.round(performance.now() - t)} ms\n`), () => {});
       child.stdin!.write(`${JSON.stringify(c)}\n`);
       return r;
     },
-    stop: () => child.stdin!.end(),
+    exited,
+    stop: () => {
+      stopping = true;
+      child.stdin!.end();
+    },
   };
 }
 
@@ -267,54 +210,99 @@ interface SimulatedProxies {
   close(): void;
 }
 
+/**
+ * gRPC over a bare node:http2 session: one per simulated proxy. A grpc-js channel per proxy cost this process ~1.3 MB each
+ * (2.6 GB for 2000) and enough CPU that, on a loaded machine, the proxies fell behind on flow control (they must read
+ * every push to open their windows): the control plane then waited on them, not the other way round. The control plane
+ * sees the same thing either way: an HTTP/2 connection with one Subscribe stream, 64 KiB windows (grpc-js's default),
+ * length-prefixed messages.
+ */
 function connectProxies(port: number, count: number, namespaces: number): SimulatedProxies {
   const { service } = loadConfigDiscovery();
-  const Client = grpc.makeGenericClientConstructor({ Subscribe: { ...service.Subscribe!, responseDeserialize: decodePushFrame } }, 'ConfigDiscovery');
-  const clients: grpc.Client[] = [];
-  const calls = new Set<grpc.ClientDuplexStream<unknown, unknown>>();
+  const serialize = service.Subscribe!.requestSerialize as (m: unknown) => Buffer;
+  const frame = (m: unknown): Buffer => {
+    const body = serialize(m);
+    const head = Buffer.alloc(5);
+    head.writeUInt32BE(body.length, 1);
+    return Buffer.concat([head, body]);
+  };
+  const sessions = new Set<http2.ClientHttp2Session>();
   let first = 0;
   let closed = false;
   let resolveSynced!: () => void;
   const out: SimulatedProxies = { synced: new Promise((r) => (resolveSynced = r)), lastPushBytes: 0, firstPushBytes: 0, reconnects: 0, close: () => {} };
+  // A run on a loaded machine can take minutes to sync: say how far it got.
+  const t0 = performance.now();
+  const progress = setInterval(() => process.stderr.write(`config-push: ${first}/${count} proxies synced after ${Math.round((performance.now() - t0) / 1000)} s (${out.reconnects} reconnects)\n`), 30_000);
+  void out.synced.then(() => clearInterval(progress));
   for (let i = 0; i < count; i++) {
-    // A connection of its own per proxy, as in a cluster (grpc-js would otherwise share one subchannel).
-    const c = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1, 'grpc.max_receive_message_length': 64 << 20 });
-    clients.push(c);
     // What the proxy holds (versions only: the bodies are not applied), so that a reconnect asks for the difference.
     const known = new Map<string, string>();
     let seen = false;
     const subscribe = (): void => {
-      const call = (c as unknown as { Subscribe(): grpc.ClientDuplexStream<unknown, unknown> }).Subscribe();
-      calls.add(call);
-      call.on('data', (raw: unknown) => {
-        const p = raw as PushFrame;
+      const session = http2.connect(`http://127.0.0.1:${port}`);
+      sessions.add(session);
+      let again = false;
+      const reconnect = (): void => {
+        sessions.delete(session);
+        session.destroy();
+        // Cut (an ACK that came too late under load): back soon, as a real proxy would after its backoff.
+        if (closed || again) return;
+        again = true;
+        out.reconnects++;
+        setTimeout(subscribe, 50);
+      };
+      session.on('error', reconnect);
+      session.on('close', reconnect);
+      const stream = session.request({ ':method': 'POST', ':path': '/skein.discovery.v1.ConfigDiscovery/Subscribe', 'content-type': 'application/grpc', te: 'trailers' });
+      stream.on('error', reconnect);
+      stream.on('close', reconnect);
+      // The control plane ended the stream (its trailers carry the status: an ACK timeout under load, a Hello that came
+      // late): our side is still open, so 'close' would never come. A real proxy's gRPC client sees the status and redials.
+      stream.on('end', reconnect);
+      // Length-prefixed messages, reassembled from DATA chunks (joined once a message is whole, not per chunk).
+      let pending: Buffer[] = [];
+      let pendingBytes = 0;
+      let need = -1;
+      const onMessage = (msg: Buffer): void => {
+        const p = decodePushFrame(msg);
         const bytes = p.resources.reduce((n, r) => n + r.bodyBytes, 0);
         out.lastPushBytes = bytes;
         for (const r of p.resources) known.set(r.key, r.version);
         for (const k of p.removed) known.delete(k);
-        call.write({ ack: { nonce: p.nonce, version: p.version } });
+        stream.write(frame({ ack: { nonce: p.nonce, version: p.version } }));
         if (!seen) {
           seen = true;
           out.firstPushBytes = Math.max(out.firstPushBytes, bytes);
           if (++first === count) resolveSynced();
         }
-      });
-      call.on('error', () => {
-        calls.delete(call);
-        // Cut (an ACK that came too late under load): back at once, as a real proxy would after its backoff.
-        if (!closed) {
-          out.reconnects++;
-          setTimeout(subscribe, 50);
+      };
+      stream.on('data', (chunk: Buffer) => {
+        pending.push(chunk);
+        pendingBytes += chunk.length;
+        for (;;) {
+          if (need < 0) {
+            if (pendingBytes < 5) return;
+            if (pending[0]!.length < 5) pending = [Buffer.concat(pending)];
+            need = 5 + pending[0]!.readUInt32BE(1);
+          }
+          if (pendingBytes < need) return;
+          const all = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
+          onMessage(all.subarray(5, need));
+          const rest = all.subarray(need);
+          pending = rest.length > 0 ? [rest] : [];
+          pendingBytes = rest.length;
+          need = -1;
         }
       });
-      call.write({ hello: { proxyId: '', podName: `proxy-${i}`, podNamespace: `ns-${i % namespaces}`, podIp: `10.244.${i >> 8}.${i & 255}`, serviceAccount: 'default', token: '', mode: 'sidecar', proxyVersion: 'bench', knownVersions: Object.fromEntries(known) } });
+      stream.write(frame({ hello: { proxyId: '', podName: `proxy-${i}`, podNamespace: `ns-${i % namespaces}`, podIp: `10.244.${i >> 8}.${i & 255}`, serviceAccount: 'default', token: '', mode: 'sidecar', proxyVersion: 'bench', knownVersions: Object.fromEntries(known) } }));
     };
     subscribe();
   }
   out.close = () => {
+    clearInterval(progress);
     closed = true;
-    for (const call of calls) call.cancel();
-    for (const c of clients) c.close();
+    for (const s of sessions) s.destroy();
   };
   return out;
 }
@@ -334,8 +322,9 @@ export async function measureConfigPush(opts: ConfigPushOptions = {}): Promise<C
   const memory: MemoryPhase[] = [];
   const measure = async (server: ServerHandle, phase: string, proxies: number): Promise<MemoryPhase> => {
     const u = (await server.send({ cmd: 'rss', phase })) as Usage;
-    const m: MemoryPhase = { phase, proxies, rssMb: round1(u.rssMb), heapMb: round1(u.heapMb), heapTotalMb: round1(u.heapTotalMb), externalMb: round1(u.externalMb), arrayBuffersMb: round1(u.arrayBuffersMb) };
+    const m: MemoryPhase = { phase, proxies, rssMb: round1(u.rssMb), heapMb: round1(u.heapMb), heapTotalMb: round1(u.heapTotalMb), externalMb: round1(u.externalMb), arrayBuffersMb: round1(u.arrayBuffersMb), v8PhysicalMb: round1(u.v8PhysicalMb), v8MallocMb: round1(u.v8MallocMb), mallocHeapMb: round1(u.mallocHeapMb), anonMb: round1(u.anonMb), fileMb: round1(u.fileMb) };
     memory.push(m);
+    process.stderr.write(`config-push: ${JSON.stringify(m)}\n`);
     return m;
   };
   /** One change pushed to `n` connected proxies: p50/p99/max of change -> ACK. */
@@ -346,14 +335,14 @@ export async function measureConfigPush(opts: ConfigPushOptions = {}): Promise<C
   };
   const latency: PushLatency[] = [];
   let initialPushBytes = 0;
-  const timing = await startServer(services, namespaces);
+  const timing = await startServer(services, namespaces, opts.fromSources ?? false);
   try {
     await measure(timing, 'latency: no proxy', 0);
     for (const n of opts.proxyCounts ?? [100, 1000]) {
       const t0 = performance.now();
       const proxies = connectProxies(timing.port, n, namespaces);
       try {
-        await proxies.synced;
+        await Promise.race([proxies.synced, timing.exited]);
         const syncMs = performance.now() - t0;
         initialPushBytes = Math.max(initialPushBytes, proxies.firstPushBytes);
         const per: { p50: number; p99: number; max: number }[] = [];
@@ -368,12 +357,12 @@ export async function measureConfigPush(opts: ConfigPushOptions = {}): Promise<C
     timing.stop();
   }
   // Memory in a control plane of its own: what it holds for these Services and proxies, not what earlier phases left.
-  const server = await startServer(services, namespaces);
+  const server = await startServer(services, namespaces, opts.fromSources ?? false);
   try {
     const idle = await measure(server, 'no proxy', 0);
     const many = connectProxies(server.port, memoryProxies, namespaces);
     try {
-      await many.synced;
+      await Promise.race([many.synced, server.exited]);
       initialPushBytes = Math.max(initialPushBytes, many.firstPushBytes);
       const synced = await measure(server, `${memoryProxies} proxies synced`, memoryProxies);
       await change(server, memoryProxies);
@@ -400,20 +389,18 @@ export async function measureConfigPush(opts: ConfigPushOptions = {}): Promise<C
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  if (process.argv[2] === '--serve') await serve(Number(process.argv[3]), Number(process.argv[4]));
-  else {
-    const { values } = parseArgs({
-      options: { services: { type: 'string' }, namespaces: { type: 'string' }, proxies: { type: 'string' }, 'memory-proxies': { type: 'string' }, rounds: { type: 'string' } },
-    });
-    const num = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
-    const result = await measureConfigPush({
-      services: num(values.services),
-      namespaces: num(values.namespaces),
-      proxyCounts: values.proxies?.split(',').filter((x) => x !== '').map(Number),
-      memoryProxies: num(values['memory-proxies']),
-      rounds: num(values.rounds),
-    });
-    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    process.exit(0);
-  }
+  const { values } = parseArgs({
+    options: { services: { type: 'string' }, namespaces: { type: 'string' }, proxies: { type: 'string' }, 'memory-proxies': { type: 'string' }, rounds: { type: 'string' }, sources: { type: 'boolean' } },
+  });
+  const num = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
+  const result = await measureConfigPush({
+    services: num(values.services),
+    namespaces: num(values.namespaces),
+    proxyCounts: values.proxies?.split(',').filter((x) => x !== '').map(Number),
+    memoryProxies: num(values['memory-proxies']),
+    rounds: num(values.rounds),
+    fromSources: values.sources,
+  });
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  process.exit(0);
 }
