@@ -17,12 +17,10 @@ import { freePort, ProcessGroup, waitForPort, type Started } from './lib/process
 import { POLICY_DEFAULTS, skeinProxyConfig, withRouteAndCluster } from './lib/skein-config.ts';
 import { REPO_DIR, startSkeinProxy } from './lib/skein-proxy.ts';
 import { median } from './lib/stats.ts';
+import { cliArg, variantsFrom, type Variant } from './lib/variants.ts';
 
-interface Variant {
-  readonly name: string;
-  readonly dir?: string;
-  readonly args?: readonly string[];
-  readonly env?: Readonly<Record<string, string>>;
+/** A variant may also change the proxy's config (the policy-cost variants). */
+interface AbVariant extends Variant {
   readonly config?: Readonly<Record<string, unknown>>;
   readonly route?: object;
   readonly cluster?: object;
@@ -42,19 +40,14 @@ interface Target {
 }
 
 const argv = process.argv.slice(2);
-const arg = (name: string, dflt: string): string => {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1]! : dflt;
-};
+const arg = (name: string, dflt: string): string => cliArg(argv, name, dflt);
 const path = arg('--path', 'h2-h2');
 if (!['h2-h2', 'h2-h1', 'h1-h1'].includes(path)) throw new Error(`--path must be h2-h2, h2-h1 or h1-h1, not ${path}`);
 const runs = Number(arg('--runs', '5'));
 const seconds = Number(arg('--seconds', '5'));
 const downH2 = path.startsWith('h2');
 const upH2Cluster = path.endsWith('h2');
-const variants: Variant[] = [{ name: 'this checkout' }];
-if (argv.includes('--base')) variants.unshift({ name: `base (${arg('--base', '')})`, dir: arg('--base', '') });
-if (argv.includes('--variants')) variants.push(...(JSON.parse(arg('--variants', '[]')) as Variant[]));
+const variants = variantsFrom<AbVariant>(argv);
 if (argv.includes('--policy-defaults')) variants.push({ name: 'policies at defaults', ...POLICY_DEFAULTS });
 
 const group = new ProcessGroup();

@@ -19,15 +19,9 @@ import { freePort, ProcessGroup, waitForPort, type Started } from './lib/process
 import { skeinProxyConfig } from './lib/skein-config.ts';
 import { REPO_DIR, startSkeinProxy } from './lib/skein-proxy.ts';
 import { median } from './lib/stats.ts';
+import { cliArg, variantsFrom } from './lib/variants.ts';
 import { makeCerts } from './lib/tls-certs.ts';
 import { selfTimes } from './profile.ts';
-
-interface Variant {
-  readonly name: string;
-  readonly dir?: string;
-  readonly args?: readonly string[];
-  readonly env?: Readonly<Record<string, string>>;
-}
 
 interface Target {
   readonly name: string;
@@ -46,17 +40,12 @@ interface Target {
 }
 
 const argv = process.argv.slice(2);
-const arg = (name: string, dflt: string): string => {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1]! : dflt;
-};
+const arg = (name: string, dflt: string): string => cliArg(argv, name, dflt);
 const runs = Number(arg('--runs', '3'));
 const seconds = Number(arg('--seconds', '10'));
 const qps = Number(arg('--qps', '1000'));
 const profileDir = argv.includes('--profile') ? arg('--profile', '') : null;
-const variants: Variant[] = [{ name: 'this checkout' }];
-if (argv.includes('--base')) variants.unshift({ name: 'base', dir: arg('--base', '') });
-if (argv.includes('--variants')) variants.push(...(JSON.parse(arg('--variants', '[]')) as Variant[]));
+const variants = variantsFrom(argv);
 
 const group = new ProcessGroup();
 const work = mkdtempSync(join(tmpdir(), 'skein-grpc-pair-'));

@@ -1,5 +1,6 @@
 // Example app `skein.dev/example-grpc-echo`: a gRPC server on $PORT (default 9090), service skein.examples.Echo/Say, that
 // answers with the message and its pod name; metadata `fail-with: <code>` makes it answer that gRPC status (for mesh demos).
+// Echo/Chat is a bidirectional stream: each message is answered at once, and the call ends when the client's side does.
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { hostname } from 'node:os';
@@ -16,6 +17,11 @@ server.addService(pkg.skein.examples.Echo.service, {
     const fail = Number(call.metadata.get('fail-with')[0] ?? 0);
     if (fail > 0 && fail <= 16) { callback({ code: fail, details: `failing on request (${fail})` }); return; }
     callback(null, { message: call.request.message, pod });
+  },
+  Chat(call: grpc.ServerDuplexStream<{ message: string }, unknown>) {
+    call.on('data', (m: { message: string }) => call.write({ message: m.message, pod }));
+    call.on('end', () => call.end());
+    call.on('error', () => {});
   },
 });
 server.bindAsync(`0.0.0.0:${port}`, grpc.ServerCredentials.createInsecure(), (e) => {
