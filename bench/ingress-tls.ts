@@ -182,7 +182,7 @@ export function ingressTlsMarkdown(raw: IngressTlsRaw, s: IngressTlsSummary, qps
   const hs = (['ingress-1', 'haproxy-1'] as const).map((k) => `| ${k} | ${n(median(raw.handshake[k].map((h) => h.ms)), 3)} | ${n(median(raw.handshake[k].map((h) => h.serverCpuMs)), 3)} |`);
   return [
     `## The ingress against HAProxy terminating TLS (bench/ingress-tls.ts; all cores = ${raw.cores})`, '',
-    `Negotiated with a client offering h2 and http/1.1: ingress ${raw.negotiated.ingress}; HAProxy ${raw.negotiated.haproxy} (wrk and fortio offer no ALPN: HTTP/1.1). Throughput ratio 1 core ${n(s.ingress_tls_rps_ratio_1core, 2)}, all cores ${n(s.ingress_tls_rps_ratio_allcores, 2)}; added p99 ratio ${n(s.ingress_tls_added_p99_ratio, 2)}; handshake CPU ratio ${n(s.ingress_tls_handshake_cpu_ratio, 2)}.`, '',
+    `Negotiated with a client offering h2 and http/1.1: ingress ${raw.negotiated.ingress}; HAProxy ${raw.negotiated.haproxy} (wrk and fortio send HTTP/1.1; a proxy using well under its cores below had the load generator as its ceiling). Throughput ratio 1 core ${n(s.ingress_tls_rps_ratio_1core, 2)}, all cores ${n(s.ingress_tls_rps_ratio_allcores, 2)}; added p99 ratio ${n(s.ingress_tls_added_p99_ratio, 2)}; handshake CPU ratio ${n(s.ingress_tls_handshake_cpu_ratio, 2)}.`, '',
     `| HTTPS keep-alive (wrk, ${connections} conns) | req/s (median) | runs | proxy cores | req per proxy CPU-second | errors | flagged windows |`, '|---|---|---|---|---|---|---|', ...tput, '',
     `| @${qps} req/s, ${connections} conns (fortio) | p50 ms | p90 ms | p99 ms | max ms | actual req/s | errors |`, '|---|---|---|---|---|---|---|', ...lat, '',
     '| new TLS connection + 1 request, one at a time | client ms | server CPU ms |', '|---|---|---|', ...hs,

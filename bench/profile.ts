@@ -1,5 +1,6 @@
 // Profiles one Skein proxy under closed-loop load with `node --cpu-prof` and prints the biggest self-time costs by function.
-// Usage: node bench/profile.ts [--proto h1|h2] [--seconds 15] [--qps N] [--tracing PERCENT] [--policy-defaults] [--out DIR] [--no-pin]   (prints a table; keeps the .cpuprofile in DIR)
+// Usage: node bench/profile.ts [--proto h1|h2|ingress-tls] [--seconds 15] [--qps N] [--tracing PERCENT] [--policy-defaults] [--out DIR] [--no-pin]   (prints a table; keeps the .cpuprofile in DIR)
+// --proto ingress-tls: an ingress (one worker process) terminating TLS for one route, driven by wrk over HTTPS keep-alive.
 // --tracing PERCENT: tracing configured, new traces sampled at PERCENT (0-100), spans exported to a stand-in collector.
 // --policy-defaults: every policy configured at its defaults (bench/lib/skein-config.ts POLICY_DEFAULTS).
 // --qps N (h1 only): fixed rate with fortio over 16 connections instead of closed loop; also prints the proxy's vCPU per 1000 req/s.
@@ -15,8 +16,9 @@ import { fortio, h2load, parseFortioJson, parseH2load, parseWrk, wrk } from './l
 import { binDir } from './lib/install-tools.ts';
 import { cpuSeconds } from './lib/proc-stats.ts';
 import { freePort, ProcessGroup, waitForPort } from './lib/process-group.ts';
-import { POLICY_DEFAULTS, skeinProxyConfig, withRouteAndCluster } from './lib/skein-config.ts';
+import { POLICY_DEFAULTS, skeinIngressConfig, skeinProxyConfig, withRouteAndCluster } from './lib/skein-config.ts';
 import { startSkeinProxy } from './lib/skein-proxy.ts';
+import { makeCerts } from './lib/tls-certs.ts';
 
 /** The repository's root as profile URLs name it (any checkout or worktree, not only /work/main). */
 const REPO_URL = `${pathToFileURL(resolve(import.meta.dirname, '..')).href}/`;
@@ -111,9 +113,15 @@ async function main(): Promise<void> {
     await waitForPort(up.h1, 5000, upstream);
     const port = await freePort();
     const admin = await freePort();
-    const plain = skeinProxyConfig('bench-profile', admin, [
-      { name: 'prof', port, direction: 'outbound', upstreamPort: proto === 'h1' ? up.h1 : up.h2, upstreamProtocol: proto === 'h1' ? 'http1' : 'http2' },
-    ]);
+    // HTTP/1.1 load (wrk) for h1 and for the ingress; h2load for h2.
+    const h1Load = proto !== 'h2';
+    const ingress = proto === 'ingress-tls';
+    const certs = ingress ? makeCerts(work, 'ingress.bench') : null;
+    const plain = certs
+      ? skeinIngressConfig('bench-profile', admin, { port, upstreamPort: up.h1, certFile: certs.leafCertPem, keyFile: certs.leafKeyPem })
+      : skeinProxyConfig('bench-profile', admin, [
+        { name: 'prof', port, direction: 'outbound', upstreamPort: proto === 'h1' ? up.h1 : up.h2, upstreamProtocol: proto === 'h1' ? 'http1' : 'http2' },
+      ]);
     const policies = argv.includes('--policy-defaults');
     const cfg = policies ? withRouteAndCluster(plain, POLICY_DEFAULTS) : plain;
     const tracing = arg('--tracing', '');
@@ -123,18 +131,18 @@ async function main(): Promise<void> {
       await waitForPort(sinkPort, 10_000, sink);
       cfg.telemetry = { tracing: { collector: `http://127.0.0.1:${sinkPort}/v1/traces`, samplingPercent: Number(tracing) } };
     }
-    const r = await startSkeinProxy(group, 'skein-profile', cfg, admin, work, ['--cpu-prof', '--cpu-prof-dir', out]);
+    const r = await startSkeinProxy(group, 'skein-profile', cfg, admin, work, ['--cpu-prof', '--cpu-prof-dir', out], undefined, ingress ? { proxyArgs: ['--workers', '1'] } : {});
     if (!r.ok) throw new Error(r.reason);
     const pinned = !argv.includes('--no-pin') && pin(r.proc.pid, 0) && pin(upstream.pid, 1);
-    const url = `http://127.0.0.1:${port}/`;
+    const url = `${ingress ? 'https' : 'http'}://127.0.0.1:${port}/`;
     const qps = Number(arg('--qps', '0'));
     const cpuBefore = cpuSeconds(r.proc.pid) ?? 0;
     const t0 = performance.now();
     const json = join(work, 'fortio.json');
-    const load = qps > 0 ? fortio(group, join(binDir(), 'fortio'), url, qps, 16, seconds, json) : proto === 'h1' ? wrk(group, url, 16, seconds) : h2load(group, url, 16, 10, seconds);
+    const load = qps > 0 ? fortio(group, join(binDir(), 'fortio'), url, qps, 16, seconds, json) : h1Load ? wrk(group, url, 16, seconds) : h2load(group, url, 16, 10, seconds);
     if (pinned) pin(load.proc.pid, 1);
     const loadOut = await load.done;
-    const res = qps > 0 ? { rps: parseFortioJson(json).actualQps } : (proto === 'h1' ? parseWrk : parseH2load)(loadOut);
+    const res = qps > 0 ? { rps: parseFortioJson(json).actualQps } : (h1Load ? parseWrk : parseH2load)(loadOut);
     const cpu = ((cpuSeconds(r.proc.pid) ?? 0) - cpuBefore) / ((performance.now() - t0) / 1000);
     await group.stop(r.proc); // SIGTERM: the proxy drains and exits, and Node writes the profile on exit
     const file = readdirSync(out).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(out, f)).sort().at(-1);

@@ -45,7 +45,7 @@ if (Object.hasOwn(V8_FLAGS, command) && wanted && !refused && typeof process.exe
 }
 
 // Must match scripts/build-js.ts (JS_COMMANDS, JS_CACHE_DIR, MANIFEST, the manifest format).
-const JS_COMMANDS = new Set(['proxy', 'injector']);
+const JS_COMMANDS = new Set(['proxy', 'injector', 'control-plane']);
 const cache = join(root, '.cache', 'js');
 const debug = (msg) => { if (process.env.SKEIN_DEBUG) process.stderr.write(`skein: ${msg}\n`); };
 

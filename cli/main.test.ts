@@ -69,6 +69,8 @@ describe('skein', () => {
     expect(started).toHaveLength(2);
     expect(started[1]![0]).toBe(started[0]![0]);
     expect(started[1]![1]).toContain('--max-semi-space-size=1');
+    // Its gc() is what serving's IdleReclaimer calls after a burst of pushes.
+    expect(started[1]![1]).toContain('--expose-gc');
     expect(started[1]![2]).toBe('131072');
     expect(run({ MALLOC_MMAP_THRESHOLD_: '65536' }).at(-1)![2]).toBe('65536');
     const without = run({ SKEIN_PROCESS_SETTINGS: '0', MALLOC_MMAP_THRESHOLD_: undefined });

@@ -78,8 +78,8 @@ describe('the claims file', () => {
     expect(r.value.features['MESH-HTTP']).toEqual(expect.arrayContaining(['Mesh', 'HTTPRoute']));
     expect(r.value.features['GATEWAY-HTTP']).toEqual(expect.arrayContaining(['Gateway', 'HTTPRoute']));
     expect(r.value.features['GATEWAY-GRPC']).toEqual(expect.arrayContaining(['Gateway', 'GRPCRoute']));
-    // Without crdChannel, a profile runs on the standard CRDs.
-    expect(r.value.channels['MESH-HTTP']).toBe('standard');
+    // HTTPRoute `retry` is an experimental field: GATEWAY-HTTP runs on the experimental CRDs, the others on the standard ones.
+    expect(r.value.channels).toEqual({ 'MESH-HTTP': 'standard', 'GATEWAY-HTTP': 'experimental', 'GATEWAY-GRPC': 'standard' });
   });
 
   it('reports every problem at once, each with its path', () => {

@@ -18,6 +18,7 @@ import { StatusWriter } from './status/status-writer.ts';
 import { kubeServiceWrite } from './status/kube-service-write.ts';
 import type { ServiceChange } from './translation/gateway-services.ts';
 import { ConfigServer, type ServingLog } from './serving/config-server.ts';
+import { exposedGcReclaim } from './serving/idle-reclaimer.ts';
 import { startDebugServer } from './serving/debug-server.ts';
 import { ServingMetrics } from './serving/serving-metrics.ts';
 import { OUTBOUND_NAMESPACES_ANNOTATION, parseNamespaceList } from './translation/mesh-inputs.ts';
@@ -121,7 +122,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     trustDomain: opts.identity?.trustDomain ?? null,
   });
   const serving = new ServingMetrics(registry, () => server?.connectedCount ?? 0);
-  server = new ConfigServer({ source: translator, replica: opts.replica, log: opts.log, events: serving.events() });
+  server = new ConfigServer({ source: translator, replica: opts.replica, log: opts.log, events: serving.events(), reclaimMemory: exposedGcReclaim() });
   let debug: { server: Server; address: AddressInfo } | null = null;
   let identity: RunningIdentity | null = null;
   try {

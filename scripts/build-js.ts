@@ -1,4 +1,4 @@
-// Writes a plain-JS copy of the long-running commands' module graph (`skein proxy`, `skein injector`) to .cache/js/, so
+// Writes a plain-JS copy of the long-running commands' module graph (`skein proxy`, `skein injector`, `skein control-plane`) to .cache/js/, so
 // those processes start without Node's in-process TypeScript stripper (~17 MB RSS). `npm run build:js`; bin/skein.mjs
 // also runs it when the copy is stale, and uses the copy only while every source still hashes as recorded.
 import { createHash } from 'node:crypto';
@@ -14,7 +14,7 @@ export const MANIFEST = 'current.json';
 const FORMAT = 1;
 
 /** The commands whose processes run for the life of a pod; their graphs (and only theirs) are built. */
-export const JS_COMMANDS = ['proxy', 'injector'] as const;
+export const JS_COMMANDS = ['proxy', 'injector', 'control-plane'] as const;
 const ENTRY = 'cli/main.ts';
 /** A build folder other than the current one is deleted once older than this (processes import their graph at start-up). */
 const KEEP_OLD_MS = 60 * 60 * 1000;
@@ -83,15 +83,16 @@ export function builtinImportsToGetBuiltin(js: string, file: string): string {
 }
 
 /**
- * Walks the graph from cli/main.ts: static imports always, dynamic imports too except main's lazy imports of commands
- * that do not run from the copy. Returns the stripped JS of each module (`.ts` specifiers rewritten to `.js`) and the
- * non-TS files next to modules that locate files through import.meta (the proxy's native addon source, for one).
+ * Walks the graph from `entries` (cli/main.ts for the copy): static imports always, dynamic imports too except main's
+ * lazy imports of commands that do not run from the copy. Returns the stripped JS of each module (`.ts` specifiers
+ * rewritten to `.js`) and the non-TS files next to modules that locate files through import.meta (the proxy's native
+ * addon source, for one).
  */
-function collect(root: string): { modules: Map<string, string>; assets: Set<string> } {
+function collect(root: string, entries: readonly string[] = [ENTRY]): { modules: Map<string, string>; assets: Set<string> } {
   const modules = new Map<string, string>();
   const assets = new Set<string>();
   const wanted = new Set(JS_COMMANDS.map((c) => `cli/commands/${c}.ts`));
-  const queue = [ENTRY];
+  const queue = [...entries];
   while (queue.length > 0) {
     const rel = queue.shift()!;
     if (modules.has(rel)) continue;
@@ -120,37 +121,62 @@ function collect(root: string): { modules: Map<string, string>; assets: Set<stri
 export function buildJs(root = REPO_ROOT): BuildResult {
   const cache = join(root, JS_CACHE_DIR);
   const { modules, assets } = collect(root);
-  const files: Record<string, string> = {};
-  const inputs = [...modules.keys(), ...assets, toPosix(relative(root, import.meta.filename))].sort();
-  for (const rel of inputs) files[rel] = sha256(readFileSync(join(root, rel)));
-  const dir = sha256(JSON.stringify({ FORMAT, files, node: process.version })).slice(0, 16);
+  const { files, dir } = hashInputs(root, modules, assets);
   const out = join(cache, dir);
-  if (!existsSync(out)) {
-    // Written aside and renamed in place, so a concurrent build or a starting process never sees half a copy.
-    const tmp = join(cache, `${dir}.tmp-${process.pid}`);
-    rmSync(tmp, { recursive: true, force: true });
-    for (const [rel, js] of modules) {
-      const file = join(tmp, rel.replace(/\.ts$/, '.js'));
-      mkdirSync(dirname(file), { recursive: true });
-      writeFileSync(file, js);
-    }
-    for (const rel of assets) {
-      mkdirSync(dirname(join(tmp, rel)), { recursive: true });
-      copyFileSync(join(root, rel), join(tmp, rel));
-    }
-    try {
-      renameSync(tmp, out);
-    } catch (e) {
-      rmSync(tmp, { recursive: true, force: true });
-      if (!existsSync(out)) throw e;
-    }
-  }
+  writeOnce(root, out, modules, assets);
   const manifest: JsManifest = { format: FORMAT, dir, files };
   const tmpManifest = join(cache, `${MANIFEST}.tmp-${process.pid}`);
   writeFileSync(tmpManifest, `${JSON.stringify(manifest, null, 1)}\n`);
   renameSync(tmpManifest, join(cache, MANIFEST));
   prune(cache, dir);
   return { manifest, entry: join(out, 'cli', 'main.js') };
+}
+
+/** The sha256 of every input (the sources, copied assets and this script), and the copy's folder name, a hash of them all. */
+function hashInputs(root: string, modules: ReadonlyMap<string, string>, assets: ReadonlySet<string>): { files: Record<string, string>; dir: string } {
+  const files: Record<string, string> = {};
+  const inputs = [...modules.keys(), ...assets, toPosix(relative(root, import.meta.filename))].sort();
+  for (const rel of inputs) files[rel] = sha256(readFileSync(join(root, rel)));
+  return { files, dir: sha256(JSON.stringify({ FORMAT, files, node: process.version })).slice(0, 16) };
+}
+
+/** Writes the modules and assets to `out` unless it exists: aside, then renamed in place, so nobody sees half a copy. */
+function writeOnce(root: string, out: string, modules: ReadonlyMap<string, string>, assets: ReadonlySet<string>): void {
+  if (existsSync(out)) return;
+  const tmp = `${out}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  for (const [rel, js] of modules) {
+    const file = join(tmp, rel.replace(/\.ts$/, '.js'));
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, js);
+  }
+  for (const rel of assets) {
+    mkdirSync(dirname(join(tmp, rel)), { recursive: true });
+    copyFileSync(join(root, rel), join(tmp, rel));
+  }
+  try {
+    renameSync(tmp, out);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    if (!existsSync(out)) throw e;
+  }
+}
+
+/**
+ * A plain-JS copy of the graph of other entry modules (repo-relative `.ts` paths), in a folder of its own under
+ * .cache/ named by its inputs (inside the repository, so that packages resolve from node_modules as from the sources).
+ * For processes measured as they run in a pod: bench/config-push.ts's control-plane half. Returns the copy's root;
+ * entry `a/b.ts` is `<root>/a/b.js`.
+ */
+export function buildJsGraph(entries: readonly string[], root = REPO_ROOT): string {
+  const { modules, assets } = collect(root, entries);
+  const { dir } = hashInputs(root, modules, assets);
+  const cache = join(root, '.cache', 'js-graphs');
+  mkdirSync(cache, { recursive: true });
+  const out = join(cache, dir);
+  writeOnce(root, out, modules, assets);
+  prune(cache, dir);
+  return out;
 }
 
 function prune(cache: string, current: string): void {

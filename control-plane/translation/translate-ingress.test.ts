@@ -15,7 +15,8 @@ import { INGRESS_SERVICE_LABEL, intersectHostnames, resolveGateways, type Gatewa
 import type { MeshInputs } from './mesh-inputs.ts';
 import { clusterName } from './mesh-inputs.ts';
 import { certificateSecretName, gatewayInputsOf, translateIngress } from './translate-ingress.ts';
-import { clustersWithEndpoints } from './translate-proxy.ts';
+import type { TrafficPolicy, TrafficPolicySpec } from '../../api/crd/traffic-policy.ts';
+import { clustersWithEndpoints, outboundVirtualHosts, translateProxy } from './translate-proxy.ts';
 
 const PEM = (what: string): string => `-----BEGIN ${what}-----\nAAAA\n-----END ${what}-----\n`;
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
@@ -333,6 +334,87 @@ describe('Gateway translation for the ingress proxy', () => {
     const before = JSON.stringify(ins);
     expect(JSON.stringify(translateIngress(ins, all))).toBe(JSON.stringify(translateIngress(ins, all)));
     expect(JSON.stringify(ins)).toBe(before);
+  });
+});
+
+const tp = (service: string, spec: Omit<TrafficPolicySpec, 'targetRef'>, name = service): TrafficPolicy => ({
+  apiVersion: 'skein.dev/v1alpha1',
+  kind: 'TrafficPolicy',
+  metadata: { namespace: 'edge', name, generation: 1, creationTimestamp: '2026-12-01T00:00:00Z' },
+  spec: { targetRef: { kind: 'Service', name: service }, ...spec },
+});
+const routeLevel: Omit<TrafficPolicySpec, 'targetRef'> = {
+  retries: { attempts: 3, perTryTimeout: '500ms', retryOn: ['5xx'] },
+  timeouts: { request: '2s', streamIdle: '1m' },
+  rateLimit: { requestsPerSecond: 50 },
+  fault: { headerPresent: 'X-Chaos', abort: { httpStatus: 503, percent: 10 } },
+  tracing: { samplingPercent: 25 },
+};
+/** The first route of the ingress's port-80 table, for one HTTPRoute rule, under the given TrafficPolicies. */
+function ingressRoute(rule: NonNullable<HTTPRoute['spec']['rules']>[number], trafficPolicies: TrafficPolicy[]): { route: RouteConfig; t: ReturnType<typeof translateIngress> } {
+  const t = translateIngress(inputs({ gateways: [gateway([http80])], httpRoutes: [route('r', [rule])], trafficPolicies }), all);
+  return { route: table(t, 'ingress:80')[0]!.routes[0]!, t };
+}
+const policyFields = (r: RouteConfig) => ({ timeoutMs: r.timeoutMs, retries: r.retries, streamIdleTimeoutMs: r.streamIdleTimeoutMs, rateLimit: r.rateLimit, fault: r.fault, tracing: r.tracing });
+
+describe("the ingress applies a backend Service's TrafficPolicy route sections, as a sidecar does", () => {
+  it('retries, timeouts, rate limit and fault: the same fields a sidecar calling the Service gets, and the proxy takes them', () => {
+    const policies = [tp('web', { ...routeLevel, circuitBreaker: { maxConnections: 10 } })];
+    const { route: r, t } = ingressRoute({ backendRefs: [{ name: 'web', port: 8080 }] }, policies);
+    expect(t.problems).toEqual([]);
+    for (const res of t.resources) expect(parseConfigResource(res.type, res.name, JSON.parse(JSON.stringify(res.body)), { mode: 'ingress' })).toMatchObject({ ok: true });
+    expect(r.retries).toMatchObject({ attempts: 2, perTryTimeoutMs: 500, retryOn: ['5xx'] });
+    expect(policyFields(r)).toMatchObject({ timeoutMs: 2000, streamIdleTimeoutMs: 60_000, rateLimit: { requestsPerSecond: 50, burst: 50 }, fault: { header: 'x-chaos' }, tracing: { samplingPercent: 25 } });
+    const sidecar = outboundVirtualHosts(translateProxy(inputs({ trafficPolicies: policies }), { namespace: 'edge', outboundNamespaces: null }).resources).find((v) => v.name === web)!.routes[0]!;
+    expect(policyFields(r)).toEqual(policyFields(sidecar));
+    // The cluster-level sections stay on the cluster, as before.
+    expect(clustersWithEndpoints(t.resources).find((c) => c.name === web)!.circuitBreaker).toMatchObject({ maxConnections: 10 });
+  });
+
+  it("the rule's own timeouts and retry win over the policy's; its other sections still apply", () => {
+    const { route: r } = ingressRoute({ backendRefs: [{ name: 'web', port: 8080 }], timeouts: { request: '5s' }, retry: { codes: [502], attempts: 1 } }, [tp('web', routeLevel)]);
+    expect(r.timeoutMs).toBe(5000);
+    expect(r.retries).toMatchObject({ attempts: 1, retriableStatusCodes: [502], retryNonIdempotent: true });
+    expect(r.rateLimit).toMatchObject({ requestsPerSecond: 50 });
+    expect(r.fault).toMatchObject({ header: 'x-chaos' });
+    // A rule timeout alone keeps the policy's retries, their per-try timeout bounded by it.
+    const { route: short } = ingressRoute({ backendRefs: [{ name: 'web', port: 8080 }], timeouts: { request: '300ms' } }, [tp('web', routeLevel)]);
+    expect(short.timeoutMs).toBe(300);
+    expect(short.retries).toMatchObject({ attempts: 2, perTryTimeoutMs: 300 });
+  });
+
+  it('no policy, a policy of cluster sections only, or an invalid policy: the routes are as without any', () => {
+    const rule = { backendRefs: [{ name: 'web', port: 8080 }] };
+    const none = ingressRoute(rule, []);
+    expect(policyFields(none.route)).toEqual({ timeoutMs: 0, retries: null, streamIdleTimeoutMs: 0, rateLimit: null, fault: null });
+    const tables = (t: ReturnType<typeof translateIngress>) => JSON.stringify(byType(t, 'route-table'));
+    expect(tables(ingressRoute(rule, [tp('web', { circuitBreaker: { maxConnections: 10 } })]).t)).toBe(tables(none.t));
+    // Another Service's policy changes nothing here.
+    expect(tables(ingressRoute(rule, [tp('web-canary', routeLevel)]).t)).toBe(tables(none.t));
+    // Invalid (a duration past the proxy's 24 h): nothing of it applies, as for sidecars.
+    const invalid = ingressRoute(rule, [tp('web', { ...routeLevel, timeouts: { request: '48h' } })]);
+    expect(JSON.stringify(invalid.t.resources)).toBe(JSON.stringify(none.t.resources));
+    expect(invalid.t.problems).toEqual([]);
+  });
+
+  it('weighted backends: the sections their policies agree on apply; those they differ on do not, and the problem says so', () => {
+    const split = { backendRefs: [{ name: 'web', port: 8080, weight: 90 }, { name: 'web-canary', port: 8080, weight: 10 }] };
+    const same = ingressRoute(split, [tp('web', routeLevel), tp('web-canary', routeLevel)]);
+    expect(same.t.problems).toEqual([]);
+    expect(same.route.retries).toMatchObject({ attempts: 2 });
+    const canaryFaster = ingressRoute(split, [tp('web', routeLevel), tp('web-canary', { ...routeLevel, timeouts: { request: '1s', streamIdle: '1m' } })]);
+    expect(policyFields(canaryFaster.route)).toMatchObject({ timeoutMs: 0, streamIdleTimeoutMs: 0, retries: { attempts: 2 }, rateLimit: { requestsPerSecond: 50 } });
+    expect(canaryFaster.t.problems).toEqual([
+      { object: 'HTTPRoute edge/r', message: "httproute/edge/r/rule0/match0: its backends' TrafficPolicies differ on timeouts; those are not applied at the ingress for this rule" },
+    ]);
+    // A canary without any policy: nothing of web's applies to the split (no retry or fault the canary did not ask for).
+    const bare = ingressRoute(split, [tp('web', routeLevel)]);
+    expect(policyFields(bare.route)).toEqual({ timeoutMs: 0, retries: null, streamIdleTimeoutMs: 0, rateLimit: null, fault: null });
+    expect(bare.t.problems[0]!.message).toContain('differ on retries, timeouts, rateLimit, fault');
+    // A backend of weight 0 gets no request, so its policy does not count.
+    const drained = ingressRoute({ backendRefs: [{ name: 'web', port: 8080, weight: 1 }, { name: 'web-canary', port: 8080, weight: 0 }] }, [tp('web', routeLevel)]);
+    expect(drained.t.problems).toEqual([]);
+    expect(drained.route.retries).toMatchObject({ attempts: 2 });
   });
 });
 

@@ -10,6 +10,7 @@ import { resolveGateways, type GatewayInputs, type ListenerOutcome, type Resolve
 import { gatewayTargetPorts } from './gateway-services.ts';
 import { ingressesAsGateways } from './ingress-objects.ts';
 import { clusterName, type MeshInputs } from './mesh-inputs.ts';
+import { sharedRoutePolicy, withRoutePolicy } from './route-policy.ts';
 import { compareRanked, type RankedRoute } from './route-rules.ts';
 import { portKey, resolveTrafficPolicies } from './traffic-policy-resolution.ts';
 import { clusterResources, RESOURCE_TYPES, serviceCluster, slicesOfServices, type ProxyTranslation, type TranslationProblem } from './translate-proxy.ts';
@@ -105,6 +106,19 @@ export function translateIngress(inputs: MeshInputs, scope: IngressScope, resolv
     }
     return v;
   };
+  // A rule's route gets its backends' TrafficPolicy route sections, as a sidecar's route to that Service does
+  // (docs/traffic-policy.md): with several backends, only the sections they agree on.
+  const trafficPolicies = resolveTrafficPolicies(inputs.trafficPolicies, inputs.services);
+  const policyByCluster = new Map(resolved.backends.map((b) => [clusterName(b.namespace, b.name, b.port), trafficPolicies.byPort.get(portKey(b.namespace, b.name, b.port))?.sections ?? null]));
+  const reported = new Set<string>();
+  const withBackendPolicy = (route: RouteConfig, object: string): RouteConfig => {
+    const shared = sharedRoutePolicy(route.backends.filter((b) => b.weight > 0).map((b) => policyByCluster.get(b.cluster) ?? null));
+    if (shared.differing.length > 0 && !reported.has(route.name)) {
+      reported.add(route.name);
+      problems.push({ object, message: `${route.name}: its backends' TrafficPolicies differ on ${shared.differing.join(', ')}; those are not applied at the ingress for this rule` });
+    }
+    return withRoutePolicy(route, shared.sections);
+  };
   const routeObjects = new Map<string, Readonly<Record<string, string>> | undefined>();
   for (const r of inputs.httpRoutes ?? []) routeObjects.set(`HTTPRoute/${r.metadata.namespace}/${r.metadata.name}`, r.metadata.annotations);
   for (const r of inputs.grpcRoutes ?? []) routeObjects.set(`GRPCRoute/${r.metadata.namespace}/${r.metadata.name}`, r.metadata.annotations);
@@ -131,7 +145,7 @@ export function translateIngress(inputs: MeshInputs, scope: IngressScope, resolv
               ? failed(rr.route, `the Gateway's ${gw.split(':')[0]} annotation is invalid`)
               : typeof ownPolicy === 'string'
                 ? failed(rr.route, `the route's ${ownPolicy.split(':')[0]} annotation is invalid`)
-                : withEdge(rr.route, gw, ownPolicy);
+                : withEdge(withBackendPolicy(rr.route, `${a.kind} ${a.namespace}/${a.name}`), gw, ownPolicy);
           // The same rule reached through two listeners of one port serves once.
           if (!list.has(route.name)) list.set(route.name, { route, key: rr.key });
         }
@@ -173,7 +187,6 @@ export function translateIngress(inputs: MeshInputs, scope: IngressScope, resolv
   for (const p of pending) hostsOf.set(p.draft, [...(hostsOf.get(p.draft) ?? []), p.l.hostname?.toLowerCase() ?? null]);
   for (const p of pending) addListener(p.draft, p.l, p.gw, hostsOf.get(p.draft)!);
 
-  const trafficPolicies = resolveTrafficPolicies(inputs.trafficPolicies, inputs.services);
   const services = new Map(inputs.services.map((s) => [`${s.metadata?.namespace}/${s.metadata?.name}`, s]));
   const slices = slicesOfServices(inputs.endpointSlices);
   const wanted = new Set<string>();

@@ -3,13 +3,13 @@
 // problem found in the inputs. No clock, no environment, no I/O; the inputs are never modified.
 import { workloadOfPod } from '../../api/mesh/workload-name.ts';
 import type { V1EndpointSlice, V1Service, V1ServicePort } from '@kubernetes/client-node';
-import type { RoutePolicyConfig } from '../../api/config/policy-config.ts';
 import type { ClusterConfig, EndpointConfig, RouteConfig, VirtualHostConfig } from '../../api/config/proxy-config.ts';
 import { DEFAULT_MAX_CONNECTIONS_PER_ENDPOINT, DEFAULT_OUTBOUND_CONNECT_TIMEOUT_MS, DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS } from '../../api/config/proxy-config-defaults.ts';
 import type { WireResource } from '../../api/proto/config-discovery.ts';
 import { wireResource, type ResourceBody } from '../serving/proxy-snapshot.ts';
 import type { ServicePortMemo } from './service-port-memo.ts';
 import { resolveGammaRoutes } from './gamma-routes.ts';
+import { routePolicy, withRoutePolicy } from './route-policy.ts';
 import type { CompiledSections } from './traffic-policy-compile.ts';
 import { portKey, resolveTrafficPolicies } from './traffic-policy-resolution.ts';
 import { CLUSTER_DOMAIN, clusterName, EXPORT_TO_ANNOTATION, parseNamespaceList, type MeshInputs, type ProxyScope } from './mesh-inputs.ts';
@@ -38,9 +38,6 @@ export interface ProxyTranslation {
   readonly problems: readonly TranslationProblem[];
 }
 
-/** A route without a TrafficPolicy: no retries, rate limit, fault or mirror. */
-const NO_ROUTE_POLICY: RoutePolicyConfig = { retries: null, streamIdleTimeoutMs: 0, rateLimit: null, fault: null, mirrors: [] };
-
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const IPV6 = /^[0-9a-f:]+$/i;
@@ -63,19 +60,6 @@ export function hostForms(ns: string, name: string, port: number, sameNamespace:
   return out;
 }
 
-/** The route fields a Service port's TrafficPolicy sets (timeouts, retries, rate limit, fault); none without one. */
-function routePolicy(p: CompiledSections | null): RoutePolicyConfig & { timeoutMs: number } {
-  if (p === null) return { timeoutMs: 0, ...NO_ROUTE_POLICY };
-  return {
-    timeoutMs: p.timeouts?.requestMs ?? 0,
-    retries: p.retries ?? null,
-    streamIdleTimeoutMs: p.timeouts?.streamIdleMs ?? 0,
-    rateLimit: p.rateLimit ?? null,
-    fault: p.fault ?? null,
-    mirrors: [],
-  };
-}
-
 /** A Service port's route when no HTTPRoute / GRPCRoute attaches: everything to the Service. */
 function defaultRoute(cluster: string): RouteConfig {
   return {
@@ -89,20 +73,6 @@ function defaultRoute(cluster: string): RouteConfig {
     rewrite: null,
     ...routePolicy(null),
   };
-}
-
-/**
- * A route with its Service port's TrafficPolicy: retries, rate limit, fault and stream idle from the policy; the route's
- * own timeout (HTTPRoute timeouts) and retries (HTTPRoute retry) win over the policy's; a per-try timeout never exceeds
- * the route's timeout.
- */
-function withPolicy(r: RouteConfig, p: CompiledSections | null): RouteConfig {
-  if (p === null) return r;
-  const fromPolicy = routePolicy(p);
-  const timeoutMs = r.timeoutMs > 0 ? r.timeoutMs : fromPolicy.timeoutMs;
-  const retries =
-    r.retries ?? (fromPolicy.retries && timeoutMs > 0 && fromPolicy.retries.perTryTimeoutMs > timeoutMs ? { ...fromPolicy.retries, perTryTimeoutMs: timeoutMs } : fromPolicy.retries);
-  return { ...r, timeoutMs, retries, streamIdleTimeoutMs: fromPolicy.streamIdleTimeoutMs, rateLimit: fromPolicy.rateLimit, fault: fromPolicy.fault };
 }
 
 /** A Service port's cluster: its ready endpoints (with identities: mTLS to meshed pods) and its TrafficPolicy's cluster fields. */
@@ -232,7 +202,7 @@ function servicePort(
     routes: (routes ?? [defaultRoute(cluster)]).map((r) => {
       for (const b of r.backends) wanted.push(b.cluster);
       for (const m of r.mirrors) wanted.push(m.cluster);
-      return withPolicy(r, policy);
+      return withRoutePolicy(r, policy);
     }),
   };
   return { resources: [...clusterResources(c), ...serviceResources(virtualHost, vips)], wanted };
@@ -341,10 +311,9 @@ export function translateProxy(inputs: MeshInputs, scope: ProxyScope, memo?: Ser
         directResponse: null,
         requestHeaders: { set: {}, add: {}, remove: [] },
         responseHeaders: { set: {}, add: {}, remove: [] },
-        timeoutMs: 0,
         redirect: null,
         rewrite: null,
-        ...NO_ROUTE_POLICY,
+        ...routePolicy(null),
       },
     ],
   };

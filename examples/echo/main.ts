@@ -1,6 +1,7 @@
 // Example app `skein.dev/example-echo`: an HTTP server on $PORT (default 8080) answering with its pod name, the request and its
 // headers, and a WebSocket echo on /ws (every message sent back as it came); with $TCP_PORT set, also a plain TCP echo
 // there (every byte sent back), an opaque TCP workload for the mesh.
+// `GET /_served?path=<p>` answers how many requests for path <p> this pod has served (a mirror's copies are counted here).
 import { createServer } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import { hostname } from 'node:os';
@@ -10,6 +11,8 @@ const port = Number(process.env.PORT ?? 8080);
 const pod = process.env.POD_NAME ?? hostname();
 let ready = true;
 let served = 0;
+/** Requests served by path (query string left out), for /_served; bounded: paths past the first 1000 are not counted. */
+const servedByPath = new Map<string, number>();
 
 /**
  * Behaviour asked for by the query string, for mesh tests: `status=<code>&percent=<p>` answers <code> for exactly p of every
@@ -34,6 +37,13 @@ function behaviour(url: string): { status: number; delayMs: number } {
 
 const server = createServer((req, res) => {
   if (req.url === '/healthz') { res.writeHead(ready ? 200 : 503).end(ready ? 'ok' : 'draining'); return; }
+  const url = new URL(req.url ?? '/', 'http://x');
+  if (url.pathname === '/_served') {
+    const path = url.searchParams.get('path') ?? '';
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ pod, path, count: servedByPath.get(path) ?? 0 }) + '\n');
+    return;
+  }
+  if (servedByPath.has(url.pathname) || servedByPath.size < 1000) servedByPath.set(url.pathname, (servedByPath.get(url.pathname) ?? 0) + 1);
   let size = 0;
   req.on('data', (c: Buffer) => { size += c.length; });
   req.on('end', () => {

@@ -1,7 +1,7 @@
 // e2e: the control plane installed from manifests/ on the local cluster pushes discovery and TrafficPolicy to injected
 // sidecars: a ClusterIP Service is reached through the caller's sidecar, retries hide a flaky upstream, a slow one is cut at
-// the policy's timeout, a rate limit answers 429, an invalid policy is refused, a change reaches every proxy quickly, and
-// traffic keeps flowing while every control-plane replica is gone.
+// the policy's timeout, a rate limit answers 429, an invalid policy is refused, a change reaches every proxy quickly, an
+// HTTPRoute on a Service splits 90/10 and mirrors, and traffic keeps flowing while every control-plane replica is gone.
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MESH_NAMESPACE, PROXY_HEALTH_PORT, PROXY_READY_PATH } from '../../api/mesh/mesh-constants.ts';
@@ -26,7 +26,34 @@ function workloads(): k8s.KubernetesObject[] {
     { apiVersion: 'v1', kind: 'Service', metadata: { name: 'flaky', namespace: NS }, spec: { selector: { app: 'flaky' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } } as k8s.KubernetesObject,
     deployment('flaky', 'echo', 1, {}),
     deployment('flaky-caller', 'caller', 1, { UPSTREAM_URL: 'http://flaky.e2e-mesh.svc.cluster.local' }),
+    // GAMMA: `routed` is only a parent for HTTPRoutes (its own endpoints are echo's); `canary` and `mirror` are backends.
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'routed', namespace: NS }, spec: { selector: { app: 'echo' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } } as k8s.KubernetesObject,
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'canary', namespace: NS }, spec: { selector: { app: 'canary' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } } as k8s.KubernetesObject,
+    deployment('canary', 'echo', 1, {}),
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'mirror', namespace: NS }, spec: { selector: { app: 'mirror' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } } as k8s.KubernetesObject,
+    deployment('mirror', 'echo', 1, {}),
+    deployment('routed-caller', 'caller', 1, { UPSTREAM_URL: 'http://routed.e2e-mesh.svc.cluster.local' }),
   ];
+}
+
+/** An HTTPRoute attached to Service `routed` (GAMMA): `/split` 90/10 over echo and canary, `/mirrored` to echo with a copy to mirror. */
+function gammaRoute(): k8s.KubernetesObject {
+  return {
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'HTTPRoute',
+    metadata: { name: 'routed', namespace: NS },
+    spec: {
+      parentRefs: [{ group: '', kind: 'Service', name: 'routed', port: 80 }],
+      rules: [
+        { matches: [{ path: { type: 'PathPrefix', value: '/split' } }], backendRefs: [{ name: 'echo', port: 80, weight: 90 }, { name: 'canary', port: 80, weight: 10 }] },
+        {
+          matches: [{ path: { type: 'PathPrefix', value: '/mirrored' } }],
+          filters: [{ type: 'RequestMirror', requestMirror: { backendRef: { name: 'mirror', port: 80 } } }],
+          backendRefs: [{ name: 'echo', port: 80 }],
+        },
+      ],
+    },
+  } as k8s.KubernetesObject;
 }
 
 interface CallResult {
@@ -121,12 +148,12 @@ describe('the control plane on the local cluster', () => {
   }
 
   beforeAll(async () => {
-    mesh = await startLocalMesh();
+    mesh = await startLocalMesh({ gatewayApiCrds: true });
     kc = mesh.kc;
     core = mesh.core;
     custom = kc.makeApiClient(k8s.CustomObjectsApi);
     await mesh.deploy(workloads());
-    for (const app of ['caller', 'flaky-caller']) {
+    for (const app of ['caller', 'flaky-caller', 'routed-caller']) {
       const pod = await waitFor(`the ${app} pod`, async () => (await core.listNamespacedPod({ namespace: NS, labelSelector: `app=${app}` })).items.find((p) => p.status?.podIP));
       callerIps.set(app, pod.status!.podIP!);
     }
@@ -215,6 +242,42 @@ describe('the control plane on the local cluster', () => {
     console.log(`TrafficPolicy apply -> every sidecar acknowledged: ${timings.join(', ')} ms`);
     expect(during.length).toBeGreaterThan(10);
     expect(during.filter((r) => r.upstreamStatus !== 200)).toEqual([]);
+  });
+
+  it('an HTTPRoute on a Service (GAMMA) splits 90/10 within 3 points over 2000 requests, and a mirror receives a copy of each', async () => {
+    const before = await waitFor('sidecars synced', () => syncedVersions(), 60_000);
+    const route = gammaRoute();
+    await custom.createNamespacedCustomObject({ group: 'gateway.networking.k8s.io', version: 'v1', namespace: NS, plural: 'httproutes', body: route });
+    try {
+      await pushedSince(before, 'HTTPRoute routed');
+      const results = await calls('/split', 2000, 8, 'routed-caller');
+      expect(results.filter((r) => r.upstreamStatus !== 200)).toEqual([]);
+      const canary = results.filter((r) => r.pod.startsWith('canary-')).length;
+      const stable = results.filter((r) => r.pod.startsWith('echo-')).length;
+      expect(canary + stable).toBe(2000);
+      console.log(`HTTPRoute 90/10 over 2000 requests: ${stable} to echo, ${canary} to canary (${((canary / 2000) * 100).toFixed(1)} %)`);
+      // 10 % of 2000 is 200; +/- 3 points is 140..260.
+      expect(Math.abs((canary / 2000) * 100 - 10)).toBeLessThanOrEqual(3);
+
+      // The mirror: each request answered by echo, a copy counted by the mirror's own app.
+      const mirrored = await calls('/mirrored', 50, 4, 'routed-caller');
+      expect(mirrored.filter((r) => r.upstreamStatus !== 200 || !r.pod.startsWith('echo-'))).toEqual([]);
+      const mirrorPod = (await core.listNamespacedPod({ namespace: NS, labelSelector: 'app=mirror' })).items.find((p) => p.status?.podIP && !p.metadata?.deletionTimestamp);
+      const served = async (): Promise<number> => {
+        const r = await fetch(`http://${mirrorPod!.status!.podIP!}:8080/_served?path=/mirrored`, { signal: AbortSignal.timeout(5000) });
+        return ((await r.json()) as { count: number }).count;
+      };
+      // Copies are sent without waiting for them: they may land a moment after the answers.
+      const copies = await waitFor('50 copies at the mirror', async () => ((await served()) >= 50 ? served() : undefined), 30_000, 500);
+      expect(copies).toBe(50);
+      // The split's requests were not mirrored.
+      const split = await fetch(`http://${mirrorPod!.status!.podIP!}:8080/_served?path=/split`, { signal: AbortSignal.timeout(5000) });
+      expect(((await split.json()) as { count: number }).count).toBe(0);
+    } finally {
+      const synced = await waitFor('sidecars synced', () => syncedVersions(), 60_000);
+      await custom.deleteNamespacedCustomObject({ group: 'gateway.networking.k8s.io', version: 'v1', namespace: NS, plural: 'httproutes', name: 'routed' });
+      await pushedSince(synced, 'the removal of HTTPRoute routed');
+    }
   });
 
   it('one bad endpoint of three is ejected by outlier detection and returns after the ejection time', async () => {

@@ -3,11 +3,14 @@
 // HTTPRoutes; the control plane translates them, a real ingress proxy (in this process, fed over gRPC like the
 // Deployment's) serves them to clients on loopback: SNI picks each hostname's certificate, HTTP redirects to HTTPS, a
 // 95/5 split lands within 2 points over 4000 requests, an invalid route gets its status reason and breaks nothing else.
-// The Lease holder writes GatewayClass, Gateway and route status; an Ingress object of class skein is translated too.
+// The Lease holder writes GatewayClass, Gateway and route status; an Ingress object of class skein is translated too; a
+// backend Service's TrafficPolicy retries apply to the ingress's route to it.
 import * as k8s from '@kubernetes/client-node';
 import http from 'node:http';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { networkInterfaces } from 'node:os';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,11 +53,12 @@ describe('the ingress fed by the control plane from Gateway API objects', () => 
   let canary: Upstream;
   let httpPort: number;
   let httpsPort: number;
+  let hostAddress = '';
   const certs: TestCert[] = [];
 
-  const get = (port: number, host: string, path = '/'): Promise<Answer> =>
+  const get = (port: number, host: string, path = '/', headers: Record<string, string> = {}): Promise<Answer> =>
     new Promise((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port, path, headers: { host }, agent: false }, (res) => {
+      const req = http.request({ host: '127.0.0.1', port, path, headers: { ...headers, host }, agent: false }, (res) => {
         let body = '';
         res.on('data', (d: Buffer) => (body += d.toString()));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, cn: '' }));
@@ -85,13 +89,15 @@ describe('the ingress fed by the control plane from Gateway API objects', () => 
       .flat()
       .find((a) => a !== undefined && a.family === 'IPv4' && !a.internal && !a.address.startsWith('10.24'))?.address;
     if (hostIp === undefined) throw new Error('no non-loopback IPv4 address on this machine');
+    hostAddress = hostIp;
     [web, canary] = await Promise.all([startHttpUpstream('h1', { id: 'web', host: hostIp }), startHttpUpstream('h1', { id: 'canary', host: hostIp })]);
     kc = new k8s.KubeConfig();
     kc.loadFromFile(cluster.kubeconfigPath);
     core = kc.makeApiClient(k8s.CoreV1Api);
     custom = kc.makeApiClient(k8s.CustomObjectsApi);
     for (const name of [NS, 'skein-system']) await core.createNamespace({ body: { metadata: { name } } });
-    const names = await applyCrds(kc, await gatewayApiCrdTexts(), 'skein-test');
+    const trafficPolicyCrd = readFileSync(join(import.meta.dirname, '../../manifests/control-plane/crd-trafficpolicies.yaml'), 'utf8');
+    const names = await applyCrds(kc, [...(await gatewayApiCrdTexts()), trafficPolicyCrd], 'skein-test');
     await waitCrdsEstablished(kc, names);
 
     // The backends: Services whose endpoints are the loopback upstreams.
@@ -258,4 +264,52 @@ describe('the ingress fed by the control plane from Gateway API objects', () => 
       client.stop();
     }
   });
+  it("a backend Service's TrafficPolicy retries apply at the ingress: a first 503 is retried", async () => {
+    // Answers 503 to the first request of each x-try id and 200 to the next: one retry turns a try into a 200.
+    const seen = new Map<string, number>();
+    const flaky = http.createServer((req, res) => {
+      const id = String(req.headers['x-try'] ?? '');
+      const n = (seen.get(id) ?? 0) + 1;
+      seen.set(id, n);
+      res.writeHead(n === 1 ? 503 : 200).end(`try ${n}\n`);
+    });
+    await new Promise<void>((resolve) => flaky.listen(0, hostAddress, resolve));
+    try {
+      const port = (flaky.address() as AddressInfo).port;
+      await core.createNamespacedService({ namespace: NS, body: { metadata: { name: 'flaky' }, spec: { ports: [{ name: 'http', port: 8080 }] } } });
+      await kc.makeApiClient(k8s.DiscoveryV1Api).createNamespacedEndpointSlice({
+        namespace: NS,
+        body: { metadata: { name: 'flaky-1', labels: { 'kubernetes.io/service-name': 'flaky' } }, addressType: 'IPv4', ports: [{ name: 'http', port, protocol: 'TCP' }], endpoints: [{ addresses: [hostAddress], conditions: { ready: true } }] },
+      });
+      await custom.createNamespacedCustomObject({
+        ...GW,
+        namespace: NS,
+        plural: 'httproutes',
+        body: { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'flaky' }, spec: { parentRefs: [{ name: 'gw', sectionName: 'http' }], hostnames: ['flaky.example.com'], rules: [{ backendRefs: [{ name: 'flaky', port: 8080 }] }] } },
+      });
+      let tries = 0;
+      const fresh = (): Promise<Answer> => get(httpPort, 'flaky.example.com', '/', { 'x-try': `t${++tries}` });
+      // Without a policy the first 503 reaches the client (until the route is served, the HTTP listener redirects: 301).
+      const before = await eventually('the flaky route served', async () => {
+        const r = await fresh();
+        return r.status !== 301 && r;
+      });
+      expect([before.status, before.body]).toEqual([503, 'try 1\n']);
+      await custom.createNamespacedCustomObject({
+        group: 'skein.dev',
+        version: 'v1alpha1',
+        namespace: NS,
+        plural: 'trafficpolicies',
+        body: { apiVersion: 'skein.dev/v1alpha1', kind: 'TrafficPolicy', metadata: { name: 'flaky' }, spec: { targetRef: { kind: 'Service', name: 'flaky' }, retries: { attempts: 3, retryOn: ['5xx'] } } },
+      });
+      const after = await eventually('the retry in force at the ingress', async () => {
+        const r = await fresh();
+        return r.status === 200 && r;
+      });
+      expect(after.body).toBe('try 2\n');
+      expect(seen.get(`t${tries}`)).toBe(2);
+    } finally {
+      await new Promise((resolve) => flaky.close(resolve));
+    }
+  }, 120_000);
 });

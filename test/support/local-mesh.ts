@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { MESH_NAMESPACE, TRUST_BUNDLE_CONFIGMAP } from '../../api/mesh/mesh-constants.ts';
 import { startJaeger, type JaegerAddon } from '../../local-cluster/addons/jaeger.ts';
 import { startPrometheus, type PrometheusAddon } from '../../local-cluster/addons/prometheus.ts';
+import { applyCrds, waitCrdsEstablished } from '../../local-cluster/apply-crds.ts';
 import { applyManifests, readManifests } from '../../local-cluster/apply-manifests.ts';
+import { gatewayApiCrdTexts } from '../../local-cluster/gateway-api-crds.ts';
 import { startLocalCluster, type LocalClusterDetails, type LocalNodeKind } from '../../local-cluster/cluster.ts';
 import { unavailableDeployments } from '../../local-cluster/demo-mesh-parts.ts';
 import { nodeAddress, withTraceCollector } from '../../local-cluster/demo-trace-check.ts';
@@ -22,6 +24,11 @@ export interface LocalMeshOptions {
    * mesh-wide `--trace-collector` to Jaeger with this sampling share for new traces (a caller's sampled flag is honoured anyway).
    */
   readonly observability?: { readonly samplingPercent: number };
+  /**
+   * Installs the Gateway API CRDs (from the Go module, local-cluster/gateway-api-crds.ts) before the control plane, so that
+   * its HTTPRoute and GRPCRoute informers list from the start (GAMMA routes).
+   */
+  readonly gatewayApiCrds?: boolean;
   /** Arguments added to the control plane's container (e.g. `--cert-ttl=120s`). */
   readonly controlPlaneArgs?: readonly string[];
   readonly log?: (line: string) => void;
@@ -88,6 +95,7 @@ export async function startLocalMesh(opts: LocalMeshOptions = {}): Promise<Local
       if (!node) throw new Error('the node has no InternalIP for the sidecars to reach Jaeger at');
       injector = withTraceCollector(injector, `http://${node}:${j.otlpHttpPort}/v1/traces`, opts.observability.samplingPercent);
     }
+    if (opts.gatewayApiCrds) await waitCrdsEstablished(kc, await applyCrds(kc, await gatewayApiCrdTexts()), 60_000);
     await applyAvailable(cluster, kc, controlPlaneManifests(opts.controlPlaneArgs ?? []), 180_000, log);
     // The injector gives new pods the mesh roots (and so workload certificates, mTLS, caller identities) only once the
     // control plane has published them.

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, posix, relative } from 'node:path';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JS_CACHE_DIR, MANIFEST, builtinImportsToGetBuiltin, type JsManifest } from '../../scripts/build-js.ts';
+import { JS_CACHE_DIR, MANIFEST, buildJsGraph, builtinImportsToGetBuiltin, type JsManifest } from '../../scripts/build-js.ts';
 
 const repo = join(import.meta.dirname, '..', '..');
 let root: string;
@@ -16,7 +16,7 @@ let config: string;
 beforeAll(() => {
   // A private copy of the sources, so edits and builds here never touch the real tree's cache.
   root = mkdtempSync(join(tmpdir(), 'skein-build-js-'));
-  for (const top of ['api', 'proxy', 'cli', 'injector', 'bin', 'scripts', 'package.json']) cpSync(join(repo, top), join(root, top), { recursive: true });
+  for (const top of ['api', 'proxy', 'cli', 'injector', 'control-plane', 'bin', 'scripts', 'package.json']) cpSync(join(repo, top), join(root, top), { recursive: true });
   symlinkSync(join(repo, 'node_modules'), join(root, 'node_modules'));
   hook = join(root, 'record-modules.mjs');
   list = join(root, 'modules.txt');
@@ -103,7 +103,7 @@ describe('plain-JS copy of the pod commands', { timeout: 240_000 }, () => {
         if (!ref.fileName.startsWith('.')) continue;
         expect(ref.fileName, rel).not.toMatch(/\.ts$/);
         // main.js keeps lazy imports of commands that run from the sources; everything else must be in the copy.
-        if (rel === 'cli/main.js' && /commands\/(?!(?:proxy|injector)\.js$)/.test(ref.fileName)) continue;
+        if (rel === 'cli/main.js' && /commands\/(?!(?:proxy|injector|control-plane)\.js$)/.test(ref.fileName)) continue;
         expect(statSync(join(dirname(file), ref.fileName)).isFile(), `${rel} -> ${ref.fileName}`).toBe(true);
       }
     }
@@ -160,6 +160,25 @@ describe('plain-JS copy of the pod commands', { timeout: 240_000 }, () => {
     } finally {
       writeFileSync(gone, text);
     }
+  });
+
+  it('the control plane runs from the copy too', () => {
+    const r = skein(['control-plane', '--help']);
+    expect(r.stdout).toContain('control-plane');
+    expect(fromCopy(r.modules)).toBe(true);
+    expect(r.modules).toContain(`${JS_CACHE_DIR}/${manifest().dir}/cli/commands/control-plane.js`);
+  });
+
+  it('copies the graph of another entry into a folder of its own, the manifest untouched (the bench\'s control plane)', () => {
+    const before = readFileSync(join(root, JS_CACHE_DIR, MANIFEST), 'utf8');
+    const out = buildJsGraph(['control-plane/serving/config-server.ts'], root);
+    expect(relative(root, out)).toMatch(/^\.cache\/js-graphs\/[0-9a-f]{16}$/);
+    const server = readFileSync(join(out, 'control-plane', 'serving', 'config-server.js'), 'utf8');
+    expect(server).toContain("from '../../api/proto/config-discovery.js'");
+    expect(statSync(join(out, 'api', 'proto', 'config-discovery.js')).isFile()).toBe(true);
+    expect(statSync(join(out, 'api', 'proto', 'config-discovery.proto')).isFile()).toBe(true);
+    expect(buildJsGraph(['control-plane/serving/config-server.ts'], root)).toBe(out);
+    expect(readFileSync(join(root, JS_CACHE_DIR, MANIFEST), 'utf8')).toBe(before);
   });
 
   it('SKEIN_JS=0 and the other commands run the TypeScript sources', () => {
