@@ -1,11 +1,13 @@
 // The dashboard check's parsing (which metrics and labels a query names, how variables expand) and the shipped
 // dashboards themselves: generated from scripts/gen-dashboards.ts (never stale), every panel has a query naming skein metrics.
 import { readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ProxyMetrics, REQUEST_LABELS, TCP_LABELS } from '../proxy/telemetry/proxy-metrics.ts';
 import { dashboardFiles, DASHBOARDS_DIR } from '../scripts/gen-dashboards.ts';
-import { dashboardQueries, expandVariables, promqlNames } from './dashboard-check.ts';
+import { dashboardProblems, dashboardQueries, expandVariables, promqlNames } from './dashboard-check.ts';
 
 describe('dashboard check', () => {
   it('finds the metrics and labels a query names, in matchers and in by clauses', () => {
@@ -52,5 +54,26 @@ describe('dashboard check', () => {
     // Connections opened and closed, bytes both ways: each TCP counter has a panel.
     const tcp = new Set(proxyQueries.flatMap((q) => promqlNames(q.expr).metrics.filter((m) => m.startsWith('skein_tcp_'))));
     expect([...tcp].sort()).toEqual(['skein_tcp_connections_closed_total', 'skein_tcp_connections_opened_total', 'skein_tcp_received_bytes_total', 'skein_tcp_sent_bytes_total']);
+  });
+
+  it('lists a panel whose query returns no series as empty (what the observability e2e requires to be none)', async () => {
+    // A stand-in Prometheus: every metric has a series with every label; one panel's query alone answers nothing.
+    const silent = 'TCP connections opened by caller';
+    const queries = dashboardQueries(DASHBOARDS_DIR);
+    const silentExpr = expandVariables(queries.find((q) => q.where.endsWith(` / ${silent}`))!.expr);
+    const server = createServer((req, res) => {
+      const u = new URL(req.url!, 'http://x');
+      const allLabels = Object.fromEntries(['__name__', ...REQUEST_LABELS, ...TCP_LABELS, 'code', 'grpc_status', 'reason', 'result', 'resource', 'pod', 'namespace'].map((l) => [l, 'x']));
+      const data = u.pathname.endsWith('/series') ? [allLabels] : { result: u.searchParams.get('query') === silentExpr ? [] : [{ metric: {}, value: [0, '1'] }] };
+      res.setHeader('content-type', 'application/json').end(JSON.stringify({ status: 'success', data }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const { problems, empty } = await dashboardProblems(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, queries);
+      expect(problems).toEqual([]);
+      expect(empty).toEqual([`skein-mesh.json / ${silent}`]);
+    } finally {
+      server.close();
+    }
   });
 });

@@ -1,4 +1,4 @@
-// A Service's TrafficPolicy route-level sections (retries, timeouts, rate limit, fault) laid onto a proxy route: the one
+// A Service's TrafficPolicy route-level sections (retries, timeouts, rate limit, fault, tracing) laid onto a proxy route: the one
 // rule a sidecar's outbound route and an ingress route to that Service share.
 import { isDeepStrictEqual } from 'node:util';
 import type { RoutePolicyConfig } from '../../api/config/policy-config.ts';
@@ -6,13 +6,13 @@ import type { RouteConfig } from '../../api/config/proxy-config.ts';
 import type { CompiledSections } from './traffic-policy-compile.ts';
 
 /** The sections of a TrafficPolicy that live on the route (the rest live on the backend's cluster). */
-export const ROUTE_SECTIONS = ['retries', 'timeouts', 'rateLimit', 'fault'] as const;
+export const ROUTE_SECTIONS = ['retries', 'timeouts', 'rateLimit', 'fault', 'tracing'] as const;
 export type RouteSection = (typeof ROUTE_SECTIONS)[number];
 
 /** A route without a TrafficPolicy: no retries, rate limit, fault or mirror. */
 const NO_ROUTE_POLICY: RoutePolicyConfig = { retries: null, streamIdleTimeoutMs: 0, rateLimit: null, fault: null, mirrors: [] };
 
-/** The route fields a Service port's TrafficPolicy sets (timeouts, retries, rate limit, fault); none without one. */
+/** The route fields a Service port's TrafficPolicy sets (timeouts, retries, rate limit, fault, sampling); none without one. */
 export function routePolicy(p: CompiledSections | null): RoutePolicyConfig & { timeoutMs: number } {
   if (p === null) return { timeoutMs: 0, ...NO_ROUTE_POLICY };
   return {
@@ -22,6 +22,8 @@ export function routePolicy(p: CompiledSections | null): RoutePolicyConfig & { t
     rateLimit: p.rateLimit ?? null,
     fault: p.fault ?? null,
     mirrors: [],
+    // Only when the policy sets it, so a route without one keeps the mesh default (and its config stays as before).
+    ...(p.tracing ? { tracing: { samplingPercent: p.tracing.samplingPercent } } : {}),
   };
 }
 
@@ -36,7 +38,8 @@ export function withRoutePolicy(r: RouteConfig, p: CompiledSections | null): Rou
   const timeoutMs = r.timeoutMs > 0 ? r.timeoutMs : fromPolicy.timeoutMs;
   const retries =
     r.retries ?? (fromPolicy.retries && timeoutMs > 0 && fromPolicy.retries.perTryTimeoutMs > timeoutMs ? { ...fromPolicy.retries, perTryTimeoutMs: timeoutMs } : fromPolicy.retries);
-  return { ...r, timeoutMs, retries, streamIdleTimeoutMs: fromPolicy.streamIdleTimeoutMs, rateLimit: fromPolicy.rateLimit, fault: fromPolicy.fault };
+  const out: RouteConfig = { ...r, timeoutMs, retries, streamIdleTimeoutMs: fromPolicy.streamIdleTimeoutMs, rateLimit: fromPolicy.rateLimit, fault: fromPolicy.fault };
+  return fromPolicy.tracing ? { ...out, tracing: fromPolicy.tracing } : out;
 }
 
 /** The route-level policy several backends share, and the sections they disagree on. */

@@ -348,13 +348,14 @@ const routeLevel: Omit<TrafficPolicySpec, 'targetRef'> = {
   timeouts: { request: '2s', streamIdle: '1m' },
   rateLimit: { requestsPerSecond: 50 },
   fault: { headerPresent: 'X-Chaos', abort: { httpStatus: 503, percent: 10 } },
+  tracing: { samplingPercent: 25 },
 };
 /** The first route of the ingress's port-80 table, for one HTTPRoute rule, under the given TrafficPolicies. */
 function ingressRoute(rule: NonNullable<HTTPRoute['spec']['rules']>[number], trafficPolicies: TrafficPolicy[]): { route: RouteConfig; t: ReturnType<typeof translateIngress> } {
   const t = translateIngress(inputs({ gateways: [gateway([http80])], httpRoutes: [route('r', [rule])], trafficPolicies }), all);
   return { route: table(t, 'ingress:80')[0]!.routes[0]!, t };
 }
-const policyFields = (r: RouteConfig) => ({ timeoutMs: r.timeoutMs, retries: r.retries, streamIdleTimeoutMs: r.streamIdleTimeoutMs, rateLimit: r.rateLimit, fault: r.fault });
+const policyFields = (r: RouteConfig) => ({ timeoutMs: r.timeoutMs, retries: r.retries, streamIdleTimeoutMs: r.streamIdleTimeoutMs, rateLimit: r.rateLimit, fault: r.fault, tracing: r.tracing });
 
 describe("the ingress applies a backend Service's TrafficPolicy route sections, as a sidecar does", () => {
   it('retries, timeouts, rate limit and fault: the same fields a sidecar calling the Service gets, and the proxy takes them', () => {
@@ -363,7 +364,7 @@ describe("the ingress applies a backend Service's TrafficPolicy route sections, 
     expect(t.problems).toEqual([]);
     for (const res of t.resources) expect(parseConfigResource(res.type, res.name, JSON.parse(JSON.stringify(res.body)), { mode: 'ingress' })).toMatchObject({ ok: true });
     expect(r.retries).toMatchObject({ attempts: 2, perTryTimeoutMs: 500, retryOn: ['5xx'] });
-    expect(policyFields(r)).toMatchObject({ timeoutMs: 2000, streamIdleTimeoutMs: 60_000, rateLimit: { requestsPerSecond: 50, burst: 50 }, fault: { header: 'x-chaos' } });
+    expect(policyFields(r)).toMatchObject({ timeoutMs: 2000, streamIdleTimeoutMs: 60_000, rateLimit: { requestsPerSecond: 50, burst: 50 }, fault: { header: 'x-chaos' }, tracing: { samplingPercent: 25 } });
     const sidecar = outboundVirtualHosts(translateProxy(inputs({ trafficPolicies: policies }), { namespace: 'edge', outboundNamespaces: null }).resources).find((v) => v.name === web)!.routes[0]!;
     expect(policyFields(r)).toEqual(policyFields(sidecar));
     // The cluster-level sections stay on the cluster, as before.

@@ -8,7 +8,7 @@ import { downstreamInfo } from '../stack/downstream-info.ts';
 import { upstreamRequestHeaders } from '../stack/forwarding-headers.ts';
 import { ProxyRequest } from '../stack/proxy-request.ts';
 import { requestTarget } from '../stack/request-target.ts';
-import { pickCluster, pickRoute } from '../stack/route.ts';
+import { applyRouteChanges, pickCluster, pickRoute } from '../stack/route.ts';
 import { remoteOf } from '../telemetry/peer-labels.ts';
 import { applyHeaderMutation } from './hop-headers.ts';
 import type { ListenerContext, ListenerSnapshot } from './listener-context.ts';
@@ -104,17 +104,17 @@ export function tunnelUpgrade(ctx: ListenerContext, req: Http1Request, socket: D
 function forwardUpgrade(ctx: ListenerContext, snap: ListenerSnapshot, req: Http1Request, socket: Duplex, head: Buffer, preq: ProxyRequest, route: CompiledRoute): void {
   const downstream = preq.downstream;
   const headers = preq.headers;
-  const target = [preq.authority, preq.path] as const;
   const picked = pickCluster(snap, route);
   if (picked instanceof ProxyError) return rejectUpgrade(ctx, socket, picked);
+  // The route's header modifiers and URL rewrite apply to an upgrade as to any request of the route.
+  applyRouteChanges(preq, route, picked.requestHeaders);
+  const target = [preq.authority, preq.path] as const;
   const cluster = picked.cluster;
   preq.cluster = cluster;
   const endpoint = cluster.pick({ hashKey: hashKey(preq, cluster), originalDst: downstream.originalDst });
   if (!endpoint) return rejectUpgrade(ctx, socket, new ProxyError(ERRORS.noEndpoints, `cluster ${cluster.name}`));
   preq.endpoint = endpoint;
   const routed = { authority: target[0], path: target[1], route, cluster, endpoint, recorder: ctx.metrics.recorder(snap.listener, route.name, cluster) };
-  applyHeaderMutation(headers, routed.route.config.requestHeaders);
-  if (picked.requestHeaders !== null) applyHeaderMutation(headers, picked.requestHeaders);
   headers.host = routed.authority;
   headers.connection = 'Upgrade';
   headers.upgrade = req.headers.upgrade ?? 'websocket';

@@ -87,6 +87,19 @@ export function pickCluster(snap: ListenerSnapshot, route: CompiledRoute): Proxy
   return cluster ? { cluster, requestHeaders: backend?.requestHeaders ?? null } : new ProxyError(ERRORS.noEndpoints, `cluster ${backend?.cluster ?? '(none)'}`);
 }
 
+/**
+ * What a route changes on a request it forwards, after matching (the route matched the client's path and Host): its header
+ * modifiers, the picked backend's, and its URL rewrite. Every request and every WebSocket upgrade goes through this.
+ */
+export function applyRouteChanges(req: ProxyRequest, route: CompiledRoute, backendHeaders: HeaderMutationConfig | null): void {
+  applyHeaderMutation(req.headers, route.config.requestHeaders);
+  if (backendHeaders !== null) applyHeaderMutation(req.headers, backendHeaders);
+  const rewrite = route.config.rewrite;
+  if (rewrite === null) return;
+  if (rewrite.hostname !== null) req.authority = rewrite.hostname;
+  if (route.rewritePath !== null) req.path = changePath(route.rewritePath, req.path);
+}
+
 /** The route stage of one listener snapshot: route -> (direct answer | that route's stack). */
 export function routeStage(snap: ListenerSnapshot, ctx: ListenerContext, deps: PolicyDeps): Service {
   return (req) => {
@@ -111,14 +124,7 @@ export function routeStage(snap: ListenerSnapshot, ctx: ListenerContext, deps: P
     const cluster = picked.cluster;
     req.cluster = cluster;
     req.recorder = recorderFor(e, snap, ctx, route, cluster);
-    applyHeaderMutation(req.headers, route.config.requestHeaders);
-    if (picked.requestHeaders !== null) applyHeaderMutation(req.headers, picked.requestHeaders);
-    const rewrite = route.config.rewrite;
-    if (rewrite !== null) {
-      // After matching (the route matched the client's path and Host); what the upstream sees.
-      if (rewrite.hostname !== null) req.authority = rewrite.hostname;
-      if (route.rewritePath !== null) req.path = changePath(route.rewritePath, req.path);
-    }
+    applyRouteChanges(req, route, picked.requestHeaders);
     const ms = timeoutMs(req, route);
     if (ms > 0) req.deadline = req.startedAt + ms;
     return e.service(req);

@@ -1,6 +1,8 @@
 // e2e: the golden signals and traces of a mesh on the real node, read back through Prometheus's and Jaeger's HTTP APIs: traffic
 // from two callers to echo with known injected failures and delays gives exactly the counts, success rate and p99 latency by
-// caller that the traffic implies, and a gRPC call failing with NOT_FOUND shows as such in the metrics and on its span.
+// caller that the traffic implies, a gRPC call failing with NOT_FOUND (from outside the mesh, and from a meshed caller over
+// mTLS) shows as such in the metrics and on its spans, opaque TCP is counted on both sides, and every query of the shipped
+// dashboards returns a series.
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type * as k8s from '@kubernetes/client-node';
@@ -8,9 +10,11 @@ import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dashboardProblems, dashboardQueries, MESH_SCRAPE_JOBS } from '../../local-cluster/dashboard-check.ts';
 import { checkControlPlane } from '../../local-cluster/demo-control-plane-check.ts';
 import type { JaegerTrace } from '../../local-cluster/demo-trace-check.ts';
 import { REPO_ROOT } from '../../local-cluster/images/skein-images.ts';
+import { DASHBOARDS_DIR } from '../../scripts/gen-dashboards.ts';
 import { exampleDeployment, startLocalMesh, type LocalMesh } from '../support/local-mesh.ts';
 import { waitFor } from './wait-for.ts';
 
@@ -43,19 +47,26 @@ const Q = {
   bucketsByCaller: `sum by (le, source_identity) (skein_request_duration_seconds_bucket{${ECHO_IN}, le=~"2.5|5|5.0"})`,
   // Opaque TCP by serving workload: connections opened and closed, bytes both ways.
   tcpByWorkload: (metric: string): string => `sum by (destination_workload) (skein_tcp_${metric}_total{direction="inbound", destination_namespace="${NS}"})`,
-  grpcByStatus: `sum by (code, grpc_status) (skein_requests_total{direction="inbound", destination_workload="grpc-echo", destination_namespace="${NS}"})`,
+  // ... and by calling workload, as the caller's own sidecar (outbound) saw them.
+  tcpByCaller: (metric: string): string => `sum by (source_workload, destination_workload, mtls) (skein_tcp_${metric}_total{direction="outbound", source_namespace="${NS}"})`,
+  grpcByStatus: `sum by (code, grpc_status, source_identity, mtls) (skein_requests_total{direction="inbound", destination_workload="grpc-echo", destination_namespace="${NS}"})`,
+  grpcByCaller: `sum by (code, grpc_status, destination_workload, mtls) (skein_requests_total{direction="outbound", source_workload="caller", destination_service="grpc-echo.${NS}"})`,
 } as const;
 
 function workloads(): k8s.KubernetesObject[] {
   const sa = (name: string): k8s.KubernetesObject => ({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace: NS } });
   const upstream = { UPSTREAM_URL: `http://echo.${NS}.svc.cluster.local` };
+  // The caller also makes gRPC calls to grpc-echo and TCP exchanges with echo when asked (examples/caller /grpc and /tcp).
+  const meshedClients = { GRPC_UPSTREAM: `grpc-echo.${NS}.svc.cluster.local:${GRPC_PORT}`, TCP_UPSTREAM: `echo.${NS}.svc.cluster.local:${TCP_PORT}` };
   return [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS, labels: { 'skein.dev/inject': 'enabled' } } },
     sa('caller'),
     sa('slow-caller'),
-    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'echo', namespace: NS }, spec: { selector: { app: 'echo' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } } as k8s.KubernetesObject,
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'echo', namespace: NS }, spec: { selector: { app: 'echo' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }, { name: 'tcp-echo', port: TCP_PORT, targetPort: TCP_PORT }] } } as k8s.KubernetesObject,
+    // Port name `grpc`: the control plane gives its clusters HTTP/2 (control-plane/translation).
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'grpc-echo', namespace: NS }, spec: { selector: { app: 'grpc-echo' }, ports: [{ name: 'grpc', port: GRPC_PORT, targetPort: GRPC_PORT }] } } as k8s.KubernetesObject,
     exampleDeployment({ namespace: NS, name: 'echo', app: 'echo', tcpPort: TCP_PORT }),
-    exampleDeployment({ namespace: NS, name: 'caller', app: 'caller', env: upstream, serviceAccountName: 'caller' }),
+    exampleDeployment({ namespace: NS, name: 'caller', app: 'caller', env: { ...upstream, ...meshedClients }, serviceAccountName: 'caller' }),
     exampleDeployment({ namespace: NS, name: 'slow-caller', app: 'caller', env: upstream, serviceAccountName: 'slow-caller' }),
     exampleDeployment({ namespace: NS, name: 'grpc-echo', app: 'grpc-echo', port: GRPC_PORT }),
   ];
@@ -182,7 +193,34 @@ describe('observability on the real node: Prometheus and Jaeger', () => {
     expect(p99[identity('caller')]).toBeLessThanOrEqual(SLOW.bucket.above);
   });
 
-  it('a gRPC call failing with NOT_FOUND shows grpc_status NOT_FOUND in Prometheus and on its span in Jaeger', async () => {
+  /** GET on the caller app (examples/caller), from this machine to its pod IP; its JSON answer. */
+  async function callerGet<T>(path: string, headers: Record<string, string> = {}): Promise<T> {
+    const res = await fetch(`http://${podIps.get('caller')}:8080${path}`, { headers, signal: AbortSignal.timeout(15_000) });
+    const text = await res.text();
+    if (res.status !== 200) throw new Error(`caller${path} answered ${res.status}: ${text}`);
+    return JSON.parse(text) as T;
+  }
+
+  type Span = JaegerTrace['spans'][number] & { readonly tags?: readonly { readonly key: string; readonly value: unknown }[] };
+  type Trace = Omit<JaegerTrace, 'spans'> & { readonly spans: readonly Span[] };
+  const tagsOf = (span: Span): Record<string, unknown> => Object.fromEntries((span.tags ?? []).map((t) => [t.key, t.value]));
+  const parentOf = (span: Span): string | undefined => span.references?.find((r) => r.refType === 'CHILD_OF')?.spanID;
+
+  /** The trace once Jaeger has a span of `service` whose operation starts with `operation` (and any others asked for). */
+  async function traceWith(traceId: string, wanted: readonly { service: string; operation: string }[]): Promise<Trace> {
+    let last = 'Jaeger has no such trace';
+    return waitFor(`trace ${traceId} in Jaeger with ${JSON.stringify(wanted)}`, async () => {
+      const r = await fetch(`${mesh.jaeger!.queryUrl}/api/traces/${traceId}`, { signal: AbortSignal.timeout(5000) });
+      const t = r.ok ? ((await r.json()) as { data?: Trace[] }).data?.[0] : undefined;
+      if (t) last = `spans: ${t.spans.map((x) => `${t.processes[x.processID]?.serviceName} ${x.operationName}`).join(', ')}`;
+      if (t && wanted.every((w) => t.spans.some((x) => x.operationName.startsWith(w.operation) && t.processes[x.processID]?.serviceName === w.service))) return t;
+      throw new Error(last);
+    }, 60_000, 1000);
+  }
+  const spanOf = (t: Trace, service: string, operation: string): Span =>
+    t.spans.find((x) => x.operationName.startsWith(operation) && t.processes[x.processID]?.serviceName === service)!;
+
+  it('a gRPC call failing with NOT_FOUND shows grpc_status NOT_FOUND in Prometheus and on its spans, from outside the mesh and from a meshed caller over mTLS', async () => {
     const def = protoLoader.loadSync(join(REPO_ROOT, 'examples', 'grpc-echo', 'echo.proto'), { keepCase: true });
     type Say = (req: { message: string }, md: grpc.Metadata, cb: (e: grpc.ServiceError | null) => void) => void;
     const pkg = grpc.loadPackageDefinition(def) as unknown as { skein: { examples: { Echo: new (t: string, c: grpc.ChannelCredentials) => grpc.Client & { Say: Say } } } };
@@ -204,30 +242,48 @@ describe('observability on the real node: Prometheus and Jaeger', () => {
     } finally {
       client.close();
     }
+    // From the meshed caller: its app calls grpc-echo's Service, its outbound sidecar takes the call to grpc-echo's over mTLS.
+    const meshedTrace = randomBytes(16).toString('hex');
+    const meshedRoot = randomBytes(8).toString('hex');
+    const meshed = await callerGet<{ grpcCode: number }>(`/grpc?failWith=${grpc.status.NOT_FOUND}`, { traceparent: `00-${meshedTrace}-${meshedRoot}-01` });
+    expect(meshed.grpcCode).toBe(grpc.status.NOT_FOUND);
 
-    // The HTTP/2 answer is 200 whatever the call's outcome; the gRPC status is its own label.
-    await untilEqual(Q.grpcByStatus, ['code', 'grpc_status'], { '200 OK': 1, '200 NOT_FOUND': 1 });
+    // The HTTP/2 answer is 200 whatever the call's outcome; the gRPC status is its own label. grpc-echo's sidecar tells the
+    // plain callers from the meshed one by its verified identity over mTLS ...
+    // A caller without an identity is `unknown` (docs/metrics.md).
+    await untilEqual(Q.grpcByStatus, ['code', 'grpc_status', 'source_identity', 'mtls'], {
+      '200 OK unknown false': 1,
+      '200 NOT_FOUND unknown false': 1,
+      [`200 NOT_FOUND ${identity('caller')} true`]: 1,
+    });
+    // ... and the caller's own sidecar counts its call to grpc-echo, over mTLS, as NOT_FOUND.
+    await untilEqual(Q.grpcByCaller, ['code', 'grpc_status', 'destination_workload', 'mtls'], { '200 NOT_FOUND grpc-echo true': 1 });
 
-    type Span = JaegerTrace['spans'][number] & { readonly tags?: readonly { readonly key: string; readonly value: unknown }[] };
-    type Trace = Omit<JaegerTrace, 'spans'> & { readonly spans: readonly Span[] };
-    let last = 'Jaeger has no such trace';
-    const span: Span = await waitFor(`the inbound span of trace ${traceId} in Jaeger`, async () => {
-      const r = await fetch(`${mesh.jaeger!.queryUrl}/api/traces/${traceId}`, { signal: AbortSignal.timeout(5000) });
-      const t = r.ok ? ((await r.json()) as { data?: Trace[] }).data?.[0] : undefined;
-      const s = t?.spans.find((x) => x.operationName.startsWith('inbound ') && t.processes[x.processID]?.serviceName === `grpc-echo.${NS}`);
-      if (t) last = `spans: ${t.spans.map((x) => `${t.processes[x.processID]?.serviceName} ${x.operationName}`).join(', ')}`;
-      if (s) return s;
-      throw new Error(last);
-    }, 60_000, 1000);
-    const tags = Object.fromEntries((span.tags ?? []).map((t) => [t.key, t.value]));
+    const t = await traceWith(traceId, [{ service: `grpc-echo.${NS}`, operation: 'inbound ' }]);
+    const span = spanOf(t, `grpc-echo.${NS}`, 'inbound ');
+    const tags = tagsOf(span);
     expect(tags['rpc.system']).toBe('grpc');
     expect(tags['rpc.grpc.status_code']).toBe(grpc.status.NOT_FOUND);
     expect(tags['skein.grpc.status']).toBe('NOT_FOUND');
     // A child of the call's own span: the caller's traceparent was honoured, not replaced.
-    expect(span.references?.find((r) => r.refType === 'CHILD_OF')?.spanID).toBe(rootSpanId);
+    expect(parentOf(span)).toBe(rootSpanId);
+
+    // The meshed call: the caller's outbound span and grpc-echo's inbound span both say NOT_FOUND; the server span is a child
+    // of the caller's attempt, itself a child of the caller's outbound span.
+    const m = await traceWith(meshedTrace, [{ service: `caller.${NS}`, operation: 'outbound ' }, { service: `grpc-echo.${NS}`, operation: 'inbound ' }]);
+    const out = spanOf(m, `caller.${NS}`, 'outbound ');
+    const server = spanOf(m, `grpc-echo.${NS}`, 'inbound ');
+    for (const s of [out, server]) {
+      expect(tagsOf(s)['rpc.grpc.status_code'], s.operationName).toBe(grpc.status.NOT_FOUND);
+      expect(tagsOf(s)['skein.grpc.status'], s.operationName).toBe('NOT_FOUND');
+    }
+    expect(tagsOf(server)['skein.peer.identity']).toBe(identity('caller'));
+    const attempt = m.spans.find((x) => x.spanID === parentOf(server));
+    expect(attempt && m.processes[attempt.processID]?.serviceName).toBe(`caller.${NS}`);
+    expect(parentOf(attempt!)).toBe(out.spanID);
   });
 
-  it('opaque TCP to echo is counted by workload: connections opened and closed, bytes both ways', async () => {
+  it('opaque TCP to echo is counted by workload on both sides: connections opened and closed, bytes both ways', async () => {
     // From this machine to echo's TCP echo at its pod IP, through its inbound sidecar (not HTTP: forwarded as TCP).
     const exchange = (bytes: number): Promise<number> =>
       new Promise((resolve, reject) => {
@@ -244,11 +300,43 @@ describe('observability on the real node: Prometheus and Jaeger', () => {
       });
     const sizes = [100, 5000, 70_000];
     expect(await Promise.all(sizes.map(exchange))).toEqual(sizes);
-    const total = sizes.reduce((a, b) => a + b, 0);
-    await untilEqual(Q.tcpByWorkload('connections_opened'), ['destination_workload'], { echo: sizes.length });
-    await untilEqual(Q.tcpByWorkload('connections_closed'), ['destination_workload'], { echo: sizes.length });
-    // Received from the client and sent back to it: the echo makes them equal, and each is every byte the test sent.
+    // From the meshed caller to echo's Service: out through the caller's sidecar, over mTLS, in through echo's.
+    const meshedSizes = [2000, 30_000];
+    for (const bytes of meshedSizes) expect(await callerGet<{ received: number }>(`/tcp?bytes=${bytes}`)).toMatchObject({ received: bytes });
+    const total = [...sizes, ...meshedSizes].reduce((a, b) => a + b, 0);
+    const meshedTotal = meshedSizes.reduce((a, b) => a + b, 0);
+    await untilEqual(Q.tcpByWorkload('connections_opened'), ['destination_workload'], { echo: sizes.length + meshedSizes.length });
+    await untilEqual(Q.tcpByWorkload('connections_closed'), ['destination_workload'], { echo: sizes.length + meshedSizes.length });
+    // Received from the client and sent back to it: the echo makes them equal, and each is every byte sent.
     await untilEqual(Q.tcpByWorkload('received_bytes'), ['destination_workload'], { echo: total });
     await untilEqual(Q.tcpByWorkload('sent_bytes'), ['destination_workload'], { echo: total });
+    // The caller's side: only its own exchanges, to echo, over mTLS.
+    const by = ['source_workload', 'destination_workload', 'mtls'];
+    await untilEqual(Q.tcpByCaller('connections_opened'), by, { 'caller echo true': meshedSizes.length });
+    await untilEqual(Q.tcpByCaller('connections_closed'), by, { 'caller echo true': meshedSizes.length });
+    await untilEqual(Q.tcpByCaller('received_bytes'), by, { 'caller echo true': meshedTotal });
+    await untilEqual(Q.tcpByCaller('sent_bytes'), by, { 'caller echo true': meshedTotal });
+  });
+
+  // Last: the traffic of the tests above (failures, delays, gRPC statuses, TCP both ways) is what the panels show.
+  it('every query of the shipped dashboards returns a series from this mesh\'s Prometheus', async () => {
+    const queries = dashboardQueries(DASHBOARDS_DIR);
+    expect(queries.length).toBeGreaterThan(50);
+    let last: { problems: string[]; empty: string[] } = { problems: [], empty: [] };
+    // Every scrape job up first: a job that is down empties its panels for a reason that is not the dashboards'.
+    await waitFor('every mesh scrape job up', async () => {
+      const up = await query('up');
+      const down = MESH_SCRAPE_JOBS.filter((job) => !up.some((s) => s.metric.job === job) || up.some((s) => s.metric.job === job && s.value[1] !== '1'));
+      if (down.length === 0) return true;
+      throw new Error(`not up: ${down.join(', ')}`);
+    }, 60_000, 1000);
+    // rate() needs two scrapes in its window: a series made by the last test may take one scrape interval (5 s) more.
+    await waitFor('every dashboard query to return a series', async () => {
+      last = await dashboardProblems(mesh.prometheus!.url, queries);
+      if (last.problems.length === 0 && last.empty.length === 0) return true;
+      throw new Error(JSON.stringify(last));
+    }, 60_000, 5000).catch(() => undefined);
+    expect(last.problems).toEqual([]);
+    expect(last.empty).toEqual([]);
   });
 });

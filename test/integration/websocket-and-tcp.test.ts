@@ -1,7 +1,8 @@
 // WebSocket upgrades (tunnelled only after 101) and opaque TCP pass-through on a detecting listener.
+import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import WebSocket, { WebSocketServer } from 'ws';
 import { h1Request } from '../support/clients.ts';
 import { startTestProxy, type TestProxy } from '../support/proxy-fixture.ts';
 import { startTcpEcho, startWebSocketUpstream } from '../support/upstreams.ts';
@@ -9,18 +10,25 @@ import { startTcpEcho, startWebSocketUpstream } from '../support/upstreams.ts';
 describe('WebSocket through the proxy', () => {
   let ws: { port: number; close(): Promise<void> };
   let rejecting: { port: number; close(): Promise<void> };
+  /** Answers each upgrade with the Host and path it arrived with. */
+  let seen: WebSocketServer;
   let proxy: TestProxy;
   beforeAll(async () => {
     ws = await startWebSocketUpstream();
     rejecting = await startWebSocketUpstream({ reject: true });
+    seen = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    seen.on('connection', (s, req) => s.send(`${req.headers.host} ${req.url}`));
+    await new Promise((r) => seen.once('listening', r));
     proxy = await startTestProxy({
       routes: [
         { name: 'bad', match: { path: { type: 'prefix', value: '/bad' } }, backends: [{ cluster: 'rejecting' }] },
+        { name: 'rw', match: { path: { type: 'prefix', value: '/old' } }, backends: [{ cluster: 'seen' }], rewrite: { hostname: 'backend.internal', path: { type: 'prefix', value: '/new' } } },
         { name: 'ws', backends: [{ cluster: 'ws' }] },
       ],
       clusters: [
         { name: 'ws', endpoints: [{ address: '127.0.0.1', port: ws.port }] },
         { name: 'rejecting', endpoints: [{ address: '127.0.0.1', port: rejecting.port }] },
+        { name: 'seen', endpoints: [{ address: '127.0.0.1', port: (seen.address() as AddressInfo).port }] },
       ],
     });
   });
@@ -28,6 +36,18 @@ describe('WebSocket through the proxy', () => {
     await proxy.close();
     await ws.close();
     await rejecting.close();
+    for (const c of seen.clients) c.terminate();
+    await new Promise((r) => seen.close(r));
+  });
+
+  it('applies the route\'s URL rewrite (Host and path) to the upgrade, as to any request of the route', async () => {
+    const client = new WebSocket(`ws://127.0.0.1:${proxy.port}/old/chat?x=1`);
+    const first = await new Promise<string>((resolve, reject) => {
+      client.once('message', (d) => resolve(String(d)));
+      client.once('error', reject);
+    });
+    client.close();
+    expect(first).toBe('backend.internal /new/chat?x=1');
   });
 
   it('echoes text and binary messages after the upstream answers 101', async () => {
