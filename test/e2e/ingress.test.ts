@@ -126,7 +126,8 @@ function objects(certs: { readonly a: TestCert; readonly b: TestCert }, jwks: re
     httpRoute('limited', ['http'], toWeb(['limited.e2e.test']), { rateLimit: RATE }),
     httpRoute('deny', ['http'], toWeb(['deny.e2e.test']), { ipFilter: { deny: [DENIED_NET] } }),
     httpRoute('allow', ['http'], toWeb(['allow.e2e.test']), { ipFilter: { allow: [ALLOWED_NET] } }),
-    httpRoute('ws', ['http'], toWeb(['ws.e2e.test'])),
+    // The app serves its WebSocket echo on /ws; clients use /socket (the rewrite applies to the upgrade too).
+    httpRoute('ws', ['http'], { hostnames: ['ws.e2e.test'], rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/socket' } }], filters: [{ type: 'URLRewrite', urlRewrite: { path: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/ws' } } }], backendRefs: [{ name: 'web', port: 80 }] }] }),
     httpRoute('broken', ['http'], { hostnames: ['broken.e2e.test'], rules: [{ backendRefs: [{ name: 'nope', port: 80 }] }] }),
     {
       apiVersion: 'gateway.networking.k8s.io/v1',
@@ -321,9 +322,9 @@ describe('the ingress on the local cluster', () => {
     expect(echoOf(allowed)?.headers['x-forwarded-for']).toMatch(/^198\.51\.100\.9(, [0-9a-f.:]+){1,2}$/);
   });
 
-  it('a WebSocket echo passes through the ingress', async () => {
-    await served('ws.e2e.test');
-    const ws = new WebSocket(`ws://${gateway}:80/ws`, { headers: { host: 'ws.e2e.test' } });
+  it('a WebSocket echo passes through the ingress, with its route\'s URL rewrite', async () => {
+    expect(echoOf(await served('ws.e2e.test', 200, '/socket'))?.url).toBe('/ws');
+    const ws = new WebSocket(`ws://${gateway}:80/socket`, { headers: { host: 'ws.e2e.test' } });
     try {
       await new Promise<void>((resolve, reject) => {
         ws.once('open', () => resolve());
