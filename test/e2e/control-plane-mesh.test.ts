@@ -327,8 +327,6 @@ describe('the control plane on the local cluster', () => {
     expect(await unavailableDeployments(kc, workloads().filter((o) => o.metadata?.name === 'echo'), 180_000)).toEqual([]);
   });
 
-  // Skipped: in the full suite some sidecars stay "not connected" to any replica 120 s after the control plane returns
-  // (passes alone; see the stop note of 2026-12-06). The bug is the reconnect, not this test: unskip when it is fixed.
   it('with every control-plane replica gone, traffic keeps flowing; the proxies resynchronise when it is back', async () => {
     const apps = kc.makeApiClient(k8s.AppsV1Api);
     const scale = (replicas: number) => apps.patchNamespacedDeploymentScale({
