@@ -22,6 +22,10 @@ function checkout(): { dir: string; run(): void; installed(): boolean } {
   chmodSync(join(dir, 'node_modules', '.bin', 'node'), 0o755);
   writeFileSync(join(dir, 'node_modules', '.package-lock.json'), '{}');
   writeFileSync(join(dir, 'package-lock.json'), '{"lockfileVersion":3}');
+  // Older than the install, as after a real `npm ci`: written a moment after it, the lockfile could land in the next second
+  // and look newer to the script's mtime test (dash's `-nt` compares whole seconds), which failed CI once.
+  const past = new Date(Date.now() - 3_600_000);
+  utimesSync(join(dir, 'package-lock.json'), past, past);
   mkdirSync(join(dir, 'fake-bin'));
   writeFileSync(join(dir, 'fake-bin', 'npm'), `#!/bin/sh\ntouch "${join(dir, 'npm-ran')}"\n`);
   chmodSync(join(dir, 'fake-bin', 'npm'), 0o755);
