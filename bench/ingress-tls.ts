@@ -15,6 +15,7 @@ import { binDir, installTools } from './lib/install-tools.ts';
 import { fortio, parseFortioJson, parseWrk, wrk, type LatencyResult } from './lib/load-tools.ts';
 import { childPids, cpuSeconds, CpuWindow } from './lib/proc-stats.ts';
 import { freePort, ProcessGroup, waitForPort, type Started } from './lib/process-group.ts';
+import type { LoadSectionOptions } from './lib/section-options.ts';
 import type { TableRow } from './lib/report-table.ts';
 import { skeinIngressConfig } from './lib/skein-config.ts';
 import { startSkeinProxy } from './lib/skein-proxy.ts';
@@ -33,16 +34,8 @@ const BODY_BYTES = 1024;
 /** A window is flagged when processes that are not ours used more than this many cores on average (as in run.ts). */
 const OTHER_LOAD_FLAG_CORES = 0.2;
 
-export interface IngressTlsOptions {
-  readonly group: ProcessGroup;
-  readonly fortioPath: string;
-  /** The run's plain HTTP/1.1 upstream on loopback (1 KiB answers). */
-  readonly upstreamPort: number;
-  readonly workDir: string;
-  readonly runs: number;
-  readonly seconds: { readonly warm: number; readonly tput: number; readonly lat: number };
-  readonly qps: number;
-  readonly connections: number;
+/** The run's upstream answers 1 KiB. */
+export interface IngressTlsOptions extends LoadSectionOptions {
   /** New TLS connections measured per one-core proxy for the handshake cost. */
   readonly handshakes: number;
   /** Worker processes of the ingress and nbthread of HAProxy for "all cores"; default os.availableParallelism(). */
@@ -51,7 +44,6 @@ export interface IngressTlsOptions {
   readonly ownPids?: readonly number[];
   /** Where to copy the generated configs (the results directory's configs/). */
   readonly configDir?: string;
-  readonly log: (line: string) => void;
 }
 
 export interface ThroughputWindow {

@@ -4,7 +4,8 @@
 // of the same run, interleaved run by run, so the ratios hold on a shared machine.
 import { join } from 'node:path';
 import { fortio, parseFortioJson, parseWrk, wrk } from './lib/load-tools.ts';
-import { freePort, waitForPort, type ProcessGroup, type Started } from './lib/process-group.ts';
+import { freePort, waitForPort, type Started } from './lib/process-group.ts';
+import type { LoadSectionOptions } from './lib/section-options.ts';
 import { skeinProxyConfig } from './lib/skein-config.ts';
 import { httpStatus, startSkeinProxy } from './lib/skein-proxy.ts';
 import { median, round } from './lib/stats.ts';
@@ -13,18 +14,7 @@ import { median, round } from './lib/stats.ts';
 export const TRACING_VARIANTS = ['off', '0', '1', '100'] as const;
 export type TracingVariant = (typeof TRACING_VARIANTS)[number];
 
-export interface TracingCostOptions {
-  readonly group: ProcessGroup;
-  readonly fortioPath: string;
-  /** The run's HTTP/1.1 upstream on loopback. */
-  readonly upstreamPort: number;
-  readonly workDir: string;
-  readonly runs: number;
-  readonly seconds: { readonly warm: number; readonly tput: number; readonly lat: number };
-  readonly qps: number;
-  readonly connections: number;
-  readonly log: (line: string) => void;
-}
+export type TracingCostOptions = LoadSectionOptions;
 
 export interface TracingVariantResult {
   readonly variant: TracingVariant;
