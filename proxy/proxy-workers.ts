@@ -91,7 +91,9 @@ export async function superviseWorkers(count: number): Promise<never> {
     // What it held of the shared buckets no longer counts against them; its counters stay in every later scrape.
     broker.workerExited(w.id);
     metrics.workerExited(w.id);
-    const left = Object.keys(cluster.workers ?? {}).length;
+    // Our own count: node:cluster keeps a worker in cluster.workers until its IPC channel has closed too, which can come
+    // after its exit; counted from there, the last exit could see one left, and the supervisor would never exit.
+    const left = startedAt.size;
     if (stopping) {
       if (left === 0) process.exit(exitCode);
       return;
@@ -107,9 +109,10 @@ export async function superviseWorkers(count: number): Promise<never> {
       if (left === 0) process.exit(exitCode);
       return;
     }
+    // Not unref'd: when every worker died at once, this timer is what keeps the supervisor alive to restart them.
     setTimeout(() => {
       if (!stopping) fork(slot);
-    }, RESTART_DELAY_MS).unref();
+    }, RESTART_DELAY_MS);
   });
   process.on('SIGTERM', () => stopAll('SIGTERM'));
   process.on('SIGINT', () => stopAll('SIGINT'));
