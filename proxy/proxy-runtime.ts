@@ -79,7 +79,7 @@ function byType<T extends StoredResource['type']>(all: ReadonlyMap<string, Store
 /** The `secret` resources a listener's TLS names. */
 export function listenerSecrets(t: ListenerTlsConfig | null): string[] {
   if (t === null) return [];
-  return [t, ...(t.certificates ?? [])].flatMap((c) => (c.secret !== undefined ? [c.secret] : []));
+  return [...[t, ...(t.certificates ?? [])].flatMap((c) => (c.secret !== undefined ? [c.secret] : [])), ...(t.clientValidation?.caSecrets ?? [])];
 }
 
 function withoutEndpoints(c: ClusterConfig): string {
@@ -420,7 +420,7 @@ export class ProxyRuntime {
           // Every certificate, as the listener will load them: a bad one refuses the change, never half of it.
           new ServerTlsContexts(listener.tls, tlsSecrets);
         } catch (e) {
-          reasons.push({ type: 'listener', name: l.name, path: 'tls', message: `cannot load the certificate and key: ${(e as Error).message}` });
+          reasons.push({ type: 'listener', name: l.name, path: 'tls', message: `cannot load the certificates, keys and client CAs: ${(e as Error).message}` });
         }
       }
     }

@@ -18,6 +18,7 @@ import { validateProxyConfigDocument } from './proxy-config-validator.generated.
 import { DEFAULT_TELEMETRY } from './telemetry-config-defaults.ts';
 import type { DestinationMetadata, TelemetryConfig } from './telemetry-config.ts';
 import type {
+  ClientValidationConfig,
   ClusterConfig,
   HeaderMutationConfig,
   ListenerConfig,
@@ -228,6 +229,7 @@ export function parseProxyConfig(doc: unknown): Result<ProxyConfig, readonly Con
             alpn: l.tls.alpn ?? ['h2', 'http/1.1'],
             certificates: (l.tls.certificates ?? []).map((c, ci) => certificateSource(c, `${at}.tls.certificates[${ci}]`, problems)),
             ...(l.tls.listenerHostnames !== undefined ? { listenerHostnames: [...new Set(l.tls.listenerHostnames)].sort() } : {}),
+            ...(l.tls.clientValidation != null ? { clientValidation: parseClientValidation(l.tls.clientValidation, `${at}.tls.clientValidation`, problems) } : {}),
           }
         : null,
       rateLimit: parseLocalRateLimit(l.rateLimit),
@@ -308,6 +310,13 @@ function certificateSource(c: In<TlsCertificateConfig>, at: string, problems: Co
   }
   if (c.certFile == null || c.keyFile == null) problems.push({ path: at, message: 'needs certFile and keyFile (or secret)' });
   return { certFile: c.certFile ?? '', keyFile: c.keyFile ?? '' };
+}
+
+function parseClientValidation(v: In<ClientValidationConfig>, at: string, problems: ConfigProblem[]): ClientValidationConfig {
+  const caFiles = v.caFiles ?? [];
+  const caSecrets = v.caSecrets ?? [];
+  if (caFiles.length + caSecrets.length === 0) problems.push({ path: at, message: 'needs at least one CA: caFiles or caSecrets' });
+  return { ...(caFiles.length > 0 ? { caFiles: [...caFiles] } : {}), ...(caSecrets.length > 0 ? { caSecrets: [...caSecrets] } : {}), mode: v.mode ?? 'require' };
 }
 
 /** Formats problems for a person: one line each, `path: message`. */

@@ -93,6 +93,16 @@ export const proxyConfigSchema = {
                 maxItems: 64,
                 items: { type: 'string', minLength: 1, maxLength: 253, pattern: '^(\\*|(\\*\\.)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?)$' },
               },
+              clientValidation: {
+                type: ['object', 'null'],
+                additionalProperties: false,
+                required: ['mode'],
+                properties: {
+                  caFiles: { type: 'array', maxItems: 16, items: { type: 'string', minLength: 1 } },
+                  caSecrets: { type: 'array', maxItems: 16, items: name },
+                  mode: { enum: ['require', 'allow-insecure-fallback'] },
+                },
+              },
             },
           },
           virtualHosts: {

@@ -78,7 +78,27 @@ export interface ListenerTlsConfig extends TlsCertificateConfig {
    * different listeners. Absent: 421 whenever they differ.
    */
   readonly listenerHostnames?: readonly string[];
+  /** Client certificates asked for and checked against these CAs (mutual TLS at the edge). Absent or null: none asked for. */
+  readonly clientValidation?: ClientValidationConfig | null;
 }
+
+/**
+ * How a TLS listener validates its clients' certificates (a Gateway's `spec.tls.frontend`). The trust anchors are PEM
+ * bundles from files or from `secret` resources' `trustBundle` (how the control plane sends a Gateway's CA ConfigMaps);
+ * at least one is given.
+ */
+export interface ClientValidationConfig {
+  readonly caFiles?: readonly string[];
+  readonly caSecrets?: readonly string[];
+  /**
+   * `require`: the handshake fails unless the client presents a certificate that chains to one of the CAs (Gateway API
+   * AllowValidOnly). `allow-insecure-fallback`: a certificate is asked for, but a client without one, or with one that
+   * does not verify, is served all the same (AllowInsecureFallback: authorization is left to the backend).
+   */
+  readonly mode: ClientValidationMode;
+}
+
+export type ClientValidationMode = 'require' | 'allow-insecure-fallback';
 
 /**
  * A certificate and its key: from two PEM files, or from the `secret` resource of that name (certificateChain and

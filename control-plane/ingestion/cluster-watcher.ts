@@ -1,6 +1,6 @@
 // Ingestion: informers over Services, EndpointSlices, Namespaces, Pods, the custom resources (TrafficPolicy,
 // AuthorizationPolicy, MeshTLSPolicy, and Gateway API GatewayClass, Gateway, HTTPRoute, GRPCRoute, ReferenceGrant), TLS
-// Secrets and Ingresses; their callbacks only enqueue a change notice, and translation reads a snapshot of the caches when it runs.
+// Secrets, ConfigMaps and Ingresses; their callbacks only enqueue a change notice, and translation reads a snapshot of the caches when it runs.
 import * as k8s from '@kubernetes/client-node';
 import { AUTHORIZATION_POLICY_GROUP, AUTHORIZATION_POLICY_PLURAL, AUTHORIZATION_POLICY_VERSION, type AuthorizationPolicy } from '../../api/crd/authorization-policy.ts';
 import { MESH_TLS_POLICY_GROUP, MESH_TLS_POLICY_PLURAL, MESH_TLS_POLICY_VERSION, type MeshTLSPolicy } from '../../api/crd/mesh-tls-policy.ts';
@@ -48,6 +48,8 @@ export class ClusterWatcher {
   readonly gateways: RestartingInformer<Gateway & k8s.KubernetesObject>;
   readonly referenceGrants: RestartingInformer<ReferenceGrant & k8s.KubernetesObject>;
   readonly tlsSecrets: RestartingInformer<k8s.V1Secret>;
+  /** ConfigMaps: the CA certificates of Gateways' client certificate validation (spec.tls.frontend). */
+  readonly configMaps: RestartingInformer<k8s.V1ConfigMap>;
   readonly ingresses: RestartingInformer<k8s.V1Ingress>;
 
   readonly #trustDomain: string | null;
@@ -79,6 +81,8 @@ export class ClusterWatcher {
       'secrets',
       new k8s.ListWatch<k8s.V1Secret>('/api/v1/secrets', new k8s.Watch(kc), () => core.listSecretForAllNamespaces({ fieldSelector: tlsOnly }), false, undefined, tlsOnly),
     );
+    // Every ConfigMap is listed (a Gateway may name any as its CA bundle); the grant comes with the ingress (manifests/ingress/rbac.yaml).
+    this.configMaps = wrap('configmaps', k8s.makeInformer(kc, '/api/v1/configmaps', () => core.listConfigMapForAllNamespaces()));
     const networking = kc.makeApiClient(k8s.NetworkingV1Api);
     this.ingresses = wrap('ingresses', k8s.makeInformer(kc, '/apis/networking.k8s.io/v1/ingresses', () => networking.listIngressForAllNamespaces()));
   }
@@ -99,6 +103,7 @@ export class ClusterWatcher {
     this.gateways,
     this.referenceGrants,
     this.tlsSecrets,
+    this.configMaps,
     this.ingresses,
   ];
 
@@ -125,6 +130,7 @@ export class ClusterWatcher {
       referenceGrants: this.referenceGrants.list(),
       // The field selector already keeps other types out; checked again in case a watch ever delivers one.
       tlsSecrets: this.tlsSecrets.list().filter((x) => x.type === TLS_SECRET_TYPE),
+      configMaps: this.configMaps.list(),
       ingresses: this.ingresses.list(),
       ...(this.#trustDomain ? { endpointIdentities: endpointIdentities(this.pods.list(), this.#trustDomain) } : {}),
     };

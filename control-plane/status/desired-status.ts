@@ -186,6 +186,8 @@ export function gatewayStatusUpdates(inputs: MeshInputs, nowMs: number): StatusU
       [
         { type: 'Accepted', ...o.accepted, observedGeneration: o.generation },
         { type: 'Programmed', ...o.programmed, observedGeneration: o.generation },
+        // Present only while a frontend validation allows insecure fallback (removed once it no longer does).
+        ...(o.insecureFrontend !== null ? [{ type: 'InsecureFrontendValidationMode', ...o.insecureFrontend, observedGeneration: o.generation }] : []),
       ],
       cur?.conditions as readonly Condition[] | undefined,
       now,

@@ -2,11 +2,11 @@
 // classes plus the Ingress objects of IngressClass skein) in, its resources out: one listener and route table per port
 // (virtual hosts by the hostnames each route serves there), the certificates as `secret` resources chosen by SNI, and
 // the clusters of the backends (endpoints with identity: mTLS to meshed pods, as for sidecars).
-import type { RouteConfig, VirtualHostConfig } from '../../api/config/proxy-config.ts';
+import type { ClientValidationConfig, RouteConfig, VirtualHostConfig } from '../../api/config/proxy-config.ts';
 import type { ListenerResource, SecretResource } from '../../api/config/config-resources.ts';
 import type { ResourceBody } from '../serving/proxy-snapshot.ts';
 import { parseEdgeAnnotation, NO_ATTACHMENT, type EdgeAttachment } from './edge-policy-annotation.ts';
-import { resolveGateways, type GatewayInputs, type ListenerOutcome, type ResolvedGateways } from './gateway-resolution.ts';
+import { resolveGateways, type GatewayInputs, type ListenerClientValidation, type ListenerOutcome, type ResolvedGateways } from './gateway-resolution.ts';
 import { gatewayTargetPorts } from './gateway-services.ts';
 import { ingressesAsGateways } from './ingress-objects.ts';
 import { clusterName, type MeshInputs } from './mesh-inputs.ts';
@@ -26,6 +26,13 @@ export const INGRESS_RESOURCE_TYPES = { ...RESOURCE_TYPES, listener: 'listener',
 export const ingressListenerName = (port: number): string => `ingress:${port}`;
 /** The name of the `secret` resource holding a TLS Secret's certificate and key. */
 export const certificateSecretName = (ns: string, name: string): string => `tls:${ns}/${name}`;
+/** The name of the `secret` resource holding a ConfigMap's CA certificates (client certificate validation). */
+export const caSecretName = (ns: string, name: string): string => `ca:${ns}/${name}`;
+
+/** A listener's client validation as the proxy takes it (its CAs as `secret` resources), and the key that compares two. */
+function clientValidationConfig(v: ListenerClientValidation | null): ClientValidationConfig | null {
+  return v === null ? null : { caSecrets: v.cas.map((c) => caSecretName(c.namespace, c.name)), mode: v.mode };
+}
 
 /** Everything the Gateway resolution reads, with the Ingress objects restated as Gateways and HTTPRoutes. */
 export function gatewayInputsOf(inputs: MeshInputs): GatewayInputs {
@@ -37,6 +44,7 @@ export function gatewayInputsOf(inputs: MeshInputs): GatewayInputs {
     grpcRoutes: inputs.grpcRoutes ?? [],
     referenceGrants: inputs.referenceGrants ?? [],
     secrets: inputs.tlsSecrets ?? [],
+    configMaps: inputs.configMaps ?? [],
     services: inputs.services,
     namespaces: inputs.namespaces,
     endpointSlices: inputs.endpointSlices,
@@ -51,6 +59,9 @@ interface PortDraft {
   readonly isolated: boolean;
   readonly attachment: EdgeAttachment;
   readonly certificates: Map<string, SecretResource>;
+  /** The port's client certificate validation: every Gateway listener served on one port must ask the same. */
+  readonly clientValidation: ClientValidationConfig | null;
+  readonly cas: Map<string, SecretResource>;
   readonly hosts: Map<string, Map<string, RankedRoute>>;
 }
 
@@ -129,6 +140,7 @@ export function translateIngress(inputs: MeshInputs, scope: IngressScope, resolv
   // it has no route), so that its requests never fall through to a less specific listener's routes.
   const addListener = (draft: PortDraft, l: ListenerOutcome, gw: EdgeAttachment | string, listenerHosts: readonly (string | null)[]): void => {
     for (const c of l.certificates) draft.certificates.set(certificateSecretName(c.namespace, c.name), { certificateChain: c.certificateChain, privateKey: c.privateKey, trustBundle: null });
+    for (const c of l.clientValidation?.cas ?? []) draft.cas.set(caSecretName(c.namespace, c.name), { certificateChain: null, privateKey: null, trustBundle: c.pem });
     const own = l.hostname?.toLowerCase() ?? null;
     if (own !== null && !draft.hosts.has(own)) draft.hosts.set(own, new Map());
     const shadowed = (host: string): boolean => listenerHosts.some((other) => other !== own && hostnameRank(other) > hostnameRank(own) && hostnameCovers(other, host));
@@ -168,14 +180,30 @@ export function translateIngress(inputs: MeshInputs, scope: IngressScope, resolv
       if (target !== undefined) binds.push({ port: target, isolated: true });
       for (const bind of binds) {
         let draft = ports.get(bind.port);
+        const validation = clientValidationConfig(l.clientValidation);
         if (draft === undefined) {
-          draft = { port: bind.port, protocol: l.protocol, owner: id, isolated: bind.isolated, attachment: typeof gw === 'string' ? NO_ATTACHMENT : gw, certificates: new Map(), hosts: new Map() };
+          draft = {
+            port: bind.port,
+            protocol: l.protocol,
+            owner: id,
+            isolated: bind.isolated,
+            attachment: typeof gw === 'string' ? NO_ATTACHMENT : gw,
+            certificates: new Map(),
+            clientValidation: validation,
+            cas: new Map(),
+            hosts: new Map(),
+          };
           ports.set(bind.port, draft);
         } else if (draft.isolated !== bind.isolated || (bind.isolated && draft.owner !== id)) {
           problems.push({ object: `Gateway ${id}`, message: `listener ${l.name}: port ${bind.port} of the ingress pod is taken by ${draft.isolated ? `Gateway ${draft.owner}'s own Service` : 'a Gateway listener'}; not served there` });
           continue;
         } else if (draft.protocol !== l.protocol) {
           problems.push({ object: `Gateway ${id}`, message: `listener ${l.name}: port ${l.port} is ${draft.protocol} for Gateway ${draft.owner}; this ${l.protocol} listener is not served by this ingress` });
+          continue;
+        else if (JSON.stringify(draft.clientValidation) !== JSON.stringify(validation)) {
+          // One TLS handshake per connection, before the Host is known: one port cannot both ask for a client
+          // certificate and not, or trust other CAs for some of its names. The Gateway's own Service port still serves it.
+          problems.push({ object: `Gateway ${id}`, message: `listener ${l.name}: port ${bind.port} validates client certificates otherwise for Gateway ${draft.owner}; not served on that port` });
           continue;
         }
         pending.push({ draft, l, gw });
@@ -222,6 +250,7 @@ export function translateIngress(inputs: MeshInputs, scope: IngressScope, resolv
               certificates: certs.slice(1).map((c) => ({ secret: c })),
               // A Host that differs from the SNI is misdirected (421) only when it selects another of these listeners.
               listenerHostnames: [...new Set((hostsOf.get(d) ?? []).map((h) => h ?? '*'))].sort(),
+              ...(d.clientValidation !== null ? { clientValidation: d.clientValidation } : {}),
             }
           : null,
       rateLimit: d.attachment.rateLimit,
@@ -230,6 +259,7 @@ export function translateIngress(inputs: MeshInputs, scope: IngressScope, resolv
     resources.push({ type: INGRESS_RESOURCE_TYPES.listener, name, body: listener });
     resources.push({ type: INGRESS_RESOURCE_TYPES.routeTable, name, body: { name, virtualHosts } });
     for (const c of certs) resources.push({ type: INGRESS_RESOURCE_TYPES.secret, name: c, body: d.certificates.get(c)! });
+    if (d.protocol === 'HTTPS' && certs.length > 0) for (const [n, ca] of d.cas) resources.push({ type: INGRESS_RESOURCE_TYPES.secret, name: n, body: ca });
   }
   const seenSecrets = new Set<string>();
   const deduped = resources.filter((r) => r.type !== 'secret' || (!seenSecrets.has(r.name) && seenSecrets.add(r.name)));

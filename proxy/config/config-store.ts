@@ -144,6 +144,9 @@ export function checkReferences(all: ReadonlyMap<string, StoredResource>): NackR
       [v.tls, ...(v.tls.certificates ?? [])].forEach((c, i) => {
         if (c.secret !== undefined && !all.has(`secret/${c.secret}`)) reasons.push({ type: 'listener', name: l.name, path: i === 0 ? 'tls.secret' : `tls.certificates[${i - 1}].secret`, message: `unknown secret "${c.secret}"` });
       });
+      (v.tls.clientValidation?.caSecrets ?? []).forEach((n, i) => {
+        if (!all.has(`secret/${n}`)) reasons.push({ type: 'listener', name: l.name, path: `tls.clientValidation.caSecrets[${i}]`, message: `unknown secret "${n}"` });
+      });
     }
     const at = `${v.address}:${v.port}`;
     if (v.port !== 0 && bound.has(at)) reasons.push({ type: 'listener', name: l.name, path: 'port', message: `${at} is already used by listener "${bound.get(at)}"` });
