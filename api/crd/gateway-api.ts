@@ -220,3 +220,27 @@ export interface GRPCRoute {
   readonly spec: { readonly parentRefs?: readonly ParentReference[]; readonly hostnames?: readonly string[]; readonly rules?: readonly GRPCRouteRule[] };
   readonly status?: RouteStatus;
 }
+
+/** BackendTLSPolicy (gateway.networking.k8s.io/v1): TLS from the Gateway to a Service's pods, validated as it says. */
+export interface BackendTLSPolicy {
+  readonly apiVersion?: string;
+  readonly kind?: 'BackendTLSPolicy';
+  readonly metadata: ObjectMeta;
+  readonly spec: {
+    readonly targetRefs: readonly { readonly group: string; readonly kind: string; readonly name: string; readonly sectionName?: string }[];
+    readonly validation: {
+      readonly caCertificateRefs?: readonly { readonly group: string; readonly kind: string; readonly name: string }[];
+      readonly wellKnownCACertificates?: 'System' | string;
+      readonly hostname: string;
+      readonly subjectAltNames?: readonly { readonly type: 'Hostname' | 'URI' | string; readonly hostname?: string; readonly uri?: string }[];
+    };
+    readonly options?: Readonly<Record<string, string>>;
+  };
+  readonly status?: { readonly ancestors?: readonly PolicyAncestorStatus[] };
+}
+
+export interface PolicyAncestorStatus {
+  readonly ancestorRef: ParentReference;
+  readonly controllerName: string;
+  readonly conditions: readonly KubeCondition[];
+}

@@ -6,6 +6,7 @@ import { AUTHORIZATION_POLICY_GROUP, AUTHORIZATION_POLICY_PLURAL, AUTHORIZATION_
 import { MESH_TLS_POLICY_GROUP, MESH_TLS_POLICY_PLURAL, MESH_TLS_POLICY_VERSION, type MeshTLSPolicy } from '../../api/crd/mesh-tls-policy.ts';
 import {
   GATEWAY_API_GROUP,
+  type BackendTLSPolicy,
   GATEWAY_API_VERSION,
   REFERENCE_GRANT_VERSION,
   type Gateway,
@@ -50,6 +51,7 @@ export class ClusterWatcher {
   readonly tlsSecrets: RestartingInformer<k8s.V1Secret>;
   /** ConfigMaps: the CA certificates of Gateways' client certificate validation (spec.tls.frontend). */
   readonly configMaps: RestartingInformer<k8s.V1ConfigMap>;
+  readonly backendTlsPolicies: RestartingInformer<BackendTLSPolicy & k8s.KubernetesObject>;
   readonly ingresses: RestartingInformer<k8s.V1Ingress>;
 
   readonly #trustDomain: string | null;
@@ -74,6 +76,7 @@ export class ClusterWatcher {
     this.grpcRoutes = wrap('grpcroutes', customInformer(GATEWAY_API_GROUP, GATEWAY_API_VERSION, 'grpcroutes'));
     this.gatewayClasses = wrap('gatewayclasses', customInformer(GATEWAY_API_GROUP, GATEWAY_API_VERSION, 'gatewayclasses'));
     this.gateways = wrap('gateways', customInformer(GATEWAY_API_GROUP, GATEWAY_API_VERSION, 'gateways'));
+    this.backendTlsPolicies = wrap('backendtlspolicies', customInformer(GATEWAY_API_GROUP, GATEWAY_API_VERSION, 'backendtlspolicies'));
     this.referenceGrants = wrap('referencegrants', customInformer(GATEWAY_API_GROUP, REFERENCE_GRANT_VERSION, 'referencegrants'));
     // Only Secrets of type kubernetes.io/tls are ever read (a field selector: the others never reach this process).
     const tlsOnly = `type=${TLS_SECRET_TYPE}`;
@@ -104,6 +107,7 @@ export class ClusterWatcher {
     this.referenceGrants,
     this.tlsSecrets,
     this.configMaps,
+    this.backendTlsPolicies,
     this.ingresses,
   ];
 
@@ -131,6 +135,7 @@ export class ClusterWatcher {
       // The field selector already keeps other types out; checked again in case a watch ever delivers one.
       tlsSecrets: this.tlsSecrets.list().filter((x) => x.type === TLS_SECRET_TYPE),
       configMaps: this.configMaps.list(),
+      backendTlsPolicies: this.backendTlsPolicies.list(),
       ingresses: this.ingresses.list(),
       ...(this.#trustDomain ? { endpointIdentities: endpointIdentities(this.pods.list(), this.#trustDomain) } : {}),
     };

@@ -2,13 +2,14 @@
 // classes plus the Ingress objects of IngressClass skein) in, its resources out: one listener and route table per port
 // (virtual hosts by the hostnames each route serves there), the certificates as `secret` resources chosen by SNI, and
 // the clusters of the backends (endpoints with identity: mTLS to meshed pods, as for sidecars).
-import type { ClientValidationConfig, RouteConfig, VirtualHostConfig } from '../../api/config/proxy-config.ts';
+import type { ClientValidationConfig, RouteConfig, UpstreamTlsConfig, VirtualHostConfig } from '../../api/config/proxy-config.ts';
 import type { ListenerResource, SecretResource } from '../../api/config/config-resources.ts';
 import type { ResourceBody } from '../serving/proxy-snapshot.ts';
 import { parseEdgeAnnotation, NO_ATTACHMENT, type EdgeAttachment } from './edge-policy-annotation.ts';
 import { resolveGateways, type GatewayInputs, type ListenerClientValidation, type ListenerOutcome, type ResolvedGateways } from './gateway-resolution.ts';
 import { gatewayTargetPorts } from './gateway-services.ts';
 import { ingressesAsGateways } from './ingress-objects.ts';
+import { backendPortKey, resolveBackendTlsPolicies, type PortTls } from './backend-tls-policy.ts';
 import { clusterName, type MeshInputs } from './mesh-inputs.ts';
 import { sharedRoutePolicy, withRoutePolicy } from './route-policy.ts';
 import { compareRanked, type RankedRoute } from './route-rules.ts';
@@ -130,6 +131,21 @@ export function translateIngress(inputs: MeshInputs, scope: IngressScope, resolv
     }
     return withRoutePolicy(route, shared.sections);
   };
+  // BackendTLSPolicy: the ingress originates TLS to the ports a valid policy targets; a rule sending to a port whose policy
+  // cannot be used fails (500) rather than reach a TLS backend unverified.
+  const backendTls = resolveBackendTlsPolicies(inputs.backendTlsPolicies ?? [], inputs.services, inputs.configMaps ?? []);
+  const tlsByCluster = new Map<string, PortTls>();
+  for (const b of resolved.backends) {
+    const t = backendTls.byPort.get(backendPortKey(b.namespace, b.name, b.port));
+    if (t !== undefined) tlsByCluster.set(clusterName(b.namespace, b.name, b.port), t);
+  }
+  const withBackendTls = (route: RouteConfig): RouteConfig => {
+    for (const b of route.backends) {
+      const t = tlsByCluster.get(b.cluster);
+      if (t !== undefined && !t.valid) return failed(route, t.reason);
+    }
+    return route;
+  };
   const routeObjects = new Map<string, Readonly<Record<string, string>> | undefined>();
   for (const r of inputs.httpRoutes ?? []) routeObjects.set(`HTTPRoute/${r.metadata.namespace}/${r.metadata.name}`, r.metadata.annotations);
   for (const r of inputs.grpcRoutes ?? []) routeObjects.set(`GRPCRoute/${r.metadata.namespace}/${r.metadata.name}`, r.metadata.annotations);
@@ -157,7 +173,7 @@ export function translateIngress(inputs: MeshInputs, scope: IngressScope, resolv
               ? failed(rr.route, `the Gateway's ${gw.split(':')[0]} annotation is invalid`)
               : typeof ownPolicy === 'string'
                 ? failed(rr.route, `the route's ${ownPolicy.split(':')[0]} annotation is invalid`)
-                : withEdge(withBackendPolicy(rr.route, `${a.kind} ${a.namespace}/${a.name}`), gw, ownPolicy);
+                : withBackendTls(withEdge(withBackendPolicy(rr.route, `${a.kind} ${a.namespace}/${a.name}`), gw, ownPolicy));
           // The same rule reached through two listeners of one port serves once.
           if (!list.has(route.name)) list.set(route.name, { route, key: rr.key });
         }
@@ -270,7 +286,25 @@ export function translateIngress(inputs: MeshInputs, scope: IngressScope, resolv
     const p = svc?.spec?.ports?.find((x) => x.port === b.port);
     if (!svc || !p) continue;
     const policy = trafficPolicies.byPort.get(portKey(b.namespace, b.name, b.port))?.sections ?? null;
-    deduped.push(...clusterResources(serviceCluster(b.namespace, b.name, p, slices.get(`${b.namespace}/${b.name}`) ?? [], policy, problems, inputs.endpointIdentities)));
+    const cluster = serviceCluster(b.namespace, b.name, p, slices.get(`${b.namespace}/${b.name}`) ?? [], policy, problems, inputs.endpointIdentities);
+    const t = tlsByCluster.get(cname);
+    if (t === undefined || !t.valid) {
+      deduped.push(...clusterResources(cluster));
+      continue;
+    }
+    const upstreamTls: UpstreamTlsConfig = {
+      sni: t.sni,
+      ...(t.cas.length > 0 ? { caSecrets: t.cas.map((c) => caSecretName(c.namespace, c.name)) } : {}),
+      ...(t.systemCas ? { systemCas: true } : {}),
+      ...(t.subjectAltNames.length > 0 ? { subjectAltNames: t.subjectAltNames } : {}),
+    };
+    deduped.push(...clusterResources({ ...cluster, upstreamTls }));
+    for (const c of t.cas) {
+      const n = caSecretName(c.namespace, c.name);
+      if (seenSecrets.has(n)) continue;
+      seenSecrets.add(n);
+      deduped.push({ type: INGRESS_RESOURCE_TYPES.secret, name: n, body: { certificateChain: null, privateKey: null, trustBundle: c.pem } satisfies SecretResource });
+    }
   }
   return { resources: deduped, problems };
 }

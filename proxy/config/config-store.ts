@@ -161,6 +161,15 @@ export function checkReferences(all: ReadonlyMap<string, StoredResource>): NackR
     else if (table.virtualHosts.some((vh) => vh.name === v.name)) reasons.push({ type: 'virtual-host', name: v.name, path: 'name', message: `route table "${v.value.routeTable}" has a virtual host of this name already` });
     checkRoutes(v.value.virtualHost, 'virtual-host', v.name, '');
   }
+  for (const c of of('cluster')) {
+    const u = c.value.upstreamTls;
+    if (u == null) continue;
+    (u.caSecrets ?? []).forEach((n, i) => {
+      if (!all.has(`secret/${n}`)) reasons.push({ type: 'cluster', name: c.name, path: `upstreamTls.caSecrets[${i}]`, message: `unknown secret "${n}"` });
+    });
+    const own = u.clientCertificate?.secret;
+    if (own !== undefined && !all.has(`secret/${own}`)) reasons.push({ type: 'cluster', name: c.name, path: 'upstreamTls.clientCertificate.secret', message: `unknown secret "${own}"` });
+  }
   for (const e of of('endpoint-set')) {
     const c = clusters.get(e.name);
     if (c === undefined) reasons.push({ type: 'endpoint-set', name: e.name, path: '', message: `unknown cluster "${e.name}"` });

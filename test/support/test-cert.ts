@@ -30,7 +30,7 @@ export function makeTestCert(names: readonly string[]): TestCert {
 
 export interface TestCa extends TestCert {
   /** A certificate for `cn` signed by this CA, with the extended key usage given (clientAuth by default). */
-  issue(cn: string, opts?: { eku?: string; days?: number; names?: readonly string[] }): TestCert;
+  issue(cn: string, opts?: { eku?: string; days?: number; names?: readonly string[]; uris?: readonly string[] }): TestCert;
 }
 
 /** A throwaway P-256 CA (basicConstraints CA:TRUE, keyCertSign) that signs client or server certificates, with the openssl CLI. */
@@ -48,14 +48,15 @@ export function makeTestCa(cn: string): TestCa {
     { stdio: 'ignore' },
   );
   let n = 0;
-  const issue = (leafCn: string, opts: { eku?: string; days?: number; names?: readonly string[] } = {}): TestCert => {
+  const issue = (leafCn: string, opts: { eku?: string; days?: number; names?: readonly string[]; uris?: readonly string[] } = {}): TestCert => {
     const leafDir = join(dir, `leaf-${++n}`);
     mkdirSync(leafDir);
     const leafCert = join(leafDir, 'cert.pem');
     const leafKey = join(leafDir, 'key.pem');
     const csr = join(leafDir, 'req.csr');
     const ext = join(leafDir, 'ext.cnf');
-    const san = opts.names && opts.names.length > 0 ? `subjectAltName=${opts.names.map((x) => `DNS:${x}`).join(',')}\n` : '';
+    const alt = [...(opts.names ?? []).map((x) => `DNS:${x}`), ...(opts.uris ?? []).map((x) => `URI:${x}`)];
+    const san = alt.length > 0 ? `subjectAltName=${alt.join(',')}\n` : '';
     writeFileSync(ext, `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=${opts.eku ?? 'clientAuth'}\n${san}`);
     execFileSync('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', leafKey, '-out', csr, '-subj', `/CN=${leafCn}`], { stdio: 'ignore' });
     execFileSync('openssl', ['x509', '-req', '-in', csr, '-CA', certFile, '-CAkey', keyFile, '-CAcreateserial', '-out', leafCert, '-days', String(opts.days ?? 2), '-extfile', ext], { stdio: 'ignore' });
