@@ -4,7 +4,7 @@ import { EndpointState } from '../balance/endpoint-state.ts';
 import { createLoadBalancer, type LoadBalancer, type PickContext } from '../balance/load-balancer.ts';
 import { meshEndpointIdentity, meshTcpTransport, meshTransport } from '../identity/mesh-transport.ts';
 import type { WorkloadTls } from '../identity/workload-tls.ts';
-import { PLAIN, poolKey, type Transport } from './connector.ts';
+import { PLAIN, poolKey, type PlainOrMeshTransport, type Transport } from './connector.ts';
 import type { OriginatedTls } from './upstream-tls.ts';
 import { Http1Pool } from './http1-pool.ts';
 import { Http2Pool } from './http2-pool.ts';
@@ -104,7 +104,7 @@ export class UpstreamCluster {
     const base = identity === null ? PLAIN : meshTransport(this.#workloadTls, identity, this.config.protocol);
     if (this.#originated === null || base.kind === 'unavailable') return base;
     // The app's own TLS: over plain TCP, or inside mesh mTLS that says "opaque TCP follows" (its sidecar does not read it as HTTP).
-    const under = base.kind === 'tls' ? (meshTcpTransport(base) as typeof base) : base;
+    const under: PlainOrMeshTransport = base.kind === 'tls' ? (meshTcpTransport(base) as PlainOrMeshTransport) : base;
     return { kind: 'originate', under, tls: this.#originated };
   }
 
