@@ -191,6 +191,8 @@ export function gatewayStatusUpdates(inputs: MeshInputs, nowMs: number): StatusU
         { type: 'Programmed', ...o.programmed, observedGeneration: o.generation },
         // Present only while a frontend validation allows insecure fallback (removed once it no longer does).
         ...(o.insecureFrontend !== null ? [{ type: 'InsecureFrontendValidationMode', ...o.insecureFrontend, observedGeneration: o.generation }] : []),
+        // Present only while spec.tls.backend names a client certificate (the one Gateway-level reference there is).
+        ...(o.resolvedRefs !== null ? [{ type: 'ResolvedRefs', ...o.resolvedRefs, observedGeneration: o.generation }] : []),
       ],
       cur?.conditions as readonly Condition[] | undefined,
       now,

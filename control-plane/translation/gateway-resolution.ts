@@ -99,6 +99,10 @@ export interface GatewayOutcome {
   readonly programmed: ConditionOutcome;
   /** InsecureFrontendValidationMode True (ConfigurationChanged): a frontend validation allows insecure fallback; null: absent. */
   readonly insecureFrontend: ConditionOutcome | null;
+  /** The certificate the ingress presents to TLS backends of this Gateway's routes (spec.tls.backend.clientCertificateRef). */
+  readonly backendClientCertificate: ListenerCertificate | null;
+  /** The Gateway's ResolvedRefs condition, written only when spec.tls.backend names a client certificate; null: absent. */
+  readonly resolvedRefs: ConditionOutcome | null;
   readonly addresses: readonly GatewayStatusAddress[];
   readonly listeners: readonly ListenerOutcome[];
   /** The Gateway's edge-policy annotation, as written (parsed by translation). */
@@ -315,6 +319,34 @@ export function caBundleProblem(pem: string): string | null {
   return null;
 }
 
+/**
+ * The Gateway's client certificate toward TLS backends (spec.tls.backend.clientCertificateRef): a kubernetes.io/tls Secret
+ * of its namespace, or of another through a ReferenceGrant; the Gateway's ResolvedRefs condition says which it is.
+ */
+function backendClientCertificate(
+  g: Gateway,
+  ns: string,
+  secrets: ReadonlyMap<string, V1Secret>,
+  grants: readonly ReferenceGrant[],
+): { cert: ListenerCertificate | null; condition: ConditionOutcome | null } {
+  const ref = g.spec?.tls?.backend?.clientCertificateRef;
+  if (!ref) return { cert: null, condition: null };
+  const rns = ref.namespace ?? ns;
+  if ((ref.group ?? '') !== '' || (ref.kind ?? 'Secret') !== 'Secret') {
+    return { cert: null, condition: no('InvalidClientCertificateRef', `clientCertificateRef ${ref.group ? `${ref.group}/` : ''}${ref.kind ?? 'Secret'} ${ref.name}: only core Secrets are supported`) };
+  }
+  if (rns !== ns && !referenceGranted(grants, { group: GATEWAY_API_GROUP, kind: 'Gateway', namespace: ns }, { group: '', kind: 'Secret', namespace: rns, name: ref.name })) {
+    return { cert: null, condition: no('RefNotPermitted', `clientCertificateRef Secret ${rns}/${ref.name}: no ReferenceGrant in ${rns} lets Gateways of ${ns} refer to it`) };
+  }
+  const s = secrets.get(key(rns, ref.name));
+  const chain = s ? pemOf(s, 'tls.crt') : null;
+  const pkey = s ? pemOf(s, 'tls.key') : null;
+  if (!s || s.type !== TLS_SECRET_TYPE || chain === null || pkey === null) {
+    return { cert: null, condition: no('InvalidClientCertificateRef', `clientCertificateRef Secret ${rns}/${ref.name} ${!s ? 'not found (or not of type kubernetes.io/tls)' : `is not a ${TLS_SECRET_TYPE} Secret with PEM tls.crt and tls.key`}`) };
+  }
+  return { cert: { namespace: rns, name: ref.name, certificateChain: chain, privateKey: pkey }, condition: ok('ResolvedRefs', 'every reference of the Gateway resolves') };
+}
+
 /** InsecureFrontendValidationMode: True (ConfigurationChanged) while the default or a port's validation allows insecure fallback. */
 function insecureFrontendOf(g: Gateway): ConditionOutcome | null {
   const f = g.spec?.tls?.frontend;
@@ -437,6 +469,7 @@ export function resolveGateways(inputs: GatewayInputs): ResolvedGateways {
       };
     });
     const addresses = gatewayAddresses(inputs.services, ns, g.metadata.name, inputs.endpointSlices);
+    const backendCert = backendClientCertificate(g, ns, secrets, grants);
     const anyValid = listeners.some((l) => l.valid);
     const out: GatewayOutcome = {
       namespace: ns,
@@ -460,6 +493,8 @@ export function resolveGateways(inputs: GatewayInputs): ResolvedGateways {
             )
           : ok('Programmed', 'the ingress serves this Gateway'),
       insecureFrontend: insecureFrontendOf(g),
+      backendClientCertificate: backendCert.cert,
+      resolvedRefs: backendCert.condition,
       addresses,
       listeners,
       annotations: g.metadata.annotations ?? {},

@@ -6,7 +6,7 @@ import type { ClientValidationConfig, RouteConfig, UpstreamTlsConfig, VirtualHos
 import type { ListenerResource, SecretResource } from '../../api/config/config-resources.ts';
 import type { ResourceBody } from '../serving/proxy-snapshot.ts';
 import { parseEdgeAnnotation, NO_ATTACHMENT, type EdgeAttachment } from './edge-policy-annotation.ts';
-import { resolveGateways, type GatewayInputs, type ListenerClientValidation, type ListenerOutcome, type ResolvedGateways } from './gateway-resolution.ts';
+import { resolveGateways, type GatewayInputs, type ListenerCertificate, type ListenerClientValidation, type ListenerOutcome, type ResolvedGateways } from './gateway-resolution.ts';
 import { gatewayTargetPorts } from './gateway-services.ts';
 import { ingressesAsGateways } from './ingress-objects.ts';
 import { backendPortKey, resolveBackendTlsPolicies, type PortTls } from './backend-tls-policy.ts';
@@ -181,6 +181,8 @@ export function translateIngress(inputs: MeshInputs, scope: IngressScope, resolv
     }
   };
   const pending: { draft: PortDraft; l: ListenerOutcome; gw: EdgeAttachment | string }[] = [];
+  /** cluster -> the client certificate each served Gateway whose routes send there presents to TLS backends (null: none). */
+  const backendCertsOf = new Map<string, Map<string, ListenerCertificate | null>>();
 
   for (const g of resolved.gateways) {
     const id = `${g.namespace}/${g.name}`;
@@ -191,6 +193,13 @@ export function translateIngress(inputs: MeshInputs, scope: IngressScope, resolv
     const own = scope.gateway === null ? gatewayTargetPorts(inputs.services, g.namespace, g.name) : new Map<number, number>();
     for (const l of g.listeners) {
       if (!l.valid) continue;
+      for (const a of l.routes)
+        for (const rr of a.rules)
+          for (const b of rr.route.backends) {
+            let m = backendCertsOf.get(b.cluster);
+            if (!m) backendCertsOf.set(b.cluster, (m = new Map()));
+            m.set(id, g.backendClientCertificate);
+          }
       const binds: { port: number; isolated: boolean }[] = [{ port: l.port, isolated: false }];
       const target = own.get(l.port);
       if (target !== undefined) binds.push({ port: target, isolated: true });
@@ -292,13 +301,24 @@ export function translateIngress(inputs: MeshInputs, scope: IngressScope, resolv
       deduped.push(...clusterResources(cluster));
       continue;
     }
+    // The Gateways' client certificate (spec.tls.backend): one cluster serves every Gateway that routes to the Service, so
+    // it presents one only when they all name the same; otherwise none, and the problem says why.
+    const certs = [...(backendCertsOf.get(cname)?.entries() ?? [])];
+    const names = new Set(certs.map(([, c]) => (c === null ? '' : certificateSecretName(c.namespace, c.name))));
+    const own = names.size === 1 && !names.has('') ? certs[0]![1]! : null;
+    if (names.size > 1) problems.push({ object: `Service ${b.namespace}/${b.name}`, message: `Gateways ${certs.map(([g]) => g).join(', ')} send to port ${b.port} with different backend client certificates; none is presented` });
     const upstreamTls: UpstreamTlsConfig = {
+      ...(own !== null ? { clientCertificate: { secret: certificateSecretName(own.namespace, own.name) } } : {}),
       sni: t.sni,
       ...(t.cas.length > 0 ? { caSecrets: t.cas.map((c) => caSecretName(c.namespace, c.name)) } : {}),
       ...(t.systemCas ? { systemCas: true } : {}),
       ...(t.subjectAltNames.length > 0 ? { subjectAltNames: t.subjectAltNames } : {}),
     };
     deduped.push(...clusterResources({ ...cluster, upstreamTls }));
+    if (own !== null && !seenSecrets.has(upstreamTls.clientCertificate!.secret!)) {
+      seenSecrets.add(upstreamTls.clientCertificate!.secret!);
+      deduped.push({ type: INGRESS_RESOURCE_TYPES.secret, name: upstreamTls.clientCertificate!.secret!, body: { certificateChain: own.certificateChain, privateKey: own.privateKey, trustBundle: null } satisfies SecretResource });
+    }
     for (const c of t.cas) {
       const n = caSecretName(c.namespace, c.name);
       if (seenSecrets.has(n)) continue;

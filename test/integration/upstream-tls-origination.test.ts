@@ -16,11 +16,16 @@ let caB: TestCa;
 let serverCert: TestCert;
 let backend: https.Server;
 let backendPort = 0;
+/** A backend that requires a client certificate of caA (what a Gateway's spec.tls.backend.clientCertificateRef is for). */
+let mtlsBackend: https.Server;
+let mtlsPort = 0;
+let gatewayClient: TestCert;
+const clientsSeen: string[] = [];
 let proxy: RunningProxy;
 /** What the backend saw of each request: the SNI of its TLS session and the path. */
 const seen: { sni: string; path: string }[] = [];
 
-const cluster = (name: string, upstreamTls: Record<string, unknown>) => ({ name, endpoints: [{ address: '127.0.0.1', port: backendPort }], upstreamTls });
+const cluster = (name: string, upstreamTls: Record<string, unknown>, port = (): number => backendPort) => ({ name, endpoints: [{ address: '127.0.0.1', port: port() }], upstreamTls });
 const route = (name: string) => ({ name, match: { path: { type: 'prefix', value: `/${name}` } }, backends: [{ cluster: name }] });
 
 beforeAll(async () => {
@@ -33,7 +38,14 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
   backendPort = (backend.address() as AddressInfo).port;
-  const names = ['good', 'wrong-ca', 'wrong-name', 'san-uri', 'san-dns-mismatch', 'san-uri-mismatch'];
+  gatewayClient = caA.issue('gateway-client');
+  mtlsBackend = https.createServer({ cert: readFileSync(serverCert.certFile), key: readFileSync(serverCert.keyFile), ca: readFileSync(caA.certFile), requestCert: true, rejectUnauthorized: true }, (req, res) => {
+    clientsSeen.push((req.socket as TLSSocket).getPeerX509Certificate()?.subject ?? '');
+    res.end('from the mTLS backend');
+  });
+  await new Promise<void>((r) => mtlsBackend.listen(0, '127.0.0.1', r));
+  mtlsPort = (mtlsBackend.address() as AddressInfo).port;
+  const names = ['good', 'wrong-ca', 'wrong-name', 'san-uri', 'san-dns-mismatch', 'san-uri-mismatch', 'client-cert', 'no-client-cert'];
   proxy = await startProxy(
     testConfig({
       mode: 'ingress',
@@ -45,6 +57,8 @@ beforeAll(async () => {
         cluster('san-uri', { sni: 'abc.example.com', caFiles: [caA.certFile], subjectAltNames: [{ type: 'uri', value: 'spiffe://abc.example.com/test-identity' }] }),
         cluster('san-dns-mismatch', { sni: 'abc.example.com', caFiles: [caA.certFile], subjectAltNames: [{ type: 'dns', value: 'dce.example.com' }] }),
         cluster('san-uri-mismatch', { sni: 'abc.example.com', caFiles: [caA.certFile], subjectAltNames: [{ type: 'uri', value: 'spiffe://def.example.com/test-identity' }] }),
+        cluster('client-cert', { sni: 'abc.example.com', caFiles: [caA.certFile], clientCertificate: { certFile: gatewayClient.certFile, keyFile: gatewayClient.keyFile } }, () => mtlsPort),
+        cluster('no-client-cert', { sni: 'abc.example.com', caFiles: [caA.certFile] }, () => mtlsPort),
       ],
     }),
   );
@@ -53,6 +67,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await proxy?.close();
   await new Promise((r) => backend?.close(r));
+  await new Promise((r) => mtlsBackend?.close(r));
   for (const c of [caA, caB]) c?.remove();
 });
 
@@ -89,6 +104,13 @@ describe('TLS originated to a backend (cluster upstreamTls)', () => {
     expect(await get('/san-dns-mismatch')).toMatchObject({ status: 503, cause: 'upstream-tls' });
     expect(await get('/san-uri-mismatch')).toMatchObject({ status: 503, cause: 'upstream-tls' });
     expect(seen.length).toBe(before);
+  });
+
+  it('a client certificate is presented to a backend that asks for one; without it that backend refuses: 503 upstream-tls', async () => {
+    expect(await get('/client-cert')).toMatchObject({ status: 200, body: 'from the mTLS backend' });
+    expect(clientsSeen).toEqual(['CN=gateway-client']);
+    expect(await get('/no-client-cert')).toMatchObject({ status: 503 });
+    expect(clientsSeen).toHaveLength(1);
   });
 
   it('a CA secret without a trust bundle refuses the change; the cluster keeps originating as before', async () => {

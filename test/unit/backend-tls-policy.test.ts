@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterConfig, VirtualHostConfig } from '../../api/config/proxy-config.ts';
 import { parseConfigResource } from '../../api/config/parse-config-resource.ts';
 import { SKEIN_CONTROLLER_NAME, type BackendTLSPolicy, type Gateway, type HTTPRoute } from '../../api/crd/gateway-api.ts';
-import { backendTlsPolicyStatusUpdates } from '../../control-plane/status/desired-status.ts';
+import { backendTlsPolicyStatusUpdates, gatewayStatusUpdates } from '../../control-plane/status/desired-status.ts';
 import { INGRESS_SERVICE_LABEL } from '../../control-plane/translation/gateway-resolution.ts';
 import { clusterName, type MeshInputs } from '../../control-plane/translation/mesh-inputs.ts';
 import { translateIngress } from '../../control-plane/translation/translate-ingress.ts';
@@ -158,6 +158,31 @@ describe('BackendTLSPolicy at the ingress', () => {
     expect(clusterOf(t, 'whole', 443).upstreamTls!.sni).toBe('other.example.com');
     expect(clusterOf(t, 'two-ports', 443).upstreamTls!.sni).toBe('other.example.com');
     expect(clusterOf(t, 'two-ports', 8443).upstreamTls!.sni).toBe('abc.example.com');
+  });
+
+  it("a Gateway's backend client certificate (spec.tls.backend): presented by the clusters of its routes, its ResolvedRefs condition", () => {
+    const b64 = (x: string): string => Buffer.from(x).toString('base64');
+    const pem = (what: string): string => `-----BEGIN ${what}-----\nAAAA\n-----END ${what}-----\n`;
+    const clientSecret = { metadata: { namespace: NS, name: 'client' }, type: 'kubernetes.io/tls', data: { 'tls.crt': b64(pem('CERTIFICATE')), 'tls.key': b64(pem('PRIVATE KEY')) } };
+    const withCert = (ref: Record<string, string>): Gateway => ({ ...gateway, spec: { ...gateway.spec, tls: { backend: { clientCertificateRef: ref as never } } } });
+    const base = inputs([policy('p', 'tls-svc')], [svc('tls-svc', [{ name: 'https', port: 443 }])], [{ name: 'tls-svc', port: 443, path: '/x' }]);
+    const ins = { ...base, gateways: [withCert({ group: '', kind: 'Secret', name: 'client' })], tlsSecrets: [clientSecret] };
+    const t = translateIngress(ins, { gateway: null });
+    expect(clusterOf(t, 'tls-svc', 443).upstreamTls!.clientCertificate).toEqual({ secret: `tls:${NS}/client` });
+    expect(t.resources.find((r) => r.type === 'secret' && r.name === `tls:${NS}/client`)!.body).toMatchObject({ certificateChain: pem('CERTIFICATE'), privateKey: pem('PRIVATE KEY') });
+    for (const r of t.resources) expect(parseConfigResource(r.type, r.name, JSON.parse(JSON.stringify(r.body)), { mode: 'ingress' })).toMatchObject({ ok: true });
+    const gwConditions = (i: MeshInputs) =>
+      (gatewayStatusUpdates(i, 0)[0]!.status as { conditions: { type: string; status: string; reason: string }[] }).conditions.map((c) => `${c.type}/${c.status}/${c.reason}`);
+    expect(gwConditions(ins)).toEqual(['Accepted/True/Accepted', 'Programmed/True/Programmed', 'ResolvedRefs/True/ResolvedRefs']);
+    // Bad references: each its reason, the Gateway still Accepted, and no certificate presented.
+    const bad = (ref: Record<string, string>) => ({ ...base, gateways: [withCert(ref)], tlsSecrets: [clientSecret] });
+    expect(gwConditions(bad({ group: '', kind: 'Secret', name: 'nonexistent' }))).toContain('ResolvedRefs/False/InvalidClientCertificateRef');
+    expect(gwConditions(bad({ group: 'wrong.group.io', kind: 'Secret', name: 'client' }))).toContain('ResolvedRefs/False/InvalidClientCertificateRef');
+    expect(gwConditions(bad({ group: '', kind: 'WrongKind', name: 'client' }))).toContain('ResolvedRefs/False/InvalidClientCertificateRef');
+    expect(gwConditions(bad({ group: '', kind: 'Secret', name: 'client', namespace: 'other' }))).toEqual(['Accepted/True/Accepted', 'Programmed/True/Programmed', 'ResolvedRefs/False/RefNotPermitted']);
+    expect(clusterOf(translateIngress(bad({ group: '', kind: 'Secret', name: 'nonexistent' }), { gateway: null }), 'tls-svc', 443).upstreamTls!.clientCertificate).toBeUndefined();
+    // Without spec.tls.backend the Gateway has no ResolvedRefs condition at all.
+    expect(gwConditions(base)).toEqual(['Accepted/True/Accepted', 'Programmed/True/Programmed']);
   });
 
   it('a Service no policy targets is reached as before; a policy no Gateway routes to gets no ancestor of ours', () => {
