@@ -225,7 +225,7 @@ export function translateIngress(inputs: MeshInputs, scope: IngressScope, resolv
         } else if (draft.protocol !== l.protocol) {
           problems.push({ object: `Gateway ${id}`, message: `listener ${l.name}: port ${l.port} is ${draft.protocol} for Gateway ${draft.owner}; this ${l.protocol} listener is not served by this ingress` });
           continue;
-        else if (JSON.stringify(draft.clientValidation) !== JSON.stringify(validation)) {
+        } else if (JSON.stringify(draft.clientValidation) !== JSON.stringify(validation)) {
           // One TLS handshake per connection, before the Host is known: one port cannot both ask for a client
           // certificate and not, or trust other CAs for some of its names. The Gateway's own Service port still serves it.
           problems.push({ object: `Gateway ${id}`, message: `listener ${l.name}: port ${bind.port} validates client certificates otherwise for Gateway ${draft.owner}; not served on that port` });
