@@ -8,6 +8,8 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startProxy, type RunningProxy } from '../../proxy/proxy-process.ts';
+import { spiffeId } from '../../api/proto/identity.ts';
+import { TestCa, testWorkload, type TestWorkload } from '../support/mesh-identity-fixture.ts';
 import { testConfig } from '../support/proxy-fixture.ts';
 import { makeTestCa, type TestCa, type TestCert } from '../support/test-cert.ts';
 
@@ -126,5 +128,66 @@ describe('TLS originated to a backend (cluster upstreamTls)', () => {
     expect(outcome.ok).toBe(false);
     expect(JSON.stringify(!outcome.ok && outcome.reasons)).toContain('needs a trustBundle');
     expect(await get('/good')).toMatchObject({ status: 200 });
+  });
+});
+
+describe('TLS originated to a meshed backend: inside mesh mTLS, through its sidecar to the app unread', () => {
+  const meshCa = new TestCa();
+  const INGRESS = spiffeId('cluster.local', 'skein-system', 'skein-ingress');
+  const APP = spiffeId('cluster.local', 'infra', 'tls-backend');
+  let ingressW: TestWorkload;
+  let appW: TestWorkload;
+  let sidecar: RunningProxy;
+  let ingress: RunningProxy;
+
+  beforeAll(async () => {
+    ingressW = await testWorkload(meshCa, INGRESS);
+    appW = await testWorkload(meshCa, APP);
+    // The app's sidecar: a permissive inbound whose opaque TCP goes to the TLS app (the backend of the first describe).
+    sidecar = await startProxy(
+      testConfig({
+        listeners: [{ name: 'inbound', address: '127.0.0.1', port: 0, direction: 'inbound', mtls: { mode: 'permissive' }, tcpCluster: 'app', virtualHosts: [] }],
+        clusters: [{ name: 'app', endpoints: [{ address: '127.0.0.1', port: backendPort }] }],
+        limits: { protocolDetectTimeoutMs: 50 },
+      }),
+      { identity: appW.manager, metrics: appW.metrics },
+    );
+    const inboundPort = sidecar.listeners.get('inbound')!.port;
+    ingress = await startProxy(
+      testConfig({
+        mode: 'ingress',
+        listeners: [{ name: 'edge', address: '127.0.0.1', port: 0, direction: 'ingress', virtualHosts: [{ name: 'any', domains: ['*'], routes: [route('meshed'), route('meshed-wrong-ca')] }] }],
+        clusters: [
+          { name: 'meshed', meshTls: {}, endpoints: [{ address: '127.0.0.1', port: inboundPort, identity: APP }], upstreamTls: { sni: 'abc.example.com', caFiles: [caA.certFile] } },
+          { name: 'meshed-wrong-ca', meshTls: {}, endpoints: [{ address: '127.0.0.1', port: inboundPort, identity: APP }], upstreamTls: { sni: 'abc.example.com', caFiles: [caB.certFile] } },
+        ],
+      }),
+      { identity: ingressW.manager, metrics: ingressW.metrics },
+    );
+  }, 30_000);
+
+  afterAll(async () => {
+    await ingress?.close();
+    await sidecar?.close();
+    for (const w of [ingressW, appW]) w?.manager.stop();
+  });
+
+  const viaIngress = (path: string): Promise<{ status: number; cause: string | undefined; body: string }> =>
+    new Promise((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: ingress.listeners.get('edge')!.port, path, headers: { host: 'edge.test' }, agent: false }, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, cause: res.headers['x-skein-error'] as string | undefined, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+
+  it("the app's certificate is verified end to end and it sees the ingress's SNI; another CA is refused", async () => {
+    expect(await viaIngress('/meshed')).toMatchObject({ status: 200, body: 'from the TLS backend' });
+    expect(seen.at(-1)).toEqual({ sni: 'abc.example.com', path: '/meshed' });
+    const before = seen.length;
+    expect(await viaIngress('/meshed-wrong-ca')).toMatchObject({ status: 503, cause: 'upstream-tls' });
+    expect(seen.length).toBe(before);
   });
 });
