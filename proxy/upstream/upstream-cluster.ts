@@ -104,7 +104,7 @@ export class UpstreamCluster {
     const base = identity === null ? PLAIN : meshTransport(this.#workloadTls, identity, this.config.protocol);
     if (this.#originated === null || base.kind === 'unavailable') return base;
     // The app's own TLS: over plain TCP, or inside mesh mTLS that says "opaque TCP follows" (its sidecar does not read it as HTTP).
-    const under: PlainOrMeshTransport = base.kind === 'tls' ? (meshTcpTransport(base) as PlainOrMeshTransport) : base;
+    const under = (base.kind === 'tls' ? meshTcpTransport(base) : base) as PlainOrMeshTransport;
     return { kind: 'originate', under, tls: this.#originated };
   }
 

@@ -9,7 +9,7 @@ import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startProxy, type RunningProxy } from '../../proxy/proxy-process.ts';
 import { spiffeId } from '../../api/proto/identity.ts';
-import { TestCa, testWorkload, type TestWorkload } from '../support/mesh-identity-fixture.ts';
+import { TestCa as MeshCa, testWorkload, type TestWorkload } from '../support/mesh-identity-fixture.ts';
 import { testConfig } from '../support/proxy-fixture.ts';
 import { makeTestCa, type TestCa, type TestCert } from '../support/test-cert.ts';
 
@@ -132,7 +132,7 @@ describe('TLS originated to a backend (cluster upstreamTls)', () => {
 });
 
 describe('TLS originated to a meshed backend: inside mesh mTLS, through its sidecar to the app unread', () => {
-  const meshCa = new TestCa();
+  const meshCa = new MeshCa();
   const INGRESS = spiffeId('cluster.local', 'skein-system', 'skein-ingress');
   const APP = spiffeId('cluster.local', 'infra', 'tls-backend');
   let ingressW: TestWorkload;

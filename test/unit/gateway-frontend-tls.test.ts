@@ -113,7 +113,7 @@ describe("a Gateway's frontend TLS validation", () => {
     expect(st.conditions.find((c) => c.type === 'InsecureFrontendValidationMode')).toMatchObject({ status: 'True', reason: 'ConfigurationChanged' });
     expect(st.conditions.find((c) => c.type === 'InsecureFrontendValidationMode')!.message).toContain('port 8443');
     // Back to AllowValidOnly: the condition goes.
-    const strict = gateway(gw.spec.listeners, { frontend: { default: { validation: { caCertificateRefs: [caRef('ca-a')] } } } });
+    const strict = gateway([...gw.spec.listeners], { frontend: { default: { validation: { caCertificateRefs: [caRef('ca-a')] } } } });
     const again = gatewayStatusUpdates(inputs([strict]), now)[0]!.status as { conditions: { type: string }[] };
     expect(again.conditions.map((c) => c.type)).toEqual(['Accepted', 'Programmed']);
   });
