@@ -59,7 +59,7 @@ export function clientCaCertificates(v: ClientValidationConfig, secrets: TlsSecr
       try {
         x = new X509Certificate(b);
       } catch (e) {
-        throw new Error(`${from}: a certificate does not parse (${(e as Error).message})`);
+        throw new Error(`${from}: a certificate does not parse (${(e as Error).message})`, { cause: e });
       }
       if (!x.ca) throw new Error(`${from}: ${x.subject.replace(/\n/g, ', ')} is not a CA certificate`);
       out.push(b);

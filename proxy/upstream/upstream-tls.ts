@@ -35,7 +35,7 @@ function trustAnchors(u: UpstreamTlsConfig, secrets: ReadonlyMap<string, SecretR
       try {
         new X509Certificate(b);
       } catch (e) {
-        throw new Error(`${from}: a certificate does not parse (${(e as Error).message})`);
+        throw new Error(`${from}: a certificate does not parse (${(e as Error).message})`, { cause: e });
       }
       out.push(b);
     }
