@@ -1,11 +1,102 @@
 // Runs the proxy as several worker processes sharing its listening sockets (node:cluster), so the ingress uses the pod's
 // cores: the primary only supervises (forks, restarts a crashed worker, forwards SIGTERM, exits when all are done).
-import cluster, { type Worker } from 'node:cluster';
+import cluster from 'node:cluster';
 import { log } from './log.ts';
 
 /** A worker that dies this soon after it started is not restarted: it is the config or a port, not bad luck. */
 const START_GRACE_MS = 5_000;
 const RESTART_DELAY_MS = 1_000;
+
+/** What the supervisor needs of a worker process. */
+export interface SupervisedWorker {
+  readonly process: { readonly pid?: number | undefined; kill(signal: NodeJS.Signals): unknown };
+}
+
+/** What the supervisor does to the world: fork a worker, end the process, wait. */
+export interface SupervisorActions<W extends SupervisedWorker> {
+  fork(): W;
+  exit(code: number): void;
+  now(): number;
+  setTimer(fn: () => void, ms: number): unknown;
+  clearTimer(timer: unknown): void;
+}
+
+/**
+ * The supervisor's bookkeeping, apart from node:cluster so that every order of events can be tested. It counts the
+ * workers it forked and saw exit itself, never from `cluster.workers`: cluster removes a worker from that list only once
+ * both its 'exit' and its 'disconnect' have come, in either order, so at the last worker's 'exit' the list may still hold
+ * it; nothing was then left to end the supervisor, which died of its unsettled top-level await (exit code 13) instead
+ * of exiting 0.
+ */
+export class WorkerSupervisor<W extends SupervisedWorker> {
+  /** Workers forked and not yet exited, with when each started. */
+  readonly #live = new Map<W, number>();
+  /** Restarts waiting their delay: they keep the supervisor alive, and a stop cancels them. */
+  readonly #restarts = new Set<unknown>();
+  readonly #act: SupervisorActions<W>;
+  #stopping = false;
+  #exitCode = 0;
+
+  constructor(actions: SupervisorActions<W>) {
+    this.#act = actions;
+  }
+
+  get live(): number {
+    return this.#live.size;
+  }
+
+  start(count: number): void {
+    log('info', 'starting proxy workers', { workers: count });
+    for (let i = 0; i < count; i++) this.#fork();
+  }
+
+  /** Each live worker gets `signal` (SIGHUP: reload the config file). */
+  signalAll(signal: NodeJS.Signals): void {
+    for (const w of this.#live.keys()) w.process.kill(signal);
+  }
+
+  /** Every worker drains and exits; the supervisor exits once the last one has. */
+  stop(why: string): void {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    for (const t of this.#restarts) this.#act.clearTimer(t);
+    this.#restarts.clear();
+    log('info', 'stopping workers', { reason: why, workers: this.#live.size });
+    if (this.#live.size === 0) return this.#act.exit(this.#exitCode);
+    // Each worker drains its own connections (up to drainTimeoutMs) and exits 0.
+    this.signalAll('SIGTERM');
+  }
+
+  /** A worker process exited (cluster's 'exit'). */
+  exited(w: W, code: number | null, signal: string | null): void {
+    const startedAt = this.#live.get(w);
+    if (startedAt === undefined) return;
+    this.#live.delete(w);
+    if (this.#stopping) {
+      if (this.#live.size === 0) this.#act.exit(this.#exitCode);
+      return;
+    }
+    if (code === 0 && signal === null) {
+      // A worker that drained on request (POST /drain on the shared admin port): the whole proxy stops.
+      return this.stop('a worker drained');
+    }
+    const lived = this.#act.now() - startedAt;
+    log('error', 'proxy worker exited', { pid: w.process.pid, code, signal, livedMs: lived });
+    if (lived < START_GRACE_MS) {
+      this.#exitCode = 1;
+      return this.stop('a worker failed to start');
+    }
+    const t = this.#act.setTimer(() => {
+      this.#restarts.delete(t);
+      if (!this.#stopping) this.#fork();
+    }, RESTART_DELAY_MS);
+    this.#restarts.add(t);
+  }
+
+  #fork(): void {
+    this.#live.set(this.#act.fork(), this.#act.now());
+  }
+}
 
 /**
  * In the primary: forks `count` workers and supervises them until they have all exited; never returns normally (exits
@@ -14,51 +105,19 @@ const RESTART_DELAY_MS = 1_000;
  */
 export function superviseWorkers(count: number): Promise<never> {
   cluster.schedulingPolicy = cluster.SCHED_NONE;
-  const startedAt = new Map<Worker, number>();
-  let stopping = false;
-  let exitCode = 0;
-  const fork = (): void => {
-    const w = cluster.fork();
-    startedAt.set(w, Date.now());
-  };
-  const stopAll = (why: string): void => {
-    if (stopping) return;
-    stopping = true;
-    log('info', 'stopping workers', { reason: why, workers: Object.keys(cluster.workers ?? {}).length });
-    // Each worker drains its own connections (up to drainTimeoutMs) and exits 0.
-    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
-  };
-  cluster.on('exit', (w, code, signal) => {
-    const lived = Date.now() - (startedAt.get(w) ?? 0);
-    startedAt.delete(w);
-    const left = Object.keys(cluster.workers ?? {}).length;
-    if (stopping) {
-      if (left === 0) process.exit(exitCode);
-      return;
-    }
-    if (code === 0 && signal === null) {
-      // A worker that drained on request (POST /drain on the shared admin port): the whole proxy stops.
-      return stopAll('a worker drained');
-    }
-    log('error', 'proxy worker exited', { pid: w.process.pid, code, signal, livedMs: lived });
-    if (lived < START_GRACE_MS) {
-      exitCode = 1;
-      stopAll('a worker failed to start');
-      if (left === 0) process.exit(exitCode);
-      return;
-    }
-    setTimeout(() => {
-      if (!stopping) fork();
-    }, RESTART_DELAY_MS).unref();
+  const supervisor = new WorkerSupervisor({
+    fork: () => cluster.fork(),
+    exit: (code) => process.exit(code),
+    now: () => Date.now(),
+    setTimer: (fn, ms) => setTimeout(fn, ms),
+    clearTimer: (t) => clearTimeout(t as NodeJS.Timeout),
   });
-  process.on('SIGTERM', () => stopAll('SIGTERM'));
-  process.on('SIGINT', () => stopAll('SIGINT'));
+  cluster.on('exit', (w, code, signal) => supervisor.exited(w, code, signal));
+  process.on('SIGTERM', () => supervisor.stop('SIGTERM'));
+  process.on('SIGINT', () => supervisor.stop('SIGINT'));
   // SIGHUP reloads the config file: each worker holds its own runtime (and would otherwise see the primary die of it).
-  process.on('SIGHUP', () => {
-    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGHUP');
-  });
-  log('info', 'starting proxy workers', { workers: count });
-  for (let i = 0; i < count; i++) fork();
+  process.on('SIGHUP', () => supervisor.signalAll('SIGHUP'));
+  supervisor.start(count);
   return new Promise<never>(() => {});
 }
 
