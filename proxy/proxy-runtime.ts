@@ -26,6 +26,7 @@ import { requestTelemetry, type RequestTelemetry } from './telemetry/request-tel
 import type { WorkloadEnv } from './telemetry/workload-env.ts';
 import type { StackHooks } from './stack/stack-hooks.ts';
 import { UpstreamCluster } from './upstream/upstream-cluster.ts';
+import { buildOriginatedTls, upstreamTlsSecrets, type OriginatedTls } from './upstream/upstream-tls.ts';
 
 /** Where the runtime gets this workload's certificate (the WorkloadCertificateManager, or a test's fixed one). */
 export interface WorkloadTlsSource {
@@ -80,7 +81,7 @@ function byType<T extends StoredResource['type']>(all: ReadonlyMap<string, Store
 /** The `secret` resources a listener's TLS names. */
 export function listenerSecrets(t: ListenerTlsConfig | null): string[] {
   if (t === null) return [];
-  return [t, ...(t.certificates ?? [])].flatMap((c) => (c.secret !== undefined ? [c.secret] : []));
+  return [...[t, ...(t.certificates ?? [])].flatMap((c) => (c.secret !== undefined ? [c.secret] : [])), ...(t.clientValidation?.caSecrets ?? [])];
 }
 
 function withoutEndpoints(c: ClusterConfig): string {
@@ -305,23 +306,46 @@ export class ProxyRuntime {
     const replaced = new Set<string>();
     const endpointUpdates: (readonly [UpstreamCluster, ClusterConfig])[] = [];
     const workloadTls = this.#identity?.current() ?? null;
+    const clusterReasons: NackReason[] = [];
     for (const c of byType(all, 'cluster')) {
       const old = this.#upstreams.get(c.name);
       const meshRebuild = this.#rebuildMesh && c.value.meshTls != null;
-      if (old !== undefined && !meshRebuild && !changed.has(`cluster/${c.name}`) && !changed.has(`endpoint-set/${c.name}`)) {
+      // A cluster originating TLS is rebuilt when a secret it trusts or presents changed.
+      const tlsSecretsChanged = upstreamTlsSecrets(c.value.upstreamTls).some((n) => changed.has(`secret/${n}`));
+      if (old !== undefined && !meshRebuild && !tlsSecretsChanged && !changed.has(`cluster/${c.name}`) && !changed.has(`endpoint-set/${c.name}`)) {
         upstreams.set(c.name, old);
         continue;
       }
       const eps = endpointSets.get(c.name);
       const effective: ClusterConfig = eps === undefined ? c.value : { ...c.value, endpoints: eps };
-      if (old !== undefined && !meshRebuild && withoutEndpoints(old.config) === withoutEndpoints(effective)) {
+      if (old !== undefined && !meshRebuild && !tlsSecretsChanged && withoutEndpoints(old.config) === withoutEndpoints(effective)) {
         upstreams.set(c.name, old);
         if (JSON.stringify(old.config.endpoints) !== JSON.stringify(effective.endpoints)) endpointUpdates.push([old, effective]);
         continue;
       }
-      upstreams.set(c.name, new UpstreamCluster(effective, settings.limits, old ?? null, workloadTls));
+      let originated: OriginatedTls | null = null;
+      if (effective.upstreamTls != null) {
+        const secrets = new Map<string, SecretResource>();
+        for (const n of upstreamTlsSecrets(effective.upstreamTls)) {
+          const r = all.get(`secret/${n}`);
+          if (r?.type === 'secret') secrets.set(n, r.value);
+        }
+        try {
+          originated = buildOriginatedTls(effective.upstreamTls, effective.protocol, secrets);
+        } catch (e) {
+          // The whole change is refused: a cluster never runs with half of its trust anchors.
+          clusterReasons.push({ type: 'cluster', name: c.name, path: 'upstreamTls', message: `cannot load the upstream TLS trust anchors or client certificate: ${(e as Error).message}` });
+          continue;
+        }
+      }
+      upstreams.set(c.name, new UpstreamCluster(effective, settings.limits, old ?? null, workloadTls, originated));
       this.counters.clusters++;
       replaced.add(c.name);
+    }
+    if (clusterReasons.length > 0) {
+      // Nothing built here is used: the pools of the clusters made above hold no connection yet.
+      for (const [name, u] of upstreams) if (this.#upstreams.get(name) !== u) u.close();
+      return clusterReasons;
     }
     const retired: UpstreamCluster[] = [];
     for (const [name, c] of this.#upstreams) {
@@ -425,7 +449,7 @@ export class ProxyRuntime {
           // Every certificate, as the listener will load them: a bad one refuses the change, never half of it.
           new ServerTlsContexts(listener.tls, tlsSecrets);
         } catch (e) {
-          reasons.push({ type: 'listener', name: l.name, path: 'tls', message: `cannot load the certificate and key: ${(e as Error).message}` });
+          reasons.push({ type: 'listener', name: l.name, path: 'tls', message: `cannot load the certificates, keys and client CAs: ${(e as Error).message}` });
         }
       }
     }
