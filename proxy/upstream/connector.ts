@@ -84,7 +84,8 @@ function refuse(this: net.Socket & { skeinRefusal?: ProxyError }): void {
 
 /**
  * Opens a connection; a connect that takes longer than `connectTimeoutMs` is destroyed with SKEIN_ERR_CONNECT_TIMEOUT.
- * `onread`: the bytes read go to its callback instead of 'data' events (read-regions.ts).
+ * `onread`: the bytes read go to its callback instead of 'data' events (read-regions.ts); plain and mesh TLS only (an
+ * originated TLS socket and a refused one ignore it and emit 'data').
  */
 export function connect(target: ConnectTarget, transport: Transport, connectTimeoutMs: number, onread?: net.OnReadOpts): net.Socket {
   const { address: host, port } = target;

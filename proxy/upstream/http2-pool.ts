@@ -89,8 +89,10 @@ export class Http2Pool implements ClientConnectionOwner {
 
   #connect(): void {
     const { host, port, connectTimeoutMs } = this.#opts;
-    const reads = new ReadRegions();
-    const socket = connect({ address: host, port }, this.#opts.transport ?? PLAIN, connectTimeoutMs, reads);
+    const transport = this.#opts.transport ?? PLAIN;
+    // Reads into slab regions where connect() opens the socket itself (plain, mesh TLS); the others emit 'data'.
+    const reads = transport.kind === 'plain' || transport.kind === 'tls' ? new ReadRegions() : null;
+    const socket = connect({ address: host, port }, transport, connectTimeoutMs, reads ?? undefined);
     this.#open.push(new Http2ClientConnection(socket, this.#clientOptions, this, reads));
   }
 
