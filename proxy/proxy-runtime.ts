@@ -15,6 +15,7 @@ import type { WorkloadTls } from './identity/workload-tls.ts';
 import { ProxyListener } from './listener/proxy-listener.ts';
 import { ServerTlsContexts } from './listener/tls-contexts.ts';
 import { log } from './log.ts';
+import type { SharedBuckets } from './policy/local-rate-limit.ts';
 import { SkeinPolicyLayers } from './policy/policy-layers.ts';
 import { RouteTable } from './routing/route-table.ts';
 import { ServiceRouteTable } from './routing/service-route-table.ts';
@@ -89,7 +90,7 @@ function withoutEndpoints(c: ClusterConfig): string {
 
 export class ProxyRuntime {
   /** The policy layers; one instance, so breakers, detectors and buckets outlive config versions. */
-  readonly #policy = new SkeinPolicyLayers();
+  readonly #policy: SkeinPolicyLayers;
   readonly metrics: ProxyMetrics;
   /** Denial log lines, at most one per listener and reason every 10 s (kept across config versions). */
   readonly #denials = new RateLimitedLog();
@@ -121,8 +122,12 @@ export class ProxyRuntime {
   /** Tracing and access logs; rebuilt only when their inputs change (the span queue survives other config changes). */
   #telemetry: RequestTelemetry | null = null;
 
-  /** Builds the runtime from a validated config (its listeners are bound by start()); `identity`: the workload certificate. */
-  constructor(config: ProxyConfig, metrics: ProxyMetrics, identity: WorkloadTlsSource | null = null, env: WorkloadEnv = {}) {
+  /**
+   * Builds the runtime from a validated config (its listeners are bound by start()); `identity`: the workload certificate;
+   * `sharedRateLimits`: in the ingress's worker processes, the rate-limit buckets they share (else each is this process's).
+   */
+  constructor(config: ProxyConfig, metrics: ProxyMetrics, identity: WorkloadTlsSource | null = null, env: WorkloadEnv = {}, sharedRateLimits: SharedBuckets | null = null) {
+    this.#policy = new SkeinPolicyLayers(undefined, sharedRateLimits);
     this.metrics = metrics;
     this.#identity = identity;
     this.#env = env;

@@ -9,11 +9,12 @@ class FakeWorker implements SupervisedWorker {
 
 function harness() {
   const workers: FakeWorker[] = [];
+  const slots: number[] = [];
   const exits: number[] = [];
   const timers: { fn: () => void; ms: number; cleared: boolean }[] = [];
   let clock = 0;
   const sup = new WorkerSupervisor<FakeWorker>({
-    fork: () => { const w = new FakeWorker(); workers.push(w); return w; },
+    fork: (slot) => { const w = new FakeWorker(); workers.push(w); slots.push(slot); return w; },
     exit: (code) => { exits.push(code); },
     now: () => clock,
     setTimer: (fn, ms) => {
@@ -23,7 +24,7 @@ function harness() {
     },
     clearTimer: (t) => { (t as { cleared: boolean }).cleared = true; },
   });
-  return { sup, workers, exits, timers, advance: (ms: number) => { clock += ms; } };
+  return { sup, workers, slots, exits, timers, advance: (ms: number) => { clock += ms; } };
 }
 
 describe('the ingress worker supervisor', () => {
@@ -49,6 +50,8 @@ describe('the ingress worker supervisor', () => {
     h.timers[0]!.fn();
     expect(h.workers).toHaveLength(3);
     expect(h.sup.live).toBe(2);
+    // In the slot of the one it replaces (the per-worker metrics' label).
+    expect(h.slots).toEqual([0, 1, 0]);
     // The new worker dies within its start grace: the config or a port, not bad luck.
     h.sup.exited(h.workers[2]!, 1, null);
     expect(h.workers[1]!.signals).toEqual(['SIGTERM']);
