@@ -80,7 +80,7 @@ const layers: Record<string, () => Layer> = {
 };
 // The same limit shared by an ingress's workers (checkouts that have it): the worker's side with the supervisor in this
 // process, its answers delivered a microtask later. What this leaves out is the IPC itself: one message each way per
-// half lease (32 requests at this burst), in the worker and the supervisor.
+// half lease (128 requests at this burst), in the worker and the supervisor.
 const alone: Record<string, () => Layer> = { ...layers };
 const leased = await imp('proxy/workers/leased-bucket.ts').catch(() => null);
 if (leased !== null) {

@@ -32,7 +32,12 @@ export class LeasedBucket {
   #emptyUntil = 0;
   #grantedAt = 0;
   /** The acquire in flight (at most one), and how many of the waiters it asked for. */
-  #inFlight: { id: number; asked: number; timer: NodeJS.Timeout } | null = null;
+  #inFlight: { id: number; asked: number } | null = null;
+  /**
+   * One timer per bucket, pushed back by each ask (a timer made per ask was most of the layer's cost): when it fires, the
+   * ask in flight (always the last one) has waited ACQUIRE_TIMEOUT_MS. Firing with none in flight does nothing.
+   */
+  #watchdog: NodeJS.Timeout | null = null;
   readonly #waiters: Waiter[] = [];
   #ttlTimer: NodeJS.Timeout | null = null;
 
@@ -71,14 +76,17 @@ export class LeasedBucket {
 
   #ask(need: number): void {
     const id = this.#nextId();
-    const timer = setTimeout(() => this.#timedOut(id), ACQUIRE_TIMEOUT_MS);
-    timer.unref();
-    this.#inFlight = { id, asked: need, timer };
+    this.#inFlight = { id, asked: need };
+    if (this.#watchdog === null) {
+      this.#watchdog = setTimeout(() => this.#check(), ACQUIRE_TIMEOUT_MS);
+      this.#watchdog.unref();
+    } else this.#watchdog.refresh();
     this.#transport.send({ type: 'skein:lease-acquire', id, ...this.#ref, need, held: this.#held });
   }
 
-  #timedOut(id: number): void {
-    if (this.#inFlight?.id !== id) return;
+  /** The watchdog fired: the ask in flight is not going to be answered in time. */
+  #check(): void {
+    if (this.#inFlight === null) return;
     this.#inFlight = null;
     const waiting = this.#waiters.splice(0);
     this.#transport.onTimeout(this.#ref.bucket, waiting.length);
@@ -96,7 +104,6 @@ export class LeasedBucket {
     }
     const flight = this.#inFlight;
     if (flight === null || flight.id !== g.id) return;
-    clearTimeout(flight.timer);
     this.#inFlight = null;
     let served = 0;
     while (this.#waiters.length > 0 && this.#held >= 1) {

@@ -3,12 +3,12 @@ import { count, type LeaseAcquire, type LeaseGrant, type LeaseRelease } from './
 import { SharedTokenBucket } from './shared-token-bucket.ts';
 
 /** The largest batch a worker keeps at hand: bounds what sits unused in one worker while another refuses. */
-export const MAX_LEASE = 64;
+export const MAX_LEASE = 256;
 /** More distinct buckets than this (a config that names that many routes, or a bug): the idle ones are dropped first. */
 const MAX_BUCKETS = 10_000;
 
 /**
- * How many tokens a worker keeps at hand: a quarter of the burst shared among the workers, 1 to MAX_LEASE. So at most a
+ * How many tokens a worker keeps at hand: a quarter of the burst shared among the workers, 1 to MAX_LEASE (256). So at most a
  * quarter of the burst sits in other workers' hands while one worker refuses; a burst under 4 x workers makes every token
  * one round trip to the supervisor (correct, only slower).
  */

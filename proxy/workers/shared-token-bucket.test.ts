@@ -82,7 +82,7 @@ describe('shared token bucket (the supervisor side of a shared local rate limit)
     expect(b.idle(1000)).toBe(true);
   });
 
-  it('lease size: a quarter of the burst per worker, 1 to 64', () => {
-    expect([leaseSize(1, 2), leaseSize(20, 2), leaseSize(100, 2), leaseSize(100_000, 2), leaseSize(100, 8)]).toEqual([1, 2, 12, 64, 3]);
+  it('lease size: a quarter of the burst per worker, 1 to 256', () => {
+    expect([leaseSize(1, 2), leaseSize(20, 2), leaseSize(100, 2), leaseSize(100_000, 2), leaseSize(100, 8)]).toEqual([1, 2, 12, 256, 3]);
   });
 });
