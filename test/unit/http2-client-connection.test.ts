@@ -8,7 +8,7 @@ import type { HeaderBag } from '../../proxy/http/hop-headers.ts';
 import { Http2ClientConnection, type ClientConnectionOwner, type ClientStreamHandler, type Http2ClientOptions } from '../../proxy/http2/client-connection.ts';
 import { HpackDecoder } from '../../proxy/http2/hpack-decoder.ts';
 import { Http2Pool } from '../../proxy/upstream/http2-pool.ts';
-import { PLAIN, type Transport } from '../../proxy/upstream/connector.ts';
+import type { Transport } from '../../proxy/upstream/connector.ts';
 import { makeTestCert, type TestCert } from '../support/test-cert.ts';
 import { until } from '../support/until.ts';
 import {
@@ -657,7 +657,7 @@ describe('HTTP/2 client over TLS: ALPN', () => {
     });
     const context = tls.createSecureContext({ ca: readFileSync(cert.certFile) });
     const transport: Transport = originate
-      ? { kind: 'originate', under: PLAIN, tls: { servername: 'upstream.test', context, version: 'test', alpn: ['h2'], checkServerIdentity: tls.checkServerIdentity } }
+      ? { kind: 'originate', under: { kind: 'plain' }, tls: { servername: 'upstream.test', context, version: 'test', alpn: ['h2'], checkServerIdentity: tls.checkServerIdentity } }
       : { kind: 'tls', servername: 'upstream.test', serverIdentity: null, context, contextVersion: 'test', alpn: ['h2', 'http/1.1'] };
     const pool = new Http2Pool({ host: '127.0.0.1', port: (server.address() as net.AddressInfo).port, idleTimeoutMs: 60_000, connectTimeoutMs: 2_000, streamWindowBytes: 65_535, connectionWindowBytes: 1 << 20, maxConnections: 1, transport });
     cleanups.push(() => pool.close());
