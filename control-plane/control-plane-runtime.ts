@@ -8,7 +8,7 @@ import type { Server } from 'node:http';
 import { MESH_NAMESPACE } from '../api/mesh/mesh-constants.ts';
 import { ClusterWatcher } from './ingestion/cluster-watcher.ts';
 import { InformerMetrics } from './ingestion/informer-metrics.ts';
-import { gatewayClassStatusUpdates, gatewayServiceUpdates, gatewayStatusUpdates, routeStatusUpdates, trafficPolicyStatusUpdates } from './status/desired-status.ts';
+import { backendTlsPolicyStatusUpdates, gatewayClassStatusUpdates, gatewayServiceUpdates, gatewayStatusUpdates, routeStatusUpdates, trafficPolicyStatusUpdates } from './status/desired-status.ts';
 import { inboundPolicyStatusUpdates } from './status/inbound-policy-status.ts';
 import { DEFAULT_TRUST_DOMAIN } from '../api/proto/identity.ts';
 import { KubeLeaseStore, STATUS_LEASE_NAME } from './status/kube-lease-store.ts';
@@ -80,7 +80,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
   let synced = false;
   const status = new StatusWriter({
     inputs: () => watcher!.inputs(),
-    compute: [trafficPolicyStatusUpdates, routeStatusUpdates, gatewayClassStatusUpdates, gatewayStatusUpdates, (inputs, now) => inboundPolicyStatusUpdates(inputs, now, translator.inboundDefaults!)],
+    compute: [trafficPolicyStatusUpdates, routeStatusUpdates, gatewayClassStatusUpdates, gatewayStatusUpdates, backendTlsPolicyStatusUpdates, (inputs, now) => inboundPolicyStatusUpdates(inputs, now, translator.inboundDefaults!)],
     write: kubeStatusWrite(opts.kubeConfig),
     log: opts.log,
   });

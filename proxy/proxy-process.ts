@@ -13,6 +13,7 @@ import { watchAppExit } from './sidecar/app-exit-watcher.ts';
 import { ProxyRuntime, type WorkloadTlsSource } from './proxy-runtime.ts';
 import { ProxyMetrics } from './telemetry/proxy-metrics.ts';
 import { readWorkloadEnv } from './telemetry/workload-env.ts';
+import type { WorkerLink } from './workers/worker-link.ts';
 
 export interface RunningProxy {
   readonly runtime: ProxyRuntime;
@@ -52,11 +53,20 @@ export interface ProxyProcessOptions {
   readonly metrics?: ProxyMetrics;
   /** Members /config_dump adds. */
   readonly configDumpExtra?: () => Record<string, unknown>;
+  /**
+   * One of the ingress's worker processes (proxy-workers.ts): /metrics answers for the whole proxy, and the local rate
+   * limits are shared with the other workers. Absent (a sidecar, `--workers 1`): this process alone, no IPC.
+   */
+  readonly worker?: WorkerLink;
 }
 
 export async function startProxy(config: ProxyConfig, options: ProxyProcessOptions = {}): Promise<RunningProxy> {
   const metrics = options.metrics ?? new ProxyMetrics();
-  const runtime = new ProxyRuntime(config, metrics, options.identity ?? null, readWorkloadEnv(process.env));
+  const worker = options.worker;
+  const runtime = new ProxyRuntime(config, metrics, options.identity ?? null, readWorkloadEnv(process.env), worker?.rateLimits ?? null);
+  const metricsText =
+    worker === undefined ? async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }) : () => worker.metricsText();
+  worker?.serve(metrics.registry);
   await runtime.start();
   const identity = options.identity;
   const ready = (): boolean => !runtime.draining && (identity?.notReadyReason() ?? null) === null;
@@ -90,7 +100,7 @@ export async function startProxy(config: ProxyConfig, options: ProxyProcessOptio
       {
         ready,
         readyDetails,
-        metricsText: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+        metricsText,
         configDump: () => ({ ...runtime.configDump(), ...(controlPlane ? { controlPlane: controlPlane.status } : {}), ...(options.configDumpExtra?.() ?? {}) }),
         requestShutdown,
         appHandoff: () => onAppHandoff?.(),
@@ -105,7 +115,6 @@ export async function startProxy(config: ProxyConfig, options: ProxyProcessOptio
   let health: Server | null = null;
   if (options.health) {
     try {
-      const metricsText = async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() });
       health = (await startHealthServer(ready, options.health.probes, options.health.address, options.health.port, metricsText, readyDetails)).server;
     } catch (e) {
       runtime.close();

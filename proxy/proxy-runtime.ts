@@ -15,6 +15,7 @@ import type { WorkloadTls } from './identity/workload-tls.ts';
 import { ProxyListener } from './listener/proxy-listener.ts';
 import { ServerTlsContexts } from './listener/tls-contexts.ts';
 import { log } from './log.ts';
+import type { SharedBuckets } from './policy/local-rate-limit.ts';
 import { SkeinPolicyLayers } from './policy/policy-layers.ts';
 import { RouteTable } from './routing/route-table.ts';
 import { ServiceRouteTable } from './routing/service-route-table.ts';
@@ -25,6 +26,7 @@ import { requestTelemetry, type RequestTelemetry } from './telemetry/request-tel
 import type { WorkloadEnv } from './telemetry/workload-env.ts';
 import type { StackHooks } from './stack/stack-hooks.ts';
 import { UpstreamCluster } from './upstream/upstream-cluster.ts';
+import { buildOriginatedTls, upstreamTlsSecrets, type OriginatedTls } from './upstream/upstream-tls.ts';
 
 /** Where the runtime gets this workload's certificate (the WorkloadCertificateManager, or a test's fixed one). */
 export interface WorkloadTlsSource {
@@ -79,7 +81,7 @@ function byType<T extends StoredResource['type']>(all: ReadonlyMap<string, Store
 /** The `secret` resources a listener's TLS names. */
 export function listenerSecrets(t: ListenerTlsConfig | null): string[] {
   if (t === null) return [];
-  return [t, ...(t.certificates ?? [])].flatMap((c) => (c.secret !== undefined ? [c.secret] : []));
+  return [...[t, ...(t.certificates ?? [])].flatMap((c) => (c.secret !== undefined ? [c.secret] : [])), ...(t.clientValidation?.caSecrets ?? [])];
 }
 
 function withoutEndpoints(c: ClusterConfig): string {
@@ -88,7 +90,7 @@ function withoutEndpoints(c: ClusterConfig): string {
 
 export class ProxyRuntime {
   /** The policy layers; one instance, so breakers, detectors and buckets outlive config versions. */
-  readonly #policy = new SkeinPolicyLayers();
+  readonly #policy: SkeinPolicyLayers;
   readonly metrics: ProxyMetrics;
   /** Denial log lines, at most one per listener and reason every 10 s (kept across config versions). */
   readonly #denials = new RateLimitedLog();
@@ -120,8 +122,12 @@ export class ProxyRuntime {
   /** Tracing and access logs; rebuilt only when their inputs change (the span queue survives other config changes). */
   #telemetry: RequestTelemetry | null = null;
 
-  /** Builds the runtime from a validated config (its listeners are bound by start()); `identity`: the workload certificate. */
-  constructor(config: ProxyConfig, metrics: ProxyMetrics, identity: WorkloadTlsSource | null = null, env: WorkloadEnv = {}) {
+  /**
+   * Builds the runtime from a validated config (its listeners are bound by start()); `identity`: the workload certificate;
+   * `sharedRateLimits`: in the ingress's worker processes, the rate-limit buckets they share (else each is this process's).
+   */
+  constructor(config: ProxyConfig, metrics: ProxyMetrics, identity: WorkloadTlsSource | null = null, env: WorkloadEnv = {}, sharedRateLimits: SharedBuckets | null = null) {
+    this.#policy = new SkeinPolicyLayers(undefined, sharedRateLimits);
     this.metrics = metrics;
     this.#identity = identity;
     this.#env = env;
@@ -300,23 +306,46 @@ export class ProxyRuntime {
     const replaced = new Set<string>();
     const endpointUpdates: (readonly [UpstreamCluster, ClusterConfig])[] = [];
     const workloadTls = this.#identity?.current() ?? null;
+    const clusterReasons: NackReason[] = [];
     for (const c of byType(all, 'cluster')) {
       const old = this.#upstreams.get(c.name);
       const meshRebuild = this.#rebuildMesh && c.value.meshTls != null;
-      if (old !== undefined && !meshRebuild && !changed.has(`cluster/${c.name}`) && !changed.has(`endpoint-set/${c.name}`)) {
+      // A cluster originating TLS is rebuilt when a secret it trusts or presents changed.
+      const tlsSecretsChanged = upstreamTlsSecrets(c.value.upstreamTls).some((n) => changed.has(`secret/${n}`));
+      if (old !== undefined && !meshRebuild && !tlsSecretsChanged && !changed.has(`cluster/${c.name}`) && !changed.has(`endpoint-set/${c.name}`)) {
         upstreams.set(c.name, old);
         continue;
       }
       const eps = endpointSets.get(c.name);
       const effective: ClusterConfig = eps === undefined ? c.value : { ...c.value, endpoints: eps };
-      if (old !== undefined && !meshRebuild && withoutEndpoints(old.config) === withoutEndpoints(effective)) {
+      if (old !== undefined && !meshRebuild && !tlsSecretsChanged && withoutEndpoints(old.config) === withoutEndpoints(effective)) {
         upstreams.set(c.name, old);
         if (JSON.stringify(old.config.endpoints) !== JSON.stringify(effective.endpoints)) endpointUpdates.push([old, effective]);
         continue;
       }
-      upstreams.set(c.name, new UpstreamCluster(effective, settings.limits, old ?? null, workloadTls));
+      let originated: OriginatedTls | null = null;
+      if (effective.upstreamTls != null) {
+        const secrets = new Map<string, SecretResource>();
+        for (const n of upstreamTlsSecrets(effective.upstreamTls)) {
+          const r = all.get(`secret/${n}`);
+          if (r?.type === 'secret') secrets.set(n, r.value);
+        }
+        try {
+          originated = buildOriginatedTls(effective.upstreamTls, effective.protocol, secrets);
+        } catch (e) {
+          // The whole change is refused: a cluster never runs with half of its trust anchors.
+          clusterReasons.push({ type: 'cluster', name: c.name, path: 'upstreamTls', message: `cannot load the upstream TLS trust anchors or client certificate: ${(e as Error).message}` });
+          continue;
+        }
+      }
+      upstreams.set(c.name, new UpstreamCluster(effective, settings.limits, old ?? null, workloadTls, originated));
       this.counters.clusters++;
       replaced.add(c.name);
+    }
+    if (clusterReasons.length > 0) {
+      // Nothing built here is used: the pools of the clusters made above hold no connection yet.
+      for (const [name, u] of upstreams) if (this.#upstreams.get(name) !== u) u.close();
+      return clusterReasons;
     }
     const retired: UpstreamCluster[] = [];
     for (const [name, c] of this.#upstreams) {
@@ -420,7 +449,7 @@ export class ProxyRuntime {
           // Every certificate, as the listener will load them: a bad one refuses the change, never half of it.
           new ServerTlsContexts(listener.tls, tlsSecrets);
         } catch (e) {
-          reasons.push({ type: 'listener', name: l.name, path: 'tls', message: `cannot load the certificate and key: ${(e as Error).message}` });
+          reasons.push({ type: 'listener', name: l.name, path: 'tls', message: `cannot load the certificates, keys and client CAs: ${(e as Error).message}` });
         }
       }
     }

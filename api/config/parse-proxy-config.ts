@@ -18,6 +18,7 @@ import { validateProxyConfigDocument } from './proxy-config-validator.generated.
 import { DEFAULT_TELEMETRY } from './telemetry-config-defaults.ts';
 import type { DestinationMetadata, TelemetryConfig } from './telemetry-config.ts';
 import type {
+  ClientValidationConfig,
   ClusterConfig,
   HeaderMutationConfig,
   ListenerConfig,
@@ -26,6 +27,7 @@ import type {
   ProxyMode,
   RouteConfig,
   TlsCertificateConfig,
+  UpstreamTlsConfig,
   VirtualHostConfig,
 } from './proxy-config.ts';
 
@@ -228,6 +230,7 @@ export function parseProxyConfig(doc: unknown): Result<ProxyConfig, readonly Con
             alpn: l.tls.alpn ?? ['h2', 'http/1.1'],
             certificates: (l.tls.certificates ?? []).map((c, ci) => certificateSource(c, `${at}.tls.certificates[${ci}]`, problems)),
             ...(l.tls.listenerHostnames !== undefined ? { listenerHostnames: [...new Set(l.tls.listenerHostnames)].sort() } : {}),
+            ...(l.tls.clientValidation != null ? { clientValidation: parseClientValidation(l.tls.clientValidation, `${at}.tls.clientValidation`, problems) } : {}),
           }
         : null,
       rateLimit: parseLocalRateLimit(l.rateLimit),
@@ -264,6 +267,7 @@ export function parseProxyConfig(doc: unknown): Result<ProxyConfig, readonly Con
     circuitBreaker: parseCircuitBreaker(c.circuitBreaker),
     outlierDetection: parseOutlierDetection(c.outlierDetection, `clusters[${ci}].outlierDetection`, problems),
     ...(c.meshTls != null ? { meshTls: parseMeshTls(c.meshTls, `clusters[${ci}].meshTls`, problems) } : {}),
+    ...(c.upstreamTls != null ? { upstreamTls: parseUpstreamTls(c.upstreamTls, `clusters[${ci}].upstreamTls`, problems) } : {}),
   }));
 
   if (problems.length > 0) return err(problems);
@@ -308,6 +312,29 @@ function certificateSource(c: In<TlsCertificateConfig>, at: string, problems: Co
   }
   if (c.certFile == null || c.keyFile == null) problems.push({ path: at, message: 'needs certFile and keyFile (or secret)' });
   return { certFile: c.certFile ?? '', keyFile: c.keyFile ?? '' };
+}
+
+function parseClientValidation(v: In<ClientValidationConfig>, at: string, problems: ConfigProblem[]): ClientValidationConfig {
+  const caFiles = v.caFiles ?? [];
+  const caSecrets = v.caSecrets ?? [];
+  if (caFiles.length + caSecrets.length === 0) problems.push({ path: at, message: 'needs at least one CA: caFiles or caSecrets' });
+  return { ...(caFiles.length > 0 ? { caFiles: [...caFiles] } : {}), ...(caSecrets.length > 0 ? { caSecrets: [...caSecrets] } : {}), mode: v.mode ?? 'require' };
+}
+
+function parseUpstreamTls(u: In<UpstreamTlsConfig>, at: string, problems: ConfigProblem[]): UpstreamTlsConfig {
+  const caFiles = u.caFiles ?? [];
+  const caSecrets = u.caSecrets ?? [];
+  if (caFiles.length + caSecrets.length === 0 && u.systemCas !== true) problems.push({ path: at, message: 'needs trust anchors: caFiles, caSecrets or systemCas: true' });
+  const sans = (u.subjectAltNames ?? []).map((x) => ({ type: x.type!, value: x.type === 'dns' ? x.value!.toLowerCase() : x.value! }));
+  return {
+    sni: u.sni!.toLowerCase(),
+    ...(caFiles.length > 0 ? { caFiles: [...caFiles] } : {}),
+    ...(caSecrets.length > 0 ? { caSecrets: [...caSecrets] } : {}),
+    ...(u.systemCas === true ? { systemCas: true } : {}),
+    ...(sans.length > 0 ? { subjectAltNames: sans } : {}),
+    ...(u.clientCertificate != null ? { clientCertificate: certificateSource(u.clientCertificate, `${at}.clientCertificate`, problems) } : {}),
+    ...(u.alpn != null ? { alpn: [...u.alpn] } : {}),
+  };
 }
 
 /** Formats problems for a person: one line each, `path: message`. */

@@ -93,6 +93,16 @@ export const proxyConfigSchema = {
                 maxItems: 64,
                 items: { type: 'string', minLength: 1, maxLength: 253, pattern: '^(\\*|(\\*\\.)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?)$' },
               },
+              clientValidation: {
+                type: ['object', 'null'],
+                additionalProperties: false,
+                required: ['mode'],
+                properties: {
+                  caFiles: { type: 'array', maxItems: 16, items: { type: 'string', minLength: 1 } },
+                  caSecrets: { type: 'array', maxItems: 16, items: name },
+                  mode: { enum: ['require', 'allow-insecure-fallback'] },
+                },
+              },
             },
           },
           virtualHosts: {
@@ -237,6 +247,33 @@ export const proxyConfigSchema = {
           circuitBreaker: circuitBreakerSchema,
           outlierDetection: outlierDetectionSchema,
           meshTls: meshTlsSchema,
+          upstreamTls: {
+            type: ['object', 'null'],
+            additionalProperties: false,
+            required: ['sni'],
+            properties: {
+              sni: { type: 'string', minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$' },
+              caFiles: { type: 'array', maxItems: 16, items: { type: 'string', minLength: 1 } },
+              caSecrets: { type: 'array', maxItems: 16, items: name },
+              systemCas: { type: 'boolean' },
+              subjectAltNames: {
+                type: 'array',
+                maxItems: 16,
+                items: {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['type', 'value'],
+                  properties: { type: { enum: ['dns', 'uri'] }, value: { type: 'string', minLength: 1, maxLength: 2048 } },
+                },
+              },
+              clientCertificate: {
+                type: 'object',
+                additionalProperties: false,
+                properties: { certFile: { type: 'string', minLength: 1 }, keyFile: { type: 'string', minLength: 1 }, secret: name },
+              },
+              alpn: { type: 'array', items: { enum: ['h2', 'http/1.1'] }, minItems: 1, uniqueItems: true },
+            },
+          },
           destination: destinationMetadataSchema,
           endpoints: {
             type: 'array',

@@ -78,7 +78,27 @@ export interface ListenerTlsConfig extends TlsCertificateConfig {
    * different listeners. Absent: 421 whenever they differ.
    */
   readonly listenerHostnames?: readonly string[];
+  /** Client certificates asked for and checked against these CAs (mutual TLS at the edge). Absent or null: none asked for. */
+  readonly clientValidation?: ClientValidationConfig | null;
 }
+
+/**
+ * How a TLS listener validates its clients' certificates (a Gateway's `spec.tls.frontend`). The trust anchors are PEM
+ * bundles from files or from `secret` resources' `trustBundle` (how the control plane sends a Gateway's CA ConfigMaps);
+ * at least one is given.
+ */
+export interface ClientValidationConfig {
+  readonly caFiles?: readonly string[];
+  readonly caSecrets?: readonly string[];
+  /**
+   * `require`: the handshake fails unless the client presents a certificate that chains to one of the CAs (Gateway API
+   * AllowValidOnly). `allow-insecure-fallback`: a certificate is asked for, but a client without one, or with one that
+   * does not verify, is served all the same (AllowInsecureFallback: authorization is left to the backend).
+   */
+  readonly mode: ClientValidationMode;
+}
+
+export type ClientValidationMode = 'require' | 'allow-insecure-fallback';
 
 /**
  * A certificate and its key: from two PEM files, or from the `secret` resource of that name (certificateChain and
@@ -218,8 +238,35 @@ export interface ClusterConfig {
   readonly outlierDetection: OutlierDetectionConfig | null;
   /** mTLS to the meshed endpoints (those with an identity); absent or null: plain text to every endpoint. */
   readonly meshTls?: MeshTlsConfig | null;
+  /**
+   * TLS originated to the endpoints' own server (a BackendTLSPolicy): the proxy is the TLS client of the app, verifying
+   * its certificate. To a meshed endpoint this session runs inside the mesh mTLS session (opaque TCP to the app's port).
+   * Absent or null: none.
+   */
+  readonly upstreamTls?: UpstreamTlsConfig | null;
   /** Who the endpoints are (workload, namespace, identity, Service) for metric labels and spans; an endpoint's own wins. */
   readonly destination?: Partial<DestinationMetadata>;
+}
+
+/** How the proxy originates TLS to a cluster's endpoints and what it accepts of their certificates. */
+export interface UpstreamTlsConfig {
+  /** The SNI sent; also the name the server certificate must carry (DNS SAN) when `subjectAltNames` is empty. */
+  readonly sni: string;
+  /** Trust anchors: PEM CA files, `secret` resources' trustBundle, and/or the well-known roots Node carries. At least one. */
+  readonly caFiles?: readonly string[];
+  readonly caSecrets?: readonly string[];
+  readonly systemCas?: boolean;
+  /** Set: the certificate must carry one of these SANs (and the SNI is then not checked against it). */
+  readonly subjectAltNames?: readonly UpstreamSubjectAltName[];
+  /** The certificate the proxy presents if the server asks for one (a Gateway's spec.tls.backend.clientCertificateRef). */
+  readonly clientCertificate?: TlsCertificateConfig;
+  /** ALPN offered; absent: by the cluster's protocol (`h2` or `http/1.1`). */
+  readonly alpn?: readonly ('h2' | 'http/1.1')[];
+}
+
+export interface UpstreamSubjectAltName {
+  readonly type: 'dns' | 'uri';
+  readonly value: string;
 }
 
 export interface LoadBalancerConfig {

@@ -64,11 +64,40 @@ export interface GatewayStatusAddress {
   readonly value: string;
 }
 
+/** A reference to an object of any kind (CA certificates: a ConfigMap, `group: ""`). */
+export interface ObjectReference {
+  readonly group: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly namespace?: string;
+}
+
+/** How a Gateway validates its clients' certificates (spec.tls.frontend.*.validation). */
+export interface FrontendTLSValidation {
+  readonly caCertificateRefs: readonly ObjectReference[];
+  /** Default AllowValidOnly. */
+  readonly mode?: 'AllowValidOnly' | 'AllowInsecureFallback' | string;
+}
+
+/** spec.tls: client certificate validation per port (frontend), the Gateway's client certificate toward backends (backend). */
+export interface GatewayTLSConfig {
+  readonly frontend?: {
+    readonly default: { readonly validation?: FrontendTLSValidation };
+    readonly perPort?: readonly { readonly port: number; readonly tls: { readonly validation?: FrontendTLSValidation } }[];
+  };
+  readonly backend?: { readonly clientCertificateRef?: SecretObjectReference };
+}
+
 export interface Gateway {
   readonly apiVersion?: string;
   readonly kind?: 'Gateway';
   readonly metadata: ObjectMeta;
-  readonly spec: { readonly gatewayClassName: string; readonly listeners: readonly GatewayListener[]; readonly addresses?: readonly GatewayStatusAddress[] };
+  readonly spec: {
+    readonly gatewayClassName: string;
+    readonly listeners: readonly GatewayListener[];
+    readonly addresses?: readonly GatewayStatusAddress[];
+    readonly tls?: GatewayTLSConfig;
+  };
   readonly status?: { readonly addresses?: readonly GatewayStatusAddress[]; readonly conditions?: readonly KubeCondition[]; readonly listeners?: readonly ListenerStatus[] };
 }
 
@@ -190,4 +219,28 @@ export interface GRPCRoute {
   readonly metadata: ObjectMeta;
   readonly spec: { readonly parentRefs?: readonly ParentReference[]; readonly hostnames?: readonly string[]; readonly rules?: readonly GRPCRouteRule[] };
   readonly status?: RouteStatus;
+}
+
+/** BackendTLSPolicy (gateway.networking.k8s.io/v1): TLS from the Gateway to a Service's pods, validated as it says. */
+export interface BackendTLSPolicy {
+  readonly apiVersion?: string;
+  readonly kind?: 'BackendTLSPolicy';
+  readonly metadata: ObjectMeta;
+  readonly spec: {
+    readonly targetRefs: readonly { readonly group: string; readonly kind: string; readonly name: string; readonly sectionName?: string }[];
+    readonly validation: {
+      readonly caCertificateRefs?: readonly { readonly group: string; readonly kind: string; readonly name: string }[];
+      readonly wellKnownCACertificates?: 'System' | string;
+      readonly hostname: string;
+      readonly subjectAltNames?: readonly { readonly type: 'Hostname' | 'URI' | string; readonly hostname?: string; readonly uri?: string }[];
+    };
+    readonly options?: Readonly<Record<string, string>>;
+  };
+  readonly status?: { readonly ancestors?: readonly PolicyAncestorStatus[] };
+}
+
+export interface PolicyAncestorStatus {
+  readonly ancestorRef: ParentReference;
+  readonly controllerName: string;
+  readonly conditions: readonly KubeCondition[];
 }

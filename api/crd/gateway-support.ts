@@ -23,6 +23,12 @@ export const GATEWAY_SUPPORTED_FEATURES: readonly string[] = [
   'GatewayHTTPListenerIsolation',
   'GatewayHTTPSListenerDetectMisdirectedRequests',
   'GatewayPort8080',
+  // Extended: TLS at the edge (client certificates, BackendTLSPolicy; docs/gateway.md).
+  'BackendTLSPolicy',
+  'BackendTLSPolicySANValidation',
+  'GatewayBackendClientCertificate',
+  'GatewayFrontendClientCertificateValidation',
+  'GatewayFrontendClientCertificateValidationInsecureFallback',
   // Extended: routes.
   'GRPCRouteNamedRouteRule',
   'HTTPRoute303RedirectStatusCode',

@@ -77,11 +77,16 @@ export async function runProxyCommand(opts: ProxyCommandOptions): Promise<void> 
   }
   if (!opts.sidecar) {
     const count = workers ?? (parsed.value.mode === 'ingress' ? (await import('node:os')).availableParallelism() : 1);
-    const { isWorker, superviseWorkers } = await import('../../proxy/proxy-workers.ts');
+    const { isWorker, superviseWorkers, supervisorLink } = await import('../../proxy/proxy-workers.ts');
     if (count > 1 && !isWorker()) return superviseWorkers(count);
     const { runProxyProcess } = await import('../../proxy/proxy-process.ts');
+    const worker = await supervisorLink();
     // Each worker watches the file (and takes SIGHUP) itself: each holds its own runtime.
-    return runProxyProcess(parsed.value, { configFile: { file: opts.config!, load: loadConfigDocument, override }, ...(fileIdentity !== undefined ? { identity: fileIdentity } : {}) });
+    return runProxyProcess(parsed.value, {
+      configFile: { file: opts.config!, load: loadConfigDocument, override },
+      ...(fileIdentity !== undefined ? { identity: fileIdentity } : {}),
+      ...(worker !== null ? { worker } : {}),
+    });
   }
   const { runProxyProcess } = await import('../../proxy/proxy-process.ts');
   const { parseAppProbes } = await import('../../proxy/admin/health-server.ts');
@@ -136,9 +141,10 @@ async function runControlledIngress(opts: ProxyCommandOptions): Promise<void> {
     return;
   }
   const count = await workerCount(opts.workers);
-  const { isWorker, superviseWorkers } = await import('../../proxy/proxy-workers.ts');
+  const { isWorker, superviseWorkers, supervisorLink } = await import('../../proxy/proxy-workers.ts');
   if (count > 1 && !isWorker()) return superviseWorkers(count);
   const worker = isWorker() ? ((await import('node:cluster')).default.worker?.id ?? null) : null;
+  const link = await supervisorLink();
   const { runProxyProcess } = await import('../../proxy/proxy-process.ts');
   const { log } = await import('../../proxy/log.ts');
   const { ProxyMetrics } = await import('../../proxy/telemetry/proxy-metrics.ts');
@@ -153,6 +159,7 @@ async function runControlledIngress(opts: ProxyCommandOptions): Promise<void> {
     ...(typeof identity === 'string' ? {} : { identity }),
     health: { address: '0.0.0.0', port: PROXY_HEALTH_PORT, probes: new Map() },
     controlPlane: { ...controlPlane, hello: ingressHello(controlPlane.hello, gateway, worker) },
+    ...(link !== null ? { worker: link } : {}),
   });
 }
 

@@ -1,11 +1,12 @@
 // Ingestion: informers over Services, EndpointSlices, Namespaces, Pods, the custom resources (TrafficPolicy,
 // AuthorizationPolicy, MeshTLSPolicy, and Gateway API GatewayClass, Gateway, HTTPRoute, GRPCRoute, ReferenceGrant), TLS
-// Secrets and Ingresses; their callbacks only enqueue a change notice, and translation reads a snapshot of the caches when it runs.
+// Secrets, ConfigMaps and Ingresses; their callbacks only enqueue a change notice, and translation reads a snapshot of the caches when it runs.
 import * as k8s from '@kubernetes/client-node';
 import { AUTHORIZATION_POLICY_GROUP, AUTHORIZATION_POLICY_PLURAL, AUTHORIZATION_POLICY_VERSION, type AuthorizationPolicy } from '../../api/crd/authorization-policy.ts';
 import { MESH_TLS_POLICY_GROUP, MESH_TLS_POLICY_PLURAL, MESH_TLS_POLICY_VERSION, type MeshTLSPolicy } from '../../api/crd/mesh-tls-policy.ts';
 import {
   GATEWAY_API_GROUP,
+  type BackendTLSPolicy,
   GATEWAY_API_VERSION,
   REFERENCE_GRANT_VERSION,
   type Gateway,
@@ -48,6 +49,9 @@ export class ClusterWatcher {
   readonly gateways: RestartingInformer<Gateway & k8s.KubernetesObject>;
   readonly referenceGrants: RestartingInformer<ReferenceGrant & k8s.KubernetesObject>;
   readonly tlsSecrets: RestartingInformer<k8s.V1Secret>;
+  /** ConfigMaps: the CA certificates of Gateways' client certificate validation (spec.tls.frontend). */
+  readonly configMaps: RestartingInformer<k8s.V1ConfigMap>;
+  readonly backendTlsPolicies: RestartingInformer<BackendTLSPolicy & k8s.KubernetesObject>;
   readonly ingresses: RestartingInformer<k8s.V1Ingress>;
 
   readonly #trustDomain: string | null;
@@ -72,6 +76,7 @@ export class ClusterWatcher {
     this.grpcRoutes = wrap('grpcroutes', customInformer(GATEWAY_API_GROUP, GATEWAY_API_VERSION, 'grpcroutes'));
     this.gatewayClasses = wrap('gatewayclasses', customInformer(GATEWAY_API_GROUP, GATEWAY_API_VERSION, 'gatewayclasses'));
     this.gateways = wrap('gateways', customInformer(GATEWAY_API_GROUP, GATEWAY_API_VERSION, 'gateways'));
+    this.backendTlsPolicies = wrap('backendtlspolicies', customInformer(GATEWAY_API_GROUP, GATEWAY_API_VERSION, 'backendtlspolicies'));
     this.referenceGrants = wrap('referencegrants', customInformer(GATEWAY_API_GROUP, REFERENCE_GRANT_VERSION, 'referencegrants'));
     // Only Secrets of type kubernetes.io/tls are ever read (a field selector: the others never reach this process).
     const tlsOnly = `type=${TLS_SECRET_TYPE}`;
@@ -79,6 +84,8 @@ export class ClusterWatcher {
       'secrets',
       new k8s.ListWatch<k8s.V1Secret>('/api/v1/secrets', new k8s.Watch(kc), () => core.listSecretForAllNamespaces({ fieldSelector: tlsOnly }), false, undefined, tlsOnly),
     );
+    // Every ConfigMap is listed (a Gateway may name any as its CA bundle); the grant comes with the ingress (manifests/ingress/rbac.yaml).
+    this.configMaps = wrap('configmaps', k8s.makeInformer(kc, '/api/v1/configmaps', () => core.listConfigMapForAllNamespaces()));
     const networking = kc.makeApiClient(k8s.NetworkingV1Api);
     this.ingresses = wrap('ingresses', k8s.makeInformer(kc, '/apis/networking.k8s.io/v1/ingresses', () => networking.listIngressForAllNamespaces()));
   }
@@ -99,6 +106,8 @@ export class ClusterWatcher {
     this.gateways,
     this.referenceGrants,
     this.tlsSecrets,
+    this.configMaps,
+    this.backendTlsPolicies,
     this.ingresses,
   ];
 
@@ -125,6 +134,8 @@ export class ClusterWatcher {
       referenceGrants: this.referenceGrants.list(),
       // The field selector already keeps other types out; checked again in case a watch ever delivers one.
       tlsSecrets: this.tlsSecrets.list().filter((x) => x.type === TLS_SECRET_TYPE),
+      configMaps: this.configMaps.list(),
+      backendTlsPolicies: this.backendTlsPolicies.list(),
       ingresses: this.ingresses.list(),
       ...(this.#trustDomain ? { endpointIdentities: endpointIdentities(this.pods.list(), this.#trustDomain) } : {}),
     };

@@ -10,11 +10,14 @@ import {
   type GatewayClass,
   type ListenerStatus,
   type ParentReference,
+  type PolicyAncestorStatus,
   type RouteParentStatus,
   type RouteStatus,
 } from '../../api/crd/gateway-api.ts';
 import { GATEWAY_SUPPORTED_FEATURES } from '../../api/crd/gateway-support.ts';
+import { resolveBackendTlsPolicies } from '../translation/backend-tls-policy.ts';
 import { resolveGammaRoutes, type ParentOutcome } from '../translation/gamma-routes.ts';
+import { clusterName } from '../translation/mesh-inputs.ts';
 import { resolveGateways, type GatewayOutcome } from '../translation/gateway-resolution.ts';
 import { gatewayServiceChanges, type ServiceChange } from '../translation/gateway-services.ts';
 import { gatewayInputsOf } from '../translation/translate-ingress.ts';
@@ -186,6 +189,10 @@ export function gatewayStatusUpdates(inputs: MeshInputs, nowMs: number): StatusU
       [
         { type: 'Accepted', ...o.accepted, observedGeneration: o.generation },
         { type: 'Programmed', ...o.programmed, observedGeneration: o.generation },
+        // Present only while a frontend validation allows insecure fallback (removed once it no longer does).
+        ...(o.insecureFrontend !== null ? [{ type: 'InsecureFrontendValidationMode', ...o.insecureFrontend, observedGeneration: o.generation }] : []),
+        // Present only while spec.tls.backend names a client certificate (the one Gateway-level reference there is).
+        ...(o.resolvedRefs !== null ? [{ type: 'ResolvedRefs', ...o.resolvedRefs, observedGeneration: o.generation }] : []),
       ],
       cur?.conditions as readonly Condition[] | undefined,
       now,
@@ -207,6 +214,76 @@ export function gatewayStatusUpdates(inputs: MeshInputs, nowMs: number): StatusU
       name: o.name,
       object: obj as unknown as Record<string, unknown>,
       status: { ...(cur ?? {}), addresses: o.addresses, conditions, listeners },
+    });
+  }
+  return updates;
+}
+
+/**
+ * BackendTLSPolicies: one `ancestors[]` entry per Skein Gateway whose routes send to a Service the policy targets, with
+ * Accepted and ResolvedRefs (the policy's own outcome); other controllers' entries are kept as they are. A policy no
+ * Skein Gateway reaches has no entry of ours.
+ */
+export function backendTlsPolicyStatusUpdates(inputs: MeshInputs, nowMs: number): StatusUpdate[] {
+  const policies = inputs.backendTlsPolicies ?? [];
+  if (policies.length === 0) return [];
+  const now = rfc3339(nowMs);
+  const resolved = resolveGateways(gatewayInputsOf({ ...inputs, ingresses: [] }));
+  const serviceOfCluster = new Map(resolved.backends.map((b) => [clusterName(b.namespace, b.name, b.port), `${b.namespace}/${b.name}`]));
+  /** `ns/svc` -> the Gateways (namespace/name) whose attached routes send to it. */
+  const gatewaysOf = new Map<string, Set<string>>();
+  for (const g of resolved.gateways)
+    for (const l of g.listeners)
+      for (const r of l.routes)
+        for (const rule of r.rules)
+          for (const b of [...rule.route.backends, ...rule.route.mirrors]) {
+            const svc = serviceOfCluster.get(b.cluster);
+            if (svc === undefined) continue;
+            let set = gatewaysOf.get(svc);
+            if (!set) gatewaysOf.set(svc, (set = new Set()));
+            set.add(`${g.namespace}/${g.name}`);
+          }
+  const outcomes = resolveBackendTlsPolicies(policies, inputs.services, inputs.configMaps ?? []).outcomes;
+  const byId = new Map(policies.map((p) => [`${p.metadata.namespace}/${p.metadata.name}`, p]));
+  const updates: StatusUpdate[] = [];
+  for (const o of outcomes) {
+    const obj = byId.get(`${o.namespace}/${o.name}`);
+    if (!obj) continue;
+    const current = obj.status?.ancestors ?? [];
+    const ours = current.filter((a) => a.controllerName === SKEIN_CONTROLLER_NAME);
+    const gateways = [...new Set(o.services.flatMap((s) => [...(gatewaysOf.get(s) ?? [])]))].sort();
+    const desired: PolicyAncestorStatus[] = gateways.map((gw) => {
+      const [gns, gname] = gw.split('/') as [string, string];
+      const ancestorRef: ParentReference = { group: GATEWAY_API_GROUP, kind: 'Gateway', namespace: gns, name: gname };
+      const prev = ours.find((a) => parentKey(a.ancestorRef, o.namespace) === parentKey(ancestorRef, o.namespace));
+      return {
+        ancestorRef,
+        controllerName: SKEIN_CONTROLLER_NAME,
+        conditions: withTransitionTimes(
+          [
+            { type: 'Accepted', ...o.accepted, observedGeneration: o.generation },
+            { type: 'ResolvedRefs', ...o.resolvedRefs, observedGeneration: o.generation },
+          ],
+          prev?.conditions as readonly Condition[] | undefined,
+          now,
+        ),
+      };
+    });
+    const same =
+      desired.length === ours.length &&
+      desired.every((d) => {
+        const c = ours.find((x) => parentKey(x.ancestorRef, o.namespace) === parentKey(d.ancestorRef, o.namespace));
+        return c !== undefined && sameConditions(c.conditions as readonly Condition[], d.conditions as readonly Condition[]);
+      });
+    if (same) continue;
+    updates.push({
+      group: GATEWAY_API_GROUP,
+      version: GATEWAY_API_VERSION,
+      plural: 'backendtlspolicies',
+      namespace: o.namespace,
+      name: o.name,
+      object: obj as unknown as Record<string, unknown>,
+      status: { ...(obj.status ?? {}), ancestors: [...current.filter((a) => a.controllerName !== SKEIN_CONTROLLER_NAME), ...desired] },
     });
   }
   return updates;

@@ -3,10 +3,12 @@
 // ReferenceGrant, conflicts), which HTTPRoutes / GRPCRoutes attach to which listeners (sectionName, port, allowed
 // namespaces and kinds, hostnames intersection), and every outcome the status writer reports. Translation to the ingress
 // proxy's resources (translate-ingress.ts) and status (desired-status.ts) both read this one result.
-import type { V1EndpointSlice, V1Namespace, V1Secret, V1Service } from '@kubernetes/client-node';
+import { X509Certificate } from 'node:crypto';
+import type { V1ConfigMap, V1EndpointSlice, V1Namespace, V1Secret, V1Service } from '@kubernetes/client-node';
 import {
   GATEWAY_API_GROUP,
   SKEIN_CONTROLLER_NAME,
+  type FrontendTLSValidation,
   type Gateway,
   type GatewayClass,
   type GatewayListener,
@@ -32,6 +34,8 @@ export interface GatewayInputs {
   readonly referenceGrants: readonly ReferenceGrant[];
   /** Secrets of type kubernetes.io/tls (others are never read). */
   readonly secrets: readonly V1Secret[];
+  /** ConfigMaps: the CA certificates (`ca.crt`) of client certificate validation. Absent: none. */
+  readonly configMaps?: readonly V1ConfigMap[];
   readonly services: readonly V1Service[];
   readonly namespaces: readonly V1Namespace[];
   /** To tell when a per-Gateway Service routes somewhere (its address is given only then); absent: not checked. */
@@ -44,6 +48,19 @@ export interface ListenerCertificate {
   readonly name: string;
   readonly certificateChain: string;
   readonly privateKey: string;
+}
+
+/** A CA certificate bundle a listener trusts for client certificates: a ConfigMap's `ca.crt`. */
+export interface ListenerClientCa {
+  readonly namespace: string;
+  readonly name: string;
+  readonly pem: string;
+}
+
+/** The client certificate validation of an HTTPS listener (the Gateway's spec.tls.frontend for its port). */
+export interface ListenerClientValidation {
+  readonly mode: 'require' | 'allow-insecure-fallback';
+  readonly cas: readonly ListenerClientCa[];
 }
 
 /** A route attached to a listener: its compiled rules and the hostnames it serves there (intersection; `*`: any). */
@@ -69,6 +86,8 @@ export interface ListenerOutcome {
   /** True when the proxy serves it (accepted, refs resolved, no conflict). */
   readonly valid: boolean;
   readonly certificates: readonly ListenerCertificate[];
+  /** Client certificate validation (HTTPS listeners of a Gateway with spec.tls.frontend); null: none. */
+  readonly clientValidation: ListenerClientValidation | null;
   readonly routes: AttachedRoute[];
 }
 
@@ -78,6 +97,12 @@ export interface GatewayOutcome {
   readonly generation: number;
   readonly accepted: ConditionOutcome;
   readonly programmed: ConditionOutcome;
+  /** InsecureFrontendValidationMode True (ConfigurationChanged): a frontend validation allows insecure fallback; null: absent. */
+  readonly insecureFrontend: ConditionOutcome | null;
+  /** The certificate the ingress presents to TLS backends of this Gateway's routes (spec.tls.backend.clientCertificateRef). */
+  readonly backendClientCertificate: ListenerCertificate | null;
+  /** The Gateway's ResolvedRefs condition, written only when spec.tls.backend names a client certificate; null: absent. */
+  readonly resolvedRefs: ConditionOutcome | null;
   readonly addresses: readonly GatewayStatusAddress[];
   readonly listeners: readonly ListenerOutcome[];
   /** The Gateway's edge-policy annotation, as written (parsed by translation). */
@@ -233,6 +258,103 @@ interface ListenerDraft {
   resolvedRefs: ConditionOutcome;
   conflicted: ConditionOutcome;
   certificates: ListenerCertificate[];
+  clientValidation: ListenerClientValidation | null;
+}
+
+/** The frontend validation that applies to HTTPS listeners on `port`: the port's own entry (even without validation), else the default. */
+export function frontendValidationFor(g: Gateway, port: number): FrontendTLSValidation | null {
+  const f = g.spec?.tls?.frontend;
+  if (!f) return null;
+  const own = (f.perPort ?? []).find((p) => p.port === port);
+  return (own !== undefined ? own.tls?.validation : f.default?.validation) ?? null;
+}
+
+/**
+ * Resolves a validation's CA references (core ConfigMaps with a PEM `ca.crt` of CA certificates; another namespace only
+ * through a ReferenceGrant), each problem with the reason the Gateway API gives it.
+ */
+function resolveClientCas(
+  v: FrontendTLSValidation,
+  ns: string,
+  configMaps: ReadonlyMap<string, V1ConfigMap>,
+  grants: readonly ReferenceGrant[],
+): { cas: ListenerClientCa[]; problems: RefProblem[] } {
+  const cas: ListenerClientCa[] = [];
+  const problems: RefProblem[] = [];
+  for (const ref of v.caCertificateRefs ?? []) {
+    const rns = ref.namespace ?? ns;
+    if ((ref.group ?? '') !== '' || ref.kind !== 'ConfigMap') {
+      problems.push({ reason: 'InvalidCACertificateKind', message: `caCertificateRef ${ref.group ? `${ref.group}/` : ''}${ref.kind} ${ref.name}: only core ConfigMaps are supported` });
+      continue;
+    }
+    if (rns !== ns && !referenceGranted(grants, { group: GATEWAY_API_GROUP, kind: 'Gateway', namespace: ns }, { group: '', kind: 'ConfigMap', namespace: rns, name: ref.name })) {
+      problems.push({ reason: 'RefNotPermitted', message: `caCertificateRef ConfigMap ${rns}/${ref.name}: no ReferenceGrant in ${rns} lets Gateways of ${ns} refer to it` });
+      continue;
+    }
+    const cm = configMaps.get(key(rns, ref.name));
+    const pem = cm?.data?.['ca.crt'];
+    const bad = !cm ? 'not found' : typeof pem !== 'string' || pem.trim() === '' ? 'has no ca.crt key' : caBundleProblem(pem);
+    if (bad !== null) {
+      problems.push({ reason: 'InvalidCACertificateRef', message: `caCertificateRef ConfigMap ${rns}/${ref.name}: ${bad}` });
+      continue;
+    }
+    cas.push({ namespace: rns, name: ref.name, pem: pem! });
+  }
+  return { cas, problems };
+}
+
+/** What is wrong with a PEM bundle of CA certificates (null: every block is a CA certificate, and there is one at least). */
+export function caBundleProblem(pem: string): string | null {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) return 'ca.crt holds no PEM certificate';
+  for (const b of blocks) {
+    let x: X509Certificate;
+    try {
+      x = new X509Certificate(b);
+    } catch {
+      return 'ca.crt holds a certificate that does not parse';
+    }
+    if (!x.ca) return `ca.crt holds a certificate that is not a CA (${x.subject.replace(/\n/g, ', ')})`;
+  }
+  return null;
+}
+
+/**
+ * The Gateway's client certificate toward TLS backends (spec.tls.backend.clientCertificateRef): a kubernetes.io/tls Secret
+ * of its namespace, or of another through a ReferenceGrant; the Gateway's ResolvedRefs condition says which it is.
+ */
+function backendClientCertificate(
+  g: Gateway,
+  ns: string,
+  secrets: ReadonlyMap<string, V1Secret>,
+  grants: readonly ReferenceGrant[],
+): { cert: ListenerCertificate | null; condition: ConditionOutcome | null } {
+  const ref = g.spec?.tls?.backend?.clientCertificateRef;
+  if (!ref) return { cert: null, condition: null };
+  const rns = ref.namespace ?? ns;
+  if ((ref.group ?? '') !== '' || (ref.kind ?? 'Secret') !== 'Secret') {
+    return { cert: null, condition: no('InvalidClientCertificateRef', `clientCertificateRef ${ref.group ? `${ref.group}/` : ''}${ref.kind ?? 'Secret'} ${ref.name}: only core Secrets are supported`) };
+  }
+  if (rns !== ns && !referenceGranted(grants, { group: GATEWAY_API_GROUP, kind: 'Gateway', namespace: ns }, { group: '', kind: 'Secret', namespace: rns, name: ref.name })) {
+    return { cert: null, condition: no('RefNotPermitted', `clientCertificateRef Secret ${rns}/${ref.name}: no ReferenceGrant in ${rns} lets Gateways of ${ns} refer to it`) };
+  }
+  const s = secrets.get(key(rns, ref.name));
+  const chain = s ? pemOf(s, 'tls.crt') : null;
+  const pkey = s ? pemOf(s, 'tls.key') : null;
+  if (!s || s.type !== TLS_SECRET_TYPE || chain === null || pkey === null) {
+    return { cert: null, condition: no('InvalidClientCertificateRef', `clientCertificateRef Secret ${rns}/${ref.name} ${!s ? 'not found (or not of type kubernetes.io/tls)' : `is not a ${TLS_SECRET_TYPE} Secret with PEM tls.crt and tls.key`}`) };
+  }
+  return { cert: { namespace: rns, name: ref.name, certificateChain: chain, privateKey: pkey }, condition: ok('ResolvedRefs', 'every reference of the Gateway resolves') };
+}
+
+/** InsecureFrontendValidationMode: True (ConfigurationChanged) while the default or a port's validation allows insecure fallback. */
+function insecureFrontendOf(g: Gateway): ConditionOutcome | null {
+  const f = g.spec?.tls?.frontend;
+  const ports = (f?.perPort ?? []).filter((p) => p.tls?.validation?.mode === 'AllowInsecureFallback').map((p) => p.port);
+  const byDefault = f?.default?.validation?.mode === 'AllowInsecureFallback';
+  if (!byDefault && ports.length === 0) return null;
+  const where = [...(byDefault ? ['by default'] : []), ...(ports.length > 0 ? [`on port${ports.length > 1 ? 's' : ''} ${ports.join(', ')}`] : [])].join(' and ');
+  return ok('ConfigurationChanged', `client certificate validation allows insecure fallback ${where}: clients without a valid certificate are served`);
 }
 
 export function resolveGateways(inputs: GatewayInputs): ResolvedGateways {
@@ -245,6 +367,7 @@ export function resolveGateways(inputs: GatewayInputs): ResolvedGateways {
   }
   const services = new Map(inputs.services.map((s) => [key(s.metadata?.namespace, s.metadata?.name ?? ''), s]));
   const secrets = new Map(inputs.secrets.map((s) => [key(s.metadata?.namespace, s.metadata?.name ?? ''), s]));
+  const configMaps = new Map((inputs.configMaps ?? []).map((c) => [key(c.metadata?.namespace, c.metadata?.name ?? ''), c]));
   const nsLabels = new Map(inputs.namespaces.map((n) => [n.metadata?.name ?? '', n.metadata?.labels ?? {}]));
   const grants = inputs.referenceGrants;
 
@@ -263,6 +386,7 @@ export function resolveGateways(inputs: GatewayInputs): ResolvedGateways {
         resolvedRefs: ok('ResolvedRefs', 'every reference resolves'),
         conflicted: no('NoConflicts', 'no conflict with another listener'),
         certificates: [],
+        clientValidation: null,
       };
       if (l.protocol !== 'HTTP' && l.protocol !== 'HTTPS') {
         d.accepted = no('UnsupportedProtocol', `protocol ${l.protocol} is not supported (HTTP and HTTPS are)`);
@@ -295,6 +419,15 @@ export function resolveGateways(inputs: GatewayInputs): ResolvedGateways {
           d.certificates.push({ namespace: rns, name: ref.name, certificateChain: chain, privateKey: pkey });
         }
         if ((l.tls?.certificateRefs ?? []).length === 0) problems.push({ reason: 'InvalidCertificateRef', message: 'an HTTPS listener needs a certificateRef' });
+        // Client certificate validation of the listener's port (spec.tls.frontend): without one valid CA the listener is
+        // not accepted (NoValidCACertificate); with any invalid CA reference it is not served (ResolvedRefs False).
+        const v = frontendValidationFor(g, l.port);
+        if (v !== null) {
+          const r = resolveClientCas(v, ns, configMaps, grants);
+          problems.push(...r.problems);
+          if (r.cas.length === 0) d.accepted = no('NoValidCACertificate', `no valid CA certificate for client certificate validation on port ${l.port}: ${r.problems.map((p) => p.message).join('; ')}`);
+          else d.clientValidation = { mode: v.mode === 'AllowInsecureFallback' ? 'allow-insecure-fallback' : 'require', cas: r.cas };
+        }
         if (problems.length > 0) d.resolvedRefs = no(problems[0]!.reason, problems.map((p) => p.message).join('; '));
       }
       return d;
@@ -331,10 +464,12 @@ export function resolveGateways(inputs: GatewayInputs): ResolvedGateways {
         programmed: valid ? ok('Programmed', 'the ingress serves this listener') : no('Invalid', 'the listener is not valid (see its other conditions)'),
         valid,
         certificates: d.certificates,
+        clientValidation: valid ? d.clientValidation : null,
         routes: [],
       };
     });
     const addresses = gatewayAddresses(inputs.services, ns, g.metadata.name, inputs.endpointSlices);
+    const backendCert = backendClientCertificate(g, ns, secrets, grants);
     const anyValid = listeners.some((l) => l.valid);
     const out: GatewayOutcome = {
       namespace: ns,
@@ -357,6 +492,9 @@ export function resolveGateways(inputs: GatewayInputs): ResolvedGateways {
                 : `no ingress Service (label ${INGRESS_SERVICE_LABEL}=all or ${ns}.${g.metadata.name}) gives the Gateway an address`,
             )
           : ok('Programmed', 'the ingress serves this Gateway'),
+      insecureFrontend: insecureFrontendOf(g),
+      backendClientCertificate: backendCert.cert,
+      resolvedRefs: backendCert.condition,
       addresses,
       listeners,
       annotations: g.metadata.annotations ?? {},

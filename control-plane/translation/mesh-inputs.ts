@@ -1,8 +1,8 @@
 // Everything translation reads: the Kubernetes objects ingestion keeps, as plain readonly data.
-import type { V1EndpointSlice, V1Ingress, V1Namespace, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1EndpointSlice, V1Ingress, V1Namespace, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
 import type { AuthorizationPolicy } from '../../api/crd/authorization-policy.ts';
 import type { MeshTLSPolicy } from '../../api/crd/mesh-tls-policy.ts';
-import type { Gateway, GatewayClass, GRPCRoute, HTTPRoute, ReferenceGrant } from '../../api/crd/gateway-api.ts';
+import type { BackendTLSPolicy, Gateway, GatewayClass, GRPCRoute, HTTPRoute, ReferenceGrant } from '../../api/crd/gateway-api.ts';
 import type { TrafficPolicy } from '../../api/crd/traffic-policy.ts';
 
 export interface MeshInputs {
@@ -30,6 +30,10 @@ export interface MeshInputs {
   readonly referenceGrants?: readonly ReferenceGrant[];
   /** Secrets of type kubernetes.io/tls only (the certificates listeners and Ingresses name). */
   readonly tlsSecrets?: readonly V1Secret[];
+  /** ConfigMaps holding the CA certificates (`ca.crt`) that Gateways' client certificate validation names. */
+  readonly configMaps?: readonly V1ConfigMap[];
+  /** Gateway API BackendTLSPolicies: TLS from the ingress to the Services they target (empty while the CRD is not installed). */
+  readonly backendTlsPolicies?: readonly BackendTLSPolicy[];
   readonly ingresses?: readonly V1Ingress[];
 }
 

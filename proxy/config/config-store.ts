@@ -144,6 +144,9 @@ export function checkReferences(all: ReadonlyMap<string, StoredResource>): NackR
       [v.tls, ...(v.tls.certificates ?? [])].forEach((c, i) => {
         if (c.secret !== undefined && !all.has(`secret/${c.secret}`)) reasons.push({ type: 'listener', name: l.name, path: i === 0 ? 'tls.secret' : `tls.certificates[${i - 1}].secret`, message: `unknown secret "${c.secret}"` });
       });
+      (v.tls.clientValidation?.caSecrets ?? []).forEach((n, i) => {
+        if (!all.has(`secret/${n}`)) reasons.push({ type: 'listener', name: l.name, path: `tls.clientValidation.caSecrets[${i}]`, message: `unknown secret "${n}"` });
+      });
     }
     const at = `${v.address}:${v.port}`;
     if (v.port !== 0 && bound.has(at)) reasons.push({ type: 'listener', name: l.name, path: 'port', message: `${at} is already used by listener "${bound.get(at)}"` });
@@ -157,6 +160,15 @@ export function checkReferences(all: ReadonlyMap<string, StoredResource>): NackR
     if (table === undefined) reasons.push({ type: 'virtual-host', name: v.name, path: 'routeTable', message: `unknown route table "${v.value.routeTable}"` });
     else if (table.virtualHosts.some((vh) => vh.name === v.name)) reasons.push({ type: 'virtual-host', name: v.name, path: 'name', message: `route table "${v.value.routeTable}" has a virtual host of this name already` });
     checkRoutes(v.value.virtualHost, 'virtual-host', v.name, '');
+  }
+  for (const c of of('cluster')) {
+    const u = c.value.upstreamTls;
+    if (u == null) continue;
+    (u.caSecrets ?? []).forEach((n, i) => {
+      if (!all.has(`secret/${n}`)) reasons.push({ type: 'cluster', name: c.name, path: `upstreamTls.caSecrets[${i}]`, message: `unknown secret "${n}"` });
+    });
+    const own = u.clientCertificate?.secret;
+    if (own !== undefined && !all.has(`secret/${own}`)) reasons.push({ type: 'cluster', name: c.name, path: 'upstreamTls.clientCertificate.secret', message: `unknown secret "${own}"` });
   }
   for (const e of of('endpoint-set')) {
     const c = clusters.get(e.name);

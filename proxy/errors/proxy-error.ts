@@ -27,6 +27,7 @@ export const ERRORS = {
   expectationFailed: spec('SKEIN_ERR_EXPECTATION_FAILED', 417, GRPC.INVALID_ARGUMENT, 'expectation-failed', false, 'unsupported Expect'),
   forbidden: spec('SKEIN_ERR_FORBIDDEN', 403, GRPC.PERMISSION_DENIED, 'forbidden', false, 'request not authorized'),
   mtlsRequired: spec('SKEIN_ERR_MTLS_REQUIRED', 403, GRPC.PERMISSION_DENIED, 'mtls-required', true, 'this port accepts mutual TLS only'),
+  clientCertificate: spec('SKEIN_ERR_CLIENT_CERTIFICATE', 403, GRPC.PERMISSION_DENIED, 'client-certificate', true, 'a valid client certificate is required'),
   peerIdentity: spec('SKEIN_ERR_PEER_IDENTITY', 503, GRPC.UNAVAILABLE, 'peer-identity', false, 'upstream identity is not the one expected'),
   upstreamTls: spec('SKEIN_ERR_UPSTREAM_TLS', 503, GRPC.UNAVAILABLE, 'upstream-tls', false, 'TLS handshake with the upstream failed'),
   noWorkloadCertificate: spec('SKEIN_ERR_NO_WORKLOAD_CERTIFICATE', 503, GRPC.UNAVAILABLE, 'no-workload-certificate', false, 'no workload certificate yet for mutual TLS'),

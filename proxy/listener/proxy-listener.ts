@@ -270,11 +270,25 @@ export class ProxyListener {
             secureContext: contexts.default,
             ALPNProtocols: [...snap.listener.tls.alpn],
             ...(contexts.bySni ? { SNICallback: contexts.sniCallback } : {}),
+            // Client certificate validation (a Gateway's frontend TLS): asked for, and required in `require` mode.
+            ...(contexts.clientAuth.requestCert ? contexts.clientAuth : {}),
           });
-          tlsSocket.on('error', () => tlsSocket.destroy());
+          let secured = false;
+          tlsSocket.on('error', (e: NodeJS.ErrnoException) => {
+            // Without a certificate, a client of a listener that requires one fails the handshake in OpenSSL.
+            if (!secured && contexts.clientAuth.rejectUnauthorized && e.code === 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE') this.#clientRefused(socket, 'no client certificate');
+            tlsSocket.destroy();
+          });
           const handshakeTimer = setTimeout(() => tlsSocket.destroy(), snap.limits.headersTimeoutMs);
           tlsSocket.once('secure', () => {
+            secured = true;
             clearTimeout(handshakeTimer);
+            const refused = contexts.clientCertificateProblem(tlsSocket, Date.now());
+            if (refused !== null) {
+              this.#clientRefused(socket, refused);
+              tlsSocket.destroy();
+              return;
+            }
             // Only tls.Server clears this on a server socket; http2 waits for 'secureConnect' while it is set, and would hang.
             (tlsSocket as { secureConnecting?: boolean }).secureConnecting = false;
             if (tlsSocket.alpnProtocol !== 'h2') this.#serveHttp1(tlsSocket);
@@ -373,6 +387,12 @@ export class ProxyListener {
       else if (NODE_HTTP2_SERVER) this.#h2.emit('connection', tlsSocket);
       else this.#serveHttp2(tlsSocket);
     });
+  }
+
+  /** A TLS client refused for its certificate (edge client validation): counted by cause, one log line per listener every 10 s. */
+  #clientRefused(socket: net.Socket, detail: string): void {
+    this.#ctx.metrics.proxyError(this.name, ERRORS.clientCertificate.cause);
+    handshakeLogs.write(`${this.name}\u0000client-certificate`, 'warn', 'TLS client refused: no valid client certificate', { listener: this.name, detail: detail.slice(0, 300), client: socket.remoteAddress ?? '' });
   }
 
   #handshakeFailed(reason: HandshakeFailureReason, socket: net.Socket, detail: string): void {

@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
 import type { SecretResource } from '../../api/config/config-resources.ts';
-import type { ListenerTlsConfig, TlsCertificateConfig } from '../../api/config/proxy-config.ts';
+import { EKU_CLIENT_AUTH } from '../identity/peer-certificate.ts';
+import { chainReason } from '../identity/workload-tls.ts';
+import type { ClientValidationConfig, ListenerTlsConfig, TlsCertificateConfig } from '../../api/config/proxy-config.ts';
 
 /** The `secret` resources a listener's certificates may name, by name. */
 export type TlsSecrets = ReadonlyMap<string, SecretResource>;
@@ -25,6 +27,13 @@ export const AEAD_CIPHERS = [
   'ECDHE-RSA-CHACHA20-POLY1305',
 ].join(':');
 
+/** anyExtendedKeyUsage: a certificate listing it may be used for any purpose. */
+const EKU_ANY = '2.5.29.37.0';
+
+function validAt(c: X509Certificate, nowMs: number): boolean {
+  return Date.parse(c.validFrom) <= nowMs && nowMs <= Date.parse(c.validTo);
+}
+
 /** The PEM of a certificate and its key, from its files or its secret resource; throws saying what is missing. */
 function material(c: TlsCertificateConfig, secrets: TlsSecrets): { cert: Buffer | string; key: Buffer | string } {
   if (c.secret !== undefined) {
@@ -36,9 +45,39 @@ function material(c: TlsCertificateConfig, secrets: TlsSecrets): { cert: Buffer 
   return { cert: readFileSync(c.certFile!), key: readFileSync(c.keyFile!) };
 }
 
-function context(c: TlsCertificateConfig, secrets: TlsSecrets): { ctx: tls.SecureContext; names: string[] } {
+/**
+ * The CA certificates a listener trusts for its clients, one PEM string each, from its files and secrets; throws saying
+ * which one is missing, empty or not a certificate (a bad bundle refuses the whole change: nothing is half applied).
+ */
+export function clientCaCertificates(v: ClientValidationConfig, secrets: TlsSecrets): string[] {
+  const out: string[] = [];
+  const add = (pem: string, from: string): void => {
+    const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+    if (blocks.length === 0) throw new Error(`${from} holds no PEM certificate`);
+    for (const b of blocks) {
+      let x: X509Certificate;
+      try {
+        x = new X509Certificate(b);
+      } catch (e) {
+        throw new Error(`${from}: a certificate does not parse (${(e as Error).message})`, { cause: e });
+      }
+      if (!x.ca) throw new Error(`${from}: ${x.subject.replace(/\n/g, ', ')} is not a CA certificate`);
+      out.push(b);
+    }
+  };
+  for (const f of v.caFiles ?? []) add(readFileSync(f, 'utf8'), `CA file ${f}`);
+  for (const n of v.caSecrets ?? []) {
+    const s = secrets.get(n);
+    if (s === undefined) throw new Error(`unknown secret "${n}"`);
+    if (s.trustBundle === null) throw new Error(`secret "${n}" needs a trustBundle (the CA certificates)`);
+    add(s.trustBundle, `secret "${n}"`);
+  }
+  return out;
+}
+
+function context(c: TlsCertificateConfig, secrets: TlsSecrets, ca: readonly string[] | null): { ctx: tls.SecureContext; names: string[] } {
   const { cert, key } = material(c, secrets);
-  const ctx = tls.createSecureContext({ cert, key, minVersion: 'TLSv1.2', ciphers: AEAD_CIPHERS, honorCipherOrder: true });
+  const ctx = tls.createSecureContext({ cert, key, minVersion: 'TLSv1.2', ciphers: AEAD_CIPHERS, honorCipherOrder: true, ...(ca !== null ? { ca: [...ca] } : {}) });
   // The names a certificate is for are its DNS SANs (the CN is not consulted, as browsers do not).
   const san = new X509Certificate(cert).subjectAltName ?? '';
   const names = san
@@ -56,14 +95,25 @@ export class ServerTlsContexts {
   readonly #wildcards = new Map<string, tls.SecureContext>();
   /** False with a single certificate: no SNI callback at all (nothing to choose, nothing to throw). */
   readonly bySni: boolean;
+  /**
+   * The TLSSocket options of client certificate validation: none, a certificate asked for and required (`require`), or
+   * asked for and checked but not required (`allow-insecure-fallback`). Every context of the listener trusts the same CAs.
+   */
+  readonly clientAuth: { readonly requestCert: boolean; readonly rejectUnauthorized: boolean };
+  /** The CAs client certificates must chain to (`require` mode); empty when no certificate is required. */
+  readonly #clientRoots: readonly X509Certificate[];
 
-  /** Throws (with the file's error) when a file or secret is missing or is not a certificate / key. */
+  /** Throws (with the file's error) when a file or secret is missing or is not a certificate / key / CA certificate. */
   constructor(t: ListenerTlsConfig, secrets: TlsSecrets = new Map()) {
-    this.default = context(t, secrets).ctx;
+    const v = t.clientValidation ?? null;
+    const ca = v === null ? null : clientCaCertificates(v, secrets);
+    this.clientAuth = { requestCert: v !== null, rejectUnauthorized: v !== null && v.mode === 'require' };
+    this.#clientRoots = this.clientAuth.rejectUnauthorized && ca !== null ? ca.map((p) => new X509Certificate(p)) : [];
+    this.default = context(t, secrets, ca).ctx;
     const more = t.certificates ?? [];
     this.bySni = more.length > 0;
     for (const c of more) {
-      const { ctx, names } = context(c, secrets);
+      const { ctx, names } = context(c, secrets, ca);
       for (const n of names) {
         // The first certificate listed for a name wins.
         const map = n.startsWith('*.') ? this.#wildcards : this.#exact;
@@ -84,6 +134,34 @@ export class ServerTlsContexts {
       if (wild !== undefined) return wild;
     }
     return this.default;
+  }
+
+  /**
+   * Why a handshake's client certificate is refused (null: accepted, or none is required). node:tls checks the chain only
+   * for sockets of a tls.Server; a socket we wrap ourselves completes its handshake whatever the certificate (only a
+   * missing one fails it), so the certificate is judged here once the handshake is done: it must be valid now, allow
+   * client authentication when it lists extended key usages, and chain (through what the client sent) to a listener CA.
+   */
+  clientCertificateProblem(socket: tls.TLSSocket, nowMs: number): string | null {
+    if (!this.clientAuth.rejectUnauthorized) return null;
+    const leaf = socket.getPeerX509Certificate();
+    if (leaf === undefined) return 'no client certificate';
+    if (!validAt(leaf, nowMs)) return 'client certificate not valid now';
+    const eku = leaf.keyUsage ?? [];
+    if (eku.length > 0 && !eku.includes(EKU_CLIENT_AUTH) && !eku.includes(EKU_ANY)) return 'client certificate lacks the clientAuth extended key usage';
+    const intermediates: X509Certificate[] = [];
+    // The legacy chain objects are the only way to the certificates the client sent after its leaf.
+    let c = socket.getPeerCertificate(true) as tls.DetailedPeerCertificate | undefined;
+    for (let i = 0; i < 4 && c?.issuerCertificate !== undefined && c.issuerCertificate !== c; i++) {
+      c = c.issuerCertificate;
+      try {
+        intermediates.push(new X509Certificate(c.raw));
+      } catch {
+        break;
+      }
+    }
+    const chain = chainReason(leaf, intermediates, this.#clientRoots, nowMs);
+    return chain === null ? null : `client certificate ${chain === 'does not chain to a root of the trust bundle' ? 'does not chain to a CA of the listener' : chain}`;
   }
 
   /** For tls.TLSSocket's SNICallback: never throws (RELIABILITY 13: a throwing SNI callback must not crash anything). */

@@ -8,7 +8,7 @@ import { CircuitBreaker } from './circuit-breaker.ts';
 import { circuitBreakerLayer } from './circuit-breaker-layer.ts';
 import { FaultDecision } from './fault-decision.ts';
 import { faultInjectionLayer } from './fault-injection.ts';
-import { localRateLimitLayer } from './local-rate-limit.ts';
+import { localRateLimitLayer, sharedRateLimitLayer, type SharedBuckets } from './local-rate-limit.ts';
 import { OutlierDetector } from './outlier-detector.ts';
 import { registerPolicyMetrics, type PolicyEvent } from './policy-metrics.ts';
 import { outlierLayer } from './outlier-layer.ts';
@@ -35,9 +35,13 @@ export class SkeinPolicyLayers implements PolicyLayers {
   /** The edge policies' state (JWKS caches) and counters, kept across config versions like the buckets. */
   readonly #edge: EdgePolicies;
 
-  /** `edge` is injected by tests (fake HTTP calls and wall clock). */
-  constructor(edge: EdgePolicies = new EdgePolicies()) {
+  /** Set in the ingress's worker processes: the rate limits hold for the whole proxy, not per worker. */
+  readonly #shared: SharedBuckets | null;
+
+  /** `edge` is injected by tests (fake HTTP calls and wall clock); `shared`: the workers' shared buckets (else local ones). */
+  constructor(edge: EdgePolicies = new EdgePolicies(), shared: SharedBuckets | null = null) {
     this.#edge = edge;
+    this.#shared = shared;
   }
   /** Breaker refusals and ejections of clusters that were replaced, so that totals survive a limit change. */
   readonly #retired = new Map<string, number>();
@@ -122,7 +126,14 @@ export class SkeinPolicyLayers implements PolicyLayers {
     const cfg = target.route.config;
     this.#edge.layers(target, layers);
     const lrl = target.listener.rateLimit;
-    if (lrl !== null) {
+    // The virtual host too: translation names every Service's route "default", and each must have its own bucket.
+    const key = `${target.listener.name}\u0000${target.route.virtualHost}\u0000${cfg.name}`;
+    const shared = this.#shared;
+    if (shared !== null) {
+      // Kept by key and settings in the shared store itself (leased-bucket.ts), across config versions as below.
+      if (lrl !== null) layers.push(sharedRateLimitLayer(shared.bucket(`listener:${target.listener.name}`, lrl), deps.now));
+      if (cfg.rateLimit !== null) layers.push(sharedRateLimitLayer(shared.bucket(`route:${key}`, cfg.rateLimit), deps.now));
+    } else if (lrl !== null) {
       let b = this.#listenerBuckets.get(target.listener.name);
       if (b === undefined || JSON.stringify(b.config) !== JSON.stringify(lrl)) {
         b = { config: lrl, bucket: new TokenBucket(lrl, deps.now()) };
@@ -130,9 +141,7 @@ export class SkeinPolicyLayers implements PolicyLayers {
       }
       layers.push(localRateLimitLayer(b.bucket, deps.now));
     }
-    // The virtual host too: translation names every Service's route "default", and each must have its own bucket.
-    const key = `${target.listener.name}\u0000${target.route.virtualHost}\u0000${cfg.name}`;
-    if (cfg.rateLimit !== null) layers.push(localRateLimitLayer(this.#kept(this.#routeBuckets, key, cfg.rateLimit, () => new TokenBucket(cfg.rateLimit!, deps.now())), deps.now));
+    if (shared === null && cfg.rateLimit !== null) layers.push(localRateLimitLayer(this.#kept(this.#routeBuckets, key, cfg.rateLimit, () => new TokenBucket(cfg.rateLimit!, deps.now())), deps.now));
     if (cfg.fault !== null) layers.push(faultInjectionLayer(new FaultDecision(cfg.fault), deps));
     for (const m of cfg.mirrors) {
       const shadow = deps.clusterService(m.cluster);

@@ -5,6 +5,7 @@ import tls from 'node:tls';
 import { parseSpiffeId } from '../../api/proto/identity.ts';
 import { ERRORS, ProxyError } from '../errors/proxy-error.ts';
 import { verifyPeerCertificate } from '../identity/peer-certificate.ts';
+import type { OriginatedTls } from './upstream-tls.ts';
 
 /** How bytes travel to an endpoint: plain, TLS (mesh mTLS between sidecars), or refused before any byte. */
 export type Transport =
@@ -24,7 +25,18 @@ export type Transport =
       readonly alpn: readonly string[];
     }
   /** A meshed endpoint while this proxy has no workload certificate: never fall back to plain text. */
-  | { readonly kind: 'unavailable'; readonly reason: string };
+  | { readonly kind: 'unavailable'; readonly reason: string }
+  /**
+   * TLS originated to the endpoint's own server (a BackendTLSPolicy), carried by `under`: plain TCP, or mesh mTLS that
+   * announces opaque TCP to a meshed endpoint (its sidecar hands the bytes to the app's port as they are).
+   */
+  | {
+      readonly kind: 'originate';
+      readonly under: PlainOrMeshTransport;
+      readonly tls: OriginatedTls;
+    };
+
+export type PlainOrMeshTransport = Extract<Transport, { kind: 'plain' } | { kind: 'tls' }>;
 
 export const PLAIN: Transport = { kind: 'plain' };
 
@@ -41,6 +53,7 @@ export function poolKey(target: ConnectTarget, transport: Transport, connectTime
   const where = target.address.includes(':') ? `[${target.address}]:${target.port}` : `${target.address}:${target.port}`;
   if (transport.kind === 'plain') return `${where}|plain|${connectTimeoutMs}`;
   if (transport.kind === 'unavailable') return `${where}|unavailable|${connectTimeoutMs}`;
+  if (transport.kind === 'originate') return `${poolKey(target, transport.under, connectTimeoutMs)}|originate|${transport.tls.servername}|${transport.tls.version}|${transport.tls.alpn.join(',')}`;
   return `${where}|tls|${transport.servername}|${transport.serverIdentity ?? ''}|${transport.contextVersion}|${transport.alpn.join(',')}|${connectTimeoutMs}`;
 }
 
@@ -79,6 +92,7 @@ export function connect(target: ConnectTarget, transport: Transport, connectTime
     process.nextTick(refuse.bind(s));
     return s;
   }
+  if (transport.kind === 'originate') return originate(target, transport, connectTimeoutMs);
   const socket: net.Socket =
     transport.kind === 'plain'
       ? net.connect({ host, port, noDelay: true })
@@ -96,6 +110,34 @@ export function connect(target: ConnectTarget, transport: Transport, connectTime
   s.skeinTarget = `${host}:${port}`;
   s.skeinTimer = setTimeout(onConnectTimeout.bind(s), connectTimeoutMs);
   socket.once(transport.kind === 'plain' ? 'connect' : 'secureConnect', clearConnectTimer);
+  socket.once('close', clearConnectTimer);
+  return socket;
+}
+
+function forwardUnderError(this: tls.TLSSocket, e: Error): void {
+  this.destroy(e);
+}
+
+/**
+ * TLS to the app over the connection `under` makes: the connect timeout covers both handshakes; a failure of the carrier
+ * (refused, mesh identity, timeout) ends the inner socket with that error, so the pools see one socket and one cause.
+ */
+function originate(target: ConnectTarget, transport: Extract<Transport, { kind: 'originate' }>, connectTimeoutMs: number): net.Socket {
+  const under = connect(target, transport.under, connectTimeoutMs);
+  const t = transport.tls;
+  const socket = tls.connect({
+    socket: under,
+    servername: t.servername,
+    secureContext: t.context,
+    ALPNProtocols: [...t.alpn],
+    checkServerIdentity: t.checkServerIdentity,
+  });
+  under.once('error', forwardUnderError.bind(socket));
+  socket.setNoDelay(true);
+  const s = socket as net.Socket & { skeinTimer?: NodeJS.Timeout; skeinTarget?: string };
+  s.skeinTarget = `${target.address}:${target.port}`;
+  s.skeinTimer = setTimeout(onConnectTimeout.bind(s), connectTimeoutMs);
+  socket.once('secureConnect', clearConnectTimer);
   socket.once('close', clearConnectTimer);
   return socket;
 }

@@ -4,7 +4,8 @@ import { EndpointState } from '../balance/endpoint-state.ts';
 import { createLoadBalancer, type LoadBalancer, type PickContext } from '../balance/load-balancer.ts';
 import { meshEndpointIdentity, meshTcpTransport, meshTransport } from '../identity/mesh-transport.ts';
 import type { WorkloadTls } from '../identity/workload-tls.ts';
-import { PLAIN, poolKey, type Transport } from './connector.ts';
+import { PLAIN, poolKey, type PlainOrMeshTransport, type Transport } from './connector.ts';
+import type { OriginatedTls } from './upstream-tls.ts';
 import { Http1Pool } from './http1-pool.ts';
 import { Http2Pool } from './http2-pool.ts';
 import { NodeHttp2Pool } from './node-http2-pool.ts';
@@ -37,17 +38,20 @@ export class UpstreamCluster {
   #balancer: LoadBalancer;
   #states: readonly EndpointState[];
   readonly #workloadTls: WorkloadTls | null;
+  /** TLS to the endpoints' own server (config.upstreamTls, built by the runtime with its secrets); null: none. */
+  readonly #originated: OriginatedTls | null;
 
   /**
    * Builds the cluster, reusing endpoint state and pools from `previous` for endpoints that did not change (their pool key,
    * which includes the TLS identity and the certificate version, is the same). `workloadTls` is this proxy's certificate
    * for mesh mTLS (null: none yet; meshed endpoints then refuse rather than fall back to plain text).
    */
-  constructor(config: ClusterConfig, limits: LimitsConfig, previous: UpstreamCluster | null, workloadTls: WorkloadTls | null = null) {
+  constructor(config: ClusterConfig, limits: LimitsConfig, previous: UpstreamCluster | null, workloadTls: WorkloadTls | null = null, originated: OriginatedTls | null = null) {
     this.name = config.name;
     this.#config = config;
     this.#limits = limits;
     this.#workloadTls = workloadTls;
+    this.#originated = originated;
     this.#handles = this.#handlesFor(config, previous);
     this.#states = [...this.#handles.values()].map((h) => h.state);
     this.#balancer = createLoadBalancer(this.#states, config.loadBalancer);
@@ -97,7 +101,11 @@ export class UpstreamCluster {
   }
 
   #transport(identity: string | null): Transport {
-    return identity === null ? PLAIN : meshTransport(this.#workloadTls, identity, this.config.protocol);
+    const base = identity === null ? PLAIN : meshTransport(this.#workloadTls, identity, this.config.protocol);
+    if (this.#originated === null || base.kind === 'unavailable') return base;
+    // The app's own TLS: over plain TCP, or inside mesh mTLS that says "opaque TCP follows" (its sidecar does not read it as HTTP).
+    const under = (base.kind === 'tls' ? meshTcpTransport(base) : base) as PlainOrMeshTransport;
+    return { kind: 'originate', under, tls: this.#originated };
   }
 
   #poolKey(state: EndpointState, transport: Transport): string {
@@ -122,7 +130,8 @@ export class UpstreamCluster {
       state,
       poolKey: this.#poolKey(state, transport),
       transport,
-      tcpTransport: meshTcpTransport(transport),
+      // Opaque TCP never gets the app TLS (the bytes are the client's): the carrier alone.
+      tcpTransport: meshTcpTransport(transport.kind === 'originate' ? transport.under : transport),
       http1: new Http1Pool({
         transport,
         host: state.address,
