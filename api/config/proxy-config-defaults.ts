@@ -21,7 +21,10 @@ const common = {
   http2ConnectionWindowBytes: 1_048_576,
   maxBufferedBytesPerConnection: 32_768,
   maxConnectionsPerListener: 10_000,
-  protocolDetectTimeoutMs: 1_000,
+  // As Linkerd's proxy (Istio's sidecar waits for ever): long enough that a loaded machine does not turn a client that
+  // speaks HTTP a moment late into opaque TCP; server-first protocols wait this long for their first bytes unless their
+  // ports are excluded from the proxy (docs/proxy-config.md, "Protocol detection").
+  protocolDetectTimeoutMs: 10_000,
 } as const;
 
 export const DEFAULT_LIMITS: Readonly<Record<ProxyMode, LimitsConfig>> = {

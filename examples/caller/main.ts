@@ -3,7 +3,8 @@
 // With $GRPC_UPSTREAM (host:port of examples/grpc-echo), `GET /grpc?failWith=N` makes one gRPC call skein.examples.Echo/Say
 // instead (metadata `fail-with: N` when given) and answers {pod, grpcCode, details}; with $TCP_UPSTREAM (host:port of a TCP
 // echo, such as examples/echo's $TCP_PORT), `GET /tcp?bytes=N` sends N bytes on a new connection and answers {pod, sent,
-// received} once they came back. Meshed gRPC and opaque TCP clients for the e2e tests.
+// received} once they came back. $UPSTREAM_TIMEOUT_MS (default 5000) bounds each call upstream. Meshed gRPC and opaque TCP
+// clients for the e2e tests.
 import * as grpc from '@grpc/grpc-js';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
@@ -14,6 +15,8 @@ const pod = process.env.POD_NAME ?? hostname();
 const upstream = process.env.UPSTREAM_URL;
 const grpcUpstream = process.env.GRPC_UPSTREAM;
 const tcpUpstream = /^(.+):(\d+)$/.exec(process.env.TCP_UPSTREAM ?? '');
+/** How long a call upstream may take (1 ms to 5 min; anything else is the default, 5 s). */
+const upstreamTimeoutMs = ((ms) => (Number.isInteger(ms) && ms >= 1 && ms <= 300_000 ? ms : 5000))(Number(process.env.UPSTREAM_TIMEOUT_MS ?? 5000));
 /** At most this many bytes per /tcp exchange (a bounded test client). */
 const MAX_TCP_BYTES = 1 << 20;
 /** Headers passed on from the caller's request, so the mesh can stitch the hops into one trace. */
@@ -78,7 +81,7 @@ const server = createServer((req, res) => {
     const v = req.headers[h];
     if (typeof v === 'string') headers[h] = v;
   }
-  fetch(target, { headers, signal: AbortSignal.timeout(5000) })
+  fetch(target, { headers, signal: AbortSignal.timeout(upstreamTimeoutMs) })
     .then(async (r) => {
       const text = await r.text();
       res.writeHead(200, { 'content-type': 'application/json', 'x-caller-pod': pod });

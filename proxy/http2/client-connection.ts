@@ -188,7 +188,8 @@ export class Http2ClientConnection implements FrameHandler {
   #calm = CALM_BURST;
   #calmAt = performance.now();
 
-  constructor(socket: Socket, opts: Http2ClientOptions, owner: ClientConnectionOwner) {
+  /** `reads`: the socket was opened with it as `onread` (its reads come through it, not as 'data' events). */
+  constructor(socket: Socket, opts: Http2ClientOptions, owner: ClientConnectionOwner, reads: { target: ((chunk: Buffer) => void) | null } | null = null) {
     this.socket = socket;
     this.#scheme = (socket as TLSSocket).encrypted === true ? 'https' : 'http';
     this.#opts = opts;
@@ -198,7 +199,8 @@ export class Http2ClientConnection implements FrameHandler {
     this.#recvWindow = new RecvWindow(opts.connectionWindowBytes, DEFAULT_WINDOW);
     this.#out = new FrameOutput(socket, this.#afterFlush);
     this.#idleSince = Date.now();
-    socket.on('data', this.#onData);
+    if (reads !== null) reads.target = this.#onData;
+    else socket.on('data', this.#onData);
     socket.on('drain', this.#onDrain);
     socket.on('error', this.#onError);
     socket.once('close', this.#onClose);

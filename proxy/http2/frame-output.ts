@@ -51,6 +51,17 @@ export class FrameOutput {
     this.#item(buf.length, RAW, 0, 0, 0, buf, buf.length);
   }
 
+  /**
+   * Like `queue`, but schedules no write of its own: the bytes go out with whatever is queued next, or at the next
+   * `flush()` (the caller bounds how long that may take).
+   */
+  queueWithNext(buf: Buffer): void {
+    const scheduled = this.#scheduled;
+    this.#scheduled = true;
+    this.#item(buf.length, RAW, 0, 0, 0, buf, buf.length);
+    this.#scheduled = scheduled;
+  }
+
   /** A frame with `payload` (kept by reference until the flush; null: empty). */
   frame(type: number, flags: number, streamId: number, payload: Buffer | null): void {
     const n = payload === null ? 0 : payload.length;

@@ -20,7 +20,8 @@ import { originalDestination, type OriginalDestination } from '../native/origina
 import { serveHttp } from '../stack/serve.ts';
 import { forwardTcp } from '../tcp/tcp-forwarder.ts';
 import { tcpTarget } from '../tcp/tcp-target.ts';
-import { detectProtocol, type DetectedProtocol } from './protocol-detect.ts';
+import { detectConnection } from './detect-connection.ts';
+import type { DetectedProtocol } from './protocol-detect.ts';
 import { ServerTlsContexts } from './tls-contexts.ts';
 
 /** HTTP/2 rapid-reset defence (CVE-2023-44487): at most this many resets in a burst, refilled at the rate. */
@@ -31,6 +32,8 @@ const MESH_ALPN_HTTP = ['h2', 'http/1.1'];
 const MESH_ALPN_WITH_TCP = ['h2', 'http/1.1', MESH_TCP_ALPN];
 /** Refused mTLS handshakes: one log line per listener and reason every 10 s. */
 const handshakeLogs = new RateLimitedLog();
+/** Connections that showed no protocol in time: one log line per listener every 10 s. */
+const detectTimeoutLogs = new RateLimitedLog();
 
 /**
  * Which HTTP/2 server serves downstream connections: our own (proxy/http2/server-connection.ts, the default) or, while
@@ -170,32 +173,17 @@ export class ProxyListener {
     if (mode === 'tcp') return this.#dispatch(socket, 'opaque');
     const limits = snap.limits;
     const fallbackToTcp = mode === 'detect' && snap.listener.tcpCluster !== null;
-    let buffered: Buffer = Buffer.alloc(0);
-    const timer = setTimeout(
-      () => {
-        socket.off('data', onData);
+    detectConnection(socket, fallbackToTcp ? limits.protocolDetectTimeoutMs : limits.headersTimeoutMs, (p) => {
+      if (p === 'timeout') {
+        this.#ctx.metrics.protocolDetectTimedOut(this.name);
+        detectTimeoutLogs.write(this.name, 'info', 'no protocol detected in time', { listener: this.name, client: socket.remoteAddress, then: fallbackToTcp ? 'opaque TCP' : 'closed' });
         if (!fallbackToTcp) return void socket.destroy();
         // Nothing yet (a server-first protocol), or a short first message that could still have begun an HTTP request
-        // ("ping"): once the detection time is up it is opaque TCP, as Envoy's and Istio's protocol sniffing decides.
-        socket.pause();
-        if (buffered.length > 0) socket.unshift(buffered);
-        this.#dispatch(socket, 'opaque');
-      },
-      fallbackToTcp ? limits.protocolDetectTimeoutMs : limits.headersTimeoutMs,
-    );
-    const onData = (chunk: Buffer): void => {
-      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
-      let p = detectProtocol(buffered);
-      if (p === 'need-more' && buffered.length < 64) return;
-      if (p === 'need-more') p = 'opaque';
-      clearTimeout(timer);
-      socket.off('data', onData);
-      socket.pause();
-      socket.unshift(buffered);
-      if (mode === 'http' && (p === 'opaque' || p === 'tls')) p = 'http1'; // let the HTTP/1 parser reject it properly
-      this.#dispatch(socket, p);
-    };
-    socket.on('data', onData);
+        // ("ping"): once the detection time is up it is opaque TCP, as Linkerd's proxy decides after its 10 s.
+        return this.#dispatch(socket, 'opaque');
+      }
+      this.#dispatch(socket, mode === 'http' && (p === 'opaque' || p === 'tls') ? 'http1' : p); // the HTTP/1 parser rejects it properly
+    });
   }
 
   #serveStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, socket: net.Socket): void {

@@ -202,6 +202,7 @@ export class ProxyMetrics {
   readonly #tcpReceived: Counter<TcpLabel>;
   readonly #tcpSent: Counter<TcpLabel>;
   readonly #activeConnections: Gauge<'listener' | 'protocol'>;
+  readonly #detectTimeouts: Counter<'listener'>;
   readonly #configInfo: Gauge<'version'>;
   readonly #configRejected: Counter;
   readonly #configIgnored: Counter;
@@ -234,6 +235,12 @@ export class ProxyMetrics {
       name: 'skein_downstream_connections_active',
       help: 'Open downstream connections by listener and detected protocol.',
       labelNames: ['listener', 'protocol'],
+      registers: [this.registry],
+    });
+    this.#detectTimeouts = new Counter({
+      name: 'skein_protocol_detect_timeouts_total',
+      help: 'Connections that showed no protocol within the detection timeout (forwarded as opaque TCP, or closed where the listener has no TCP path).',
+      labelNames: ['listener'],
       registers: [this.registry],
     });
     this.#configInfo = new Gauge({
@@ -341,6 +348,10 @@ export class ProxyMetrics {
 
   connectionClosed(listener: string, protocol: string): void {
     this.#activeConnections.dec({ listener, protocol });
+  }
+
+  protocolDetectTimedOut(listener: string): void {
+    this.#detectTimeouts.inc({ listener });
   }
 
   configApplied(version: string): void {

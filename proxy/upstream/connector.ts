@@ -82,8 +82,12 @@ function refuse(this: net.Socket & { skeinRefusal?: ProxyError }): void {
   this.destroy(this.skeinRefusal);
 }
 
-/** Opens a connection; a connect that takes longer than `connectTimeoutMs` is destroyed with SKEIN_ERR_CONNECT_TIMEOUT. */
-export function connect(target: ConnectTarget, transport: Transport, connectTimeoutMs: number): net.Socket {
+/**
+ * Opens a connection; a connect that takes longer than `connectTimeoutMs` is destroyed with SKEIN_ERR_CONNECT_TIMEOUT.
+ * `onread`: the bytes read go to its callback instead of 'data' events (read-regions.ts); plain and mesh TLS only (an
+ * originated TLS socket and a refused one ignore it and emit 'data').
+ */
+export function connect(target: ConnectTarget, transport: Transport, connectTimeoutMs: number, onread?: net.OnReadOpts): net.Socket {
   const { address: host, port } = target;
   if (transport.kind === 'unavailable') {
     // A socket that fails on the next tick, as a refused connect would: the pools and clients handle it like any other.
@@ -95,10 +99,11 @@ export function connect(target: ConnectTarget, transport: Transport, connectTime
   if (transport.kind === 'originate') return originate(target, transport, connectTimeoutMs);
   const socket: net.Socket =
     transport.kind === 'plain'
-      ? net.connect({ host, port, noDelay: true })
+      ? net.connect({ host, port, noDelay: true, ...(onread !== undefined ? { onread } : {}) })
       : tls.connect({
           host,
           port,
+          ...(onread !== undefined ? { onread } : {}),
           ...(transport.servername !== '' ? { servername: transport.servername } : {}),
           secureContext: transport.context,
           ALPNProtocols: [...transport.alpn],

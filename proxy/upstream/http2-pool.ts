@@ -3,6 +3,7 @@
 import { ERRORS, ProxyError } from '../errors/proxy-error.ts';
 import { Http2ClientConnection, type ClientConnectionOwner, type Http2ClientOptions } from '../http2/client-connection.ts';
 import { connect, PLAIN, type Transport } from './connector.ts';
+import { ReadRegions } from './read-regions.ts';
 
 export interface Http2PoolOptions {
   readonly host: string;
@@ -88,8 +89,11 @@ export class Http2Pool implements ClientConnectionOwner {
 
   #connect(): void {
     const { host, port, connectTimeoutMs } = this.#opts;
-    const socket = connect({ address: host, port }, this.#opts.transport ?? PLAIN, connectTimeoutMs);
-    this.#open.push(new Http2ClientConnection(socket, this.#clientOptions, this));
+    const transport = this.#opts.transport ?? PLAIN;
+    // Reads into slab regions where connect() opens the socket itself (plain, mesh TLS); the others emit 'data'.
+    const reads = transport.kind === 'plain' || transport.kind === 'tls' ? new ReadRegions() : null;
+    const socket = connect({ address: host, port }, transport, connectTimeoutMs, reads ?? undefined);
+    this.#open.push(new Http2ClientConnection(socket, this.#clientOptions, this, reads));
   }
 
   /** Hands waiting requests the streams that are free, opening connections (up to the cap) for the rest. */

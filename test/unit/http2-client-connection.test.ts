@@ -638,7 +638,7 @@ describe('HTTP/2 client over TLS: ALPN', () => {
   afterAll(() => cert.remove());
 
   /** A TLS server choosing `alpn` (null: no ALPN at all); records the bytes it is sent after the handshake. */
-  async function tlsServer(alpn: string[] | null) {
+  async function tlsServer(alpn: string[] | null, originate = false) {
     const received: Buffer[] = [];
     const sockets: tls.TLSSocket[] = [];
     const server = tls.createServer({ cert: readFileSync(cert.certFile), key: readFileSync(cert.keyFile), ...(alpn ? { ALPNProtocols: alpn } : {}) }, (socket) => {
@@ -655,14 +655,10 @@ describe('HTTP/2 client over TLS: ALPN', () => {
       for (const s of sockets) s.destroy();
       server.close();
     });
-    const transport: Transport = {
-      kind: 'tls',
-      servername: 'upstream.test',
-      serverIdentity: null,
-      context: tls.createSecureContext({ ca: readFileSync(cert.certFile) }),
-      contextVersion: 'test',
-      alpn: ['h2', 'http/1.1'],
-    };
+    const context = tls.createSecureContext({ ca: readFileSync(cert.certFile) });
+    const transport: Transport = originate
+      ? { kind: 'originate', under: { kind: 'plain' }, tls: { servername: 'upstream.test', context, version: 'test', alpn: ['h2'], checkServerIdentity: tls.checkServerIdentity } }
+      : { kind: 'tls', servername: 'upstream.test', serverIdentity: null, context, contextVersion: 'test', alpn: ['h2', 'http/1.1'] };
     const pool = new Http2Pool({ host: '127.0.0.1', port: (server.address() as net.AddressInfo).port, idleTimeoutMs: 60_000, connectTimeoutMs: 2_000, streamWindowBytes: 65_535, connectionWindowBytes: 1 << 20, maxConnections: 1, transport });
     cleanups.push(() => pool.close());
     const result = new Promise<Http2ClientConnection | Error>((resolve) => pool.acquire({ onConnection: resolve, onConnectionError: resolve }));
@@ -682,6 +678,13 @@ describe('HTTP/2 client over TLS: ALPN', () => {
 
   it('a server that negotiates h2 gets the preface and serves streams', async () => {
     const { received, result } = await tlsServer(['h2']);
+    const conn = await result;
+    expect(conn).toBeInstanceOf(Http2ClientConnection);
+    expect(Buffer.concat(received).subarray(0, PREFACE.length).equals(PREFACE)).toBe(true);
+  });
+
+  it('TLS originated to the server (BackendTLSPolicy, over plain TCP) reads the server as mesh TLS does', async () => {
+    const { received, result } = await tlsServer(['h2'], true);
     const conn = await result;
     expect(conn).toBeInstanceOf(Http2ClientConnection);
     expect(Buffer.concat(received).subarray(0, PREFACE.length).equals(PREFACE)).toBe(true);

@@ -26,6 +26,7 @@ import {
 } from '../support/h2-frames.ts';
 import type { BodySink } from '../../proxy/http1/server-connection.ts';
 import { Http2ServerConnection } from '../../proxy/http2/server-connection.ts';
+import { until } from '../support/until.ts';
 import type { Http2Request, Http2Response } from '../../proxy/http2/server-exchange.ts';
 
 /** What the fake application does with each request, by path. */
@@ -45,11 +46,14 @@ const echoPath: App = (req, res) => {
 
 let server: net.Server;
 let port: number;
+/** The server side of every connection, to watch what it writes. */
+const serverSockets: net.Socket[] = [];
 const limits: LimitsConfig = { ...DEFAULT_LIMITS.sidecar, maxHeaderCount: 20, maxRequestHeaderBytes: 4_096 };
 
 beforeAll(async () => {
   server = net.createServer((socket) => {
     socket.on('error', () => {});
+    serverSockets.push(socket);
     new Http2ServerConnection(socket, limits, {
       onRequest: (req, res) => {
         seen.push(req.url ?? '');
@@ -196,6 +200,65 @@ describe('stream states (RFC 9113 5.1)', () => {
       expect(await sync(c, 3)).toBe(true);
       expect(c.goaway()).toBeUndefined();
     } finally {
+      c.destroy();
+    }
+  });
+});
+
+describe('PING', () => {
+  /** Records every chunk the server writes on the connection of `c` from now on, as frame (type, stream) lists. */
+  function serverWrites(c: RawH2Connection): { type: number; streamId: number; flags: number }[][] {
+    const s = serverSockets.find((x) => x.remotePort === c.socket.localPort)!;
+    const writes: { type: number; streamId: number; flags: number }[][] = [];
+    const write = s.write.bind(s) as (b: Buffer) => boolean;
+    s.write = ((b: Buffer) => {
+      const fs: { type: number; streamId: number; flags: number }[] = [];
+      for (let p = 0; p + 9 <= b.length; p += 9 + b.readUIntBE(p, 3)) fs.push({ type: b[p + 3]!, flags: b[p + 4]!, streamId: b.readUInt32BE(p + 5) & 0x7fffffff });
+      writes.push(fs);
+      return write(b);
+    }) as typeof s.write;
+    return writes;
+  }
+
+  it('a PING while a response is in progress is answered in the write of that response, not in a write of its own', async () => {
+    // The app answers after the read that brought the request and the PING was handled (a microtask later): answered at
+    // once, the ACK would have been written by then.
+    apps.set('/ping-rides', (_req, res) => {
+      queueMicrotask(() => {
+        res.writeHead(200);
+        res.end('ok');
+      });
+    });
+    const c = await open();
+    try {
+      // Our SETTINGS acknowledged first: an ACK of them in the same write would be something else the PING's ACK rides on.
+      await c.waitForFrame((f) => f.type === FRAME.SETTINGS && (f.flags & FLAG.ACK) !== 0);
+      const writes = serverWrites(c);
+      c.send(get(1, '/ping-rides'), pingFrame(Buffer.alloc(8, 7)));
+      await c.waitForFrame((f) => f.type === FRAME.DATA && f.streamId === 1 && (f.flags & FLAG.END_STREAM) !== 0);
+      const ack = writes.find((w) => w.some((f) => f.type === FRAME.PING));
+      expect(ack).toBeDefined();
+      expect(ack!.some((f) => f.type === FRAME.HEADERS && f.streamId === 1)).toBe(true);
+      expect(c.frames.find((f) => f.type === FRAME.PING)!.payload.equals(Buffer.alloc(8, 7))).toBe(true);
+    } finally {
+      apps.delete('/ping-rides');
+      c.destroy();
+    }
+  });
+
+  it('the ACK still comes when the response in progress does not (a held ACK waits a few milliseconds at most)', async () => {
+    const held: { respond?: () => void } = {};
+    apps.set('/ping-waits', (_req, res) => {
+      held.respond = () => res.end();
+    });
+    const c = await open();
+    try {
+      c.send(get(1, '/ping-waits'));
+      await until('the request to reach the app', () => held.respond !== undefined);
+      expect(await sync(c, 9)).toBe(true);
+      held.respond!();
+    } finally {
+      apps.delete('/ping-waits');
       c.destroy();
     }
   });
