@@ -1,12 +1,11 @@
 // The inbound side of mesh mTLS: which mode applies to a connection (per app port), and the verdict on a client's chain.
-import { X509Certificate } from 'node:crypto';
 import type net from 'node:net';
 import type tls from 'node:tls';
 import type { InboundMtlsConfig, InboundMtlsMode } from '../../api/config/mesh-identity-config.ts';
 import { ORIGINAL_DST, PEER_IDENTITY } from '../http/listener-context.ts';
 import type { OriginalDestination } from '../native/original-destination.ts';
 import type { HandshakeFailureReason } from './identity-metrics.ts';
-import { verifyPeerCertificate } from './peer-certificate.ts';
+import { peerIntermediates, verifyPeerCertificate } from './peer-certificate.ts';
 import { chainReason, type WorkloadTls } from './workload-tls.ts';
 
 /** The app port a connection was headed to: its original destination's port (redirected), else the port it reached. */
@@ -39,17 +38,7 @@ export type ClientVerdict =
 export function verifyMeshClient(socket: tls.TLSSocket, wt: WorkloadTls, nowMs: number): ClientVerdict {
   const leaf = socket.getPeerX509Certificate();
   if (leaf === undefined) return { ok: false, kind: 'peer-untrusted', reason: 'no client certificate' };
-  const intermediates: X509Certificate[] = [];
-  // The legacy chain objects are the only way to the certificates the client sent after its leaf.
-  let c = socket.getPeerCertificate(true) as tls.DetailedPeerCertificate | undefined;
-  for (let i = 0; i < 4 && c?.issuerCertificate !== undefined && c.issuerCertificate !== c; i++) {
-    c = c.issuerCertificate;
-    try {
-      intermediates.push(new X509Certificate(c.raw));
-    } catch {
-      break;
-    }
-  }
+  const intermediates = peerIntermediates(socket);
   const chain = chainReason(leaf, intermediates, wt.roots, nowMs);
   if (chain !== null) return { ok: false, kind: 'peer-untrusted', reason: chain };
   const v = verifyPeerCertificate(leaf, { role: 'client', identity: null, trustDomain: wt.trustDomain }, nowMs);

@@ -1,6 +1,8 @@
 // Checks a peer's certificate for mesh mTLS beyond chaining to a root: one SPIFFE URI SAN, in our trust domain, equal to the
-// identity expected, with the EKU for its role (RELIABILITY #8). Pure: a certificate and a clock in, a verdict out.
-import type { X509Certificate } from 'node:crypto';
+// identity expected, with the EKU for its role (RELIABILITY #8). Pure: a certificate and a clock in, a verdict out. Also
+// the intermediates a peer sent after its leaf (peerIntermediates), which every client-certificate check walks.
+import { X509Certificate } from 'node:crypto';
+import type tls from 'node:tls';
 import { parseSpiffeId } from '../../api/proto/identity.ts';
 
 export const EKU_SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
@@ -83,4 +85,20 @@ export function verifyPeerCertificate(cert: X509Certificate, expect: PeerExpecta
   if (parsed.trustDomain !== expect.trustDomain) return { ok: false, reason: `trust domain ${parsed.trustDomain}, expected ${expect.trustDomain}` };
   if (expect.identity !== null && id !== expect.identity) return { ok: false, reason: `peer is ${id}, expected ${expect.identity}` };
   return { ok: true, identity: id };
+}
+
+/** The certificates a peer sent after its leaf (at most 4; an unreadable one ends the list), for our own chain walk. */
+export function peerIntermediates(socket: tls.TLSSocket): X509Certificate[] {
+  const intermediates: X509Certificate[] = [];
+  // The legacy chain objects are the only way to the certificates the peer sent after its leaf.
+  let c = socket.getPeerCertificate(true) as tls.DetailedPeerCertificate | undefined;
+  for (let i = 0; i < 4 && c?.issuerCertificate !== undefined && c.issuerCertificate !== c; i++) {
+    c = c.issuerCertificate;
+    try {
+      intermediates.push(new X509Certificate(c.raw));
+    } catch {
+      break;
+    }
+  }
+  return intermediates;
 }

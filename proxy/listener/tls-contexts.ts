@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
 import type { SecretResource } from '../../api/config/config-resources.ts';
-import { EKU_CLIENT_AUTH } from '../identity/peer-certificate.ts';
+import { EKU_CLIENT_AUTH, peerIntermediates } from '../identity/peer-certificate.ts';
 import { chainReason } from '../identity/workload-tls.ts';
 import type { ClientValidationConfig, ListenerTlsConfig, TlsCertificateConfig } from '../../api/config/proxy-config.ts';
 
@@ -149,17 +149,7 @@ export class ServerTlsContexts {
     if (!validAt(leaf, nowMs)) return 'client certificate not valid now';
     const eku = leaf.keyUsage ?? [];
     if (eku.length > 0 && !eku.includes(EKU_CLIENT_AUTH) && !eku.includes(EKU_ANY)) return 'client certificate lacks the clientAuth extended key usage';
-    const intermediates: X509Certificate[] = [];
-    // The legacy chain objects are the only way to the certificates the client sent after its leaf.
-    let c = socket.getPeerCertificate(true) as tls.DetailedPeerCertificate | undefined;
-    for (let i = 0; i < 4 && c?.issuerCertificate !== undefined && c.issuerCertificate !== c; i++) {
-      c = c.issuerCertificate;
-      try {
-        intermediates.push(new X509Certificate(c.raw));
-      } catch {
-        break;
-      }
-    }
+    const intermediates = peerIntermediates(socket);
     const chain = chainReason(leaf, intermediates, this.#clientRoots, nowMs);
     return chain === null ? null : `client certificate ${chain === 'does not chain to a root of the trust bundle' ? 'does not chain to a CA of the listener' : chain}`;
   }
