@@ -8,7 +8,7 @@ import type { WorkloadTls } from '../identity/workload-tls.ts';
 import type { ConnectionAuthorizer } from '../identity/authorizer.ts';
 import type { ProxyMetrics } from '../telemetry/proxy-metrics.ts';
 import type { UpstreamCluster } from '../upstream/upstream-cluster.ts';
-import type { TlsSecrets } from '../listener/tls-contexts.ts';
+import type { TlsSecrets } from '../identity/tls-material.ts';
 
 /** The verified mesh identity of the peer (SPIFFE id), stored on a socket that completed inbound mTLS. */
 export const PEER_IDENTITY: unique symbol = Symbol('skein.peerIdentity');

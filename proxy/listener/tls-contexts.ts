@@ -1,14 +1,10 @@
 // The server TLS contexts of a listener: TLS 1.2+ with AEAD ciphers only, and several certificates chosen by the client's SNI.
-import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
-import type { SecretResource } from '../../api/config/config-resources.ts';
 import { EKU_CLIENT_AUTH, peerIntermediates } from '../identity/peer-certificate.ts';
+import { caBundle, certificateAndKey, type TlsSecrets } from '../identity/tls-material.ts';
 import { chainReason } from '../identity/workload-tls.ts';
 import type { ClientValidationConfig, ListenerTlsConfig, TlsCertificateConfig } from '../../api/config/proxy-config.ts';
-
-/** The `secret` resources a listener's certificates may name, by name. */
-export type TlsSecrets = ReadonlyMap<string, SecretResource>;
 
 /**
  * Forward-secret AEAD suites only (Mozilla's "intermediate" list): TLS 1.3's (all AEAD) and the ECDHE GCM / ChaCha20
@@ -34,49 +30,16 @@ function validAt(c: X509Certificate, nowMs: number): boolean {
   return Date.parse(c.validFrom) <= nowMs && nowMs <= Date.parse(c.validTo);
 }
 
-/** The PEM of a certificate and its key, from its files or its secret resource; throws saying what is missing. */
-function material(c: TlsCertificateConfig, secrets: TlsSecrets): { cert: Buffer | string; key: Buffer | string } {
-  if (c.secret !== undefined) {
-    const s = secrets.get(c.secret);
-    if (s === undefined) throw new Error(`unknown secret "${c.secret}"`);
-    if (s.certificateChain === null || s.privateKey === null) throw new Error(`secret "${c.secret}" needs a certificateChain and a privateKey`);
-    return { cert: s.certificateChain, key: s.privateKey };
-  }
-  return { cert: readFileSync(c.certFile!), key: readFileSync(c.keyFile!) };
-}
-
 /**
  * The CA certificates a listener trusts for its clients, one PEM string each, from its files and secrets; throws saying
- * which one is missing, empty or not a certificate (a bad bundle refuses the whole change: nothing is half applied).
+ * which one is missing, empty or not a CA certificate (a bad bundle refuses the whole change: nothing is half applied).
  */
 export function clientCaCertificates(v: ClientValidationConfig, secrets: TlsSecrets): string[] {
-  const out: string[] = [];
-  const add = (pem: string, from: string): void => {
-    const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
-    if (blocks.length === 0) throw new Error(`${from} holds no PEM certificate`);
-    for (const b of blocks) {
-      let x: X509Certificate;
-      try {
-        x = new X509Certificate(b);
-      } catch (e) {
-        throw new Error(`${from}: a certificate does not parse (${(e as Error).message})`, { cause: e });
-      }
-      if (!x.ca) throw new Error(`${from}: ${x.subject.replace(/\n/g, ', ')} is not a CA certificate`);
-      out.push(b);
-    }
-  };
-  for (const f of v.caFiles ?? []) add(readFileSync(f, 'utf8'), `CA file ${f}`);
-  for (const n of v.caSecrets ?? []) {
-    const s = secrets.get(n);
-    if (s === undefined) throw new Error(`unknown secret "${n}"`);
-    if (s.trustBundle === null) throw new Error(`secret "${n}" needs a trustBundle (the CA certificates)`);
-    add(s.trustBundle, `secret "${n}"`);
-  }
-  return out;
+  return caBundle(v.caFiles ?? [], v.caSecrets ?? [], secrets, true);
 }
 
 function context(c: TlsCertificateConfig, secrets: TlsSecrets, ca: readonly string[] | null): { ctx: tls.SecureContext; names: string[] } {
-  const { cert, key } = material(c, secrets);
+  const { cert, key } = certificateAndKey(c, secrets);
   const ctx = tls.createSecureContext({ cert, key, minVersion: 'TLSv1.2', ciphers: AEAD_CIPHERS, honorCipherOrder: true, ...(ca !== null ? { ca: [...ca] } : {}) });
   // The names a certificate is for are its DNS SANs (the CN is not consulted, as browsers do not).
   const san = new X509Certificate(cert).subjectAltName ?? '';

@@ -1,11 +1,10 @@
 // The TLS a cluster originates to its endpoints' own server (a BackendTLSPolicy): one client context per cluster config
 // (trust anchors, our client certificate), the SNI, and the check of the server certificate's names.
 import { createHash, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
-import type { SecretResource } from '../../api/config/config-resources.ts';
 import type { UpstreamProtocol, UpstreamSubjectAltName, UpstreamTlsConfig } from '../../api/config/proxy-config.ts';
 import { ERRORS, ProxyError } from '../errors/proxy-error.ts';
+import { caBundle, certificateAndKey, type TlsSecrets } from '../identity/tls-material.ts';
 
 /** What the connector needs to originate TLS: built once per cluster config, shared by its endpoints' pools. */
 export interface OriginatedTls {
@@ -17,50 +16,17 @@ export interface OriginatedTls {
   readonly checkServerIdentity: (host: string, cert: tls.PeerCertificate) => Error | undefined;
 }
 
-const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
-
 /** The `secret` resources a cluster's upstream TLS names. */
 export function upstreamTlsSecrets(u: UpstreamTlsConfig | null | undefined): string[] {
   if (u == null) return [];
   return [...(u.caSecrets ?? []), ...(u.clientCertificate?.secret !== undefined ? [u.clientCertificate.secret] : [])];
 }
 
-/** Every CA certificate of the config, as PEM blocks; throws naming the source that is missing, empty or unreadable. */
-function trustAnchors(u: UpstreamTlsConfig, secrets: ReadonlyMap<string, SecretResource>): string[] {
-  const out: string[] = [];
-  const add = (pem: string, from: string): void => {
-    const blocks = pem.match(PEM_CERT) ?? [];
-    if (blocks.length === 0) throw new Error(`${from} holds no PEM certificate`);
-    for (const b of blocks) {
-      try {
-        new X509Certificate(b);
-      } catch (e) {
-        throw new Error(`${from}: a certificate does not parse (${(e as Error).message})`, { cause: e });
-      }
-      out.push(b);
-    }
-  };
-  for (const f of u.caFiles ?? []) add(readFileSync(f, 'utf8'), `CA file ${f}`);
-  for (const n of u.caSecrets ?? []) {
-    const s = secrets.get(n);
-    if (s === undefined) throw new Error(`unknown secret "${n}"`);
-    if (s.trustBundle === null) throw new Error(`secret "${n}" needs a trustBundle (the CA certificates)`);
-    add(s.trustBundle, `secret "${n}"`);
-  }
+/** Every CA certificate of the config, as PEM blocks (and the system's, when asked). */
+function trustAnchors(u: UpstreamTlsConfig, secrets: TlsSecrets): string[] {
+  const out = caBundle(u.caFiles ?? [], u.caSecrets ?? [], secrets, false);
   if (u.systemCas === true) out.push(...tls.rootCertificates);
   return out;
-}
-
-function clientMaterial(u: UpstreamTlsConfig, secrets: ReadonlyMap<string, SecretResource>): { cert: string; key: string } | null {
-  const c = u.clientCertificate;
-  if (c === undefined) return null;
-  if (c.secret !== undefined) {
-    const s = secrets.get(c.secret);
-    if (s === undefined) throw new Error(`unknown secret "${c.secret}"`);
-    if (s.certificateChain === null || s.privateKey === null) throw new Error(`secret "${c.secret}" needs a certificateChain and a privateKey`);
-    return { cert: s.certificateChain, key: s.privateKey };
-  }
-  return { cert: readFileSync(c.certFile!, 'utf8'), key: readFileSync(c.keyFile!, 'utf8') };
 }
 
 /** A certificate names one of `sans` (DNS names as TLS matches them, wildcards included; URIs exactly). */
@@ -82,9 +48,9 @@ function sanProblem(sans: readonly UpstreamSubjectAltName[], cert: tls.PeerCerti
  * Builds the origination of a cluster; throws with the reason when a CA or the client certificate cannot be used (the
  * change is then refused whole). A failed check of the server certificate ends the handshake with SKEIN_ERR_UPSTREAM_TLS.
  */
-export function buildOriginatedTls(u: UpstreamTlsConfig, protocol: UpstreamProtocol, secrets: ReadonlyMap<string, SecretResource>): OriginatedTls {
+export function buildOriginatedTls(u: UpstreamTlsConfig, protocol: UpstreamProtocol, secrets: TlsSecrets): OriginatedTls {
   const ca = trustAnchors(u, secrets);
-  const own = clientMaterial(u, secrets);
+  const own = u.clientCertificate === undefined ? null : certificateAndKey(u.clientCertificate, secrets);
   const context = tls.createSecureContext({ ca, minVersion: 'TLSv1.2', ...(own !== null ? { cert: own.cert, key: own.key } : {}) });
   const alpn = u.alpn ?? (protocol === 'http2' ? ['h2'] : ['http/1.1']);
   const sans = u.subjectAltNames ?? [];
