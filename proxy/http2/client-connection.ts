@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { ERRORS, ProxyError } from '../errors/proxy-error.ts';
 import type { HeaderBag } from '../http/hop-headers.ts';
-import { encodeFields, isEmptyObject, safe, sendable } from './field-encoding.ts';
+import { encodeFields, isEmptyObject } from './field-encoding.ts';
 import { RecvWindow, grow } from './flow-window.ts';
 import { FrameOutput } from './frame-output.ts';
 import { Flag, FrameReader, FrameType, type FrameHandler } from './frame-reader.ts';
@@ -263,17 +263,17 @@ export class Http2ClientConnection implements FrameHandler {
    * no new streams or a field cannot be sent (CR, LF or NUL: nothing is encoded then).
    */
   request(method: string, authority: string, path: string, headers: HeaderBag, te: boolean, endStream: boolean, handler: ClientStreamHandler): Http2ClientStream | null {
-    if (this.available === 0 || !sendable(headers) || !(safe(authority) && safe(path))) return null;
-    const id = this.#nextId;
-    this.#nextId += 2;
+    if (this.available === 0) return null;
     const enc = this.#encoder;
     enc.begin();
-    enc.field(':method', method);
-    enc.field(':scheme', this.#scheme);
-    enc.field(':authority', authority);
-    enc.field(':path', path);
-    encodeFields(enc, headers);
+    if (!(enc.field(':method', method) && enc.field(':scheme', this.#scheme) && enc.field(':authority', authority) && enc.field(':path', path) && encodeFields(enc, headers))) {
+      // Nothing of it is sent, and no stream id is spent.
+      enc.abandon();
+      return null;
+    }
     if (te) enc.field('te', 'trailers');
+    const id = this.#nextId;
+    this.#nextId += 2;
     this.#out.headers(id, Buffer.from(enc.end()), endStream, this.#peer.maxFrame);
     const s = new Http2ClientStream(this, id, handler, this.#peer.initialWindow, this.#opts.streamWindowBytes, endStream, method === 'HEAD');
     if (this.#streams.size === 0) this.socket.ref();
@@ -626,12 +626,14 @@ export class Http2ClientConnection implements FrameHandler {
     }
     if (s.endPending) {
       const t = s.trailers;
-      if (t !== null && sendable(t)) {
-        const enc = this.#encoder;
-        enc.begin();
-        encodeFields(enc, t);
-        this.#out.headers(s.id, Buffer.from(enc.end()), true, this.#peer.maxFrame);
-      } else this.#out.frame(FrameType.DATA, Flag.END_STREAM, s.id, null);
+      const enc = this.#encoder;
+      if (t !== null) enc.begin();
+      if (t !== null && encodeFields(enc, t)) this.#out.headers(s.id, Buffer.from(enc.end()), true, this.#peer.maxFrame);
+      else {
+        // No trailers, or trailers that cannot be sent (CR, LF or NUL): the body just ends.
+        if (t !== null) enc.abandon();
+        this.#out.frame(FrameType.DATA, Flag.END_STREAM, s.id, null);
+      }
       s.localClosed = true;
       return;
     }

@@ -49,6 +49,8 @@ export class HpackEncoder {
   #inserted = 0;
   #buf = Buffer.allocUnsafe(4096);
   #pos = 0;
+  /** A block was abandoned: the next one starts by emptying the peer's table (a size update to 0), as ours was. */
+  #clearPending = false;
 
   /** The peer's limit changed: the next block starts with a size update (and the table shrinks now). */
   setMaxTableSize(size: number): void {
@@ -62,24 +64,40 @@ export class HpackEncoder {
   /** Starts a block. */
   begin(): void {
     this.#pos = 0;
+    if (this.#clearPending) {
+      this.#clearPending = false;
+      this.#int(0, 5, 0x20);
+      if (this.#pendingSizeUpdate < 0) this.#pendingSizeUpdate = this.#maxSize;
+    }
     if (this.#pendingSizeUpdate >= 0) {
       this.#int(this.#pendingSizeUpdate, 5, 0x20);
       this.#pendingSizeUpdate = -1;
     }
   }
 
-  /** Adds one field (lower-case name, latin1 value). */
-  field(name: string, value: string): void {
+  /**
+   * Adds one field (lower-case name without CR, LF or NUL; latin1 value). False when the value holds CR, LF or NUL
+   * (RFC 9113 8.2.1): nothing of it is written, and the block must not be sent: `abandon()` it. A value is checked only
+   * when it is written out: one found in a table was checked on its way in (the static table's need none).
+   */
+  field(name: string, value: string): boolean {
     const st = STATIC.get(name);
     if (st !== undefined) {
       const i = st.values.get(value);
-      if (i !== undefined) return this.#int(i, 7, 0x80);
+      if (i !== undefined) {
+        this.#int(i, 7, 0x80);
+        return true;
+      }
     }
     const dyn = this.#byName.get(name);
     if (dyn !== undefined) {
       const n = dyn.values.get(value);
-      if (n !== undefined) return this.#int(this.#inserted - n + 62, 7, 0x80);
+      if (n !== undefined) {
+        this.#int(this.#inserted - n + 62, 7, 0x80);
+        return true;
+      }
     }
+    if (!safe(value)) return false;
     const nameIdx = st !== undefined ? st.index : dyn !== undefined ? this.#inserted - dyn.latest + 62 : 0;
     if (NEVER_INDEX.has(name)) {
       this.#literal(nameIdx, name, 4, 0x10, false);
@@ -90,11 +108,28 @@ export class HpackEncoder {
       this.#add(name, value, name.length + value.length + 32);
       // Sent once, then referenced by index for the connection's life: worth its Huffman pass.
       this.#string(value, true);
-      return;
+      return true;
     }
     // A field sent whole in every message (a request id, a length, a path): raw. Huffman would save a quarter of its
     // bytes on a link where bytes are cheap, for two passes over it per message (~5 % of the proxy's CPU, measured).
     this.#string(value, false);
+    return true;
+  }
+
+  /**
+   * Drops the block being built, which holds a field that cannot be sent. Entries it added to our table never reach the
+   * peer, so the table is emptied, and the next block starts by emptying the peer's too (RFC 7541 4.2: a size update to
+   * 0, then back to the limit): both sides agree again, at the price of re-sending what the table held, once.
+   */
+  abandon(): void {
+    this.#pos = 0;
+    this.#byName.clear();
+    this.#names = [];
+    this.#values = [];
+    this.#sizes = [];
+    this.#head = 0;
+    this.#size = 0;
+    this.#clearPending = true;
   }
 
   /** The block so far (a view into a reused buffer: copy or write it out before the next `begin`). */
@@ -102,10 +137,15 @@ export class HpackEncoder {
     return this.#buf.subarray(0, this.#pos);
   }
 
-  /** Convenience: one whole block, copied. */
+  /** Convenience: one whole block, copied (tests). Throws on a value that cannot be sent. */
   encode(fields: readonly (readonly [string, string])[]): Buffer {
     this.begin();
-    for (const [n, v] of fields) this.field(n, v);
+    for (const [n, v] of fields) {
+      if (!this.field(n, v)) {
+        this.abandon();
+        throw new Error(`field ${n} cannot be sent (CR, LF or NUL)`);
+      }
+    }
     return Buffer.from(this.end());
   }
 
@@ -185,4 +225,13 @@ export class HpackEncoder {
       this.#pos += this.#buf.write(s, this.#pos, 'latin1');
     }
   }
+}
+
+/** No CR, LF or NUL (RFC 9113 8.2.1: never sent, whatever the peer would make of them). */
+export function safe(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0 || c === 0x0a || c === 0x0d) return false;
+  }
+  return true;
 }

@@ -413,7 +413,7 @@ describe('HPACK encoder', () => {
         ['x-request-id', `id-${i}`],
         ['x-varied', `value-${i % 97}-${'z'.repeat(i % 50)}`],
         ['authorization', 'Bearer secret'],
-        ['x-bin', '\x00\x01\xff raw'],
+        ['x-bin', '\x01\x7f\xff raw'],
       ];
       const block = enc.encode(fields);
       if (i === 0) firstLen = block.length;
@@ -431,5 +431,24 @@ describe('HPACK encoder', () => {
     expect(block[0]).toBe(0x20);
     expect(decodeAll(dec, block)).toEqual([['x-a', 'one']]);
     expect(dec.tableLength).toBe(0);
+  });
+
+  it('refuses a value with CR, LF or NUL, and after an abandoned block both tables agree again', () => {
+    const enc = new HpackEncoder();
+    const dec = new HpackDecoder(4096);
+    decodeAll(dec, enc.encode([['x-kept', 'one'], ['x-other', 'two']]));
+    for (const bad of ['a\rb', 'a\nb', 'a\x00b']) {
+      enc.begin();
+      expect(enc.field('x-new', 'added to our table only')).toBe(true);
+      expect(enc.field('x-bad', bad)).toBe(false);
+      enc.abandon();
+      // The block is never sent; the next one empties the peer's table first, so its indexes mean the same on both sides.
+      const block = enc.encode([['x-kept', 'one'], ['x-new', 'added to our table only']]);
+      expect(block[0]).toBe(0x20);
+      expect(decodeAll(dec, block)).toEqual([['x-kept', 'one'], ['x-new', 'added to our table only']]);
+      expect(decodeAll(dec, enc.encode([['x-new', 'added to our table only']]))).toEqual([['x-new', 'added to our table only']]);
+    }
+    // A value found in a table is written as an index (it was checked on its way in).
+    expect(enc.encode([['x-new', 'added to our table only']])).toHaveLength(1);
   });
 });

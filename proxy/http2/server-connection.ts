@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import type { LimitsConfig } from '../../api/config/proxy-config.ts';
 import type { HeaderBag } from '../http/hop-headers.ts';
 import { Flag, FrameReader, FrameType, type FrameHandler } from './frame-reader.ts';
-import { encodeFields, isEmptyObject, sendable } from './field-encoding.ts';
+import { encodeFields, isEmptyObject } from './field-encoding.ts';
 import { FrameOutput } from './frame-output.ts';
 import { goawayFrame, pingFrame, settingsFrame } from './frame-writer.ts';
 import { DEFAULT_WINDOW, H2Error, MAX_WINDOW, PREFACE, Setting } from './h2-codes.ts';
@@ -515,15 +515,15 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
   writeHead(res: Http2Response, status: number, headers: Readonly<Record<string, unknown>> | null, endStream: boolean): boolean {
     const id = res.request.id;
     if (this.#streams.get(id) !== res || this.#phase === Phase.CLOSED) return false;
-    if (headers !== null && !sendable(headers)) {
-      // A head that cannot be sent safely (CR/LF/NUL in a value): the response is cut, never forged.
-      this.reset(res, H2Error.INTERNAL_ERROR);
-      return false;
-    }
     const enc = this.#encoder;
     enc.begin();
     enc.field(':status', statusText(status));
-    if (headers !== null) encodeFields(enc, headers);
+    if (headers !== null && !encodeFields(enc, headers)) {
+      // A head that cannot be sent safely (CR/LF/NUL in a value): the response is cut, never forged.
+      enc.abandon();
+      this.reset(res, H2Error.INTERNAL_ERROR);
+      return false;
+    }
     this.#out.headers(id, Buffer.from(enc.end()), endStream, this.#peer.maxFrame);
     res.active = true;
     if (endStream) {
@@ -556,13 +556,13 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
     if (res.endPending && !res.localClosed) {
       const t = res.trailers;
       if (t !== null && !isEmptyObject(t)) {
-        if (!sendable(t)) {
+        const enc = this.#encoder;
+        enc.begin();
+        if (!encodeFields(enc, t)) {
+          enc.abandon();
           this.reset(res, H2Error.INTERNAL_ERROR);
           return;
         }
-        const enc = this.#encoder;
-        enc.begin();
-        encodeFields(enc, t);
         this.#out.headers(id, Buffer.from(enc.end()), true, this.#peer.maxFrame);
       } else this.#out.frame(FrameType.DATA, Flag.END_STREAM, id, null);
       res.localClosed = true;
