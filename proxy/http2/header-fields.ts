@@ -103,44 +103,53 @@ export class HeaderFields {
     this.#regularSeen = false;
   }
 
-  /** The HPACK decoder's sink (bound once per block). */
-  readonly sink = (name: string, value: string): void => {
+  /**
+   * The HPACK decoder's sink (bound once per block). Returns true when the field passed the checks that depend on it
+   * alone (name, value, a known pseudo-header): the decoder marks a table entry so, and passes `checked` when the peer
+   * refers to it again, which skips those checks (for most fields of a busy connection: they come from the table). The
+   * checks that depend on the block (order, repeats, counts, sizes) run every time.
+   */
+  readonly sink = (name: string, value: string, checked: boolean): boolean => {
     this.#bytes += name.length + value.length + 32;
-    if (this.verdict !== FieldsVerdict.OK) return;
+    if (this.verdict !== FieldsVerdict.OK) return false;
     if (this.#bytes > this.#maxBytes) {
       this.#refuse(FieldsVerdict.TOO_LARGE);
-      return;
+      return false;
     }
     const h = this.headers;
     if (name.charCodeAt(0) === 0x3a /* ':' */) {
       // Pseudo-headers: only the four request ones (or :status in a response), once each, before any regular field, never in trailers.
       if (this.#response) {
-        if (this.#trailers || this.#regularSeen || name !== ':status' || this.#status !== '' || !validValue(value)) this.#refuse(FieldsVerdict.MALFORMED);
-        else this.#status = value;
-        return;
+        if (this.#trailers || this.#regularSeen || name !== ':status' || this.#status !== '' || !(checked || validValue(value))) {
+          this.#refuse(FieldsVerdict.MALFORMED);
+          return false;
+        }
+        this.#status = value;
+        return true;
       }
       const known = name === ':method' || name === ':scheme' || name === ':path' || name === ':authority';
-      if (this.#trailers || this.#regularSeen || !known || h[name] !== undefined || !validValue(value)) {
+      if (this.#trailers || this.#regularSeen || !known || h[name] !== undefined || !(checked || validValue(value))) {
         this.#refuse(FieldsVerdict.MALFORMED);
-        return;
+        return false;
       }
       h[name] = value;
-      return;
+      return true;
     }
     this.#regularSeen = true;
     if (++this.#count > this.#maxCount) {
       this.#refuse(FieldsVerdict.TOO_LARGE);
-      return;
+      return false;
     }
-    if (!isToken(name, NAME_CHAR) || !validValue(value) || CONNECTION_SPECIFIC.has(name) || (name === 'te' && value.toLowerCase() !== 'trailers')) {
+    if (!checked && (!isToken(name, NAME_CHAR) || !validValue(value) || CONNECTION_SPECIFIC.has(name) || (name === 'te' && value.toLowerCase() !== 'trailers'))) {
       this.#refuse(FieldsVerdict.MALFORMED);
-      return;
+      return false;
     }
-    if (this.#response && NOT_FORWARDED_IN_RESPONSE.has(name)) return;
+    if (this.#response && NOT_FORWARDED_IN_RESPONSE.has(name)) return true;
     const prev = h[name];
     if (prev === undefined) h[name] = name === 'set-cookie' ? [value] : value;
     else if (Array.isArray(prev)) prev.push(value);
     else h[name] = `${prev}${name === 'cookie' ? '; ' : ', '}${value}`;
+    return true;
   };
 
   #refuse(v: FieldsVerdict): void {

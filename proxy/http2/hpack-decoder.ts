@@ -7,8 +7,12 @@ export class HpackError extends Error {
   readonly code = 'SKEIN_ERR_HPACK';
 }
 
-/** Receives each decoded field, in order. */
-export type FieldSink = (name: string, value: string) => void;
+/**
+ * Receives each decoded field, in order. `checked`: this very field comes from the dynamic table, and the sink returned
+ * true for it when it entered the table (a sink returns true for a field that passed the checks that depend on the field
+ * alone, so that it need not check it again each time the peer refers to it by index).
+ */
+export type FieldSink = (name: string, value: string, checked: boolean) => unknown;
 
 /**
  * One connection's decoding context. `decode` runs over a whole header block (HEADERS + CONTINUATIONs joined) and keeps
@@ -22,6 +26,8 @@ export class HpackDecoder {
   /** The dynamic table, oldest first: names and values in parallel, `#start` past evicted entries. */
   #names: string[] = [];
   #values: string[] = [];
+  /** Per entry: the sink returned true for it (FieldSink). */
+  #checked: boolean[] = [];
   #start = 0;
   /** The read position in the block being decoded (integers and strings are read at it, without a tuple per read). */
   #p = 0;
@@ -58,8 +64,8 @@ export class HpackDecoder {
         const idx = this.#int(block, indexing ? 6 : 4);
         const name = idx === 0 ? this.#string(block) : this.#name(idx);
         const value = this.#string(block);
-        sink(name, value);
-        if (indexing) this.#add(name, value);
+        const checked = sink(name, value, false) === true;
+        if (indexing) this.#add(name, value, checked);
         fieldSeen = true;
       } else {
         // Dynamic table size update (001): only at the start of a block (RFC 7541 4.2).
@@ -114,12 +120,12 @@ export class HpackDecoder {
   #emitIndexed(idx: number, sink: FieldSink): void {
     if (idx <= 61) {
       const e = STATIC_TABLE[idx]!;
-      sink(e[0], e[1]);
+      sink(e[0], e[1], false);
       return;
     }
     const i = this.#names.length - (idx - 61);
     if (i < this.#start) throw new HpackError(`index ${idx} beyond both tables`);
-    sink(this.#names[i]!, this.#values[i]!);
+    sink(this.#names[i]!, this.#values[i]!, this.#checked[i]!);
   }
 
   #name(idx: number): string {
@@ -129,16 +135,17 @@ export class HpackDecoder {
     return this.#names[i]!;
   }
 
-  #add(name: string, value: string): void {
+  #add(name: string, value: string, checked: boolean): void {
     const size = name.length + value.length + 32;
     if (size > this.#maxSize) {
       // An entry larger than the table empties it (RFC 7541 4.4).
-      this.#names.length = this.#values.length = this.#start = this.#size = 0;
+      this.#names.length = this.#values.length = this.#checked.length = this.#start = this.#size = 0;
       return;
     }
     this.#evict(size);
     this.#names.push(name);
     this.#values.push(value);
+    this.#checked.push(checked);
     this.#size += size;
   }
 
@@ -152,6 +159,7 @@ export class HpackDecoder {
     if (this.#start > 64 && this.#start * 2 > names.length) {
       names.splice(0, this.#start);
       this.#values.splice(0, this.#start);
+      this.#checked.splice(0, this.#start);
       this.#start = 0;
     }
   }
