@@ -6,7 +6,7 @@
 //   --requests N: requests measured (default 8000); --warmup W: requests before them (default 3 N); --runs R: fresh
 //     proxies per variant (default 2), to show it repeats
 //   --top K: also print the K functions with the most instructions of their own in the measured window (JIT code named
-//     from the proxy's --perf-basic-prof map)
+//     from the proxy's --perf-basic-prof map, which costs ~3 % more instructions: compare runs with or without it, not across)
 // Each proxy runs under `valgrind --tool=callgrind` (only the proxy; the load and the upstream run natively) and is
 // loaded twice: W requests warm it up (module loading, JIT tiers, first connections), then the counters are zeroed, N more
 // are sent and the counts dumped. Instructions per request = the dump's total / N: start-up, warm-up and shutdown are
@@ -68,15 +68,16 @@ function buildJs(dir: string): void {
 
 interface RunResult { readonly irPerRequest: number; readonly withoutCompiler: number; readonly kinds: Map<string, number>; readonly dump: string; readonly pid: number }
 
-async function measureOnce(group: ProcessGroup, v: Variant, proto: Proto, upstreamPort: number, warm: number, n: number, work: string, tag: string): Promise<RunResult> {
+async function measureOnce(group: ProcessGroup, v: Variant, proto: Proto, upstreamPort: number, warm: number, n: number, work: string, tag: string, perfMap: boolean): Promise<RunResult> {
   const port = await freePort();
   const admin = await freePort();
   const cfg = skeinProxyConfig('bench-instructions', admin, [{ name: 'ir', port, direction: 'outbound', upstreamPort, upstreamProtocol: 'http2' }]);
   const cfgFile = join(work, `proxy-${tag}.json`);
   writeFileSync(cfgFile, JSON.stringify(cfg));
   const outPrefix = join(work, `callgrind-${tag}`);
-  // The proxy's V8 flags given here, so bin/skein.mjs does not re-execute itself (an exec would leave valgrind).
-  const node = [...(V8_FLAGS.proxy ?? []), '--perf-basic-prof', ...(v.args ?? [])];
+  // The proxy's V8 flags given here, so bin/skein.mjs does not re-execute itself (an exec would leave valgrind). The
+  // perf map only for --top: V8 then reports every object the collector moves (Heap::OnMoveEvent), ~3 % more instructions.
+  const node = [...(V8_FLAGS.proxy ?? []), ...(perfMap ? ['--perf-basic-prof', '--logfile=/dev/null', '--no-logfile-per-isolate'] : []), ...(v.args ?? [])];
   const proc: Started = group.start(`skein-${tag}`, 'valgrind', ['--tool=callgrind', '--trace-children=no', `--callgrind-out-file=${outPrefix}.%p`,
     process.execPath, ...node, join(v.dir ?? REPO_DIR, 'bin', 'skein.mjs'), 'proxy', '--config', cfgFile], { SKEIN_PROCESS_SETTINGS: '0', ...v.env });
   const deadline = Date.now() + 300_000;
@@ -138,7 +139,7 @@ async function main(): Promise<void> {
     // Interleaved, so that a variant's runs are not all at one end of the session (the count should not care; this shows it).
     for (let r = 0; r < runs; r++) {
       for (const [i, v] of variants.entries()) {
-        const res = await measureOnce(group, v, proto, upstreamPort, warm, n, work, `v${i}-r${r}`);
+        const res = await measureOnce(group, v, proto, upstreamPort, warm, n, work, `v${i}-r${r}`, top > 0);
         results.get(v.name)!.push(res);
         const kinds = [...res.kinds.entries()].map(([k, x]) => `${k} ${x.toFixed(0)}`).join(', ');
         process.stderr.write(`${v.name} run ${r + 1}: ${res.irPerRequest.toFixed(0)} instructions per ${proto === 'h2' ? 'request' : 'call'} (${kinds})\n`);

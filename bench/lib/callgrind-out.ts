@@ -72,9 +72,12 @@ export function selfCosts(text: string, map: PerfMap): FnCost[] {
   return [...byName.entries()].map(([f, ir]) => ({ fn: f, ir })).sort((a, b) => b.ir - a.ir);
 }
 
-/** Where an instruction count goes, by the function's name: V8's collector, its optimizing compilers, JIT-compiled JavaScript, V8's builtins, the rest (Node, libc, V8's runtime). */
+/**
+ * Where an instruction count goes, by the function's name: V8's collector, its optimizing compilers, JIT-compiled
+ * JavaScript (code without a symbol is JIT code), V8's builtins, the rest (Node, libc, V8's runtime).
+ */
 export function kindOf(fn: string): 'gc' | 'compiler' | 'js' | 'builtins' | 'other' {
-  if (fn.startsWith('JS:')) return 'js';
+  if (fn.startsWith('JS:') || fn === '(unknown code)') return 'js';
   if (fn.startsWith('Builtins_')) return 'builtins';
   if (/v8::internal::(compiler|maglev|turboshaft|baseline)::|OptimizedCompilationJob|TurbofanCompilationJob|MaglevCompilationJob/.test(fn)) return 'compiler';
   if (/v8::internal::(Scaveng|Marking|ConcurrentMarking|MarkCompact|Sweeper|Heap::|Evacuat|RememberedSet|MinorMark|IterateAndScavenge|RootScavenge|BodyDescriptorBase|MainMarking|MarkingWorklists|HeapObject::SizeFromMap|(anonymous namespace)::IterateObjectCache|PagedSpace|FreeList|MemoryAllocator|GCTracer|LocalHeap|ArrayBufferSweeper)/.test(fn)) return 'gc';

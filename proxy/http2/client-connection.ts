@@ -594,7 +594,8 @@ export class Http2ClientConnection implements FrameHandler {
     s.closed = true;
     this.#streams.delete(s.id);
     this.#blocked.delete(s);
-    s.pending.length = 0;
+    // Usually empty by now; setting an array's length is a call into the runtime.
+    if (s.pending.length !== 0) s.pending.length = 0;
     s.pendingBytes = 0;
     // Bytes received but never consumed go back to the connection window.
     if (s.held > 0) {

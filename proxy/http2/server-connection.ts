@@ -500,7 +500,8 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
     this.#streams.delete(req.id);
     this.#blocked.delete(res);
     this.#remember(req.id, how);
-    res.pending.length = 0;
+    // Usually empty by now; setting an array's length is a call into the runtime.
+    if (res.pending.length !== 0) res.pending.length = 0;
     res.pendingBytes = 0;
     if (how !== CLOSED_END) req.fail(new Error('HTTP/2 stream reset'));
     // Bytes received but never read (a body nobody forwarded) go back to the connection window.
