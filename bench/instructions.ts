@@ -43,8 +43,20 @@ function load(group: ProcessGroup, proto: Proto, port: number, n: number, work: 
   return runTool(group, 'ghz', join(binDir(), 'ghz'), args, 900_000).done;
 }
 
-/** Fails unless every request of the phase succeeded (an error answer costs less than a forwarded one). */
-function checkLoad(proto: Proto, out: string, n: number, work: string): void {
+/**
+ * Fails unless every request of the measured phase succeeded (an error answer costs less than a forwarded one). In the
+ * warm-up a few may fail: the first ones meet a cold proxy that valgrind slows down 50-fold, and on a loaded machine some
+ * pass the route's timeout; said on stderr, not counted.
+ */
+function checkLoad(proto: Proto, out: string, n: number, work: string, warmUp = false): void {
+  if (warmUp) {
+    try {
+      checkLoad(proto, out, n, work);
+    } catch (e) {
+      process.stderr.write(`warm-up (not counted): ${(e as Error).message.split('\n')[0]}\n`);
+    }
+    return;
+  }
   if (proto === 'h2') {
     const m = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded/.exec(out);
     const ok = /status codes: (\d+) 2xx/.exec(out);
@@ -85,7 +97,7 @@ async function measureOnce(group: ProcessGroup, v: Variant, proto: Proto, upstre
     if (proc.child.exitCode !== null || Date.now() > deadline) throw new Error(`${tag}: proxy not ready: ${proc.output().slice(-1500)}`);
     await new Promise((r) => setTimeout(r, 250));
   }
-  checkLoad(proto, await load(group, proto, port, warm, work), warm, work);
+  checkLoad(proto, await load(group, proto, port, warm, work), warm, work, true);
   control(proc.pid, '--zero');
   checkLoad(proto, await load(group, proto, port, n, work), n, work);
   control(proc.pid, '--dump=measured');
