@@ -5,7 +5,9 @@
 //   --base DIR      also a pair from another checkout (`git archive <commit> | tar -x -C DIR`, node_modules linked)
 //   --variants      '[{"name":"semi-4","args":["--max-semi-space-size=4"],"env":{"K":"V"},"dir":"/path"}]'
 //   --profile DIR   `--cpu-prof` on every Skein proxy; prints each one's top self-time costs (bench/profile.ts)
-//   --only KIND     measure only `skein`, `haproxy` or `direct` (e.g. to strace one pair without the others' windows)
+//   --only KIND     measure only `skein`, `haproxy`, `node` or `direct` (e.g. to strace one pair without the others' windows)
+//   --relay         also a pair of Node processes that only relay bytes over the same mTLS (bench/candidates/tls-relay.ts):
+//                   the socket-event floor of any proxy on Node's net and tls
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,6 +71,15 @@ async function main(): Promise<void> {
 
   const target = (name: string, port: number, procs: readonly Started[]): Target => ({ name, port, procs, p50: [], p99: [], vcpuOut: [], vcpuIn: [], other: [], rss: [], errors: 0 });
   const targets: Target[] = [target('direct', appPort, []), target('HAProxy pair (mTLS)', pair.outGrpc, [hapOut, hapIn])];
+  if (argv.includes('--relay')) {
+    const relay = join(import.meta.dirname, 'candidates', 'tls-relay.ts');
+    const rp = { out: await freePort(), in: await freePort() };
+    const rIn = group.start('relay-in', process.execPath, [relay, 'in', String(rp.in), String(appPort), certs.leafWithKeyPem, certs.caPem]);
+    const rOut = group.start('relay-out', process.execPath, [relay, 'out', String(rp.out), String(rp.in), certs.leafWithKeyPem, certs.caPem]);
+    await waitForPort(rp.in, 10_000, rIn);
+    await waitForPort(rp.out, 10_000, rOut);
+    targets.push(target('Node byte relay pair (mTLS)', rp.out, [rOut, rIn]));
+  }
   const meshCa = benchMeshCa();
   const idDir = { in: join(work, 'id-in'), out: join(work, 'id-out') };
   writeWorkloadIdentity(meshCa, BENCH_SERVER_ID, idDir.in);

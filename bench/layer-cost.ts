@@ -1,6 +1,6 @@
 // The CPU each policy layer adds to one request, in process and without sockets (so it holds on a busy machine, where the
 // closed-loop figures of bench/policy-cost.ts move by more than the 5 % they judge): every policy at its defaults
-// (POLICY_DEFAULTS' values) over a fake upstream whose answer is ready at once, each layer alone, and the attempt span
+// (POLICY_DEFAULTS' values) over the upstream attempt answering at once, each layer alone, and the attempt span
 // layer of a request not sampled. Usage: node bench/layer-cost.ts [checkout dir, default this one] [--requests N]
 // Prints ns per request (process CPU time, median of rounds) for each stack, and each over the bare one.
 import { resolve } from 'node:path';
@@ -34,39 +34,38 @@ const { RetryPolicy } = await imp('proxy/policy/retry-policy.ts');
 const { TokenBucket } = await imp('proxy/policy/token-bucket.ts');
 const { streamIdleLayer } = await imp('proxy/policy/timeout.ts');
 const { spanLayer } = await imp('proxy/stack/stack-hooks.ts');
-// The attempt's deadline timer: the checkout's shared queue when it has one, else a timer per attempt as before it.
-const queue = await imp('proxy/stack/deadline-queue.ts').then((m) => new m.DeadlineQueue(), () => null);
+const { UpstreamAttempt } = await imp('proxy/stack/upstream-attempt.ts');
 
 const downstream = { listener: 'l', direction: 'outbound', clientAddress: '127.0.0.1', clientPort: 1, tls: false, sni: null, peerIdentity: null, originalDst: null };
-const endpoint = { state: { key: 'e', address: '127.0.0.1', port: 1, active: 0, ejectedUntil: 0 } };
+const endpoint = { state: { key: 'e', address: '127.0.0.1', port: 1, active: 0, ejectedUntil: 0, observeLatency(): void {} } };
 const now = (): number => performance.now();
 const deps = { now, random: Math.random, metrics: {}, clusterService: () => null };
 const sink = { data: () => true, end: () => {}, error: () => {} };
-class ReadyBody {
-  start(s: typeof sink): void {
-    s.data();
-    s.end();
+const CHUNK = Buffer.from('x');
+/**
+ * The checkout's own upstream attempt (proxy/stack/upstream-attempt.ts) answering at once, so that what it charges per
+ * request is counted as in the proxy (its deadline in the shared queue, the stream idle clock, the result told to outlier
+ * detection, the body held until serve starts it): the head, one chunk and the end arrive before the body is started.
+ */
+class ReadyAttempt extends UpstreamAttempt {
+  constructor(req: Req) {
+    super(req, req.endpoint);
   }
+  abortUpstream(): void {}
   resume(): void {}
-  cancel(): void {}
-}
-const answer = (): Promise<Res> => Promise.resolve(new ProxyResponse(200, {}, new ReadyBody()) as Res);
-const bare: Svc = () => answer();
-/** The upstream attempt's share: its deadline armed and disarmed around the answer. */
-const timed: Svc = (req) => {
-  if (req.deadline === 0) return answer();
-  if (queue !== null) {
-    const e = { deadlineAt: req.deadline, heapIndex: -1, timedOut() {} };
-    queue.add(e);
-    const r = answer();
-    queue.remove(e);
-    return r;
+  run(): Promise<Res> {
+    // Checkouts before the stream idle clock called it observeLatency.
+    if (this.headArrived !== undefined) this.headArrived();
+    else this.observeLatency();
+    this.resolve(new ProxyResponse(200, {}, this));
+    this.deliver(CHUNK);
+    this.finish(null);
+    return this.promise;
   }
-  const t = setTimeout(() => {}, Math.max(1, req.deadline - now()));
-  const r = answer();
-  clearTimeout(t);
-  return r;
-};
+}
+/** The upstream attempt alone; with a request deadline (15 s) it is the route timeout's cost. */
+const bare: Svc = (req) => new ReadyAttempt(req).run();
+const timed = bare;
 
 const problems: unknown[] = [];
 const retries = P.parseRetryPolicy({}, 'r', problems);

@@ -1,6 +1,8 @@
 // Unit tests of the policy layers driven with fake inner services, fake timers and seeded random (no sockets).
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseRetryPolicy } from '../../api/config/parse-policy-config.ts';
+import { DEFAULT_OUTLIER_DETECTION } from '../../api/config/policy-config-defaults.ts';
+import { EndpointState } from '../balance/endpoint-state.ts';
 import { ERRORS, ProxyError } from '../errors/proxy-error.ts';
 import type { BodySink } from '../http1/server-connection.ts';
 import type { PolicyDeps } from '../stack/policy-slot.ts';
@@ -8,7 +10,9 @@ import { ProxyRequest, type DownstreamInfo } from '../stack/proxy-request.ts';
 import { ProxyResponse, type ResponseBody, type ResponseSink } from '../stack/proxy-response.ts';
 import { RequestBody, type BodySource } from '../stack/request-body.ts';
 import type { Service } from '../stack/service.ts';
+import { UpstreamAttempt } from '../stack/upstream-attempt.ts';
 import type { ProxyMetrics } from '../telemetry/proxy-metrics.ts';
+import type { EndpointHandle } from '../upstream/upstream-cluster.ts';
 import { CircuitBreaker } from './circuit-breaker.ts';
 import { circuitBreakerLayer } from './circuit-breaker-layer.ts';
 import { FaultDecision } from './fault-decision.ts';
@@ -20,6 +24,8 @@ import { RetryBudget } from './retry-budget.ts';
 import { RetryPolicy } from './retry-policy.ts';
 import { TokenBucket } from './token-bucket.ts';
 import { formatGrpcTimeout, streamIdleLayer } from './timeout.ts';
+import { OutlierDetector } from './outlier-detector.ts';
+import { outlierLayer } from './outlier-layer.ts';
 
 function seeded(seed: number): () => number {
   let s = seed >>> 0;
@@ -313,40 +319,161 @@ describe('rate limit, fault and mirror layers', () => {
   });
 });
 
-describe('stream idle timeout', () => {
-  afterEach(() => vi.useRealTimers());
+/** A real upstream attempt (its deadline, stream idle timeout and result reporting) whose upstream the test plays. */
+class PlayedAttempt extends UpstreamAttempt {
+  upstreamAborted = false;
+  protected abortUpstream(): void {
+    this.upstreamAborted = true;
+  }
+  resume(): void {}
+  answer(status = 200): void {
+    this.headArrived();
+    this.resolve(new ProxyResponse(status, {}, this));
+  }
+  chunk(): void {
+    this.deliver(Buffer.from('x'));
+  }
+  complete(): void {
+    this.finish(null);
+  }
+  failWith(e: ProxyError): void {
+    this.fail(e);
+  }
+}
 
-  it('cuts a response body that goes quiet, not one that keeps moving', async () => {
-    vi.useFakeTimers();
-    let upstreamSink!: ResponseSink;
-    let cancelled = false;
-    const body: ResponseBody = { start: (s) => (upstreamSink = s), resume: () => {}, cancel: () => (cancelled = true) };
-    const s = streamIdleLayer(100)(async () => new ProxyResponse(200, {}, body));
-    const res = await s(request());
-    const got: { data: number; error: ProxyError | null } = { data: 0, error: null };
-    res.body!.start({ data: () => (got.data++, true), end: () => {}, error: (e) => (got.error = e) });
+function playedUpstream(ep: EndpointState = new EndpointState({ address: '10.0.0.1', port: 80, weight: 1 })) {
+  const attempts: PlayedAttempt[] = [];
+  const endpoint = { state: ep } as EndpointHandle;
+  const svc: Service = (req) => {
+    const a = new PlayedAttempt(req, endpoint);
+    attempts.push(a);
+    return a.promise;
+  };
+  return { svc, attempts };
+}
+
+/** What a started response body received. */
+function recorder() {
+  const got = { data: 0, ended: false, error: null as ProxyError | null };
+  const sink: ResponseSink = { data: () => (got.data++, true), end: () => void (got.ended = true), error: (e) => void (got.error = e) };
+  return { got, sink };
+}
+
+describe('stream idle timeout (through the upstream attempt)', () => {
+  beforeEach(() => void vi.useFakeTimers());
+  afterEach(async () => {
+    // Let the attempts' shared deadline queue fire once with nothing in it, so that no test inherits its armed timer.
+    await vi.runOnlyPendingTimersAsync();
+    vi.useRealTimers();
+  });
+
+  it('cuts a response the idle time after its last byte, not one that keeps moving, and cancels the upstream', async () => {
+    const up = playedUpstream();
+    const p = streamIdleLayer(100)(up.svc)(request());
+    const a = up.attempts[0]!;
+    a.answer();
+    const { got, sink } = recorder();
+    (await p).body!.start(sink);
     for (let i = 0; i < 5; i++) {
       await vi.advanceTimersByTimeAsync(90);
-      upstreamSink.data(Buffer.from('x'));
+      a.chunk();
     }
+    await vi.advanceTimersByTimeAsync(99);
     expect(got.error).toBeNull();
-    await vi.advanceTimersByTimeAsync(100);
+    expect(a.upstreamAborted).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
     expect(got.error!.spec).toBe(ERRORS.streamIdleTimeout);
-    expect(cancelled).toBe(true);
+    expect(a.upstreamAborted).toBe(true);
     expect(got.data).toBe(5);
   });
 
-  it('watches every body of a route with one timer, which stops when no body is left', async () => {
-    vi.useFakeTimers();
-    const sinks: ResponseSink[] = [];
-    const s = streamIdleLayer(100)(async () => new ProxyResponse(200, {}, { start: (x) => void sinks.push(x), resume: () => {}, cancel: () => {} }));
-    const ends: number[] = [];
-    for (let i = 0; i < 3; i++) (await s(request())).body!.start({ data: () => true, end: () => void ends.push(i), error: () => {} });
-    expect(vi.getTimerCount()).toBe(1);
-    for (const x of sinks) x.end(null);
+  it('does not time the wait for the head; the request deadline still cuts a moving body, as a timeout', async () => {
+    const up = playedUpstream();
+    const idle = streamIdleLayer(100)(up.svc);
+    const slow = idle(request());
+    await vi.advanceTimersByTimeAsync(350);
+    up.attempts[0]!.answer();
+    const first = recorder();
+    (await slow).body!.start(first.sink);
+    await vi.advanceTimersByTimeAsync(99);
+    expect(first.got.error).toBeNull();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(first.got.error!.spec).toBe(ERRORS.streamIdleTimeout);
+
+    const req = request();
+    req.deadline = performance.now() + 250;
+    const p = idle(req);
+    const a = up.attempts[1]!;
+    a.answer();
+    const second = recorder();
+    (await p).body!.start(second.sink);
+    for (let i = 0; i < 3; i++) {
+      await vi.advanceTimersByTimeAsync(80);
+      a.chunk();
+    }
     await vi.advanceTimersByTimeAsync(10);
-    expect(ends).toEqual([0, 1, 2]);
+    expect(second.got.error!.spec).toBe(ERRORS.timeout);
+    expect(a.upstreamAborted).toBe(true);
+  });
+
+  it('watches a body held before it is started (the retry layer peeking for a gRPC status)', async () => {
+    const up = playedUpstream();
+    const p = streamIdleLayer(100)(up.svc)(request());
+    const a = up.attempts[0]!;
+    a.answer();
+    a.chunk();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(a.upstreamAborted).toBe(true);
+    const { got, sink } = recorder();
+    (await p).body!.start(sink);
+    expect(got.data).toBe(1);
+    expect(got.error!.spec).toBe(ERRORS.streamIdleTimeout);
+  });
+
+  it('times each try on its own (inside the retry layer), and leaves nothing queued once the bodies end', async () => {
+    now = 0;
+    const up = playedUpstream();
+    const cfg = parseRetryPolicy({ retryOn: ['5xx'], backoff: { baseIntervalMs: 10, maxIntervalMs: 10 } }, 'r', [])!;
+    const s = retryLayer(new RetryPolicy(cfg), new RetryBudget(cfg.budget, now), deps(), () => null, counters())(streamIdleLayer(100)(up.svc));
+    const p = s(request());
+    up.attempts[0]!.answer(503);
+    await vi.advanceTimersByTimeAsync(90);
+    expect(up.attempts[0]!.upstreamAborted).toBe(true);
+    const a = up.attempts[1]!;
+    a.answer();
+    const { got, sink } = recorder();
+    (await p).body!.start(sink);
+    await vi.advanceTimersByTimeAsync(99);
+    expect(got.error).toBeNull();
+    a.complete();
+    expect(got.ended).toBe(true);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(got.error).toBeNull();
     expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe('outlier observation (through the upstream attempt)', () => {
+  it("reports each attempt's answer or own failure, not a client going away, to the detector", async () => {
+    now = 0;
+    const ep = new EndpointState({ address: '10.0.0.1', port: 80, weight: 1 }, () => now);
+    const other = new EndpointState({ address: '10.0.0.2', port: 80, weight: 1 }, () => now);
+    const detector = new OutlierDetector({ ...DEFAULT_OUTLIER_DETECTION, consecutive5xxErrors: 3, maxEjectionPercent: 50 }, () => now, () => {});
+    const up = playedUpstream(ep);
+    const s = outlierLayer(detector, () => [ep, other])(up.svc);
+    const outcomes: Promise<unknown>[] = [];
+    const next = (): PlayedAttempt => {
+      outcomes.push(s(request()).catch((e: unknown) => e));
+      return up.attempts.at(-1)!;
+    };
+    next().answer(500);
+    next().failWith(new ProxyError(ERRORS.clientCancelled));
+    next().failWith(new ProxyError(ERRORS.connectFailed));
+    expect(ep.ejectedUntil).toBe(0);
+    next().answer(503);
+    expect(ep.ejectedUntil).toBe(DEFAULT_OUTLIER_DETECTION.baseEjectionTimeMs);
+    expect(detector.ejectionsTotal).toBe(1);
+    await Promise.all(outcomes);
   });
 });
 

@@ -53,7 +53,9 @@ class RetryService {
   readonly call = async (req: ProxyRequest): Promise<ProxyResponse> => {
     const deps = this.#deps;
     const policy = this.#policy;
-    this.#budget.deposit(deps.now());
+    // One clock read for the deposit and the first try's deadline (each retry reads it again after its backoff).
+    let now = deps.now();
+    this.#budget.deposit(now);
     // gRPC calls are all POST: for them the status decides (as in gRPC's own retry policy and Istio).
     const retryable = req.grpc || policy.methodRetryable(req.method);
     if (retryable) req.body?.retain(policy.config.maxBufferedBodyBytes);
@@ -61,7 +63,7 @@ class RetryService {
     const perTryMs = policy.config.perTryTimeoutMs;
     for (;;) {
       req.headers[ATTEMPT_HEADER] = ATTEMPT_VALUES[req.attempt] ?? String(req.attempt);
-      const perTry = startAttempt(req, overall, perTryMs, deps.now());
+      const perTry = startAttempt(req, overall, perTryMs, now);
       let res: ProxyResponse | null = null;
       let error: ProxyError | null = null;
       try {
@@ -107,6 +109,7 @@ class RetryService {
       }
       if (req.cancelled) throw new ProxyError(ERRORS.clientCancelled);
       req.attempt++;
+      now = deps.now();
     }
   };
 }

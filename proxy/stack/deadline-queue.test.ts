@@ -52,4 +52,22 @@ describe('deadline queue', () => {
     expect(order.map((i) => batch[i]!.deadlineAt)).toEqual(kept.map(([d]) => d).sort((a, b) => a - b));
     expect(fired.at(-1)).toBe('late');
   });
+
+  it('an entry that re-queues itself when it fires (a stream idle check) does not delay one due before it', async () => {
+    vi.useFakeTimers({ now: 0 });
+    const q = new DeadlineQueue(() => Date.now());
+    const fired: string[] = [];
+    const e = entries(fired, { idle: 100, other: 200 });
+    e.idle!.timedOut = () => {
+      fired.push(`idle@${Date.now()}`);
+      if (Date.now() < 300) q.add(Object.assign(e.idle!, { deadlineAt: 300 }));
+    };
+    q.add(e.idle!);
+    q.add(e.other!);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(fired).toEqual(['idle@100', 'other']);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(fired).toEqual(['idle@100', 'other', 'idle@300']);
+    expect(q.size).toBe(0);
+  });
 });

@@ -65,7 +65,9 @@ export class DeadlineQueue {
       this.remove(e);
       e.timedOut();
     }
-    if (h.length > 0 && this.#timer === null) this.#arm(h[0]!.deadlineAt);
+    // An entry that re-queued itself from timedOut (a stream idle check) armed the timer for its own time, which may be
+    // later than what is first now.
+    if (h.length > 0 && h[0]!.deadlineAt < this.#armedAt) this.#arm(h[0]!.deadlineAt);
   };
 
   #up(i: number): void {

@@ -64,7 +64,7 @@ class Http1Exchange extends UpstreamAttempt implements ExchangeHandler, BodySink
   // ExchangeHandler: the upstream's answer.
   onResponse(rh: ResponseHead): void {
     this.#gotResponse = true;
-    this.observeLatency();
+    this.headArrived();
     this.resolve(new ProxyResponse(rh.status, copyEndToEndHeaders(rh.headers, null), this));
   }
 

@@ -62,7 +62,7 @@ class Http2Exchange extends UpstreamAttempt implements Http2PoolWaiter, ClientSt
   // ClientStreamHandler: the upstream's answer.
   onResponse(status: number, headers: HeaderBag, endStream: boolean): void {
     this.#gotResponse = true;
-    this.observeLatency();
+    this.headArrived();
     // Already end-to-end only, and ours to keep (client-connection.ts): no copy.
     if (endStream) {
       // Trailers-only (a gRPC error) or no body: on HTTP/2 downstream serve sends it as a single HEADERS frame.

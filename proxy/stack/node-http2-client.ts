@@ -82,7 +82,7 @@ class NodeHttp2Exchange extends UpstreamAttempt implements BodySink, ResponseBod
 
   onResponse(rh: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader, flags: number): void {
     const stream = this.#stream;
-    this.observeLatency();
+    this.headArrived();
     const status = Number(rh[':status']);
     const out = copyEndToEndHeaders(rh, null);
     if ((flags & NGHTTP2_FLAG_END_STREAM) !== 0) {

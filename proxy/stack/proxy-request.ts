@@ -1,6 +1,7 @@
 // The request value that travels down the stack: target, canonical headers, a replayable body, downstream facts, deadline, attempt.
 import { performance } from 'node:perf_hooks'; // the module's binding: the global is a lazy accessor, a call on every use
 import type { ListenerDirection } from '../../api/config/proxy-config.ts';
+import type { ProxyError } from '../errors/proxy-error.ts';
 import type { HeaderBag } from '../http/hop-headers.ts';
 import type { OriginalDestination } from '../native/original-destination.ts';
 import type { CompiledRoute } from '../routing/route-table.ts';
@@ -33,6 +34,17 @@ export interface CancelHandler {
 }
 
 /**
+ * Told the result of each upstream attempt as it settles (outlier detection): an object made at config time, so that an
+ * observed request costs no async frame or closure.
+ */
+export interface AttemptObserver {
+  /** The endpoint answered with a response head. */
+  answered(endpoint: EndpointHandle, status: number): void;
+  /** The attempt failed before any answer (connect failure, reset, its deadline, the client going away...). */
+  failed(endpoint: EndpointHandle, e: ProxyError): void;
+}
+
+/**
  * One request as the layers see it. Built once by serve; layers may rewrite `headers`, and route/balance fill in `route`,
  * `cluster` and `endpoint` for the layers below them. Plain class (one shape for every request, no per-request closures).
  */
@@ -55,6 +67,10 @@ export class ProxyRequest {
   readonly startedAt: number;
   /** Absolute deadline in performance.now() ms, or 0 for none. Layers only shorten it. */
   deadline = 0;
+  /** The route's stream idle timeout (ms, 0: none), set by its layer: each attempt cuts its response after this long without a byte. */
+  streamIdleMs = 0;
+  /** Set by a cluster layer (outlier detection): told each attempt's result. */
+  attemptObserver: AttemptObserver | null = null;
   /** 1 for the first try; a retry layer increments it before calling its inner service again. */
   attempt = 1;
   /** Set by the route stage. */

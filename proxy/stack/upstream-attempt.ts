@@ -1,5 +1,5 @@
-// What both client stages share for one attempt: the promise, the deadline timer, endpoint accounting, and a response body
-// that buffers what arrives before serve starts it.
+// What both client stages share for one attempt: the promise, the deadline and stream idle timeout, endpoint accounting,
+// the attempt's result for outlier detection, and a response body that buffers what arrives before serve starts it.
 import { performance } from 'node:perf_hooks'; // the module's binding: the global is a lazy accessor, a call on every use
 import { ERRORS, ProxyError } from '../errors/proxy-error.ts';
 import type { HeaderBag } from '../http/hop-headers.ts';
@@ -28,6 +28,11 @@ export abstract class UpstreamAttempt implements CancelHandler, Deadlined {
   /** @internal */
   heapIndex = -1;
   readonly #sentAt: number;
+  /** This try's own deadline (0: none); the retry layer moves req.deadline on once the try settles, its body still streaming. */
+  readonly #deadline: number;
+  /** The route's stream idle timeout (0: none), and when the response last moved: the head, then each body chunk (-1: no head yet). */
+  readonly #idleMs: number;
+  #lastActivity = -1;
   #sink: ResponseSink | null = null;
   #pending: Buffer[] | null = null;
   #pendingBytes = 0;
@@ -40,13 +45,25 @@ export abstract class UpstreamAttempt implements CancelHandler, Deadlined {
     this.req = req;
     this.endpoint = endpoint;
     endpoint.state.active++;
-    this.#sentAt = performance.now();
+    const sentAt = performance.now();
+    this.#sentAt = sentAt;
     this.promise = new Promise<ProxyResponse>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
     });
-    if (req.deadline !== 0) {
-      this.deadlineAt = req.deadline;
+    const deadline = req.deadline;
+    const idleMs = req.streamIdleMs;
+    this.#deadline = deadline;
+    this.#idleMs = idleMs;
+    if (idleMs !== 0) {
+      // Queued at the earlier of the deadline and the soonest the body could be idle (its clock starts at the head, not
+      // before): early, never late. A chunk only stores a time; the queue firing (timedOut) looks at the clock and
+      // re-queues, so no chunk touches the heap and no response gets a wrapper, a timer or a set entry of its own.
+      const idleAt = sentAt + idleMs;
+      this.deadlineAt = deadline !== 0 && deadline < idleAt ? deadline : idleAt;
+      DEADLINES.add(this);
+    } else if (deadline !== 0) {
+      this.deadlineAt = deadline;
       DEADLINES.add(this);
     }
     req.onCancel(this);
@@ -58,13 +75,17 @@ export abstract class UpstreamAttempt implements CancelHandler, Deadlined {
   /** The upstream sink drained: let it send more. */
   abstract resume(): void;
 
-  protected observeLatency(): void {
-    this.endpoint.state.observeLatency(performance.now() - this.#sentAt);
+  /** The response head arrived: the endpoint's latency, and the start of the stream idle clock. */
+  protected headArrived(): void {
+    const now = performance.now();
+    this.#lastActivity = now;
+    this.endpoint.state.observeLatency(now - this.#sentAt);
   }
 
   protected resolve(res: ProxyResponse): void {
     if (this.#settled) return;
     this.#settled = true;
+    this.req.attemptObserver?.answered(this.endpoint, res.status);
     this.#resolve(res);
   }
 
@@ -73,6 +94,7 @@ export abstract class UpstreamAttempt implements CancelHandler, Deadlined {
     this.#stop();
     if (!this.#settled) {
       this.#settled = true;
+      this.req.attemptObserver?.failed(this.endpoint, e);
       this.#reject(e);
       return;
     }
@@ -84,6 +106,7 @@ export abstract class UpstreamAttempt implements CancelHandler, Deadlined {
 
   /** Response body bytes; false asks the upstream to pause until resume(). */
   protected deliver(chunk: Buffer): boolean {
+    if (this.#idleMs !== 0) this.#lastActivity = performance.now();
     const sink = this.#sink;
     if (sink !== null) return sink.data(chunk);
     (this.#pending ??= []).push(chunk);
@@ -136,8 +159,26 @@ export abstract class UpstreamAttempt implements CancelHandler, Deadlined {
     }
   }
 
-  /** @internal The deadline passed. */
+  /** @internal The queued time came: the deadline passed, or the body may be idle (look at the clock, re-queue if not). */
   timedOut(): void {
+    const idleMs = this.#idleMs;
+    const deadline = this.#deadline;
+    if (idleMs !== 0) {
+      const now = performance.now();
+      if (deadline === 0 || now < deadline) {
+        const last = this.#lastActivity;
+        // No head yet: the idle clock has not started; look again an idle time from now.
+        const idleAt = (last >= 0 ? last : now) + idleMs;
+        if (now >= idleAt) {
+          this.abort();
+          return this.fail(new ProxyError(ERRORS.streamIdleTimeout));
+        }
+        // A byte came since it was queued: look again when the body could be idle (always later than now).
+        this.deadlineAt = deadline !== 0 && deadline < idleAt ? deadline : idleAt;
+        DEADLINES.add(this);
+        return;
+      }
+    }
     this.abort();
     this.fail(new ProxyError(ERRORS.timeout));
   }
