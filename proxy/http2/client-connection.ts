@@ -1,6 +1,5 @@
 // One upstream HTTP/2 connection on a raw socket, the client role of our codec (RFC 9113): streams bounded by the peer's
 // SETTINGS, flow control both ways, GOAWAY, RST_STREAM, PING keepalive, idle close.
-import { performance } from 'node:perf_hooks'; // the module's binding: the global is a lazy accessor, a call on every use
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { ERRORS, ProxyError } from '../errors/proxy-error.ts';

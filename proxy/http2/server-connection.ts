@@ -1,5 +1,4 @@
 // One downstream HTTP/2 connection on a raw socket (RFC 9113): preface, SETTINGS, the stream state machine, flow control, limits.
-import { performance } from 'node:perf_hooks'; // the module's binding: the global is a lazy accessor, a call on every use
 import type { Socket } from 'node:net';
 import type { LimitsConfig } from '../../api/config/proxy-config.ts';
 import type { HeaderBag } from '../http/hop-headers.ts';

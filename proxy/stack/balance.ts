@@ -1,5 +1,4 @@
 // The balance stage: picks an endpoint of the request's cluster for each attempt (hash key, original destination, ejection).
-import { performance } from 'node:perf_hooks'; // the module's binding: the global is a lazy accessor, a call on every use
 import { ERRORS, ProxyError } from '../errors/proxy-error.ts';
 import type { UpstreamCluster } from '../upstream/upstream-cluster.ts';
 import type { ProxyRequest } from './proxy-request.ts';

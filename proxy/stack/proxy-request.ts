@@ -1,5 +1,4 @@
 // The request value that travels down the stack: target, canonical headers, a replayable body, downstream facts, deadline, attempt.
-import { performance } from 'node:perf_hooks'; // the module's binding: the global is a lazy accessor, a call on every use
 import type { ListenerDirection } from '../../api/config/proxy-config.ts';
 import type { ProxyError } from '../errors/proxy-error.ts';
 import type { HeaderBag } from '../http/hop-headers.ts';

@@ -1,6 +1,5 @@
 // The serve stage: the only writer to the client. Validates, builds the ProxyRequest, runs the listener's stack, writes the
 // response value, and sends every failure through the one rescue (HTTP status or gRPC status, x-skein-error, metric).
-import { performance } from 'node:perf_hooks'; // the module's binding: the global is a lazy accessor, a call on every use
 import { ERRORS, ProxyError } from '../errors/proxy-error.ts';
 import { applyHeaderMutation } from '../http/hop-headers.ts';
 import { isGrpcRequest, rescue, type DownstreamRequest, type DownstreamResponse } from '../http/http-rescue.ts';

@@ -1,6 +1,5 @@
 // What both client stages share for one attempt: the promise, the deadline and stream idle timeout, endpoint accounting,
 // the attempt's result for outlier detection, and a response body that buffers what arrives before serve starts it.
-import { performance } from 'node:perf_hooks'; // the module's binding: the global is a lazy accessor, a call on every use
 import { ERRORS, ProxyError } from '../errors/proxy-error.ts';
 import type { HeaderBag } from '../http/hop-headers.ts';
 import type { EndpointHandle } from '../upstream/upstream-cluster.ts';
