@@ -1,8 +1,8 @@
 // The headers a request carries upstream: end-to-end headers plus x-forwarded-*, x-request-id, trust by direction.
-import { randomUUID } from 'node:crypto';
 import type { ListenerDirection } from '../../api/config/proxy-config.ts';
 import { copyEndToEndHeaders, type HeaderBag } from '../http/hop-headers.ts';
 import { trustedForwardedEntries } from '../policy/client-address.ts';
+import { requestId } from './request-id.ts';
 
 /** The caller's verified mesh identity, as the app behind an inbound sidecar sees it. */
 export const CLIENT_ID_HEADER = 'x-skein-client-id';
@@ -42,12 +42,12 @@ export function upstreamRequestHeaders(
     kept.push(client);
     headers['x-forwarded-for'] = kept.join(', ');
     headers['x-forwarded-proto'] = proto === 'https' || proto === 'http' ? proto : encrypted ? 'https' : 'http';
-    headers['x-request-id'] = randomUUID();
+    headers['x-request-id'] = requestId();
   } else {
     const xff = headers['x-forwarded-for'];
     headers['x-forwarded-for'] = xff === undefined ? client : `${Array.isArray(xff) ? xff.join(', ') : xff}, ${client}`;
     if (headers['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = encrypted ? 'https' : 'http';
-    if (headers['x-request-id'] === undefined) headers['x-request-id'] = randomUUID();
+    if (headers['x-request-id'] === undefined) headers['x-request-id'] = requestId();
   }
   return headers;
 }
