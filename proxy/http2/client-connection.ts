@@ -274,7 +274,7 @@ export class Http2ClientConnection implements FrameHandler {
     if (te) enc.field('te', 'trailers');
     const id = this.#nextId;
     this.#nextId += 2;
-    this.#out.headers(id, Buffer.from(enc.end()), endStream, this.#peer.maxFrame);
+    this.#out.headerBlock(id, enc.buffer, enc.length, endStream, this.#peer.maxFrame);
     const s = new Http2ClientStream(this, id, handler, this.#peer.initialWindow, this.#opts.streamWindowBytes, endStream, method === 'HEAD');
     if (this.#streams.size === 0) this.socket.ref();
     this.#streams.set(id, s);
@@ -629,7 +629,7 @@ export class Http2ClientConnection implements FrameHandler {
       const t = s.trailers;
       const enc = this.#encoder;
       if (t !== null) enc.begin();
-      if (t !== null && encodeFields(enc, t)) this.#out.headers(s.id, Buffer.from(enc.end()), true, this.#peer.maxFrame);
+      if (t !== null && encodeFields(enc, t)) this.#out.headerBlock(s.id, enc.buffer, enc.length, true, this.#peer.maxFrame);
       else {
         // No trailers, or trailers that cannot be sent (CR, LF or NUL): the body just ends.
         if (t !== null) enc.abandon();

@@ -10,6 +10,10 @@ const BY_REFERENCE = 4 * 1024;
 
 /** What a queued item is: a frame whose header is written at flush time, or bytes sent as given. */
 const RAW = -1;
+/** Where header blocks are copied until the flush (`headerBlock`): no buffer per block. Grown as needed. */
+const BLOCKS_SIZE = 1024;
+/** Larger blocks are not copied there (a connection keeps that buffer). */
+const MAX_COPIED = 16 * 1024;
 
 /**
  * Frames are queued as numbers (length, type, flags, stream, a 32-bit payload for RST_STREAM and WINDOW_UPDATE) plus the
@@ -34,6 +38,13 @@ export class FrameOutput {
   #scheduled = false;
   /** Nothing is written until `release()` (a TLS connection whose ALPN is not checked yet). */
   #held = false;
+  /**
+   * Header blocks copied in by `headerBlock` (the encoder reuses its buffer for the next block) and the bytes used; two,
+   * swapped at each flush as the item arrays are. Made on first use.
+   */
+  #blocks: Buffer | null = null;
+  #blocksUsed = 0;
+  #spareBlocks: Buffer | null = null;
 
   /** `afterFlush` runs after each socket write (the connection wakes writers that waited on it). */
   constructor(socket: Socket, afterFlush: () => void) {
@@ -95,6 +106,26 @@ export class FrameOutput {
     }
   }
 
+  /**
+   * A header block, `src[0, length)`, as one HEADERS frame; copied at once (with Buffer#copy, which makes no view), so
+   * the encoder may reuse `src`. The copy of `Buffer.from(view)` cost two typed arrays per block (about 200 bytes of
+   * garbage). A block larger than a frame (or MAX_COPIED) goes the way of `headers`.
+   */
+  headerBlock(streamId: number, src: Buffer, length: number, endStream: boolean, maxFrameSize: number): void {
+    if (length > Math.min(maxFrameSize, MAX_COPIED)) return this.headers(streamId, Buffer.from(src.subarray(0, length)), endStream, maxFrameSize);
+    let blocks = this.#blocks;
+    let at = this.#blocksUsed;
+    if (blocks === null || at + length > blocks.length) {
+      // Items already queued keep the buffer they were copied into.
+      blocks = this.#blocks = Buffer.allocUnsafeSlow(Math.max(2 * (blocks?.length ?? 0), length, BLOCKS_SIZE));
+      at = 0;
+    }
+    src.copy(blocks, at, 0, length);
+    this.#blocksUsed = at + length;
+    // The 32-bit slot holds where the block starts, plus one (0: a frame whose payload is the whole buffer).
+    this.#item(length, FrameType.HEADERS, Flag.END_HEADERS | (endStream ? Flag.END_STREAM : 0), streamId, at + 1, blocks, 9 + length);
+  }
+
   /** Keeps everything queued until `release()`. */
   hold(): void {
     this.#held = true;
@@ -111,6 +142,7 @@ export class FrameOutput {
     this.#bufs.fill(null, 0, this.#n);
     this.#n = 0;
     this.#bytes = 0;
+    this.#blocksUsed = 0;
   }
 
   #item(length: number, type: number, flags: number, streamId: number, u32: number, buf: Buffer | null, size: number): void {
@@ -142,10 +174,13 @@ export class FrameOutput {
     const bufs = this.#bufs;
     const n = this.#n;
     const socket = this.#socket;
+    const blocks = this.#blocks;
     this.#meta = this.#spareMeta;
     this.#bufs = this.#spareBufs;
+    this.#blocks = this.#spareBlocks;
     this.#n = 0;
     this.#bytes = 0;
+    this.#blocksUsed = 0;
     const writable = !socket.destroyed && socket.writable;
     if (writable) {
       if (n === 1 && meta[1] === RAW) socket.write(bufs[0]!);
@@ -155,6 +190,7 @@ export class FrameOutput {
     bufs.fill(null, 0, n);
     this.#spareMeta = meta;
     this.#spareBufs = bufs;
+    this.#spareBlocks = blocks;
     if (writable) this.#afterFlush();
   }
 
@@ -174,6 +210,13 @@ export class FrameOutput {
           if (length === 4) o = out.writeUInt32BE(meta[m + 4]!, o);
           continue;
         }
+        const from = meta[m + 4]!;
+        if (from !== 0) {
+          // A header block: `length` bytes of the blocks buffer (headerBlock).
+          buf.copy(out, o, from - 1, from - 1 + length);
+          o += length;
+          continue;
+        }
       }
       // TypedArray#set, not Buffer#copy: the same bytes without Node's argument checks and native call per payload.
       out.set(buf, o);
@@ -190,7 +233,8 @@ export class FrameOutput {
     let size = 0;
     for (let i = 0; i < n; i++) {
       const buf = bufs[i];
-      const itemSize = (meta[i * 5 + 1] === RAW ? 0 : 9) + (buf == null ? (meta[i * 5] === 4 ? 4 : 0) : buf.length);
+      // A frame is its header and `length` payload bytes (none for a DATA header, whose length is negative).
+      const itemSize = meta[i * 5 + 1] === RAW ? buf!.length : 9 + Math.max(meta[i * 5]!, 0);
       if (buf != null && buf.length > BY_REFERENCE && meta[i * 5 + 1] === RAW) {
         if (i > from) socket.write(this.#join(meta, bufs, from, i, size));
         socket.write(buf);

@@ -132,6 +132,15 @@ export class HpackEncoder {
     this.#clearPending = true;
   }
 
+  /** The block so far is `buffer[0, length)`: a reused buffer, to be copied out before the next `begin`. */
+  get buffer(): Buffer {
+    return this.#buf;
+  }
+
+  get length(): number {
+    return this.#pos;
+  }
+
   /** The block so far (a view into a reused buffer: copy or write it out before the next `begin`). */
   end(): Buffer {
     return this.#buf.subarray(0, this.#pos);

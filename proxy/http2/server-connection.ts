@@ -525,7 +525,7 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
       this.reset(res, H2Error.INTERNAL_ERROR);
       return false;
     }
-    this.#out.headers(id, Buffer.from(enc.end()), endStream, this.#peer.maxFrame);
+    this.#out.headerBlock(id, enc.buffer, enc.length, endStream, this.#peer.maxFrame);
     res.active = true;
     if (endStream) {
       res.localClosed = true;
@@ -564,7 +564,7 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
           this.reset(res, H2Error.INTERNAL_ERROR);
           return;
         }
-        this.#out.headers(id, Buffer.from(enc.end()), true, this.#peer.maxFrame);
+        this.#out.headerBlock(id, enc.buffer, enc.length, true, this.#peer.maxFrame);
       } else this.#out.frame(FrameType.DATA, Flag.END_STREAM, id, null);
       res.localClosed = true;
       this.#maybeClose(res);
