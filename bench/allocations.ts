@@ -8,25 +8,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BENCH_PROTO, ECHO_CALL } from './grpc/grpc-server.ts';
-import { upstreamConfig } from './lib/haproxy-config.ts';
-import { binDir } from './lib/install-tools.ts';
-import { runTool } from './lib/load-tools.ts';
-import { freePort, ProcessGroup, waitForPort } from './lib/process-group.ts';
+import { loadPhase, startUpstream, type Proto } from './lib/h2-workload.ts';
+import { freePort, ProcessGroup } from './lib/process-group.ts';
 import { skeinProxyConfig } from './lib/skein-config.ts';
 import { httpStatus, REPO_DIR } from './lib/skein-proxy.ts';
 import { cliArg, variantsFrom, type Variant } from './lib/variants.ts';
 
-type Proto = 'h2' | 'grpc';
 const { V8_FLAGS } = (await import(new URL('../bin/process-settings.mjs', import.meta.url).href)) as { V8_FLAGS: Record<string, string[]> };
 
-function load(group: ProcessGroup, proto: Proto, port: number, n: number, work: string, rps: number): Promise<string> {
-  if (proto === 'h2') {
-    return runTool(group, 'h2load', 'h2load', ['-n', String(n), '-c', '16', '-m', '10', '-t', '1', ...(rps > 0 ? [`--rps=${rps}`] : []), `http://127.0.0.1:${port}/`], 900_000).done;
-  }
-  return runTool(group, 'ghz', join(binDir(), 'ghz'), ['--insecure', ...(rps > 0 ? ['--rps', String(4 * rps)] : []), '--proto', BENCH_PROTO, '--call', ECHO_CALL, '-n', String(n), '--connections', '4',
-    '--concurrency', '16', '--timeout', '60s', '--data', '{"name":"bench"}', '--format', 'json', '--output', join(work, 'ghz.json'), `127.0.0.1:${port}`], 900_000).done;
-}
 
 /** Sums `allocated=` over the collections printed in `log`, and counts the scavenges. */
 function collections(log: string): { bytes: number; scavenges: number } {
@@ -55,9 +44,9 @@ async function measureOnce(group: ProcessGroup, v: Variant, proto: Proto, upstre
     if (proc.child.exitCode !== null) throw new Error(`${tag}: proxy exited: ${proc.output().slice(-1500)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  await load(group, proto, port, warm, work, rps);
+  await loadPhase(group, proto, port, warm, work, rps);
   const mark = log.length;
-  await load(group, proto, port, n, work, rps);
+  await loadPhase(group, proto, port, n, work, rps);
   const c = collections(log.slice(mark));
   proc.child.kill('SIGKILL');
   return { bytes: c.bytes / n, scavenges: (1000 * c.scavenges) / n };
@@ -73,18 +62,7 @@ async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'skein-alloc-'));
   const group = new ProcessGroup();
   try {
-    let upstreamPort: number;
-    if (proto === 'h2') {
-      const up = { h1: await freePort(), h2: await freePort() };
-      writeFileSync(join(work, 'upstream.cfg'), upstreamConfig(up.h1, up.h2, 1024, 1));
-      const upstream = group.start('upstream', 'haproxy', ['-db', '-f', join(work, 'upstream.cfg')]);
-      await waitForPort(up.h2, 5000, upstream);
-      upstreamPort = up.h2;
-    } else {
-      upstreamPort = await freePort();
-      const app = group.start('grpc-server', process.execPath, [join(import.meta.dirname, 'grpc', 'grpc-server.ts'), String(upstreamPort)]);
-      await waitForPort(upstreamPort, 10_000, app);
-    }
+    const upstreamPort = await startUpstream(group, proto, work);
     const variants = variantsFrom(argv);
     for (let r = 0; r < runs; r++) {
       for (const [i, v] of variants.entries()) {
