@@ -325,13 +325,14 @@ export class Http2ClientConnection implements FrameHandler {
     this.#connectionError(H2Error.FRAME_SIZE_ERROR, 'frame larger than our maximum');
   }
 
-  onFrame(type: number, flags: number, id: number, payload: Buffer): void {
+  onFrame(type: number, flags: number, id: number, buf: Buffer, start: number, end: number): void {
     if (this.#block.stream !== 0 && type !== FrameType.CONTINUATION) return this.#connectionError(H2Error.PROTOCOL_ERROR, 'frame inside a header block');
+    // A HEADERS payload is decoded where it is; the others are read as a view (DATA's is passed on).
+    if (type === FrameType.HEADERS) return this.#onHeaders(flags, id, buf, start, end);
+    const payload = buf.subarray(start, end);
     switch (type) {
       case FrameType.DATA:
         return this.#onDataFrame(flags, id, payload);
-      case FrameType.HEADERS:
-        return this.#onHeaders(flags, id, payload);
       case FrameType.PRIORITY:
         if (id === 0) return this.#connectionError(H2Error.PROTOCOL_ERROR, 'PRIORITY on stream 0');
         if (payload.length !== 5) return this.#connectionError(H2Error.FRAME_SIZE_ERROR, 'PRIORITY length');
@@ -403,9 +404,9 @@ export class Http2ClientConnection implements FrameHandler {
     if ((flags & Flag.END_STREAM) !== 0) this.#remoteEnd(s, null);
   }
 
-  #onHeaders(flags: number, id: number, payload: Buffer): void {
+  #onHeaders(flags: number, id: number, buf: Buffer, start: number, end: number): void {
     if (id === 0 || this.#idle(id)) return this.#connectionError(H2Error.PROTOCOL_ERROR, 'HEADERS on an idle stream');
-    const error = this.#block.begin(flags, id, payload);
+    const error = this.#block.begin(flags, id, buf, start, end);
     if (error !== 0) return this.#connectionError(error, 'bad HEADERS frame');
     if (this.#block.complete) this.#headerBlock();
   }
@@ -421,13 +422,12 @@ export class Http2ClientConnection implements FrameHandler {
   #headerBlock(): void {
     const id = this.#block.stream;
     const endStream = this.#block.endStream;
-    const block = this.#block.take();
     const s = this.#streams.get(id);
     const fields = this.#fields;
     fields.begin(s !== undefined && s.gotHead, true);
     try {
       // Decoded even for a stream we closed: the HPACK table must stay in step.
-      this.#decoder.decode(block, fields.sink);
+      this.#block.decode(this.#decoder, fields.sink);
     } catch (e) {
       if (e instanceof HpackError) return this.#connectionError(H2Error.COMPRESSION_ERROR, 'bad HPACK block');
       throw e;

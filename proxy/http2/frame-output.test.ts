@@ -14,7 +14,7 @@ function socket(): { s: Socket; written: Buffer[] } {
 
 function frames(written: Buffer[]): { type: number; flags: number; id: number; payload: string }[] {
   const got: { type: number; flags: number; id: number; payload: string }[] = [];
-  const r = new FrameReader({ onFrame: (type, flags, id, p) => got.push({ type, flags, id, payload: p.toString() }), onFrameTooLarge: () => {} });
+  const r = new FrameReader({ onFrame: (type, flags, id, buf, start, end) => got.push({ type, flags, id, payload: buf.toString('utf8', start, end) }), onFrameTooLarge: () => {} });
   r.maxFrameSize = 1 << 20;
   r.push(Buffer.concat(written));
   return got;

@@ -16,9 +16,13 @@ export const FrameType = {
 
 export const Flag = { END_STREAM: 0x1, ACK: 0x1, END_HEADERS: 0x4, PADDED: 0x8, PRIORITY: 0x20 } as const;
 
-/** Receives each frame; `payload` is valid only during the call (it may view a buffer that is reused). */
+/**
+ * Receives each frame: its payload is `buf[start, end)`, valid only during the call (`buf` may be reused). Given as a
+ * range, not a view: a handler makes a view only of the payloads it keeps or reads as a Buffer (a typed array per frame
+ * was a good part of a request's garbage; a HEADERS payload goes to the HPACK decoder as it is).
+ */
 export interface FrameHandler {
-  onFrame(type: number, flags: number, streamId: number, payload: Buffer): void;
+  onFrame(type: number, flags: number, streamId: number, buf: Buffer, start: number, end: number): void;
   /** A frame header announced more than the maximum frame size: a connection error of type FRAME_SIZE_ERROR. */
   onFrameTooLarge(type: number, streamId: number, length: number): void;
 }
@@ -62,7 +66,7 @@ export class FrameReader {
       const flags = buf[p + 4]!;
       const start = p + 9;
       p = start + len;
-      h.onFrame(type, flags, streamId, buf.subarray(start, p));
+      h.onFrame(type, flags, streamId, buf, start, p);
     }
     if (!this.#stopped && p < end) this.#pending = p === 0 ? buf : Buffer.from(buf.subarray(p));
   }

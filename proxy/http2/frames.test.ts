@@ -14,7 +14,7 @@ function reader(): { r: FrameReader; got: Got[]; tooLarge: number[] } {
   const got: Got[] = [];
   const tooLarge: number[] = [];
   const r = new FrameReader({
-    onFrame: (type, flags, id, payload) => got.push({ type, flags, id, payload: payload.toString('hex') }),
+    onFrame: (type, flags, id, buf, start, end) => got.push({ type, flags, id, payload: buf.toString('hex', start, end) }),
     onFrameTooLarge: (_t, _id, len) => tooLarge.push(len),
   });
   return { r, got, tooLarge };

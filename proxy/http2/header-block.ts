@@ -2,6 +2,7 @@
 // (RFC 9113 6.2, 6.10), bounded however it is fragmented (RELIABILITY 4: CONTINUATION flood).
 import { Flag } from './frame-reader.ts';
 import { H2Error } from './h2-codes.ts';
+import type { FieldSink, HpackDecoder } from './hpack-decoder.ts';
 
 /** CONTINUATION frames per header block: a block this fragmented is a flood, not a message. */
 const MAX_CONTINUATIONS = 128;
@@ -17,8 +18,10 @@ export class HeaderBlock {
   complete = false;
   /** Bytes a block may reach with its framing overhead; past it: ENHANCE_YOUR_CALM. */
   readonly #maxBytes: number;
-  /** The HEADERS frame's fragment, and the CONTINUATIONs' (null until there is one: most blocks are one frame). */
+  /** The HEADERS frame's fragment, `#first[#start, #end)`, and the CONTINUATIONs' (null until there is one: most blocks are one frame). */
   #first: Buffer | null = null;
+  #start = 0;
+  #end = 0;
   #more: Buffer[] | null = null;
   #bytes = 0;
   #frames = 0;
@@ -27,30 +30,30 @@ export class HeaderBlock {
     this.#maxBytes = maxBytes;
   }
 
-  /** A HEADERS frame on stream `id`. Returns 0, or the connection error code (bad padding or priority fields). */
-  begin(flags: number, id: number, payload: Buffer): number {
-    let p = 0;
-    let end = payload.length;
+  /** A HEADERS frame on stream `id`, its payload `buf[start, end)`. Returns 0, or the connection error code (bad padding or priority fields). */
+  begin(flags: number, id: number, buf: Buffer, start: number, end: number): number {
+    let p = start;
     if ((flags & Flag.PADDED) !== 0) {
-      if (payload.length === 0) return H2Error.PROTOCOL_ERROR;
-      p = 1;
-      end -= payload[0]!;
+      if (end === start) return H2Error.PROTOCOL_ERROR;
+      p++;
+      end -= buf[start]!;
     }
     this.dependency = -1;
     if ((flags & Flag.PRIORITY) !== 0) {
       if (end - p < 5) return H2Error.PROTOCOL_ERROR;
-      this.dependency = payload.readUInt32BE(p) & 0x7fffffff;
+      this.dependency = buf.readUInt32BE(p) & 0x7fffffff;
       p += 5;
     }
     if (end < p) return H2Error.PROTOCOL_ERROR;
-    const fragment = p === 0 && end === payload.length ? payload : payload.subarray(p, end);
     this.stream = id;
     this.endStream = (flags & Flag.END_STREAM) !== 0;
     this.complete = (flags & Flag.END_HEADERS) !== 0;
-    // Payloads are views of read buffers that live on: kept as they are until the block is complete.
-    this.#first = fragment;
+    // Read buffers are not reused: the fragment is kept where it is until the block is complete.
+    this.#first = buf;
+    this.#start = p;
+    this.#end = end;
     this.#more = null;
-    this.#bytes = fragment.length;
+    this.#bytes = end - p;
     this.#frames = 0;
     return 0;
   }
@@ -65,14 +68,15 @@ export class HeaderBlock {
     return 0;
   }
 
-  /** The whole block; the next frame may start another. */
-  take(): Buffer {
+  /** Decodes the whole block into `sink` (throws HpackError as the decoder does); the next frame may start another. */
+  decode(decoder: HpackDecoder, sink: FieldSink): void {
     const first = this.#first!;
     const more = this.#more;
     this.#first = this.#more = null;
     this.stream = 0;
     this.complete = false;
-    return more === null ? first : Buffer.concat([first, ...more]);
+    if (more === null) decoder.decode(first, sink, this.#start, this.#end);
+    else decoder.decode(Buffer.concat([first.subarray(this.#start, this.#end), ...more]), sink);
   }
 
   /** Drops an open block (the connection failed). */

@@ -31,6 +31,8 @@ export class HpackDecoder {
   #start = 0;
   /** The read position in the block being decoded (integers and strings are read at it, without a tuple per read). */
   #p = 0;
+  /** Where the block being decoded ends: nothing at or past it is read (the buffer may hold the next frame there). */
+  #end = 0;
 
   constructor(maxTableSize = 4096) {
     this.#maxAllowed = maxTableSize;
@@ -45,10 +47,10 @@ export class HpackDecoder {
     return this.#names.length - this.#start;
   }
 
-  /** Decodes `block`, calling `sink` per field. Throws HpackError on any malformed input. */
-  decode(block: Uint8Array, sink: FieldSink): void {
-    const end = block.length;
-    this.#p = 0;
+  /** Decodes `block[start, end)`, calling `sink` per field. Throws HpackError on any malformed input. */
+  decode(block: Uint8Array, sink: FieldSink, start = 0, end = block.length): void {
+    this.#p = start;
+    this.#end = end;
     let fieldSeen = false;
     while (this.#p < end) {
       const b = block[this.#p]!;
@@ -90,7 +92,7 @@ export class HpackDecoder {
     }
     let shift = 0;
     for (;;) {
-      if (p >= buf.length) throw new HpackError('truncated integer');
+      if (p >= this.#end) throw new HpackError('truncated integer');
       const b = buf[p++]!;
       v += (b & 0x7f) * 2 ** shift;
       if (b < 0x80) break;
@@ -104,12 +106,12 @@ export class HpackDecoder {
   /** A string literal at the cursor (Huffman or raw, as latin1); the cursor moves past it. */
   #string(buf: Uint8Array): string {
     const p = this.#p;
-    if (p >= buf.length) throw new HpackError('truncated string');
+    if (p >= this.#end) throw new HpackError('truncated string');
     const huffman = buf[p]! >= 0x80;
     const len = this.#int(buf, 7);
     const q = this.#p;
     const end = q + len;
-    if (end > buf.length) throw new HpackError('string past the end of the block');
+    if (end > this.#end) throw new HpackError('string past the end of the block');
     this.#p = end;
     if (!huffman) return Buffer.prototype.toString.call(buf, 'latin1', q, end) as string;
     const s = huffmanDecode(buf, q, end);

@@ -369,6 +369,22 @@ describe('HPACK decoder: RFC 7541 Appendix C', () => {
   ])('refuses %s', (_what, hex) => {
     expect(() => new HpackDecoder(4096).decode(Buffer.from(hex, 'hex'), () => {})).toThrow(HpackError);
   });
+
+  it.each([
+    ['a truncated integer', '3fe1', '01'],
+    ['a string longer than the block', '400a6375', '7374'],
+    ['a literal with its value missing', '4003637573', '0161'],
+  ])('decoding a range of a buffer, refuses %s even when the bytes after the range would complete it', (_what, hex, after) => {
+    const buf = Buffer.from(`aaaa${hex}${after}`, 'hex');
+    expect(() => new HpackDecoder(4096).decode(buf, () => {}, 2, 2 + hex.length / 2)).toThrow(HpackError);
+  });
+
+  it('decodes a range of a buffer, nothing before or after it', () => {
+    const block = Buffer.from('828684410f7777772e6578616d706c652e636f6d', 'hex');
+    const fields: [string, string][] = [];
+    new HpackDecoder(4096).decode(Buffer.concat([Buffer.from('ff', 'hex'), block, Buffer.from('80', 'hex')]), (n, v) => fields.push([n, v]), 1, 1 + block.length);
+    expect(fields).toEqual([[':method', 'GET'], [':scheme', 'http'], [':path', '/'], [':authority', 'www.example.com']]);
+  });
 });
 
 describe('Huffman', () => {

@@ -186,7 +186,7 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
     this.#connectionError(H2Error.FRAME_SIZE_ERROR);
   }
 
-  onFrame(type: number, flags: number, id: number, payload: Buffer): void {
+  onFrame(type: number, flags: number, id: number, buf: Buffer, start: number, end: number): void {
     if (this.#phase === Phase.SETTINGS && type !== FrameType.SETTINGS) {
       // The client preface ends with a SETTINGS frame (RFC 9113 3.4).
       return this.#connectionError(H2Error.PROTOCOL_ERROR);
@@ -195,11 +195,12 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
       // Nothing may interleave with a header block (RFC 9113 6.10).
       return this.#connectionError(H2Error.PROTOCOL_ERROR);
     }
+    // A HEADERS payload is decoded where it is; the others are read as a view (DATA's is passed on).
+    if (type === FrameType.HEADERS) return this.#onHeaders(flags, id, buf, start, end);
+    const payload = buf.subarray(start, end);
     switch (type) {
       case FrameType.DATA:
         return this.#onDataFrame(flags, id, payload);
-      case FrameType.HEADERS:
-        return this.#onHeaders(flags, id, payload);
       case FrameType.PRIORITY:
         if (id === 0) return this.#connectionError(H2Error.PROTOCOL_ERROR);
         if (payload.length !== 5) return this.#connectionError(H2Error.FRAME_SIZE_ERROR);
@@ -300,9 +301,9 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
     this.#streamError(id, H2Error.STREAM_CLOSED);
   }
 
-  #onHeaders(flags: number, id: number, payload: Buffer): void {
+  #onHeaders(flags: number, id: number, buf: Buffer, start: number, end: number): void {
     if (id === 0 || (id & 1) === 0) return this.#connectionError(H2Error.PROTOCOL_ERROR);
-    const error = this.#block.begin(flags, id, payload);
+    const error = this.#block.begin(flags, id, buf, start, end);
     if (error !== 0) return this.#connectionError(error);
     if (this.#block.complete) return this.#headerBlock();
     this.#blockStartedAt = Date.now();
@@ -322,13 +323,12 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
     const endStream = hb.endStream;
     // Depending on itself (RFC 9113 5.3.1): a stream error; the block is still decoded to keep HPACK in step.
     const selfDependent = hb.dependency === id;
-    const block = hb.take();
     const res = this.#streams.get(id);
     const isNew = id > this.#lastStreamId;
     const fields = this.#fields;
     fields.begin(!isNew);
     try {
-      this.#decoder.decode(block, fields.sink);
+      hb.decode(this.#decoder, fields.sink);
     } catch (e) {
       if (e instanceof HpackError) return this.#connectionError(H2Error.COMPRESSION_ERROR);
       throw e;
