@@ -1,8 +1,11 @@
 // Counts the instructions one Skein proxy executes per HTTP/2 request or gRPC call (valgrind's callgrind): a figure that
 // other load on the machine cannot move, for judging a change to the per-request work where wall-clock benches are noise.
-// Usage: node bench/instructions.ts [--proto h2|grpc] [--requests N] [--runs R] [--base DIR] [--variants JSON] [--top K] [--out DIR]
+// Usage: node bench/instructions.ts [--proto h2|grpc|h1] [--requests N] [--runs R] [--base DIR] [--variants JSON] [--policy-defaults] [--top K] [--out DIR]
 //   --proto h2:   h2load (16 connections x 10 streams, 1 KiB answers) -> proxy (h2c) -> HAProxy h2c upstream
 //   --proto grpc: ghz unary calls (4 connections, 16 in flight) -> proxy (h2c) -> the bench's grpc-js Echo server
+//   --proto h1:   h2load --h1 (16 connections, keep-alive, 1 KiB answers) -> proxy -> HAProxy HTTP/1.1 upstream
+//   --policy-defaults: also this checkout with every policy at its defaults (bench/lib/skein-config.ts POLICY_DEFAULTS),
+//     issue 9's figure as a count (the closed-loop bench/policy-cost.ts judges 5 % with 10-20 % of noise per window)
 //   --requests N: requests measured (default 8000); --warmup W: requests before them (default 3 N); --runs R: fresh
 //     proxies per variant (default 2), to show it repeats
 //   --top K: also print the K functions with the most instructions of their own in the measured window (JIT code named
@@ -23,12 +26,15 @@ import { kindOf, readPerfMap, selfCosts, type PerfMap } from './lib/callgrind-ou
 import { binDir } from './lib/install-tools.ts';
 import { runTool } from './lib/load-tools.ts';
 import { freePort, ProcessGroup, waitForPort, type Started } from './lib/process-group.ts';
-import { skeinProxyConfig } from './lib/skein-config.ts';
+import { POLICY_DEFAULTS, skeinProxyConfig, withRouteAndCluster } from './lib/skein-config.ts';
 import { httpStatus, REPO_DIR } from './lib/skein-proxy.ts';
 import { median } from './lib/stats.ts';
 import { cliArg, variantsFrom, type Variant } from './lib/variants.ts';
 
-type Proto = 'h2' | 'grpc';
+type Proto = 'h2' | 'grpc' | 'h1';
+
+/** A variant, and whether its proxy has every policy at its defaults. */
+type IrVariant = Variant & { readonly policyDefaults?: boolean };
 
 /** The proxy's V8 flags as bin/skein.mjs applies them in a pod (bin/process-settings.mjs). */
 const { V8_FLAGS } = (await import(new URL('../bin/process-settings.mjs', import.meta.url).href)) as { V8_FLAGS: Record<string, string[]> };
@@ -37,6 +43,9 @@ const { V8_FLAGS } = (await import(new URL('../bin/process-settings.mjs', import
 function load(group: ProcessGroup, proto: Proto, port: number, n: number, work: string): Promise<string> {
   if (proto === 'h2') {
     return runTool(group, 'h2load', 'h2load', ['-n', String(n), '-c', '16', '-m', '10', '-t', '1', `http://127.0.0.1:${port}/`], 900_000).done;
+  }
+  if (proto === 'h1') {
+    return runTool(group, 'h2load', 'h2load', ['--h1', '-n', String(n), '-c', '16', '-t', '1', `http://127.0.0.1:${port}/`], 900_000).done;
   }
   const args = ['--insecure', '--proto', BENCH_PROTO, '--call', ECHO_CALL, '-n', String(n), '--connections', '4', '--concurrency', '16',
     '--timeout', '60s', '--data', '{"name":"bench"}', '--format', 'json', '--output', join(work, 'ghz.json'), `127.0.0.1:${port}`];
@@ -57,7 +66,7 @@ function checkLoad(proto: Proto, out: string, n: number, work: string, warmUp = 
     }
     return;
   }
-  if (proto === 'h2') {
+  if (proto !== 'grpc') {
     const m = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded/.exec(out);
     const ok = /status codes: (\d+) 2xx/.exec(out);
     if (!m || Number(m[1]) !== n || !ok || Number(ok[1]) !== n) throw new Error(`h2load: not every request succeeded: ${out.slice(-600)}`);
@@ -80,10 +89,11 @@ function buildJs(dir: string): void {
 
 interface RunResult { readonly irPerRequest: number; readonly withoutCompiler: number; readonly kinds: Map<string, number>; readonly dump: string; readonly pid: number }
 
-async function measureOnce(group: ProcessGroup, v: Variant, proto: Proto, upstreamPort: number, warm: number, n: number, work: string, tag: string, perfMap: boolean): Promise<RunResult> {
+async function measureOnce(group: ProcessGroup, v: IrVariant, proto: Proto, upstreamPort: number, warm: number, n: number, work: string, tag: string, perfMap: boolean): Promise<RunResult> {
   const port = await freePort();
   const admin = await freePort();
-  const cfg = skeinProxyConfig('bench-instructions', admin, [{ name: 'ir', port, direction: 'outbound', upstreamPort, upstreamProtocol: 'http2' }]);
+  const plain = skeinProxyConfig('bench-instructions', admin, [{ name: 'ir', port, direction: 'outbound', upstreamPort, upstreamProtocol: proto === 'h1' ? 'http1' : 'http2' }]);
+  const cfg = v.policyDefaults === true ? withRouteAndCluster(plain, POLICY_DEFAULTS) : plain;
   const cfgFile = join(work, `proxy-${tag}.json`);
   writeFileSync(cfgFile, JSON.stringify(cfg));
   const outPrefix = join(work, `callgrind-${tag}`);
@@ -123,7 +133,7 @@ function printTop(dump: string, map: PerfMap, k: number, n: number): void {
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const proto = cliArg(argv, '--proto', 'h2') as Proto;
-  if (proto !== 'h2' && proto !== 'grpc') throw new Error('--proto h2|grpc');
+  if (proto !== 'h2' && proto !== 'grpc' && proto !== 'h1') throw new Error('--proto h2|grpc|h1');
   const n = Number(cliArg(argv, '--requests', '8000'));
   const warm = Number(cliArg(argv, '--warmup', String(3 * n)));
   const runs = Number(cliArg(argv, '--runs', '2'));
@@ -134,18 +144,18 @@ async function main(): Promise<void> {
   const group = new ProcessGroup();
   try {
     let upstreamPort: number;
-    if (proto === 'h2') {
+    if (proto !== 'grpc') {
       const up = { h1: await freePort(), h2: await freePort() };
       writeFileSync(join(work, 'upstream.cfg'), upstreamConfig(up.h1, up.h2, 1024, 1));
       const upstream = group.start('upstream', 'haproxy', ['-db', '-f', join(work, 'upstream.cfg')]);
       await waitForPort(up.h2, 5000, upstream);
-      upstreamPort = up.h2;
+      upstreamPort = proto === 'h1' ? up.h1 : up.h2;
     } else {
       upstreamPort = await freePort();
       const app = group.start('grpc-server', process.execPath, [join(import.meta.dirname, 'grpc', 'grpc-server.ts'), String(upstreamPort)]);
       await waitForPort(upstreamPort, 10_000, app);
     }
-    const variants = variantsFrom(argv);
+    const variants: IrVariant[] = [...variantsFrom(argv), ...(argv.includes('--policy-defaults') ? [{ name: 'policies at defaults', policyDefaults: true }] : [])];
     for (const v of variants) buildJs(v.dir ?? REPO_DIR);
     const results = new Map<string, RunResult[]>(variants.map((v) => [v.name, []]));
     // Interleaved, so that a variant's runs are not all at one end of the session (the count should not care; this shows it).
@@ -154,13 +164,14 @@ async function main(): Promise<void> {
         const res = await measureOnce(group, v, proto, upstreamPort, warm, n, work, `v${i}-r${r}`, top > 0);
         results.get(v.name)!.push(res);
         const kinds = [...res.kinds.entries()].map(([k, x]) => `${k} ${x.toFixed(0)}`).join(', ');
-        process.stderr.write(`${v.name} run ${r + 1}: ${res.irPerRequest.toFixed(0)} instructions per ${proto === 'h2' ? 'request' : 'call'} (${kinds})\n`);
+        process.stderr.write(`${v.name} run ${r + 1}: ${res.irPerRequest.toFixed(0)} instructions per ${proto === 'grpc' ? 'call' : 'request'} (${kinds})\n`);
         if (top > 0 && r === 0) printTop(res.dump, readPerfMap(`/tmp/perf-${res.pid}.map`), top, n);
         if (!keep) rmSync(`/tmp/perf-${res.pid}.map`, { force: true });
       }
     }
-    console.log(`\n${proto === 'h2' ? 'HTTP/2 (h2load 16 x 10, HAProxy h2c upstream)' : 'gRPC unary (ghz 4 connections, 16 in flight, grpc-js upstream)'}: ` +
-      `instructions per ${proto === 'h2' ? 'request' : 'call'} (callgrind Ir, all threads), ${warm} warm-up + ${n} measured, ${new Date().toISOString()}`);
+    const what = { h2: 'HTTP/2 (h2load 16 x 10, HAProxy h2c upstream)', h1: 'HTTP/1.1 (h2load --h1, 16 connections, HAProxy upstream)', grpc: 'gRPC unary (ghz 4 connections, 16 in flight, grpc-js upstream)' }[proto];
+    console.log(`\n${what}: ` +
+      `instructions per ${proto === 'grpc' ? 'call' : 'request'} (callgrind Ir, all threads), ${warm} warm-up + ${n} measured, ${new Date().toISOString()}`);
     console.log('| variant | without the JIT compilers: median (runs, spread) | all: median (runs) |\n|---|---|---|');
     const cell = (xs: number[], base: number | null): string => {
       const m = median(xs) ?? 0;

@@ -300,9 +300,10 @@ async function main(): Promise<void> {
       try {
         const { measurePolicyCost } = await import('./policy-cost.ts');
         log('policies: measurePolicyCost() from bench/policy-cost.ts');
-        // More rounds than the other figures: a 5 % difference is within one window's noise on a shared machine.
-        policies = await measurePolicyCost({ group, upstreamPort: up.h1, workDir: work, rounds: Math.max(5, 2 * opts.runs + 1), seconds: { warm: D.warm, tput: D.tput }, connections: THROUGHPUT_CONNS, log });
-        notes.push(`policy cost: one proxy plain and one with every policy at its defaults (bench/lib/skein-config.ts POLICY_DEFAULTS), wrk ${THROUGHPUT_CONNS} conns, interleaved rounds; ` +
+        // More rounds than the other figures: a 5 % difference is within one window's noise on a shared machine (9: the
+        // rounds' ratios of 5 rounds on the 2026-12-07 VM ran from 0.8 to 1.2).
+        policies = await measurePolicyCost({ group, upstreamPort: up.h1, workDir: work, rounds: Math.max(9, 2 * opts.runs + 1), seconds: { warm: D.warm, tput: D.tput }, connections: THROUGHPUT_CONNS, log });
+        notes.push(`policy cost: one proxy plain and one with every policy at its defaults (bench/lib/skein-config.ts POLICY_DEFAULTS), wrk ${THROUGHPUT_CONNS} conns, interleaved rounds, ratios = median of the rounds' own ratios; ` +
           policies.variants.map((v) => `${v.variant}: ${v.rps} req/s, ${v.reqPerCpuSecond} req per proxy CPU-second (other load ${v.otherCores} cores)`).join('; ') + '.');
       } catch (e) {
         notes.push(`policy cost benchmark failed: ${(e as Error).message}`);
