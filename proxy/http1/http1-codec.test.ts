@@ -174,5 +174,9 @@ describe('head serialization', () => {
   it('refuses values that would end a line and names that are not tokens', () => {
     expect(() => fieldLines({ a: 'x\r\nInjected: 1' })).toThrow(UnsafeHeaderError);
     expect(() => fieldLines({ 'a b': 'x' })).toThrow(UnsafeHeaderError);
+    // Each character that can end a line or a field, alone and at either end of a value.
+    for (const bad of ['\r', '\n', '\0', 'x\n', '\nx', 'x\0y']) expect(() => fieldLines({ a: bad }), JSON.stringify(bad)).toThrow(UnsafeHeaderError);
+    for (const bad of ['', 'a:b', 'caf\u00e9', 'x\u0100', 'a\tb']) expect(() => fieldLines({ [bad]: 'v' }), JSON.stringify(bad)).toThrow(UnsafeHeaderError);
+    expect(fieldLines({ "X-Ok!#$%&'*+-.^_`|~09": 'tab\tand spaces are fine' })).toBe("X-Ok!#$%&'*+-.^_`|~09: tab\tand spaces are fine\r\n");
   });
 });
