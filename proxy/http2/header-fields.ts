@@ -1,4 +1,5 @@
 // Collects and validates one header block, either role (RFC 9113 8.2, 8.3): a malformed block is a stream error, never forwarded.
+import { isToken } from '../http/field-chars.ts';
 import { newHeaderBag, type HeaderBag } from '../http/hop-headers.ts';
 
 /** Why a header block was refused; each maps to the RST_STREAM code the connection sends. */
@@ -14,9 +15,6 @@ export type FieldsVerdict = (typeof FieldsVerdict)[keyof typeof FieldsVerdict];
 /** Field names that are lower-case tokens: one lookup per character. */
 const NAME_CHAR = new Uint8Array(128);
 for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz") NAME_CHAR[c.charCodeAt(0)] = 1;
-/** Token characters of any case (for :method). */
-const TOKEN_CHAR = new Uint8Array(128);
-for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TOKEN_CHAR[c.charCodeAt(0)] = 1;
 
 /** A response :status: three digits, 100-599. */
 const STATUS = /^[1-5][0-9][0-9]$/;
@@ -27,15 +25,6 @@ const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connecti
  * header object, so that the object is the end-to-end header set the proxy passes on without copying it.
  */
 const NOT_FORWARDED_IN_RESPONSE = new Set(['te', 'trailer', 'http2-settings', 'host']);
-
-function isToken(s: string, table: Uint8Array): boolean {
-  if (s.length === 0) return false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 128 || table[c] === 0) return false;
-  }
-  return true;
-}
 
 /** A value with no control character but HTAB, and no leading or trailing whitespace (RFC 9113 8.2.1; stricter on CTLs, as our HTTP/1 parser is). */
 function validValue(v: string): boolean {
@@ -163,7 +152,7 @@ export class HeaderFields {
     const h = this.headers;
     const method = h[':method'] as string | undefined;
     const path = h[':path'] as string | undefined;
-    if (method === undefined || !isToken(method, TOKEN_CHAR)) return this.#malformed();
+    if (method === undefined || !isToken(method)) return this.#malformed();
     if (method === 'CONNECT') {
       // Plain CONNECT (no extended protocol): only :authority (the listener answers it 405).
       if (h[':scheme'] !== undefined || path !== undefined || h[':authority'] === undefined) return this.#malformed();

@@ -1,4 +1,5 @@
 // HPACK header block encoder (RFC 7541): static-table matches, a dynamic table for repeated fields, Huffman for what it keeps.
+import { lineSafe } from '../http/field-chars.ts';
 import { huffmanEncode, huffmanLength } from './huffman.ts';
 import { STATIC_TABLE } from './hpack-tables.ts';
 
@@ -97,7 +98,7 @@ export class HpackEncoder {
         return true;
       }
     }
-    if (!safe(value)) return false;
+    if (!lineSafe(value)) return false;
     const nameIdx = st !== undefined ? st.index : dyn !== undefined ? this.#inserted - dyn.latest + 62 : 0;
     if (NEVER_INDEX.has(name)) {
       this.#literal(nameIdx, name, 4, 0x10, false);
@@ -234,13 +235,4 @@ export class HpackEncoder {
       this.#pos += this.#buf.write(s, this.#pos, 'latin1');
     }
   }
-}
-
-/** No CR, LF or NUL (RFC 9113 8.2.1: never sent, whatever the peer would make of them). */
-export function safe(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 0 || c === 0x0a || c === 0x0d) return false;
-  }
-  return true;
 }
