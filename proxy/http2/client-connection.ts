@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { ERRORS, ProxyError } from '../errors/proxy-error.ts';
 import type { HeaderBag } from '../http/hop-headers.ts';
-import { encodeFields, isEmptyObject } from './field-encoding.ts';
+import { encodeFields, encodeTrailers, isEmptyObject } from './field-encoding.ts';
 import { RecvWindow, grow } from './flow-window.ts';
 import { FrameOutput } from './frame-output.ts';
 import { Flag, FrameReader, FrameType, type FrameHandler } from './frame-reader.ts';
@@ -628,13 +628,9 @@ export class Http2ClientConnection implements FrameHandler {
     if (s.endPending) {
       const t = s.trailers;
       const enc = this.#encoder;
-      if (t !== null) enc.begin();
-      if (t !== null && encodeFields(enc, t)) this.#out.headerBlock(s.id, enc.buffer, enc.length, true, this.#peer.maxFrame);
-      else {
-        // No trailers, or trailers that cannot be sent (CR, LF or NUL): the body just ends.
-        if (t !== null) enc.abandon();
-        this.#out.frame(FrameType.DATA, Flag.END_STREAM, s.id, null);
-      }
+      if (t !== null && encodeTrailers(enc, t)) this.#out.headerBlock(s.id, enc.buffer, enc.length, true, this.#peer.maxFrame);
+      // No trailers, or trailers that cannot be sent (CR, LF or NUL): the body just ends.
+      else this.#out.frame(FrameType.DATA, Flag.END_STREAM, s.id, null);
       s.localClosed = true;
       return;
     }

@@ -36,6 +36,17 @@ function fieldName(s: string): string | null {
   return upper ? s.toLowerCase() : s;
 }
 
+/**
+ * A trailer block, begun here: false when a field cannot be sent (CR, LF or NUL), the block then abandoned (what both
+ * roles do before they end a stream some other way).
+ */
+export function encodeTrailers(enc: HpackEncoder, trailers: Readonly<Record<string, unknown>>): boolean {
+  enc.begin();
+  if (encodeFields(enc, trailers)) return true;
+  enc.abandon();
+  return false;
+}
+
 export function isEmptyObject(o: Readonly<Record<string, unknown>>): boolean {
   for (const _ in o) return false;
   return true;

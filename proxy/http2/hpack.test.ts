@@ -1,5 +1,6 @@
 // HPACK against RFC 7541 Appendix C (the vectors as golang.org/x/net/http2/hpack's tests carry them), Huffman, and encoder round trips.
 import { describe, expect, it } from 'vitest';
+import { encodeTrailers } from './field-encoding.ts';
 import { HpackDecoder, HpackError } from './hpack-decoder.ts';
 import { HpackEncoder } from './hpack-encoder.ts';
 import { huffmanDecode, huffmanEncode, huffmanLength } from './huffman.ts';
@@ -466,5 +467,16 @@ describe('HPACK encoder', () => {
     }
     // A value found in a table is written as an index (it was checked on its way in).
     expect(enc.encode([['x-new', 'added to our table only']])).toHaveLength(1);
+  });
+
+  it('encodeTrailers: a trailer block that cannot be sent is refused and abandoned; one that can is whole', () => {
+    const enc = new HpackEncoder();
+    const dec = new HpackDecoder(4096);
+    expect(encodeTrailers(enc, { 'grpc-status': '13', 'grpc-message': 'a\r\nx-forged: 1' })).toBe(false);
+    // Abandoned: the next block starts by emptying the peer's table (a size update to 0).
+    expect(encodeTrailers(enc, { 'grpc-status': '0', 'grpc-message': 'ok' })).toBe(true);
+    const block = Buffer.from(enc.end());
+    expect(block[0]).toBe(0x20);
+    expect(decodeAll(dec, block)).toEqual([['grpc-status', '0'], ['grpc-message', 'ok']]);
   });
 });

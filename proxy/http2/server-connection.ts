@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import type { LimitsConfig } from '../../api/config/proxy-config.ts';
 import type { HeaderBag } from '../http/hop-headers.ts';
 import { Flag, FrameReader, FrameType, type FrameHandler } from './frame-reader.ts';
-import { encodeFields, isEmptyObject } from './field-encoding.ts';
+import { encodeFields, encodeTrailers, isEmptyObject } from './field-encoding.ts';
 import { FrameOutput } from './frame-output.ts';
 import { goawayFrame, pingFrame, settingsFrame } from './frame-writer.ts';
 import { DEFAULT_WINDOW, H2Error, MAX_WINDOW, PREFACE, Setting } from './h2-codes.ts';
@@ -558,9 +558,7 @@ export class Http2ServerConnection implements FrameHandler, StreamWriter {
       const t = res.trailers;
       if (t !== null && !isEmptyObject(t)) {
         const enc = this.#encoder;
-        enc.begin();
-        if (!encodeFields(enc, t)) {
-          enc.abandon();
+        if (!encodeTrailers(enc, t)) {
           this.reset(res, H2Error.INTERNAL_ERROR);
           return;
         }
