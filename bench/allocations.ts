@@ -1,5 +1,5 @@
 // Bytes the proxy allocates per HTTP/2 request or gRPC call: what its collector has to clear, counted by V8 itself.
-// Usage: node bench/allocations.ts [--proto h2|grpc] [--requests N] [--runs R] [--base DIR] [--rps R]
+// Usage: node bench/allocations.ts [--proto h2|grpc|h1] [--requests N] [--runs R] [--base DIR] [--rps R]
 // The proxy runs natively with `--trace-gc-nvp`: each collection prints `allocated=` (bytes allocated since the one
 // before). W requests warm it up, then N are sent; bytes per request = the sum of `allocated=` of the collections in the
 // measured phase / N, and scavenges per 1000 requests beside it. Timing cannot move the sum much (only which collection
@@ -34,7 +34,7 @@ async function measureOnce(group: ProcessGroup, v: Variant, proto: Proto, upstre
   const port = await freePort();
   const admin = await freePort();
   const cfgFile = join(work, `proxy-${tag}.json`);
-  writeFileSync(cfgFile, JSON.stringify(skeinProxyConfig('bench-alloc', admin, [{ name: 'al', port, direction: 'outbound', upstreamPort, upstreamProtocol: 'http2' }])));
+  writeFileSync(cfgFile, JSON.stringify(skeinProxyConfig('bench-alloc', admin, [{ name: 'al', port, direction: 'outbound', upstreamPort, upstreamProtocol: proto === 'h1' ? 'http1' : 'http2' }])));
   const proc = group.start(`skein-${tag}`, process.execPath, [...(V8_FLAGS.proxy ?? []), '--trace-gc-nvp', ...(v.args ?? []),
     join(v.dir ?? REPO_DIR, 'bin', 'skein.mjs'), 'proxy', '--config', cfgFile], { SKEIN_PROCESS_SETTINGS: '0', ...v.env });
   // The group keeps only the last 8 KiB of output: the trace is read here as it comes.
@@ -67,7 +67,7 @@ async function main(): Promise<void> {
     for (let r = 0; r < runs; r++) {
       for (const [i, v] of variants.entries()) {
         const m = await measureOnce(group, v, proto, upstreamPort, warm, n, work, `v${i}-r${r}`, rps);
-        console.log(`${proto} ${v.name} run ${r + 1}: ${m.bytes.toFixed(0)} bytes allocated per ${proto === 'h2' ? 'request' : 'call'}, ${m.scavenges.toFixed(2)} scavenges per 1000`);
+        console.log(`${proto} ${v.name} run ${r + 1}: ${m.bytes.toFixed(0)} bytes allocated per ${proto === 'grpc' ? 'call' : 'request'}, ${m.scavenges.toFixed(2)} scavenges per 1000`);
       }
     }
   } finally {

@@ -20,37 +20,19 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BENCH_PROTO, ECHO_CALL } from './grpc/grpc-server.ts';
-import { upstreamConfig } from './lib/haproxy-config.ts';
 import { kindOf, readPerfMap, selfCosts, type PerfMap } from './lib/callgrind-out.ts';
-import { binDir } from './lib/install-tools.ts';
-import { runTool } from './lib/load-tools.ts';
-import { freePort, ProcessGroup, waitForPort, type Started } from './lib/process-group.ts';
+import { loadPhase, startUpstream, type Proto } from './lib/h2-workload.ts';
+import { freePort, ProcessGroup, type Started } from './lib/process-group.ts';
 import { POLICY_DEFAULTS, skeinProxyConfig, withRouteAndCluster } from './lib/skein-config.ts';
 import { httpStatus, REPO_DIR } from './lib/skein-proxy.ts';
 import { median } from './lib/stats.ts';
 import { cliArg, variantsFrom, type Variant } from './lib/variants.ts';
-
-type Proto = 'h2' | 'grpc' | 'h1';
 
 /** A variant, and whether its proxy has every policy at its defaults. */
 type IrVariant = Variant & { readonly policyDefaults?: boolean };
 
 /** The proxy's V8 flags as bin/skein.mjs applies them in a pod (bin/process-settings.mjs). */
 const { V8_FLAGS } = (await import(new URL('../bin/process-settings.mjs', import.meta.url).href)) as { V8_FLAGS: Record<string, string[]> };
-
-/** One phase of load: h2load or ghz with a fixed request count, closed loop. */
-function load(group: ProcessGroup, proto: Proto, port: number, n: number, work: string): Promise<string> {
-  if (proto === 'h2') {
-    return runTool(group, 'h2load', 'h2load', ['-n', String(n), '-c', '16', '-m', '10', '-t', '1', `http://127.0.0.1:${port}/`], 900_000).done;
-  }
-  if (proto === 'h1') {
-    return runTool(group, 'h2load', 'h2load', ['--h1', '-n', String(n), '-c', '16', '-t', '1', `http://127.0.0.1:${port}/`], 900_000).done;
-  }
-  const args = ['--insecure', '--proto', BENCH_PROTO, '--call', ECHO_CALL, '-n', String(n), '--connections', '4', '--concurrency', '16',
-    '--timeout', '60s', '--data', '{"name":"bench"}', '--format', 'json', '--output', join(work, 'ghz.json'), `127.0.0.1:${port}`];
-  return runTool(group, 'ghz', join(binDir(), 'ghz'), args, 900_000).done;
-}
 
 /**
  * Fails unless every request of the measured phase succeeded (an error answer costs less than a forwarded one). In the
@@ -107,9 +89,9 @@ async function measureOnce(group: ProcessGroup, v: IrVariant, proto: Proto, upst
     if (proc.child.exitCode !== null || Date.now() > deadline) throw new Error(`${tag}: proxy not ready: ${proc.output().slice(-1500)}`);
     await new Promise((r) => setTimeout(r, 250));
   }
-  checkLoad(proto, await load(group, proto, port, warm, work), warm, work, true);
+  checkLoad(proto, await loadPhase(group, proto, port, warm, work), warm, work, true);
   control(proc.pid, '--zero');
-  checkLoad(proto, await load(group, proto, port, n, work), n, work);
+  checkLoad(proto, await loadPhase(group, proto, port, n, work), n, work);
   control(proc.pid, '--dump=measured');
   const dump = readdirSync(work).filter((f) => f.startsWith(`callgrind-${tag}.${proc.pid}.`)).map((f) => join(work, f)).sort().at(-1);
   proc.child.kill('SIGKILL');
@@ -143,18 +125,7 @@ async function main(): Promise<void> {
   mkdirSync(work, { recursive: true });
   const group = new ProcessGroup();
   try {
-    let upstreamPort: number;
-    if (proto !== 'grpc') {
-      const up = { h1: await freePort(), h2: await freePort() };
-      writeFileSync(join(work, 'upstream.cfg'), upstreamConfig(up.h1, up.h2, 1024, 1));
-      const upstream = group.start('upstream', 'haproxy', ['-db', '-f', join(work, 'upstream.cfg')]);
-      await waitForPort(up.h2, 5000, upstream);
-      upstreamPort = proto === 'h1' ? up.h1 : up.h2;
-    } else {
-      upstreamPort = await freePort();
-      const app = group.start('grpc-server', process.execPath, [join(import.meta.dirname, 'grpc', 'grpc-server.ts'), String(upstreamPort)]);
-      await waitForPort(upstreamPort, 10_000, app);
-    }
+    const upstreamPort = await startUpstream(group, proto, work);
     const variants: IrVariant[] = [...variantsFrom(argv), ...(argv.includes('--policy-defaults') ? [{ name: 'policies at defaults', policyDefaults: true }] : [])];
     for (const v of variants) buildJs(v.dir ?? REPO_DIR);
     const results = new Map<string, RunResult[]>(variants.map((v) => [v.name, []]));
