@@ -10,6 +10,7 @@ import type { ControlPlaneClient } from './control/control-plane-client.ts';
 import type { BackoffOptions } from './control/reconnect-backoff.ts';
 import { log } from './log.ts';
 import { watchAppExit } from './sidecar/app-exit-watcher.ts';
+import { pinPerformanceGlobal } from './performance-global.ts';
 import { ProxyRuntime, type WorkloadTlsSource } from './proxy-runtime.ts';
 import { ProxyMetrics } from './telemetry/proxy-metrics.ts';
 import { readWorkloadEnv } from './telemetry/workload-env.ts';
@@ -164,6 +165,7 @@ export async function startProxy(config: ProxyConfig, options: ProxyProcessOptio
 
 /** Runs the proxy until SIGTERM/SIGINT (or POST /drain), then drains and exits 0. */
 export async function runProxyProcess(config: ProxyConfig, options: ProxyProcessOptions = {}): Promise<void> {
+  pinPerformanceGlobal();
   // A bug on one connection must not take every other connection down: log it, count it, keep serving.
   process.on('uncaughtException', (e) => log('error', 'uncaught exception (connection dropped, proxy continues)', { error: String(e?.stack ?? e) }));
   process.on('unhandledRejection', (e) => log('error', 'unhandled rejection', { error: String(e) }));

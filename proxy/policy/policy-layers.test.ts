@@ -19,7 +19,7 @@ import { FaultDecision } from './fault-decision.ts';
 import { faultInjectionLayer } from './fault-injection.ts';
 import { localRateLimitLayer } from './local-rate-limit.ts';
 import { requestMirrorLayer } from './request-mirror.ts';
-import { ATTEMPT_HEADER, retryLayer, type RetryCounters } from './retry.ts';
+import { retryLayer, type RetryCounters } from './retry.ts';
 import { RetryBudget } from './retry-budget.ts';
 import { RetryPolicy } from './retry-policy.ts';
 import { TokenBucket } from './token-bucket.ts';
@@ -73,7 +73,7 @@ function upstream(statuses: (number | ProxyError)[]) {
   const svc: Service = async (req) => {
     let got: string | null = null;
     if (req.body !== null) got = req.body.open({ data: () => true, end: () => {}, error: () => {} })?.toString() ?? '';
-    seen.push({ attempt: String(req.headers[ATTEMPT_HEADER]), body: got });
+    seen.push({ attempt: req.countsAttempts ? String(req.attempt) : 'not counted', body: got });
     const s = statuses.shift() ?? 200;
     if (s instanceof ProxyError) throw s;
     const body = new FakeBody();

@@ -11,10 +11,7 @@ import type { CircuitBreaker } from './circuit-breaker.ts';
 import type { RetryBudget } from './retry-budget.ts';
 import type { RetryPolicy } from './retry-policy.ts';
 import { startAttempt } from './timeout.ts';
-
-/** The request header telling the upstream which try this is (as Envoy's x-envoy-attempt-count). */
-export const ATTEMPT_HEADER = 'x-skein-attempt-count';
-const ATTEMPT_VALUES = Array.from({ length: 12 }, (_, i) => String(i));
+import { ATTEMPT_HEADER } from '../stack/attempt-count.ts';
 
 /** Why a retry was not made, for metrics and tests. */
 export interface RetryCounters {
@@ -50,31 +47,63 @@ class RetryService {
     this.counters = counters;
   }
 
-  readonly call = async (req: ProxyRequest): Promise<ProxyResponse> => {
-    const deps = this.#deps;
+  /**
+   * The first try costs no async frame: the retry loop (an async function) starts only when its answer or failure is
+   * worth another try. A first try that answers is passed on from a `then` (the async frame and its promise were a third
+   * of what the policy defaults added to a request, bench/instructions.ts --policy-defaults).
+   */
+  readonly call = (req: ProxyRequest): Promise<ProxyResponse> => {
     const policy = this.#policy;
     // One clock read for the deposit and the first try's deadline (each retry reads it again after its backoff).
-    let now = deps.now();
+    const now = this.#deps.now();
     this.#budget.deposit(now);
+    // The client stage writes the try's number (attempt-count.ts); one the client sent is not passed on.
+    const headers = req.headers;
+    if (headers[ATTEMPT_HEADER] !== undefined) delete headers[ATTEMPT_HEADER];
+    req.countsAttempts = true;
     // gRPC calls are all POST: for them the status decides (as in gRPC's own retry policy and Istio).
-    const retryable = req.grpc || policy.methodRetryable(req.method);
+    const retryable = policy.maxTries > 1 && (req.grpc || policy.methodRetryable(req.method));
     if (retryable) req.body?.retain(policy.config.maxBufferedBodyBytes);
     const overall = req.deadline;
+    const perTry = startAttempt(req, overall, policy.config.perTryTimeoutMs, now);
+    let p: Promise<ProxyResponse>;
+    try {
+      p = this.#inner(req);
+    } catch (e) {
+      p = Promise.reject(e as Error);
+    }
+    // Nothing to decide afterwards: the try's deadline is the request's, and no answer is retried.
+    if (!retryable && !perTry) return p;
+    return p.then(
+      (res) => {
+        req.deadline = overall;
+        return retryable && !req.cancelled && this.#mayRetry(req, res) ? this.#retry(req, res, null, overall) : res;
+      },
+      (e: unknown) => {
+        req.deadline = overall;
+        const error = tryError(e, perTry);
+        if (!retryable || req.cancelled || !this.#policy.errorRetryable(error)) throw error;
+        return this.#retry(req, null, error, overall);
+      },
+    );
+  };
+
+  /** Whether an answer might be worth another try: its status, or a gRPC answer whose status may come in trailers. */
+  #mayRetry(req: ProxyRequest, res: ProxyResponse): boolean {
+    const policy = this.#policy;
+    const grpcStatus = grpcStatusOf(res);
+    if (policy.responseRetryable(res.status, grpcStatus)) return true;
+    return grpcStatus === undefined && req.grpc && res.body !== null && policy.retriesGrpc;
+  }
+
+  /** From a try that settled with `res` or `error` on: decides, waits, tries again, until an answer or failure is final. */
+  async #retry(req: ProxyRequest, first: ProxyResponse | null, firstError: ProxyError | null, overall: number): Promise<ProxyResponse> {
+    const deps = this.#deps;
+    const policy = this.#policy;
     const perTryMs = policy.config.perTryTimeoutMs;
+    let res = first;
+    let error = firstError;
     for (;;) {
-      req.headers[ATTEMPT_HEADER] = ATTEMPT_VALUES[req.attempt] ?? String(req.attempt);
-      const perTry = startAttempt(req, overall, perTryMs, now);
-      let res: ProxyResponse | null = null;
-      let error: ProxyError | null = null;
-      try {
-        res = await this.#inner(req);
-      } catch (e) {
-        error = e instanceof ProxyError ? e : new ProxyError(ERRORS.internal, undefined, { cause: e });
-        // The attempt's own deadline was the per-try one: this try timed out, not the request.
-        if (perTry && error.spec === ERRORS.timeout) error = new ProxyError(ERRORS.perTryTimeout, undefined, { cause: error });
-      }
-      req.deadline = overall;
-      if (!retryable || req.attempt >= policy.maxTries || req.cancelled) return settle(res, error);
       let grpcStatus = res === null ? undefined : grpcStatusOf(res);
       if (res !== null && grpcStatus === undefined && req.grpc && res.body !== null && policy.retriesGrpc) {
         // grpc-status may come in trailers after an empty body: look before deciding.
@@ -109,9 +138,24 @@ class RetryService {
       }
       if (req.cancelled) throw new ProxyError(ERRORS.clientCancelled);
       req.attempt++;
-      now = deps.now();
+      const perTry = startAttempt(req, overall, perTryMs, deps.now());
+      res = null;
+      error = null;
+      try {
+        res = await this.#inner(req);
+      } catch (e) {
+        error = tryError(e, perTry);
+      }
+      req.deadline = overall;
+      if (req.attempt >= policy.maxTries || req.cancelled) return settle(res, error);
     }
-  };
+  }
+}
+
+/** A try's failure as a ProxyError; a timeout under the per-try deadline is this try's, not the request's. */
+function tryError(e: unknown, perTry: boolean): ProxyError {
+  const error = e instanceof ProxyError ? e : new ProxyError(ERRORS.internal, undefined, { cause: e });
+  return perTry && error.spec === ERRORS.timeout ? new ProxyError(ERRORS.perTryTimeout, undefined, { cause: error }) : error;
 }
 
 function settle(res: ProxyResponse | null, error: ProxyError | null): ProxyResponse {

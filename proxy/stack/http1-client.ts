@@ -8,6 +8,7 @@ import type { BodySink } from '../http1/server-connection.ts';
 import type { EndpointHandle } from '../upstream/upstream-cluster.ts';
 import type { ProxyRequest } from './proxy-request.ts';
 import { ProxyResponse, type ResponseBody } from './proxy-response.ts';
+import { attemptCountLine } from './attempt-count.ts';
 import { UpstreamAttempt } from './upstream-attempt.ts';
 
 /** Sends `req` to `req.endpoint` over HTTP/1.1; framing is always regenerated (Content-Length when known, else chunked). */
@@ -18,7 +19,8 @@ export function http1Client(req: ProxyRequest): Promise<ProxyResponse> {
   const body = req.body;
   const hasBody = body !== null;
   const chunked = hasBody && headers['content-length'] === undefined;
-  const head = `${req.method} ${req.path} HTTP/1.1\r\n${fieldLines(headers)}${chunked ? 'transfer-encoding: chunked\r\n' : ''}\r\n`;
+  const attemptLine = req.countsAttempts ? attemptCountLine(req.attempt) : '';
+  const head = `${req.method} ${req.path} HTTP/1.1\r\n${fieldLines(headers)}${attemptLine}${chunked ? 'transfer-encoding: chunked\r\n' : ''}\r\n`;
   const x = new Http1Exchange(req, req.endpoint!, head, chunked);
   x.attempt();
   return x.promise;

@@ -7,6 +7,7 @@ import type { ClientStreamHandler, Http2ClientConnection, Http2ClientStream } fr
 import type { Http2PoolWaiter } from '../upstream/http2-pool.ts';
 import type { ProxyRequest } from './proxy-request.ts';
 import { ProxyResponse, type ResponseBody } from './proxy-response.ts';
+import { ATTEMPT_HEADER, attemptCountValue } from './attempt-count.ts';
 import { UpstreamAttempt } from './upstream-attempt.ts';
 
 /** Transparent re-sends of one attempt when the server did not process it (REFUSED_STREAM, above a GOAWAY's last id). */
@@ -43,6 +44,7 @@ class Http2Exchange extends UpstreamAttempt implements Http2PoolWaiter, ClientSt
     if (this.aborted) return;
     const req = this.req;
     const body = req.body;
+    if (req.countsAttempts) req.headers[ATTEMPT_HEADER] = attemptCountValue(req.attempt);
     const te = req.grpc || req.headers.te !== undefined;
     const s = conn.request(req.method, req.authority, req.path, req.headers, te, body === null, this);
     if (s === null) return this.fail(new ProxyError(ERRORS.badRequest, 'a request field cannot be sent over HTTP/2'));

@@ -6,6 +6,7 @@ import type { BodySink } from '../http1/server-connection.ts';
 import type { EndpointHandle } from '../upstream/upstream-cluster.ts';
 import type { ProxyRequest } from './proxy-request.ts';
 import { ProxyResponse, type ResponseBody } from './proxy-response.ts';
+import { ATTEMPT_HEADER, attemptCountValue } from './attempt-count.ts';
 import { UpstreamAttempt } from './upstream-attempt.ts';
 
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_FLAG_END_STREAM } = http2.constants;
@@ -18,6 +19,7 @@ export function nodeHttp2Client(req: ProxyRequest): Promise<ProxyResponse> {
   headers[':authority'] = req.authority;
   headers[':scheme'] = 'http';
   if (req.grpc || headers.te !== undefined) headers.te = 'trailers';
+  if (req.countsAttempts) headers[ATTEMPT_HEADER] = attemptCountValue(req.attempt);
   const endpoint = req.endpoint!;
   const body = req.body;
   let stream: http2.ClientHttp2Stream;

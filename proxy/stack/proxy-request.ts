@@ -72,6 +72,8 @@ export class ProxyRequest {
   attemptObserver: AttemptObserver | null = null;
   /** 1 for the first try; a retry layer increments it before calling its inner service again. */
   attempt = 1;
+  /** Set by a retry layer: the client stage sends `attempt` to the upstream (x-skein-attempt-count, attempt-count.ts). */
+  countsAttempts = false;
   /** Set by the route stage. */
   route: CompiledRoute | null = null;
   /** Set by the route stage (the weighted backend chosen). */
