@@ -226,26 +226,32 @@ describe('circuit breaker layer', () => {
     expect(b.active).toBe(0);
   });
 
-  it('refuses pending requests beyond the limit at once and frees the slot when the body ends', async () => {
+  it("refuses pending requests beyond the limit at once, and the attempt frees the slot when its body ends or is cancelled", async () => {
     vi.useFakeTimers();
     const breaker = new CircuitBreaker({ maxConnections: 10, maxPendingRequests: 1, pendingTimeoutMs: 1000, maxRequests: 1, maxActiveRetries: 1 });
-    let answer!: (r: ProxyResponse) => void;
-    const hung: Service = () => new Promise((r) => (answer = r));
-    const s = circuitBreakerLayer(breaker)(hung);
+    const up = playedUpstream();
+    const s = circuitBreakerLayer(breaker)(up.svc);
     const a = s(request());
     const b = s(request());
     const c = await s(request()).catch((e: ProxyError) => e);
     expect((c as ProxyError).spec).toBe(ERRORS.circuitMaxPending);
-    answer(new ProxyResponse(200, {}, new FakeBody()));
+    expect(up.attempts).toHaveLength(1);
+    up.attempts[0]!.answer();
     const ra = await a;
     expect(breaker.active).toBe(1); // the slot is still held until the body ends...
-    await vi.advanceTimersByTimeAsync(0);
-    ra.body!.start({ data: () => true, end: () => {}, error: () => {} });
+    ra.body!.start(recorder().sink);
+    up.attempts[0]!.complete();
     // ...then goes to the waiting request.
     await vi.advanceTimersByTimeAsync(0);
     expect(breaker.pending).toBe(0);
-    answer(new ProxyResponse(204, {}, null));
-    expect((await b).status).toBe(204);
+    expect(up.attempts).toHaveLength(2);
+    up.attempts[1]!.answer();
+    (await b).body!.cancel();
+    expect(breaker.active).toBe(0);
+    // A failed attempt gives its slot back too.
+    const d = s(request());
+    up.attempts[2]!.failWith(new ProxyError(ERRORS.upstreamReset));
+    expect(await d.catch((e: ProxyError) => e.spec)).toBe(ERRORS.upstreamReset);
     expect(breaker.active).toBe(0);
   });
 });

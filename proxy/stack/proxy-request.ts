@@ -43,6 +43,11 @@ export interface AttemptObserver {
   failed(endpoint: EndpointHandle, e: ProxyError): void;
 }
 
+/** A slot a cluster layer admitted the attempt into (the circuit breaker's), given back once the attempt is over. */
+export interface Admission {
+  release(): void;
+}
+
 /**
  * One request as the layers see it. Built once by serve; layers may rewrite `headers`, and route/balance fill in `route`,
  * `cluster` and `endpoint` for the layers below them. Plain class (one shape for every request, no per-request closures).
@@ -70,6 +75,11 @@ export class ProxyRequest {
   streamIdleMs = 0;
   /** Set by a cluster layer (outlier detection): told each attempt's result. */
   attemptObserver: AttemptObserver | null = null;
+  /**
+   * Set by a cluster layer (the circuit breaker) just before it calls the service below: the upstream attempt made next
+   * takes it (and clears this) and releases it when it is over: its body complete, failed or cancelled.
+   */
+  admission: Admission | null = null;
   /** 1 for the first try; a retry layer increments it before calling its inner service again. */
   attempt = 1;
   /** Set by a retry layer: the client stage sends `attempt` to the upstream (x-skein-attempt-count, attempt-count.ts). */

@@ -4,7 +4,7 @@ import { ERRORS, ProxyError } from '../errors/proxy-error.ts';
 import type { HeaderBag } from '../http/hop-headers.ts';
 import type { EndpointHandle } from '../upstream/upstream-cluster.ts';
 import { DeadlineQueue, type Deadlined } from './deadline-queue.ts';
-import type { CancelHandler, ProxyRequest } from './proxy-request.ts';
+import type { Admission, CancelHandler, ProxyRequest } from './proxy-request.ts';
 import type { ProxyResponse, ResponseSink } from './proxy-response.ts';
 
 /** Body bytes held for a response whose consumer has not started yet before the upstream is paused. */
@@ -22,6 +22,8 @@ export abstract class UpstreamAttempt implements CancelHandler, Deadlined {
   #reject!: (e: ProxyError) => void;
   #settled = false;
   #released = false;
+  /** The circuit breaker's slot this attempt holds (req.admission when it was made), released with the endpoint's. */
+  #admission: Admission | null;
   /** @internal DeadlineQueue's: the attempt's deadline and its place in the queue (-1: none). */
   deadlineAt = 0;
   /** @internal */
@@ -44,6 +46,8 @@ export abstract class UpstreamAttempt implements CancelHandler, Deadlined {
     this.req = req;
     this.endpoint = endpoint;
     endpoint.state.active++;
+    this.#admission = req.admission;
+    req.admission = null;
     const sentAt = performance.now();
     this.#sentAt = sentAt;
     this.promise = new Promise<ProxyResponse>((resolve, reject) => {
@@ -155,6 +159,7 @@ export abstract class UpstreamAttempt implements CancelHandler, Deadlined {
     if (!this.#released) {
       this.#released = true;
       this.endpoint.state.active--;
+      this.#admission?.release();
     }
   }
 
