@@ -2,8 +2,20 @@
 import type { RetryPolicyConfig } from '../../api/config/policy-config.ts';
 import { ERRORS, type ProxyError } from '../errors/proxy-error.ts';
 
-/** Methods whose repetition has the same effect as one request (RFC 9110 9.2.2). */
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+/** Whether repeating the method has the same effect as one request (RFC 9110 9.2.2): a switch, not a Set lookup per request. */
+function idempotent(method: string): boolean {
+  switch (method) {
+    case 'GET':
+    case 'HEAD':
+    case 'OPTIONS':
+    case 'TRACE':
+    case 'PUT':
+    case 'DELETE':
+      return true;
+    default:
+      return false;
+  }
+}
 
 const GRPC_CODE: Readonly<Record<string, number>> = { cancelled: 1, 'deadline-exceeded': 4, 'resource-exhausted': 8, internal: 13, unavailable: 14 };
 
@@ -40,7 +52,7 @@ export class RetryPolicy {
 
   /** Whether requests with this method may be retried at all. */
   methodRetryable(method: string): boolean {
-    return this.config.retryNonIdempotent || IDEMPOTENT.has(method);
+    return this.config.retryNonIdempotent || idempotent(method);
   }
 
   /** Whether an answer is worth another try: its HTTP status, or (gRPC) the grpc-status of a trailers-only answer. */
