@@ -1,5 +1,6 @@
 // The retry layer: tries again on retryable answers and failures, within attempts, budget, breaker and deadline, replaying the body.
 import { ERRORS, ProxyError } from '../errors/proxy-error.ts';
+import { ATTEMPT_HEADER } from '../stack/attempt-count.ts';
 import type { PolicyDeps } from '../stack/policy-slot.ts';
 import type { ProxyRequest } from '../stack/proxy-request.ts';
 import type { ProxyResponse } from '../stack/proxy-response.ts';
@@ -11,7 +12,6 @@ import type { CircuitBreaker } from './circuit-breaker.ts';
 import type { RetryBudget } from './retry-budget.ts';
 import type { RetryPolicy } from './retry-policy.ts';
 import { startAttempt } from './timeout.ts';
-import { ATTEMPT_HEADER } from '../stack/attempt-count.ts';
 
 /** Why a retry was not made, for metrics and tests. */
 export interface RetryCounters {

@@ -294,9 +294,13 @@ describe('a collector that is down', () => {
       const dropped = [...metrics.matchAll(/^skein_trace_spans_dropped_total\{reason="(\w+)"\} (\d+)/gm)].reduce((a, m) => a + Number(m[2]), 0);
       // 1200 spans (request + attempt each); at most 50 queued and 10 in flight remain undecided.
       expect(dropped).toBeGreaterThanOrEqual(1200 - 60);
-      expect(metrics).toMatch(/^skein_trace_spans_dropped_total\{reason="queue_full"\} [1-9]/m);
       expect(metrics).not.toMatch(/^skein_trace_spans_exported_total [1-9]/m);
-      if (kind === 'hanging') expect(maxOpen).toBe(1);
+      if (kind === 'hanging') {
+        // One export at a time, each held for its 300 ms timeout: the queue of 50 must overflow. (A refusing collector
+        // fails each export at once, so whether its queue ever fills depends on the machine's speed: not asserted.)
+        expect(metrics).toMatch(/^skein_trace_spans_dropped_total\{reason="queue_full"\} [1-9]/m);
+        expect(maxOpen).toBe(1);
+      }
     });
   }
 });
