@@ -16,7 +16,7 @@ import { CpuWindow, rssMb } from './lib/proc-stats.ts';
 import { freePort, ProcessGroup, waitForPort, type Started } from './lib/process-group.ts';
 import { POLICY_DEFAULTS, skeinProxyConfig, withRouteAndCluster } from './lib/skein-config.ts';
 import { REPO_DIR, startSkeinProxy } from './lib/skein-proxy.ts';
-import { median } from './lib/stats.ts';
+import { median, medianOfRatios } from './lib/stats.ts';
 import { cliArg, variantsFrom, type Variant } from './lib/variants.ts';
 
 /** A variant may also change the proxy's config (the policy-cost variants). */
@@ -102,13 +102,15 @@ async function main(): Promise<void> {
   const hapRps = hap === null ? null : median(hap.rps)!;
   const hapPer = hap === null ? null : median(hap.perCpuSecond)!;
   console.log(`${path}, ${runs} x ${seconds} s interleaved, ${new Date().toISOString()}`);
-  console.log('| proxy | req/s (median) | vs HAProxy | proxy cores | req per proxy CPU-s (median) | vs HAProxy | RSS MiB (max) | other load (cores) |');
-  console.log('|---|---|---|---|---|---|---|---|');
+  // Against the first variant as the rounds' own ratios (its windows and the variant's ran back to back each round).
+  const first = targets[0]!;
+  console.log(`| proxy | req/s (median) | vs HAProxy | proxy cores | req per proxy CPU-s (median) | vs HAProxy | CPU per request vs ${first.name} (median of the rounds' ratios) | RSS MiB (max) | other load (cores) |`);
+  console.log('|---|---|---|---|---|---|---|---|---|');
   for (const t of targets) {
     const rps = median(t.rps)!;
     const per = median(t.perCpuSecond)!;
     const ratio = (x: number, ref: number | null): string => (ref === null ? '-' : (x / ref).toFixed(2));
-    console.log(`| ${t.name} | ${rps.toFixed(0)} | ${ratio(rps, hapRps)} | ${median(t.cpu)!.toFixed(2)} | ${per.toFixed(0)} | ${ratio(per, hapPer)} | ${Math.max(...t.rss).toFixed(0)} | ${median(t.other)!.toFixed(2)} |${t.errors ? ` errors ${t.errors}` : ''}`);
+    console.log(`| ${t.name} | ${rps.toFixed(0)} | ${ratio(rps, hapRps)} | ${median(t.cpu)!.toFixed(2)} | ${per.toFixed(0)} | ${ratio(per, hapPer)} | ${medianOfRatios(first.perCpuSecond, t.perCpuSecond)!.toFixed(3)} | ${Math.max(...t.rss).toFixed(0)} | ${median(t.other)!.toFixed(2)} |${t.errors ? ` errors ${t.errors}` : ''}`);
   }
 }
 

@@ -7,7 +7,7 @@ import { CpuWindow } from './lib/proc-stats.ts';
 import { freePort, type ProcessGroup, type Started } from './lib/process-group.ts';
 import { POLICY_DEFAULTS, skeinProxyConfig, withRouteAndCluster } from './lib/skein-config.ts';
 import { httpStatus, startSkeinProxy } from './lib/skein-proxy.ts';
-import { median, round } from './lib/stats.ts';
+import { median, medianOfRatios, round } from './lib/stats.ts';
 
 /** The least warm-up of each variant (seconds), in quick mode too. */
 const WARM_S = 5;
@@ -83,7 +83,7 @@ export async function measurePolicyCost(o: PolicyCostOptions): Promise<PolicyCos
     // medians: on this VM one 5 s window moves by 10-20 % with the host's load, and a ratio within a round cancels the
     // drift that falls on both of its windows. The median of each variant is reported as well.
     const [plain, defaults] = procs as [(typeof procs)[number], (typeof procs)[number]];
-    const paired = (a: number[], b: number[]): number | null => round(median(a.map((x, i) => x / b[i]!)), 3);
+    const paired = (a: number[], b: number[]): number | null => round(medianOfRatios(a, b), 3);
     // CPU per request is the inverse of requests per CPU-second.
     return { variants, rpsRatio: paired(defaults.rps, plain.rps), cpuPerRequestRatio: paired(plain.perCpu, defaults.perCpu) };
   } finally {

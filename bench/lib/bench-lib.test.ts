@@ -11,7 +11,7 @@ import { parseFortioBehind, parseFortioJson, parseGhzJson, parseH2load, parseWrk
 import { cpuSeconds, CpuWindow, rssMb } from './proc-stats.ts';
 import { markdownTable } from './report-table.ts';
 import { POLICY_DEFAULTS, skeinProxyConfig, withRouteAndCluster } from './skein-config.ts';
-import { median, round } from './stats.ts';
+import { median, medianOfRatios, round } from './stats.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'skein-bench-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -68,6 +68,12 @@ describe('statistics and table', () => {
     expect(median([null, undefined])).toBeNull();
     expect(round(1.23456, 2)).toBe(1.23);
     expect(round(null)).toBeNull();
+  });
+
+  it("takes the median of the rounds' own ratios, not the ratio of the medians", () => {
+    // Round 2 fell on both variants alike: its ratio is like the others', while the ratio of the medians says 1.2.
+    expect(medianOfRatios([110, 22, 108], [100, 20, 90])).toBe(1.1);
+    expect(median([110, 22, 108])! / median([100, 20, 90])!).toBeCloseTo(1.2);
   });
 
   it('prints ratio, target and verdict, n/a for missing figures', () => {

@@ -14,3 +14,12 @@ export function round(x: number | null | undefined, decimals = 3): number | null
   const f = 10 ** decimals;
   return Math.round(x * f) / f;
 }
+
+/**
+ * The median of a[i] / b[i]: for variants measured back to back in each round, a ratio within the round cancels the
+ * machine's drift that falls on both of its windows (one 5 s window on a shared VM moves by 10-20 %), which a ratio of
+ * the two medians does not.
+ */
+export function medianOfRatios(a: readonly number[], b: readonly number[]): number | null {
+  return median(a.map((x, i) => x / b[i]!));
+}
