@@ -27,8 +27,8 @@ export async function startUpstream(group: ProcessGroup, proto: Proto, work: str
 
 /**
  * One phase of load: h2load (16 connections x 10 streams; `h1`: --h1, 16 keep-alive connections) or ghz (4 connections,
- * 16 in flight), `n` requests, closed
- * loop; `rps` > 0 holds each connection to that many requests per second. ghz writes its report to work/ghz.json.
+ * 16 in flight), `n` requests, closed loop; `rps` > 0 holds each connection to that many requests per second. ghz writes
+ * its report to work/ghz.json.
  */
 export function loadPhase(group: ProcessGroup, proto: Proto, port: number, n: number, work: string, rps = 0): Promise<string> {
   if (proto !== 'grpc') {

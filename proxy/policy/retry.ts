@@ -90,10 +90,13 @@ class RetryService {
 
   /** Whether an answer might be worth another try: its status, or a gRPC answer whose status may come in trailers. */
   #mayRetry(req: ProxyRequest, res: ProxyResponse): boolean {
-    const policy = this.#policy;
     const grpcStatus = grpcStatusOf(res);
-    if (policy.responseRetryable(res.status, grpcStatus)) return true;
-    return grpcStatus === undefined && req.grpc && res.body !== null && policy.retriesGrpc;
+    return this.#policy.responseRetryable(res.status, grpcStatus) || this.#statusInTrailers(req, res, grpcStatus);
+  }
+
+  /** A gRPC answer with a body and no grpc-status in its head, on a route that retries gRPC statuses: the trailers decide. */
+  #statusInTrailers(req: ProxyRequest, res: ProxyResponse, grpcStatus: string | undefined): boolean {
+    return grpcStatus === undefined && req.grpc && res.body !== null && this.#policy.retriesGrpc;
   }
 
   /** From a try that settled with `res` or `error` on: decides, waits, tries again, until an answer or failure is final. */
@@ -105,7 +108,7 @@ class RetryService {
     let error = firstError;
     for (;;) {
       let grpcStatus = res === null ? undefined : grpcStatusOf(res);
-      if (res !== null && grpcStatus === undefined && req.grpc && res.body !== null && policy.retriesGrpc) {
+      if (res !== null && this.#statusInTrailers(req, res, grpcStatus)) {
         // grpc-status may come in trailers after an empty body: look before deciding.
         const peeked = await peekGrpcStatus(res);
         res = peeked.res;

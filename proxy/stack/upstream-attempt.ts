@@ -1,5 +1,6 @@
-// What both client stages share for one attempt: the promise, the deadline and stream idle timeout, endpoint accounting,
-// the attempt's result for outlier detection, and a response body that buffers what arrives before serve starts it.
+// What both client stages share for one attempt: the promise, the deadline and stream idle timeout, endpoint accounting
+// and the circuit breaker's slot, the attempt's result for outlier detection, and a response body that buffers what
+// arrives before serve starts it.
 import { ERRORS, ProxyError } from '../errors/proxy-error.ts';
 import type { HeaderBag } from '../http/hop-headers.ts';
 import type { EndpointHandle } from '../upstream/upstream-cluster.ts';
